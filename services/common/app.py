@@ -1,0 +1,92 @@
+"""The app factory every service uses: middleware, error handlers, health routes, operation ids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+
+from services.common.auth import CurrentPrincipal
+from services.common.db import create_engine, create_sessionmaker
+from services.common.errors import install_error_handlers, responses
+from services.common.health import router as health_router
+from services.common.idempotency import IdempotencyMiddleware
+from services.common.logging import configure_logging
+from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from services.common.settings import Settings, get_settings
+
+VERSION = "0.1.0"
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operation ids: the route function's name (unique within a service, checked by tests)."""
+    return route.name
+
+
+whoami_router = APIRouter(tags=["identity"])
+
+
+@whoami_router.get(
+    "/v1/whoami",
+    operation_id="whoami",
+    summary="The verified principal of this call",
+    responses=responses(401),
+)
+async def whoami(principal: CurrentPrincipal) -> dict:
+    return {
+        "sub": principal.sub,
+        "kind": principal.kind,
+        "org": principal.org,
+        "region": principal.region,
+        "scopes": list(principal.scopes),
+    }
+
+
+def create_service_app(
+    name: str,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    settings: Settings | None = None,
+    schema: str | None = None,
+) -> FastAPI:
+    """Build a service app bound to its schema. The engine is created here (connections are lazy)
+    and disposed on shutdown."""
+    settings = settings or get_settings()
+    configure_logging(name, settings.log_level)
+    engine = create_engine(settings, f"eaglet-{name}")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=VERSION,
+        generate_unique_id_function=operation_id,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = name
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(whoami_router)
+    for router in routers:
+        app.include_router(router)
+
+    # Order: the outermost is added last. Request context wraps everything so even a 413 carries
+    # the request id; the body limit applies before idempotency reads the body.
+    app.add_middleware(
+        IdempotencyMiddleware, schema=schema or name, get_engine=lambda: app.state.engine, settings=settings
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=name)
+    return app

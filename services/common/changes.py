@@ -1,0 +1,70 @@
+"""The change-log writer: every write appends here, in the same transaction as the write itself."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.context import request_id_var
+from services.common.models import CHANGES
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # created | updated | deleted | revoked | admitted | …
+    entity_type: str
+    entity_key: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, default=_default, ensure_ascii=False))
+
+
+def _default(v: Any) -> Any:
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, UUID):
+        return str(v)
+    if isinstance(v, set | frozenset | tuple):
+        return list(v)
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+
+
+async def record_changes(session: AsyncSession, schema: str, actor: Principal, changes: list[Change]) -> None:
+    """Append changes as one multi-row insert (batches write thousands at once)."""
+    if not changes:
+        return
+    rid = request_id_var.get()
+    rows = [
+        {
+            "actor_subject": actor.sub,
+            "actor_kind": actor.kind,
+            "actor_org": actor.org,
+            "action": c.action,
+            "entity_type": c.entity_type,
+            "entity_key": c.entity_key,
+            "before": _jsonable(c.before),
+            "after": _jsonable(c.after),
+            "request_id": rid,
+        }
+        for c in changes
+    ]
+    await session.execute(insert(CHANGES[schema]), rows)
+
+
+async def record_change(session: AsyncSession, schema: str, actor: Principal, change: Change) -> None:
+    await record_changes(session, schema, actor, [change])

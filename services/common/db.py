@@ -1,0 +1,72 @@
+"""Async engine, session factory and the per-request unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from services.common.settings import Settings
+
+
+def async_url(url: str) -> str:
+    """`postgresql://…` (what psql and asyncpg take) → the SQLAlchemy asyncpg URL."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        u = u.set(drivername="postgresql+asyncpg")
+    return u.render_as_string(hide_password=False)
+
+
+def plain_url(url: str) -> str:
+    """The libpq/asyncpg form of a database URL (no SQLAlchemy driver suffix)."""
+    u = make_url(url)
+    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_engine(settings: Settings, application_name: str) -> AsyncEngine:
+    if not settings.database_url:
+        raise RuntimeError("no database configured: set EAGLET_DATABASE_URL (or run `eaglet up`)")
+    db = settings.db
+    kwargs: dict = {"pool_pre_ping": True}
+    if db.pool == "null":
+        kwargs["poolclass"] = NullPool
+    else:
+        kwargs.update(pool_size=db.pool_size, max_overflow=db.max_overflow, pool_timeout=db.pool_timeout_s)
+    return create_async_engine(
+        async_url(settings.database_url),
+        connect_args={
+            "server_settings": {
+                "application_name": application_name,
+                "statement_timeout": str(db.statement_timeout_ms),
+                "TimeZone": "UTC",
+            }
+        },
+        **kwargs,
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Objects stay readable after commit: responses are serialised after the unit of work ends.
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the route returns, rolled back if it raises.
+
+    Used with ``scope="function"`` so the commit happens *before* the response is sent: a client
+    never sees a success whose commit later failed.
+    """
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+DbSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]

@@ -1,0 +1,26 @@
+"""Prometheus metrics: one registry per process, labelled by service so tests can host several apps."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+REQUEST_LATENCY = Histogram(
+    "eaglet_http_request_duration_seconds",
+    "Request latency by route template",
+    ["service", "method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+REQUESTS = Counter(
+    "eaglet_http_requests_total",
+    "Requests by route template and status",
+    ["service", "method", "route", "status"],
+)
+
+
+def observe_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
+    REQUEST_LATENCY.labels(service, method, route).observe(seconds)
+    REQUESTS.labels(service, method, route, str(status)).inc()
+
+
+def render() -> tuple[bytes, str]:
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,76 @@
+"""Declarative base with the constraint naming convention, and the tables every schema has."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase
+
+SCHEMAS = ("registry", "finance", "standards", "gateway")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+def changes_table(schema: str) -> Table:
+    """Append-only change log: the audit trail and the source of change feeds."""
+    return Table(
+        "changes",
+        metadata,
+        Column("seq", BigInteger, Identity(), primary_key=True),
+        Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("actor_subject", Text, nullable=False),
+        Column("actor_kind", String(16), nullable=False),
+        Column("actor_org", Text),
+        Column("action", String(32), nullable=False),
+        Column("entity_type", String(64), nullable=False),
+        Column("entity_key", Text, nullable=False),
+        Column("before", JSONB),
+        Column("after", JSONB),
+        Column("request_id", Text),
+        schema=schema,
+    )
+
+
+def idempotency_table(schema: str) -> Table:
+    return Table(
+        "idempotency_keys",
+        metadata,
+        Column("owner", Text, primary_key=True),
+        Column("key", String(255), primary_key=True),
+        Column("request_hash", String(64), nullable=False),
+        Column("state", String(16), nullable=False),  # in_flight | done
+        Column("status_code", Integer),
+        Column("content_type", Text),
+        Column("response_body", LargeBinary),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("completed_at", DateTime(timezone=True)),
+        schema=schema,
+    )
+
+
+CHANGES = {s: changes_table(s) for s in SCHEMAS}
+IDEMPOTENCY = {s: idempotency_table(s) for s in SCHEMAS}

@@ -1,0 +1,97 @@
+"""Settings for every eaglet process, from environment variables prefixed ``EAGLET_``.
+
+Nested groups use ``__``: ``EAGLET_DB__POOL_SIZE=20``, ``EAGLET_FINANCE__PORT=9102``.
+Secrets have development defaults that are refused unless ``EAGLET_ENV=dev``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_INTERNAL_KEY = "dev-internal-key-not-for-production-use-0000"
+DEV_CURSOR_KEY = "dev-cursor-key-not-for-production-use-00000"
+DEV_TOKEN_KEY = "dev-token-key-not-for-production-use-000000"
+
+SERVICES = ("registry", "finance", "standards")
+
+
+class DatabaseSettings(BaseModel):
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout_s: float = 10.0
+    statement_timeout_ms: int = 30_000
+    # "queue" (a real pool) or "null" (a connection per session; for tools that hop event loops)
+    pool: Literal["queue", "null"] = "queue"
+
+
+class ServiceSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int
+    # Where the gateway reaches this service; defaults to http://host:port.
+    url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.url or f"http://{self.host}:{self.port}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EAGLET_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    # Empty: `eaglet up` starts the embedded PostgreSQL under data_dir.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("EAGLET_DATABASE_URL", "DATABASE_URL")
+    )
+    data_dir: Path = Path(".eaglet")
+    log_level: str = "INFO"
+
+    # Signs the X-Eaglet-Principal JWT between gateway and services (HS256).
+    internal_key: SecretStr = SecretStr(DEV_INTERNAL_KEY)
+    principal_ttl_s: int = 120
+    # Signs pagination cursors so a tampered cursor is detected.
+    cursor_key: SecretStr = SecretStr(DEV_CURSOR_KEY)
+    # Signs the dev person tokens `eaglet token` mints (HS256), when no OIDC issuer is configured.
+    token_key: SecretStr = SecretStr(DEV_TOKEN_KEY)
+
+    max_body_bytes: int = 32 * 1024 * 1024
+    idempotency_retention_h: int = 48
+    idempotency_in_flight_timeout_s: int = 300
+
+    db: DatabaseSettings = DatabaseSettings()
+    registry: ServiceSettings = ServiceSettings(port=8101)
+    finance: ServiceSettings = ServiceSettings(port=8102)
+    standards: ServiceSettings = ServiceSettings(port=8103)
+    gateway: ServiceSettings = ServiceSettings(port=8000)
+
+    @model_validator(mode="after")
+    def _secrets_not_default_outside_dev(self) -> Settings:
+        if self.env == "dev":
+            return self
+        defaults = {
+            "internal_key": DEV_INTERNAL_KEY,
+            "cursor_key": DEV_CURSOR_KEY,
+            "token_key": DEV_TOKEN_KEY,
+        }
+        bad = [name for name, dev in defaults.items() if getattr(self, name).get_secret_value() == dev]
+        if bad:
+            raise ValueError(
+                f"EAGLET_ENV={self.env} refuses development secrets; set "
+                + ", ".join(f"EAGLET_{n.upper()}" for n in bad)
+            )
+        return self
+
+    def service(self, name: str) -> ServiceSettings:
+        return getattr(self, name)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,146 @@
+"""Test harness: one real PostgreSQL per run (embedded in a temp folder, or TEST_DATABASE_URL),
+migrated with Alembic, tables emptied before each test; apps called in-process over ASGI or as
+real uvicorn servers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable
+
+import asyncpg
+import httpx
+import pytest
+
+from services.common.auth import principal_headers
+from services.common.db import plain_url
+from services.common.settings import get_settings
+from tests.support import SERVICE_FACTORIES, LiveServer, start_live
+
+# Tables holding reference data loaded by migrations: never emptied between tests.
+KEEP_TABLES: set[str] = {"public.alembic_version", "public.eaglet_seeds"}
+SCHEMAS = ("registry", "finance", "standards", "gateway")
+TEST_DB = "eaglet_test"
+
+
+def _create_database(admin_url: str, name: str) -> str:
+    import asyncio
+
+    async def go() -> None:
+        conn = await asyncpg.connect(plain_url(admin_url))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+    from sqlalchemy.engine import make_url
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """A migrated, empty database for this run; its URL is also exported as EAGLET_DATABASE_URL."""
+    pg = None
+    tmp = None
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    if not admin_url:
+        from services.common.embedded_pg import EmbeddedPostgres
+
+        tmp = tempfile.mkdtemp(prefix="eaglet-test-")
+        pg = EmbeddedPostgres(os.path.join(tmp, "pgdata"), delete_on_stop=True)
+        admin_url = pg.url("postgres")
+    url = _create_database(admin_url, TEST_DB)
+    os.environ["EAGLET_DATABASE_URL"] = url
+    os.environ["EAGLET_ENV"] = "dev"
+    os.environ.setdefault("EAGLET_LOG_LEVEL", "WARNING")
+    get_settings.cache_clear()
+
+    from services.cli import run_migrations
+
+    run_migrations(url)
+    yield url
+    if pg is not None:
+        pg.stop()
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A raw connection for arranging data and checking what was written."""
+    conn = await asyncpg.connect(plain_url(database_url))
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def _truncate_sql(db: asyncpg.Connection) -> str | None:
+    rows = await db.fetch(
+        "SELECT schemaname || '.' || tablename AS t FROM pg_tables WHERE schemaname = ANY($1::text[])",
+        list(SCHEMAS),
+    )
+    tables = sorted(r["t"] for r in rows if r["t"] not in KEEP_TABLES)
+    return f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE" if tables else None
+
+
+@pytest.fixture(autouse=True)
+async def clean_db(db: asyncpg.Connection, _truncate_sql: str | None) -> None:
+    """Every test starts from empty service tables (reference data kept)."""
+    if _truncate_sql:
+        await db.execute(_truncate_sql)
+
+
+@pytest.fixture(scope="session")
+def apps(database_url: str) -> dict:
+    """One in-process app per service, shared by the run (engines bound to the session loop)."""
+    return {name: factory() for name, factory in SERVICE_FACTORIES.items()}
+
+
+@pytest.fixture
+def client_for(apps: dict) -> Callable[[str], httpx.AsyncClient]:
+    """`client_for("registry")` → an httpx client calling that app in-process."""
+    made: list[httpx.AsyncClient] = []
+
+    def make(name: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=apps[name], raise_app_exceptions=False)
+        c = httpx.AsyncClient(transport=transport, base_url=f"http://{name}.test", timeout=30)
+        made.append(c)
+        return c
+
+    return make
+
+
+@pytest.fixture
+def as_(database_url: str) -> Callable[..., dict[str, str]]:
+    """`as_("bank", org="B001")` → headers with a freshly signed principal of that caller."""
+
+    def headers(
+        kind: str = "admin", org: str | None = None, region: str | None = None, **kw
+    ) -> dict[str, str]:
+        return principal_headers(kind=kind, org=org, region=region, **kw)
+
+    return headers
+
+
+@pytest.fixture(scope="session")
+def live_services(database_url: str) -> AsyncIterator[dict[str, LiveServer]]:
+    """Real uvicorn processes for registry, finance and standards (started once per run)."""
+    servers = {name: start_live(name) for name in ("registry", "finance", "standards")}
+    yield servers
+    for s in servers.values():
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+def settings_forged(database_url: str):
+    """Settings whose internal key is not the services' key (to forge principals)."""
+    from pydantic import SecretStr
+
+    return get_settings().model_copy(
+        update={"internal_key": SecretStr("some-other-key-entirely-000000000000")}
+    )
