@@ -106,3 +106,8 @@ def describe(code: str) -> dict[str, str | None]:
         "category": CATEGORIES.get(code[:2]) if len(code) >= 2 else None,
         "area_code": code[2:8] if len(code) >= 8 else None,
     }
+
+
+def make_credit_code(first17: str) -> str:
+    """Complete 17 characters with their check character (test data and generators)."""
+    return first17 + check_character(first17)
