@@ -10,7 +10,6 @@ location comes first, as a URI fragment: ``#/query/limit``, ``#/path/credit_code
 
 from __future__ import annotations
 
-import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -24,7 +23,6 @@ from services.common.context import request_id_var
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://eaglet.zj.gov.cn/problems/"
-log = logging.getLogger("eaglet.errors")
 
 
 class FieldProblem(BaseModel):
@@ -181,10 +179,7 @@ def install_error_handlers(app: FastAPI) -> None:
             detail += f" (and {len(errors) - 1} more)"
         return problem_response(422, "validation_failed", detail, errors=errors)
 
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, "internal_error", "an unexpected error occurred; quote the request_id")
+    # Unhandled exceptions become a 500 problem in RequestContextMiddleware (it knows the request id).
 
 
 # Every route documents these; routes add their own specific ones.

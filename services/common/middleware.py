@@ -46,11 +46,13 @@ class RequestContextMiddleware:
         client_token = client_id_var.set(None)
         scope.setdefault("state", {})["request_id"] = rid
         status = 500
+        response_started = False
         started = time.perf_counter()
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
                 headers.append((b"x-request-id", rid.encode()))
@@ -59,6 +61,23 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # The one place unhandled errors end: logged with the request id, answered as a
+            # 500 problem that carries the request id and nothing internal.
+            access_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            status = 500
+            if not response_started:
+                body = json.dumps(
+                    problem_body(500, "internal_error", "an unexpected error occurred; quote the request_id")
+                ).encode()
+                await send_wrapper(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"application/problem+json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

@@ -1,0 +1,29 @@
+"""Settings: EAGLET_ variables, nested groups, and secrets that refuse their dev defaults."""
+
+import pytest
+from pydantic import ValidationError
+
+from services.common.settings import Settings
+
+
+def test_nested_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("EAGLET_FINANCE__PORT", "9102")
+    monkeypatch.setenv("EAGLET_DB__POOL_SIZE", "3")
+    s = Settings()
+    assert s.finance.port == 9102 and s.db.pool_size == 3
+    assert s.finance.base_url == "http://127.0.0.1:9102"
+
+
+def test_database_url_is_also_read_from_plain_DATABASE_URL(monkeypatch):
+    monkeypatch.delenv("EAGLET_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    assert Settings().database_url == "postgresql://u@h/db"
+
+
+def test_production_refuses_development_secrets(monkeypatch):
+    monkeypatch.setenv("EAGLET_ENV", "prod")
+    with pytest.raises(ValidationError, match="EAGLET_INTERNAL_KEY"):
+        Settings()
+    for name in ("INTERNAL_KEY", "CURSOR_KEY", "TOKEN_KEY"):
+        monkeypatch.setenv(f"EAGLET_{name}", "a-real-secret-" + name.lower() + "-0123456789abcdef")
+    assert Settings().env == "prod"
