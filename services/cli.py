@@ -228,7 +228,9 @@ def up(
         run_migrations(url)
         if seed_demo:
             done = asyncio.run(_seed_demo(url))
-            typer.echo("eaglet: demo data loaded: " + (", ".join(done) if done else "kept from the last run"))
+            typer.echo(
+                "eaglet: demo data " + ("loaded: " + ", ".join(done) if done else "already loaded earlier")
+            )
 
         env = dict(os.environ, EAGLET_DATABASE_URL=url)
         procs: dict[str, subprocess.Popen] = {}
