@@ -1,18 +1,406 @@
-"""The registry schema's tables (filled in by the registry issue).
+"""The registry schema: enterprises, annual indicators, scale status, titles, cultivation pool,
+screenings, parks, and the views other services read (docs/contracts.md).
+
+Derived "current state" columns on `enterprises` (size class, scale status, pool tier) are kept by
+statement-level triggers on the fact tables, so every writer (API, seeds, COPY, test helpers)
+leaves the directory view consistent.
 
 Revision ID: 0002_registry
 Revises: 0001_foundation
 """
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0002_registry"
 down_revision = "0001_foundation"
 branch_labels = None
 depends_on = None
 
+S = "registry"
+TS = sa.DateTime(timezone=True)
+SIZE = "('large', 'medium', 'small', 'micro')"
+TIER = "('seedling', 'specialized', 'champion_candidate', 'champion')"
+
+SECTION_CASE = """CASE
+  WHEN substr(industry_code, 1, 2) BETWEEN '01' AND '05' THEN 'A'
+  WHEN substr(industry_code, 1, 2) BETWEEN '06' AND '12' THEN 'B'
+  WHEN substr(industry_code, 1, 2) BETWEEN '13' AND '43' THEN 'C'
+  WHEN substr(industry_code, 1, 2) BETWEEN '44' AND '46' THEN 'D'
+  WHEN substr(industry_code, 1, 2) BETWEEN '47' AND '50' THEN 'E'
+  WHEN substr(industry_code, 1, 2) BETWEEN '51' AND '52' THEN 'F'
+  WHEN substr(industry_code, 1, 2) BETWEEN '53' AND '60' THEN 'G'
+  WHEN substr(industry_code, 1, 2) BETWEEN '61' AND '62' THEN 'H'
+  WHEN substr(industry_code, 1, 2) BETWEEN '63' AND '65' THEN 'I'
+  WHEN substr(industry_code, 1, 2) BETWEEN '66' AND '69' THEN 'J'
+  WHEN substr(industry_code, 1, 2) = '70' THEN 'K'
+  WHEN substr(industry_code, 1, 2) BETWEEN '71' AND '72' THEN 'L'
+  WHEN substr(industry_code, 1, 2) BETWEEN '73' AND '75' THEN 'M'
+  WHEN substr(industry_code, 1, 2) BETWEEN '76' AND '79' THEN 'N'
+  WHEN substr(industry_code, 1, 2) BETWEEN '80' AND '82' THEN 'O'
+  WHEN substr(industry_code, 1, 2) = '83' THEN 'P'
+  WHEN substr(industry_code, 1, 2) BETWEEN '84' AND '85' THEN 'Q'
+  WHEN substr(industry_code, 1, 2) BETWEEN '86' AND '90' THEN 'R'
+  WHEN substr(industry_code, 1, 2) BETWEEN '91' AND '96' THEN 'S'
+  WHEN substr(industry_code, 1, 2) = '97' THEN 'T'
+END"""
+
+# Trigger functions: recompute the derived columns of the enterprises a statement touched.
+REFRESH_SIZE = f"""
+CREATE FUNCTION {S}.refresh_size() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE {S}.enterprises e SET size_class = l.size_class, size_year = l.year
+  FROM (SELECT c.credit_code, x.year, x.size_class
+        FROM (SELECT DISTINCT credit_code FROM changed_rows) c
+        LEFT JOIN LATERAL (SELECT i.year, i.size_class FROM {S}.indicators i
+                           WHERE i.credit_code = c.credit_code AND i.size_class IS NOT NULL
+                           ORDER BY i.year DESC LIMIT 1) x ON true) l
+  WHERE e.credit_code = l.credit_code
+    AND (e.size_class, e.size_year) IS DISTINCT FROM (l.size_class, l.year);
+  RETURN NULL;
+END $$
+"""
+REFRESH_SCALE = f"""
+CREATE FUNCTION {S}.refresh_scale() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE {S}.enterprises e SET scale_status = l.status, scale_year = l.effective_year
+  FROM (SELECT c.credit_code, x.status, x.effective_year
+        FROM (SELECT DISTINCT credit_code FROM changed_rows) c
+        LEFT JOIN LATERAL (SELECT s.status, s.effective_year FROM {S}.scale_statuses s
+                           WHERE s.credit_code = c.credit_code
+                           ORDER BY s.effective_year DESC, s.id DESC LIMIT 1) x ON true) l
+  WHERE e.credit_code = l.credit_code
+    AND (e.scale_status, e.scale_year) IS DISTINCT FROM (l.status, l.effective_year);
+  RETURN NULL;
+END $$
+"""
+REFRESH_TIER = f"""
+CREATE FUNCTION {S}.refresh_tier() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE {S}.enterprises e
+  SET tier = CASE WHEN l.decision = 'admit' THEN l.tier END,
+      tier_year = CASE WHEN l.decision = 'admit' THEN l.year END
+  FROM (SELECT c.credit_code, x.tier, x.year, x.decision
+        FROM (SELECT DISTINCT credit_code FROM changed_rows) c
+        LEFT JOIN LATERAL (SELECT d.tier, d.year, d.decision FROM {S}.pool_decisions d
+                           WHERE d.credit_code = c.credit_code AND d.decision IN ('admit', 'exit')
+                           ORDER BY d.year DESC, d.id DESC LIMIT 1) x ON true) l
+  WHERE e.credit_code = l.credit_code;
+  RETURN NULL;
+END $$
+"""
+
+DIRECTORY = f"""
+CREATE VIEW {S}.enterprise_directory AS
+SELECT e.credit_code, e.name, e.region_code, e.industry_code, e.industry_section,
+       e.size_class, e.size_year, e.scale_status, e.tier,
+       ARRAY(SELECT DISTINCT t.kind FROM {S}.titles t
+             WHERE t.credit_code = e.credit_code AND t.status = 'active'
+               AND t.valid_from <= current_date AND (t.valid_to IS NULL OR t.valid_to >= current_date)
+             ORDER BY t.kind) AS titles
+FROM {S}.enterprises e
+"""
+SIZES = f"""
+CREATE VIEW {S}.enterprise_sizes AS
+SELECT credit_code, year, size_class FROM {S}.indicators WHERE size_class IS NOT NULL
+"""
+SCALE_HISTORY = f"""
+CREATE VIEW {S}.scale_status_history AS
+SELECT credit_code, status, effective_year FROM {S}.scale_statuses
+"""
+
+
+def _fk(table: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["credit_code"],
+        [f"{S}.enterprises.credit_code"],
+        name=f"fk_{table}_credit_code_enterprises",
+        ondelete="CASCADE",
+    )
+
 
 def upgrade() -> None:
-    pass
+    op.execute(
+        f"""
+        CREATE FUNCTION {S}.name_bigrams(name text) RETURNS text[]
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+          SELECT coalesce(array_agg(DISTINCT g ORDER BY g), '{{}}')
+          FROM (SELECT substr(n, i, 2) AS g
+                FROM (SELECT lower(regexp_replace(coalesce(name, ''), '[[:space:]]+', '', 'g')) AS n) s,
+                     generate_series(1, greatest(char_length(n) - 1, 1)) AS i) t
+          WHERE g <> ''
+        $$
+        """
+    )
+    op.create_table(
+        "enterprises",
+        sa.Column("credit_code", sa.Text, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column(
+            "name_bigrams",
+            postgresql.ARRAY(sa.Text),
+            sa.Computed(f"{S}.name_bigrams(name)", persisted=True),
+            nullable=False,
+        ),
+        sa.Column("region_code", sa.Text, nullable=False),
+        sa.Column("industry_code", sa.Text, nullable=False),
+        sa.Column("industry_section", sa.Text, sa.Computed(SECTION_CASE, persisted=True)),
+        sa.Column("established_on", sa.Date),
+        sa.Column("registered_capital", sa.Numeric(17, 2)),
+        sa.Column("address", sa.Text),
+        sa.Column("legal_representative", sa.Text),
+        sa.Column("size_class", sa.Text),
+        sa.Column("size_year", sa.Integer),
+        sa.Column("scale_status", sa.Text),
+        sa.Column("scale_year", sa.Integer),
+        sa.Column("tier", sa.Text),
+        sa.Column("tier_year", sa.Integer),
+        sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.PrimaryKeyConstraint("credit_code", name="pk_enterprises"),
+        sa.CheckConstraint("char_length(credit_code) = 18", name="ck_enterprises_credit_code_length"),
+        sa.CheckConstraint("region_code ~ '^[0-9]{6}$'", name="ck_enterprises_region_code_format"),
+        sa.CheckConstraint("industry_code ~ '^[0-9]{4}$'", name="ck_enterprises_industry_code_format"),
+        sa.CheckConstraint("registered_capital >= 0", name="ck_enterprises_registered_capital_nonnegative"),
+        sa.CheckConstraint(f"size_class IN {SIZE}", name="ck_enterprises_size_class"),
+        sa.CheckConstraint("scale_status IN ('above', 'below')", name="ck_enterprises_scale_status"),
+        sa.CheckConstraint(f"tier IN {TIER}", name="ck_enterprises_tier"),
+        schema=S,
+    )
+    op.execute(
+        f"CREATE INDEX ix_enterprises_region_code ON {S}.enterprises (region_code text_pattern_ops, credit_code)"
+    )
+    op.execute(
+        f"CREATE INDEX ix_enterprises_tier_region_code ON {S}.enterprises "
+        "(tier, region_code text_pattern_ops, credit_code) WHERE tier IS NOT NULL"
+    )
+    op.execute(f"CREATE INDEX ix_enterprises_name ON {S}.enterprises (name text_pattern_ops)")
+    op.execute(f"CREATE INDEX ix_enterprises_name_bigrams ON {S}.enterprises USING gin (name_bigrams)")
+    op.execute(
+        f"CREATE INDEX ix_enterprises_industry_code ON {S}.enterprises (industry_code text_pattern_ops, credit_code)"
+    )
+
+    op.create_table(
+        "indicators",
+        sa.Column("credit_code", sa.Text, nullable=False),
+        sa.Column("year", sa.Integer, nullable=False),
+        sa.Column("employees", sa.Integer),
+        sa.Column("revenue", sa.Numeric(17, 2)),
+        sa.Column("main_business_revenue", sa.Numeric(17, 2)),
+        sa.Column("total_assets", sa.Numeric(17, 2)),
+        sa.Column("total_liabilities", sa.Numeric(17, 2)),
+        sa.Column("net_profit", sa.Numeric(17, 2)),
+        sa.Column("rd_expense", sa.Numeric(17, 2)),
+        sa.Column("rd_staff", sa.Integer),
+        sa.Column("invention_patents", sa.Integer),
+        sa.Column("cnc_numerator", sa.Numeric(17, 2)),
+        sa.Column("cnc_denominator", sa.Numeric(17, 2)),
+        sa.Column("cnc_basis", sa.Text),
+        sa.Column("on_cloud", sa.Boolean),
+        sa.Column("export_revenue", sa.Numeric(17, 2)),
+        sa.Column("market_share_scope", sa.Text),
+        sa.Column("market_share_rank", sa.Integer),
+        sa.Column("niche_years", sa.Integer),
+        sa.Column("evaluation_score", sa.Numeric(5, 2)),
+        sa.Column("size_class", sa.Text),
+        sa.Column("size_rule_version", sa.Text),
+        sa.Column("size_decided_by", postgresql.JSONB),
+        sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.PrimaryKeyConstraint("credit_code", "year", name="pk_indicators"),
+        _fk("indicators"),
+        sa.CheckConstraint("year BETWEEN 1949 AND 2200", name="ck_indicators_year_range"),
+        sa.CheckConstraint(f"size_class IN {SIZE}", name="ck_indicators_size_class"),
+        sa.CheckConstraint("cnc_basis IN ('count', 'value')", name="ck_indicators_cnc_basis"),
+        sa.CheckConstraint(
+            "cnc_numerator IS NULL OR cnc_denominator IS NULL OR cnc_numerator <= cnc_denominator",
+            name="ck_indicators_cnc_fraction",
+        ),
+        sa.CheckConstraint(
+            "market_share_scope IN ('national', 'global')", name="ck_indicators_market_share_scope"
+        ),
+        schema=S,
+    )
+    op.create_index("ix_indicators_year", "indicators", ["year"], schema=S)
+
+    op.create_table(
+        "scale_statuses",
+        sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
+        sa.Column("credit_code", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("effective_year", sa.Integer, nullable=False),
+        sa.Column("source", sa.Text),
+        sa.Column("recorded_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.PrimaryKeyConstraint("id", name="pk_scale_statuses"),
+        _fk("scale_statuses"),
+        sa.CheckConstraint("status IN ('above', 'below')", name="ck_scale_statuses_status"),
+        schema=S,
+    )
+    op.create_index(
+        "ix_scale_statuses_credit_code_effective_year",
+        "scale_statuses",
+        ["credit_code", "effective_year"],
+        schema=S,
+    )
+
+    op.create_table(
+        "titles",
+        sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
+        sa.Column("credit_code", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("level", sa.Text, nullable=False),
+        sa.Column("issuer", sa.Text),
+        sa.Column("batch", sa.Text),
+        sa.Column("valid_from", sa.Date, nullable=False),
+        sa.Column("valid_to", sa.Date),
+        sa.Column("status", sa.Text, nullable=False, server_default="active"),
+        sa.Column("revoked_on", sa.Date),
+        sa.Column("revoke_reason", sa.Text),
+        sa.Column("rule_version", sa.Text),
+        sa.Column("source_document", sa.Text),
+        sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.PrimaryKeyConstraint("id", name="pk_titles"),
+        _fk("titles"),
+        sa.CheckConstraint("status IN ('active', 'revoked')", name="ck_titles_status"),
+        sa.CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="ck_titles_validity"),
+        schema=S,
+    )
+    op.create_index("ix_titles_credit_code", "titles", ["credit_code"], schema=S)
+    op.create_index("ix_titles_kind_valid_to", "titles", ["kind", "valid_to"], schema=S)
+
+    op.create_table(
+        "screenings",
+        sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
+        sa.Column("tier", sa.Text, nullable=False),
+        sa.Column("year", sa.Integer, nullable=False),
+        sa.Column("rule_set", sa.Text, nullable=False),
+        sa.Column("rule_version", sa.Text, nullable=False),
+        sa.Column("region", sa.Text),
+        sa.Column("evaluated", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("eligible", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("ineligible", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("incomplete", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("created_by", sa.Text, nullable=False),
+        sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.PrimaryKeyConstraint("id", name="pk_screenings"),
+        sa.CheckConstraint(f"tier IN {TIER}", name="ck_screenings_tier"),
+        schema=S,
+    )
+    op.create_table(
+        "screening_results",
+        sa.Column("screening_id", sa.BigInteger, nullable=False),
+        sa.Column("credit_code", sa.Text, nullable=False),
+        sa.Column("outcome", sa.Text, nullable=False),
+        sa.Column("criteria", postgresql.JSONB, nullable=False),
+        sa.PrimaryKeyConstraint("screening_id", "credit_code", name="pk_screening_results"),
+        sa.ForeignKeyConstraint(
+            ["screening_id"],
+            [f"{S}.screenings.id"],
+            name="fk_screening_results_screening_id_screenings",
+            ondelete="CASCADE",
+        ),
+        _fk("screening_results"),
+        sa.CheckConstraint(
+            "outcome IN ('eligible', 'ineligible', 'incomplete')", name="ck_screening_results_outcome"
+        ),
+        schema=S,
+    )
+
+    op.create_table(
+        "pool_decisions",
+        sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
+        sa.Column("credit_code", sa.Text, nullable=False),
+        sa.Column("tier", sa.Text, nullable=False),
+        sa.Column("year", sa.Integer, nullable=False),
+        sa.Column("decision", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text),
+        sa.Column("previous_tier", sa.Text),
+        sa.Column("screening_id", sa.BigInteger),
+        sa.Column("decided_by", sa.Text, nullable=False),
+        sa.Column("decided_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.PrimaryKeyConstraint("id", name="pk_pool_decisions"),
+        _fk("pool_decisions"),
+        sa.ForeignKeyConstraint(
+            ["screening_id"],
+            [f"{S}.screenings.id"],
+            name="fk_pool_decisions_screening_id_screenings",
+            ondelete="SET NULL",
+        ),
+        sa.CheckConstraint(f"tier IN {TIER}", name="ck_pool_decisions_tier"),
+        sa.CheckConstraint("decision IN ('admit', 'reject', 'exit')", name="ck_pool_decisions_decision"),
+        schema=S,
+    )
+    op.create_index("ix_pool_decisions_credit_code_year", "pool_decisions", ["credit_code", "year"], schema=S)
+
+    op.create_table(
+        "parks",
+        sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("region_code", sa.Text, nullable=False),
+        sa.Column("address", sa.Text),
+        sa.Column("opened_on", sa.Date),
+        sa.Column("star_rating", sa.SmallInteger),
+        sa.Column("rated_on", sa.Date),
+        sa.Column("national_demo_base", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.PrimaryKeyConstraint("id", name="pk_parks"),
+        sa.UniqueConstraint("region_code", "name", name="uq_parks_region_code_name"),
+        sa.CheckConstraint("star_rating BETWEEN 1 AND 5", name="ck_parks_star_rating"),
+        sa.CheckConstraint("region_code ~ '^[0-9]{6}$'", name="ck_parks_region_code_format"),
+        schema=S,
+    )
+    op.create_table(
+        "park_tenants",
+        sa.Column("park_id", sa.BigInteger, nullable=False),
+        sa.Column("credit_code", sa.Text, nullable=False),
+        sa.Column("moved_in_on", sa.Date, nullable=False),
+        sa.Column("moved_out_on", sa.Date),
+        sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+        sa.PrimaryKeyConstraint("park_id", "credit_code", name="pk_park_tenants"),
+        sa.ForeignKeyConstraint(
+            ["park_id"], [f"{S}.parks.id"], name="fk_park_tenants_park_id_parks", ondelete="CASCADE"
+        ),
+        _fk("park_tenants"),
+        sa.CheckConstraint(
+            "moved_out_on IS NULL OR moved_out_on >= moved_in_on", name="ck_park_tenants_dates"
+        ),
+        schema=S,
+    )
+    op.create_index("ix_park_tenants_credit_code", "park_tenants", ["credit_code"], schema=S)
+
+    for fn in (REFRESH_SIZE, REFRESH_SCALE, REFRESH_TIER):
+        op.execute(fn)
+    for table, fn in (
+        ("indicators", "refresh_size"),
+        ("scale_statuses", "refresh_scale"),
+        ("pool_decisions", "refresh_tier"),
+    ):
+        for event, ref in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+            op.execute(
+                f"CREATE TRIGGER {table}_{fn}_{event.lower()} AFTER {event} ON {S}.{table} "
+                f"REFERENCING {ref} TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION {S}.{fn}()"
+            )
+    op.execute(DIRECTORY)
+    op.execute(SIZES)
+    op.execute(SCALE_HISTORY)
 
 
 def downgrade() -> None:
-    pass
+    op.execute(f"DROP VIEW {S}.scale_status_history")
+    op.execute(f"DROP VIEW {S}.enterprise_sizes")
+    op.execute(f"DROP VIEW {S}.enterprise_directory")
+    for table in (
+        "park_tenants",
+        "parks",
+        "pool_decisions",
+        "screening_results",
+        "screenings",
+        "titles",
+        "scale_statuses",
+        "indicators",
+        "enterprises",
+    ):
+        op.drop_table(table, schema=S)
+    for fn in ("refresh_tier", "refresh_scale", "refresh_size", "name_bigrams"):
+        op.execute(f"DROP FUNCTION {S}.{fn}")
