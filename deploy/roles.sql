@@ -1,0 +1,19 @@
+-- Least privilege in production: one login role per service. The migration role (owner of the
+-- schemas) runs `eaglet migrate`; afterwards run the GRANT part of this file again so new tables
+-- are covered (or use the default privileges below).
+CREATE ROLE eaglet_registry LOGIN PASSWORD 'registry';
+CREATE ROLE eaglet_finance LOGIN PASSWORD 'finance';
+CREATE ROLE eaglet_standards LOGIN PASSWORD 'standards';
+CREATE ROLE eaglet_gateway LOGIN PASSWORD 'gateway';
+
+-- After migrations: each service reads and writes its own schema …
+-- GRANT USAGE ON SCHEMA registry TO eaglet_registry;
+-- GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA registry TO eaglet_registry;
+-- GRANT USAGE ON ALL SEQUENCES IN SCHEMA registry TO eaglet_registry;
+-- (likewise finance → eaglet_finance, standards → eaglet_standards, gateway → eaglet_gateway)
+-- … the change logs stay append-only (no UPDATE/DELETE):
+-- REVOKE UPDATE, DELETE ON registry.changes, finance.changes, standards.changes, gateway.changes FROM PUBLIC;
+-- … and finance and standards read the registry only through its views:
+-- GRANT USAGE ON SCHEMA registry TO eaglet_finance, eaglet_standards;
+-- GRANT SELECT ON registry.enterprise_directory, registry.enterprise_sizes, registry.scale_status_history
+--   TO eaglet_finance, eaglet_standards;
