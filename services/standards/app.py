@@ -4,8 +4,19 @@ from fastapi import FastAPI
 
 from services.common.app import create_service_app
 from services.common.settings import Settings
+from services.standards.adoption.router import router as adoption_router
+from services.standards.catalogue.router import router as catalogue_router
+from services.standards.certifications.router import router as certifications_router
+from services.standards.stats.router import router as stats_router
+from services.standards.verification.router import router as verification_router
 
-ROUTERS: list = []
+ROUTERS: list = [
+    catalogue_router,
+    certifications_router,
+    verification_router,
+    adoption_router,
+    stats_router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,0 +1,1 @@
+"""adoption module of the standards service."""

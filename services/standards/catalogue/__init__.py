@@ -1,0 +1,1 @@
+"""catalogue module of the standards service."""

@@ -1,0 +1,1 @@
+"""certifications module of the standards service."""

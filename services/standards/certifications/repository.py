@@ -1,0 +1,201 @@
+"""All certificate SQL: set-based batch writes, and reads scoped to the caller.
+
+Scoping (the one place it is applied): a certifier sees its own certificates; an official those
+whose holder's region (registry directory, else the credit code's area code) falls under theirs;
+admin everything.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, column, func, select, table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.pagination import PageParams, keyset
+from services.standards.certifications.models import Certificate, CertificateHistory
+
+STATE_FIELDS = (
+    "holder_credit_code",
+    "holder_name",
+    "product",
+    "scope",
+    "standard_code",
+    "rule_code",
+    "issued_on",
+    "expires_on",
+    "status",
+    "status_effective_on",
+    "status_reason",
+)
+_directory = table("enterprise_directory", column("credit_code"), column("region_code"), schema="registry")
+
+
+async def driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session (same transaction) for array-bound bulk SQL."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+async def lock_certifier(session: AsyncSession, certifier: str) -> None:
+    """Serialise pushes of one body so lifecycle checks see a stable stored state."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('standards.certificates'), hashtext(:c))"),
+        {"c": certifier},
+    )
+
+
+async def load_states(session: AsyncSession, certifier: str, numbers: list[str]) -> dict[str, dict]:
+    conn = await driver(session)
+    rows = await conn.fetch(
+        f"SELECT id, certificate_no, revision, {', '.join(STATE_FIELDS)} FROM standards.certificates "
+        "WHERE certifier = $1 AND certificate_no = ANY($2::text[])",
+        certifier,
+        numbers,
+    )
+    return {r["certificate_no"]: dict(r) for r in rows}
+
+
+async def standard_levels(session: AsyncSession, codes: list[str]) -> dict[str, str]:
+    conn = await driver(session)
+    rows = await conn.fetch("SELECT code, level FROM standards.standards WHERE code = ANY($1::text[])", codes)
+    return {r["code"]: r["level"] for r in rows}
+
+
+async def known_holders(session: AsyncSession, codes: list[str]) -> set[str]:
+    conn = await driver(session)
+    rows = await conn.fetch(
+        "SELECT credit_code FROM registry.enterprise_directory WHERE credit_code = ANY($1::text[])", codes
+    )
+    return {r["credit_code"] for r in rows}
+
+
+_UPSERT = f"""
+INSERT INTO standards.certificates AS c (certifier, certificate_no, {", ".join(STATE_FIELDS)},
+                                         revision, rule_set_version)
+SELECT $1, u.*, $15
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+            $9::date[], $10::date[], $11::text[], $12::date[], $13::text[], $14::int[])
+     AS u(certificate_no, holder_credit_code, holder_name, product, scope, standard_code, rule_code,
+          issued_on, expires_on, status, status_effective_on, status_reason, revision)
+ON CONFLICT (certifier, certificate_no) DO UPDATE SET
+  {", ".join(f"{f} = excluded.{f}" for f in STATE_FIELDS)},
+  revision = excluded.revision, rule_set_version = excluded.rule_set_version, updated_at = now()
+WHERE ({", ".join(f"c.{f}" for f in STATE_FIELDS)})
+      IS DISTINCT FROM ({", ".join(f"excluded.{f}" for f in STATE_FIELDS)})
+RETURNING id, certificate_no
+"""
+
+_HISTORY = """
+INSERT INTO standards.certificate_history (certificate_id, revision, action, certifier, certificate_no,
+    status, status_effective_on, status_reason, record, rule_set_version, pushed_by, request_id)
+SELECT u.id, u.revision, u.action, $1, u.no, u.status, u.eff, u.reason, u.record::jsonb, $2, $3, $4
+FROM unnest($5::bigint[], $6::int[], $7::text[], $8::text[], $9::text[], $10::date[], $11::text[],
+            $12::text[]) AS u(id, revision, action, no, status, eff, reason, record)
+"""
+
+
+async def write_batch(
+    session: AsyncSession,
+    certifier: str,
+    final_states: dict[str, dict],
+    history: list[dict],
+    rule_set_version: str,
+    pushed_by: str,
+    request_id: str | None,
+) -> None:
+    """One upsert of the final state per certificate, then one insert of every history row."""
+    if not final_states:
+        return
+    conn = await driver(session)
+    nos = list(final_states)
+    cols = [[final_states[n][f] for n in nos] for f in (*STATE_FIELDS, "revision")]
+    rows = await conn.fetch(_UPSERT, certifier, nos, *cols, rule_set_version)
+    ids = {r["certificate_no"]: r["id"] for r in rows}
+    await conn.execute(
+        _HISTORY,
+        certifier,
+        rule_set_version,
+        pushed_by,
+        request_id,
+        [ids[h["certificate_no"]] for h in history],
+        [h["revision"] for h in history],
+        [h["action"] for h in history],
+        [h["certificate_no"] for h in history],
+        [h["status"] for h in history],
+        [h["status_effective_on"] for h in history],
+        [h["status_reason"] for h in history],
+        [json.dumps(h["record"], ensure_ascii=False, default=str) for h in history],
+    )
+
+
+# ---- reads -------------------------------------------------------------------------------------
+
+
+def scoped(stmt: Select, principal: Principal) -> Select:
+    if principal.kind == "admin":
+        return stmt
+    if principal.kind == "certifier":
+        return stmt.where(Certificate.certifier == (principal.org or "\x00"))
+    prefix = principal.region_prefix() if principal.kind == "official" else None
+    if prefix is None:  # any other kind sees nothing
+        return stmt.where(False)
+    region = func.coalesce(_directory.c.region_code, func.substr(Certificate.holder_credit_code, 3, 6))
+    return stmt.outerjoin(_directory, _directory.c.credit_code == Certificate.holder_credit_code).where(
+        region.startswith(prefix, autoescape=True)
+    )
+
+
+def _effective_filter(stmt: Select, status: str, today: date) -> Select:
+    if status == "expired":
+        return stmt.where(Certificate.status.in_(("valid", "suspended")), Certificate.expires_on < today)
+    if status in ("valid", "suspended"):
+        return stmt.where(Certificate.status == status, Certificate.expires_on >= today)
+    return stmt.where(Certificate.status == status)
+
+
+async def list_certificates(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    today: date,
+    holder: str | None = None,
+    status: str | None = None,
+    standard: str | None = None,
+    expiring_before: date | None = None,
+    certifier: str | None = None,
+) -> list[Certificate]:
+    stmt = scoped(select(Certificate), principal)
+    if holder:
+        stmt = stmt.where(Certificate.holder_credit_code == holder)
+    if status:
+        stmt = _effective_filter(stmt, status, today)
+    if standard:
+        stmt = stmt.where(Certificate.standard_code == standard)
+    if expiring_before:
+        stmt = stmt.where(Certificate.expires_on < expiring_before)
+    if certifier:
+        stmt = stmt.where(Certificate.certifier == certifier)
+    stmt = keyset(stmt, [Certificate.id], params)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def find_visible(
+    session: AsyncSession, principal: Principal, certificate_no: str, certifier: str | None
+) -> list[Certificate]:
+    stmt = scoped(select(Certificate), principal).where(Certificate.certificate_no == certificate_no)
+    if certifier:
+        stmt = stmt.where(Certificate.certifier == certifier)
+    stmt = stmt.order_by(Certificate.certifier).limit(20)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def history(session: AsyncSession, certificate_id: int, params: PageParams) -> list[CertificateHistory]:
+    stmt = select(CertificateHistory).where(CertificateHistory.certificate_id == certificate_id)
+    stmt = keyset(stmt, [CertificateHistory.revision], params)
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,121 @@
+"""Certification HTTP: the body's batch push, scoped lists, one certificate, its history, the rules."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from services.common.auth import CurrentPrincipal, Principal, require_kind
+from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
+from services.common.db import DbSession
+from services.common.errors import responses
+from services.common.pagination import Page, Pagination
+from services.common.types import CreditCode
+from services.standards.catalogue.schemas import StandardCode
+from services.standards.certifications import service
+from services.standards.certifications.rules import RULES
+from services.standards.certifications.schemas import CertificateOut, EffectiveStatus, HistoryEntry
+
+router = APIRouter(tags=["certifications"])
+Reader = Annotated[Principal, require_kind("admin", "official", "certifier")]
+CertificateNoPath = Annotated[
+    str, Path(min_length=1, max_length=64, description="The body's certificate number")
+]
+CertifierQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64, description="The certification body's code, when the number exists at several bodies"
+    ),
+]
+
+
+@router.post(
+    "/v1/certifications/batch",
+    summary="Push 品字标 certificate decisions (up to 5,000 records)",
+    description=(
+        "Upsert by (your body, certificate_no): each record is `created`, `updated`, `unchanged` or "
+        "`rejected` with rule findings (GET /v1/rules). Records are applied in order, so one batch may "
+        "carry several decisions for one certificate (e.g. suspended, then valid again). Lifecycle: "
+        "valid ↔ suspended; valid/suspended → revoked or cancelled, which are terminal; "
+        "status_effective_on never moves backwards. Every accepted change is appended to the "
+        "certificate's history with the pushed record. `?atomic=true` commits nothing if a record is "
+        "rejected. Send `Idempotency-Key` to make a retry safe. Certification bodies only."
+    ),
+    responses=responses(401, 403, 409, 413, 422),
+)
+async def push_certifications(
+    body: BatchRequest,
+    session: DbSession,
+    principal: Annotated[Principal, require_kind("certifier")],
+    atomic: AtomicParam = False,
+) -> BatchResponse:
+    return await service.push_batch(session, principal, body.records, atomic)
+
+
+@router.get("/v1/rules", summary="The certification push rule set and its version", responses=responses(401))
+async def list_rules(principal: CurrentPrincipal) -> RuleSetOut:
+    return RULES.describe()
+
+
+@router.get(
+    "/v1/certifications",
+    summary="List certificates in your scope",
+    description=(
+        "A body sees its own certificates, an official those whose holder is in their region (the "
+        "registry's region, else the credit code's area code), admin all. Ordered by creation. "
+        "`status` filters on the effective status (`expired` = valid or suspended and past expires_on, "
+        "Asia/Shanghai); `expiring_before` keeps certificates with expires_on before that date."
+    ),
+    responses=responses(400, 401, 403, 422),
+)
+async def list_certifications(
+    session: DbSession,
+    principal: Reader,
+    page: Pagination,
+    holder: Annotated[CreditCode | None, Query(description="Holder's credit code")] = None,
+    status: Annotated[EffectiveStatus | None, Query(description="Effective status")] = None,
+    standard: Annotated[StandardCode | None, Query(description="Standard number")] = None,
+    expiring_before: Annotated[date | None, Query(description="expires_on before this date")] = None,
+    certifier: CertifierQuery = None,
+) -> Page[CertificateOut]:
+    items, cursor = await service.list_(
+        session,
+        principal,
+        page,
+        holder=holder,
+        status=status,
+        standard=standard,
+        expiring_before=expiring_before,
+        certifier=certifier,
+    )
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/v1/certifications/{certificate_no:path}/history",
+    summary="Every accepted change of a certificate, oldest first (append-only)",
+    responses=responses(400, 401, 403, 404, 409, 422),
+)
+async def certification_history(
+    certificate_no: CertificateNoPath,
+    session: DbSession,
+    principal: Reader,
+    page: Pagination,
+    certifier: CertifierQuery = None,
+) -> Page[HistoryEntry]:
+    items, cursor = await service.history(session, principal, certificate_no, certifier, page)
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/v1/certifications/{certificate_no:path}",
+    summary="One certificate in your scope",
+    description="409 when the number exists at several bodies in your scope and no `certifier` is given.",
+    responses=responses(401, 403, 404, 409, 422),
+)
+async def get_certification(
+    certificate_no: CertificateNoPath, session: DbSession, principal: Reader, certifier: CertifierQuery = None
+) -> CertificateOut:
+    return await service.get(session, principal, certificate_no, certifier)

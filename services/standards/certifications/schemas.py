@@ -1,0 +1,87 @@
+"""Certification push records and read models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from services.common.types import CreditCode
+from services.standards.catalogue.schemas import StandardCode
+
+Status = Literal["valid", "suspended", "revoked", "cancelled"]
+EffectiveStatus = Literal["valid", "suspended", "revoked", "cancelled", "expired"]
+
+
+def _printable(v: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in v):
+        raise ValueError("control characters are not allowed")
+    return v
+
+
+CertificateNo = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(_printable),
+    Field(description="The body's own certificate number (opaque)", examples=["ZJM23CQM0001"]),
+]
+RuleCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_upper=True, max_length=64, pattern=r"^ZJM(-[0-9A-Z]+)+$"),
+    Field(examples=["ZJM-006-4481-2023"]),
+]
+
+
+class CertificateRecord(BaseModel):
+    """One pushed certificate decision (the body is taken from the caller's principal)."""
+
+    model_config = ConfigDict(extra="forbid")
+    certificate_no: CertificateNo
+    holder_credit_code: CreditCode
+    holder_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    product: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    scope: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    standard_code: StandardCode
+    rule_code: RuleCode
+    issued_on: date
+    expires_on: date
+    status: Status
+    status_effective_on: date
+    status_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+
+class CertificateOut(BaseModel):
+    certifier: str
+    certificate_no: str
+    holder_credit_code: str
+    holder_name: str
+    product: str
+    scope: str | None
+    standard_code: str
+    rule_code: str
+    issued_on: date
+    expires_on: date
+    status: Status = Field(description="The status the body last pushed")
+    effective_status: EffectiveStatus = Field(
+        description="`expired` when valid or suspended and today (Asia/Shanghai) is after expires_on"
+    )
+    status_effective_on: date
+    status_reason: str | None
+    revision: int = Field(description="Number of accepted changes so far (1 on creation)")
+    rule_set_version: str
+    updated_at: datetime
+
+
+class HistoryEntry(BaseModel):
+    revision: int
+    action: Literal["created", "updated"]
+    status: Status
+    status_effective_on: date
+    status_reason: str | None
+    certifier: str = Field(description="The body that pushed the change")
+    pushed_by: str = Field(description="The pushing client's subject")
+    pushed_at: datetime
+    request_id: str | None
+    rule_set_version: str
+    record: dict[str, Any] = Field(description="The record exactly as pushed")

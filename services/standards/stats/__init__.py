@@ -1,0 +1,1 @@
+"""stats module of the standards service."""

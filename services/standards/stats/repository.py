@@ -1,0 +1,139 @@
+"""Statistics SQL over standards tables and the registry views (docs/contracts.md). Every query
+filters by the region prefix and groups by the requested level with GROUPING SETS, so totals are
+distinct counts, not sums of group rows."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.standards.registry_views import DIRECTORY, SCALE_HISTORY, SIZES, region_of
+
+
+def _group_expr(region_sql: str, group_by: str | None) -> str:
+    if group_by == "city":
+        return f"substr({region_sql}, 1, 4) || '00'"
+    if group_by == "county":
+        return region_sql
+    return "NULL::text"
+
+
+def _head(group_by: str | None) -> str:
+    return "GROUPING(g) = 1 AS total, g" if group_by else "TRUE AS total, NULL::text AS g"
+
+
+def _group(group_by: str | None) -> str:
+    return "GROUP BY GROUPING SETS ((), (g))" if group_by else ""
+
+
+async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> dict[str | None, tuple]:
+    """{None: total, group: values}."""
+    out: dict[str | None, tuple] = {}
+    for row in (await session.execute(text(sql), params)).all():
+        key = None if row[0] else row[1]
+        out[key] = tuple(row[2:])
+    return out
+
+
+async def intl_standards_led(
+    session: AsyncSession, end: date, prefix: str, group_by: str | None
+) -> dict[str | None, tuple]:
+    region = region_of("dr.credit_code", "d")
+    sql = f"""
+        SELECT {_head(group_by)}, count(DISTINCT s.id)
+        FROM (
+          SELECT s.id, {_group_expr(region, group_by)} AS g
+          FROM standards.standards s
+          JOIN standards.standard_drafters dr ON dr.standard_id = s.id AND dr.role = 'lead'
+          LEFT JOIN {DIRECTORY} d ON d.credit_code = dr.credit_code
+          WHERE s.level = 'international' AND (s.published_on IS NULL OR s.published_on <= :end)
+            AND {region} LIKE :prefix
+        ) s
+        {_group(group_by)}
+    """
+    return await _rows(session, sql, {"end": end, "prefix": prefix + "%"})
+
+
+async def zhejiang_made_standards(
+    session: AsyncSession, end: date, prefix: str, group_by: str | None, whole_province: bool
+) -> dict[str | None, tuple]:
+    base = (
+        "s.level = 'zhejiang_made' AND s.status = 'current' "
+        "AND (s.published_on IS NULL OR s.published_on <= :end)"
+    )
+    region = region_of("dr.credit_code", "d")
+    sql = f"""
+        SELECT {_head(group_by)}, count(DISTINCT s.id)
+        FROM (
+          SELECT s.id, {_group_expr(region, group_by)} AS g
+          FROM standards.standards s
+          JOIN standards.standard_drafters dr ON dr.standard_id = s.id AND dr.role = 'lead'
+          LEFT JOIN {DIRECTORY} d ON d.credit_code = dr.credit_code
+          WHERE {base} AND {region} LIKE :prefix
+        ) s
+        {_group(group_by)}
+    """
+    out = await _rows(session, sql, {"end": end, "prefix": prefix + "%"})
+    if whole_province:
+        total = (
+            await session.execute(
+                text(f"SELECT count(*) FROM standards.standards s WHERE {base}"), {"end": end}
+            )
+        ).scalar_one()
+        out[None] = (total,)
+    return out
+
+
+async def pinzibiao_smes(
+    session: AsyncSession, end: date, year: int, prefix: str, group_by: str | None
+) -> dict[str | None, tuple]:
+    region = region_of("c.holder_credit_code", "d")
+    sql = f"""
+        WITH at_end AS (
+          SELECT DISTINCT ON (h.certificate_id) h.certificate_id, h.status
+          FROM standards.certificate_history h
+          WHERE h.status_effective_on <= :end
+          ORDER BY h.certificate_id, h.status_effective_on DESC, h.revision DESC
+        )
+        SELECT {_head(group_by)}, count(DISTINCT holder)
+        FROM (
+          SELECT c.holder_credit_code AS holder, {_group_expr(region, group_by)} AS g
+          FROM standards.certificates c
+          JOIN at_end ON at_end.certificate_id = c.id AND at_end.status = 'valid'
+          JOIN LATERAL (
+            SELECT es.size_class FROM {SIZES} es
+            WHERE es.credit_code = c.holder_credit_code AND es.year <= :year
+            ORDER BY es.year DESC LIMIT 1
+          ) sz ON sz.size_class IN ('small', 'medium', 'micro')
+          LEFT JOIN {DIRECTORY} d ON d.credit_code = c.holder_credit_code
+          WHERE c.issued_on <= :end AND c.expires_on >= :end AND {region} LIKE :prefix
+        ) x
+        {_group(group_by)}
+    """
+    return await _rows(session, sql, {"end": end, "year": year, "prefix": prefix + "%"})
+
+
+async def adoption(
+    session: AsyncSession, year: int, prefix: str, group_by: str | None
+) -> dict[str | None, tuple]:
+    region = "d.region_code"
+    sql = f"""
+        SELECT {_head(group_by)},
+               COALESCE(sum(adopting), 0), COALESCE(sum(main), 0)
+        FROM (
+          SELECT a.adopting_count AS adopting, a.main_products AS main, {_group_expr(region, group_by)} AS g
+          FROM standards.adoption_reports a
+          JOIN {DIRECTORY} d ON d.credit_code = a.credit_code AND d.industry_section IN ('B', 'C', 'D')
+          JOIN LATERAL (
+            SELECT sh.status FROM {SCALE_HISTORY} sh
+            WHERE sh.credit_code = a.credit_code AND sh.effective_year <= :year
+            ORDER BY sh.effective_year DESC LIMIT 1
+          ) ss ON ss.status = 'above'
+          WHERE a.year = :year AND {region} LIKE :prefix
+        ) x
+        {_group(group_by)}
+    """
+    return await _rows(session, sql, {"year": year, "prefix": prefix + "%"})

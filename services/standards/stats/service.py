@@ -1,0 +1,90 @@
+"""Statistics: region resolution for the caller, figures and targets."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal, region_prefix
+from services.common.errors import Problem
+from services.standards.adoption.schemas import rate_of
+from services.standards.stats import repository as repo
+from services.standards.stats.definitions import DEFINITIONS, PROGRAMME, TARGETS
+from services.standards.stats.schemas import Figures, GroupFigures, Ratio, StatsOut, TargetOut
+
+
+def _resolve_region(principal: Principal, region: str | None) -> str | None:
+    own = principal.region_prefix()
+    if region is None:
+        return principal.region if own is not None else None
+    if own is not None and not region_prefix(region).startswith(own):
+        raise Problem(
+            403,
+            "region_out_of_scope",
+            f"region {region} is outside your region {principal.region}",
+            errors=[
+                {"pointer": "#/query/region", "code": "region_out_of_scope", "message": "outside your region"}
+            ],
+        )
+    return region
+
+
+def _ratio(numerator: int, denominator: int) -> Ratio:
+    return Ratio(
+        rate=rate_of(numerator, denominator) if denominator else None,
+        numerator=numerator,
+        denominator=denominator,
+    )
+
+
+async def stats(
+    session: AsyncSession, principal: Principal, year: int, region: str | None, group_by: str | None
+) -> StatsOut:
+    region = _resolve_region(principal, region)
+    prefix = region_prefix(region) if region else ""
+    end = date(year, 12, 31)
+    whole_province = prefix in ("", "33")
+    intl = await repo.intl_standards_led(session, end, prefix, group_by)
+    zzb = await repo.zhejiang_made_standards(session, end, prefix, group_by, whole_province)
+    smes = await repo.pinzibiao_smes(session, end, year, prefix, group_by)
+    adopt = await repo.adoption(session, year, prefix, group_by)
+
+    def figures(key: str | None) -> dict:
+        num, den = adopt.get(key, (0, 0))
+        return {
+            "intl_standards_led": intl.get(key, (0,))[0],
+            "zhejiang_made_standards": zzb.get(key, (0,))[0],
+            "pinzibiao_smes": smes.get(key, (0,))[0],
+            "adoption_rate": _ratio(int(num), int(den)),
+        }
+
+    total = Figures(**figures(None))
+    groups = None
+    if group_by:
+        keys = sorted({k for d in (intl, zzb, smes, adopt) for k in d if k is not None})
+        groups = [GroupFigures(region_code=k, **figures(k)) for k in keys]
+    values = {
+        "intl_standards_led": str(total.intl_standards_led),
+        "zhejiang_made_standards": str(total.zhejiang_made_standards),
+        "pinzibiao_smes": str(total.pinzibiao_smes),
+        "adoption_rate": str(total.adoption_rate.rate) if total.adoption_rate.rate is not None else None,
+    }
+    targets = {
+        key: TargetOut(
+            value=values[key],
+            unit=t["unit"],
+            definition=DEFINITIONS[key],
+            target=t["target"],
+            programme=PROGRAMME,
+        )
+        for key, t in TARGETS.items()
+    }
+    return StatsOut(
+        **total.model_dump(),
+        year=year,
+        region=region,
+        as_of=end,
+        groups=groups,
+        targets=targets,
+    )

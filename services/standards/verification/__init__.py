@@ -1,0 +1,1 @@
+"""verification module of the standards service."""

@@ -1,0 +1,44 @@
+"""Public verification (no principal): is this certificate genuine and in force?"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from services.common.errors import responses
+from services.standards.verification import service
+from services.standards.verification.schemas import LookupRequest, LookupResponse, PublicCertificate
+
+router = APIRouter(tags=["public verification"])
+
+
+@router.get(
+    "/v1/public/certifications/{certificate_no:path}",
+    summary="Verify a 品字标 certificate by number (public, no credentials)",
+    description=(
+        "Returns exactly the public fields. `status` is the effective status: `expired` from the day "
+        "after `expires_on` (Asia/Shanghai) unless the body revoked or cancelled it. Numbers are each "
+        "body's own; if a number exists at several bodies and `certifier` is not given the answer is a "
+        "409 problem whose `errors` list the bodies to choose from. Unknown numbers are a 404 problem."
+    ),
+    responses=responses(404, 409, 422),
+)
+async def verify_certificate(
+    certificate_no: Annotated[str, Path(min_length=1, max_length=64)],
+    request: Request,
+    certifier: Annotated[
+        str | None, Query(max_length=64, description="The certification body's code")
+    ] = None,
+) -> PublicCertificate:
+    return await service.verify(request.app.state.engine, certificate_no, certifier)
+
+
+@router.post(
+    "/v1/public/certifications/lookup",
+    summary="Verify up to 100 certificate numbers at once (public)",
+    description="One result per number asked, in order; `found: false` for unknown numbers.",
+    responses=responses(413, 422),
+)
+async def lookup_certificates(body: LookupRequest, request: Request) -> LookupResponse:
+    return await service.lookup(request.app.state.engine, body.certificate_nos)
