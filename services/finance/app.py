@@ -4,8 +4,21 @@ from fastapi import FastAPI
 
 from services.common.app import create_service_app
 from services.common.settings import Settings
+from services.finance.applications.router import router as applications_router
+from services.finance.guarantees.router import router as guarantees_router
+from services.finance.institutions.router import router as institutions_router
+from services.finance.lines.router import router as lines_router
+from services.finance.loans.router import router as loans_router
+from services.finance.stats.router import router as stats_router
 
-ROUTERS: list = []
+ROUTERS: list = [
+    institutions_router,
+    loans_router,
+    lines_router,
+    applications_router,
+    guarantees_router,
+    stats_router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

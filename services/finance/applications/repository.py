@@ -1,0 +1,43 @@
+"""Loan-application SQL: set-based upsert and scoped list."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.pagination import PageParams, keyset
+from services.finance import bulk
+from services.finance.applications.models import LoanApplication
+from services.finance.lines.repository import DIRECTORY_JOIN, REGION
+from services.finance.scope import visible
+
+REPORTED = [
+    "application_ref",
+    "borrower_credit_code",
+    "applied_on",
+    "amount_requested",
+    "decision",
+    "decided_on",
+]
+
+SPEC = bulk.UpsertSpec(
+    table="loan_applications",
+    owner_col="lender",
+    key_col="application_ref",
+    columns=REPORTED,
+    entity_type="loan_application",
+    derived={"borrower_region": REGION},
+    joins=DIRECTORY_JOIN,
+)
+
+
+async def list_applications(
+    session: AsyncSession, principal: Principal, params: PageParams, borrower: str | None
+) -> list[LoanApplication]:
+    stmt = select(LoanApplication).where(
+        visible(principal, region_col=LoanApplication.borrower_region, bank_col=LoanApplication.lender)
+    )
+    if borrower:
+        stmt = stmt.where(LoanApplication.borrower_credit_code == borrower)
+    return list((await session.execute(keyset(stmt, [LoanApplication.id], params))).scalars())

@@ -1,0 +1,48 @@
+"""Loan applications: bank batch ingest and scoped list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.common.auth import CurrentPrincipal, require_kind
+from services.common.batch import AtomicParam, BatchRequest, BatchResponse
+from services.common.db import DbSession
+from services.common.errors import responses
+from services.common.pagination import Page, Pagination, page_of
+from services.common.types import CreditCode
+from services.finance.applications import repository, service
+from services.finance.applications.schemas import ApplicationOut
+
+router = APIRouter(tags=["loan applications"])
+
+
+@router.post(
+    "/v1/applications/batch",
+    summary="Post up to 5,000 loan applications (upsert by the caller's institution + application_ref)",
+    description="Same batch semantics as loans; feeds 申贷获得率 in `GET /v1/stats`.",
+    dependencies=[require_kind("bank")],
+    responses=responses(400, 401, 403, 409, 413, 422),
+)
+async def post_applications_batch(
+    body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
+) -> BatchResponse:
+    return await service.ingest(session, principal, body.records, atomic)
+
+
+@router.get(
+    "/v1/applications",
+    summary="List loan applications in the caller's scope",
+    dependencies=[require_kind("bank", "official", "admin")],
+    responses=responses(400, 401, 403, 422),
+)
+async def list_applications(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    page: Pagination,
+    borrower: Annotated[CreditCode | None, Query()] = None,
+) -> Page[ApplicationOut]:
+    rows = await repository.list_applications(session, principal, page, borrower)
+    rows, cursor = page_of(rows, page, lambda r: (r.id,))
+    return Page[ApplicationOut](items=[ApplicationOut.model_validate(r) for r in rows], next_cursor=cursor)

@@ -1,0 +1,40 @@
+"""Loan applications (申贷) as banks post them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from services.common.types import CreditCode
+from services.finance.fields import Amount, MoneyOut, Ref
+
+Decision = Literal["pending", "approved", "rejected"]
+
+
+class ApplicationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    application_ref: Ref
+    borrower_credit_code: CreditCode
+    applied_on: date
+    amount_requested: Amount
+    decision: Decision
+    decided_on: date | None = None
+
+
+class ApplicationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    lender: str
+    application_ref: str
+    borrower_credit_code: str
+    applied_on: date
+    amount_requested: MoneyOut
+    decision: Decision
+    decided_on: date | None
+    borrower_region: str
+    rule_set_version: str
+    created_at: datetime
+    updated_at: datetime

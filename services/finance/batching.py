@@ -1,0 +1,126 @@
+"""The batch pipeline every finance ingest route shares (rules → upsert → per-record results).
+
+1. each record is parsed on its own (pydantic) and its errors mapped to rule ids;
+2. cross-field rules (dates, balances, statuses) run on the parsed records;
+3. refs repeated inside the batch reject every occurrence (FIN-V010);
+4. warnings (set-based look-ups) never block;
+5. with ``atomic=true`` and any rejection nothing is written and every valid record reports
+   ``unchanged``; otherwise the valid records are upserted together (one transaction).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.batch import (
+    BatchResponse,
+    Finding,
+    Parsed,
+    RecordResult,
+    parse_records,
+    summarize,
+)
+from services.finance import bulk
+from services.finance.rules import RULES, rule_for_error
+
+CrossCheck = Callable[[Any], list[Finding]]
+WarningsFn = Callable[[AsyncSession, list[Parsed]], Awaitable[None]]
+AfterWrite = Callable[[AsyncSession, dict[str, str], list[Parsed]], Awaitable[None]]
+
+
+async def run_batch(
+    session: AsyncSession,
+    principal: Principal,
+    owner: str,
+    records: list[dict[str, Any]],
+    *,
+    model: type[BaseModel],
+    key_field: str,
+    cross_check: CrossCheck,
+    spec: bulk.UpsertSpec,
+    to_row: Callable[[Any], tuple],
+    atomic: bool,
+    add_warnings: WarningsFn | None = None,
+    after_write: AfterWrite | None = None,
+) -> BatchResponse:
+    parsed, rejected = parse_records(records, model, rule_for_error, RULES)
+    valid: list[Parsed] = []
+    for p in parsed:
+        errors = cross_check(p.record)
+        if errors:
+            rejected[p.index] = errors
+        else:
+            valid.append(p)
+    counts = Counter(getattr(p.record, key_field) for p in valid)
+    dupes = {k for k, n in counts.items() if n > 1}
+    if dupes:
+        keep = []
+        for p in valid:
+            ref = getattr(p.record, key_field)
+            if ref in dupes:
+                rejected[p.index] = [
+                    RULES.finding(
+                        "FIN-V010",
+                        f"{key_field} {ref} appears {counts[ref]} times in this batch",
+                        f"/{key_field}",
+                    )
+                ]
+            else:
+                keep.append(p)
+        valid = keep
+
+    if add_warnings and valid:
+        await add_warnings(session, valid)
+
+    committed = not (atomic and rejected)
+    statuses: dict[str, str] = {}
+    if committed and valid:
+        conn = await bulk.raw_connection(session)
+        statuses = await bulk.upsert(
+            conn, spec, owner, [to_row(p.record) for p in valid], principal, RULES.version
+        )
+        if after_write:
+            await after_write(session, statuses, valid)
+
+    results: list[RecordResult] = []
+    by_index = {p.index: p for p in valid}
+    for index, raw in enumerate(records):
+        key = _raw_key(raw, key_field)
+        if index in rejected:
+            results.append(RecordResult(index=index, key=key, status="rejected", errors=rejected[index]))
+            continue
+        p = by_index[index]
+        ref = getattr(p.record, key_field)
+        status = statuses.get(ref, "unchanged") if committed else "unchanged"
+        results.append(RecordResult(index=index, key=ref, status=status, warnings=p.warnings))
+    return BatchResponse(
+        rule_set_version=RULES.version,
+        atomic=atomic,
+        committed=committed,
+        summary=summarize(results),
+        results=results,
+    )
+
+
+def _raw_key(raw: Any, key_field: str) -> str | None:
+    if isinstance(raw, dict):
+        v = raw.get(key_field)
+        if isinstance(v, str | int):
+            return str(v)[:64]
+    return None
+
+
+def order_check(rule: str, earlier: Any, later: Any, pointer: str, message: str) -> list[Finding]:
+    if earlier is not None and later is not None and later < earlier:
+        return [RULES.finding(rule, message, pointer)]
+    return []
+
+
+def finding(rule: str, message: str, pointer: str) -> Finding:
+    return RULES.finding(rule, message, pointer)

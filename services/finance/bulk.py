@@ -1,0 +1,110 @@
+"""Set-based batch upserts: COPY the valid records into a temporary staging table inside the
+request's transaction, then one ``INSERT … ON CONFLICT (owner, ref) DO UPDATE … WHERE <differs>``
+whose CTEs also append the change log (created/updated rows only) in the same statement.
+
+Rows are inserted in key order so concurrent batches touching the same refs lock in the same
+order (no deadlock); the unique constraint makes a concurrent duplicate an update, never a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.context import request_id_var
+
+
+async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection behind the session, inside the request's transaction.
+
+    SQLAlchemy's asyncpg adapter issues BEGIN lazily, on its first statement: run one so that
+    everything done on the raw connection belongs to the unit of work (commit or roll back together).
+    """
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    if not raw.is_in_transaction():
+        await session.execute(text("SELECT 1"))
+    if not raw.is_in_transaction():  # pragma: no cover - a driver change would break atomicity
+        raise RuntimeError("the unit of work has no open transaction")
+    return raw
+
+
+@dataclass
+class UpsertSpec:
+    table: str  # in schema finance
+    owner_col: str  # lender | guarantor
+    key_col: str  # loan_ref | line_ref | …
+    columns: Sequence[str]  # reported columns, as staged
+    entity_type: str
+    # derived columns: name → SQL expression over the staging row `s` and the joins
+    derived: dict[str, str] = field(default_factory=dict)
+    joins: str = ""
+
+
+async def upsert(
+    conn: asyncpg.Connection,
+    spec: UpsertSpec,
+    owner: str,
+    rows: list[tuple[Any, ...]],
+    principal: Principal,
+    rule_set_version: str,
+) -> dict[str, str]:
+    """Upsert `rows` (tuples in `spec.columns` order) for `owner`; return {ref: created|updated}.
+
+    Refs not in the result were unchanged."""
+    if not rows:
+        return {}
+    stage = f"_stage_{spec.table}"
+    cols = list(spec.columns)
+    await conn.execute(
+        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "
+        f"SELECT {', '.join(cols)} FROM finance.{spec.table} WITH NO DATA"
+    )
+    await conn.copy_records_to_table(stage, records=rows, columns=cols)
+    compared = [c for c in cols if c != spec.key_col] + list(spec.derived)
+    insert_cols = [spec.owner_col, *cols, *spec.derived, "rule_set_version"]
+    select = ["$1", *[f"s.{c}" for c in cols], *spec.derived.values(), "$2"]
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in compared)
+    t_cmp = ", ".join(f"t.{c}" for c in compared)
+    e_cmp = ", ".join(f"EXCLUDED.{c}" for c in compared)
+    sql = f"""
+    WITH old AS (
+        SELECT t.{spec.key_col} AS k, to_jsonb(t) AS before
+        FROM {stage} s JOIN finance.{spec.table} t
+          ON t.{spec.owner_col} = $1 AND t.{spec.key_col} = s.{spec.key_col}
+    ),
+    up AS (
+        INSERT INTO finance.{spec.table} AS t ({", ".join(insert_cols)})
+        SELECT {", ".join(select)} FROM {stage} s {spec.joins}
+        ORDER BY s.{spec.key_col}
+        ON CONFLICT ({spec.owner_col}, {spec.key_col}) DO UPDATE
+           SET {sets}, rule_set_version = EXCLUDED.rule_set_version, updated_at = now()
+         WHERE ({t_cmp}) IS DISTINCT FROM ({e_cmp})
+        RETURNING t.*, (t.xmax = 0) AS _inserted
+    ),
+    ch AS (
+        INSERT INTO finance.changes
+            (actor_subject, actor_kind, actor_org, action, entity_type, entity_key, before, after, request_id)
+        SELECT $3, $4, $5, CASE WHEN up._inserted THEN 'created' ELSE 'updated' END, '{spec.entity_type}',
+               up.{spec.owner_col} || '/' || up.{spec.key_col}, old.before, to_jsonb(up) - '_inserted', $6
+        FROM up LEFT JOIN old ON old.k = up.{spec.key_col}
+    )
+    SELECT {spec.key_col} AS k, _inserted FROM up
+    """
+    result = await conn.fetch(
+        sql,
+        owner,
+        rule_set_version,
+        principal.sub,
+        principal.kind,
+        principal.org,
+        request_id_var.get(),
+    )
+    await conn.execute(f"DROP TABLE {stage}")
+    return {r["k"]: ("created" if r["_inserted"] else "updated") for r in result}

@@ -1,0 +1,57 @@
+"""finance.guarantees: one row per (guarantor, guarantee_ref)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Identity,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.common.models import Base
+
+
+class Guarantee(Base):
+    __tablename__ = "guarantees"
+    __table_args__ = (
+        UniqueConstraint("guarantor", "guarantee_ref"),
+        Index("ix_guarantees_lender_code", "lender_code"),
+        Index("ix_guarantees_borrower_region", "borrower_region"),
+        Index("ix_guarantees_borrower_credit_code", "borrower_credit_code"),
+        {"schema": "finance"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    guarantor: Mapped[str] = mapped_column(Text)
+    guarantee_ref: Mapped[str] = mapped_column(Text)
+    borrower_credit_code: Mapped[str] = mapped_column(String(18))
+    lender_code: Mapped[str] = mapped_column(Text)
+    loan_ref: Mapped[str | None] = mapped_column(Text)
+    guaranteed_amount: Mapped[Decimal] = mapped_column(Numeric(17, 2))
+    outstanding_amount: Mapped[Decimal] = mapped_column(Numeric(17, 2))
+    fee_rate: Mapped[Decimal] = mapped_column(Numeric(7, 4))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    released_on: Mapped[date | None] = mapped_column(Date)
+    compensated_on: Mapped[date | None] = mapped_column(Date)
+    compensated_amount: Mapped[Decimal] = mapped_column(Numeric(17, 2))
+    recovered_amount: Mapped[Decimal] = mapped_column(Numeric(17, 2))
+    counter_guarantee: Mapped[bool] = mapped_column(Boolean)
+    reguarantee_share: Mapped[Decimal] = mapped_column(Numeric(7, 4))
+    borrower_region: Mapped[str] = mapped_column(String(6))
+    rule_set_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

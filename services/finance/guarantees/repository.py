@@ -1,0 +1,82 @@
+"""Guarantee SQL: set-based upsert, look-ups for warnings, scoped list."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.pagination import PageParams, keyset
+from services.finance import bulk
+from services.finance.guarantees.models import Guarantee
+from services.finance.lines.repository import DIRECTORY_JOIN, REGION
+from services.finance.scope import visible
+
+REPORTED = [
+    "guarantee_ref",
+    "borrower_credit_code",
+    "lender_code",
+    "loan_ref",
+    "guaranteed_amount",
+    "outstanding_amount",
+    "fee_rate",
+    "starts_on",
+    "ends_on",
+    "status",
+    "released_on",
+    "compensated_on",
+    "compensated_amount",
+    "recovered_amount",
+    "counter_guarantee",
+    "reguarantee_share",
+]
+
+SPEC = bulk.UpsertSpec(
+    table="guarantees",
+    owner_col="guarantor",
+    key_col="guarantee_ref",
+    columns=REPORTED,
+    entity_type="guarantee",
+    derived={"borrower_region": REGION},
+    joins=DIRECTORY_JOIN,
+)
+
+
+async def known_banks(session: AsyncSession, codes: list[str]) -> set[str]:
+    conn = await bulk.raw_connection(session)
+    rows = await conn.fetch(
+        "SELECT code FROM finance.institutions WHERE kind = 'bank' AND code = ANY($1::text[])", codes
+    )
+    return {r[0] for r in rows}
+
+
+async def known_loans(session: AsyncSession, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    conn = await bulk.raw_connection(session)
+    rows = await conn.fetch(
+        """SELECT l.lender, l.loan_ref FROM finance.loans l
+           JOIN unnest($1::text[], $2::text[]) AS p(lender, loan_ref)
+             ON l.lender = p.lender AND l.loan_ref = p.loan_ref""",
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+    )
+    return {(r[0], r[1]) for r in rows}
+
+
+def scoped(principal: Principal):
+    return select(Guarantee).where(
+        visible(
+            principal,
+            region_col=Guarantee.borrower_region,
+            bank_col=Guarantee.lender_code,
+            guarantor_col=Guarantee.guarantor,
+        )
+    )
+
+
+async def list_guarantees(
+    session: AsyncSession, principal: Principal, params: PageParams, borrower: str | None
+) -> list[Guarantee]:
+    stmt = scoped(principal)
+    if borrower:
+        stmt = stmt.where(Guarantee.borrower_credit_code == borrower)
+    return list((await session.execute(keyset(stmt, [Guarantee.id], params))).scalars())

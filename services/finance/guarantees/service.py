@@ -1,0 +1,84 @@
+"""Guarantee rules, warnings and ingest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.batch import BatchResponse, Finding, Parsed
+from services.common.errors import Problem
+from services.finance.batching import finding, order_check, run_batch
+from services.finance.guarantees import repository
+from services.finance.guarantees.schemas import GuaranteeIn
+from services.finance.rules import RULES
+
+
+def cross_check(r: GuaranteeIn) -> list[Finding]:
+    errors = order_check("FIN-V007", r.starts_on, r.ends_on, "/ends_on", "ends_on is before starts_on")
+    errors += order_check(
+        "FIN-V007", r.starts_on, r.released_on, "/released_on", "released_on is before starts_on"
+    )
+    errors += order_check(
+        "FIN-V007", r.starts_on, r.compensated_on, "/compensated_on", "compensated_on is before starts_on"
+    )
+    if r.outstanding_amount > r.guaranteed_amount:
+        errors.append(
+            finding("FIN-V008", "outstanding_amount exceeds guaranteed_amount", "/outstanding_amount")
+        )
+    if r.status == "released" and r.released_on is None:
+        errors.append(finding("FIN-V009", "status released needs released_on", "/released_on"))
+    if r.status == "compensated" and r.compensated_on is None:
+        errors.append(finding("FIN-V009", "status compensated needs compensated_on", "/compensated_on"))
+    if r.status == "active" and r.released_on is not None:
+        errors.append(finding("FIN-V009", "an active guarantee has no released_on", "/released_on"))
+    if r.status != "compensated" and r.compensated_on is not None:
+        errors.append(finding("FIN-V009", f"a {r.status} guarantee has no compensated_on", "/compensated_on"))
+    if r.status != "compensated" and r.compensated_amount > 0:
+        errors.append(
+            finding("FIN-V016", "compensated_amount needs status compensated", "/compensated_amount")
+        )
+    if r.compensated_amount > r.guaranteed_amount:
+        errors.append(
+            finding("FIN-V016", "compensated_amount exceeds guaranteed_amount", "/compensated_amount")
+        )
+    if r.recovered_amount > r.compensated_amount:
+        errors.append(finding("FIN-V016", "recovered_amount exceeds compensated_amount", "/recovered_amount"))
+    return errors
+
+
+def to_row(r: GuaranteeIn) -> tuple[Any, ...]:
+    return tuple(getattr(r, c) for c in repository.REPORTED)
+
+
+async def ingest(
+    session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
+) -> BatchResponse:
+    if not principal.org:
+        raise Problem(403, "no_institution", "the calling guarantor client has no institution code (org)")
+
+    async def warnings(session: AsyncSession, valid: list[Parsed]) -> None:
+        banks = await repository.known_banks(session, sorted({p.record.lender_code for p in valid}))
+        pairs = sorted({(p.record.lender_code, p.record.loan_ref) for p in valid if p.record.loan_ref})
+        loans = await repository.known_loans(session, pairs) if pairs else set()
+        for p in valid:
+            r = p.record
+            if r.lender_code not in banks:
+                p.warnings.append(RULES.finding("FIN-W004", f"{r.lender_code} is not a registered bank"))
+            if r.loan_ref and (r.lender_code, r.loan_ref) not in loans:
+                p.warnings.append(RULES.finding("FIN-W005", f"no loan {r.loan_ref} at {r.lender_code}"))
+
+    return await run_batch(
+        session,
+        principal,
+        principal.org,
+        records,
+        model=GuaranteeIn,
+        key_field="guarantee_ref",
+        cross_check=cross_check,
+        spec=repository.SPEC,
+        to_row=to_row,
+        atomic=atomic,
+        add_warnings=warnings,
+    )

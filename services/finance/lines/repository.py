@@ -1,0 +1,51 @@
+"""Credit-line SQL: set-based upsert and scoped list."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.pagination import PageParams, keyset
+from services.finance import bulk
+from services.finance.lines.models import CreditLine
+from services.finance.scope import visible
+
+REPORTED = ["line_ref", "borrower_credit_code", "amount", "granted_on", "expires_on", "status", "closed_on"]
+REGION = "COALESCE(d.region_code, substr(s.borrower_credit_code, 3, 6))"
+DIRECTORY_JOIN = """
+    LEFT JOIN LATERAL (SELECT dd.region_code FROM registry.enterprise_directory dd
+                       WHERE dd.credit_code = s.borrower_credit_code LIMIT 1) d ON true
+"""
+
+SPEC = bulk.UpsertSpec(
+    table="credit_lines",
+    owner_col="lender",
+    key_col="line_ref",
+    columns=REPORTED,
+    entity_type="credit_line",
+    derived={"borrower_region": REGION},
+    joins=DIRECTORY_JOIN,
+)
+
+
+async def borrowers_of(session: AsyncSession, lender: str, refs: list[str]) -> list[str]:
+    """Borrowers currently on these lines (before the upsert: a line may change borrower)."""
+    conn = await bulk.raw_connection(session)
+    rows = await conn.fetch(
+        "SELECT DISTINCT borrower_credit_code FROM finance.credit_lines WHERE lender = $1 AND line_ref = ANY($2::text[])",
+        lender,
+        refs,
+    )
+    return [r[0] for r in rows]
+
+
+async def list_lines(
+    session: AsyncSession, principal: Principal, params: PageParams, borrower: str | None
+) -> list[CreditLine]:
+    stmt = select(CreditLine).where(
+        visible(principal, region_col=CreditLine.borrower_region, bank_col=CreditLine.lender)
+    )
+    if borrower:
+        stmt = stmt.where(CreditLine.borrower_credit_code == borrower)
+    return list((await session.execute(keyset(stmt, [CreditLine.id], params))).scalars())

@@ -1,0 +1,52 @@
+"""Credit lines: bank batch ingest and scoped list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.common.auth import CurrentPrincipal, require_kind
+from services.common.batch import AtomicParam, BatchRequest, BatchResponse
+from services.common.db import DbSession
+from services.common.errors import responses
+from services.common.pagination import Page, Pagination, page_of
+from services.common.types import CreditCode
+from services.finance.lines import repository, service
+from services.finance.lines.schemas import CreditLineOut
+
+router = APIRouter(tags=["credit lines"])
+
+
+@router.post(
+    "/v1/credit-lines/batch",
+    summary="Post up to 5,000 credit lines (upsert by the caller's institution + line_ref)",
+    description=(
+        "Same batch semantics as loans. When a line is created or changed, the inclusive flag of the "
+        "borrower's loans at this lender is re-derived in the same transaction (logged as "
+        "`reclassified`)."
+    ),
+    dependencies=[require_kind("bank")],
+    responses=responses(400, 401, 403, 409, 413, 422),
+)
+async def post_credit_lines_batch(
+    body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
+) -> BatchResponse:
+    return await service.ingest(session, principal, body.records, atomic)
+
+
+@router.get(
+    "/v1/credit-lines",
+    summary="List credit lines in the caller's scope",
+    dependencies=[require_kind("bank", "official", "admin")],
+    responses=responses(400, 401, 403, 422),
+)
+async def list_credit_lines(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    page: Pagination,
+    borrower: Annotated[CreditCode | None, Query()] = None,
+) -> Page[CreditLineOut]:
+    rows = await repository.list_lines(session, principal, page, borrower)
+    rows, cursor = page_of(rows, page, lambda r: (r.id,))
+    return Page[CreditLineOut](items=[CreditLineOut.model_validate(r) for r in rows], next_cursor=cursor)

@@ -1,0 +1,64 @@
+"""finance.loans: one row per (lender, loan_ref), with the derived inclusive flag."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Identity,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.common.models import Base
+
+
+class Loan(Base):
+    __tablename__ = "loans"
+    __table_args__ = (
+        UniqueConstraint("lender", "loan_ref"),
+        Index("ix_loans_borrower_credit_code", "borrower_credit_code"),
+        Index("ix_loans_lender_borrower_credit_code", "lender", "borrower_credit_code"),
+        Index("ix_loans_borrower_region", "borrower_region"),
+        {"schema": "finance"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    lender: Mapped[str] = mapped_column(Text)
+    loan_ref: Mapped[str] = mapped_column(Text)
+    borrower_credit_code: Mapped[str] = mapped_column(String(18))
+    borrower_name: Mapped[str] = mapped_column(Text)
+    borrower_size: Mapped[str] = mapped_column(String(8))
+    product: Mapped[str] = mapped_column(String(24))
+    amount: Mapped[Decimal] = mapped_column(Numeric(17, 2))
+    annual_rate: Mapped[Decimal] = mapped_column(Numeric(7, 4))
+    issued_on: Mapped[date] = mapped_column(Date)
+    matures_on: Mapped[date] = mapped_column(Date)
+    renewal_type: Mapped[str] = mapped_column(String(32))
+    is_first_loan: Mapped[bool] = mapped_column(Boolean)
+    credit_line_ref: Mapped[str | None] = mapped_column(Text)
+    guarantee_ref: Mapped[str | None] = mapped_column(Text)
+    outstanding_balance: Mapped[Decimal] = mapped_column(Numeric(17, 2))
+    status: Mapped[str] = mapped_column(String(16))
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    # derived when stored
+    borrower_region: Mapped[str] = mapped_column(String(6))
+    matched: Mapped[bool] = mapped_column(Boolean)
+    size_class: Mapped[str] = mapped_column(String(8))
+    size_source: Mapped[str] = mapped_column(String(8))
+    line_total: Mapped[Decimal | None] = mapped_column(Numeric(17, 2))
+    inclusive: Mapped[bool] = mapped_column(Boolean)
+    inclusive_reason: Mapped[str] = mapped_column(String(32))
+    rule_set_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

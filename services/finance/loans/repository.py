@@ -1,0 +1,202 @@
+"""All loan SQL: the set-based upsert with derived fields, scoped reads, the flag recomputation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.context import request_id_var
+from services.common.pagination import PageParams, keyset
+from services.finance import bulk
+from services.finance.loans.models import Loan
+from services.finance.rules import INCLUSIVE_LINE_CAP
+from services.finance.scope import visible
+
+REPORTED = [
+    "loan_ref",
+    "borrower_credit_code",
+    "borrower_name",
+    "borrower_size",
+    "product",
+    "amount",
+    "annual_rate",
+    "issued_on",
+    "matures_on",
+    "renewal_type",
+    "is_first_loan",
+    "credit_line_ref",
+    "guarantee_ref",
+    "outstanding_balance",
+    "status",
+    "closed_on",
+]
+
+CAP = f"{INCLUSIVE_LINE_CAP}::numeric"
+
+
+def active_lines_total(lender: str, borrower: str, on: str) -> str:
+    """SQL: total amount of the borrower's credit lines at the lender active on date `on`
+    (granted on or before, not expired before, not closed on or before); NULL when none."""
+    return f"""(SELECT sum(cl.amount) FROM finance.credit_lines cl
+                WHERE cl.lender = {lender} AND cl.borrower_credit_code = {borrower}
+                  AND cl.granted_on <= {on} AND cl.expires_on >= {on}
+                  AND (cl.closed_on IS NULL OR cl.closed_on > {on}))"""
+
+
+def inclusive_sql(size: str, total: str, amount: str) -> tuple[str, str]:
+    """SQL for (inclusive, inclusive_reason): small/micro borrower and total active lines at the
+    lender ≤ the cap (no line: the loan amount counts)."""
+    small = f"({size} IN ('small', 'micro'))"
+    flag = f"({small} AND COALESCE({total}, {amount}) <= {CAP})"
+    reason = f"""(CASE WHEN NOT {small} THEN 'not_small_micro'
+                 WHEN {total} IS NULL AND {amount} <= {CAP} THEN 'no_line_amount_within_cap'
+                 WHEN {total} IS NULL THEN 'no_line_amount_over_cap'
+                 WHEN {total} <= {CAP} THEN 'line_total_within_cap'
+                 ELSE 'line_total_over_cap' END)"""
+    return flag, reason
+
+
+_size = "COALESCE(es.size_class, s.borrower_size)"
+_flag, _reason = inclusive_sql(_size, "lt.total", "s.amount")
+
+SPEC = bulk.UpsertSpec(
+    table="loans",
+    owner_col="lender",
+    key_col="loan_ref",
+    columns=REPORTED,
+    entity_type="loan",
+    derived={
+        "borrower_region": "COALESCE(d.region_code, substr(s.borrower_credit_code, 3, 6))",
+        "matched": "(d.credit_code IS NOT NULL)",
+        "size_class": _size,
+        "size_source": "(CASE WHEN es.size_class IS NOT NULL THEN 'registry' ELSE 'bank' END)",
+        "line_total": "lt.total",
+        "inclusive": _flag,
+        "inclusive_reason": _reason,
+    },
+    joins=f"""
+        LEFT JOIN LATERAL (SELECT dd.credit_code, dd.region_code FROM registry.enterprise_directory dd
+                           WHERE dd.credit_code = s.borrower_credit_code LIMIT 1) d ON true
+        LEFT JOIN LATERAL (SELECT z.size_class FROM registry.enterprise_sizes z
+                           WHERE z.credit_code = s.borrower_credit_code
+                             AND z.year = extract(year FROM s.issued_on)::int LIMIT 1) es ON true
+        LEFT JOIN LATERAL (SELECT {active_lines_total("$1", "s.borrower_credit_code", "s.issued_on")} AS total) lt
+          ON true
+    """,
+)
+
+
+async def known_borrowers(session: AsyncSession, codes: list[str]) -> set[str]:
+    conn = await bulk.raw_connection(session)
+    rows = await conn.fetch(
+        "SELECT credit_code FROM registry.enterprise_directory WHERE credit_code = ANY($1::text[])", codes
+    )
+    return {r["credit_code"] for r in rows}
+
+
+async def known_line_refs(session: AsyncSession, lender: str, refs: list[str]) -> set[str]:
+    conn = await bulk.raw_connection(session)
+    rows = await conn.fetch(
+        "SELECT line_ref FROM finance.credit_lines WHERE lender = $1 AND line_ref = ANY($2::text[])",
+        lender,
+        refs,
+    )
+    return {r["line_ref"] for r in rows}
+
+
+async def known_guarantee_refs(session: AsyncSession, lender: str, refs: list[str]) -> set[str]:
+    conn = await bulk.raw_connection(session)
+    rows = await conn.fetch(
+        "SELECT guarantee_ref FROM finance.guarantees WHERE lender_code = $1 AND guarantee_ref = ANY($2::text[])",
+        lender,
+        refs,
+    )
+    return {r["guarantee_ref"] for r in rows}
+
+
+async def recompute_inclusive(
+    conn: asyncpg.Connection, lender: str, borrowers: list[str], principal: Principal
+) -> int:
+    """Credit lines changed for these borrowers at this lender: recompute their loans' line totals
+    and inclusive flags in one statement, logging each loan whose flag or basis changed."""
+    if not borrowers:
+        return 0
+    total = active_lines_total("l.lender", "l.borrower_credit_code", "l.issued_on")
+    flag, reason = inclusive_sql("x.size_class", "x.total", "x.amount")
+    sql = f"""
+    WITH x AS (
+        SELECT l.id, l.size_class, l.amount, {total} AS total, to_jsonb(l) AS before
+        FROM finance.loans l
+        WHERE l.lender = $1 AND l.borrower_credit_code = ANY($2::text[])
+    ),
+    y AS (
+        SELECT x.id, x.total, {flag} AS inclusive, {reason} AS inclusive_reason, x.before FROM x
+    ),
+    up AS (
+        UPDATE finance.loans l
+           SET line_total = y.total, inclusive = y.inclusive, inclusive_reason = y.inclusive_reason,
+               updated_at = now()
+          FROM y
+         WHERE l.id = y.id
+           AND (l.line_total, l.inclusive, l.inclusive_reason)
+               IS DISTINCT FROM (y.total, y.inclusive, y.inclusive_reason)
+        RETURNING l.*, y.before
+    )
+    INSERT INTO finance.changes
+        (actor_subject, actor_kind, actor_org, action, entity_type, entity_key, before, after, request_id)
+    SELECT $3, $4, $5, 'reclassified', 'loan', up.lender || '/' || up.loan_ref, up.before,
+           to_jsonb(up) - 'before', $6
+    FROM up
+    """
+    status = await conn.execute(
+        sql, lender, borrowers, principal.sub, principal.kind, principal.org, request_id_var.get()
+    )
+    return int(status.split()[-1])
+
+
+def _scoped(principal: Principal):
+    return select(Loan).where(visible(principal, region_col=Loan.borrower_region, bank_col=Loan.lender))
+
+
+async def get(session: AsyncSession, principal: Principal, lender: str, loan_ref: str) -> Loan | None:
+    stmt = _scoped(principal).where(Loan.lender == lender, Loan.loan_ref == loan_ref)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_loans(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    borrower: str | None = None,
+    lender: str | None = None,
+    issued_from: date | None = None,
+    issued_to: date | None = None,
+    status: str | None = None,
+    product: str | None = None,
+    inclusive: bool | None = None,
+    unmatched: bool | None = None,
+) -> list[Loan]:
+    stmt = _scoped(principal)
+    if borrower:
+        stmt = stmt.where(Loan.borrower_credit_code == borrower)
+    if lender:
+        stmt = stmt.where(Loan.lender == lender)
+    if issued_from:
+        stmt = stmt.where(Loan.issued_on >= issued_from)
+    if issued_to:
+        stmt = stmt.where(Loan.issued_on <= issued_to)
+    if status:
+        stmt = stmt.where(Loan.status == status)
+    if product:
+        stmt = stmt.where(Loan.product == product)
+    if inclusive is not None:
+        stmt = stmt.where(Loan.inclusive.is_(inclusive))
+    if unmatched is not None:
+        stmt = stmt.where(Loan.matched.is_(not unmatched))
+    stmt = keyset(stmt, [Loan.id], params)
+    return list((await session.execute(stmt)).scalars())

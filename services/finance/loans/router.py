@@ -1,0 +1,111 @@
+"""Loans: bank batch ingest, scoped lists and reads."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from services.common.auth import CurrentPrincipal, require_kind
+from services.common.batch import AtomicParam, BatchRequest, BatchResponse
+from services.common.db import DbSession
+from services.common.errors import not_found, responses
+from services.common.pagination import Page, Pagination, page_of
+from services.common.types import CreditCode
+from services.finance.loans import repository, service
+from services.finance.loans.schemas import LoanOut, LoanStatus, Product
+
+router = APIRouter(tags=["loans"])
+RefPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.post(
+    "/v1/loans/batch",
+    summary="Post up to 5,000 loans (upsert by the caller's institution + loan_ref)",
+    description=(
+        "Each record is checked against the rule set (`GET /v1/rules`) and reported as "
+        "`created | updated | unchanged | rejected` with rule id, severity and pointer. Valid records "
+        "are committed together; with `atomic=true` nothing is committed if any record is rejected "
+        "(`committed: false`, valid records report `unchanged`). The lender is the caller's institution "
+        "code, never a field. The inclusive flag is computed when the loan is stored. Send "
+        "`Idempotency-Key` to make retries safe."
+    ),
+    dependencies=[require_kind("bank")],
+    responses=responses(400, 401, 403, 409, 413, 422),
+)
+async def post_loans_batch(
+    body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
+) -> BatchResponse:
+    return await service.ingest(session, principal, body.records, atomic)
+
+
+@router.get(
+    "/v1/loans",
+    summary="List loans in the caller's scope",
+    description=(
+        "Banks see their own loans, officials loans of borrowers in their region (registry region, or "
+        "the credit code's area digits when unmatched), admin all. Ordered by storage order; keyset "
+        "pagination."
+    ),
+    dependencies=[require_kind("bank", "official", "admin")],
+    responses=responses(400, 401, 403, 422),
+)
+async def list_loans(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    page: Pagination,
+    borrower: Annotated[CreditCode | None, Query(description="Borrower credit code")] = None,
+    lender: Annotated[str | None, Query(max_length=64, description="Lender institution code")] = None,
+    issued_from: Annotated[date | None, Query()] = None,
+    issued_to: Annotated[date | None, Query()] = None,
+    status: Annotated[LoanStatus | None, Query()] = None,
+    product: Annotated[Product | None, Query()] = None,
+    inclusive: Annotated[bool | None, Query(description="Only (non-)inclusive loans")] = None,
+    unmatched: Annotated[
+        bool | None, Query(description="Only loans whose borrower the registry did not know")
+    ] = None,
+) -> Page[LoanOut]:
+    rows = await repository.list_loans(
+        session,
+        principal,
+        page,
+        borrower=borrower,
+        lender=lender,
+        issued_from=issued_from,
+        issued_to=issued_to,
+        status=status,
+        product=product,
+        inclusive=inclusive,
+        unmatched=unmatched,
+    )
+    rows, cursor = page_of(rows, page, lambda r: (r.id,))
+    return Page[LoanOut](items=[LoanOut.of(r) for r in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/v1/loans/{loan_ref}",
+    summary="One of the calling bank's loans",
+    dependencies=[require_kind("bank")],
+    responses=responses(401, 403, 404, 422),
+)
+async def get_own_loan(loan_ref: RefPath, session: DbSession, principal: CurrentPrincipal) -> LoanOut:
+    row = await repository.get(session, principal, principal.org or "", loan_ref)
+    if row is None:
+        raise not_found("loan", loan_ref)
+    return LoanOut.of(row)
+
+
+@router.get(
+    "/v1/lenders/{lender}/loans/{loan_ref}",
+    summary="A loan by lender and reference (officials in region, admin; a bank for its own)",
+    dependencies=[require_kind("bank", "official", "admin")],
+    responses=responses(401, 403, 404, 422),
+)
+async def get_lender_loan(
+    lender: RefPath, loan_ref: RefPath, session: DbSession, principal: CurrentPrincipal
+) -> LoanOut:
+    row = await repository.get(session, principal, lender, loan_ref)
+    if row is None:
+        raise not_found("loan", f"{lender}/{loan_ref}")
+    return LoanOut.of(row)

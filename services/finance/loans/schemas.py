@@ -1,0 +1,102 @@
+"""Loan records as banks post them, and as every reader sees them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.types import CreditCode
+from services.finance.fields import Amount, MoneyIn, MoneyOut, RateIn, RateOut, Ref
+
+Size = Literal["large", "medium", "small", "micro"]
+Product = Literal[
+    "credit",
+    "guaranteed",
+    "mortgage",
+    "pledge",
+    "ip_pledge",
+    "receivables",
+    "supply_chain",
+    "inventory",
+    "movable_property",
+    "other",
+]
+RenewalType = Literal["new", "renewal_without_repayment", "refinance", "extension"]
+LoanStatus = Literal["outstanding", "repaid", "overdue", "written_off"]
+InclusiveReason = Literal[
+    "line_total_within_cap",
+    "line_total_over_cap",
+    "no_line_amount_within_cap",
+    "no_line_amount_over_cap",
+    "not_small_micro",
+]
+
+
+class LoanIn(BaseModel):
+    """One record of `POST /v1/loans/batch`. The lender is the caller's institution."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loan_ref: Ref
+    borrower_credit_code: CreditCode
+    borrower_name: str = Field(min_length=1, max_length=200)
+    borrower_size: Size = Field(description="Size class as the bank classified the borrower")
+    product: Product
+    amount: Amount
+    annual_rate: RateIn
+    issued_on: date
+    matures_on: date
+    renewal_type: RenewalType
+    is_first_loan: bool = Field(
+        description="首贷户: the borrower's first-ever bank loan, as the bank reports"
+    )
+    credit_line_ref: Ref | None = None
+    guarantee_ref: Ref | None = None
+    outstanding_balance: MoneyIn
+    status: LoanStatus
+    closed_on: date | None = Field(None, description="Required when repaid or written off")
+
+
+class LoanOut(BaseModel):
+    lender: str
+    loan_ref: str
+    borrower_credit_code: str
+    borrower_name: str
+    borrower_size: Size
+    product: Product
+    amount: MoneyOut
+    annual_rate: RateOut
+    issued_on: date
+    matures_on: date
+    renewal_type: RenewalType
+    is_first_loan: bool
+    credit_line_ref: str | None
+    guarantee_ref: str | None
+    outstanding_balance: MoneyOut
+    status: LoanStatus
+    closed_on: date | None
+    borrower_region: str = Field(
+        description="Registry region, or the credit code's area digits when unmatched"
+    )
+    unmatched: bool = Field(description="The registry did not know the borrower when the loan was stored")
+    size_class: Size = Field(description="Size used for the inclusive test")
+    size_source: Literal["registry", "bank"] = Field(
+        description="registry: the registry's size class for the issue year; bank: borrower_size"
+    )
+    line_total: MoneyOut | None = Field(
+        description="Total of the borrower's active credit lines at this lender on the issue date (null: none)"
+    )
+    inclusive: bool = Field(description="普惠型小微企业贷款")
+    inclusive_reason: InclusiveReason
+    rule_set_version: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row) -> LoanOut:
+        return cls.model_validate({**{c: getattr(row, c) for c in _COLUMNS}, "unmatched": not row.matched})
+
+
+_COLUMNS = [f for f in LoanOut.model_fields if f != "unmatched"]

@@ -1,0 +1,96 @@
+"""Loan rules beyond field types, warnings, and the batch ingest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.batch import BatchResponse, Finding, Parsed
+from services.common.errors import Problem
+from services.finance.batching import finding, order_check, run_batch
+from services.finance.loans import repository
+from services.finance.loans.schemas import LoanIn
+from services.finance.rules import RULES
+
+CLOSED = ("repaid", "written_off")
+
+
+def cross_check(r: LoanIn) -> list[Finding]:
+    errors: list[Finding] = []
+    errors += order_check(
+        "FIN-V007", r.issued_on, r.matures_on, "/matures_on", "matures_on is before issued_on"
+    )
+    errors += order_check("FIN-V007", r.issued_on, r.closed_on, "/closed_on", "closed_on is before issued_on")
+    if r.outstanding_balance > r.amount:
+        errors.append(
+            finding(
+                "FIN-V008",
+                f"outstanding_balance {r.outstanding_balance} exceeds amount {r.amount}",
+                "/outstanding_balance",
+            )
+        )
+    if r.status in CLOSED and r.closed_on is None:
+        errors.append(finding("FIN-V009", f"status {r.status} needs closed_on", "/closed_on"))
+    if r.status not in CLOSED and r.closed_on is not None:
+        errors.append(finding("FIN-V009", f"a loan with status {r.status} has no closed_on", "/closed_on"))
+    if r.status == "repaid" and r.outstanding_balance != 0:
+        errors.append(
+            finding("FIN-V008", "a repaid loan has outstanding_balance 0.00", "/outstanding_balance")
+        )
+    return errors
+
+
+def to_row(r: LoanIn) -> tuple[Any, ...]:
+    return tuple(getattr(r, c) for c in repository.REPORTED)
+
+
+def _lender(principal: Principal) -> str:
+    if not principal.org:
+        raise Problem(403, "no_institution", "the calling bank client has no institution code (org)")
+    return principal.org
+
+
+async def ingest(
+    session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
+) -> BatchResponse:
+    lender = _lender(principal)
+
+    async def warnings(session: AsyncSession, valid: list[Parsed]) -> None:
+        codes = sorted({p.record.borrower_credit_code for p in valid})
+        known = await repository.known_borrowers(session, codes)
+        line_refs = sorted({p.record.credit_line_ref for p in valid if p.record.credit_line_ref})
+        lines = await repository.known_line_refs(session, lender, line_refs) if line_refs else set()
+        g_refs = sorted({p.record.guarantee_ref for p in valid if p.record.guarantee_ref})
+        guarantees = await repository.known_guarantee_refs(session, lender, g_refs) if g_refs else set()
+        for p in valid:
+            r = p.record
+            if r.borrower_credit_code not in known:
+                p.warnings.append(
+                    RULES.finding(
+                        "FIN-W001", f"{r.borrower_credit_code} is not in the registry; stored as unmatched"
+                    )
+                )
+            if r.credit_line_ref and r.credit_line_ref not in lines:
+                p.warnings.append(
+                    RULES.finding("FIN-W002", f"no credit line {r.credit_line_ref} at {lender}")
+                )
+            if r.guarantee_ref and r.guarantee_ref not in guarantees:
+                p.warnings.append(
+                    RULES.finding("FIN-W003", f"no guarantee {r.guarantee_ref} naming lender {lender}")
+                )
+
+    return await run_batch(
+        session,
+        principal,
+        lender,
+        records,
+        model=LoanIn,
+        key_field="loan_ref",
+        cross_check=cross_check,
+        spec=repository.SPEC,
+        to_row=to_row,
+        atomic=atomic,
+        add_warnings=warnings,
+    )

@@ -1,0 +1,273 @@
+"""Statistics SQL: one scan of the loans per figure set (two-level aggregation: per borrower,
+then per group, so distinct-borrower counts need no DISTINCT), plus applications and guarantees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from services.finance.rules import LEVERAGE_CAP, LEVERAGE_CAP_SMALL_MICRO
+
+
+@dataclass
+class Filter:
+    """WHERE fragments and their parameters (asyncpg $n placeholders, numbered as added)."""
+
+    clauses: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def add(self, template: str, *values: Any) -> None:
+        names = []
+        for v in values:
+            self.params.append(v)
+            names.append(f"${len(self.params)}")
+        self.clauses.append(template.format(*names))
+
+    def param(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+    @property
+    def where(self) -> str:
+        return " AND ".join(self.clauses) if self.clauses else "true"
+
+
+GROUP_EXPR = {
+    "city": "substr(l.borrower_region, 1, 4) || '00'",
+    "county": "l.borrower_region",
+    "lender": "l.lender",
+    "product": "l.product",
+}
+
+
+def _bal(d: str, only_inclusive: bool = False) -> str:
+    cond = f"l.issued_on <= {d} AND (l.closed_on IS NULL OR l.closed_on > {d})"
+    if only_inclusive:
+        cond += " AND l.inclusive"
+    return f"CASE WHEN {cond} THEN (CASE WHEN l.closed_on IS NULL THEN l.outstanding_balance ELSE l.amount END) ELSE 0 END"
+
+
+_INNER = """
+    sum(CASE WHEN {new} THEN 1 ELSE 0 END) AS n_all,
+    sum(CASE WHEN {new} THEN l.amount ELSE 0 END) AS a_all,
+    sum(CASE WHEN {new} AND l.size_class IN ('small', 'micro') THEN 1 ELSE 0 END) AS n_sm,
+    sum(CASE WHEN {new} AND l.size_class IN ('small', 'micro') THEN l.amount ELSE 0 END) AS a_sm,
+    sum(CASE WHEN {new} AND l.inclusive THEN 1 ELSE 0 END) AS n_inc,
+    sum(CASE WHEN {new} AND l.inclusive THEN l.amount ELSE 0 END) AS a_inc,
+    sum(CASE WHEN {new} AND l.inclusive THEN l.amount * l.annual_rate ELSE 0 END) AS rate_w,
+    sum({bal_end}) AS bal_end,
+    sum({bal_base}) AS bal_base,
+    sum({inc_end}) AS inc_end,
+    sum({inc_base}) AS inc_base,
+    bool_or({new} AND l.is_first_loan) AS first_time
+"""
+
+_OUTER = """
+    sum(n_all)::bigint AS n_all, sum(a_all) AS a_all, sum(n_sm)::bigint AS n_sm, sum(a_sm) AS a_sm,
+    sum(n_inc)::bigint AS n_inc, sum(a_inc) AS a_inc, sum(rate_w) AS rate_w,
+    sum(bal_end) AS bal_end, sum(bal_base) AS bal_base, sum(inc_end) AS inc_end, sum(inc_base) AS inc_base,
+    count(*) FILTER (WHERE inc_end > 0) AS inc_borrowers_end,
+    count(*) FILTER (WHERE inc_base > 0) AS inc_borrowers_base,
+    count(*) FILTER (WHERE first_time) AS first_time
+"""
+
+
+def _inner_exprs(p_from: str, p_to: str, d_end: str, d_base: str) -> str:
+    new = f"(l.issued_on BETWEEN {p_from} AND {p_to})"
+    return _INNER.format(
+        new=new,
+        bal_end=_bal(d_end),
+        bal_base=_bal(d_base),
+        inc_end=_bal(d_end, True),
+        inc_base=_bal(d_base, True),
+    )
+
+
+async def loan_figures(
+    conn: asyncpg.Connection,
+    flt: Filter,
+    p_from: date,
+    p_to: date,
+    d_base: date,
+    group_by: str | None,
+) -> list[asyncpg.Record]:
+    """Rows (is_total, g, figures…) — the total row has is_total = true."""
+    f = Filter(list(flt.clauses), list(flt.params))
+    pf, pt, db = f.param(p_from), f.param(p_to), f.param(d_base)
+    upper = f"GREATEST({pt}::date, {db}::date)"
+    if group_by in GROUP_EXPR:
+        g = GROUP_EXPR[group_by]
+        sql = f"""
+        WITH per AS (
+            SELECT GROUPING({g}) = 1 AS is_total, {g} AS g, l.borrower_credit_code AS b,
+                   {_inner_exprs(f"{pf}::date", f"{pt}::date", f"{pt}::date", f"{db}::date")}
+            FROM finance.loans l
+            WHERE {f.where} AND l.issued_on <= {upper}
+            GROUP BY GROUPING SETS (({g}, l.borrower_credit_code), (l.borrower_credit_code))
+        )
+        SELECT is_total, g, {_OUTER} FROM per GROUP BY is_total, g ORDER BY is_total, g
+        """
+    else:
+        sql = f"""
+        WITH per AS (
+            SELECT l.borrower_credit_code AS b,
+                   {_inner_exprs(f"{pf}::date", f"{pt}::date", f"{pt}::date", f"{db}::date")}
+            FROM finance.loans l
+            WHERE {f.where} AND l.issued_on <= {upper}
+            GROUP BY l.borrower_credit_code
+        )
+        SELECT true AS is_total, NULL::text AS g, {_OUTER} FROM per
+        """
+    return await conn.fetch(sql, *f.params)
+
+
+async def loan_figures_by_month(
+    conn: asyncpg.Connection, flt: Filter, months: list[tuple[str, date, date, date]]
+) -> list[asyncpg.Record]:
+    """One figure set per (label, month start, month end, base date)."""
+    f = Filter(list(flt.clauses), list(flt.params))
+    labels = f.param([m[0] for m in months])
+    starts = f.param([m[1] for m in months])
+    ends = f.param([m[2] for m in months])
+    bases = f.param([m[3] for m in months])
+    sql = f"""
+    WITH p AS (SELECT * FROM unnest({labels}::text[], {starts}::date[], {ends}::date[], {bases}::date[])
+               AS p(label, p_from, p_to, d_base)),
+    per AS (
+        SELECT p.label AS g, l.borrower_credit_code AS b,
+               {_inner_exprs("p.p_from", "p.p_to", "p.p_to", "p.d_base")}
+        FROM finance.loans l JOIN p ON l.issued_on <= GREATEST(p.p_to, p.d_base)
+        WHERE {f.where}
+        GROUP BY p.label, l.borrower_credit_code
+    )
+    SELECT false AS is_total, g, {_OUTER} FROM per GROUP BY g ORDER BY g
+    """
+    return await conn.fetch(sql, *f.params)
+
+
+async def two_increases(
+    conn: asyncpg.Connection, flt: Filter, p_to: date, d_base: date
+) -> list[asyncpg.Record]:
+    f = Filter(list(flt.clauses), list(flt.params))
+    pt, db = f.param(p_to), f.param(d_base)
+    sql = f"""
+    WITH per AS (
+        SELECT l.lender, l.borrower_credit_code,
+               sum({_bal(pt + "::date")}) AS bal_end, sum({_bal(db + "::date")}) AS bal_base,
+               sum({_bal(pt + "::date", True)}) AS inc_end, sum({_bal(db + "::date", True)}) AS inc_base
+        FROM finance.loans l
+        WHERE {f.where} AND l.issued_on <= GREATEST({pt}::date, {db}::date)
+        GROUP BY l.lender, l.borrower_credit_code
+    )
+    SELECT lender, sum(bal_end) AS bal_end, sum(bal_base) AS bal_base,
+           sum(inc_end) AS inc_end, sum(inc_base) AS inc_base,
+           count(*) FILTER (WHERE inc_end > 0) AS inc_borrowers_end,
+           count(*) FILTER (WHERE inc_base > 0) AS inc_borrowers_base
+    FROM per GROUP BY lender ORDER BY lender
+    """
+    return await conn.fetch(sql, *f.params)
+
+
+async def applications(conn: asyncpg.Connection, flt: Filter, p_from: date, p_to: date) -> asyncpg.Record:
+    f = Filter(list(flt.clauses), list(flt.params))
+    pf, pt = f.param(p_from), f.param(p_to)
+    sql = f"""
+    SELECT count(DISTINCT l.borrower_credit_code) AS applied,
+           count(DISTINCT l.borrower_credit_code) FILTER (WHERE l.decision = 'approved') AS obtained
+    FROM finance.loan_applications l
+    WHERE {f.where} AND l.applied_on BETWEEN {pf}::date AND {pt}::date
+    """
+    return await conn.fetchrow(sql, *f.params)
+
+
+async def guarantees(
+    conn: asyncpg.Connection, flt: Filter, p_from: date, p_to: date
+) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    f = Filter(list(flt.clauses), list(flt.params))
+    pf, pt = f.param(p_from), f.param(p_to)
+    in_force = (
+        f"(l.starts_on <= {pt}::date AND (l.released_on IS NULL OR l.released_on > {pt}::date) "
+        f"AND (l.compensated_on IS NULL OR l.compensated_on > {pt}::date))"
+    )
+    new = f"(l.starts_on BETWEEN {pf}::date AND {pt}::date)"
+    released = (
+        f"((l.status = 'released' AND l.released_on BETWEEN {pf}::date AND {pt}::date) OR "
+        f"(l.status = 'compensated' AND l.compensated_on BETWEEN {pf}::date AND {pt}::date))"
+    )
+    comp = f"(l.status = 'compensated' AND l.compensated_on BETWEEN {pf}::date AND {pt}::date)"
+    per = f"""
+        SELECT l.guarantor,
+               count(*) FILTER (WHERE {new}) AS new_count,
+               COALESCE(sum(l.guaranteed_amount) FILTER (WHERE {new}), 0) AS new_amount,
+               COALESCE(sum(l.guaranteed_amount * l.fee_rate) FILTER (WHERE {new}), 0) AS fee_w,
+               COALESCE(sum(l.outstanding_amount) FILTER (WHERE {in_force}), 0) AS in_force,
+               COALESCE(sum(l.guaranteed_amount) FILTER (WHERE {released}), 0) AS released,
+               COALESCE(sum(l.compensated_amount) FILTER (WHERE {comp}), 0) AS compensated,
+               COALESCE(sum(l.recovered_amount) FILTER (WHERE {comp}), 0) AS recovered
+        FROM finance.guarantees l
+        WHERE {f.where}
+        GROUP BY l.guarantor
+    """
+    rows = await conn.fetch(
+        f"""SELECT per.*, i.net_assets, COALESCE(i.small_micro_focused, false) AS small_micro_focused
+            FROM ({per}) per LEFT JOIN finance.institutions i ON i.code = per.guarantor
+            ORDER BY per.guarantor""",
+        *f.params,
+    )
+    totals = {
+        k: sum((r[k] for r in rows), 0)
+        for k in ("new_count", "new_amount", "fee_w", "in_force", "released", "compensated", "recovered")
+    }
+    return totals, rows
+
+
+def leverage_cap(small_micro_focused: bool):
+    return LEVERAGE_CAP_SMALL_MICRO if small_micro_focused else LEVERAGE_CAP
+
+
+async def smb_new_loans(conn: asyncpg.Connection, flt: Filter, years: tuple[int, ...]) -> Any:
+    f = Filter(list(flt.clauses), list(flt.params))
+    y0, y1 = f.param(date(min(years), 1, 1)), f.param(date(max(years), 12, 31))
+    return await conn.fetchval(
+        f"""SELECT COALESCE(sum(l.amount), 0) FROM finance.loans l
+            WHERE {f.where} AND l.size_class IN ('small', 'micro')
+              AND l.issued_on BETWEEN {y0}::date AND {y1}::date""",
+        *f.params,
+    )
+
+
+async def financing_summary(conn: asyncpg.Connection, code: str, loans: Filter, lines: Filter, gs: Filter):
+    lo = Filter(list(loans.clauses), list(loans.params))
+    lo.add("l.borrower_credit_code = {}", code)
+    li = Filter(list(lines.clauses), list(lines.params))
+    li.add("l.borrower_credit_code = {}", code)
+    g = Filter(list(gs.clauses), list(gs.params))
+    g.add("l.borrower_credit_code = {}", code)
+    loan_row = await conn.fetchrow(
+        f"""SELECT count(*) AS n, COALESCE(sum(amount), 0) AS amount,
+                   COALESCE(sum(outstanding_balance) FILTER (WHERE closed_on IS NULL), 0) AS balance,
+                   COALESCE(sum(amount) FILTER (WHERE inclusive), 0) AS inclusive_amount
+            FROM finance.loans l WHERE {lo.where}""",
+        *lo.params,
+    )
+    line_row = await conn.fetchrow(
+        f"""SELECT count(*) AS n, COALESCE(sum(amount), 0) AS amount
+            FROM finance.credit_lines l WHERE {li.where} AND l.status = 'active'""",
+        *li.params,
+    )
+    g_row = await conn.fetchrow(
+        f"""SELECT count(*) AS n, COALESCE(sum(guaranteed_amount), 0) AS amount
+            FROM finance.guarantees l WHERE {g.where}""",
+        *g.params,
+    )
+    return loan_row, line_row, g_row
+
+
+async def region_of(conn: asyncpg.Connection, code: str) -> str:
+    region = await conn.fetchval(
+        "SELECT region_code FROM registry.enterprise_directory WHERE credit_code = $1", code
+    )
+    return region or code[2:8]

@@ -1,0 +1,303 @@
+"""Statistics: periods, scoping of aggregates, and the figures' definitions in code."""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal, region_prefix
+from services.common.errors import Problem, field_problem, not_found
+from services.finance import bulk
+from services.finance.rules import RULES, SMB_NEW_LOANS_TARGET
+from services.finance.stats import repository as repo
+from services.finance.stats.repository import Filter
+from services.finance.stats.schemas import (
+    Applications,
+    Balance,
+    Balances,
+    Borrowers,
+    CountAmount,
+    FinancingSummary,
+    Group,
+    Guarantees,
+    GuarantorLeverage,
+    LoanFigures,
+    NewLoans,
+    Period,
+    Stats,
+    Target,
+    TwoIncreases,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ZERO = Decimal("0")
+
+
+def pct(num, den) -> Decimal | None:
+    num, den = Decimal(num or 0), Decimal(den or 0)
+    if den == 0:
+        return None
+    return (num / den * 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def growth(end, base) -> Decimal | None:
+    end, base = Decimal(end or 0), Decimal(base or 0)
+    if base == 0:
+        return None
+    return ((end - base) / base * 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def minus_year(d: date) -> date:
+    try:
+        return d.replace(year=d.year - 1)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - 1, day=28)
+
+
+def resolve_period(year: int | None, p_from: date | None, p_to: date | None) -> tuple[date, date]:
+    if year is not None and (p_from or p_to):
+        raise field_problem(422, "conflicting_period", "#/query/year", "give either year or from/to")
+    if year is None and p_from is None and p_to is None:
+        year = datetime.now(SHANGHAI).year
+    if year is not None:
+        return date(year, 1, 1), date(year, 12, 31)
+    if p_from is None or p_to is None:
+        missing = "from" if p_from is None else "to"
+        raise field_problem(422, "missing_period", f"#/query/{missing}", "give both from and to")
+    if p_from > p_to:
+        raise field_problem(422, "period_order", "#/query/from", "from is after to")
+    return p_from, p_to
+
+
+def base_date(base: str, p_from: date, p_to: date) -> date:
+    return minus_year(p_to) if base == "same_period_last_year" else p_from - timedelta(days=1)
+
+
+def _scope_region(principal: Principal, region: str | None) -> str | None:
+    """The effective region prefix: the caller's, narrowed by ?region= (which must lie inside it)."""
+    own = principal.region_prefix()
+    asked = region_prefix(region) if region else None
+    if principal.kind == "official" and not own:
+        raise Problem(403, "forbidden", "this official has no region")
+    if asked and own and not asked.startswith(own):
+        raise field_problem(403, "region_out_of_scope", "#/query/region", f"region {region} is outside yours")
+    return asked or own
+
+
+def filters(principal: Principal, region: str | None, lender: str | None) -> tuple[Filter, Filter, Filter]:
+    """WHERE fragments for loans/applications (owner lender), guarantees (lender_code)."""
+    if principal.kind == "bank":
+        if not principal.org:
+            raise Problem(403, "no_institution", "the calling bank client has no institution code (org)")
+        if lender and lender != principal.org:
+            raise not_found("lender", lender)
+        lender = principal.org
+    prefix = _scope_region(principal, region)
+    loans, guarantees = Filter(), Filter()
+    if prefix:
+        loans.add("l.borrower_region LIKE {}", prefix + "%")
+        guarantees.add("l.borrower_region LIKE {}", prefix + "%")
+    if lender:
+        loans.add("l.lender = {}", lender)
+        guarantees.add("l.lender_code = {}", lender)
+    return loans, loans, guarantees
+
+
+def _figures(r) -> LoanFigures:
+    a_inc = r["a_inc"] or ZERO
+    return LoanFigures(
+        new_loans=NewLoans(
+            all=CountAmount(count=r["n_all"] or 0, amount=r["a_all"] or ZERO),
+            small_micro=CountAmount(count=r["n_sm"] or 0, amount=r["a_sm"] or ZERO),
+            inclusive=CountAmount(count=r["n_inc"] or 0, amount=a_inc),
+        ),
+        balances=Balances(
+            all=Balance(
+                end=r["bal_end"] or ZERO,
+                base=r["bal_base"] or ZERO,
+                growth_rate=growth(r["bal_end"], r["bal_base"]),
+            ),
+            inclusive=Balance(
+                end=r["inc_end"] or ZERO,
+                base=r["inc_base"] or ZERO,
+                growth_rate=growth(r["inc_end"], r["inc_base"]),
+            ),
+        ),
+        inclusive_borrowers=Borrowers(end=r["inc_borrowers_end"] or 0, base=r["inc_borrowers_base"] or 0),
+        first_time_borrowers=r["first_time"] or 0,
+        inclusive_new_loans_avg_rate=(
+            (Decimal(r["rate_w"]) / a_inc).quantize(Decimal("0.01"), ROUND_HALF_UP) if a_inc else None
+        ),
+    )
+
+
+EMPTY = {
+    k: None
+    for k in (
+        "n_all", "a_all", "n_sm", "a_sm", "n_inc", "a_inc", "rate_w", "bal_end", "bal_base", "inc_end",
+        "inc_base", "inc_borrowers_end", "inc_borrowers_base", "first_time",
+    )
+}  # fmt: skip
+
+
+def _months(p_from: date, p_to: date, base: str, d_base: date) -> list[tuple[str, date, date, date]]:
+    out = []
+    y, m = p_from.year, p_from.month
+    while (y, m) <= (p_to.year, p_to.month):
+        start = max(date(y, m, 1), p_from)
+        end = min(date(y, m, monthrange(y, m)[1]), p_to)
+        out.append(
+            (f"{y:04d}-{m:02d}", start, end, minus_year(end) if base == "same_period_last_year" else d_base)
+        )
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+async def stats(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    year: int | None,
+    p_from: date | None,
+    p_to: date | None,
+    region: str | None,
+    lender: str | None,
+    base: str,
+    group_by: str | None,
+) -> Stats:
+    p_from, p_to = resolve_period(year, p_from, p_to)
+    if group_by == "month" and (p_to.year - p_from.year) * 12 + p_to.month - p_from.month >= 36:
+        raise field_problem(
+            422, "too_many_months", "#/query/group_by", "group_by=month covers at most 36 months"
+        )
+    d_base = base_date(base, p_from, p_to)
+    loans_f, apps_f, g_f = filters(principal, region, lender)
+    conn = await bulk.raw_connection(session)
+
+    rows = await repo.loan_figures(
+        conn, loans_f, p_from, p_to, d_base, group_by if group_by != "month" else None
+    )
+    total_row = next((r for r in rows if r["is_total"]), None) or EMPTY
+    groups = [Group(key=r["g"], **_figures(r).model_dump()) for r in rows if not r["is_total"]]
+    if group_by == "month":
+        month_rows = await repo.loan_figures_by_month(conn, loans_f, _months(p_from, p_to, base, d_base))
+        groups = [Group(key=r["g"], **_figures(r).model_dump()) for r in month_rows]
+
+    two = []
+    for r in await repo.two_increases(conn, loans_f, p_to, d_base):
+        inc_g, all_g = growth(r["inc_end"], r["inc_base"]), growth(r["bal_end"], r["bal_base"])
+        balance_ok = None if inc_g is None or all_g is None else inc_g >= all_g
+        borrowers_ok = r["inc_borrowers_end"] >= r["inc_borrowers_base"]
+        two.append(
+            TwoIncreases(
+                lender=r["lender"],
+                inclusive_balance_growth_rate=inc_g,
+                all_balance_growth_rate=all_g,
+                balance_growth_ok=balance_ok,
+                inclusive_borrowers_end=r["inc_borrowers_end"],
+                inclusive_borrowers_base=r["inc_borrowers_base"],
+                borrowers_ok=borrowers_ok,
+                passed=None if balance_ok is None else (balance_ok and borrowers_ok),
+            )
+        )
+
+    a = await repo.applications(conn, apps_f, p_from, p_to)
+    g_tot, g_rows = await repo.guarantees(conn, g_f, p_from, p_to)
+    leverage = []
+    for r in g_rows:
+        cap = repo.leverage_cap(r["small_micro_focused"])
+        lev = (
+            (Decimal(r["in_force"]) / r["net_assets"]).quantize(Decimal("0.01")) if r["net_assets"] else None
+        )
+        leverage.append(
+            GuarantorLeverage(
+                guarantor=r["guarantor"],
+                in_force_balance=r["in_force"],
+                net_assets=r["net_assets"],
+                leverage=lev,
+                cap=cap,
+                within_cap=None if lev is None else lev <= cap,
+            )
+        )
+    smb = await repo.smb_new_loans(conn, loans_f, SMB_NEW_LOANS_TARGET["years"])
+    target_value = SMB_NEW_LOANS_TARGET["value"]
+    years = list(SMB_NEW_LOANS_TARGET["years"])
+    return Stats(
+        period=Period(from_=p_from, to=p_to, base=base, base_date=d_base),
+        region=region,
+        lender=lender if principal.kind != "bank" else principal.org,
+        rule_set_version=RULES.version,
+        totals=_figures(total_row),
+        group_by=group_by,
+        groups=groups,
+        two_increases=two,
+        applications=Applications(
+            applied_enterprises=a["applied"],
+            obtained_enterprises=a["obtained"],
+            approval_rate=pct(a["obtained"], a["applied"]),
+        ),
+        guarantees=Guarantees(
+            new_guaranteed_amount=g_tot["new_amount"],
+            new_count=g_tot["new_count"],
+            in_force_balance=g_tot["in_force"],
+            avg_fee_rate=(
+                (Decimal(g_tot["fee_w"]) / g_tot["new_amount"]).quantize(Decimal("0.01"), ROUND_HALF_UP)
+                if g_tot["new_amount"]
+                else None
+            ),
+            released_amount=g_tot["released"],
+            compensated_amount=g_tot["compensated"],
+            compensation_rate=pct(g_tot["compensated"], g_tot["released"]),
+            recovered_amount=g_tot["recovered"],
+            recovery_rate=pct(g_tot["recovered"], g_tot["compensated"]),
+            leverage=leverage,
+        ),
+        targets={
+            "smb_new_loans": Target(
+                value=f"{Decimal(smb):.2f}",
+                unit="yuan",
+                definition=(
+                    "全省3年新增投向小微企业贷款: sum of the amounts of loans issued "
+                    f"{years[0]}-01-01..{years[-1]}-12-31 to borrowers sized small or micro (registry size "
+                    "for the issue year, else the bank's), within the caller's scope and filters; target "
+                    "500,000,000,000 yuan (5000亿) over the three programme years"
+                ),
+                target=f"{target_value:.2f}",
+                progress_percent=f"{pct(smb, target_value):.2f}",
+                years=years,
+            )
+        },
+    )
+
+
+async def financing_summary(session: AsyncSession, principal: Principal, code: str) -> FinancingSummary:
+    conn = await bulk.raw_connection(session)
+    if principal.kind == "official":
+        region = await repo.region_of(conn, code)
+        if not principal.covers_region(region):
+            raise not_found("enterprise", code)
+    loans, lines, gs = Filter(), Filter(), Filter()
+    if principal.kind == "bank":
+        loans.add("l.lender = {}", principal.org or "")
+        lines.add("l.lender = {}", principal.org or "")
+        gs.add("l.lender_code = {}", principal.org or "")
+    elif principal.kind == "guarantor":
+        loans.add("false")
+        lines.add("false")
+        gs.add("l.guarantor = {}", principal.org or "")
+    lo, li, g = await repo.financing_summary(conn, code, loans, lines, gs)
+    return FinancingSummary(
+        credit_code=code,
+        loans_count=lo["n"],
+        loans_amount=lo["amount"],
+        outstanding_balance=lo["balance"],
+        inclusive_share=pct(lo["inclusive_amount"], lo["amount"]),
+        credit_lines_count=li["n"],
+        credit_lines_amount=li["amount"],
+        guarantees_count=g["n"],
+        guaranteed_amount=g["amount"],
+    )
