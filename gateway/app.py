@@ -1,15 +1,100 @@
-"""The gateway app: `uvicorn gateway.app:create_app --factory`. (Routing and auth arrive with the gateway issue.)"""
+"""The gateway app: `uvicorn gateway.app:create_app --factory`.
+
+The one front door: authenticates every call (API keys, OIDC JWTs), applies the route policy and
+rate limits, forwards `/registry/v1/*`, `/finance/v1/*`, `/standards/v1/*` to the services with a
+signed principal (pure-ASGI proxy in front of the router), and serves its own routes: API clients
+(admin), the enterprise profile, the progress bulletin, and the merged OpenAPI.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from services.common.app import create_service_app
-from services.common.settings import Settings
+from gateway.auth import Authenticator
+from gateway.clients.router import router as clients_router
+from gateway.core import Gateway
+from gateway.openapi import MergedOpenApi
+from gateway.profile.router import router as profile_router
+from gateway.progress.router import router as progress_router
+from gateway.proxy import ProxyMiddleware
+from gateway.settings import GatewaySettings, get_gateway_settings
+from services.common.app import VERSION, operation_id
+from services.common.db import create_engine, create_sessionmaker
+from services.common.errors import install_error_handlers
+from services.common.health import router as health_router
+from services.common.logging import configure_logging
+from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from services.common.settings import Settings, get_settings
+
+DESCRIPTION = """The one front door of eaglet (雏鹰行动 SME cultivation platform).
+
+Send `Authorization: Bearer <API key or OIDC token>`. The services' operations are under
+`/registry/v1`, `/finance/v1` and `/standards/v1`; the gateway's own: API clients (admin),
+the enterprise profile and the progress bulletin. Errors are RFC 9457 problems; 401 missing or
+bad credential, 403 route not allowed for the caller, 429 rate limited (`Retry-After`),
+503 `upstream_unavailable` (`Retry-After`), 504 `upstream_timeout`.
+"""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
-        "gateway",
+def create_app(settings: Settings | None = None, gateway_settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    gw_settings = gateway_settings or get_gateway_settings()
+    configure_logging("gateway", settings.log_level)
+    engine = create_engine(settings, "eaglet-gateway")
+    authenticator = Authenticator(settings, gw_settings, engine)
+    gateway = Gateway(settings, gw_settings, authenticator)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await gateway.upstreams.start()
+        await authenticator.start(settings.database_url)
+        try:
+            yield
+        finally:
+            await authenticator.stop()
+            await gateway.upstreams.close()
+            await engine.dispose()
+
+    app = FastAPI(
         title="eaglet gateway",
-        description="The one front door of eaglet.",
-        settings=settings,
+        description=DESCRIPTION,
+        version=VERSION,
+        generate_unique_id_function=operation_id,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
+    app.state.settings = settings
+    app.state.service = "gateway"
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.gateway = gateway
+
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(clients_router)
+    app.include_router(profile_router)
+    app.include_router(progress_router)
+
+    merged = MergedOpenApi(gateway, app.openapi)
+    app.state.openapi = merged
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_json() -> JSONResponse:
+        return JSONResponse(await merged.document())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="eaglet API")
+
+    # Outermost last: request context (request id, access log, metrics) wraps everything; the
+    # proxy sits in front of the router so forwarded calls never touch FastAPI routing.
+    app.add_middleware(ProxyMiddleware, gateway=gateway)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service="gateway")
+    return app

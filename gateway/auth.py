@@ -1,0 +1,308 @@
+"""Who is calling: API keys (machine clients) and bearer JWTs (people), with a short cache.
+
+API keys look like ``egk_<43 url-safe characters>``; only their SHA-256 is stored. A verified
+key is trusted for ``auth_cache_ttl_s`` (default 10 s) without a database round trip; revoking or
+rotating a key sends a PostgreSQL NOTIFY that every running gateway listens to, so revocation
+takes effect at once (the TTL only bounds staleness when a notification is missed).
+People send OIDC JWTs (issuer, audience and keys from settings) or, in development, tokens
+minted by ``eaglet token`` (HS256 with ``token_key``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.settings import GatewaySettings
+from services.common.auth import KINDS, Principal
+from services.common.errors import Problem
+from services.common.settings import Settings
+
+log = logging.getLogger("eaglet.gateway.auth")
+
+KEY_PREFIX = "egk_"
+DEV_ISSUER = "eaglet-dev"
+DEV_AUDIENCE = "eaglet"
+NOTIFY_CHANNEL = "eaglet_gateway_keys"
+WWW_AUTH = {"WWW-Authenticate": 'Bearer realm="eaglet"'}
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def key_display_prefix(key: str) -> str:
+    return key[:12]
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    client_id: str | None = None  # API client id; None for people
+    key_id: str | None = None
+    rate_per_s: float | None = None  # a client's own rate (None: its kind's)
+    rate_key: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def unauthorized(code: str, detail: str) -> Problem:
+    return Problem(401, code, detail, headers=WWW_AUTH)
+
+
+_LOOKUP = text(
+    """
+    SELECT k.id AS key_id, k.expires_at, k.last_used_at, c.id AS client_id, c.kind, c.org, c.name,
+           c.region, c.scopes, c.rate_per_s
+    FROM gateway.api_keys k JOIN gateway.api_clients c ON c.id = k.client_id
+    WHERE k.key_hash = :h AND k.revoked_at IS NULL AND c.revoked_at IS NULL
+      AND (k.expires_at IS NULL OR k.expires_at > now())
+    """
+)
+
+
+def mint_dev_token(
+    settings: Settings,
+    *,
+    kind: str,
+    sub: str,
+    region: str | None = None,
+    org: str | None = None,
+    scopes: list[str] | None = None,
+    ttl_s: int = 8 * 3600,
+) -> str:
+    """A person token for development (`eaglet token`), signed with the local token_key."""
+    now = int(time.time())
+    claims = {
+        "iss": DEV_ISSUER,
+        "aud": DEV_AUDIENCE,
+        "sub": sub,
+        "eaglet_kind": kind,
+        "eaglet_region": region,
+        "eaglet_org": org,
+        "scope": " ".join(scopes or []),
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    return jwt.encode(claims, settings.token_key.get_secret_value(), algorithm="HS256")
+
+
+class Authenticator:
+    def __init__(self, settings: Settings, gw: GatewaySettings, engine: AsyncEngine) -> None:
+        self.settings = settings
+        self.gw = gw
+        self.engine = engine
+        self.ttl = gw.auth_cache_ttl_s
+        # sha256(credential) → (expires at (monotonic), Caller or Problem)
+        self._cache: dict[bytes, tuple[float, Caller | Problem]] = {}
+        self._client_of: dict[bytes, str] = {}
+        self._last_used: dict[str, float] = {}
+        self._jwks = None
+        self._listener = None
+        self._tasks: set[asyncio.Task] = set()
+        self.accept_dev_tokens = settings.env == "dev" or gw.oidc.accept_dev_tokens
+
+    # -- cache ---------------------------------------------------------------------------
+    def invalidate(self, client_id: str | None = None) -> None:
+        if client_id is None:
+            self._cache.clear()
+            return
+        for h, cid in list(self._client_of.items()):
+            if cid == client_id:
+                self._cache.pop(h, None)
+                self._client_of.pop(h, None)
+
+    async def start(self, database_url: str | None) -> None:
+        """Listen for revocations made by other processes (CLI, other gateway replicas)."""
+        if not database_url:
+            return
+        import asyncpg
+
+        from services.common.db import plain_url
+
+        try:
+            self._listener = await asyncpg.connect(plain_url(database_url))
+            await self._listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        except Exception:  # the TTL still bounds staleness
+            log.warning("cannot listen for key revocations; relying on the cache TTL", exc_info=True)
+            self._listener = None
+
+    def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
+        self.invalidate(payload or None)
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+        for t in list(self._tasks):
+            t.cancel()
+
+    # -- authentication ------------------------------------------------------------------
+    async def authenticate(self, authorization: str | None) -> Caller:
+        """The caller behind an Authorization header, or a 401/403 problem."""
+        if not authorization:
+            raise unauthorized("credentials_missing", "send 'Authorization: Bearer <api key or token>'")
+        scheme, _, credential = authorization.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise unauthorized(
+                "credentials_malformed", "the Authorization header must be 'Bearer <credential>'"
+            )
+        h = hashlib.sha256(credential.encode("utf-8", "replace")).digest()
+        now = time.monotonic()
+        hit = self._cache.get(h)
+        if hit is not None and hit[0] > now:
+            result = hit[1]
+        else:
+            if credential.startswith(KEY_PREFIX):
+                result, ttl = await self._verify_key(h)
+            elif credential.count(".") == 2:
+                result, ttl = await self._verify_token(credential)
+            else:
+                result, ttl = unauthorized("credentials_malformed", "not an eaglet API key or a JWT"), 60.0
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+                self._client_of.clear()
+            self._cache[h] = (now + ttl, result)
+            if isinstance(result, Caller) and result.client_id:
+                self._client_of[h] = result.client_id
+        if isinstance(result, Problem):
+            raise result
+        if result.key_id is not None:
+            self._touch(result.key_id, now)
+        return result
+
+    async def _verify_key(self, h: bytes) -> tuple[Caller | Problem, float]:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(_LOOKUP, {"h": h})).mappings().first()
+        if row is None:
+            # Unknown, revoked or expired: remembered briefly so a bad key cannot hammer the database.
+            return unauthorized("credentials_invalid", "unknown, expired or revoked API key"), min(
+                self.ttl, 2.0
+            )
+        ttl = self.ttl
+        if row["expires_at"] is not None:
+            from datetime import UTC, datetime
+
+            ttl = max(0.0, min(ttl, (row["expires_at"] - datetime.now(UTC)).total_seconds()))
+        client_id = str(row["client_id"])
+        principal = Principal(
+            sub=f"client:{client_id}",
+            kind=row["kind"],
+            org=row["org"],
+            region=row["region"],
+            scopes=tuple(row["scopes"] or ()),
+            client_id=client_id,
+        )
+        caller = Caller(
+            principal=principal,
+            client_id=client_id,
+            key_id=str(row["key_id"]),
+            rate_per_s=float(row["rate_per_s"]) if row["rate_per_s"] is not None else None,
+            rate_key=f"client:{client_id}",
+            extra={"name": row["name"]},
+        )
+        return caller, ttl
+
+    def _touch(self, key_id: str, now: float) -> None:
+        """Record last use at most once per `last_used_every_s` per key (not a write per request)."""
+        last = self._last_used.get(key_id)
+        if last is not None and now - last < self.gw.last_used_every_s:
+            return
+        self._last_used[key_id] = now
+        task = asyncio.get_running_loop().create_task(self._write_last_used(key_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write_last_used(self, key_id: str) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE gateway.api_keys SET last_used_at = now() WHERE id = CAST(:k AS uuid)"),
+                    {"k": key_id},
+                )
+        except Exception:
+            log.warning("could not record last_used_at", exc_info=True)
+
+    async def _verify_token(self, token: str) -> tuple[Caller | Problem, float]:
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return unauthorized("credentials_malformed", "the bearer token is not a JWT"), 60.0
+        try:
+            if unverified.get("iss") == DEV_ISSUER and header.get("alg") == "HS256":
+                if not self.accept_dev_tokens:
+                    return unauthorized(
+                        "credentials_invalid", "development tokens are not accepted here"
+                    ), 60.0
+                claims = jwt.decode(
+                    token,
+                    self.settings.token_key.get_secret_value(),
+                    algorithms=["HS256"],
+                    audience=DEV_AUDIENCE,
+                    issuer=DEV_ISSUER,
+                    options={"require": ["exp", "sub"]},
+                    leeway=5,
+                )
+            else:
+                claims = await self._verify_oidc(token, header)
+        except Problem as p:
+            return p, 10.0
+        except jwt.ExpiredSignatureError:
+            return unauthorized("credentials_expired", "the bearer token has expired"), 60.0
+        except jwt.PyJWTError as e:
+            return unauthorized("credentials_invalid", f"the bearer token is not valid ({e})"), 10.0
+        o = self.gw.oidc
+        kind = claims.get(o.kind_claim) or claims.get("kind")
+        if kind not in KINDS:
+            return Problem(403, "no_eaglet_role", "the token carries no eaglet kind claim"), 10.0
+        region = claims.get(o.region_claim) or claims.get("region")
+        if kind == "official" and not region:
+            return Problem(403, "no_eaglet_region", "an official's token must carry a region"), 10.0
+        raw_scopes = claims.get("scopes") or claims.get("scope") or []
+        scopes = tuple(raw_scopes.split()) if isinstance(raw_scopes, str) else tuple(raw_scopes)
+        principal = Principal(
+            sub=str(claims["sub"]),
+            kind=kind,
+            org=claims.get(o.org_claim) or claims.get("org"),
+            region=region,
+            scopes=scopes,
+        )
+        ttl = min(self.ttl, max(0.0, float(claims["exp"]) - time.time()))
+        return Caller(principal=principal, rate_key=f"person:{principal.sub}"), ttl
+
+    async def _verify_oidc(self, token: str, header: dict) -> dict:
+        o = self.gw.oidc
+        if not o.issuer or not (o.public_key_pem or o.jwks_url):
+            raise unauthorized("credentials_invalid", "no OIDC issuer is configured for bearer tokens")
+        if o.public_key_pem:
+            key: Any = o.public_key_pem
+        else:
+            if self._jwks is None:
+                self._jwks = jwt.PyJWKClient(o.jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+            try:
+                signing = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+            except jwt.PyJWKClientError as e:
+                raise unauthorized("credentials_invalid", f"the token's signing key is unknown ({e})") from e
+            key = signing.key
+        return jwt.decode(
+            token,
+            key,
+            algorithms=o.algorithms,
+            audience=o.audience,
+            issuer=o.issuer,
+            options={"require": ["exp", "sub"], "verify_aud": o.audience is not None},
+            leeway=30,
+        )

@@ -1,0 +1,158 @@
+"""The merged OpenAPI: the gateway's own routes and every service's `/v1` operations under their
+prefixes (`/registry/v1/…`), operation ids and schema names prefixed (`registry_…`), the internal
+`X-Eaglet-Principal` scheme replaced by Bearer auth, public routes without security. A service that
+was down when the document was built is asked again (at most every `openapi_refresh_s`)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from typing import Any
+
+from gateway import policy
+from gateway.core import Gateway
+from gateway.upstream import UpstreamError
+
+log = logging.getLogger("eaglet.gateway.openapi")
+BEARER = "bearerAuth"
+INTERNAL_SCHEMES = {"EagletPrincipal"}
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def _rewrite_refs(node: Any, prefix: str) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str) and v.startswith("#/components/schemas/"):
+                out[k] = "#/components/schemas/" + prefix + v.rsplit("/", 1)[1]
+            else:
+                out[k] = _rewrite_refs(v, prefix)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(v, prefix) for v in node]
+    return node
+
+
+def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    doc = copy.deepcopy(own)
+    paths = doc.setdefault("paths", {})
+    components = doc.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemes = components.setdefault("securitySchemes", {})
+    schemes[BEARER] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (`egk_…`) for machine clients, or an OIDC JWT for people",
+    }
+    tags = {t["name"]: t for t in doc.get("tags", [])}
+    missing = []
+    for service, spec in services.items():
+        if spec is None:
+            missing.append(service)
+            continue
+        prefix = f"{service}_"
+        spec = _rewrite_refs(spec, prefix)
+        for name, schema in (spec.get("components", {}).get("schemas") or {}).items():
+            schemas[prefix + name] = schema
+        for path, item in (spec.get("paths") or {}).items():
+            if not path.startswith("/v1/"):
+                continue  # health and metrics of a service are not exposed through the gateway
+            new_item = {}
+            for method, op in item.items():
+                if method not in METHODS:
+                    new_item[method] = op
+                    continue
+                op = dict(op)
+                if op.get("operationId"):
+                    op["operationId"] = prefix + op["operationId"]
+                op["tags"] = [f"{service}: {t}" for t in op.get("tags", [])] or [service]
+                for t in op["tags"]:
+                    tags.setdefault(t, {"name": t})
+                op["parameters"] = [
+                    p for p in op.get("parameters", []) if p.get("name", "").lower() != "x-eaglet-principal"
+                ]
+                if not op["parameters"]:
+                    del op["parameters"]
+                rule = policy.match(service, method.upper(), path)
+                if rule is not None and rule.public:
+                    op["security"] = []
+                else:
+                    op["security"] = [{BEARER: []}]
+                    if rule is not None:
+                        allowed = ", ".join(sorted(rule.allow))
+                        op["description"] = (op.get("description") or "") + f"\n\nGateway policy: {allowed}."
+                    responses = op.setdefault("responses", {})
+                    for status, ref in (
+                        ("401", "Unauthorized"),
+                        ("403", "Forbidden"),
+                        ("429", "Too Many Requests"),
+                    ):
+                        responses.setdefault(status, _problem_ref(ref))
+                op.setdefault("responses", {})
+                op["responses"].setdefault("503", _problem_ref("Service Unavailable"))
+                op["responses"].setdefault("504", _problem_ref("Gateway Timeout"))
+                new_item[method] = op
+            paths[f"/{service}{path}"] = new_item
+    for name in INTERNAL_SCHEMES:
+        schemes.pop(name, None)
+    doc["tags"] = list(tags.values())
+    info = doc.setdefault("info", {})
+    if missing:
+        info["x-eaglet-missing-services"] = missing
+    return doc
+
+
+def _problem_ref(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}},
+    }
+
+
+class MergedOpenApi:
+    def __init__(self, gw: Gateway, own) -> None:
+        self.gw = gw
+        self.own = own  # callable returning the gateway's own OpenAPI dict
+        self.specs: dict[str, dict | None] = {name: None for name in gw.upstreams}
+        self.merged: dict | None = None
+        self.last_try = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self, service: str) -> dict | None:
+        up = self.gw.upstreams[service]
+        try:
+            resp = await up.open(
+                "GET", up.url("/openapi.json"), {"Accept": "application/json"}, None, retryable=False
+            )
+            try:
+                if resp.status != 200:
+                    return None
+                return await resp.json(content_type=None)
+            finally:
+                resp.release()
+        except (UpstreamError, ValueError, TimeoutError, OSError) as e:
+            log.warning("openapi of %s unavailable: %s", service, e)
+            return None
+
+    async def document(self) -> dict:
+        if self.merged is not None and all(self.specs.values()):
+            return self.merged
+        now = time.monotonic()
+        if self.merged is not None and now - self.last_try < self.gw.gw.openapi_refresh_s:
+            return self.merged
+        async with self._lock:
+            if self.merged is None or now - self.last_try >= self.gw.gw.openapi_refresh_s:
+                self.last_try = time.monotonic()
+                missing = [s for s, spec in self.specs.items() if spec is None]
+                fetched = await asyncio.gather(*(self._fetch(s) for s in missing))
+                for s, spec in zip(missing, fetched, strict=True):
+                    self.specs[s] = spec
+                self.merged = merge(self.own(), self.specs)
+        return self.merged
+
+    def forget(self) -> None:
+        """Fetch every service's document again on the next request (after a deploy)."""
+        self.specs = {name: None for name in self.specs}
+        self.merged = None

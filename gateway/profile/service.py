@@ -1,0 +1,108 @@
+"""The enterprise profile, fetched concurrently from the three services with the caller's own
+principal, so each service scopes its part to the caller. A failing part degrades the answer
+(`partial: true`), it does not fail it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from gateway.core import Gateway
+from gateway.profile.schemas import EnterpriseProfile, StandardsPart
+from gateway.upstream import UpstreamError
+from services.common.auth import Principal
+from services.common.errors import Problem, not_found
+
+log = logging.getLogger("eaglet.gateway.profile")
+PAGE = 500
+
+
+class _Degraded(Exception):
+    pass
+
+
+class _Withheld(Exception):
+    pass
+
+
+def _part(result, name: str):
+    """A fetched part: its JSON, or an exception saying why it is missing."""
+    if isinstance(result, UpstreamError):
+        log.warning("profile part %s degraded: %s", name, result)
+        return _Degraded()
+    if isinstance(result, BaseException):
+        log.warning("profile part %s failed", name, exc_info=result)
+        return _Degraded()
+    status, body = result
+    if status == 200 and body is not None:
+        return body
+    if status == 404:
+        return None
+    if status in (401, 403):
+        return _Withheld()
+    log.warning("profile part %s answered %s", name, status)
+    return _Degraded()
+
+
+async def build_profile(
+    gw: Gateway, principal: Principal, credit_code: str, request_id: str | None
+) -> EnterpriseProfile:
+    code = quote(credit_code, safe="")
+    ups = gw.upstreams
+    s = gw.settings
+    results = await asyncio.gather(
+        ups["registry"].get_json(f"/v1/enterprises/{code}", principal, s, request_id),
+        ups["finance"].get_json(f"/v1/enterprises/{code}/financing-summary", principal, s, request_id),
+        ups["standards"].get_json(
+            "/v1/certifications", principal, s, request_id, {"holder": credit_code, "limit": PAGE}
+        ),
+        ups["standards"].get_json(f"/v1/enterprises/{code}/standards", principal, s, request_id),
+        return_exceptions=True,
+    )
+    registry, finance, certs, led = (
+        _part(r, n) for r, n in zip(results, ("registry", "finance", "certs", "led"), strict=True)
+    )
+    if registry is None:
+        raise not_found("enterprise", credit_code)
+    degraded: list[str] = []
+    withheld: list[str] = []
+
+    def take(name: str, value):
+        if isinstance(value, _Degraded):
+            degraded.append(name)
+            return None
+        if isinstance(value, _Withheld):
+            withheld.append(name)
+            return None
+        return value
+
+    enterprise = take("registry", registry)
+    finance_part = take("finance", finance)
+    standards_part = None
+    if isinstance(certs, _Degraded) or isinstance(led, _Degraded):
+        degraded.append("standards")
+    elif isinstance(certs, _Withheld) and isinstance(led, _Withheld):
+        withheld.append("standards")
+    else:
+        items = certs.get("items", []) if isinstance(certs, dict) else []
+        truncated = bool(isinstance(certs, dict) and certs.get("next_cursor"))
+        led_value = None if isinstance(led, _Withheld) else led
+        if isinstance(led_value, dict) and "items" in led_value:
+            led_value = led_value["items"]
+        standards_part = StandardsPart(
+            certifications=items, certifications_truncated=truncated, standards=led_value or []
+        )
+    if not isinstance(finance_part, dict | None):
+        raise Problem(502, "bad_gateway", "the finance service answered an unexpected body")
+    return EnterpriseProfile(
+        credit_code=credit_code,
+        enterprise=enterprise if isinstance(enterprise, dict) else None,
+        finance=finance_part,
+        standards=standards_part,
+        partial=bool(degraded),
+        degraded=degraded,
+        withheld=withheld,
+        as_of=datetime.now(UTC),
+    )

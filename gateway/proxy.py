@@ -1,0 +1,218 @@
+"""Routing `/registry/v1/*`, `/finance/v1/*`, `/standards/v1/*` to the services (pure ASGI).
+
+Bodies stream both ways (small request bodies are buffered, which also makes them retryable),
+hop-by-hop headers are stripped, cookies never cross, `X-Forwarded-*` are set, the request id is
+kept, and the caller's credential is replaced by the signed `X-Eaglet-Principal`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from multidict import CIMultiDict
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway import policy
+from gateway.core import Gateway, client_ip
+from gateway.upstream import UpstreamError
+from services.common.auth import PRINCIPAL_HEADER, mint_principal
+from services.common.errors import Problem, problem_response
+
+log = logging.getLogger("eaglet.gateway.proxy")
+
+PREFIXES = ("/registry/", "/finance/", "/standards/")
+# Never forwarded upstream: hop-by-hop, the caller's credential and cookies, and headers we set.
+DROP_REQUEST = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+        b"authorization",
+        b"cookie",
+        b"x-eaglet-principal",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-forwarded-prefix",
+        b"forwarded",
+        b"x-request-id",
+    }
+)
+DROP_RESPONSE = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"transfer-encoding",
+        b"trailer",
+        b"upgrade",
+        b"set-cookie",
+        b"server",
+        b"date",
+        b"x-request-id",
+    }
+)
+INLINE_BODY = 256 * 1024  # responses up to this size are sent in one ASGI message
+
+
+class _Route:
+    """What the metrics middleware reads from scope["route"]: the policy rule's template."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+class ProxyMiddleware:
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+        self._routes: dict[str, _Route] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self._proxy(scope, receive, send)
+        except Problem as p:
+            await problem_response(
+                p.status, p.code, p.detail, title=p.title, errors=p.errors, headers=p.headers
+            )(scope, receive, send)
+        except UpstreamError as e:
+            p = e.problem()
+            await problem_response(p.status, p.code, p.detail, title=p.title, headers=p.headers)(
+                scope, receive, send
+            )
+
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gw = self.gateway
+        path: str = scope["path"]
+        service, _, rest = path[1:].partition("/")
+        rest = "/" + rest
+        method: str = scope["method"]
+        rule = policy.match(service, method, rest)
+        if rule is None:
+            raise Problem(404, "not_found", f"no route for {method} {path}")
+        route = self._routes.get(rule.path)
+        if route is None:
+            route = self._routes[rule.path] = _Route(rule.path)
+        scope["route"] = route
+
+        authorization = None
+        idempotency = False
+        content_length: int | None = None
+        chunked = False
+        xff = None
+        host = None
+        forward: list[tuple[str, str]] = []
+        for k, v in scope["headers"]:
+            if k in DROP_REQUEST:
+                if k == b"authorization":
+                    authorization = v.decode("latin-1")
+                elif k == b"content-length":
+                    content_length = int(v) if v.isdigit() else None
+                elif k == b"transfer-encoding":
+                    chunked = True
+                elif k == b"x-forwarded-for":
+                    xff = v.decode("latin-1")
+                elif k == b"host":
+                    host = v.decode("latin-1")
+                continue
+            if k == b"idempotency-key":
+                idempotency = True
+            forward.append((k.decode("latin-1"), v.decode("latin-1")))
+
+        ip = client_ip(scope)
+        admission = await gw.admit(rule, method, authorization, ip)
+        rid = scope.get("state", {}).get("request_id")
+        headers = CIMultiDict(forward)
+        if rid:
+            headers["X-Request-ID"] = rid
+        if admission.caller is not None:
+            headers[PRINCIPAL_HEADER] = mint_principal(
+                admission.caller.principal, gw.settings, request_id=rid
+            )
+        headers["X-Forwarded-For"] = f"{xff}, {ip}" if xff else ip
+        headers["X-Forwarded-Proto"] = scope.get("scheme", "http")
+        if host:
+            headers["X-Forwarded-Host"] = host
+        headers["X-Forwarded-Prefix"] = "/" + service
+
+        upstream = gw.upstreams[service]
+        retryable = method in ("GET", "HEAD") or (method == "POST" and idempotency)
+        has_body = chunked or bool(content_length)
+        data = None
+        if has_body:
+            if content_length is not None and (
+                content_length <= gw.gw.upstream.buffer_body_bytes or retryable
+            ):
+                data = await _read_body(receive)
+            else:
+                data = _stream_body(receive)
+                retryable = False
+        url = upstream.url(rest, scope.get("query_string", b""))
+        resp = await upstream.open(method, url, headers, data, retryable)
+        try:
+            await self._respond(resp, send, admission.decision.headers(), upstream.name)
+        finally:
+            resp.release()
+
+    async def _respond(self, resp: aiohttp.ClientResponse, send: Send, extra, upstream: str) -> None:
+        out = [(lk, v) for k, v in resp.raw_headers if (lk := k.lower()) not in DROP_RESPONSE]
+        out.extend(extra)
+        length = resp.content_length
+        if length is not None and length <= INLINE_BODY:
+            try:
+                body = await resp.read()
+            except (TimeoutError, aiohttp.ClientError) as e:
+                raise UpstreamError(
+                    upstream, "timeout" if isinstance(e, TimeoutError) else "unavailable"
+                ) from e
+            await send({"type": "http.response.start", "status": resp.status, "headers": out})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if length is None:
+            out = [(k, v) for k, v in out if k != b"content-length"]
+        await send({"type": "http.response.start", "status": resp.status, "headers": out})
+        try:
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except (TimeoutError, aiohttp.ClientError):
+            log.warning("upstream %s broke off a streamed response", upstream)
+            raise
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Problem(400, "client_disconnected", "the client went away while sending the body")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _stream_body(receive: Receive):
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        body = message.get("body", b"")
+        if body:
+            yield body
+        if not message.get("more_body", False):
+            return

@@ -1,0 +1,76 @@
+"""Demo API clients for development: deterministic keys, so `make run` can print them every start.
+
+The keys derive from a fixed string: they are public knowledge and only for a dev stack
+(`demo_credentials()` prints nothing outside EAGLET_ENV=dev).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+
+import asyncpg
+
+from gateway.auth import KEY_PREFIX, hash_key, key_display_prefix
+from services.common.settings import get_settings
+
+# kind, org, region, name
+DEMO_CLIENTS = [
+    ("admin", None, None, "eaglet admin console (demo)"),
+    ("bank", "B-ICBC-ZJ", None, "工商银行浙江省分行 (demo)"),
+    ("bank", "B-ZJRC", None, "浙江农商联合银行 (demo)"),
+    ("guarantor", "G-ZJGUAR", None, "浙江省融资担保有限公司 (demo)"),
+    ("certifier", "C-ZJM-CQC", None, "浙江制造国际认证联盟成员机构 (demo)"),
+    ("official", None, "330000", "浙江省经信厅 (demo)"),
+    ("official", None, "330100", "杭州市经信局 (demo)"),
+    ("official", None, "330106", "西湖区经信局 (demo)"),
+]
+_NS = uuid.UUID("6f1d6b1e-3c1a-4a55-9d0f-0e6a9a1e2a10")
+
+
+def demo_key(kind: str, org: str | None, region: str | None) -> str:
+    digest = hashlib.sha256(f"eaglet-demo-key:{kind}:{org or ''}:{region or ''}".encode()).digest()
+    return KEY_PREFIX + "demo_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]
+
+
+def _ids(kind: str, org: str | None, region: str | None) -> tuple[uuid.UUID, uuid.UUID]:
+    name = f"{kind}:{org or ''}:{region or ''}"
+    return uuid.uuid5(_NS, "client:" + name), uuid.uuid5(_NS, "key:" + name)
+
+
+async def seed_demo(conn: asyncpg.Connection) -> None:
+    clients, keys, changes = [], [], []
+    for kind, org, region, name in DEMO_CLIENTS:
+        client_id, key_id = _ids(kind, org, region)
+        key = demo_key(kind, org, region)
+        clients.append((client_id, kind, org, name, region))
+        keys.append((key_id, client_id, key_display_prefix(key), hash_key(key)))
+        after = {"id": str(client_id), "kind": kind, "org": org, "name": name, "region": region, "demo": True}
+        changes.append((str(client_id), json.dumps(after, ensure_ascii=False)))
+    await conn.executemany(
+        """INSERT INTO gateway.api_clients (id, kind, org, name, region, created_by)
+           VALUES ($1, $2, $3, $4, $5, 'seed') ON CONFLICT (id) DO NOTHING""",
+        clients,
+    )
+    await conn.executemany(
+        """INSERT INTO gateway.api_keys (id, client_id, prefix, key_hash)
+           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+        keys,
+    )
+    await conn.executemany(
+        """INSERT INTO gateway.changes (actor_subject, actor_kind, action, entity_type, entity_key, after)
+           VALUES ('seed', 'admin', 'created', 'api_client', $1, $2::jsonb)""",
+        changes,
+    )
+
+
+def demo_credentials() -> list[str]:
+    if get_settings().env != "dev":
+        return []
+    lines = []
+    for kind, org, region, _name in DEMO_CLIENTS:
+        who = org or region or "-"
+        lines.append(f"{kind:<10} {who:<10} key {demo_key(kind, org, region)}")
+    return lines

@@ -1,0 +1,86 @@
+"""Gateway-only settings (``EAGLET_`` prefix like every other setting; nested groups with ``__``).
+
+- ``EAGLET_OIDC__ISSUER``, ``EAGLET_OIDC__AUDIENCE``, ``EAGLET_OIDC__JWKS_URL`` or
+  ``EAGLET_OIDC__PUBLIC_KEY_PEM``: people's bearer JWTs.
+- ``EAGLET_RATES__BANK=50`` (requests per second, per client), ``EAGLET_RATES__PUBLIC_PER_IP=10``,
+  ``EAGLET_RATES__BURST_S=2`` (bucket size in seconds of rate).
+- ``EAGLET_UPSTREAM__CONNECT_TIMEOUT_S``, ``…__READ_TIMEOUT_S``, ``…__BREAKER_FAILURES``,
+  ``…__BREAKER_OPEN_S``, ``…__RETRIES``; per service read timeouts in ``…__READ_TIMEOUTS``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OidcSettings(BaseModel):
+    # People's tokens (OIDC). Empty issuer: only dev tokens (when accepted) and API keys.
+    issuer: str | None = None
+    audience: str | None = None
+    jwks_url: str | None = None
+    public_key_pem: str | None = None
+    algorithms: list[str] = ["RS256", "ES256"]
+    # Claim names carrying eaglet's identity facts.
+    kind_claim: str = "eaglet_kind"
+    region_claim: str = "eaglet_region"
+    org_claim: str = "eaglet_org"
+    # Dev tokens minted by `eaglet token` (HS256, settings.token_key): accepted when EAGLET_ENV=dev
+    # or when this is true.
+    accept_dev_tokens: bool = False
+
+
+class RateSettings(BaseModel):
+    """Token bucket rates in requests per second; the bucket holds ``burst_s`` seconds of rate."""
+
+    bank: float = 100.0
+    guarantor: float = 50.0
+    certifier: float = 50.0
+    official: float = 50.0
+    admin: float = 200.0
+    public_per_ip: float = 20.0
+    burst_s: float = 2.0
+
+    def for_kind(self, kind: str) -> float:
+        return float(getattr(self, kind, self.official))
+
+
+class UpstreamSettings(BaseModel):
+    connect_timeout_s: float = 2.0
+    read_timeout_s: float = 60.0
+    # Per service read timeout overrides, e.g. {"finance": 120}.
+    read_timeouts: dict[str, float] = {}
+    # Connections kept per upstream (aiohttp TCPConnector limit).
+    pool_size: int = 64
+    keepalive_s: float = 60.0
+    # Circuit breaker: opens after this many consecutive failures, probes after breaker_open_s.
+    breaker_failures: int = 5
+    breaker_open_s: float = 10.0
+    # Extra attempts for GET/HEAD and for POSTs with an Idempotency-Key (connect failures, 502–504).
+    retries: int = 1
+    retry_backoff_s: float = 0.05
+    # Request bodies up to this size are buffered (cheaper, retryable); larger ones stream.
+    buffer_body_bytes: int = 256 * 1024
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EAGLET_", env_nested_delimiter="__", extra="ignore")
+
+    oidc: OidcSettings = OidcSettings()
+    rates: RateSettings = RateSettings()
+    upstream: UpstreamSettings = UpstreamSettings()
+    # How long a verified API key (or token) is trusted without looking at the database again.
+    # Revocations through this gateway or `eaglet clients revoke` also reach running gateways at
+    # once (PostgreSQL NOTIFY); the TTL bounds staleness if that notification is missed.
+    auth_cache_ttl_s: float = 10.0
+    # last_used_at is written at most this often per key (per gateway process).
+    last_used_every_s: float = 60.0
+    # How often a missing service's OpenAPI is fetched again for the merged document.
+    openapi_refresh_s: float = 5.0
+
+
+@lru_cache
+def get_gateway_settings() -> GatewaySettings:
+    return GatewaySettings()

@@ -1,0 +1,175 @@
+"""Gateway test harness: a live gateway in front of the live services, and a second gateway in
+front of a throwaway finance server (stopped and restarted by tests) and a standards address that
+accepts connections but never answers (timeouts)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from gateway.clients.schemas import ClientCreate
+from gateway.clients.service import create_client
+from services.common.auth import Principal
+from services.common.db import create_engine, create_sessionmaker
+from services.common.settings import get_settings
+from tests.support import LiveServer, free_port, start_live
+
+OIDC_ISSUER = "https://sso.example.zj.gov.cn"
+OIDC_AUDIENCE = "eaglet-api"
+
+
+def upstream_env(urls: dict[str, str]) -> dict[str, str]:
+    """EAGLET_<SERVICE>__URL (a nested settings group needs its port too, even with a URL)."""
+    env = {}
+    for name, url in urls.items():
+        env[f"EAGLET_{name.upper()}__URL"] = url
+        env[f"EAGLET_{name.upper()}__PORT"] = url.rsplit(":", 1)[1]
+    return env
+
+
+@pytest.fixture(scope="session")
+def oidc_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def gateway_live(live_services, oidc_key) -> LiveServer:
+    pem = (
+        oidc_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    env = upstream_env({name: s.url for name, s in live_services.items()})
+    env.update(
+        {
+            "EAGLET_OIDC__ISSUER": OIDC_ISSUER,
+            "EAGLET_OIDC__AUDIENCE": OIDC_AUDIENCE,
+            "EAGLET_OIDC__PUBLIC_KEY_PEM": pem,
+            "EAGLET_OPENAPI_REFRESH_S": "0.2",
+        }
+    )
+    server = start_live("gateway", env=env)
+    yield server
+    server.stop()
+
+
+class Blackhole:
+    """A TCP listener that accepts connections and never answers (to provoke read timeouts)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    def close(self) -> None:
+        self.stopped = True
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.fixture(scope="session")
+def flaky(live_services):
+    """A gateway whose finance is a throwaway server (`flaky["finance"]`, restartable on the same
+    port) and whose standards never answers; breaker: 3 failures, 1 s open."""
+    finance = start_live("finance", env={"EAGLET_LOG_LEVEL": "INFO"})
+    hole = Blackhole()
+    env = upstream_env(
+        {
+            "registry": live_services["registry"].url,
+            "finance": finance.url,
+            "standards": f"http://127.0.0.1:{hole.port}",
+        }
+    )
+    env.update(
+        {
+            "EAGLET_UPSTREAM__BREAKER_FAILURES": "3",
+            "EAGLET_UPSTREAM__BREAKER_OPEN_S": "1",
+            "EAGLET_UPSTREAM__CONNECT_TIMEOUT_S": "1",
+            "EAGLET_UPSTREAM__READ_TIMEOUTS": json.dumps({"standards": 0.5}),
+            "EAGLET_UPSTREAM__RETRY_BACKOFF_S": "0.01",
+        }
+    )
+    gw = start_live("gateway", env=env)
+    yield {"gateway": gw, "finance": finance, "blackhole": hole}
+    gw.stop()
+    finance.stop()
+    hole.close()
+
+
+def restart(server: LiveServer) -> None:
+    server.stop()
+    server.start()
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture(scope="session")
+async def gw_sessionmaker(database_url):
+    settings = get_settings()
+    engine = create_engine(
+        settings.model_copy(update={"db": settings.db.model_copy(update={"pool": "null"})}), "eaglet-test"
+    )
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def new_client(gw_sessionmaker):
+    """`await new_client("bank", org="B001")` → (client id, key), created through the gateway's
+    own service layer (as `eaglet clients create` does)."""
+
+    async def make(kind: str, name: str | None = None, rate: float | None = None, **kw):
+        data = ClientCreate(
+            kind=kind,
+            name=name or f"test {kind}",
+            rate_per_s=Decimal(str(rate)) if rate is not None else None,
+            **kw,
+        )
+        async with gw_sessionmaker() as session:
+            created = await create_client(session, Principal(sub="test", kind="admin"), data)
+            await session.commit()
+        return str(created.id), created.key
+
+    return make
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def http():
+    async with httpx.AsyncClient(timeout=15) as c:
+        yield c
+
+
+__all__ = ["bearer", "restart", "wait_until", "free_port"]
