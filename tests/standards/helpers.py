@@ -18,9 +18,14 @@ def today_shanghai() -> date:
     return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
+# Test certificates are issued on 1 March of last year: in force today, every month of last year
+# available for status changes.
+Y = today_shanghai().year - 1
+
+
 def cert(**overrides: Any) -> dict[str, Any]:
     """A valid record: a 3-year 品字标 certificate issued a year ago."""
-    issued = date(2023, 3, 1)
+    issued = date(Y, 3, 1)
     record = {
         "certificate_no": f"ZJM-C-{next(_n):06d}",
         "holder_credit_code": HOLDER,

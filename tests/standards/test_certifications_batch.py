@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.standards.helpers import add_standard, cert, push, today_shanghai
+from tests.standards.helpers import Y, add_standard, cert, push, today_shanghai
 
 
 @pytest.fixture
@@ -58,12 +58,12 @@ RULE_CASES = [
     ("STD-V003", {"product": None}, "/product"),
     ("STD-V004", {"standard_code": ""}, "/standard_code"),
     ("STD-V005", {"rule_code": "ABC-006"}, "/rule_code"),
-    ("STD-V006", {"issued_on": "2023-02-30"}, "/issued_on"),
+    ("STD-V006", {"issued_on": f"{Y}-02-30"}, "/issued_on"),
     ("STD-V006", {"expires_on": None}, "/expires_on"),
-    ("STD-V007", {"issued_on": "2023-03-01", "expires_on": "2023-03-01"}, "/expires_on"),
-    ("STD-V008", {"status_effective_on": "2023-02-28"}, "/status_effective_on"),
+    ("STD-V007", {"issued_on": f"{Y}-03-01", "expires_on": f"{Y}-03-01"}, "/expires_on"),
+    ("STD-V008", {"status_effective_on": f"{Y}-02-28"}, "/status_effective_on"),
     ("STD-V010", {"status": "expired"}, "/status"),
-    ("STD-V011", {"status": "suspended", "status_effective_on": "2023-06-01"}, "/status_reason"),
+    ("STD-V011", {"status": "suspended", "status_effective_on": f"{Y}-06-01"}, "/status_reason"),
     ("STD-V014", {"colour": "red"}, "/colour"),
 ]
 
@@ -139,29 +139,29 @@ async def test_valid_and_suspended_alternate_and_revoked_is_terminal(c, body_a):
     rec = cert(certificate_no="L-1")
     assert (await push(c, body_a, [rec])).json()["results"][0]["status"] == "created"
     steps = [
-        (_status(rec, "suspended", "2023-09-01"), "updated"),
-        (_status(rec, "valid", "2023-10-01", None), "updated"),
-        (_status(rec, "revoked", "2023-11-01"), "updated"),
+        (_status(rec, "suspended", f"{Y}-09-01"), "updated"),
+        (_status(rec, "valid", f"{Y}-10-01", None), "updated"),
+        (_status(rec, "revoked", f"{Y}-11-01"), "updated"),
     ]
     for record, expected in steps:
         assert (await push(c, body_a, [record])).json()["results"][0]["status"] == expected
-    back = (await push(c, body_a, [_status(rec, "valid", "2023-12-01", None)])).json()["results"][0]
+    back = (await push(c, body_a, [_status(rec, "valid", f"{Y}-12-01", None)])).json()["results"][0]
     assert back["status"] == "rejected" and [f["rule"] for f in back["errors"]] == ["STD-V012"]
-    other = (await push(c, body_a, [_status(rec, "cancelled", "2023-12-01")])).json()["results"][0]
+    other = (await push(c, body_a, [_status(rec, "cancelled", f"{Y}-12-01")])).json()["results"][0]
     assert [f["rule"] for f in other["errors"]] == ["STD-V012"]
 
 
 async def test_cancelled_is_terminal_too(c, body_a):
-    rec = _status(cert(), "cancelled", "2023-05-01", "持证人申请注销")
+    rec = _status(cert(), "cancelled", f"{Y}-05-01", "持证人申请注销")
     await push(c, body_a, [rec])
-    again = (await push(c, body_a, [_status(rec, "suspended", "2023-06-01")])).json()["results"][0]
+    again = (await push(c, body_a, [_status(rec, "suspended", f"{Y}-06-01")])).json()["results"][0]
     assert [f["rule"] for f in again["errors"]] == ["STD-V012"]
 
 
 async def test_the_effective_date_never_moves_backwards(c, body_a):
-    rec = _status(cert(), "suspended", "2023-09-01")
+    rec = _status(cert(), "suspended", f"{Y}-09-01")
     await push(c, body_a, [rec])
-    back = (await push(c, body_a, [_status(rec, "valid", "2023-08-31", None)])).json()["results"][0]
+    back = (await push(c, body_a, [_status(rec, "valid", f"{Y}-08-31", None)])).json()["results"][0]
     assert back["status"] == "rejected" and [f["rule"] for f in back["errors"]] == ["STD-V013"]
 
 
@@ -173,11 +173,11 @@ async def test_within_one_batch_records_apply_in_order(c, body_a, db):
             body_a,
             [
                 rec,
-                _status(rec, "suspended", "2023-06-01"),
-                _status(rec, "valid", "2023-07-01", None),
-                _status(rec, "revoked", "2023-08-01"),
-                _status(rec, "valid", "2023-09-01", None),  # after revoked: terminal
-                _status(rec, "revoked", "2023-07-15"),  # backwards
+                _status(rec, "suspended", f"{Y}-06-01"),
+                _status(rec, "valid", f"{Y}-07-01", None),
+                _status(rec, "revoked", f"{Y}-08-01"),
+                _status(rec, "valid", f"{Y}-09-01", None),  # after revoked: terminal
+                _status(rec, "revoked", f"{Y}-07-15"),  # backwards
             ],
         )
     ).json()
@@ -231,19 +231,19 @@ async def test_a_retry_with_the_same_idempotency_key_replays_the_response(c, bod
 
 async def test_history_has_every_accepted_change_with_the_pushed_body_and_is_append_only(c, body_a, db):
     rec = cert(certificate_no="H-1")
-    await push(c, body_a, [rec, _status(rec, "suspended", "2023-06-01")])
+    await push(c, body_a, [rec, _status(rec, "suspended", f"{Y}-06-01")])
     await push(c, body_a, [rec])  # backwards → rejected: not in history
-    await push(c, body_a, [_status(rec, "suspended", "2023-06-01")])  # unchanged: not in history
-    await push(c, body_a, [_status(rec, "valid", "2023-07-01", None)])
+    await push(c, body_a, [_status(rec, "suspended", f"{Y}-06-01")])  # unchanged: not in history
+    await push(c, body_a, [_status(rec, "valid", f"{Y}-07-01", None)])
     r = await c.get("/v1/certifications/H-1/history", headers=body_a)
     assert r.status_code == 200, r.text
     items = r.json()["items"]
     assert [(h["revision"], h["action"], h["status"], h["status_effective_on"]) for h in items] == [
-        (1, "created", "valid", "2023-03-01"),
-        (2, "updated", "suspended", "2023-06-01"),
-        (3, "updated", "valid", "2023-07-01"),
+        (1, "created", "valid", f"{Y}-03-01"),
+        (2, "updated", "suspended", f"{Y}-06-01"),
+        (3, "updated", "valid", f"{Y}-07-01"),
     ]
-    assert items[1]["record"] == _status(rec, "suspended", "2023-06-01")
+    assert items[1]["record"] == _status(rec, "suspended", f"{Y}-06-01")
     assert all(h["certifier"] == "CQM" and h["pushed_by"] and h["pushed_at"] for h in items)
     with pytest.raises(Exception, match="append-only"):
         await db.execute("UPDATE standards.certificate_history SET status = 'valid'")
@@ -253,7 +253,7 @@ async def test_history_has_every_accepted_change_with_the_pushed_body_and_is_app
 
 async def test_every_accepted_change_is_in_the_change_log(c, body_a, db):
     rec = cert(certificate_no="CL-1")
-    await push(c, body_a, [rec, _status(rec, "suspended", "2023-06-01"), cert(status="nope")])
+    await push(c, body_a, [rec, _status(rec, "suspended", f"{Y}-06-01"), cert(status="nope")])
     rows = await db.fetch(
         "SELECT action, entity_key, actor_org, before, after FROM standards.changes ORDER BY seq"
     )

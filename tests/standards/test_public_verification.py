@@ -1,0 +1,132 @@
+"""The public verifies a certificate by number: exactly the public fields, `expired` derived from
+expires_on in Asia/Shanghai, no credentials needed."""
+
+from datetime import timedelta
+
+import pytest
+
+from tests.standards.helpers import cert, push, today_shanghai
+
+PUBLIC_FIELDS = {
+    "certificate_no",
+    "certifier",
+    "holder_name",
+    "holder_credit_code",
+    "product",
+    "standard_code",
+    "issued_on",
+    "expires_on",
+    "status",
+    "status_changed_on",
+}
+
+
+@pytest.fixture
+def c(client_for):
+    return client_for("standards")
+
+
+async def test_the_public_sees_exactly_the_public_fields(c, as_):
+    record = cert(certificate_no="PUB-1", scope="内部范围说明", status_reason=None)
+    await push(c, as_("certifier", org="CQM"), [record])
+    r = await c.get("/v1/public/certifications/PUB-1")  # no principal
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == PUBLIC_FIELDS
+    assert body == {
+        "certificate_no": "PUB-1",
+        "certifier": "CQM",
+        "holder_name": record["holder_name"],
+        "holder_credit_code": record["holder_credit_code"],
+        "product": record["product"],
+        "standard_code": "T/ZZB 0001—2023",
+        "issued_on": record["issued_on"],
+        "expires_on": record["expires_on"],
+        "status": "valid",
+        "status_changed_on": record["status_effective_on"],
+    }
+
+
+async def test_expired_is_derived_from_the_day_after_expires_on(c, as_):
+    today = today_shanghai()
+    body = as_("certifier", org="CQM")
+    issued = (today - timedelta(days=1000)).isoformat()
+    await push(
+        c,
+        body,
+        [
+            cert(
+                certificate_no="LAST-DAY",
+                issued_on=issued,
+                status_effective_on=issued,
+                expires_on=today.isoformat(),
+            ),
+            cert(
+                certificate_no="DAY-AFTER",
+                issued_on=issued,
+                status_effective_on=issued,
+                expires_on=(today - timedelta(days=1)).isoformat(),
+            ),
+            cert(
+                certificate_no="REVOKED-OLD",
+                issued_on=issued,
+                expires_on=(today - timedelta(days=1)).isoformat(),
+                status="revoked",
+                status_effective_on=(today - timedelta(days=30)).isoformat(),
+                status_reason="违规使用标志",
+            ),
+        ],
+    )
+    last_day = (await c.get("/v1/public/certifications/LAST-DAY")).json()
+    assert last_day["status"] == "valid"
+    after = (await c.get("/v1/public/certifications/DAY-AFTER")).json()
+    assert after["status"] == "expired" and after["status_changed_on"] == today.isoformat()
+    revoked = (await c.get("/v1/public/certifications/REVOKED-OLD")).json()
+    assert revoked["status"] == "revoked"
+
+
+def test_effective_status_rule():
+    from datetime import date
+
+    from services.standards.certifications.service import effective_status
+
+    end = date(2024, 2, 29)
+    assert effective_status("valid", end, date(2024, 2, 29)) == "valid"
+    assert effective_status("valid", end, date(2024, 3, 1)) == "expired"
+    assert effective_status("suspended", end, date(2024, 3, 1)) == "expired"
+    assert effective_status("cancelled", end, date(2024, 3, 1)) == "cancelled"
+
+
+async def test_unknown_numbers_are_a_404_problem(c):
+    r = await c.get("/v1/public/certifications/NOPE-404")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "certificate_not_found"
+
+
+async def test_a_number_at_several_bodies_needs_the_certifier(c, as_):
+    await push(c, as_("certifier", org="BODY-A"), [cert(certificate_no="DUP", product="甲")])
+    await push(c, as_("certifier", org="BODY-B"), [cert(certificate_no="DUP", product="乙")])
+    r = await c.get("/v1/public/certifications/DUP")
+    assert r.status_code == 409
+    assert {e["message"] for e in r.json()["errors"]} == {"certifier=BODY-A", "certifier=BODY-B"}
+    r = await c.get("/v1/public/certifications/DUP", params={"certifier": "BODY-B"})
+    assert r.status_code == 200 and r.json()["product"] == "乙"
+
+
+async def test_lookup_answers_each_number_in_order(c, as_):
+    await push(c, as_("certifier", org="CQM"), [cert(certificate_no="L-1"), cert(certificate_no="L-2")])
+    r = await c.post("/v1/public/certifications/lookup", json={"certificate_nos": ["L-2", "MISSING", "L-1"]})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [(x["certificate_no"], x["found"], len(x["certificates"])) for x in results] == [
+        ("L-2", True, 1),
+        ("MISSING", False, 0),
+        ("L-1", True, 1),
+    ]
+    assert set(results[0]["certificates"][0]) == PUBLIC_FIELDS
+
+
+async def test_lookup_takes_at_most_100_numbers(c):
+    r = await c.post("/v1/public/certifications/lookup", json={"certificate_nos": ["X"] * 101})
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/certificate_nos"
