@@ -1,0 +1,131 @@
+"""Every rule id fires on the record it describes, with its severity and pointer."""
+
+import pytest
+
+from tests.finance.helpers import guarantee, loan
+from tests.registry_data import add_enterprise, new_credit_code
+
+BAD_LOANS = [
+    ("FIN-V001", "/borrower_credit_code", {"borrower_credit_code": "91350100M000100Y4Z"}),
+    ("FIN-V002", "/amount", {"amount": None}),
+    ("FIN-V003", "/product", {"product": "payday"}),
+    ("FIN-V004", "/amount", {"amount": "1000000000000.01"}),
+    ("FIN-V004", "/amount", {"amount": "0"}),
+    ("FIN-V005", "/amount", {"amount": "100.001"}),
+    ("FIN-V005", "/outstanding_balance", {"outstanding_balance": "-1.00"}),
+    ("FIN-V006", "/annual_rate", {"annual_rate": "36.01"}),
+    ("FIN-V007", "/matures_on", {"matures_on": "2022-02-28"}),
+    ("FIN-V008", "/outstanding_balance", {"outstanding_balance": "1000000.01"}),
+    ("FIN-V009", "/closed_on", {"status": "repaid", "outstanding_balance": "0.00"}),
+    ("FIN-V009", "/closed_on", {"closed_on": "2022-06-01"}),
+    ("FIN-V011", "/issued_on", {"issued_on": "2022-13-01"}),
+    ("FIN-V012", "/lender", {"lender": "B002"}),
+    ("FIN-V013", "/loan_ref", {"loan_ref": " padded "}),
+    ("FIN-V014", "/borrower_name", {"borrower_name": ""}),
+]
+
+
+@pytest.mark.parametrize(("rule", "pointer", "change"), BAD_LOANS, ids=[f"{b[0]}{b[1]}" for b in BAD_LOANS])
+async def test_loan_errors_reject_the_record(client_for, as_, rule, pointer, change):
+    record = loan(**change)
+    if change.get("amount") is None and "amount" in change:
+        del record["amount"]
+    r = await client_for("finance").post(
+        "/v1/loans/batch", json={"records": [record, loan()]}, headers=as_("bank", org="B001")
+    )
+    results = r.json()["results"]
+    assert results[0]["status"] == "rejected" and results[1]["status"] == "created"
+    found = {(e["rule"], e["pointer"], e["severity"]) for e in results[0]["errors"]}
+    assert (rule, pointer, "error") in found, results[0]["errors"]
+
+
+async def test_duplicate_refs_in_one_batch_reject_every_occurrence(client_for, as_, db):
+    a, b = loan(loan_ref="DUP"), loan(loan_ref="DUP")
+    body = (
+        await client_for("finance").post(
+            "/v1/loans/batch", json={"records": [a, loan(), b]}, headers=as_("bank", org="B001")
+        )
+    ).json()
+    assert [x["status"] for x in body["results"]] == ["rejected", "created", "rejected"]
+    assert body["results"][0]["errors"][0]["rule"] == "FIN-V010"
+    assert await db.fetchval("SELECT count(*) FROM finance.loans WHERE loan_ref = 'DUP'") == 0
+
+
+async def test_warnings_do_not_block_and_unmatched_borrowers_are_listable(client_for, as_, db):
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    known = await add_enterprise(db, sizes={2022: "micro"})
+    stranger = new_credit_code("330782")
+    body = (
+        await c.post(
+            "/v1/loans/batch",
+            json={
+                "records": [
+                    loan(borrower=known, credit_line_ref="NO-LINE", guarantee_ref="NO-G"),
+                    loan(borrower=stranger),
+                ]
+            },
+            headers=bank,
+        )
+    ).json()
+    assert [x["status"] for x in body["results"]] == ["created", "created"]
+    assert {w["rule"] for w in body["results"][0]["warnings"]} == {"FIN-W002", "FIN-W003"}
+    assert [w["rule"] for w in body["results"][1]["warnings"]] == ["FIN-W001"]
+    assert body["results"][1]["warnings"][0]["severity"] == "warning"
+    items = (await c.get("/v1/loans", params={"unmatched": "true"}, headers=bank)).json()["items"]
+    assert [i["borrower_credit_code"] for i in items] == [stranger]
+    assert items[0]["borrower_region"] == "330782" and items[0]["unmatched"] is True
+
+
+BAD_GUARANTEES = [
+    ("FIN-V006", "/fee_rate", {"fee_rate": "40"}),
+    ("FIN-V007", "/ends_on", {"ends_on": "2021-01-01"}),
+    ("FIN-V008", "/outstanding_amount", {"outstanding_amount": "2000000.00"}),
+    ("FIN-V009", "/released_on", {"status": "released"}),
+    ("FIN-V016", "/recovered_amount", {"status": "compensated", "compensated_on": "2022-09-01",
+                                       "compensated_amount": "100.00", "recovered_amount": "200.00"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "pointer", "change"), BAD_GUARANTEES, ids=[b[0] for b in BAD_GUARANTEES])
+async def test_guarantee_errors(client_for, as_, rule, pointer, change):
+    body = (
+        await client_for("finance").post(
+            "/v1/guarantees/batch",
+            json={"records": [guarantee(new_credit_code(), **change)]},
+            headers=as_("guarantor", org="G001"),
+        )
+    ).json()
+    found = {(e["rule"], e["pointer"]) for e in body["results"][0]["errors"]}
+    assert (rule, pointer) in found, body["results"][0]
+
+
+async def test_guarantee_warnings_for_unknown_lender_and_loan(client_for, as_):
+    body = (
+        await client_for("finance").post(
+            "/v1/guarantees/batch",
+            json={"records": [guarantee(new_credit_code(), lender_code="NOBANK", loan_ref="L-X")]},
+            headers=as_("guarantor", org="G001"),
+        )
+    ).json()
+    assert body["results"][0]["status"] == "created"
+    assert {w["rule"] for w in body["results"][0]["warnings"]} == {"FIN-W004", "FIN-W005"}
+
+
+async def test_application_decision_needs_its_date(client_for, as_):
+    from tests.finance.helpers import application
+
+    body = (
+        await client_for("finance").post(
+            "/v1/applications/batch",
+            json={"records": [application(new_credit_code(), decided_on=None)]},
+            headers=as_("bank", org="B001"),
+        )
+    ).json()
+    assert body["results"][0]["errors"][0]["rule"] == "FIN-V015"
+
+
+async def test_rules_are_listed_with_the_version(client_for, as_):
+    body = (await client_for("finance").get("/v1/rules", headers=as_("bank", org="B001"))).json()
+    ids = {r["id"] for r in body["rules"]}
+    assert {f"FIN-V{n:03d}" for n in range(1, 17)} <= ids and "FIN-W001" in ids
+    assert body["version"]
