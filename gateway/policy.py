@@ -44,40 +44,39 @@ def _rule(service: str, methods, regex: str, allow, template: str) -> Rule:
 
 OFFICIALS = ("official", "admin")
 # First match wins. Paths are the service's own (after the /registry, /finance, /standards prefix).
+# Kinds mirror the services' own checks so a refused call never reaches a service.
 RULES: tuple[Rule, ...] = (
     # Public helpers and certificate verification: anyone, no credentials (rate-limited per IP).
-    _rule("registry", READ_METHODS, r"^/v1/credit-codes(/[^/]+)?$", PUBLIC, "/v1/credit-codes/{code}"),
-    _rule("registry", ALL_METHODS, r"^/v1/size-class(es)?(/.*)?$", PUBLIC, "/v1/size-class"),
+    _rule("registry", READ_METHODS, r"^/v1/tools/credit-code/[^/]+$", PUBLIC, "/v1/tools/credit-code/{code}"),
+    _rule("registry", READ_METHODS, r"^/v1/tools/size-class$", PUBLIC, "/v1/tools/size-class"),
+    _rule(
+        "standards", READ_METHODS, r"^/v1/public/certifications/.+$", PUBLIC, "/v1/public/certifications/{no}"
+    ),
     _rule(
         "standards",
-        READ_METHODS,
-        r"^/v1/(certificates|certifications)/verify(/.*)?$",
+        {"POST"},
+        r"^/v1/public/certifications/lookup$",
         PUBLIC,
-        "/v1/certifications/verify",
+        "/v1/public/certifications/lookup",
     ),
     # Machine batches: each kind its own.
     _rule(
         "finance",
         WRITE_METHODS,
-        r"^/v1/(loans|credit-lines|loan-applications|applications)(/.*)?$",
-        ("bank", "admin"),
-        "/v1/loans|credit-lines|applications (write)",
+        r"^/v1/(loans|credit-lines|applications)(/.*)?$",
+        ("bank",),
+        "/v1/{loans|credit-lines|applications}/batch",
     ),
-    _rule(
-        "finance", WRITE_METHODS, r"^/v1/guarantees(/.*)?$", ("guarantor", "admin"), "/v1/guarantees (write)"
-    ),
+    _rule("finance", WRITE_METHODS, r"^/v1/guarantees(/.*)?$", ("guarantor",), "/v1/guarantees/batch"),
+    _rule("finance", WRITE_METHODS, r"^/v1/institutions(/.*)?$", ("admin",), "/v1/institutions (write)"),
     _rule("finance", WRITE_METHODS, r"^/v1/.*$", OFFICIALS, "/v1/* (write)"),
     _rule(
-        "standards",
-        WRITE_METHODS,
-        r"^/v1/(certifications|certificates)(/.*)?$",
-        ("certifier", "admin"),
-        "/v1/certifications (write)",
+        "standards", WRITE_METHODS, r"^/v1/certifications(/.*)?$", ("certifier",), "/v1/certifications/batch"
     ),
     _rule("standards", WRITE_METHODS, r"^/v1/.*$", OFFICIALS, "/v1/* (write)"),
     # Registry writes: officials and admins.
     _rule("registry", WRITE_METHODS, r"^/v1/.*$", OFFICIALS, "/v1/* (write)"),
-    # Reads: any authenticated caller; the services scope what each one sees.
+    # Reads: any authenticated caller; the services decide what each kind sees (404 outside scope).
     _rule("registry", READ_METHODS, r"^/v1/.*$", ANY_KIND, "/v1/* (read)"),
     _rule("finance", READ_METHODS, r"^/v1/.*$", ANY_KIND, "/v1/* (read)"),
     _rule("standards", READ_METHODS, r"^/v1/.*$", ANY_KIND, "/v1/* (read)"),

@@ -61,7 +61,9 @@ class UpstreamError(Exception):
         return Problem(
             503,
             "upstream_unavailable",
-            f"the {self.upstream} service is unavailable; retry after {self.retry_after} s",
+            f"the {self.upstream} service is unavailable"
+            + (" (circuit open)" if "circuit open" in self.detail else "")
+            + f"; retry after {self.retry_after} s",
             headers={"Retry-After": str(self.retry_after)},
         )
 
