@@ -150,6 +150,7 @@ def upgrade() -> None:
         sa.Column("registered_capital", sa.Numeric(17, 2)),
         sa.Column("address", sa.Text),
         sa.Column("legal_representative", sa.Text),
+        sa.Column("rule_set_version", sa.Text),
         sa.Column("size_class", sa.Text),
         sa.Column("size_year", sa.Integer),
         sa.Column("scale_status", sa.Text),

@@ -4,8 +4,25 @@ from fastapi import FastAPI
 
 from services.common.app import create_service_app
 from services.common.settings import Settings
+from services.registry.enterprises.router import router as enterprises_router
+from services.registry.indicators.router import router as indicators_router
+from services.registry.parks.router import router as parks_router
+from services.registry.pool.router import router as pool_router
+from services.registry.reference.router import router as reference_router
+from services.registry.scale.router import router as scale_router
+from services.registry.stats.router import router as stats_router
+from services.registry.titles.router import router as titles_router
 
-ROUTERS: list = []
+ROUTERS: list = [
+    reference_router,
+    enterprises_router,
+    indicators_router,
+    scale_router,
+    titles_router,
+    pool_router,
+    parks_router,
+    stats_router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

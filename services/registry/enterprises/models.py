@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Computed, Date, DateTime, Integer, Numeric, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.common.models import Base
+
+
+class Enterprise(Base):
+    __tablename__ = "enterprises"
+    __table_args__ = {"schema": "registry"}
+
+    credit_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    name_bigrams: Mapped[list[str]] = mapped_column(ARRAY(Text), Computed("registry.name_bigrams(name)"))
+    region_code: Mapped[str] = mapped_column(Text)
+    industry_code: Mapped[str] = mapped_column(Text)
+    industry_section: Mapped[str | None] = mapped_column(Text, Computed("industry_section"))
+    established_on: Mapped[date | None] = mapped_column(Date)
+    registered_capital: Mapped[Decimal | None] = mapped_column(Numeric(17, 2))
+    address: Mapped[str | None] = mapped_column(Text)
+    legal_representative: Mapped[str | None] = mapped_column(Text)
+    rule_set_version: Mapped[str | None] = mapped_column(Text)
+    # Derived by triggers on the fact tables (latest indicator year, latest scale fact, active tier).
+    size_class: Mapped[str | None] = mapped_column(Text, server_default=None)
+    size_year: Mapped[int | None] = mapped_column(Integer)
+    scale_status: Mapped[str | None] = mapped_column(Text)
+    scale_year: Mapped[int | None] = mapped_column(Integer)
+    tier: Mapped[str | None] = mapped_column(Text)
+    tier_year: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,245 @@
+"""All SQL on enterprises; every read goes through `scoped()` (region prefix for officials)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.pagination import PageParams, keyset, page_of
+from services.registry.enterprises.models import Enterprise
+from services.registry.scope import region_like
+from services.registry.titles.models import Title
+
+E = Enterprise.__table__
+FIELDS = (
+    "name",
+    "region_code",
+    "industry_code",
+    "established_on",
+    "registered_capital",
+    "address",
+    "legal_representative",
+)
+
+
+def active_titles_clause(as_of: Any = None):
+    as_of = as_of if as_of is not None else func.current_date()
+    return and_(
+        Title.status == "active",
+        Title.valid_from <= as_of,
+        or_(Title.valid_to.is_(None), Title.valid_to >= as_of),
+    )
+
+
+def titles_column():
+    return func.array(
+        select(Title.kind)
+        .where(Title.credit_code == Enterprise.credit_code, active_titles_clause())
+        .distinct()
+        .order_by(Title.kind)
+        .scalar_subquery()
+    ).label("titles")
+
+
+def scoped(stmt: Select, principal: Principal) -> Select:
+    like = region_like(principal)
+    return stmt if like is None else stmt.where(Enterprise.region_code.like(like))
+
+
+def directory_select() -> Select:
+    return select(*[c for c in E.c if c.name != "name_bigrams"], titles_column())
+
+
+async def get(session: AsyncSession, principal: Principal, code: str) -> Any | None:
+    stmt = scoped(directory_select().where(Enterprise.credit_code == code), principal)
+    return (await session.execute(stmt)).mappings().first()
+
+
+async def exists_visible(session: AsyncSession, principal: Principal, code: str) -> bool:
+    stmt = scoped(select(literal(1)).select_from(E).where(Enterprise.credit_code == code), principal)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def lock_visible(session: AsyncSession, principal: Principal, code: str) -> Enterprise | None:
+    stmt = scoped(select(Enterprise).where(Enterprise.credit_code == code), principal).with_for_update()
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def exists_any(session: AsyncSession, code: str) -> bool:
+    return (
+        await session.execute(select(literal(1)).where(Enterprise.credit_code == code))
+    ).first() is not None
+
+
+async def insert(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert; False when the credit code exists already."""
+    stmt = pg_insert(E).values(**values).on_conflict_do_nothing(index_elements=["credit_code"])
+    result = await session.execute(stmt.returning(E.c.credit_code))
+    return result.first() is not None
+
+
+async def update_fields(session: AsyncSession, code: str, values: dict[str, Any]) -> None:
+    await session.execute(update(E).where(E.c.credit_code == code).values(**values, updated_at=func.now()))
+
+
+async def fetch_many(session: AsyncSession, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    if not codes:
+        return {}
+    rows = await session.execute(
+        select(E.c.credit_code, *[E.c[f] for f in FIELDS]).where(E.c.credit_code == func.any(list(codes)))
+    )
+    return {r.credit_code: dict(r._mapping) for r in rows}
+
+
+async def upsert_many(session: AsyncSession, rows: list[dict[str, Any]], rule_set_version: str) -> None:
+    """One multi-row INSERT … ON CONFLICT DO UPDATE (set-based)."""
+    if not rows:
+        return
+    values = [{**r, "rule_set_version": rule_set_version} for r in rows]
+    stmt = pg_insert(E).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["credit_code"],
+        set_={
+            **{f: stmt.excluded[f] for f in FIELDS},
+            "rule_set_version": stmt.excluded.rule_set_version,
+            "updated_at": func.now(),
+        },
+    )
+    await session.execute(stmt)
+
+
+# ---- listing and search -------------------------------------------------------------------
+
+STOP_BIGRAMS = frozenset(
+    {"有限", "限公", "公司", "股份", "份有", "集团", "责任", "任公", "有限责", "浙江", "江省"}
+)
+
+
+def bigrams(q: str) -> list[str]:
+    s = "".join(q.lower().split())
+    if len(s) <= 1:
+        return [s] if s else []
+    return sorted({s[i : i + 2] for i in range(len(s) - 1)})
+
+
+def _industry_clause(industry: str):
+    if industry.isalpha():
+        return Enterprise.industry_section == industry.upper()
+    return Enterprise.industry_code.like(industry + "%")
+
+
+def filtered(
+    principal: Principal,
+    *,
+    region: str | None = None,
+    industry: str | None = None,
+    size: str | None = None,
+    tier: str | None = None,
+    title: str | None = None,
+    scale: str | None = None,
+    columns: Sequence[Any] | None = None,
+) -> Select:
+    stmt = scoped(select(*(columns or [E])), principal)
+    if region:
+        stmt = stmt.where(Enterprise.region_code.like(region + "%"))
+    if industry:
+        stmt = stmt.where(_industry_clause(industry))
+    if size:
+        stmt = stmt.where(Enterprise.size_class == size)
+    if tier:
+        stmt = stmt.where(Enterprise.tier == tier)
+    if scale:
+        stmt = stmt.where(Enterprise.scale_status == scale)
+    if title:
+        stmt = stmt.where(
+            exists().where(
+                Title.credit_code == Enterprise.credit_code, Title.kind == title, active_titles_clause()
+            )
+        )
+    return stmt
+
+
+def search_terms(q: str) -> tuple[str, list[str], int]:
+    """(prefix pattern, bigrams used for matching, bigrams a fuzzy match must share)."""
+    grams = bigrams(q)
+    useful = [g for g in grams if g not in STOP_BIGRAMS] or grams
+    need = len(useful) if len(useful) <= 2 else max(2, (len(useful) * 2 + 2) // 3)
+    return q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", useful, need
+
+
+def with_search(stmt: Select, q: str, credit_code: str | None) -> tuple[Select, Any]:
+    """Add the name/credit-code search; returns the statement and its rank expression
+    (0 exact credit code or exact name, 1 name prefix, 2 all bigrams present, 3 fuzzy)."""
+    if credit_code:
+        rank = literal(0, Integer)
+        return stmt.where(Enterprise.credit_code == credit_code), rank
+    pattern, grams, need = search_terms(q)
+    grams_arr = cast(grams, ARRAY(Text))
+    shared = func.cardinality(
+        func.array(
+            select(func.unnest(Enterprise.name_bigrams))
+            .intersect(select(func.unnest(grams_arr)))
+            .scalar_subquery()
+        )
+    )
+    rank = case(
+        (Enterprise.name == q.strip(), 0),
+        (Enterprise.name.like(pattern), 1),
+        (Enterprise.name_bigrams.contains(grams_arr), 2),
+        else_=3,
+    )
+    match = or_(
+        Enterprise.name.like(pattern),
+        Enterprise.name_bigrams.contains(grams_arr),
+        and_(Enterprise.name_bigrams.overlap(grams_arr), shared >= need),
+    )
+    return stmt.where(match), rank
+
+
+async def list_page(session: AsyncSession, stmt: Select, params: PageParams, rank=None):
+    if rank is None:
+        order = [Enterprise.credit_code]
+        stmt = keyset(stmt.add_columns(titles_column()), order, params)
+        rows = (await session.execute(stmt)).mappings().all()
+        return page_of(list(rows), params, lambda r: (r["credit_code"],))
+    ranked = stmt.add_columns(titles_column(), rank.label("match_rank")).subquery()
+    outer = select(ranked)
+    order = [ranked.c.match_rank, ranked.c.credit_code]
+    stmt = keyset(outer, order, params)
+    rows = (await session.execute(stmt)).mappings().all()
+    return page_of(list(rows), params, lambda r: (r["match_rank"], r["credit_code"]))
+
+
+async def stream_rows(conn, stmt: Select):
+    result = await conn.stream(stmt.add_columns(titles_column()).order_by(Enterprise.credit_code))
+    async for partition in result.mappings().partitions(1000):
+        for row in partition:
+            yield row
+
+
+def today() -> date:
+    return date.today()
+
+
+__all__ = ["text"]

@@ -1,0 +1,238 @@
+"""Enterprise rules: scope on create/change, conflicts, batch upserts. No commits here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.batch import (
+    BatchResponse,
+    Finding,
+    RecordResult,
+    Rule,
+    RuleSet,
+    parse_records,
+    summarize,
+)
+from services.common.changes import Change, record_changes
+from services.common.errors import Problem, field_problem, not_found
+from services.registry.enterprises import repository as repo
+from services.registry.enterprises.schemas import EnterpriseCreate, EnterpriseOut, EnterprisePatch
+from services.registry.reference.data import city_of, region
+
+SCHEMA = "registry"
+DIRECTORY_ONLY = ("bank", "guarantor", "certifier")
+
+ENTERPRISE_RULES = RuleSet(
+    "registry-enterprises",
+    "2024.1",
+    [
+        Rule(
+            "REG-E001",
+            "error",
+            "/credit_code",
+            "统一社会信用代码: 18 characters, GB 32100-2015 alphabet and check character",
+        ),
+        Rule("REG-E002", "error", "/name", "Registered name: 1–200 characters"),
+        Rule(
+            "REG-E003",
+            "error",
+            "/region_code",
+            "Known Zhejiang county-level GB/T 2260 code (current or retired)",
+        ),
+        Rule("REG-E004", "error", "/industry_code", "GB/T 4754-2017 class: 4 digits of an existing division"),
+        Rule("REG-E005", "error", "/registered_capital", "Money: yuan, ≥ 0, at most 2 decimal places"),
+        Rule(
+            "REG-E006", "error", "/region_code", "Officials may only write enterprises under their own region"
+        ),
+        Rule("REG-E007", "error", "/credit_code", "A credit code appears once per batch"),
+        Rule("REG-E008", "error", "/established_on", "Establishment date between 1949-01-01 and today"),
+        Rule("REG-E009", "error", "", "Only the documented fields; each of the right type"),
+    ],
+)
+_FIELD_RULES = {
+    "credit_code": "REG-E001",
+    "name": "REG-E002",
+    "region_code": "REG-E003",
+    "industry_code": "REG-E004",
+    "registered_capital": "REG-E005",
+    "established_on": "REG-E008",
+}
+
+
+def to_out(row: Any, principal: Principal | None = None) -> EnterpriseOut:
+    data = dict(row)
+    r = region(data["region_code"])
+    data["region_name"] = r.name if r else None
+    data["city_code"] = city_of(data["region_code"])
+    data["titles"] = list(data.get("titles") or [])
+    if principal is not None and principal.kind in DIRECTORY_ONLY:
+        # Machine clients read the directory record only.
+        for f in (
+            "established_on",
+            "registered_capital",
+            "address",
+            "legal_representative",
+            "rule_set_version",
+            "created_at",
+            "updated_at",
+        ):
+            data[f] = None
+    return EnterpriseOut.model_validate(data)
+
+
+def _check_scope(principal: Principal, region_code: str, pointer: str = "/region_code") -> None:
+    if not principal.covers_region(region_code):
+        raise field_problem(
+            403,
+            "region_out_of_scope",
+            pointer,
+            f"region {region_code} is outside your region {principal.region}",
+        )
+
+
+async def create(session: AsyncSession, principal: Principal, body: EnterpriseCreate) -> EnterpriseOut:
+    _check_scope(principal, body.region_code)
+    values = body.model_dump()
+    values["rule_set_version"] = ENTERPRISE_RULES.version
+    if not await repo.insert(session, values):
+        raise field_problem(
+            409, "enterprise_exists", "/credit_code", f"enterprise {body.credit_code} is already registered"
+        )
+    await record_changes(
+        session, SCHEMA, principal, [Change("created", "enterprise", body.credit_code, None, values)]
+    )
+    return to_out(await repo.get(session, principal, body.credit_code))
+
+
+async def get(session: AsyncSession, principal: Principal, code: str) -> EnterpriseOut:
+    row = await repo.get(session, principal, code)
+    if row is None:
+        raise not_found("enterprise", code)
+    return to_out(row, principal)
+
+
+async def require_visible(session: AsyncSession, principal: Principal, code: str) -> None:
+    if not await repo.exists_visible(session, principal, code):
+        raise not_found("enterprise", code)
+
+
+async def patch(
+    session: AsyncSession, principal: Principal, code: str, body: EnterprisePatch
+) -> EnterpriseOut:
+    current = await repo.lock_visible(session, principal, code)
+    if current is None:
+        raise not_found("enterprise", code)
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()}
+    for required in ("name", "region_code", "industry_code"):
+        if required in changes and changes[required] is None:
+            raise field_problem(422, "required", f"/{required}", f"{required} cannot be cleared")
+    if "region_code" in changes:
+        _check_scope(principal, changes["region_code"])
+    before = {k: getattr(current, k) for k in changes}
+    changed = {k: v for k, v in changes.items() if before[k] != v}
+    if changed:
+        await repo.update_fields(session, code, changed)
+        await record_changes(
+            session,
+            SCHEMA,
+            principal,
+            [Change("updated", "enterprise", code, {k: before[k] for k in changed}, changed)],
+        )
+    return to_out(await repo.get(session, principal, code))
+
+
+async def batch(
+    session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
+) -> BatchResponse:
+    parsed, rejected = parse_records(
+        records,
+        EnterpriseCreate,
+        lambda err: _FIELD_RULES.get(str(err["loc"][0]) if err["loc"] else "", "REG-E009"),
+        ENTERPRISE_RULES,
+    )
+    seen: dict[str, int] = {}
+    ok = []
+    for p in parsed:
+        rec: EnterpriseCreate = p.record
+        if rec.credit_code in seen:
+            rejected[p.index] = [
+                ENTERPRISE_RULES.finding(
+                    "REG-E007", f"{rec.credit_code} already appears at record {seen[rec.credit_code]}"
+                )
+            ]
+            continue
+        seen[rec.credit_code] = p.index
+        if not principal.covers_region(rec.region_code):
+            rejected[p.index] = [
+                ENTERPRISE_RULES.finding("REG-E006", f"region {rec.region_code} is outside your region")
+            ]
+            continue
+        ok.append(p)
+    existing = await repo.fetch_many(session, [p.record.credit_code for p in ok])
+    results: dict[int, RecordResult] = {}
+    to_write, changes = [], []
+    for p in ok:
+        rec = p.record
+        values = rec.model_dump()
+        before = existing.get(rec.credit_code)
+        if before is not None and not principal.covers_region(before["region_code"]):
+            rejected[p.index] = [
+                ENTERPRISE_RULES.finding(
+                    "REG-E006", f"{rec.credit_code} is registered outside your region", "/credit_code"
+                )
+            ]
+            continue
+        if before is None:
+            status = "created"
+            changes.append(Change("created", "enterprise", rec.credit_code, None, values))
+        else:
+            old = {k: v for k, v in before.items() if k != "credit_code"}
+            new = {k: values[k] for k in old}
+            if old == new:
+                results[p.index] = RecordResult(index=p.index, key=rec.credit_code, status="unchanged")
+                continue
+            status = "updated"
+            diff = [k for k in old if old[k] != new[k]]
+            changes.append(
+                Change(
+                    "updated",
+                    "enterprise",
+                    rec.credit_code,
+                    {k: old[k] for k in diff},
+                    {k: new[k] for k in diff},
+                )
+            )
+        to_write.append(values)
+        results[p.index] = RecordResult(index=p.index, key=rec.credit_code, status=status)
+    for index, findings in rejected.items():
+        raw = records[index]
+        key = (
+            raw.get("credit_code")
+            if isinstance(raw, dict) and isinstance(raw.get("credit_code"), str)
+            else None
+        )
+        results[index] = RecordResult(index=index, key=key, status="rejected", errors=_errors(findings))
+    ordered = [results[i] for i in sorted(results)]
+    committed = not (atomic and rejected)
+    if committed:
+        await repo.upsert_many(session, to_write, ENTERPRISE_RULES.version)
+        await record_changes(session, SCHEMA, principal, changes)
+    return BatchResponse(
+        rule_set_version=ENTERPRISE_RULES.version,
+        atomic=atomic,
+        committed=committed,
+        summary=summarize(ordered),
+        results=ordered,
+    )
+
+
+def _errors(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == "error"]
+
+
+def ensure(condition: bool, status: int, code: str, detail: str) -> None:
+    if not condition:
+        raise Problem(status, code, detail)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Identity, SmallInteger, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.common.models import Base
+
+
+class Park(Base):
+    """小微企业园: a small and micro enterprise park."""
+
+    __tablename__ = "parks"
+    __table_args__ = {"schema": "registry"}
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    region_code: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    opened_on: Mapped[date | None] = mapped_column(Date)
+    star_rating: Mapped[int | None] = mapped_column(SmallInteger)
+    rated_on: Mapped[date | None] = mapped_column(Date)
+    national_demo_base: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ParkTenant(Base):
+    __tablename__ = "park_tenants"
+    __table_args__ = {"schema": "registry"}
+
+    park_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    moved_in_on: Mapped[date] = mapped_column(Date)
+    moved_out_on: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.changes import Change, record_changes
+from services.common.errors import field_problem, not_found
+from services.registry.enterprises import repository as enterprises
+from services.registry.parks import repository as repo
+from services.registry.parks.models import Park
+from services.registry.parks.schemas import ParkIn, ParkOut, ParkPatch, TenancyIn, TenancyOut
+
+FIELDS = ("name", "region_code", "address", "opened_on", "star_rating", "rated_on", "national_demo_base")
+
+
+def to_out(park: Park, tenants: int) -> ParkOut:
+    return ParkOut.model_validate(
+        {**{c: getattr(park, c) for c in Park.__table__.c.keys()}, "tenants": tenants}
+    )
+
+
+def _snapshot(park: Park) -> dict:
+    return {f: getattr(park, f) for f in FIELDS}
+
+
+def _scope(principal: Principal, region_code: str) -> None:
+    if not principal.covers_region(region_code):
+        raise field_problem(
+            403, "region_out_of_scope", "/region_code", f"region {region_code} is outside your region"
+        )
+
+
+async def create(session: AsyncSession, principal: Principal, body: ParkIn) -> ParkOut:
+    _scope(principal, body.region_code)
+    if await repo.name_taken(session, body.region_code, body.name):
+        raise field_problem(
+            409, "park_exists", "/name", f"a park named {body.name} exists in {body.region_code}"
+        )
+    values = body.model_dump()
+    if values.get("national_demo_base") is None:
+        values["national_demo_base"] = False
+    park = await repo.add(session, Park(**values))
+    await record_changes(
+        session, "registry", principal, [Change("created", "park", str(park.id), None, values)]
+    )
+    return to_out(park, 0)
+
+
+async def get(session: AsyncSession, principal: Principal, park_id: int) -> ParkOut:
+    park = await repo.get(session, principal, park_id)
+    if park is None:
+        raise not_found("park", str(park_id))
+    return to_out(park, await repo.tenants_now(session, park_id))
+
+
+async def patch(session: AsyncSession, principal: Principal, park_id: int, body: ParkPatch) -> ParkOut:
+    park = await repo.get(session, principal, park_id, lock=True)
+    if park is None:
+        raise not_found("park", str(park_id))
+    changes = body.model_dump(exclude_unset=True)
+    for required in ("name", "region_code", "national_demo_base"):
+        if required in changes and changes[required] is None:
+            raise field_problem(422, "required", f"/{required}", f"{required} cannot be cleared")
+    if "region_code" in changes:
+        _scope(principal, changes["region_code"])
+    name, region = changes.get("name", park.name), changes.get("region_code", park.region_code)
+    if (name, region) != (park.name, park.region_code) and await repo.name_taken(
+        session, region, name, park.id
+    ):
+        raise field_problem(409, "park_exists", "/name", f"a park named {name} exists in {region}")
+    before = _snapshot(park)
+    for k, v in changes.items():
+        setattr(park, k, v)
+    await session.flush()
+    diff = {k: v for k, v in changes.items() if before[k] != v}
+    if diff:
+        await record_changes(
+            session,
+            "registry",
+            principal,
+            [Change("updated", "park", str(park_id), {k: before[k] for k in diff}, diff)],
+        )
+    await session.refresh(park)
+    return to_out(park, await repo.tenants_now(session, park_id))
+
+
+async def put_tenant(
+    session: AsyncSession, principal: Principal, park_id: int, code: str, body: TenancyIn
+) -> tuple[TenancyOut, bool]:
+    park = await repo.get(session, principal, park_id)
+    if park is None:
+        raise not_found("park", str(park_id))
+    if not await enterprises.exists_visible(session, principal, code):
+        raise not_found("enterprise", code)
+    before = await repo.tenancy(session, park_id, code)
+    snapshot = {"moved_in_on": before.moved_in_on, "moved_out_on": before.moved_out_on} if before else None
+    await repo.upsert_tenancy(session, park_id, code, body.moved_in_on, body.moved_out_on)
+    await record_changes(
+        session,
+        "registry",
+        principal,
+        [
+            Change(
+                "updated" if before else "created",
+                "park_tenant",
+                f"{park_id}/{code}",
+                snapshot,
+                body.model_dump(),
+            )
+        ],
+    )
+    return TenancyOut(park_id=park_id, credit_code=code, **body.model_dump()), before is None
+
+
+async def tenants(session, principal, park_id, current, params):
+    if await repo.get(session, principal, park_id) is None:
+        raise not_found("park", str(park_id))
+    rows, cursor = await repo.tenants(session, park_id, current, params)
+    items = [
+        TenancyOut(
+            park_id=t.park_id,
+            credit_code=t.credit_code,
+            name=name,
+            moved_in_on=t.moved_in_on,
+            moved_out_on=t.moved_out_on,
+        )
+        for t, name in rows
+    ]
+    return items, cursor

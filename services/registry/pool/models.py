@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.common.models import Base
+
+
+class Screening(Base):
+    __tablename__ = "screenings"
+    __table_args__ = {"schema": "registry"}
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tier: Mapped[str] = mapped_column(Text)
+    year: Mapped[int] = mapped_column(Integer)
+    rule_set: Mapped[str] = mapped_column(Text)
+    rule_version: Mapped[str] = mapped_column(Text)
+    region: Mapped[str | None] = mapped_column(Text)
+    evaluated: Mapped[int] = mapped_column(Integer, default=0)
+    eligible: Mapped[int] = mapped_column(Integer, default=0)
+    ineligible: Mapped[int] = mapped_column(Integer, default=0)
+    incomplete: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ScreeningResult(Base):
+    __tablename__ = "screening_results"
+    __table_args__ = {"schema": "registry"}
+
+    screening_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("registry.screenings.id", ondelete="CASCADE"), primary_key=True
+    )
+    credit_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    outcome: Mapped[str] = mapped_column(Text)
+    criteria: Mapped[Any] = mapped_column(JSONB)
+
+
+class PoolDecision(Base):
+    """Append-only pool history; the enterprise's active tier is the latest admit/exit."""
+
+    __tablename__ = "pool_decisions"
+    __table_args__ = {"schema": "registry"}
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    credit_code: Mapped[str] = mapped_column(Text)
+    tier: Mapped[str] = mapped_column(Text)
+    year: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    previous_tier: Mapped[str | None] = mapped_column(Text)
+    screening_id: Mapped[int | None] = mapped_column(BigInteger)
+    decided_by: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

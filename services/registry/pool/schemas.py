@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.common.types import CreditCode
+from services.registry.enterprises.schemas import Tier
+
+
+class CriterionOut(BaseModel):
+    id: str
+    description: str
+    indicator: str
+    op: str
+    threshold: Any
+    unit: str
+    years: list[int] = Field(description="Indicator years needed, relative to the screening year (0, -1)")
+
+
+class RuleSetOut(BaseModel):
+    id: str
+    name: str
+    version: str
+    tiers: list[str]
+    unsettled: bool
+    notes: str | None = None
+    criteria: list[CriterionOut]
+
+
+class RuleSetList(BaseModel):
+    version: str
+    items: list[RuleSetOut]
+
+
+class ScreeningIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tier: Tier
+    year: Annotated[int, Field(ge=1949, le=2100, description="Indicator year evaluated ('last year')")]
+    rule_set: Annotated[str, StringConstraints(max_length=100)] = Field(examples=["specialized_sme-2022"])
+    region: Annotated[str, StringConstraints(pattern=r"^\d{2,6}$")] | None = Field(
+        None, description="Region prefix to screen (defaults to the caller's region)"
+    )
+
+
+class CriterionResult(BaseModel):
+    id: str
+    result: Literal["pass", "fail", "missing_data"]
+    values: dict[str, Any] = Field(description="The values used, by year")
+    threshold: Any
+    missing: list[str] = Field(default_factory=list)
+
+
+class Candidate(BaseModel):
+    credit_code: str
+    name: str | None = None
+    region_code: str | None = None
+    outcome: Literal["eligible", "ineligible", "incomplete"]
+    criteria: list[CriterionResult]
+
+
+class CandidatePage(BaseModel):
+    items: list[Candidate]
+    next_cursor: str | None = None
+
+
+class ScreeningOut(BaseModel):
+    id: int
+    tier: str
+    year: int
+    rule_set: str
+    rule_version: str
+    region: str | None
+    evaluated: int
+    eligible: int
+    ineligible: int
+    incomplete: int
+    created_by: str
+    created_at: datetime
+    candidates: CandidatePage
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credit_code: CreditCode
+    tier: Tier
+    year: Annotated[int, Field(ge=1949, le=2100)]
+    decision: Literal["admit", "reject", "exit"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    screening_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+
+
+class DecisionOut(BaseModel):
+    id: int
+    credit_code: str
+    tier: str
+    year: int
+    decision: str
+    reason: str | None
+    previous_tier: str | None
+    screening_id: int | None
+    decided_by: str
+    decided_at: datetime
+    active_tier: str | None = Field(None, description="The enterprise's tier after this decision")
+
+
+class PoolMember(BaseModel):
+    credit_code: str
+    name: str
+    region_code: str
+    industry_code: str
+    size_class: str | None
+    tier: str
+    tier_year: int

@@ -1,0 +1,127 @@
+"""Reference data (regions, industries) and the public helpers (credit code, size class)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from services.common.credit_code import check_credit_code, describe
+from services.common.errors import Problem, field_problem, not_found, responses
+from services.registry.reference import data
+from services.registry.reference.schemas import (
+    CreditCodeOut,
+    IndustryList,
+    RegionDetail,
+    RegionList,
+    SizeOut,
+)
+from services.registry.reference.service import size_out
+from services.registry.reference.sizing import MissingIndicator, classify
+
+router = APIRouter(prefix="/v1", tags=["reference"])
+
+
+def _region_dict(r: data.Region) -> dict:
+    return {**r.__dict__, "successors": list(r.successors)}
+
+
+@router.get("/regions", summary="Zhejiang administrative divisions (GB/T 2260)", responses=responses(422))
+async def list_regions(
+    level: Annotated[str | None, Query(pattern="^(province|city|county)$")] = None,
+    parent: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    include_retired: Annotated[bool, Query(description="Also list retired codes (marked retired)")] = True,
+) -> RegionList:
+    """Province, 11 cities, 90 county-level units; retired codes (330103, 330104, …) are listed with
+    `retired: true`, their date and successors. Public."""
+    version, regions = data.regions_data()
+    items = [
+        _region_dict(r)
+        for r in regions.values()
+        if (level is None or r.level == level)
+        and (parent is None or r.parent == parent)
+        and (include_retired or not r.retired)
+    ]
+    return RegionList(version=version, items=items)
+
+
+@router.get("/regions/{code}", summary="One region with its children", responses=responses(404, 422))
+async def get_region(code: Annotated[str, Path(pattern=r"^\d{6}$")]) -> RegionDetail:
+    version, regions = data.regions_data()
+    r = regions.get(code)
+    if r is None:
+        raise not_found("region", code)
+    children = [_region_dict(c) for c in regions.values() if c.parent == code]
+    return RegionDetail(**_region_dict(r), version=version, children=children)
+
+
+@router.get("/industries", summary="GB/T 4754-2017 sections, divisions and the classes sizing cuts on")
+async def list_industries() -> IndustryList:
+    version, items, _ = data.industries_data()
+    return IndustryList(version=version, items=items)
+
+
+@router.get(
+    "/tools/credit-code/{code}",
+    summary="Check a 统一社会信用代码 (public)",
+    responses=responses(422),
+)
+async def check_credit_code_tool(code: Annotated[str, Path(max_length=64)]) -> CreditCodeOut:
+    """Always 200 with `valid` and, when not valid, `errors` (length, alphabet, area digits, or the
+    check character with the expected one)."""
+    result = check_credit_code(code)
+    info = describe(result.normalized) if len(result.normalized) == 18 else {}
+    return CreditCodeOut(
+        valid=result.valid,
+        normalized=result.normalized,
+        errors=result.errors,
+        expected_check_character=result.expected_check,
+        **info,
+    )
+
+
+Persons = Annotated[int | None, Query(ge=0, le=10_000_000, description="从业人员 (persons)")]
+Yuan = Annotated[Decimal | None, Query(ge=0, le=Decimal("1e15"), decimal_places=2, description="yuan")]
+
+
+@router.get(
+    "/tools/size-class",
+    summary="Classify an enterprise's size (企业划型, public)",
+    responses=responses(422),
+)
+async def size_class_tool(
+    industry_code: Annotated[str, Query(pattern=r"^\d{4}$", description="GB/T 4754-2017 class")],
+    employees: Persons = None,
+    revenue: Annotated[
+        Decimal | None, Query(ge=0, le=Decimal("1e15"), decimal_places=2, description="营业收入, yuan")
+    ] = None,
+    total_assets: Annotated[
+        Decimal | None, Query(ge=0, le=Decimal("1e15"), decimal_places=2, description="资产总额, yuan")
+    ] = None,
+) -> SizeOut:
+    """The size class under the versioned threshold table (domain.md §3), with the indicators that
+    decided it and the row's bounds (persons / yuan). Industries that need an indicator you did not
+    send get a 422 naming it."""
+    problem = data.industry_class_problem(industry_code)
+    if problem:
+        raise field_problem(422, "unknown_industry", "#/query/industry_code", problem)
+    try:
+        result = classify(
+            industry_code, {"employees": employees, "revenue": revenue, "total_assets": total_assets}
+        )
+    except MissingIndicator as e:
+        raise Problem(
+            422,
+            "indicator_required",
+            f"industry {industry_code} is classified on " + ", ".join(e.names),
+            errors=[
+                {
+                    "pointer": f"#/query/{n}",
+                    "code": "indicator_required",
+                    "message": f"{n} is needed for this industry",
+                }
+                for n in e.names
+            ],
+        ) from e
+    return SizeOut(**size_out(result))

@@ -1,0 +1,60 @@
+"""Who may see which enterprise: the one place the registry's region scoping is defined.
+
+Officials see enterprises whose region code starts with their prefix (33 province, 3301 city,
+330106 county); admin sees all; banks, guarantors and certifiers may read only the directory
+record of one enterprise by credit code. Repositories call these helpers in their SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from services.common.auth import Principal, require_kind
+from services.common.credit_code import check_credit_code
+from services.common.errors import Problem, field_problem
+
+MANAGERS = ("official", "admin")
+DIRECTORY_READERS = ("official", "admin", "bank", "guarantor", "certifier")
+
+Manager = Annotated[Principal, require_kind(*MANAGERS)]
+DirectoryReader = Annotated[Principal, require_kind(*DIRECTORY_READERS)]
+
+
+def region_like(principal: Principal) -> str | None:
+    """LIKE pattern limiting an official's rows, or None (no limit)."""
+    prefix = principal.region_prefix()
+    return None if prefix is None else prefix + "%"
+
+
+def effective_region(
+    principal: Principal, requested: str | None, pointer: str = "#/query/region"
+) -> str | None:
+    """The region prefix a query runs on: the requested one if the caller covers it, else 403."""
+    own = principal.region_prefix()
+    if requested is None:
+        return own
+    requested = requested.strip()
+    if own is not None and not requested.startswith(own):
+        raise Problem(
+            403,
+            "region_out_of_scope",
+            f"region {requested} is outside your region {principal.region}",
+            errors=[{"pointer": pointer, "code": "region_out_of_scope", "message": "outside your region"}],
+        )
+    return requested
+
+
+def normalized_code(
+    credit_code: Annotated[
+        str, Path(max_length=64, description="统一社会信用代码 (normalised: stripped, uppercased)")
+    ],
+) -> str:
+    result = check_credit_code(credit_code)
+    if not result.valid:
+        raise field_problem(422, result.errors[0]["code"], "#/path/credit_code", result.message)
+    return result.normalized
+
+
+PathCreditCode = Annotated[str, Depends(normalized_code)]

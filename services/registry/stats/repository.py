@@ -1,0 +1,132 @@
+"""Statistics SQL: every figure is one set-based query, grouped by city or county on demand."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+KEYS = {
+    None: "'all'",
+    "city": "substr({a}.region_code, 1, 4) || '00'",
+    "county": "{a}.region_code",
+}
+
+TIERS_AT = """
+  SELECT DISTINCT ON (credit_code) credit_code, tier, decision
+  FROM registry.pool_decisions
+  WHERE year <= :y AND decision IN ('admit', 'exit')
+  ORDER BY credit_code, year DESC, id DESC
+"""
+
+
+def _key(group_by: str | None, alias: str) -> str:
+    return KEYS[group_by].format(a=alias)
+
+
+async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> list[Any]:
+    return list((await session.execute(text(sql), params)).mappings().all())
+
+
+async def figures(
+    session: AsyncSession, region: str | None, year: int, baseline: int, as_of: date, group_by: str | None
+) -> dict[str, dict[str, Any]]:
+    """{group key: {figure: value}}; the key is 'all' without grouping."""
+    p = {"rl": (region or "") + "%", "y": year, "b": baseline, "as_of": as_of}
+    ke, kp = _key(group_by, "e"), _key(group_by, "p")
+    out: dict[str, dict[str, Any]] = {}
+
+    def put(k: str, name: str, value: Any) -> None:
+        out.setdefault(k, {})[name] = value
+
+    for r in await _rows(
+        session,
+        f"""SELECT {ke} AS k, t.kind, count(DISTINCT t.credit_code) AS n
+            FROM registry.titles t JOIN registry.enterprises e USING (credit_code)
+            WHERE t.kind IN ('tech_sme', 'high_tech') AND e.region_code LIKE :rl
+              AND t.valid_from <= :as_of AND (t.valid_to IS NULL OR t.valid_to >= :as_of)
+              AND (t.status = 'active' OR t.revoked_on > :as_of)
+            GROUP BY 1, 2""",
+        p,
+    ):
+        put(r["k"], "tech_smes" if r["kind"] == "tech_sme" else "high_tech", r["n"])
+
+    for r in await _rows(
+        session,
+        f"""SELECT {ke} AS k,
+              count(*) FILTER (WHERE sy = 'above') AS above_year,
+              count(*) FILTER (WHERE sb = 'above') AS above_baseline,
+              count(*) FILTER (WHERE sy = 'above' AND sb IS DISTINCT FROM 'above') AS entries,
+              count(*) FILTER (WHERE sb = 'above' AND sy IS DISTINCT FROM 'above') AS exits
+            FROM (SELECT credit_code,
+                    (array_agg(status ORDER BY effective_year DESC, id DESC) FILTER (WHERE effective_year <= :y))[1] AS sy,
+                    (array_agg(status ORDER BY effective_year DESC, id DESC) FILTER (WHERE effective_year <= :b))[1] AS sb
+                  FROM registry.scale_statuses WHERE effective_year <= greatest(:y, :b)
+                  GROUP BY credit_code) s
+            JOIN registry.enterprises e USING (credit_code)
+            WHERE e.region_code LIKE :rl
+            GROUP BY 1""",
+        p,
+    ):
+        for f in ("above_year", "above_baseline", "entries", "exits"):
+            put(r["k"], f, r[f])
+
+    for r in await _rows(
+        session,
+        f"""SELECT {ke} AS k, d.tier, count(*) AS n
+            FROM ({TIERS_AT}) d JOIN registry.enterprises e USING (credit_code)
+            WHERE d.decision = 'admit' AND e.region_code LIKE :rl
+            GROUP BY 1, 2""",
+        p,
+    ):
+        put(r["k"], "tier:" + r["tier"], r["n"])
+
+    for r in await _rows(
+        session,
+        f"""SELECT {ke} AS k, count(*) AS n
+            FROM registry.indicators i JOIN registry.enterprises e USING (credit_code)
+            WHERE i.year = :y AND i.on_cloud AND e.region_code LIKE :rl
+            GROUP BY 1""",
+        p,
+    ):
+        put(r["k"], "cloud_enterprises", r["n"])
+
+    for r in await _rows(
+        session,
+        f"""SELECT {ke} AS k, i.cnc_basis AS basis, sum(i.cnc_numerator) AS num,
+                   sum(i.cnc_denominator) AS den, count(*) AS n
+            FROM registry.indicators i
+            JOIN ({TIERS_AT}) d USING (credit_code)
+            JOIN registry.enterprises e USING (credit_code)
+            WHERE i.year = :y AND d.decision = 'admit' AND d.tier IN ('champion', 'champion_candidate')
+              AND i.cnc_denominator IS NOT NULL AND e.region_code LIKE :rl
+            GROUP BY 1, 2""",
+        p,
+    ):
+        put(r["k"], "cnc:" + r["basis"], (r["num"], r["den"], r["n"]))
+
+    for r in await _rows(
+        session,
+        f"""SELECT {kp} AS k,
+              count(*) FILTER (WHERE p.opened_on IS NULL OR p.opened_on <= :as_of) AS parks,
+              count(*) FILTER (WHERE p.star_rating >= 4 AND (p.rated_on IS NULL OR p.rated_on <= :as_of)
+                               AND (p.opened_on IS NULL OR p.opened_on <= :as_of)) AS star_parks
+            FROM registry.parks p WHERE p.region_code LIKE :rl GROUP BY 1""",
+        p,
+    ):
+        put(r["k"], "parks", r["parks"])
+        put(r["k"], "star_parks", r["star_parks"])
+
+    for r in await _rows(
+        session,
+        f"""SELECT {kp} AS k, count(DISTINCT t.credit_code) AS n
+            FROM registry.park_tenants t JOIN registry.parks p ON p.id = t.park_id
+            WHERE p.region_code LIKE :rl AND t.moved_in_on <= :as_of
+              AND (t.moved_out_on IS NULL OR t.moved_out_on > :as_of)
+            GROUP BY 1""",
+        p,
+    ):
+        put(r["k"], "park_tenants", r["n"])
+    return out

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from services.common.db import DbSession
+from services.common.errors import responses
+from services.registry.scope import Manager
+from services.registry.stats import service
+from services.registry.stats.schemas import StatsOut
+
+router = APIRouter(prefix="/v1", tags=["statistics"])
+
+DESCRIPTION = """Registry figures for the progress bulletin (雏鹰行动 targets, domain.md §1), for the
+caller's region or a sub-region, as of the end of `year` (today for the current year).
+
+- **tech_smes / high_tech**: distinct enterprises holding a tech_sme / high_tech title valid on
+  as_of (valid_from ≤ as_of ≤ valid_to, not revoked by then). Expired titles stop counting.
+- **net_new_above_scale** (净增小升规): enterprises above scale at the end of `year` minus those above
+  at the end of `baseline_year` (default year − 1); the status at a year end is the latest scale
+  fact with effective_year ≤ that year. Also reported: entries (小升规) and exits.
+- **champion_candidates / champions** and **pool**: enterprises holding that tier at the end of
+  `year` (latest admit/exit decision with year ≤ `year`).
+- **cloud_enterprises** (企业上云): enterprises whose indicators for `year` say on_cloud.
+- **champion_cnc_rate** (装备数控化率): Σ numerator ÷ Σ denominator × 100 over the `year` indicators of
+  enterprises at tier champion or champion_candidate, count basis; `champion_cnc` gives both bases.
+- **parks**: parks opened by as_of; **star_parks**: rated 4 or 5 stars; **park_tenants**: distinct
+  enterprises with a tenancy in force on as_of (moved_in_on ≤ as_of < moved_out_on).
+- Enterprise figures use the enterprise's region; park figures the park's region.
+- **targets**: the programme's registry-owned targets (province-wide), as docs/contracts.md defines.
+"""
+
+
+@router.get(
+    "/stats",
+    summary="Registry statistics and programme targets",
+    description=DESCRIPTION,
+    responses=responses(401, 403, 422),
+)
+async def get_stats(
+    session: DbSession,
+    principal: Manager,
+    year: Annotated[int | None, Query(ge=1949, le=2100, description="Default: the current year")] = None,
+    region: Annotated[
+        str | None, Query(pattern=r"^\d{2,6}$", description="Region prefix within yours")
+    ] = None,
+    group_by: Annotated[Literal["city", "county"] | None, Query()] = None,
+    baseline_year: Annotated[int | None, Query(ge=1949, le=2100, description="Default: year − 1")] = None,
+) -> StatsOut:
+    return await service.stats(session, principal, year, region, group_by, baseline_year)

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.errors import field_problem
+from services.registry.reference.data import region as region_info
+from services.registry.reference.data import targets
+from services.registry.scope import effective_region
+from services.registry.stats import repository as repo
+from services.registry.stats.schemas import CncBasis, Figures, GroupStats, PoolSizes, StatsOut
+
+TIERS = ("seedling", "specialized", "champion_candidate", "champion")
+
+
+def _rate(num: Decimal, den: Decimal) -> str | None:
+    if not den:
+        return None
+    return str((Decimal(num) * 100 / Decimal(den)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+def build(raw: dict[str, Any]) -> tuple[Figures, PoolSizes]:
+    cnc = {}
+    for basis in ("count", "value"):
+        if f"cnc:{basis}" in raw:
+            num, den, n = raw[f"cnc:{basis}"]
+            cnc[basis] = CncBasis(
+                numerator=f"{num:.2f}", denominator=f"{den:.2f}", rate=_rate(num, den), enterprises=n
+            )
+    figures = Figures(
+        tech_smes=raw.get("tech_smes", 0),
+        high_tech=raw.get("high_tech", 0),
+        net_new_above_scale=raw.get("above_year", 0) - raw.get("above_baseline", 0),
+        above_scale_entries=raw.get("entries", 0),
+        above_scale_exits=raw.get("exits", 0),
+        above_scale=raw.get("above_year", 0),
+        above_scale_baseline=raw.get("above_baseline", 0),
+        champion_candidates=raw.get("tier:champion_candidate", 0),
+        champions=raw.get("tier:champion", 0),
+        cloud_enterprises=raw.get("cloud_enterprises", 0),
+        champion_cnc_rate=cnc["count"].rate if "count" in cnc else None,
+        champion_cnc=cnc,
+        parks=raw.get("parks", 0),
+        park_tenants=raw.get("park_tenants", 0),
+        star_parks=raw.get("star_parks", 0),
+    )
+    pool = PoolSizes(**{t: raw.get("tier:" + t, 0) for t in TIERS})
+    return figures, pool
+
+
+async def stats(
+    session: AsyncSession,
+    principal: Principal,
+    year: int | None,
+    region: str | None,
+    group_by: str | None,
+    baseline_year: int | None,
+) -> StatsOut:
+    today = date.today()
+    year = year or today.year
+    if year > today.year + 1:
+        raise field_problem(422, "year_out_of_range", "#/query/year", f"year must be ≤ {today.year + 1}")
+    baseline = baseline_year if baseline_year is not None else year - 1
+    if baseline >= year:
+        raise field_problem(
+            422, "baseline_not_before_year", "#/query/baseline_year", "baseline_year must be before year"
+        )
+    scope = effective_region(principal, region)
+    as_of = min(date(year, 12, 31), today)
+    total = (await repo.figures(session, scope, year, baseline, as_of, None)).get("all", {})
+    figures, pool = build(total)
+    groups = None
+    if group_by:
+        raw = await repo.figures(session, scope, year, baseline, as_of, group_by)
+        groups = []
+        for key in sorted(raw):
+            f, p = build(raw[key])
+            r = region_info(key)
+            groups.append(GroupStats(region_code=key, region_name=r.name if r else None, figures=f, pool=p))
+    return StatsOut(
+        year=year,
+        baseline_year=baseline,
+        as_of=as_of,
+        region=scope,
+        figures=figures,
+        pool=pool,
+        targets=targets()["targets"],
+        groups=groups,
+    )

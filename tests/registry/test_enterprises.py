@@ -1,0 +1,250 @@
+"""Enterprises: registration rules, region scoping, search, batch and export."""
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from services.common.credit_code import make_credit_code
+from tests.registry_data import add_enterprise, new_credit_code
+
+HZ_XIHU, NB_YINZHOU = "330106", "330212"
+
+
+@pytest.fixture
+def c(client_for):
+    return client_for("registry")
+
+
+def body(**kw):
+    base = {
+        "credit_code": new_credit_code(HZ_XIHU),
+        "name": "杭州雏鹰精密机械有限公司",
+        "region_code": HZ_XIHU,
+        "industry_code": "3484",
+        "established_on": "2012-05-01",
+        "registered_capital": "5000000",
+        "address": "杭州市西湖区文三路1号",
+    }
+    base.update(kw)
+    return base
+
+
+async def test_register_then_read_with_money_as_string(c, as_, db):
+    b = body()
+    r = await c.post("/v1/enterprises", json=b, headers=as_("official", region="330100"))
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["registered_capital"] == "5000000.00" and out["city_code"] == "330100"
+    assert out["region_name"] == "西湖区" and out["industry_section"] == "C"
+    got = await c.get(f"/v1/enterprises/{b['credit_code'].lower()}", headers=as_())
+    assert got.status_code == 200 and got.json()["name"] == b["name"]
+    change = await db.fetchrow("SELECT * FROM registry.changes WHERE entity_key = $1", b["credit_code"])
+    assert change["action"] == "created" and change["actor_kind"] == "official"
+
+
+async def test_existing_credit_code_is_a_409(c, as_):
+    b = body()
+    assert (await c.post("/v1/enterprises", json=b, headers=as_())).status_code == 201
+    r = await c.post("/v1/enterprises", json=b, headers=as_())
+    assert r.status_code == 409 and r.json()["code"] == "enterprise_exists"
+
+
+async def test_wrong_check_character_is_a_422_naming_the_expected_one(c, as_):
+    good = make_credit_code("91330106MA2ABCDE1")
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    r = await c.post("/v1/enterprises", json=body(credit_code=bad), headers=as_())
+    assert r.status_code == 422
+    err = r.json()["errors"][0]
+    assert err["pointer"] == "/credit_code" and f"expected {good[17]}" in err["message"]
+
+
+async def test_unknown_region_industry_and_negative_money_are_422(c, as_):
+    for field, value in (("region_code", "330199"), ("industry_code", "9999"), ("registered_capital", "-1")):
+        r = await c.post("/v1/enterprises", json=body(**{field: value}), headers=as_())
+        assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == f"/{field}", field
+    # Retired codes stay valid for enterprises registered under them.
+    r = await c.post("/v1/enterprises", json=body(region_code="330103"), headers=as_())
+    assert r.status_code == 201
+
+
+async def test_county_official_sees_404_outside_their_county_and_cannot_admit(c, as_, db):
+    ningbo = await add_enterprise(db, region_code=NB_YINZHOU)
+    xihu = await add_enterprise(db, region_code=HZ_XIHU)
+    county = as_("official", region=HZ_XIHU)
+    assert (await c.get(f"/v1/enterprises/{ningbo}", headers=county)).status_code == 404
+    assert (await c.get(f"/v1/enterprises/{xihu}", headers=county)).status_code == 200
+    r = await c.post(
+        "/v1/pool/decisions",
+        json={"credit_code": ningbo, "tier": "seedling", "year": 2022, "decision": "admit"},
+        headers=county,
+    )
+    assert r.status_code == 404
+    assert await db.fetchval("SELECT tier FROM registry.enterprises WHERE credit_code = $1", ningbo) is None
+    r = await c.patch(f"/v1/enterprises/{ningbo}", json={"name": "x"}, headers=county)
+    assert r.status_code == 404
+    # The province official sees both; the list of the county official only its own.
+    assert (
+        await c.get(f"/v1/enterprises/{ningbo}", headers=as_("official", region="330000"))
+    ).status_code == 200
+    listed = (await c.get("/v1/enterprises", headers=county)).json()["items"]
+    assert [e["credit_code"] for e in listed] == [xihu]
+    r = await c.post("/v1/enterprises", json=body(region_code=NB_YINZHOU), headers=county)
+    assert r.status_code == 403
+
+
+async def test_banks_read_only_the_directory_record(c, as_, db):
+    code = await add_enterprise(db, region_code=NB_YINZHOU, sizes={2022: "small"}, tier="seedling")
+    bank = as_("bank", org="B001")
+    r = await c.get(f"/v1/enterprises/{code}", headers=bank)
+    assert r.status_code == 200
+    assert (
+        r.json()["size_class"] == "small" and r.json()["tier"] == "seedling" and r.json()["address"] is None
+    )
+    assert (await c.get("/v1/enterprises", headers=bank)).status_code == 403
+    assert (await c.post("/v1/enterprises", json=body(), headers=bank)).status_code == 403
+
+
+async def test_patch_changes_fields_and_logs_before_and_after(c, as_, db):
+    code = await add_enterprise(db, name="旧名称有限公司")
+    r = await c.patch(
+        f"/v1/enterprises/{code}", json={"name": "新名称有限公司", "industry_code": "3441"}, headers=as_()
+    )
+    assert (
+        r.status_code == 200 and r.json()["name"] == "新名称有限公司" and r.json()["industry_code"] == "3441"
+    )
+    change = await db.fetchrow(
+        "SELECT before, after FROM registry.changes WHERE entity_key = $1 AND action = 'updated'", code
+    )
+    assert '"旧名称有限公司"' in change["before"] and '"新名称有限公司"' in change["after"]
+
+
+async def test_list_filters_and_keyset_pages(c, as_, db):
+    codes = []
+    for i in range(5):
+        codes.append(await add_enterprise(db, region_code="330106", tier="seedling" if i % 2 else None))
+    other = await add_enterprise(db, region_code="330212", tier="seedling", titles=["tech_sme"])
+    admin = as_()
+    hz = (await c.get("/v1/enterprises", params={"region": "3301", "limit": 2}, headers=admin)).json()
+    seen = [e["credit_code"] for e in hz["items"]]
+    while hz["next_cursor"]:
+        hz = (
+            await c.get(
+                "/v1/enterprises",
+                params={"region": "3301", "limit": 2, "cursor": hz["next_cursor"]},
+                headers=admin,
+            )
+        ).json()
+        seen += [e["credit_code"] for e in hz["items"]]
+    assert seen == sorted(codes)
+    tiered = (await c.get("/v1/enterprises", params={"tier": "seedling"}, headers=admin)).json()["items"]
+    assert {e["credit_code"] for e in tiered} == {codes[1], codes[3], other}
+    titled = (await c.get("/v1/enterprises", params={"title": "tech_sme"}, headers=admin)).json()["items"]
+    assert [e["credit_code"] for e in titled] == [other] and titled[0]["titles"] == ["tech_sme"]
+    section = (
+        await c.get("/v1/enterprises", params={"industry": "C", "region": "3302"}, headers=admin)
+    ).json()
+    assert [e["credit_code"] for e in section["items"]] == [other]
+    r = await c.get("/v1/enterprises", params={"cursor": "forged.cursor"}, headers=admin)
+    assert r.status_code == 400
+
+
+async def test_name_search_prefix_contains_and_fuzzy(c, as_, db):
+    a = await add_enterprise(db, name="杭州海康精密机械有限公司")
+    b = await add_enterprise(db, name="宁波精密机械制造有限公司")
+    await add_enterprise(db, name="温州鞋业有限公司")
+    admin = as_()
+
+    async def search(q):
+        return [
+            e["credit_code"]
+            for e in (await c.get("/v1/enterprises", params={"q": q}, headers=admin)).json()["items"]
+        ]
+
+    assert await search("杭州海康") == [a]  # prefix
+    assert set(await search("精密机械")) == {a, b}  # contained
+    assert (await search("杭州海康精蜜机械"))[0] == a  # one wrong character: fuzzy
+    assert await search(a) == [a]  # exact credit code
+    assert await search("不存在的名字") == []
+
+
+async def test_batch_reports_each_record_and_commits_the_valid_ones(c, as_, db):
+    existing = await add_enterprise(db, name="已登记企业有限公司", industry_code="3311")
+    good = body()
+    records = [
+        good,
+        {
+            **body(),
+            "credit_code": good["credit_code"][:17] + ("0" if good["credit_code"][17] != "0" else "1"),
+        },
+        {
+            "credit_code": existing,
+            "name": "已登记企业有限公司",
+            "region_code": HZ_XIHU,
+            "industry_code": "3311",
+            "established_on": "2010-01-01",
+        },
+        {
+            "credit_code": existing,
+            "name": "改名企业有限公司",
+            "region_code": HZ_XIHU,
+            "industry_code": "3311",
+        },
+        body(region_code=NB_YINZHOU),
+    ]
+    r = await c.post(
+        "/v1/enterprises/batch", json={"records": records}, headers=as_("official", region="330100")
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()
+    statuses = [x["status"] for x in out["results"]]
+    assert statuses == ["created", "rejected", "unchanged", "rejected", "rejected"]
+    assert out["results"][1]["errors"][0]["rule"] == "REG-E001"
+    assert out["results"][3]["errors"][0]["rule"] == "REG-E007"
+    assert out["results"][4]["errors"][0]["rule"] == "REG-E006"
+    assert out["committed"] is True and out["summary"]["created"] == 1
+    stamped = await db.fetchval(
+        "SELECT rule_set_version FROM registry.enterprises WHERE credit_code = $1", good["credit_code"]
+    )
+    assert stamped == out["rule_set_version"]
+
+
+async def test_atomic_batch_writes_nothing_when_a_record_fails(c, as_, db):
+    records = [body(), body(industry_code="0000")]
+    r = await c.post(
+        "/v1/enterprises/batch", params={"atomic": "true"}, json={"records": records}, headers=as_()
+    )
+    assert r.json()["committed"] is False
+    assert await db.fetchval("SELECT count(*) FROM registry.enterprises") == 0
+
+
+async def test_batch_updates_and_replays_by_idempotency_key(c, as_, db):
+    code = await add_enterprise(db, name="旧名有限公司", industry_code="3311")
+    rec = {"credit_code": code, "name": "新名有限公司", "region_code": HZ_XIHU, "industry_code": "3311"}
+    headers = {**as_(sub="u1"), "Idempotency-Key": "batch-1"}
+    r1 = await c.post("/v1/enterprises/batch", json={"records": [rec]}, headers=headers)
+    r2 = await c.post("/v1/enterprises/batch", json={"records": [rec]}, headers=headers)
+    assert r1.json()["results"][0]["status"] == "updated"
+    assert r2.headers.get("idempotent-replayed") == "true" and r2.json() == r1.json()
+
+
+async def test_csv_and_xlsx_exports_match_the_filtered_list(c, as_, db):
+    for i in range(3):
+        await add_enterprise(db, name=f"杭州导出测试{i}有限公司", region_code="330106", sizes={2022: "small"})
+    await add_enterprise(db, name="宁波不导出有限公司", region_code="330212")
+    headers = as_("official", region="330100")
+    listed = (await c.get("/v1/enterprises", params={"size": "small"}, headers=headers)).json()["items"]
+    r = await c.get("/v1/enterprises/export", params={"format": "csv", "size": "small"}, headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["统一社会信用代码", "企业名称", "行政区划代码"]
+    assert [row[0] for row in rows[1:]] == [e["credit_code"] for e in listed]
+    assert {row[6] for row in rows[1:]} == {"小型"}
+    r = await c.get("/v1/enterprises/export", params={"format": "xlsx", "size": "small"}, headers=headers)
+    assert r.status_code == 200
+    ws = load_workbook(io.BytesIO(r.content)).active
+    values = list(ws.iter_rows(values_only=True))
+    assert values[0][1] == "企业名称"
+    assert [v[0] for v in values[1:]] == [e["credit_code"] for e in listed]
+    assert [v[1] for v in values[1:]] == [e["name"] for e in listed]
