@@ -60,6 +60,9 @@ async def upsert(
     Refs not in the result were unchanged."""
     if not rows:
         return {}
+    if not conn.is_in_transaction():  # a bare connection (seeds, tools): one transaction of its own
+        async with conn.transaction():
+            return await upsert(conn, spec, owner, rows, principal, rule_set_version)
     stage = f"_stage_{spec.table}"
     cols = list(spec.columns)
     await conn.execute(
