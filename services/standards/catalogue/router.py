@@ -22,6 +22,7 @@ from services.standards.catalogue.schemas import (
     StandardPatch,
     StandardStatus,
 )
+from services.standards.text import PlainText
 
 router = APIRouter(tags=["standards catalogue"])
 Writer = Annotated[Principal, require_kind("admin", "official")]
@@ -55,7 +56,7 @@ async def list_standards(
     session: DbSession,
     principal: CurrentPrincipal,
     page: Pagination,
-    q: Annotated[str | None, Query(max_length=200, description="Substring of code or title")] = None,
+    q: Annotated[PlainText | None, Query(max_length=200, description="Substring of code or title")] = None,
     level: Level | None = None,
     status: StandardStatus | None = None,
 ) -> Page[StandardOut]:

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from services.common.types import CreditCode
 from services.standards.catalogue.codes import is_zhejiang_made, normalize_standard_code
+from services.standards.text import plain_text
 
 Level = Literal["international", "national", "industry", "local", "group", "zhejiang_made"]
 StandardStatus = Literal["current", "withdrawn"]
@@ -25,14 +26,18 @@ StandardCode = Annotated[
         "stored with an em-dash",
     ),
 ]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(plain_text)
+]
 
 
 class Adoption(BaseModel):
     """The international standard this one adopts, and how closely (GB/T 20000.2)."""
 
     model_config = ConfigDict(extra="forbid")
-    international_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    international_code: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), AfterValidator(plain_text)
+    ]
     degree: Degree = Field(description="IDT identical, MOD modified, NEQ not equivalent")
 
 

@@ -17,14 +17,15 @@ from services.standards.catalogue.schemas import StandardCode
 from services.standards.certifications import service
 from services.standards.certifications.rules import RULES
 from services.standards.certifications.schemas import CertificateOut, EffectiveStatus, HistoryEntry
+from services.standards.text import PlainText
 
 router = APIRouter(tags=["certifications"])
 Reader = Annotated[Principal, require_kind("admin", "official", "certifier")]
 CertificateNoPath = Annotated[
-    str, Path(min_length=1, max_length=64, description="The body's certificate number")
+    PlainText, Path(min_length=1, max_length=64, description="The body's certificate number")
 ]
 CertifierQuery = Annotated[
-    str | None,
+    PlainText | None,
     Query(
         max_length=64, description="The certification body's code, when the number exists at several bodies"
     ),

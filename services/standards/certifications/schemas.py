@@ -9,15 +9,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from services.common.types import CreditCode
 from services.standards.catalogue.schemas import StandardCode
+from services.standards.text import plain_text
 
 Status = Literal["valid", "suspended", "revoked", "cancelled"]
 EffectiveStatus = Literal["valid", "suspended", "revoked", "cancelled", "expired"]
 
 
 def _printable(v: str) -> str:
-    if any(ord(c) < 32 or ord(c) == 127 for c in v):
+    if any(c in "\t\n\r" for c in v):
         raise ValueError("control characters are not allowed")
-    return v
+    return plain_text(v)
 
 
 CertificateNo = Annotated[
@@ -39,16 +40,30 @@ class CertificateRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
     certificate_no: CertificateNo
     holder_credit_code: CreditCode
-    holder_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    product: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-    scope: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    holder_name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        AfterValidator(plain_text),
+    ]
+    product: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        AfterValidator(plain_text),
+    ]
+    scope: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(plain_text)]
+        | None
+    ) = None
     standard_code: StandardCode
     rule_code: RuleCode
     issued_on: date
     expires_on: date
     status: Status
     status_effective_on: date
-    status_reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+    status_reason: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), AfterValidator(plain_text)]
+        | None
+    ) = None
 
 
 class CertificateOut(BaseModel):

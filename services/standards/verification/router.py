@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from services.common.errors import responses
+from services.standards.text import PlainText
 from services.standards.verification import service
 from services.standards.verification.schemas import LookupRequest, LookupResponse, PublicCertificate
 
@@ -25,10 +26,10 @@ router = APIRouter(tags=["public verification"])
     responses=responses(404, 409, 422),
 )
 async def verify_certificate(
-    certificate_no: Annotated[str, Path(min_length=1, max_length=64)],
+    certificate_no: Annotated[PlainText, Path(min_length=1, max_length=64)],
     request: Request,
     certifier: Annotated[
-        str | None, Query(max_length=64, description="The certification body's code")
+        PlainText | None, Query(max_length=64, description="The certification body's code")
     ] = None,
 ) -> PublicCertificate:
     return await service.verify(request.app.state.engine, certificate_no, certifier)
