@@ -22,7 +22,7 @@ async def upsert(session: AsyncSession, values: dict[str, Any]) -> bool:
     stmt = stmt.on_conflict_do_update(
         index_elements=["credit_code", "year"],
         set_={k: stmt.excluded[k] for k in values if k not in ("credit_code", "year")},
-    ).returning(literal_column("xmax") == "0")
+    ).returning(literal_column("(xmax = 0)"))
     return bool((await session.execute(stmt)).scalar_one())
 
 
