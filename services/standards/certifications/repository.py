@@ -111,7 +111,21 @@ async def write_batch(
     """One upsert of the final state per certificate, then one insert of every history row."""
     if not final_states:
         return
-    conn = await driver(session)
+    await write_states(
+        await driver(session), certifier, final_states, history, rule_set_version, pushed_by, request_id
+    )
+
+
+async def write_states(
+    conn: Any,
+    certifier: str,
+    final_states: dict[str, dict],
+    history: list[dict],
+    rule_set_version: str,
+    pushed_by: str,
+    request_id: str | None,
+) -> None:
+    """The bulk SQL on an asyncpg connection (also used by the demo seed)."""
     nos = list(final_states)
     cols = [[final_states[n][f] for n in nos] for f in (*STATE_FIELDS, "revision")]
     rows = await conn.fetch(_UPSERT, certifier, nos, *cols, rule_set_version)
