@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from gateway import policy
 from gateway.auth import Authenticator, Caller
+from gateway.principal import PrincipalSigner
 from gateway.ratelimit import Decision, RateLimiter
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstreams
@@ -28,6 +29,7 @@ class Gateway:
         self.auth = authenticator
         self.limiter = RateLimiter(gw.rates.burst_s)
         self.upstreams = Upstreams.from_settings(settings, gw.upstream)
+        self.signer = PrincipalSigner(settings)
 
     async def admit(
         self, rule: policy.Rule, method: str, authorization: str | None, client_ip: str

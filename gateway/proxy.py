@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway import policy
 from gateway.core import Gateway, client_ip
 from gateway.upstream import UpstreamError
-from services.common.auth import PRINCIPAL_HEADER, mint_principal
+from services.common.auth import PRINCIPAL_HEADER
 from services.common.errors import Problem, problem_response
 
 log = logging.getLogger("eaglet.gateway.proxy")
@@ -61,7 +61,7 @@ DROP_RESPONSE = frozenset(
         b"x-request-id",
     }
 )
-INLINE_BODY = 256 * 1024  # responses up to this size are sent in one ASGI message
+INLINE_BODY = 8 * 1024 * 1024  # responses up to this size (with a length) are sent in one ASGI message
 
 
 class _Route:
@@ -140,9 +140,7 @@ class ProxyMiddleware:
         if rid:
             headers["X-Request-ID"] = rid
         if admission.caller is not None:
-            headers[PRINCIPAL_HEADER] = mint_principal(
-                admission.caller.principal, gw.settings, request_id=rid
-            )
+            headers[PRINCIPAL_HEADER] = gw.signer.sign(admission.caller.principal, rid)
         headers["X-Forwarded-For"] = f"{xff}, {ip}" if xff else ip
         headers["X-Forwarded-Proto"] = scope.get("scheme", "http")
         if host:

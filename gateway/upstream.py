@@ -20,7 +20,7 @@ from yarl import URL
 
 from gateway.breaker import CircuitBreaker
 from gateway.settings import UpstreamSettings
-from services.common.auth import PRINCIPAL_HEADER, Principal, mint_principal
+from services.common.auth import PRINCIPAL_HEADER
 from services.common.errors import Problem
 from services.common.settings import Settings
 
@@ -165,8 +165,7 @@ class Upstream:
     async def get_json(
         self,
         path: str,
-        principal: Principal,
-        settings: Settings,
+        principal_token: str,
         request_id: str | None,
         params: dict[str, Any] | None = None,
     ) -> tuple[int, Any]:
@@ -177,7 +176,7 @@ class Upstream:
 
             query = urlencode({k: v for k, v in params.items() if v is not None})
         headers = {
-            PRINCIPAL_HEADER: mint_principal(principal, settings, request_id=request_id),
+            PRINCIPAL_HEADER: principal_token,
             "Accept": "application/json",
         }
         if request_id:

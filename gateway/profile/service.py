@@ -51,14 +51,14 @@ async def build_profile(
 ) -> EnterpriseProfile:
     code = quote(credit_code, safe="")
     ups = gw.upstreams
-    s = gw.settings
+    s = gw.signer.sign(principal, request_id)
     results = await asyncio.gather(
-        ups["registry"].get_json(f"/v1/enterprises/{code}", principal, s, request_id),
-        ups["finance"].get_json(f"/v1/enterprises/{code}/financing-summary", principal, s, request_id),
+        ups["registry"].get_json(f"/v1/enterprises/{code}", s, request_id),
+        ups["finance"].get_json(f"/v1/enterprises/{code}/financing-summary", s, request_id),
         ups["standards"].get_json(
-            "/v1/certifications", principal, s, request_id, {"holder": credit_code, "limit": PAGE}
+            "/v1/certifications", s, request_id, {"holder": credit_code, "limit": PAGE}
         ),
-        ups["standards"].get_json(f"/v1/enterprises/{code}/standards", principal, s, request_id),
+        ups["standards"].get_json(f"/v1/enterprises/{code}/standards", s, request_id),
         return_exceptions=True,
     )
     registry, finance, certs, led = (

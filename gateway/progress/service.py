@@ -58,7 +58,7 @@ def status_of(
 
 async def _stats(gw: Gateway, service: str, principal: Principal, year: int, region: str, rid: str | None):
     status, body = await gw.upstreams[service].get_json(
-        "/v1/stats", principal, gw.settings, rid, {"year": year, "region": region}
+        "/v1/stats", gw.signer.sign(principal, rid), rid, {"year": year, "region": region}
     )
     if status == 403:
         raise Problem(403, "forbidden", f"the {service} service refuses these statistics to this caller")

@@ -1,0 +1,293 @@
+"""Gateway overhead: the same calls through the gateway and straight to the service.
+
+    .venv/bin/python bench/gateway.py [--scale 1.0] [--connections 32] [--gateway-workers 1]
+
+Starts an embedded PostgreSQL in a temp folder (or uses DATABASE_URL), migrates, starts registry,
+finance and the gateway as real uvicorn processes, then measures with an aiohttp load generator
+in this process:
+1. a registry GET (`/v1/enterprises/{code}`, or `/v1/whoami` if the registry does not serve it
+   yet) with N concurrent connections for a fixed time: direct (signed principal header) vs
+   through the gateway (API key): throughputs, ratio, latency p50/p99 and what the gateway adds;
+2. a 5,000-loan `POST /v1/loans/batch` (fresh loan refs each round): direct vs gateway, median of
+   rounds, ratio. The direct call is the baseline (the raw service in the same run).
+Goals (issue 6): GET ratio ≥ 0.65, batch ratio ≥ 0.9.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.common.auth import principal_headers  # noqa: E402
+from services.common.credit_code import make_credit_code  # noqa: E402
+from services.common.db import plain_url  # noqa: E402
+from tests.support import free_port  # noqa: E402
+
+APPS = {
+    "registry": "services.registry.app:create_app",
+    "finance": "services.finance.app:create_app",
+    "gateway": "gateway.app:create_app",
+}
+
+
+def start(name: str, env: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen:
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        APPS[name],
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    args += ["--no-access-log", "--log-level", "warning"]
+    if workers > 1:
+        args += ["--workers", str(workers)]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not start")
+
+
+async def load(url: str, headers_fn, seconds: float, connections: int) -> tuple[int, list[float], int]:
+    """Closed-loop load: `connections` workers each sending requests back to back."""
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=60)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                async with session.get(url, headers=headers_fn()) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        errors += 1
+                latencies.append(time.perf_counter() - t0)
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    return len(latencies), latencies, errors
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] * 1000
+
+
+def loans(n: int, tag: str, borrower: str) -> dict:
+    return {
+        "records": [
+            {
+                "loan_ref": f"BENCH-{tag}-{i:06d}",
+                "borrower_credit_code": borrower,
+                "borrower_name": "杭州基准测试科技有限公司",
+                "borrower_size": "small",
+                "product": "credit",
+                "amount": "1000000.00",
+                "annual_rate": "4.35",
+                "issued_on": "2022-03-01",
+                "matures_on": "2023-03-01",
+                "renewal_type": "new",
+                "is_first_loan": False,
+                "outstanding_balance": "1000000.00",
+                "status": "outstanding",
+            }
+            for i in range(n)
+        ]
+    }
+
+
+async def post_batch(url: str, headers: dict, body: dict) -> tuple[float, int]:
+    async with aiohttp.ClientSession() as session:
+        t0 = time.perf_counter()
+        async with session.post(
+            url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=300)
+        ) as r:
+            await r.read()
+            return time.perf_counter() - t0, r.status
+
+
+def main(args) -> None:
+    tmp = None
+    pg = None
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        from services.common.embedded_pg import EmbeddedPostgres
+
+        tmp = tempfile.mkdtemp(prefix="eaglet-bench-")
+        pg = EmbeddedPostgres(Path(tmp) / "pgdata", delete_on_stop=True)
+        url = pg.ensure_database("eaglet_bench")
+    procs: list[subprocess.Popen] = []
+    try:
+        from services.cli import run_migrations
+
+        run_migrations(url)
+        asyncio.run(measure(args, url, procs))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if pg is not None:
+            pg.stop()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def measure(args, url: str, procs: list[subprocess.Popen]) -> None:
+    if True:
+        os.environ["EAGLET_DATABASE_URL"] = url
+        os.environ["EAGLET_ENV"] = "dev"
+        from services.common.settings import get_settings
+
+        get_settings.cache_clear()
+        conn = await asyncpg.connect(plain_url(url))
+        code = make_credit_code("91330106BENCH0001")
+        await conn.execute(
+            "INSERT INTO registry.enterprises (credit_code, name, region_code, industry_code, established_on) "
+            "VALUES ($1, '杭州基准测试科技有限公司', '330106', '3311', '2010-01-01') ON CONFLICT DO NOTHING",
+            code,
+        )
+        await conn.close()
+
+        env = dict(os.environ, EAGLET_DATABASE_URL=url, EAGLET_ENV="dev", EAGLET_LOG_LEVEL="WARNING")
+        ports = {name: free_port() for name in APPS}
+        for name in ("registry", "finance"):
+            env[f"EAGLET_{name.upper()}__URL"] = f"http://127.0.0.1:{ports[name]}"
+            env[f"EAGLET_{name.upper()}__PORT"] = str(ports[name])
+        env["EAGLET_RATES__BANK"] = "1000000"  # measure the proxy, not the limiter
+        env["EAGLET_RATES__OFFICIAL"] = "1000000"
+        for name in ("registry", "finance"):
+            procs.append(start(name, env, ports[name]))
+        procs.append(start("gateway", env, ports["gateway"], args.gateway_workers))
+
+        from gateway.clients.schemas import ClientCreate
+        from gateway.clients.service import create_client
+        from services.common.auth import Principal
+        from services.common.db import create_engine, create_sessionmaker
+
+        settings = get_settings()
+        engine = create_engine(
+            settings.model_copy(update={"db": settings.db.model_copy(update={"pool": "null"})}), "bench"
+        )
+        async with create_sessionmaker(engine)() as session:
+            bank = await create_client(
+                session,
+                Principal(sub="bench", kind="admin"),
+                ClientCreate(kind="bank", org="B-BENCH", name="bench"),
+            )
+            official = await create_client(
+                session,
+                Principal(sub="bench", kind="admin"),
+                ClientCreate(kind="official", region="330000", name="bench official"),
+            )
+            await session.commit()
+        await engine.dispose()
+
+        direct_reg = f"http://127.0.0.1:{ports['registry']}"
+        gw = f"http://127.0.0.1:{ports['gateway']}"
+        spec = httpx.get(direct_reg + "/openapi.json").json()  # noqa: ASYNC210 - set-up, not measured
+        path = (
+            f"/v1/enterprises/{code}"
+            if "/v1/enterprises/{credit_code}" in spec.get("paths", {})
+            else "/v1/whoami"
+        )
+        seconds = max(1.0, 10 * args.scale)
+        n = args.connections
+        # A principal minted once and reused (valid 120 s): the service verifies it on every call.
+        official_principal = principal_headers("official", region="330000", sub="bench")
+        gw_headers = {"Authorization": f"Bearer {official.key}"}
+        check = httpx.get(gw + "/registry" + path, headers=gw_headers)  # noqa: ASYNC210
+        assert check.status_code == 200, check.text
+
+        print(f"eaglet gateway benchmark — registry GET {path}, {n} connections, {seconds:.0f} s per run")
+        print(f"gateway workers: {args.gateway_workers}; cores: {os.cpu_count()}")
+        if not args.skip_get:
+            await load(direct_reg + path, lambda: official_principal, 1.0, n)  # warm-up
+            await load(gw + "/registry" + path, lambda: gw_headers, 1.0, n)
+            d_count, d_lat, d_err = await load(direct_reg + path, lambda: official_principal, seconds, n)
+            g_count, g_lat, g_err = await load(gw + "/registry" + path, lambda: gw_headers, seconds, n)
+            d_rps, g_rps = d_count / seconds, g_count / seconds
+            print(
+                f"  direct : {d_rps:8.0f} req/s  p50 {pct(d_lat, 0.5):6.2f} ms  p99 {pct(d_lat, 0.99):6.2f} ms  ({d_count} requests, {d_err} non-200)"
+            )
+            print(
+                f"  gateway: {g_rps:8.0f} req/s  p50 {pct(g_lat, 0.5):6.2f} ms  p99 {pct(g_lat, 0.99):6.2f} ms  ({g_count} requests, {g_err} non-200)"
+            )
+            print(f"  GET throughput ratio gateway/direct: {g_rps / d_rps:.2f}  (goal ≥ 0.65)")
+            print(
+                f"  latency added by the gateway: p50 {pct(g_lat, 0.5) - pct(d_lat, 0.5):+.2f} ms, "
+                f"p99 {pct(g_lat, 0.99) - pct(d_lat, 0.99):+.2f} ms (under {n}-connection load)"
+            )
+            # single-connection latency (no queueing): what one call costs through the gateway
+            _, d1, _ = await load(direct_reg + path, lambda: official_principal, seconds / 2, 1)
+            _, g1, _ = await load(gw + "/registry" + path, lambda: gw_headers, seconds / 2, 1)
+            print(
+                f"  one connection: direct p50 {pct(d1, 0.5):.2f} ms, gateway p50 {pct(g1, 0.5):.2f} ms "
+                f"(adds {pct(g1, 0.5) - pct(d1, 0.5):.2f} ms), p99 {pct(d1, 0.99):.2f} / {pct(g1, 0.99):.2f} ms"
+            )
+
+        size = max(100, int(5000 * min(1.0, args.scale)))
+        rounds = args.rounds
+        direct_fin = f"http://127.0.0.1:{ports['finance']}"
+        bank_principal = lambda: principal_headers("bank", org="B-BENCH", sub="bench")  # noqa: E731
+        times: dict[str, list[float]] = {"direct": [], "gateway": []}
+        body_bytes = 0
+        for rnd in range(rounds + 1):  # round 0 warms up
+            for mode in ("direct", "gateway"):
+                body = loans(size, f"{mode}{rnd}", code)
+                if mode == "direct":
+                    t, status = await post_batch(direct_fin + "/v1/loans/batch", bank_principal(), body)
+                else:
+                    t, status = await post_batch(
+                        gw + "/finance/v1/loans/batch", {"Authorization": f"Bearer {bank.key}"}, body
+                    )
+                assert status == 200, status
+                body_bytes = len(str(body).encode())
+                if rnd:
+                    times[mode].append(t)
+        d_med, g_med = statistics.median(times["direct"]), statistics.median(times["gateway"])
+        print(f"{size:,}-loan batch POST (~{body_bytes / 1e6:.1f} MB), median of {rounds} rounds:")
+        print(f"  direct : {d_med * 1000:8.0f} ms  ({size / d_med:,.0f} loans/s)")
+        print(f"  gateway: {g_med * 1000:8.0f} ms  ({size / g_med:,.0f} loans/s)")
+        print(f"  batch throughput ratio gateway/direct: {d_med / g_med:.2f}  (goal ≥ 0.9)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0: 10 s GET runs, 5,000-loan batches")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="batch rounds per mode")
+    parser.add_argument("--gateway-workers", type=int, default=1)
+    parser.add_argument("--skip-get", action="store_true", help="only the batch comparison")
+    main(parser.parse_args())
