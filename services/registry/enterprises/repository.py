@@ -188,9 +188,10 @@ def search_terms(q: str) -> tuple[str, list[str], int]:
     return q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", useful, need
 
 
-def with_search(stmt: Select, q: str, credit_code: str | None) -> tuple[Select, Any]:
+def with_search(stmt: Select, q: str, credit_code: str | None, fuzzy: bool = True) -> tuple[Select, Any]:
     """Add the name/credit-code search; returns the statement and its rank expression
-    (0 exact credit code or exact name, 1 name prefix, 2 all bigrams present, 3 fuzzy)."""
+    (0 exact credit code or exact name, 1 name prefix, 2 all bigrams present, 3 fuzzy).
+    `fuzzy=False` keeps only the strict matches (prefix, all bigrams present)."""
     if credit_code:
         rank = literal(0, Integer)
         return stmt.where(Enterprise.credit_code == credit_code), rank
@@ -209,12 +210,17 @@ def with_search(stmt: Select, q: str, credit_code: str | None) -> tuple[Select, 
         (Enterprise.name_bigrams.contains(grams_arr), 2),
         else_=3,
     )
-    match = or_(
-        Enterprise.name.like(pattern),
-        Enterprise.name_bigrams.contains(grams_arr),
-        and_(Enterprise.name_bigrams.overlap(grams_arr), shared >= need),
-    )
+    if not fuzzy:
+        match = or_(Enterprise.name.like(pattern), Enterprise.name_bigrams.contains(grams_arr))
+    else:
+        match = and_(Enterprise.name_bigrams.overlap(grams_arr), shared >= need)
     return stmt.where(match), rank
+
+
+async def any_row(session: AsyncSession, stmt: Select) -> bool:
+    return (
+        await session.execute(select(literal(1)).select_from(stmt.limit(1).subquery()))
+    ).first() is not None
 
 
 async def list_page(session: AsyncSession, stmt: Select, params: PageParams, rank=None):

@@ -67,7 +67,7 @@ class Filters:
         self.title, self.scale, self.q = title, scale, q
 
 
-def _statement(principal, f: Filters, columns=None):
+def _statement(principal, f: Filters, columns=None, fuzzy: bool = False):
     effective_region(principal, None)
     stmt = repo.filtered(
         principal,
@@ -82,7 +82,16 @@ def _statement(principal, f: Filters, columns=None):
     rank = None
     if f.q and f.q.strip():
         cc = check_credit_code(f.q)
-        stmt, rank = repo.with_search(stmt, f.q, cc.normalized if cc.valid else None)
+        stmt, rank = repo.with_search(stmt, f.q, cc.normalized if cc.valid else None, fuzzy)
+    return stmt, rank
+
+
+async def _search_statement(session, principal, f: Filters, columns):
+    """Strict matches (prefix, every character pair present) when there are any; otherwise the
+    fuzzy ones (most pairs shared). Deterministic, so cursors stay valid across pages."""
+    stmt, rank = _statement(principal, f, columns)
+    if f.q and f.q.strip() and not check_credit_code(f.q).valid and not await repo.any_row(session, stmt):
+        stmt, rank = _statement(principal, f, columns, fuzzy=True)
     return stmt, rank
 
 
@@ -111,7 +120,7 @@ async def list_enterprises(
 ) -> Page[EnterpriseOut]:
     """Keyset-paginated, ordered by credit code (or by match quality, then credit code, with `q`).
     Officials see only their region."""
-    stmt, rank = _statement(principal, filters, LIST_COLUMNS)
+    stmt, rank = await _search_statement(session, principal, filters, LIST_COLUMNS)
     rows, cursor = await repo.list_page(session, stmt, page, rank)
     return Page(
         items=[service.to_out({k: v for k, v in r.items() if k != "match_rank"}) for r in rows],
@@ -138,12 +147,13 @@ async def list_enterprises(
 )
 async def export_enterprises(
     request: Request,
+    session: DbSession,
     principal: Manager,
     filters: Annotated[Filters, Depends()],
     format: Annotated[Literal["csv", "xlsx"], Query(description="csv (UTF-8 with BOM) or xlsx")] = "csv",
 ) -> StreamingResponse:
     """Same filters and scope as the list; every matching row, ordered by credit code."""
-    stmt, _ = _statement(principal, filters, LIST_COLUMNS)
+    stmt, _ = await _search_statement(session, principal, filters, LIST_COLUMNS)
     engine = request.app.state.engine
 
     async def rows():
