@@ -1,0 +1,126 @@
+"""The two views that need all three services: the enterprise profile and the progress bulletin."""
+
+import io
+from decimal import Decimal
+
+from openpyxl import load_workbook
+
+from services.common.auth import principal_headers
+from tests.finance.helpers import loan
+from tests.gateway.conftest import bearer, restart
+from tests.registry_data import add_enterprise
+
+
+async def post_loans(http, gw, key, records):
+    r = await http.post(gw.url + "/finance/v1/loans/batch", json={"records": records}, headers=bearer(key))
+    assert r.status_code == 200, r.text
+    assert r.json()["summary"]["rejected"] == 0, r.text
+
+
+async def test_a_banks_profile_shows_only_its_own_loans(gateway_live, db, new_client, http):
+    code = await add_enterprise(db, region_code="330106", sizes={2022: "small"})
+    _, bank_a = await new_client("bank", org="B-PROF-A")
+    _, bank_b = await new_client("bank", org="B-PROF-B")
+    _, admin = await new_client("admin")
+    await post_loans(http, gateway_live, bank_a, [loan(borrower=code), loan(borrower=code)])
+    await post_loans(
+        http, gateway_live, bank_b, [loan(borrower=code, amount="500000.00", outstanding_balance="0.00")]
+    )
+
+    url = f"{gateway_live.url}/v1/enterprises/{code}/profile"
+    a = (await http.get(url, headers=bearer(bank_a))).json()
+    assert a["partial"] is False and a["degraded"] == []
+    assert a["enterprise"]["credit_code"] == code
+    assert a["finance"]["loans_count"] == 2 and a["finance"]["loans_amount"] == "2000000.00"
+    assert "standards" in a["withheld"]  # banks may not read certification records
+    b = (await http.get(url, headers=bearer(bank_b))).json()
+    assert b["finance"]["loans_count"] == 1 and b["finance"]["loans_amount"] == "500000.00"
+    full = (await http.get(url, headers=bearer(admin))).json()
+    assert full["finance"]["loans_count"] == 3
+    assert full["standards"] == {"certifications": [], "certifications_truncated": False, "standards": []}
+
+
+async def test_profile_of_an_enterprise_outside_the_callers_region_is_404(gateway_live, db, new_client, http):
+    code = await add_enterprise(db, region_code="330212")
+    _, official = await new_client("official", region="330106")
+    r = await http.get(f"{gateway_live.url}/v1/enterprises/{code}/profile", headers=bearer(official))
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    r = await http.get(
+        f"{gateway_live.url}/v1/enterprises/91330000733796106X/profile", headers=bearer(official)
+    )
+    assert r.status_code == 422  # bad check character
+
+
+async def test_profile_is_partial_when_a_service_is_down(flaky, db, new_client, http):
+    code = await add_enterprise(db, region_code="330106")
+    _, admin = await new_client("admin")
+    finance = flaky["finance"]
+    finance.stop()
+    try:
+        r = await http.get(f"{flaky['gateway'].url}/v1/enterprises/{code}/profile", headers=bearer(admin))
+        assert r.status_code == 200
+        body = r.json()
+        assert body["partial"] is True
+        assert "finance" in body["degraded"] and body["finance"] is None
+        assert body["enterprise"]["credit_code"] == code  # the registry part is still there
+    finally:
+        restart(finance)
+
+
+async def test_progress_bulletin_equals_the_services_statistics(
+    gateway_live, live_services, db, new_client, http
+):
+    for titles in (["tech_sme"], ["tech_sme", "high_tech"], ["high_tech"]):
+        await add_enterprise(db, region_code="330106", sizes={2022: "small"}, titles=titles)
+    code = await add_enterprise(db, region_code="330106", sizes={2022: "micro"}, tier="champion_candidate")
+    _, bank = await new_client("bank", org="B-PROG")
+    await post_loans(
+        http, gateway_live, bank, [loan(borrower=code, amount="2500000.00", outstanding_balance="2500000.00")]
+    )
+    _, official = await new_client("official", region="330000")
+
+    r = await http.get(f"{gateway_live.url}/v1/progress?year=2022&region=330000", headers=bearer(official))
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["partial"] is False and report["targets_version"]
+    items = {i["key"]: i for i in report["items"]}
+    assert len(items) == 16 and items["tech_smes"]["name_zh"] == "科技型中小企业"
+
+    headers = principal_headers("official", region="330000")
+    for service in ("registry", "finance", "standards"):
+        stats = (
+            await http.get(f"{live_services[service].url}/v1/stats?year=2022&region=330000", headers=headers)
+        ).json()
+        for key, fact in stats["targets"].items():
+            assert key in items, key
+            if fact["value"] is None:  # no figures yet (e.g. no adoption reports): shown as not tracked
+                assert items[key]["actual"] is None and items[key]["status"] == "not_tracked"
+            else:
+                assert Decimal(items[key]["actual"]) == Decimal(fact["value"]), (service, key)
+            assert items[key]["owner_service"] == service
+    assert Decimal(items["smb_new_loans"]["actual"]) >= Decimal("2500000")
+    assert items["tech_trade"]["status"] == "not_tracked" and items["tech_trade"]["actual"] is None
+    loans = items["smb_new_loans"]  # 2022–2024 is over and 2.5 million ≪ 500 billion
+    assert loans["status"] == "behind" and loans["expected_ratio"] == "100.00"
+    ratio = Decimal(loans["actual"]) / Decimal("500000000000") * 100
+    assert Decimal(loans["ratio"]) == ratio.quantize(Decimal("0.01"))
+
+    x = await http.get(
+        f"{gateway_live.url}/v1/progress?year=2022&region=330000&format=xlsx", headers=bearer(official)
+    )
+    assert x.status_code == 200 and x.headers["content-type"].startswith("application/vnd.openxmlformats")
+    ws = load_workbook(io.BytesIO(x.content)).active
+    rows = {row[1]: row for row in ws.iter_rows(values_only=True) if row and row[1] in items}
+    assert len(rows) == 16
+    assert Decimal(str(rows["smb_new_loans"][4])) == Decimal(loans["actual"])
+    assert rows["tech_smes"][2] == "科技型中小企业" and rows["smb_new_loans"][8] == "滞后"
+
+
+async def test_progress_is_for_officials_of_the_region(gateway_live, new_client, http):
+    _, county = await new_client("official", region="330106")
+    r = await http.get(f"{gateway_live.url}/v1/progress?region=330000", headers=bearer(county))
+    assert r.status_code == 403 and r.json()["code"] == "region_out_of_scope"
+    r = await http.get(f"{gateway_live.url}/v1/progress", headers=bearer(county))
+    assert r.status_code == 404 and r.json()["code"] == "no_targets"  # no county targets loaded
+    _, bank = await new_client("bank", org="B-X")
+    assert (await http.get(f"{gateway_live.url}/v1/progress", headers=bearer(bank))).status_code == 403
