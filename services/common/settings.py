@@ -40,6 +40,23 @@ class ServiceSettings(BaseModel):
         return self.url or f"http://{self.host}:{self.port}"
 
 
+# One class per process so that setting one field (e.g. EAGLET_REGISTRY__URL) keeps the default port.
+class RegistrySettings(ServiceSettings):
+    port: int = 8101
+
+
+class FinanceSettings(ServiceSettings):
+    port: int = 8102
+
+
+class StandardsSettings(ServiceSettings):
+    port: int = 8103
+
+
+class GatewayProcessSettings(ServiceSettings):
+    port: int = 8000
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="EAGLET_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
@@ -66,10 +83,10 @@ class Settings(BaseSettings):
     idempotency_in_flight_timeout_s: int = 300
 
     db: DatabaseSettings = DatabaseSettings()
-    registry: ServiceSettings = ServiceSettings(port=8101)
-    finance: ServiceSettings = ServiceSettings(port=8102)
-    standards: ServiceSettings = ServiceSettings(port=8103)
-    gateway: ServiceSettings = ServiceSettings(port=8000)
+    registry: RegistrySettings = RegistrySettings()
+    finance: FinanceSettings = FinanceSettings()
+    standards: StandardsSettings = StandardsSettings()
+    gateway: GatewayProcessSettings = GatewayProcessSettings()
 
     @model_validator(mode="after")
     def _secrets_not_default_outside_dev(self) -> Settings:

@@ -27,3 +27,9 @@ def test_production_refuses_development_secrets(monkeypatch):
     for name in ("INTERNAL_KEY", "CURSOR_KEY", "TOKEN_KEY"):
         monkeypatch.setenv(f"EAGLET_{name}", "a-real-secret-" + name.lower() + "-0123456789abcdef")
     assert Settings().env == "prod"
+
+
+def test_a_service_url_alone_keeps_the_default_port(monkeypatch):
+    monkeypatch.setenv("EAGLET_REGISTRY__URL", "http://registry.internal:80")
+    s = Settings()
+    assert s.registry.base_url == "http://registry.internal:80" and s.registry.port == 8101
