@@ -16,13 +16,14 @@ import asyncpg
 from gateway.auth import KEY_PREFIX, hash_key, key_display_prefix
 from services.common.settings import get_settings
 
-# kind, org, region, name
+# kind, org, region, name — org codes are the institution codes the finance and standards demo
+# data use, so each demo key sees that institution's demo records.
 DEMO_CLIENTS = [
     ("admin", None, None, "eaglet admin console (demo)"),
-    ("bank", "B-ICBC-ZJ", None, "工商银行浙江省分行 (demo)"),
-    ("bank", "B-ZJRC", None, "浙江农商联合银行 (demo)"),
-    ("guarantor", "G-ZJGUAR", None, "浙江省融资担保有限公司 (demo)"),
-    ("certifier", "C-ZJM-CQC", None, "浙江制造国际认证联盟成员机构 (demo)"),
+    ("bank", "ICBC-ZJ", None, "中国工商银行浙江省分行 (demo)"),
+    ("bank", "ZJRCU", None, "浙江农商联合银行 (demo)"),
+    ("guarantor", "ZJGC", None, "浙江省融资担保有限公司 (demo)"),
+    ("certifier", "CQC", None, "中国质量认证中心 (demo)"),
     ("official", None, "330000", "浙江省经信厅 (demo)"),
     ("official", None, "330100", "杭州市经信局 (demo)"),
     ("official", None, "330106", "西湖区经信局 (demo)"),

@@ -112,8 +112,8 @@ async def test_demo_seed_gives_working_deterministic_keys(gateway_live, db, http
 
     await seed_demo(db)
     lines = demo_credentials()
-    assert any(line.startswith("bank") and "B-ICBC-ZJ" in line for line in lines)
-    key = next(line for line in lines if "B-ICBC-ZJ" in line).split("key ")[1]
+    assert any(line.startswith("bank") and "ICBC-ZJ" in line for line in lines)
+    key = next(line for line in lines if "ICBC-ZJ" in line).split("key ")[1]
     r = await http.get(gateway_live.url + "/finance/v1/whoami", headers=bearer(key))
-    assert r.json()["org"] == "B-ICBC-ZJ"
+    assert r.json()["org"] == "ICBC-ZJ"
     await asyncio.sleep(0)
