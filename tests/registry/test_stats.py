@@ -102,11 +102,15 @@ async def test_province_figures_for_2022(c, as_, db):
     assert f["champion_cnc_rate"] == "63.00" and f["champion_cnc"]["count"]["enterprises"] == 2
     # Parks opened by 2022-12-31: A, B → 2; star parks: A → 1; tenants on that day: hz1 → 1.
     assert (f["parks"], f["star_parks"], f["park_tenants"]) == (2, 1, 1)
-    assert s["targets"]["tech_smes"] == {
-        "value": "60000",
+    # The bulletin feed carries the actual figure beside the programme target.
+    assert s["targets"]["net_new_above_scale"] == {
+        "value": "1",
+        "target": "10000",
         "unit": "enterprises",
-        "definition": s["targets"]["tech_smes"]["definition"],
+        "definition": s["targets"]["net_new_above_scale"]["definition"],
     }
+    assert s["targets"]["champion_cnc_rate"]["value"] == "63.00"
+    assert s["targets"]["parks"]["value"] == "2" and s["targets"]["cloud_enterprises"]["value"] == "3"
     assert set(s["targets"]) == {
         "tech_smes",
         "net_new_above_scale",

@@ -7,7 +7,10 @@ from pydantic import BaseModel, Field
 
 
 class Target(BaseModel):
-    value: str = Field(description="Decimal string")
+    value: str | None = Field(
+        description="The actual figure for the year and region (decimal string; null: no data)"
+    )
+    target: str = Field(description="The programme's province-wide target for this key")
     unit: Literal["enterprises", "yuan", "percent", "parks", "standards"]
     definition: str
 
@@ -63,5 +66,7 @@ class StatsOut(BaseModel):
     region: str | None = Field(description="Region prefix the figures cover (null: the province)")
     figures: Figures
     pool: PoolSizes
-    targets: dict[str, Target] = Field(description="Programme targets owned by the registry (province-wide)")
+    targets: dict[str, Target] = Field(
+        description="Registry-owned programme targets: the actual figure (`value`) beside the target, docs/contracts.md"
+    )
     groups: list[GroupStats] | None = None

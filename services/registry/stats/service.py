@@ -12,7 +12,7 @@ from services.registry.reference.data import region as region_info
 from services.registry.reference.data import targets
 from services.registry.scope import effective_region
 from services.registry.stats import repository as repo
-from services.registry.stats.schemas import CncBasis, Figures, GroupStats, PoolSizes, StatsOut
+from services.registry.stats.schemas import CncBasis, Figures, GroupStats, PoolSizes, StatsOut, Target
 
 TIERS = ("seedling", "specialized", "champion_candidate", "champion")
 
@@ -21,6 +21,20 @@ def _rate(num: Decimal, den: Decimal) -> str | None:
     if not den:
         return None
     return str((Decimal(num) * 100 / Decimal(den)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+def target_actuals(figures: Figures) -> dict[str, Target]:
+    """The progress-bulletin feed: each registry-owned target key with its actual figure."""
+    out = {}
+    for key, t in targets()["targets"].items():
+        actual = getattr(figures, key)
+        out[key] = Target(
+            value=None if actual is None else str(actual),
+            target=t["value"],
+            unit=t["unit"],
+            definition=t["definition"],
+        )
+    return out
 
 
 def build(raw: dict[str, Any]) -> tuple[Figures, PoolSizes]:
@@ -88,6 +102,6 @@ async def stats(
         region=scope,
         figures=figures,
         pool=pool,
-        targets=targets()["targets"],
+        targets=target_actuals(figures),
         groups=groups,
     )
