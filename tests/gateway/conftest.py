@@ -28,12 +28,8 @@ OIDC_AUDIENCE = "eaglet-api"
 
 
 def upstream_env(urls: dict[str, str]) -> dict[str, str]:
-    """EAGLET_<SERVICE>__URL (a nested settings group needs its port too, even with a URL)."""
-    env = {}
-    for name, url in urls.items():
-        env[f"EAGLET_{name.upper()}__URL"] = url
-        env[f"EAGLET_{name.upper()}__PORT"] = url.rsplit(":", 1)[1]
-    return env
+    """EAGLET_<SERVICE>__URL: where the gateway finds each service."""
+    return {f"EAGLET_{name.upper()}__URL": url for name, url in urls.items()}
 
 
 @pytest.fixture(scope="session")
