@@ -17,9 +17,9 @@ from decimal import Decimal
 
 import asyncpg
 
-from services.common.credit_code import ALPHABET, make_credit_code
+from services.common.credit_code import ALPHABET, VALUE, WEIGHTS, make_credit_code
 from services.registry.reference.data import regions
-from services.registry.reference.sizing import classify, figures_for
+from services.registry.reference.sizing import classify, figures_for, table
 
 DEMO_PER_CITY = 30
 YEARS = (2021, 2022)
@@ -362,12 +362,136 @@ async def seed_demo(conn: asyncpg.Connection) -> None:
             )
 
 
-async def generate(conn: asyncpg.Connection, count: int, *, chunk: int = 50_000, seed: int = 4754) -> None:
-    """Bulk-load `count` enterprises (codes marked 'G' at position 9) with two indicator years,
-    plus scale facts (~8 %), tech_sme titles (~6 %) and pool tiers (~4 %), by COPY in chunks."""
-    rng = random.Random(seed)
+# ---- bulk generator -------------------------------------------------------------------------
+# Every generated value is a deterministic function of the enterprise number n: r(k) below is a
+# pseudo-random number in [0, 1) from PostgreSQL's hashint8extended(n, k). The rows are made by
+# INSERT … SELECT FROM generate_series inside the server (no per-row round trips, no Python loop).
+
+
+def _r(k: int) -> str:
+    return f"((hashint8extended(g.n, {k} * 100003 + @SEED) & 2147483647)::float8 / 2147483648.0)"
+
+
+def _pick(options: tuple[str, ...] | list[str], k: int) -> str:
+    arr = "ARRAY[" + ", ".join(f"'{o}'" for o in options) + "]"
+    return f"({arr})[1 + floor({_r(k)} * {len(options)})::int]"
+
+
+def _figures_sql(k: int) -> tuple[str, str, str]:
+    """employees, revenue, total_assets for indicator year index k (0 = 2021, 1 = 2022); `ind`
+    carries the industry's base figures per size (small/medium/large) and `g.size`."""
+    f = f"(1 + {_r(10 + k)} * 0.35)"
+    growth = f"{1 + 0.05 * k}"
+
+    def base(ind: str) -> str:
+        return (
+            f"CASE g.size WHEN 'small' THEN ind.{ind}_s WHEN 'medium' THEN ind.{ind}_m ELSE ind.{ind}_l END"
+        )
+
+    employees = (
+        f"CASE WHEN g.size = 'micro' THEN 1 + floor({_r(20 + k)} * 8)::int "
+        f"ELSE greatest(1, floor(({base('emp')})::int * {f} * {growth})::int) END"
+    )
+    revenue = (
+        f"greatest(50000, CASE WHEN g.size = 'micro' THEN 100000 + floor({_r(22 + k)} * 2400001) "
+        f"ELSE floor(({base('rev')}) * {f} * {growth}) END)::numeric(17, 2)"
+    )
+    assets = (
+        f"greatest(50000, CASE WHEN g.size = 'micro' THEN 50000 + floor({_r(24 + k)} * 850001) "
+        f"ELSE floor(({base('ta')}) * {f}) END)::numeric(17, 2)"
+    )
+    return employees, revenue, assets
+
+
+def _classify_sql(emp: str, rev: str, ta: str) -> str:
+    """The size table (services/registry/reference/sizing.py) in SQL over `ind`'s bounds (yuan)."""
+
+    def meets(t: str) -> str:
+        return (
+            f"(ind.b_emp_{t} IS NULL OR {emp} >= ind.b_emp_{t}) AND (ind.b_rev_{t} IS NULL OR {rev} >= ind.b_rev_{t}) "
+            f"AND (ind.b_ta_{t} IS NULL OR {ta} >= ind.b_ta_{t})"
+        )
+
+    return (
+        f"CASE WHEN {meets('l')} THEN 'large' WHEN {meets('m')} THEN 'medium' "
+        f"WHEN {meets('s')} THEN 'small' ELSE 'micro' END"
+    )
+
+
+def _generated(start: int, count: int) -> str:
+    """One row per generated enterprise n with its pseudo-random choices (a subquery `g`)."""
+    sizes = "CASE " + " ".join(
+        f"WHEN {_r(5)} * 100 < {sum(w for _, w in SIZE_WEIGHTS[: i + 1])} THEN '{s}'"
+        for i, (s, _) in enumerate(SIZE_WEIGHTS)
+    )
+    digits = " + ".join(f"((n / {31 ** (7 - i)}) % 31) * {WEIGHTS[9 + i]}" for i in range(8))
+    code_digits = " || ".join(
+        f"substr('{ALPHABET}', 1 + ((n / {31 ** (7 - i)}) % 31)::int, 1)" for i in range(8)
+    )
+    return f"""(SELECT n, c.county, c.city_name, c.psum,
+               floor({_r(1)} * {len(INDUSTRIES)})::int AS industry_idx,
+               '91' || c.county || 'G' || {code_digits}
+                 || substr('{ALPHABET}', 1 + ((31 - (c.psum + {digits}) % 31) % 31)::int, 1) AS code,
+               {sizes} ELSE 'micro' END AS size,
+               {_r(30)} AS r_facts
+        FROM generate_series({start + 1}::bigint, {start + count}::bigint) AS n
+        JOIN _gen_counties c ON c.idx = n % (SELECT count(*) FROM _gen_counties)) g
+       JOIN _gen_industries ind ON ind.idx = g.industry_idx""".replace("g.n,", "n,")
+
+
+async def _reference_tables(conn: asyncpg.Connection) -> None:
+    """Temp tables the generator joins: counties (with the credit-code checksum of '91' + county +
+    'G'), industries with base figures per size and the size bounds in API units."""
     counties = _counties()
     all_counties = [c for cs in counties.values() for c in cs]
+    await conn.execute(
+        "CREATE TEMP TABLE _gen_counties (idx int PRIMARY KEY, county text, city_name text, psum int) "
+        "ON COMMIT DROP;"
+        "CREATE TEMP TABLE _gen_industries (idx int PRIMARY KEY, code text, word text, "
+        "emp_s int, emp_m int, emp_l int, rev_s numeric, rev_m numeric, rev_l numeric, "
+        "ta_s numeric, ta_m numeric, ta_l numeric, "
+        "b_emp_s int, b_emp_m int, b_emp_l int, b_rev_s numeric, b_rev_m numeric, b_rev_l numeric, "
+        "b_ta_s numeric, b_ta_m numeric, b_ta_l numeric) ON COMMIT DROP"
+    )
+    rows = []
+    for i, county in enumerate(all_counties):
+        prefix = "91" + county + "G"
+        psum = sum(VALUE[ch] * w for ch, w in zip(prefix, WEIGHTS, strict=False))
+        rows.append((i, county, regions()[county[:4] + "00"].name.removesuffix("市"), psum))
+    await conn.copy_records_to_table("_gen_counties", records=rows)
+    rows = []
+    for i, (code, word) in enumerate(INDUSTRIES):
+        figs = {s: figures_for(code, s) for s in ("small", "medium", "large")}
+        bounds = table().group_for(code).bounds
+        row: list = [i, code, word]
+        for ind in ("employees", "revenue", "total_assets"):
+            row += [int(figs[s][ind]) if ind == "employees" else Decimal(figs[s][ind]) for s in figs]
+        for ind in ("employees", "revenue", "total_assets"):
+            b = bounds.get(ind)
+            row += [
+                None if b is None else (b[t] if ind == "employees" else Decimal(b[t]) * 10000)
+                for t in ("small", "medium", "large")
+            ]
+        rows.append(tuple(row))
+    await conn.copy_records_to_table("_gen_industries", records=rows)
+
+
+DERIVED_TRIGGERS = (
+    ("indicators", "refresh_size"),
+    ("scale_statuses", "refresh_scale"),
+    ("pool_decisions", "refresh_tier"),
+)
+
+
+async def generate(conn: asyncpg.Connection, count: int, *, chunk: int = 250_000, seed: int = 4754) -> None:
+    """Bulk-load `count` enterprises (codes marked 'G' at position 9) with 2021 and 2022
+    indicators, plus scale facts (~8 %), tech_sme titles (~6 %) and pool tiers (~4 %).
+
+    Rows are generated inside PostgreSQL (INSERT … SELECT FROM generate_series). The statement
+    triggers that keep the enterprises' derived columns (size class, scale status, tier) are
+    switched off for the load, and the same values are written with the enterprise rows in the
+    same pass (they are all new enterprises, so the latest fact is the generated one). `seed`
+    shifts the pseudo-random streams."""
     start = (
         await conn.fetchval("SELECT count(*) FROM registry.enterprises WHERE substr(credit_code, 9, 1) = 'G'")
     ) or 0
@@ -375,103 +499,66 @@ async def generate(conn: asyncpg.Connection, count: int, *, chunk: int = 50_000,
     done = 0
     while done < count:
         n_chunk = min(chunk, count - done)
-        ents, inds, scale, titles, decisions = [], [], [], [], []
-        for _ in range(n_chunk):
-            n = start + done + 1
-            done += 1
-            county = all_counties[n % len(all_counties)]
-            industry, word = INDUSTRIES[rng.randrange(len(INDUSTRIES))]
-            city = regions()[county[:4] + "00"].name.removesuffix("市")
-            name = f"{city}{rng.choice(WORDS)}{rng.choice(WORDS)}{rng.choice(WORDS)}{word}有限公司"
-            code = _code(county, "G", n)
-            ents.append(
-                (
-                    code,
-                    name,
-                    county,
-                    industry,
-                    date(1990 + n % 33, 1 + n % 12, 1 + n % 28),
-                    None,
-                    None,
-                    None,
-                    "generated",
-                )
-            )
-            size = _pick_size(rng)
-            for k, year in enumerate(YEARS):
-                figs = _figures(rng, industry, size, 1 + 0.05 * k)
-                revenue = figs["revenue"]
-                cls = classify(industry, figs).size
-                inds.append(
-                    (
-                        code,
-                        year,
-                        figs["employees"],
-                        Decimal(revenue),
-                        Decimal(revenue * 9 // 10),
-                        Decimal(figs["total_assets"]),
-                        Decimal(figs["total_assets"] // 2),
-                        None,
-                        Decimal(revenue // 30),
-                        None,
-                        n % 7,
-                        None,
-                        None,
-                        None,
-                        n % 3 != 0,
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        cls,
-                        "2017-213",
-                        None,
-                    )
-                )
-            r = rng.random()
-            if r < 0.08:
-                scale.append((code, "above", rng.choice((2020, 2021, 2022)), "generated"))
-            if r < 0.06:
-                titles.append(
-                    (code, "tech_sme", "provincial", today - timedelta(days=200), today + timedelta(days=800))
-                )
-            if r < 0.04:
-                decisions.append(
-                    (
-                        code,
-                        rng.choice(("seedling", "seedling", "specialized", "champion_candidate", "champion")),
-                        2022,
-                        "admit",
-                        "generated",
-                    )
-                )
         async with conn.transaction():
-            await conn.copy_records_to_table(
-                "enterprises", schema_name="registry", records=ents, columns=ENTERPRISE_COLUMNS
-            )
-            await conn.copy_records_to_table(
-                "indicators", schema_name="registry", records=inds, columns=INDICATOR_COLUMNS
-            )
-            await conn.copy_records_to_table(
-                "scale_statuses",
-                schema_name="registry",
-                records=scale,
-                columns=("credit_code", "status", "effective_year", "source"),
-            )
-            await conn.copy_records_to_table(
-                "titles",
-                schema_name="registry",
-                records=titles,
-                columns=("credit_code", "kind", "level", "valid_from", "valid_to"),
-            )
-            await conn.copy_records_to_table(
-                "pool_decisions",
-                schema_name="registry",
-                records=decisions,
-                columns=("credit_code", "tier", "year", "decision", "decided_by"),
-            )
+            await _load_chunk(conn, start + done, n_chunk, today, seed)
+        done += n_chunk
     await conn.execute(
         "ANALYZE registry.enterprises; ANALYZE registry.indicators; ANALYZE registry.titles; "
         "ANALYZE registry.scale_statuses; ANALYZE registry.pool_decisions"
     )
+
+
+async def _load_chunk(conn: asyncpg.Connection, start: int, count: int, today: date, seed: int) -> None:
+    async def ex(sql: str, *args) -> None:
+        await conn.execute(sql.replace("@SEED", str(seed)), *args)
+
+    await _reference_tables(conn)
+    for t, fn in DERIVED_TRIGGERS:
+        for event in ("insert", "update", "delete"):
+            await conn.execute(f"ALTER TABLE registry.{t} DISABLE TRIGGER {t}_{fn}_{event}")
+    g = _generated(start, count)
+    emp, rev, ta = _figures_sql(1)
+    size_2022 = _classify_sql(emp, rev, ta)
+    has_scale = "g.r_facts < 0.08"
+    has_tier = "g.r_facts < 0.04"
+    tier = _pick(("seedling", "seedling", "specialized", "champion_candidate", "champion"), 32)
+    scale_year = f"2020 + floor({_r(31)} * 3)::int"
+    words = [_pick(WORDS, k) for k in (2, 3, 4)]
+    await ex(
+        f"""INSERT INTO registry.enterprises (credit_code, name, region_code, industry_code, established_on,
+              rule_set_version, size_class, size_year, scale_status, scale_year, tier, tier_year)
+            SELECT g.code, g.city_name || {" || ".join(words)} || ind.word || '有限公司', g.county, ind.code,
+                   make_date(1990 + (g.n % 33)::int, 1 + (g.n % 12)::int, 1 + (g.n % 28)::int), 'generated',
+                   {size_2022}, 2022,
+                   CASE WHEN {has_scale} THEN 'above' END, CASE WHEN {has_scale} THEN {scale_year} END,
+                   CASE WHEN {has_tier} THEN {tier} END, CASE WHEN {has_tier} THEN 2022 END
+            FROM {g}"""
+    )
+    for k, year in enumerate(YEARS):
+        emp, rev, ta = _figures_sql(k)
+        await ex(
+            f"""INSERT INTO registry.indicators (credit_code, year, employees, revenue, main_business_revenue,
+                  total_assets, total_liabilities, rd_expense, invention_patents, on_cloud, size_class,
+                  size_rule_version)
+                SELECT credit_code, {year}, emp, rev, floor(rev * 9 / 10), ta, floor(ta / 2), floor(rev / 30),
+                       (n % 7)::int, n % 3 <> 0,
+                       {_classify_sql("emp", "rev", "ta")}, '{table().version}'
+                FROM (SELECT g.code AS credit_code, g.n, ind.*, {emp} AS emp, {rev} AS rev, {ta} AS ta FROM {g}) ind"""
+        )
+    await ex(
+        f"""INSERT INTO registry.scale_statuses (credit_code, status, effective_year, source)
+            SELECT g.code, 'above', {scale_year}, 'generated' FROM {g} WHERE {has_scale}"""
+    )
+    await ex(
+        f"""INSERT INTO registry.titles (credit_code, kind, level, valid_from, valid_to)
+            SELECT g.code, 'tech_sme', 'provincial', $1::date, $2::date FROM {g} WHERE g.r_facts < 0.06""",
+        today - timedelta(days=200),
+        today + timedelta(days=800),
+    )
+    await ex(
+        f"""INSERT INTO registry.pool_decisions (credit_code, tier, year, decision, reason, decided_by)
+            SELECT g.code, {tier}, 2022, 'admit', 'generated', 'generated' FROM {g} WHERE {has_tier}"""
+    )
+    for t, fn in DERIVED_TRIGGERS:
+        for event in ("insert", "update", "delete"):
+            await conn.execute(f"ALTER TABLE registry.{t} ENABLE TRIGGER {t}_{fn}_{event}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from itertools import combinations
+from math import comb
 from typing import Any
 
 from sqlalchemy import (
@@ -188,6 +190,24 @@ def search_terms(q: str) -> tuple[str, list[str], int]:
     return q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", useful, need
 
 
+MAX_FUZZY_COMBINATIONS = 40
+
+
+def _fuzzy_match(grams: list[str], need: int, shared):
+    """Rows sharing at least `need` of `grams`, in a form the GIN index on name_bigrams answers
+    without reading every row that shares just one common pair: an OR of "contains these `need`
+    pairs" over the combinations when there are few, else (pigeonhole) "shares one of the first
+    k − need + 1 pairs" narrowed by the exact count."""
+    k = len(grams)
+    if need >= k:
+        return Enterprise.name_bigrams.contains(cast(grams, ARRAY(Text)))
+    if comb(k, need) <= MAX_FUZZY_COMBINATIONS:
+        return or_(
+            *[Enterprise.name_bigrams.contains(cast(list(c), ARRAY(Text))) for c in combinations(grams, need)]
+        )
+    return and_(Enterprise.name_bigrams.overlap(cast(grams[: k - need + 1], ARRAY(Text))), shared >= need)
+
+
 def with_search(stmt: Select, q: str, credit_code: str | None, fuzzy: bool = True) -> tuple[Select, Any]:
     """Add the name/credit-code search; returns the statement and its rank expression
     (0 exact credit code or exact name, 1 name prefix, 2 all bigrams present, 3 fuzzy).
@@ -213,7 +233,7 @@ def with_search(stmt: Select, q: str, credit_code: str | None, fuzzy: bool = Tru
     if not fuzzy:
         match = or_(Enterprise.name.like(pattern), Enterprise.name_bigrams.contains(grams_arr))
     else:
-        match = and_(Enterprise.name_bigrams.overlap(grams_arr), shared >= need)
+        match = _fuzzy_match(grams, need, shared)
     return stmt.where(match), rank
 
 
@@ -223,18 +243,32 @@ async def any_row(session: AsyncSession, stmt: Select) -> bool:
     ).first() is not None
 
 
-async def list_page(session: AsyncSession, stmt: Select, params: PageParams, rank=None):
+def page_select(stmt: Select, params: PageParams, rank=None) -> Select:
+    """The page: keyset order and limit first, then the active titles of just those rows."""
     if rank is None:
         order = [Enterprise.credit_code]
-        stmt = keyset(stmt.add_columns(titles_column()), order, params)
-        rows = (await session.execute(stmt)).mappings().all()
-        return page_of(list(rows), params, lambda r: (r["credit_code"],))
-    ranked = stmt.add_columns(titles_column(), rank.label("match_rank")).subquery()
-    outer = select(ranked)
-    order = [ranked.c.match_rank, ranked.c.credit_code]
-    stmt = keyset(outer, order, params)
-    rows = (await session.execute(stmt)).mappings().all()
-    return page_of(list(rows), params, lambda r: (r["match_rank"], r["credit_code"]))
+        return keyset(stmt.add_columns(titles_column()), order, params)
+    ranked = stmt.add_columns(rank.label("match_rank")).subquery()
+    page = keyset(select(ranked), [ranked.c.match_rank, ranked.c.credit_code], params).subquery()
+    titles = func.array(
+        select(Title.kind)
+        .where(Title.credit_code == page.c.credit_code, active_titles_clause())
+        .distinct()
+        .order_by(Title.kind)
+        .scalar_subquery()
+    ).label("titles")
+    return select(page, titles).order_by(page.c.match_rank, page.c.credit_code)
+
+
+def page_key(rank=None):
+    if rank is None:
+        return lambda r: (r["credit_code"],)
+    return lambda r: (r["match_rank"], r["credit_code"])
+
+
+async def list_page(session: AsyncSession, stmt: Select, params: PageParams, rank=None):
+    rows = (await session.execute(page_select(stmt, params, rank))).mappings().all()
+    return page_of(list(rows), params, page_key(rank))
 
 
 async def stream_rows(conn, stmt: Select):

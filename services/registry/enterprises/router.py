@@ -95,6 +95,20 @@ async def _search_statement(session, principal, f: Filters, columns):
     return stmt, rank
 
 
+async def _list_page(session, principal, f: Filters, page, columns):
+    """The list page; for a name search, the strict page when strict matches exist, else the
+    fuzzy one. A non-empty strict page proves strict matches exist, so the existence check runs
+    only when it came back empty on a later page."""
+    stmt, rank = _statement(principal, f, columns)
+    rows, cursor = await repo.list_page(session, stmt, page, rank)
+    if rows or not (f.q and f.q.strip()) or check_credit_code(f.q).valid:
+        return rows, cursor
+    if page.cursor and await repo.any_row(session, stmt):
+        return rows, cursor
+    stmt, rank = _statement(principal, f, columns, fuzzy=True)
+    return await repo.list_page(session, stmt, page, rank)
+
+
 LIST_COLUMNS = [c for c in repo.E.c if c.name != "name_bigrams"]
 
 
@@ -120,8 +134,7 @@ async def list_enterprises(
 ) -> Page[EnterpriseOut]:
     """Keyset-paginated, ordered by credit code (or by match quality, then credit code, with `q`).
     Officials see only their region."""
-    stmt, rank = await _search_statement(session, principal, filters, LIST_COLUMNS)
-    rows, cursor = await repo.list_page(session, stmt, page, rank)
+    rows, cursor = await _list_page(session, principal, filters, page, LIST_COLUMNS)
     return Page(
         items=[service.to_out({k: v for k, v in r.items() if k != "match_rank"}) for r in rows],
         next_cursor=cursor,
