@@ -23,6 +23,189 @@ def _stamps() -> list[sa.Column]:
     ]
 
 
+# ---------------------------------------------------------------------------------------------
+# Statistics summaries, maintained set-based by statement-level triggers on finance.loans in the
+# same transaction as every write (batch upsert, flag recomputation, COPY generator). Month
+# granularity: balances are exact at month ends (the stats service uses them only for periods
+# whose from/to/base dates are month boundaries, and computes other periods from the loans).
+#
+# loan_month_totals: one row per (lender, borrower_region, product, month) holding the new-loan
+#   sums of loans issued that month and the balance *deltas* of that month (+value at the issue
+#   month, −amount at the closing month of a loan closed in a later month), so that
+#   balance(month end M) = Σ bal_delta over months ≤ M.
+# loan_inclusive_islands: per borrower and scope cell (region prefix of length 0/2/4/6 × lender
+#   or all lenders) the merged month ranges [first_month, end_month) in which the borrower has an
+#   inclusive loan with a balance > 0 at the month end; recomputed for the borrowers a write touches.
+# loan_inclusive_borrower_months: +1/−1 per island start/end, so that the distinct inclusive
+#   borrowers of a cell at month end M = Σ delta over months ≤ M.
+# Writers serialise on one transaction-scoped advisory lock while they adjust the summaries
+# (held to commit: no deadlocks between concurrent batches, the summaries never double count).
+# ---------------------------------------------------------------------------------------------
+
+SUMMARY_LOCK = 7_301_003  # pg_advisory_xact_lock key
+
+_TOTALS_ROWS = """
+    SELECT date_trunc('month', r.issued_on)::date AS month, r.borrower_region, r.lender, r.product,
+           {s} AS n_all, {s} * r.amount AS a_all,
+           CASE WHEN r.size_class IN ('small', 'micro') THEN {s} ELSE 0 END AS n_sm,
+           CASE WHEN r.size_class IN ('small', 'micro') THEN {s} * r.amount ELSE 0 END AS a_sm,
+           CASE WHEN r.inclusive THEN {s} ELSE 0 END AS n_inc,
+           CASE WHEN r.inclusive THEN {s} * r.amount ELSE 0 END AS a_inc,
+           CASE WHEN r.inclusive THEN {s} * r.amount * r.annual_rate ELSE 0 END AS rate_w,
+           {s} * (CASE WHEN r.closed_on IS NULL THEN r.outstanding_balance
+                       WHEN date_trunc('month', r.closed_on) > date_trunc('month', r.issued_on) THEN r.amount
+                       ELSE 0 END) AS bal_delta,
+           CASE WHEN NOT r.inclusive THEN 0
+                ELSE {s} * (CASE WHEN r.closed_on IS NULL THEN r.outstanding_balance
+                                 WHEN date_trunc('month', r.closed_on) > date_trunc('month', r.issued_on)
+                                 THEN r.amount ELSE 0 END) END AS inc_delta
+    FROM {t} r
+    UNION ALL
+    SELECT date_trunc('month', r.closed_on)::date, r.borrower_region, r.lender, r.product,
+           0, 0, 0, 0, 0, 0, 0, -({s}) * r.amount, CASE WHEN r.inclusive THEN -({s}) * r.amount ELSE 0 END
+    FROM {t} r
+    WHERE r.closed_on IS NOT NULL AND date_trunc('month', r.closed_on) > date_trunc('month', r.issued_on)
+"""
+
+_TOTALS_UPSERT = """
+    INSERT INTO finance.loan_month_totals AS t
+        (lender, borrower_region, product, month, n_all, a_all, n_sm, a_sm, n_inc, a_inc, rate_w,
+         bal_delta, inc_delta)
+    SELECT lender, borrower_region, product, month, sum(n_all), sum(a_all), sum(n_sm), sum(a_sm),
+           sum(n_inc), sum(a_inc), sum(rate_w), sum(bal_delta), sum(inc_delta)
+    FROM ({rows}) x
+    GROUP BY lender, borrower_region, product, month
+    ORDER BY lender, borrower_region, product, month
+    ON CONFLICT (lender, borrower_region, product, month) DO UPDATE SET
+        n_all = t.n_all + EXCLUDED.n_all, a_all = t.a_all + EXCLUDED.a_all,
+        n_sm = t.n_sm + EXCLUDED.n_sm, a_sm = t.a_sm + EXCLUDED.a_sm,
+        n_inc = t.n_inc + EXCLUDED.n_inc, a_inc = t.a_inc + EXCLUDED.a_inc,
+        rate_w = t.rate_w + EXCLUDED.rate_w, bal_delta = t.bal_delta + EXCLUDED.bal_delta,
+        inc_delta = t.inc_delta + EXCLUDED.inc_delta;
+"""
+
+# a row's inclusive month range [ms, me) (me NULL: open); empty ranges are dropped
+_RANGE = """
+    SELECT {t}.borrower_credit_code AS b, {t}.borrower_region AS reg, {t}.lender,
+           date_trunc('month', {t}.issued_on)::date AS ms,
+           date_trunc('month', {t}.closed_on)::date AS me
+    FROM {t}
+    WHERE {t}.inclusive AND ({t}.closed_on IS NOT NULL OR {t}.outstanding_balance > 0)
+      AND ({t}.closed_on IS NULL OR date_trunc('month', {t}.closed_on) > date_trunc('month', {t}.issued_on))
+"""
+
+_ISLANDS = """
+    affected := ARRAY(SELECT DISTINCT b FROM ({changed}) c ORDER BY 1);
+    IF cardinality(affected) = 0 THEN
+        RETURN NULL;
+    END IF;
+    WITH old AS (
+        DELETE FROM finance.loan_inclusive_islands i WHERE i.borrower_credit_code = ANY(affected)
+        RETURNING i.scope_region, i.scope_lender, i.first_month, i.end_month
+    ),
+    rng AS ({loans_range}),
+    lv AS (
+        SELECT rng.b, CASE WHEN k.rlen = 0 THEN '' ELSE substr(rng.reg, 1, k.rlen) END AS sr,
+               CASE WHEN k.by_lender THEN rng.lender ELSE '' END AS sl,
+               rng.ms, COALESCE(rng.me, 'infinity'::date) AS me
+        FROM rng CROSS JOIN (VALUES (0, false), (2, false), (4, false), (6, false),
+                                    (0, true), (2, true), (4, true), (6, true)) AS k(rlen, by_lender)
+    ),
+    fl AS (
+        SELECT lv.*, CASE WHEN lv.ms <= max(lv.me) OVER w THEN 0 ELSE 1 END AS starts
+        FROM lv
+        WINDOW w AS (PARTITION BY lv.b, lv.sr, lv.sl ORDER BY lv.ms, lv.me
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    ),
+    num AS (
+        SELECT fl.*, sum(fl.starts) OVER (PARTITION BY fl.b, fl.sr, fl.sl ORDER BY fl.ms, fl.me
+                                          ROWS UNBOUNDED PRECEDING) AS island
+        FROM fl
+    ),
+    new AS (
+        SELECT b, sr, sl, min(ms) AS ms, max(me) AS me FROM num GROUP BY b, sr, sl, island
+    ),
+    ins AS (
+        INSERT INTO finance.loan_inclusive_islands
+            (borrower_credit_code, scope_region, scope_lender, first_month, end_month)
+        SELECT b, sr, sl, ms, me FROM new
+    ),
+    d AS (
+        SELECT sr, sl, ms AS month, 1 AS delta FROM new
+        UNION ALL SELECT sr, sl, me, -1 FROM new WHERE me <> 'infinity'::date
+        UNION ALL SELECT scope_region, scope_lender, first_month, -1 FROM old
+        UNION ALL SELECT scope_region, scope_lender, end_month, 1 FROM old WHERE end_month <> 'infinity'::date
+    )
+    INSERT INTO finance.loan_inclusive_borrower_months AS t (scope_region, scope_lender, month, delta)
+    SELECT sr, sl, month, sum(delta) FROM d GROUP BY sr, sl, month HAVING sum(delta) <> 0
+    ORDER BY sr, sl, month
+    ON CONFLICT (scope_region, scope_lender, month) DO UPDATE SET delta = t.delta + EXCLUDED.delta;
+"""
+
+
+def _trigger_function(name: str, totals_rows: str, changed: str) -> str:
+    return f"""
+    CREATE FUNCTION finance.{name}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    DECLARE
+        affected text[];
+    BEGIN
+        PERFORM pg_advisory_xact_lock({SUMMARY_LOCK});
+        {_TOTALS_UPSERT.format(rows=totals_rows)}
+        {
+        _ISLANDS.format(
+            changed=changed,
+            loans_range=_RANGE.format(t="l")
+            .replace("FROM l", "FROM finance.loans l")
+            .replace("WHERE l.inclusive", "WHERE l.borrower_credit_code = ANY(affected) AND l.inclusive"),
+        )
+    }
+        RETURN NULL;
+    END
+    $fn$;
+    """
+
+
+SUMMARY_DDL = [
+    _trigger_function(
+        "loans_summarise_insert",
+        _TOTALS_ROWS.format(s="1", t="new_rows"),
+        _RANGE.format(t="new_rows"),
+    ),
+    _trigger_function(
+        "loans_summarise_update",
+        _TOTALS_ROWS.format(s="-1", t="old_rows") + " UNION ALL " + _TOTALS_ROWS.format(s="1", t="new_rows"),
+        # borrowers whose inclusive range, region or lender changed (both the old and the new borrower)
+        f"""SELECT b FROM (({_RANGE.format(t="old_rows")}) EXCEPT ALL ({_RANGE.format(t="new_rows")})) x
+            UNION ALL
+            SELECT b FROM (({_RANGE.format(t="new_rows")}) EXCEPT ALL ({_RANGE.format(t="old_rows")})) y""",
+    ),
+    _trigger_function(
+        "loans_summarise_delete",
+        _TOTALS_ROWS.format(s="-1", t="old_rows"),
+        _RANGE.format(t="old_rows"),
+    ),
+    """
+    CREATE FUNCTION finance.loans_summarise_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+        DELETE FROM finance.loan_month_totals;
+        DELETE FROM finance.loan_inclusive_islands;
+        DELETE FROM finance.loan_inclusive_borrower_months;
+        RETURN NULL;
+    END
+    $fn$;
+    """,
+    """CREATE TRIGGER loans_summarise_insert AFTER INSERT ON finance.loans
+       REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION finance.loans_summarise_insert()""",
+    """CREATE TRIGGER loans_summarise_update AFTER UPDATE ON finance.loans
+       REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+       FOR EACH STATEMENT EXECUTE FUNCTION finance.loans_summarise_update()""",
+    """CREATE TRIGGER loans_summarise_delete AFTER DELETE ON finance.loans
+       REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION finance.loans_summarise_delete()""",
+    """CREATE TRIGGER loans_summarise_truncate AFTER TRUNCATE ON finance.loans
+       FOR EACH STATEMENT EXECUTE FUNCTION finance.loans_summarise_truncate()""",
+]
+
+
 def upgrade() -> None:
     op.create_table(
         "institutions",
@@ -171,7 +354,70 @@ def upgrade() -> None:
     op.create_index("ix_guarantees_borrower_region", "guarantees", ["borrower_region"], schema=S)
     op.create_index("ix_guarantees_borrower_credit_code", "guarantees", ["borrower_credit_code"], schema=S)
 
+    # statistics summaries (see the comment above SUMMARY_DDL)
+    money = sa.Numeric(20, 2)
+    op.create_table(
+        "loan_month_totals",
+        sa.Column("lender", sa.Text, nullable=False),
+        sa.Column("borrower_region", sa.String(6), nullable=False),
+        sa.Column("product", sa.String(24), nullable=False),
+        sa.Column("month", sa.Date, nullable=False),
+        sa.Column("n_all", sa.BigInteger, nullable=False),
+        sa.Column("a_all", money, nullable=False),
+        sa.Column("n_sm", sa.BigInteger, nullable=False),
+        sa.Column("a_sm", money, nullable=False),
+        sa.Column("n_inc", sa.BigInteger, nullable=False),
+        sa.Column("a_inc", money, nullable=False),
+        sa.Column("rate_w", sa.Numeric, nullable=False),
+        sa.Column("bal_delta", money, nullable=False),
+        sa.Column("inc_delta", money, nullable=False),
+        sa.PrimaryKeyConstraint("lender", "borrower_region", "product", "month", name="pk_loan_month_totals"),
+        schema=S,
+    )
+    op.create_table(
+        "loan_inclusive_islands",
+        sa.Column("borrower_credit_code", sa.String(18), nullable=False),
+        sa.Column("scope_region", sa.String(6), nullable=False),
+        sa.Column("scope_lender", sa.Text, nullable=False),
+        sa.Column("first_month", sa.Date, nullable=False),
+        sa.Column("end_month", sa.Date, nullable=False),
+        schema=S,
+    )
+    op.create_index(
+        "ix_loan_inclusive_islands_borrower_credit_code",
+        "loan_inclusive_islands",
+        ["borrower_credit_code"],
+        schema=S,
+    )
+    op.create_table(
+        "loan_inclusive_borrower_months",
+        sa.Column("scope_region", sa.String(6), nullable=False),
+        sa.Column("scope_lender", sa.Text, nullable=False),
+        sa.Column("month", sa.Date, nullable=False),
+        sa.Column("delta", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint(
+            "scope_region", "scope_lender", "month", name="pk_loan_inclusive_borrower_months"
+        ),
+        schema=S,
+    )
+    # first-time borrowers of a period: an index-only scan over the first loans issued in it
+    op.create_index(
+        "ix_loans_first_issued_on",
+        "loans",
+        ["issued_on"],
+        postgresql_include=["borrower_credit_code", "borrower_region", "lender", "product"],
+        postgresql_where=sa.text("is_first_loan"),
+        schema=S,
+    )
+    for ddl in SUMMARY_DDL:
+        op.execute(ddl)
+
 
 def downgrade() -> None:
+    for name in ("insert", "update", "delete", "truncate"):
+        op.execute(f"DROP TRIGGER IF EXISTS loans_summarise_{name} ON finance.loans")
+        op.execute(f"DROP FUNCTION IF EXISTS finance.loans_summarise_{name}()")
+    for table in ("loan_inclusive_borrower_months", "loan_inclusive_islands", "loan_month_totals"):
+        op.drop_table(table, schema=S)
     for table in ("guarantees", "loan_applications", "credit_lines", "loans", "institutions"):
         op.drop_table(table, schema=S)

@@ -4,7 +4,7 @@ then per group, so distinct-borrower counts need no DISTINCT), plus applications
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -271,3 +271,194 @@ async def region_of(conn: asyncpg.Connection, code: str) -> str:
         "SELECT region_code FROM registry.enterprise_directory WHERE credit_code = $1", code
     )
     return region or code[2:8]
+
+
+# --- month summaries (migration 0003: loan_month_totals, loan_inclusive_borrower_months) -------
+# Exact for month-aligned periods: `from` the first day of a month, `to` and the base date the last
+# day of a month. The service falls back to the loan-level queries above for any other period.
+
+SUMMARY_GROUPS = {None, "city", "county", "lender", "month"}
+_SUM_GROUP = {
+    "city": "substr(l.borrower_region, 1, 4) || '00'",
+    "county": "l.borrower_region",
+    "lender": "l.lender",
+}
+
+
+def month_start(d: date) -> date:
+    return d.replace(day=1)
+
+
+def is_month_end(d: date) -> bool:
+    return (d + timedelta(days=1)).day == 1
+
+
+def summary_applies(p_from: date, p_to: date, d_base: date, prefix: str | None, group_by: str | None) -> bool:
+    return (
+        p_from.day == 1
+        and is_month_end(p_to)
+        and is_month_end(d_base)
+        and len(prefix or "") in (0, 2, 4, 6)
+        and group_by in SUMMARY_GROUPS
+    )
+
+
+_SUMS = """
+    COALESCE(sum(l.n_all), 0)::bigint AS n_upto,
+    sum(l.n_all) FILTER (WHERE l.month BETWEEN {f} AND {t})::bigint AS n_all,
+    sum(l.a_all) FILTER (WHERE l.month BETWEEN {f} AND {t}) AS a_all,
+    sum(l.n_sm) FILTER (WHERE l.month BETWEEN {f} AND {t})::bigint AS n_sm,
+    sum(l.a_sm) FILTER (WHERE l.month BETWEEN {f} AND {t}) AS a_sm,
+    sum(l.n_inc) FILTER (WHERE l.month BETWEEN {f} AND {t})::bigint AS n_inc,
+    sum(l.a_inc) FILTER (WHERE l.month BETWEEN {f} AND {t}) AS a_inc,
+    sum(l.rate_w) FILTER (WHERE l.month BETWEEN {f} AND {t}) AS rate_w,
+    COALESCE(sum(l.bal_delta) FILTER (WHERE l.month <= {t}), 0) AS bal_end,
+    COALESCE(sum(l.bal_delta) FILTER (WHERE l.month <= {b}), 0) AS bal_base,
+    COALESCE(sum(l.inc_delta) FILTER (WHERE l.month <= {t}), 0) AS inc_end,
+    COALESCE(sum(l.inc_delta) FILTER (WHERE l.month <= {b}), 0) AS inc_base
+"""
+
+
+def _cells(f: Filter, prefix: str | None, lender: str | None, level: int, by_lender: bool) -> str:
+    """WHERE over loan_inclusive_borrower_months `c`: the cells of one dedup level."""
+    clauses = [f"length(c.scope_region) = {int(level)}"]
+    if prefix:
+        clauses.append(f"c.scope_region LIKE {f.param(prefix + '%')}")
+    if lender:
+        clauses.append(f"c.scope_lender = {f.param(lender)}")
+    elif by_lender:
+        clauses.append("c.scope_lender <> ''")
+    else:
+        clauses.append("c.scope_lender = ''")
+    return " AND ".join(clauses)
+
+
+async def summary_figures(
+    conn: asyncpg.Connection,
+    flt: Filter,
+    prefix: str | None,
+    lender: str | None,
+    p_from: date,
+    p_to: date,
+    d_base: date,
+    group_by: str | None,
+) -> list[dict]:
+    """The rows of `loan_figures`, read from the month summaries (plus first-time borrowers from
+    the partial index over first loans)."""
+    f = Filter(list(flt.clauses), list(flt.params))
+    pf, pt, db = f.param(month_start(p_from)), f.param(month_start(p_to)), f.param(month_start(d_base))
+    g = _SUM_GROUP.get(group_by or "")
+    head, sets = (
+        (f"GROUPING({g}) = 1 AS is_total, {g} AS g", f"(({g}), ())") if g else ("true, NULL::text", "(())")
+    )
+    sums = await conn.fetch(
+        f"""SELECT {head}, {_SUMS.format(f=pf, t=pt, b=db)}
+            FROM finance.loan_month_totals l
+            WHERE {f.where} AND l.month <= GREATEST({pt}::date, {db}::date)
+            GROUP BY GROUPING SETS {sets}""",
+        *f.params,
+    )
+    rows = {(r[0], r[1]): {**dict(r), "is_total": r[0], "g": r[1]} for r in sums}
+    for r in rows.values():
+        r.update(inc_borrowers_end=0, inc_borrowers_base=0, first_time=0)
+
+    plen = len(prefix or "")
+    levels: list[tuple[bool, str, str]] = [(True, "NULL::text", _cells_args(plen, False))]
+    if group_by == "city":
+        levels.append((False, "substr(c.scope_region, 1, 4) || '00'", _cells_args(max(plen, 4), False)))
+    elif group_by == "county":
+        levels.append((False, "c.scope_region", _cells_args(6, False)))
+    elif group_by == "lender":
+        levels.append((False, "c.scope_lender", _cells_args(plen, True)))
+    for is_total, key, (level, by_lender) in levels:
+        c = Filter()
+        cm_t, cm_b = c.param(month_start(p_to)), c.param(month_start(d_base))
+        where = _cells(c, prefix, lender, level, by_lender)
+        for r in await conn.fetch(
+            f"""SELECT {key} AS g,
+                       COALESCE(sum(c.delta) FILTER (WHERE c.month <= {cm_t}::date), 0) AS e,
+                       COALESCE(sum(c.delta) FILTER (WHERE c.month <= {cm_b}::date), 0) AS b
+                FROM finance.loan_inclusive_borrower_months c
+                WHERE {where} AND c.month <= GREATEST({cm_t}::date, {cm_b}::date)
+                GROUP BY 1""",
+            *c.params,
+        ):
+            row = rows.setdefault((is_total, r["g"]), _empty(is_total, r["g"]))
+            row["inc_borrowers_end"], row["inc_borrowers_base"] = r["e"], r["b"]
+
+    f2 = Filter(list(flt.clauses), list(flt.params))
+    a, b = f2.param(p_from), f2.param(p_to)
+    g2 = GROUP_EXPR.get(group_by or "") if group_by in _SUM_GROUP else None
+    head, sets = (f"GROUPING({g2}) = 1, {g2}", f"(({g2}), ())") if g2 else ("true, NULL::text", "(())")
+    for r in await conn.fetch(
+        f"""SELECT {head}, count(DISTINCT l.borrower_credit_code)
+            FROM finance.loans l
+            WHERE {f2.where} AND l.is_first_loan AND l.issued_on BETWEEN {a}::date AND {b}::date
+            GROUP BY GROUPING SETS {sets}""",
+        *f2.params,
+    ):
+        rows.setdefault((r[0], r[1]), _empty(r[0], r[1]))["first_time"] = r[2]
+    # group rows only exist where the loans query would have rows: some loan issued by the later date
+    return sorted(
+        (r for r in rows.values() if r["is_total"] or r["n_upto"] > 0),
+        key=lambda r: (r["is_total"], r["g"] or ""),
+    )
+
+
+def _cells_args(level: int, by_lender: bool) -> tuple[int, bool]:
+    return level, by_lender
+
+
+def _empty(is_total: bool, g: str | None) -> dict:
+    return {
+        "is_total": is_total, "g": g, "n_upto": 0, "n_all": None, "a_all": None, "n_sm": None, "a_sm": None,
+        "n_inc": None, "a_inc": None, "rate_w": None, "bal_end": 0, "bal_base": 0, "inc_end": 0,
+        "inc_base": 0, "inc_borrowers_end": 0, "inc_borrowers_base": 0, "first_time": 0,
+    }  # fmt: skip
+
+
+async def summary_two_increases(
+    conn: asyncpg.Connection, flt: Filter, prefix: str | None, lender: str | None, p_to: date, d_base: date
+) -> list[dict]:
+    f = Filter(list(flt.clauses), list(flt.params))
+    pt, db = f.param(month_start(p_to)), f.param(month_start(d_base))
+    out = {
+        r["lender"]: dict(r)
+        for r in await conn.fetch(
+            f"""SELECT l.lender,
+                       COALESCE(sum(l.bal_delta) FILTER (WHERE l.month <= {pt}), 0) AS bal_end,
+                       COALESCE(sum(l.bal_delta) FILTER (WHERE l.month <= {db}), 0) AS bal_base,
+                       COALESCE(sum(l.inc_delta) FILTER (WHERE l.month <= {pt}), 0) AS inc_end,
+                       COALESCE(sum(l.inc_delta) FILTER (WHERE l.month <= {db}), 0) AS inc_base,
+                       0 AS inc_borrowers_end, 0 AS inc_borrowers_base
+                FROM finance.loan_month_totals l
+                WHERE {f.where} AND l.month <= GREATEST({pt}::date, {db}::date)
+                GROUP BY l.lender HAVING sum(l.n_all) > 0""",
+            *f.params,
+        )
+    }
+    c = Filter()
+    cm_t, cm_b = c.param(month_start(p_to)), c.param(month_start(d_base))
+    where = _cells(c, prefix, lender, len(prefix or ""), True)
+    for r in await conn.fetch(
+        f"""SELECT c.scope_lender AS lender,
+                   COALESCE(sum(c.delta) FILTER (WHERE c.month <= {cm_t}::date), 0) AS e,
+                   COALESCE(sum(c.delta) FILTER (WHERE c.month <= {cm_b}::date), 0) AS b
+            FROM finance.loan_inclusive_borrower_months c
+            WHERE {where} AND c.month <= GREATEST({cm_t}::date, {cm_b}::date)
+            GROUP BY 1""",
+        *c.params,
+    ):
+        if r["lender"] in out:
+            out[r["lender"]]["inc_borrowers_end"], out[r["lender"]]["inc_borrowers_base"] = r["e"], r["b"]
+    return [out[k] for k in sorted(out)]
+
+
+async def summary_smb_new_loans(conn: asyncpg.Connection, flt: Filter, years: tuple[int, ...]) -> Any:
+    f = Filter(list(flt.clauses), list(flt.params))
+    y0, y1 = f.param(date(min(years), 1, 1)), f.param(date(max(years), 12, 1))
+    return await conn.fetchval(
+        f"""SELECT COALESCE(sum(l.a_sm), 0) FROM finance.loan_month_totals l
+            WHERE {f.where} AND l.month BETWEEN {y0}::date AND {y1}::date""",
+        *f.params,
+    )
