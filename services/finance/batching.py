@@ -12,19 +12,21 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any
 
-from pydantic import BaseModel
+from fastapi import Response
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.batch import (
     BatchResponse,
+    BatchSummary,
     Finding,
     Parsed,
     RecordResult,
     parse_records,
-    summarize,
 )
 from services.finance import bulk
 from services.finance.rules import RULES, rule_for_error
@@ -49,7 +51,7 @@ async def run_batch(
     add_warnings: WarningsFn | None = None,
     after_write: AfterWrite | None = None,
 ) -> BatchResponse:
-    parsed, rejected = parse_records(records, model, rule_for_error, RULES)
+    parsed, rejected = _parse(records, model)
     valid: list[Parsed] = []
     for p in parsed:
         errors = cross_check(p.record)
@@ -88,24 +90,52 @@ async def run_batch(
         if after_write:
             await after_write(session, statuses, valid)
 
+    # the results are built from already validated values: construct, don't re-validate
     results: list[RecordResult] = []
+    counts = dict.fromkeys(("created", "updated", "unchanged", "rejected"), 0)
     by_index = {p.index: p for p in valid}
+    new = RecordResult.model_construct
     for index, raw in enumerate(records):
-        key = _raw_key(raw, key_field)
         if index in rejected:
-            results.append(RecordResult(index=index, key=key, status="rejected", errors=rejected[index]))
+            key = _raw_key(raw, key_field)
+            results.append(new(index=index, key=key, status="rejected", errors=rejected[index], warnings=[]))
+            counts["rejected"] += 1
             continue
         p = by_index[index]
         ref = getattr(p.record, key_field)
         status = statuses.get(ref, "unchanged") if committed else "unchanged"
-        results.append(RecordResult(index=index, key=ref, status=status, warnings=p.warnings))
-    return BatchResponse(
+        counts[status] += 1
+        results.append(new(index=index, key=ref, status=status, errors=[], warnings=p.warnings))
+    return BatchResponse.model_construct(
         rule_set_version=RULES.version,
         atomic=atomic,
         committed=committed,
-        summary=summarize(results),
+        summary=BatchSummary.model_construct(received=len(results), **counts),
         results=results,
     )
+
+
+def json_response(body: BaseModel) -> Response:
+    """Serialise a response model once (routes keep `response_model` for the OpenAPI document):
+    FastAPI would otherwise dump, re-validate and re-serialise 5,000 results."""
+    return Response(content=body.model_dump_json(), media_type="application/json")
+
+
+@cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def _parse(
+    records: list[dict[str, Any]], model: type[BaseModel]
+) -> tuple[list[Parsed], dict[int, list[Finding]]]:
+    """Validate the whole list in one call; only when something is wrong, record by record (so
+    that each bad record gets its own findings and the good ones are kept)."""
+    try:
+        items = _list_adapter(model).validate_python(records)
+    except ValidationError:
+        return parse_records(records, model, rule_for_error, RULES)
+    return [Parsed(i, item, raw, []) for i, (item, raw) in enumerate(zip(items, records, strict=True))], {}
 
 
 def _raw_key(raw: Any, key_field: str) -> str | None:
@@ -124,3 +154,11 @@ def order_check(rule: str, earlier: Any, later: Any, pointer: str, message: str)
 
 def finding(rule: str, message: str, pointer: str) -> Finding:
     return RULES.finding(rule, message, pointer)
+
+
+def warning(rule_id: str, message: str) -> Finding:
+    """A warning finding from the rule set, constructed without re-validation (one per record)."""
+    rule = RULES.rules[rule_id]
+    return Finding.model_construct(
+        rule=rule.id, severity=rule.severity, pointer=rule.pointer, code=rule.id, message=message
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse
@@ -14,6 +14,7 @@ from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
 from services.finance.applications import repository, service
 from services.finance.applications.schemas import ApplicationOut
+from services.finance.batching import json_response
 
 router = APIRouter(tags=["loan applications"])
 
@@ -22,13 +23,14 @@ router = APIRouter(tags=["loan applications"])
     "/v1/applications/batch",
     summary="Post up to 5,000 loan applications (upsert by the caller's institution + application_ref)",
     description="Same batch semantics as loans; feeds 申贷获得率 in `GET /v1/stats`.",
+    response_model=BatchResponse,
     dependencies=[require_kind("bank")],
     responses=responses(400, 401, 403, 409, 413, 422),
 )
 async def post_applications_batch(
     body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
-) -> BatchResponse:
-    return await service.ingest(session, principal, body.records, atomic)
+) -> Response:
+    return json_response(await service.ingest(session, principal, body.records, atomic))
 
 
 @router.get(

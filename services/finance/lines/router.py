@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse
@@ -12,6 +12,7 @@ from services.common.db import DbSession
 from services.common.errors import responses
 from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
+from services.finance.batching import json_response
 from services.finance.lines import repository, service
 from services.finance.lines.schemas import CreditLineOut
 
@@ -26,13 +27,14 @@ router = APIRouter(tags=["credit lines"])
         "borrower's loans at this lender is re-derived in the same transaction (logged as "
         "`reclassified`)."
     ),
+    response_model=BatchResponse,
     dependencies=[require_kind("bank")],
     responses=responses(400, 401, 403, 409, 413, 422),
 )
 async def post_credit_lines_batch(
     body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
-) -> BatchResponse:
-    return await service.ingest(session, principal, body.records, atomic)
+) -> Response:
+    return json_response(await service.ingest(session, principal, body.records, atomic))
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse
@@ -13,6 +13,7 @@ from services.common.db import DbSession
 from services.common.errors import not_found, responses
 from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
+from services.finance.batching import json_response
 from services.finance.loans import repository, service
 from services.finance.loans.schemas import LoanOut, LoanStatus, Product
 
@@ -31,13 +32,14 @@ RefPath = Annotated[str, Path(min_length=1, max_length=64)]
         "code, never a field. The inclusive flag is computed when the loan is stored. Send "
         "`Idempotency-Key` to make retries safe."
     ),
+    response_model=BatchResponse,
     dependencies=[require_kind("bank")],
     responses=responses(400, 401, 403, 409, 413, 422),
 )
 async def post_loans_batch(
     body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
-) -> BatchResponse:
-    return await service.ingest(session, principal, body.records, atomic)
+) -> Response:
+    return json_response(await service.ingest(session, principal, body.records, atomic))
 
 
 @router.get(

@@ -9,10 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.batch import BatchResponse, Finding, Parsed
 from services.common.errors import Problem
-from services.finance.batching import finding, order_check, run_batch
+from services.finance.batching import finding, order_check, run_batch, warning
 from services.finance.loans import repository
 from services.finance.loans.schemas import LoanIn
-from services.finance.rules import RULES
 
 CLOSED = ("repaid", "written_off")
 
@@ -68,17 +67,15 @@ async def ingest(
             r = p.record
             if r.borrower_credit_code not in known:
                 p.warnings.append(
-                    RULES.finding(
+                    warning(
                         "FIN-W001", f"{r.borrower_credit_code} is not in the registry; stored as unmatched"
                     )
                 )
             if r.credit_line_ref and r.credit_line_ref not in lines:
-                p.warnings.append(
-                    RULES.finding("FIN-W002", f"no credit line {r.credit_line_ref} at {lender}")
-                )
+                p.warnings.append(warning("FIN-W002", f"no credit line {r.credit_line_ref} at {lender}"))
             if r.guarantee_ref and r.guarantee_ref not in guarantees:
                 p.warnings.append(
-                    RULES.finding("FIN-W003", f"no guarantee {r.guarantee_ref} naming lender {lender}")
+                    warning("FIN-W003", f"no guarantee {r.guarantee_ref} naming lender {lender}")
                 )
 
     return await run_batch(
