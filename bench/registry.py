@@ -160,6 +160,7 @@ async def main() -> None:
 
     await asyncio.to_thread(run_migrations, url)
     from services.registry.enterprises import repository as repo
+    from services.registry.enterprises.router import LIST_COLUMNS
     from services.registry.seed import generate
     from services.registry.stats import repository as stats_repo
 
@@ -211,7 +212,8 @@ async def main() -> None:
         rng = random.Random(1)
 
         def fuzzy(name: str) -> str:
-            core = name[2:-4]  # drop city and 有限公司
+            """The name without city and 有限公司, one character mistyped."""
+            core = name[2:-4]
             i = rng.randrange(len(core))
             return core[:i] + "蜜" + core[i + 1 :]
 
@@ -228,30 +230,61 @@ async def main() -> None:
             elif op == "search_prefix":
                 await get("/v1/enterprises", {"q": names[i % len(names)][:4]})
             elif op == "search_fuzzy":
-                await get("/v1/enterprises", {"q": fuzzy(names[i % len(names)])})
+                await get("/v1/enterprises", {"q": fuzzy_q[i % len(names)]})
             else:
                 await get("/v1/stats", {"year": "2022", "group_by": "city"})
 
         as_of = date(2022, 12, 31)
+        from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+
+        from services.common.auth import Principal as P
+        from services.common.pagination import PageParams
+        from services.registry.enterprises.router import Filters, _statement
+
+        bench_principal = P(sub="bench", kind="admin")
+        first_page = PageParams(limit=50, cursor=None)
+        dialect = asyncpg_dialect()
+
+        def compiled(stmt) -> tuple[str, list]:
+            c = stmt.compile(dialect=dialect)
+            return c.string, [c.params[k] for k in c.positiontup]
+
+        def page_sql(fuzzy: bool = False, **filters) -> tuple[str, list]:
+            """The statement the list route sends for these filters (first page)."""
+            stmt, rank = _statement(bench_principal, Filters(**filters), LIST_COLUMNS, fuzzy)
+            return compiled(repo.page_select(stmt, first_page, rank))
+
+        list_sql = {(c, t): page_sql(region=c, tier=t) for c in CITIES for t in TIERS}
+        prefix_sql = [page_sql(q=n[:4]) for n in names]
+        fuzzy_q = [fuzzy(n) for n in names]
+        fuzzy_sql = [(page_sql(q=q), page_sql(True, q=q)) for q in fuzzy_q]
+        get_stmt = compiled(
+            repo.scoped(
+                repo.directory_select().where(repo.Enterprise.credit_code == sample[0]), bench_principal
+            )
+        )
 
         async def via_raw(op: str, i: int) -> None:
-            # The statements the service runs for the same request, on one pooled connection.
+            # The statements the service sends for the same request, on one pooled connection.
             async with pool.acquire() as c:
                 if op == "get":
-                    await c.fetch(repo.RAW_GET, sample[i % len(sample)])
+                    sql, params = get_stmt
+                    await c.fetch(sql, *[sample[i % len(sample)] if p == sample[0] else p for p in params])
                 elif op == "list":
-                    await c.fetch(repo.RAW_LIST, rng.choice(CITIES) + "%", rng.choice(TIERS), 51)
+                    sql, params = list_sql[(rng.choice(CITIES), rng.choice(TIERS))]
+                    await c.fetch(sql, *params)
                 elif op == "search_prefix":
-                    pattern, grams, _ = repo.search_terms(names[i % len(names)][:4])
-                    await c.fetch(repo.RAW_SEARCH_STRICT, pattern, grams, 51)
+                    sql, params = prefix_sql[i % len(names)]
+                    await c.fetch(sql, *params)
                 elif op == "search_fuzzy":
-                    pattern, grams, need = repo.search_terms(fuzzy(names[i % len(names)]))
-                    if not await c.fetch(repo.RAW_SEARCH_STRICT, pattern, grams, 1):
-                        await c.fetch(repo.RAW_SEARCH_FUZZY, grams, need, 51)
+                    (strict, sp), (fz, fp) = fuzzy_sql[i % len(names)]
+                    if not await c.fetch(strict, *sp):
+                        await c.fetch(fz, *fp)
                 else:
-                    for g in (None, "city"):
-                        for sql in stats_repo.raw_statements(g):
-                            await c.fetch(sql, "%", 2022, 2021, as_of)
+                    for sql in stats_repo.raw_statements("city"):
+                        await c.fetch(sql, "%", 2022, 2021, as_of)
+                    for sql in stats_repo.raw_statements(None, ("park_tenants",)):
+                        await c.fetch(sql, "%", 2022, 2021, as_of)
 
         # Warm up caches, the server's pool and ours.
         for op in GOALS:

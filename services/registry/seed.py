@@ -502,10 +502,9 @@ async def generate(conn: asyncpg.Connection, count: int, *, chunk: int = 250_000
         async with conn.transaction():
             await _load_chunk(conn, start + done, n_chunk, today, seed)
         done += n_chunk
-    await conn.execute(
-        "ANALYZE registry.enterprises; ANALYZE registry.indicators; ANALYZE registry.titles; "
-        "ANALYZE registry.scale_statuses; ANALYZE registry.pool_decisions"
-    )
+    # VACUUM sets the visibility map, so the covering indexes answer index-only scans at once.
+    for t in ("enterprises", "indicators", "titles", "scale_statuses", "pool_decisions"):
+        await conn.execute(f"VACUUM ANALYZE registry.{t}")
 
 
 async def _load_chunk(conn: asyncpg.Connection, start: int, count: int, today: date, seed: int) -> None:

@@ -30,32 +30,22 @@ async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> list
     return list((await session.execute(text(sql), params)).mappings().all())
 
 
-async def figures(
-    session: AsyncSession, region: str | None, year: int, baseline: int, as_of: date, group_by: str | None
-) -> dict[str, dict[str, Any]]:
-    """{group key: {figure: value}}; the key is 'all' without grouping."""
-    p = {"rl": (region or "") + "%", "y": year, "b": baseline, "as_of": as_of}
-    ke, kp = _key(group_by, "e"), _key(group_by, "p")
-    out: dict[str, dict[str, Any]] = {}
-
-    def put(k: str, name: str, value: Any) -> None:
-        out.setdefault(k, {})[name] = value
-
-    for r in await _rows(
-        session,
-        f"""SELECT {ke} AS k, t.kind, count(DISTINCT t.credit_code) AS n
+def _statements() -> list[tuple[str, str]]:
+    """(name, SQL template) of every statistics statement; `{ke}`/`{kp}` is the group key over the
+    enterprise's / park's region; parameters :rl (region LIKE), :y, :b (baseline), :as_of."""
+    return [
+        (
+            "titles",
+            """SELECT {ke} AS k, t.kind, count(DISTINCT t.credit_code) AS n
             FROM registry.titles t JOIN registry.enterprises e USING (credit_code)
             WHERE t.kind IN ('tech_sme', 'high_tech') AND e.region_code LIKE :rl
               AND t.valid_from <= :as_of AND (t.valid_to IS NULL OR t.valid_to >= :as_of)
               AND (t.status = 'active' OR t.revoked_on > :as_of)
             GROUP BY 1, 2""",
-        p,
-    ):
-        put(r["k"], "tech_smes" if r["kind"] == "tech_sme" else "high_tech", r["n"])
-
-    for r in await _rows(
-        session,
-        f"""SELECT {ke} AS k,
+        ),
+        (
+            "scale",
+            """SELECT {ke} AS k,
               count(*) FILTER (WHERE sy = 'above') AS above_year,
               count(*) FILTER (WHERE sb = 'above') AS above_baseline,
               count(*) FILTER (WHERE sy = 'above' AND sb IS DISTINCT FROM 'above') AS entries,
@@ -68,34 +58,24 @@ async def figures(
             JOIN registry.enterprises e USING (credit_code)
             WHERE e.region_code LIKE :rl
             GROUP BY 1""",
-        p,
-    ):
-        for f in ("above_year", "above_baseline", "entries", "exits"):
-            put(r["k"], f, r[f])
-
-    for r in await _rows(
-        session,
-        f"""SELECT {ke} AS k, d.tier, count(*) AS n
+        ),
+        (
+            "tiers",
+            """SELECT {ke} AS k, d.tier, count(*) AS n
             FROM ({TIERS_AT}) d JOIN registry.enterprises e USING (credit_code)
             WHERE d.decision = 'admit' AND e.region_code LIKE :rl
             GROUP BY 1, 2""",
-        p,
-    ):
-        put(r["k"], "tier:" + r["tier"], r["n"])
-
-    for r in await _rows(
-        session,
-        f"""SELECT {ke} AS k, count(*) AS n
+        ),
+        (
+            "cloud",
+            """SELECT {ke} AS k, count(*) AS n
             FROM registry.indicators i JOIN registry.enterprises e USING (credit_code)
             WHERE i.year = :y AND i.on_cloud AND e.region_code LIKE :rl
             GROUP BY 1""",
-        p,
-    ):
-        put(r["k"], "cloud_enterprises", r["n"])
-
-    for r in await _rows(
-        session,
-        f"""SELECT {ke} AS k, i.cnc_basis AS basis, sum(i.cnc_numerator) AS num,
+        ),
+        (
+            "cnc",
+            """SELECT {ke} AS k, i.cnc_basis AS basis, sum(i.cnc_numerator) AS num,
                    sum(i.cnc_denominator) AS den, count(*) AS n
             FROM registry.indicators i
             JOIN ({TIERS_AT}) d USING (credit_code)
@@ -103,30 +83,102 @@ async def figures(
             WHERE i.year = :y AND d.decision = 'admit' AND d.tier IN ('champion', 'champion_candidate')
               AND i.cnc_denominator IS NOT NULL AND e.region_code LIKE :rl
             GROUP BY 1, 2""",
-        p,
-    ):
-        put(r["k"], "cnc:" + r["basis"], (r["num"], r["den"], r["n"]))
-
-    for r in await _rows(
-        session,
-        f"""SELECT {kp} AS k,
+        ),
+        (
+            "parks",
+            """SELECT {kp} AS k,
               count(*) FILTER (WHERE p.opened_on IS NULL OR p.opened_on <= :as_of) AS parks,
               count(*) FILTER (WHERE p.star_rating >= 4 AND (p.rated_on IS NULL OR p.rated_on <= :as_of)
                                AND (p.opened_on IS NULL OR p.opened_on <= :as_of)) AS star_parks
             FROM registry.parks p WHERE p.region_code LIKE :rl GROUP BY 1""",
-        p,
-    ):
-        put(r["k"], "parks", r["parks"])
-        put(r["k"], "star_parks", r["star_parks"])
-
-    for r in await _rows(
-        session,
-        f"""SELECT {kp} AS k, count(DISTINCT t.credit_code) AS n
+        ),
+        (
+            "park_tenants",
+            """SELECT {kp} AS k, count(DISTINCT t.credit_code) AS n
             FROM registry.park_tenants t JOIN registry.parks p ON p.id = t.park_id
             WHERE p.region_code LIKE :rl AND t.moved_in_on <= :as_of
               AND (t.moved_out_on IS NULL OR t.moved_out_on > :as_of)
             GROUP BY 1""",
-        p,
-    ):
-        put(r["k"], "park_tenants", r["n"])
+        ),
+    ]
+
+
+def _render(sql: str, group_by: str | None) -> str:
+    return sql.format(ke=_key(group_by, "e"), kp=_key(group_by, "p"), TIERS_AT=TIERS_AT)
+
+
+def raw_statements(group_by: str | None, names: tuple[str, ...] | None = None) -> list[str]:
+    """The same statements for asyncpg ($1 region LIKE, $2 year, $3 baseline, $4 as_of), as the
+    benchmark's raw baseline runs them."""
+    out = []
+    for name, sql in _statements():
+        if names is not None and name not in names:
+            continue
+        sql = _render(sql, group_by)
+        for k, v in ((":rl", "$1::text"), (":y", "$2::int"), (":b", "$3::int"), (":as_of", "$4::date")):
+            sql = sql.replace(k, v)
+        out.append(sql)
+    return out
+
+
+async def data_version(session: AsyncSession) -> int:
+    """Bumped by every statement that changes a table the statistics read (migration 0006)."""
+    return (
+        await session.execute(text("SELECT pg_sequence_last_value('registry.data_version')"))
+    ).scalar() or 0
+
+
+def add_up(groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The total over groups for the additive figures (every enterprise and park is in exactly one
+    group); park_tenants is not additive (an enterprise may rent in two cities) and is left out."""
+    total: dict[str, Any] = {}
+    for figures_ in groups.values():
+        for name, value in figures_.items():
+            if name == "park_tenants":
+                continue
+            if isinstance(value, tuple):
+                prev = total.get(name, (0, 0, 0))
+                total[name] = tuple(a + b for a, b in zip(prev, value, strict=True))
+            else:
+                total[name] = total.get(name, 0) + value
+    return total
+
+
+async def figures(
+    session: AsyncSession,
+    region: str | None,
+    year: int,
+    baseline: int,
+    as_of: date,
+    group_by: str | None,
+    names: tuple[str, ...] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """{group key: {figure: value}}; the key is 'all' without grouping. `names` limits the
+    statements run (see `_statements`)."""
+    p = {"rl": (region or "") + "%", "y": year, "b": baseline, "as_of": as_of}
+    out: dict[str, dict[str, Any]] = {}
+
+    def put(k: str, name: str, value: Any) -> None:
+        out.setdefault(k, {})[name] = value
+
+    for name, sql in _statements():
+        if names is not None and name not in names:
+            continue
+        for r in await _rows(session, _render(sql, group_by), p):
+            if name == "titles":
+                put(r["k"], "tech_smes" if r["kind"] == "tech_sme" else "high_tech", r["n"])
+            elif name == "scale":
+                for f in ("above_year", "above_baseline", "entries", "exits"):
+                    put(r["k"], f, r[f])
+            elif name == "tiers":
+                put(r["k"], "tier:" + r["tier"], r["n"])
+            elif name == "cloud":
+                put(r["k"], "cloud_enterprises", r["n"])
+            elif name == "cnc":
+                put(r["k"], "cnc:" + r["basis"], (r["num"], r["den"], r["n"]))
+            elif name == "parks":
+                put(r["k"], "parks", r["parks"])
+                put(r["k"], "star_parks", r["star_parks"])
+            else:
+                put(r["k"], "park_tenants", r["n"])
     return out

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -15,6 +16,27 @@ from services.registry.stats import repository as repo
 from services.registry.stats.schemas import CncBasis, Figures, GroupStats, PoolSizes, StatsOut, Target
 
 TIERS = ("seedling", "specialized", "champion_candidate", "champion")
+
+# Computed figures per (database, region, year, baseline, as_of, grouping), valid while the data
+# version (bumped by every statement on the tables read) is unchanged, and for CACHE_TTL_S at most
+# (bounding the one staleness a version cannot see: a write that commits while figures are being
+# computed).
+CACHE_TTL_S = 10.0
+CACHE_MAX = 256
+_cache: dict[tuple, tuple[int, float, Any]] = {}
+
+
+def _cache_get(key: tuple, version: int) -> Any | None:
+    hit = _cache.get(key)
+    if hit is None or hit[0] != version or time.monotonic() - hit[1] > CACHE_TTL_S:
+        return None
+    return hit[2]
+
+
+def _cache_put(key: tuple, version: int, value: Any) -> None:
+    if len(_cache) >= CACHE_MAX:
+        _cache.clear()
+    _cache[key] = (version, time.monotonic(), value)
 
 
 def _rate(num: Decimal, den: Decimal) -> str | None:
@@ -85,11 +107,29 @@ async def stats(
         )
     scope = effective_region(principal, region)
     as_of = min(date(year, 12, 31), today)
-    total = (await repo.figures(session, scope, year, baseline, as_of, None)).get("all", {})
+    key = (str(session.bind.url), scope, year, baseline, as_of, group_by)
+    version = await repo.data_version(session)
+    cached = _cache_get(key, version)
+    if cached is None:
+        if group_by:
+            # One grouped pass; the total is the sum of the groups, except the distinct tenants.
+            raw = await repo.figures(session, scope, year, baseline, as_of, group_by)
+            total = repo.add_up(raw)
+            total.update(
+                (await repo.figures(session, scope, year, baseline, as_of, None, ("park_tenants",))).get(
+                    "all", {}
+                )
+            )
+        else:
+            raw = {}
+            total = (await repo.figures(session, scope, year, baseline, as_of, None)).get("all", {})
+        cached = (total, raw)
+        if await repo.data_version(session) == version:
+            _cache_put(key, version, cached)
+    total, raw = cached
     figures, pool = build(total)
     groups = None
     if group_by:
-        raw = await repo.figures(session, scope, year, baseline, as_of, group_by)
         groups = []
         for key in sorted(raw):
             f, p = build(raw[key])
