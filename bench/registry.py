@@ -264,6 +264,13 @@ async def main() -> None:
             )
         )
 
+        # Every statement takes all four parameters (asyncpg must type each one).
+        stats_sql = [
+            f"SELECT * FROM ({sql}) q WHERE $1::text IS NOT NULL AND $2::int IS NOT NULL "
+            "AND $3::int IS NOT NULL AND $4::date IS NOT NULL"
+            for sql in stats_repo.raw_statements("city") + stats_repo.raw_statements(None, ("park_tenants",))
+        ]
+
         async def via_raw(op: str, i: int) -> None:
             # The statements the service sends for the same request, on one pooled connection.
             async with pool.acquire() as c:
@@ -281,9 +288,7 @@ async def main() -> None:
                     if not await c.fetch(strict, *sp):
                         await c.fetch(fz, *fp)
                 else:
-                    for sql in stats_repo.raw_statements("city"):
-                        await c.fetch(sql, "%", 2022, 2021, as_of)
-                    for sql in stats_repo.raw_statements(None, ("park_tenants",)):
+                    for sql in stats_sql:
                         await c.fetch(sql, "%", 2022, 2021, as_of)
 
         # Warm up caches, the server's pool and ours.
