@@ -23,7 +23,7 @@ from gateway.progress.router import router as progress_router
 from gateway.proxy import ProxyMiddleware
 from gateway.settings import GatewaySettings, get_gateway_settings
 from services.common.app import VERSION, operation_id
-from services.common.db import create_engine, create_sessionmaker
+from services.common.db import bind_database, create_engine
 from services.common.errors import install_error_handlers
 from services.common.health import router as health_router
 from services.common.logging import configure_logging
@@ -71,8 +71,7 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     )
     app.state.settings = settings
     app.state.service = "gateway"
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
+    bind_database(app, engine)
     app.state.gateway = gateway
 
     install_error_handlers(app)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from services.common.auth import CurrentPrincipal
-from services.common.db import create_engine, create_sessionmaker
+from services.common.db import bind_database, create_engine
 from services.common.errors import install_error_handlers, responses
 from services.common.health import router as health_router
 from services.common.idempotency import IdempotencyMiddleware
@@ -73,8 +73,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.service = name
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
+    bind_database(app, engine)
 
     install_error_handlers(app)
     app.include_router(health_router)

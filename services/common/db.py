@@ -31,7 +31,9 @@ def create_engine(settings: Settings, application_name: str) -> AsyncEngine:
     if not settings.database_url:
         raise RuntimeError("no database configured: set EAGLET_DATABASE_URL (or run `eaglet up`)")
     db = settings.db
-    kwargs: dict = {"pool_pre_ping": True}
+    # No pre-ping: it costs a round trip per checkout. Stale connections are recycled by age and
+    # a connection that died is invalidated on its first error (the request gets a 5xx once).
+    kwargs: dict = {"pool_pre_ping": db.pre_ping, "pool_recycle": db.recycle_s}
     if db.pool == "null":
         kwargs["poolclass"] = NullPool
     else:
@@ -54,13 +56,29 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+def bind_database(app, engine: AsyncEngine) -> None:
+    """Give an app its engine and the session factories `unit_of_work` uses."""
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.read_sessionmaker = create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the route returns, rolled back if it raises.
 
     Used with ``scope="function"`` so the commit happens *before* the response is sent: a client
-    never sees a success whose commit later failed.
+    never sees a success whose commit later failed. Reads (GET/HEAD) run in autocommit mode: no
+    BEGIN/COMMIT round trips for requests that write nothing.
     """
-    async with request.app.state.sessionmaker() as session:
+    maker = (
+        request.app.state.read_sessionmaker
+        if request.method in READ_METHODS
+        else request.app.state.sessionmaker
+    )
+    async with maker() as session:
         try:
             yield session
             await session.commit()

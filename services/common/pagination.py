@@ -37,7 +37,7 @@ class PageParams(BaseModel):
     cursor: str | None
 
 
-def page_params(
+async def page_params(  # async: no thread-pool hop per request
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 500)")] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=2048, description="Opaque cursor from the previous page's next_cursor")

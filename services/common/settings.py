@@ -25,6 +25,8 @@ class DatabaseSettings(BaseModel):
     max_overflow: int = 10
     pool_timeout_s: float = 10.0
     statement_timeout_ms: int = 30_000
+    pre_ping: bool = False
+    recycle_s: int = 1800
     # "queue" (a real pool) or "null" (a connection per session; for tools that hop event loops)
     pool: Literal["queue", "null"] = "queue"
 

@@ -28,6 +28,8 @@ async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
     """
     conn = await session.connection()
     raw = (await conn.get_raw_connection()).driver_connection
+    if conn.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return raw  # a read (GET): the kit runs reads without a transaction
     if not raw.is_in_transaction():
         await session.execute(text("SELECT 1"))
     if not raw.is_in_transaction():  # pragma: no cover - a driver change would break atomicity
