@@ -8,6 +8,8 @@ from pydantic import AfterValidator
 
 
 def plain_text(v: str) -> str:
+    if v.isprintable():  # the common case, in C: no control characters, no surrogates
+        return v
     for ch in v:
         o = ord(ch)
         if (o < 32 and ch not in "\t\n\r") or o == 127:

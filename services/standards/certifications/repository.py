@@ -147,6 +147,102 @@ async def write_states(
     )
 
 
+_STATE_TYPES = dict.fromkeys(STATE_FIELDS, "text") | dict.fromkeys(
+    ("issued_on", "expires_on", "status_effective_on"), "date"
+)
+
+
+def _state_json(alias: str) -> str:
+    return "jsonb_build_object(" + ", ".join(f"'{f}', {alias}.{f}" for f in STATE_FIELDS) + ")"
+
+
+_STAGED = ", ".join(
+    f"unnest(${i}::{t}[])"
+    for i, t in enumerate(["text", *(_STATE_TYPES[f] for f in STATE_FIELDS), "int", "text"], start=7)
+)
+# Every accepted transition of the batch, staged as arrays (one element per transition, in push
+# order; a certificate can have several). In one statement: upsert each certificate's last
+# transition, append every transition to the history, and log each as a change whose `before` is
+# the previous transition or the stored row. All parts read the snapshot taken before the statement,
+# so `stored` is the state before this batch.
+_WRITE = f"""
+WITH s AS (
+  SELECT * FROM ROWS FROM ({_STAGED}, jsonb_array_elements($21::jsonb)) WITH ORDINALITY
+    AS s(certificate_no, {", ".join(STATE_FIELDS)}, revision, action, record, ord)
+),
+stored AS (
+  SELECT c.certificate_no, {_state_json("c")} AS state
+  FROM standards.certificates c
+  WHERE c.certifier = $1 AND c.certificate_no IN (SELECT certificate_no FROM s WHERE action = 'updated')
+),
+up AS (
+  INSERT INTO standards.certificates AS c (certifier, certificate_no, {", ".join(STATE_FIELDS)},
+                                           revision, rule_set_version)
+  SELECT $1, certificate_no, {", ".join(STATE_FIELDS)}, revision, $2
+  FROM (  -- the last transition of each certificate, new ones numbered in push order
+    SELECT DISTINCT ON (certificate_no) *, min(ord) OVER (PARTITION BY certificate_no) AS first
+    FROM s ORDER BY certificate_no, revision DESC
+  ) last ORDER BY first
+  ON CONFLICT (certifier, certificate_no) DO UPDATE SET
+    {", ".join(f"{f} = excluded.{f}" for f in STATE_FIELDS)},
+    revision = excluded.revision, rule_set_version = excluded.rule_set_version, updated_at = now()
+  RETURNING id, certificate_no
+),
+history AS (
+  INSERT INTO standards.certificate_history (certificate_id, revision, action, certifier, certificate_no,
+      status, status_effective_on, status_reason, record, rule_set_version, pushed_by, request_id)
+  SELECT up.id, s.revision, s.action, $1, s.certificate_no, s.status, s.status_effective_on,
+         s.status_reason, s.record, $2, $3, $4
+  FROM s JOIN up USING (certificate_no) ORDER BY s.ord
+),
+logged AS (
+  SELECT s.ord, s.action, s.certificate_no, {_state_json("s")} AS state, s.revision
+  FROM s
+)
+INSERT INTO standards.changes (actor_subject, actor_kind, actor_org, action, entity_type, entity_key,
+                               before, after, request_id)
+SELECT $3, $5, $6, l.action, 'certificate', $1 || '|' || l.certificate_no,
+       CASE WHEN l.action = 'created' THEN NULL
+            ELSE coalesce(lag(l.state) OVER (PARTITION BY l.certificate_no ORDER BY l.ord), stored.state)
+       END,
+       l.state || jsonb_build_object('revision', l.revision, 'rule_set_version', $2::text),
+       $4
+FROM logged l LEFT JOIN stored USING (certificate_no)
+ORDER BY l.ord
+"""
+
+
+async def write_transitions(
+    session: AsyncSession,
+    certifier: str,
+    transitions: list[tuple],
+    records: list[dict[str, Any]],
+    rule_set_version: str,
+    principal: Principal,
+    request_id: str | None,
+) -> None:
+    """Write a batch's accepted transitions in one round trip (see `_WRITE`).
+
+    `transitions` are `(certificate_no, *STATE_FIELDS, revision, action)` tuples in push order and
+    `records` the matching records exactly as pushed (serialised once, as one JSON array).
+    """
+    if not transitions:
+        return
+    conn = await driver(session)
+    columns = [list(c) for c in zip(*transitions, strict=True)]
+    await conn.execute(
+        _WRITE,
+        certifier,
+        rule_set_version,
+        principal.sub,
+        request_id,
+        principal.kind,
+        principal.org,
+        *columns,
+        json.dumps(records, ensure_ascii=False, default=str),
+    )
+
+
 # ---- reads -------------------------------------------------------------------------------------
 
 

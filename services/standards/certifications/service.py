@@ -4,14 +4,19 @@ batch, and the derived `expired` status."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.batch import BatchResponse, Finding, RecordResult, parse_records, summarize
-from services.common.changes import Change, record_changes
+from services.common.batch import (
+    Finding,
+    Parsed,
+    parse_records,
+)
 from services.common.context import request_id_var
 from services.common.errors import Problem, not_found
 from services.common.pagination import PageParams, page_of
@@ -64,8 +69,36 @@ def to_out(c: Certificate, today: date) -> CertificateOut:
     )
 
 
-def _state_of(record: CertificateRecord) -> dict[str, Any]:
-    return {f: getattr(record, f) for f in repo.STATE_FIELDS}
+_STATE = itemgetter(*repo.STATE_FIELDS)
+_STATUS = repo.STATE_FIELDS.index("status")
+_EFFECTIVE_ON = repo.STATE_FIELDS.index("status_effective_on")
+_RECORDS = TypeAdapter(list[CertificateRecord])
+
+
+def _parse(records: list[dict[str, Any]]) -> tuple[list[Parsed], dict[int, list[Finding]]]:
+    """Validate the whole list in one call; only when something is wrong, record by record (so
+    that each bad record gets its own findings and the good ones are kept)."""
+    try:
+        items = _RECORDS.validate_python(records)
+    except ValidationError:
+        return parse_records(records, CertificateRecord, rule_for_error, RULES)
+    return [Parsed(i, item, raw, []) for i, (item, raw) in enumerate(zip(items, records, strict=True))], {}
+
+
+def _warning(rule_id: str, message: str) -> dict[str, Any]:
+    """A warning finding as plain data (several per record; no model construction)."""
+    rule = RULES.rules[rule_id]
+    return {
+        "rule": rule.id,
+        "severity": rule.severity,
+        "pointer": rule.pointer,
+        "code": rule.id,
+        "message": message,
+    }
+
+
+def _plain(findings: list[Finding]) -> list[dict[str, Any]]:
+    return [f.model_dump() for f in findings]
 
 
 def _record_findings(r: CertificateRecord, today: date) -> list[Finding]:
@@ -88,22 +121,22 @@ def _record_findings(r: CertificateRecord, today: date) -> list[Finding]:
     return out
 
 
-def _lifecycle_findings(stored: dict[str, Any], new: dict[str, Any]) -> list[Finding]:
+def _lifecycle_findings(stored: tuple, new: tuple) -> list[Finding]:
     out = []
-    if stored["status"] in TERMINAL and new["status"] != stored["status"]:
+    status, effective_on = stored[_STATUS], stored[_EFFECTIVE_ON]
+    if status in TERMINAL and new[_STATUS] != status:
         out.append(
             RULES.finding(
                 "STD-V012",
-                f"the certificate is {stored['status']} (terminal) since {stored['status_effective_on']}; "
-                f"it cannot become {new['status']}",
+                f"the certificate is {status} (terminal) since {effective_on}; "
+                f"it cannot become {new[_STATUS]}",
             )
         )
-    if new["status_effective_on"] < stored["status_effective_on"]:
+    if new[_EFFECTIVE_ON] < effective_on:
         out.append(
             RULES.finding(
                 "STD-V013",
-                f"status_effective_on {new['status_effective_on']} is earlier than the current "
-                f"{stored['status_effective_on']}",
+                f"status_effective_on {new[_EFFECTIVE_ON]} is earlier than the current {effective_on}",
             )
         )
     return out
@@ -111,16 +144,21 @@ def _lifecycle_findings(stored: dict[str, Any], new: dict[str, Any]) -> list[Fin
 
 async def push_batch(
     session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
-) -> BatchResponse:
+) -> dict[str, Any]:
+    """Check every record against the rules and the lifecycle (stored state, then earlier records
+    of the batch, in order), then write the accepted transitions set-based in one statement.
+
+    Returns the `BatchResponse` as plain data (serialised once by the router): up to 5,000 results
+    with their findings are not worth a pydantic model each."""
     certifier = principal.org
     if principal.kind != "certifier" or not certifier:
         raise Problem(403, "forbidden", "only a certification body (with its org code) pushes certificates")
     today = today_shanghai()
-    parsed, rejected = parse_records(records, CertificateRecord, rule_for_error, RULES)
-    results: dict[int, RecordResult] = {
-        i: RecordResult(index=i, key=_raw_key(records[i]), status="rejected", errors=f)
-        for i, f in rejected.items()
-    }
+    parsed, rejected = _parse(records)
+    results: list[dict[str, Any] | None] = [None] * len(records)
+    for i, f in rejected.items():
+        key = _raw_key(records[i])
+        results[i] = {"index": i, "key": key, "status": "rejected", "errors": _plain(f), "warnings": []}
 
     await repo.lock_certifier(session, certifier)
     numbers = sorted({p.record.certificate_no for p in parsed})
@@ -128,76 +166,57 @@ async def push_batch(
     levels = await repo.standard_levels(session, sorted({p.record.standard_code for p in parsed}))
     known = await repo.known_holders(session, sorted({p.record.holder_credit_code for p in parsed}))
 
-    current: dict[str, dict[str, Any]] = {n: s for n, s in stored.items()}
-    finals: dict[str, dict[str, Any]] = {}
-    history: list[dict[str, Any]] = []
-    changes: list[Change] = []
+    # certificate_no → (state tuple, revision): the stored state, then each accepted transition
+    current: dict[str, tuple[tuple, int]] = {n: (_STATE(row), row["revision"]) for n, row in stored.items()}
+    transitions: list[tuple] = []
+    pushed: list[dict[str, Any]] = []
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rejected)}
     for p in parsed:
         r: CertificateRecord = p.record
         key = r.certificate_no
-        errors = _record_findings(r, today)
-        new = _state_of(r)
+        new = _STATE(r.__dict__)
         before = current.get(key)
+        errors = _record_findings(r, today)
         if not errors and before is not None:
-            errors = _lifecycle_findings(before, new)
+            errors = _lifecycle_findings(before[0], new)
         warnings = []
         if r.standard_code not in levels:
-            warnings.append(RULES.finding("STD-W001", f"{r.standard_code} is not in the standards catalogue"))
+            warnings.append(_warning("STD-W001", f"{r.standard_code} is not in the standards catalogue"))
         if not is_zhejiang_made(r.standard_code):
-            warnings.append(
-                RULES.finding("STD-W002", f"{r.standard_code} is not a 浙江制造 (T/ZZB) standard")
-            )
+            warnings.append(_warning("STD-W002", f"{r.standard_code} is not a 浙江制造 (T/ZZB) standard"))
         if r.holder_credit_code not in known:
-            warnings.append(RULES.finding("STD-W003", f"{r.holder_credit_code} is not in the registry"))
+            warnings.append(_warning("STD-W003", f"{r.holder_credit_code} is not in the registry"))
         if errors:
-            results[p.index] = RecordResult(
-                index=p.index, key=key, status="rejected", errors=errors, warnings=warnings
-            )
-            continue
-        if before is not None and all(before[f] == new[f] for f in repo.STATE_FIELDS):
-            results[p.index] = RecordResult(index=p.index, key=key, status="unchanged", warnings=warnings)
-            continue
-        action = "created" if before is None else "updated"
-        revision = (before["revision"] if before else 0) + 1
-        state = {**new, "revision": revision}
-        current[key] = state
-        finals[key] = state
-        history.append(
-            {
-                "certificate_no": key,
-                "revision": revision,
-                "action": action,
-                "status": r.status,
-                "status_effective_on": r.status_effective_on,
-                "status_reason": r.status_reason,
-                "record": p.raw,
-            }
-        )
-        changes.append(
-            Change(
-                action,
-                "certificate",
-                f"{certifier}|{key}",
-                {f: before[f] for f in repo.STATE_FIELDS} if before else None,
-                {**new, "revision": revision, "rule_set_version": RULES.version},
-            )
-        )
-        results[p.index] = RecordResult(index=p.index, key=key, status=action, warnings=warnings)
+            status = "rejected"
+        elif before is not None and before[0] == new:
+            status = "unchanged"
+        else:
+            status = "created" if before is None else "updated"
+            revision = before[1] + 1 if before is not None else 1
+            current[key] = (new, revision)
+            transitions.append((key, *new, revision, status))
+            pushed.append(p.raw)
+        counts[status] += 1
+        results[p.index] = {
+            "index": p.index,
+            "key": key,
+            "status": status,
+            "errors": _plain(errors) if errors else [],
+            "warnings": warnings,
+        }
 
-    ordered = [results[i] for i in range(len(records))]
-    committed = not (atomic and any(r.status == "rejected" for r in ordered))
+    committed = not (atomic and counts["rejected"])
     if committed:
-        await repo.write_batch(
-            session, certifier, finals, history, RULES.version, principal.sub, request_id_var.get()
+        await repo.write_transitions(
+            session, certifier, transitions, pushed, RULES.version, principal, request_id_var.get()
         )
-        await record_changes(session, SCHEMA, principal, changes)
-    return BatchResponse(
-        rule_set_version=RULES.version,
-        atomic=atomic,
-        committed=committed,
-        summary=summarize(ordered),
-        results=ordered,
-    )
+    return {
+        "rule_set_version": RULES.version,
+        "atomic": atomic,
+        "committed": committed,
+        "summary": {"received": len(records), **counts},
+        "results": results,
+    }
 
 
 def _raw_key(raw: Any) -> str | None:
