@@ -268,7 +268,8 @@ async def main() -> None:
         stats_sql = [
             f"SELECT * FROM ({sql}) q WHERE $1::text IS NOT NULL AND $2::int IS NOT NULL "
             "AND $3::int IS NOT NULL AND $4::date IS NOT NULL"
-            for sql in stats_repo.raw_statements("city") + stats_repo.raw_statements(None, ("park_tenants",))
+            for sql in stats_repo.raw_statements("city", stats_repo.default_names(2022, 2021))
+            + stats_repo.raw_statements(None, ("park_tenants",))
         ]
 
         async def via_raw(op: str, i: int) -> None:

@@ -502,9 +502,30 @@ async def generate(conn: asyncpg.Connection, count: int, *, chunk: int = 250_000
         async with conn.transaction():
             await _load_chunk(conn, start + done, n_chunk, today, seed)
         done += n_chunk
+    # The statistics summaries' triggers were off during the load: refill them in one pass.
+    await conn.execute("SELECT registry.rebuild_summaries()")
     # VACUUM sets the visibility map, so the covering indexes answer index-only scans at once.
-    for t in ("enterprises", "indicators", "titles", "scale_statuses", "pool_decisions"):
+    for t in (
+        "enterprises",
+        "indicators",
+        "titles",
+        "scale_statuses",
+        "pool_decisions",
+        "region_year_summaries",
+    ):
         await conn.execute(f"VACUUM ANALYZE registry.{t}")
+
+
+def _load_triggers() -> list[tuple[str, str]]:
+    """(table, trigger) switched off during the bulk load: the derived-column triggers (the load
+    writes those columns itself) and the statistics summaries' (rebuilt once at the end)."""
+    out = [(t, f"{t}_{fn}_{e}") for t, fn in DERIVED_TRIGGERS for e in ("insert", "update", "delete")]
+    out += [
+        (t, f"{t}_summarize_{e}")
+        for t in ("scale_statuses", "pool_decisions", "indicators")
+        for e in ("insert", "update", "delete")
+    ]
+    return out
 
 
 async def _load_chunk(conn: asyncpg.Connection, start: int, count: int, today: date, seed: int) -> None:
@@ -512,9 +533,8 @@ async def _load_chunk(conn: asyncpg.Connection, start: int, count: int, today: d
         await conn.execute(sql.replace("@SEED", str(seed)), *args)
 
     await _reference_tables(conn)
-    for t, fn in DERIVED_TRIGGERS:
-        for event in ("insert", "update", "delete"):
-            await conn.execute(f"ALTER TABLE registry.{t} DISABLE TRIGGER {t}_{fn}_{event}")
+    for t, trigger in _load_triggers():
+        await conn.execute(f"ALTER TABLE registry.{t} DISABLE TRIGGER {trigger}")
     g = _generated(start, count)
     emp, rev, ta = _figures_sql(1)
     size_2022 = _classify_sql(emp, rev, ta)
@@ -558,6 +578,5 @@ async def _load_chunk(conn: asyncpg.Connection, start: int, count: int, today: d
         f"""INSERT INTO registry.pool_decisions (credit_code, tier, year, decision, reason, decided_by)
             SELECT g.code, {tier}, 2022, 'admit', 'generated', 'generated' FROM {g} WHERE {has_tier}"""
     )
-    for t, fn in DERIVED_TRIGGERS:
-        for event in ("insert", "update", "delete"):
-            await conn.execute(f"ALTER TABLE registry.{t} ENABLE TRIGGER {t}_{fn}_{event}")
+    for t, trigger in _load_triggers():
+        await conn.execute(f"ALTER TABLE registry.{t} ENABLE TRIGGER {trigger}")

@@ -60,6 +60,25 @@ def _statements() -> list[tuple[str, str]]:
             GROUP BY 1""",
         ),
         (
+            # Scale, pool tiers and cloud from the per-(region, year) summaries (migration 0007):
+            # deltas summed over years ≤ year (≤ baseline), counts of the year itself. Entries and
+            # exits here are between year − 1 and year; another baseline takes "scale" instead.
+            "summaries",
+            """SELECT {ks} AS k,
+              coalesce(sum(s.above_delta) FILTER (WHERE s.year <= :y), 0) AS above_year,
+              coalesce(sum(s.above_delta) FILTER (WHERE s.year <= :b), 0) AS above_baseline,
+              coalesce(sum(s.scale_entries) FILTER (WHERE s.year = :y), 0) AS entries,
+              coalesce(sum(s.scale_exits) FILTER (WHERE s.year = :y), 0) AS exits,
+              coalesce(sum(s.seedling), 0) AS seedling,
+              coalesce(sum(s.specialized), 0) AS specialized,
+              coalesce(sum(s.champion_candidate), 0) AS champion_candidate,
+              coalesce(sum(s.champion), 0) AS champion,
+              coalesce(sum(s.on_cloud) FILTER (WHERE s.year = :y), 0) AS cloud
+            FROM registry.region_year_summaries s
+            WHERE s.region_code LIKE :rl AND s.year <= :y  -- baseline < year
+            GROUP BY 1""",
+        ),
+        (
             "tiers",
             """SELECT {ke} AS k, d.tier, count(*) AS n
             FROM ({TIERS_AT}) d JOIN registry.enterprises e USING (credit_code)
@@ -104,7 +123,9 @@ def _statements() -> list[tuple[str, str]]:
 
 
 def _render(sql: str, group_by: str | None) -> str:
-    return sql.format(ke=_key(group_by, "e"), kp=_key(group_by, "p"), TIERS_AT=TIERS_AT)
+    return sql.format(
+        ke=_key(group_by, "e"), kp=_key(group_by, "p"), ks=_key(group_by, "s"), TIERS_AT=TIERS_AT
+    )
 
 
 def raw_statements(group_by: str | None, names: tuple[str, ...] | None = None) -> list[str]:
@@ -144,6 +165,18 @@ def add_up(groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
+TIERS = ("seedling", "specialized", "champion_candidate", "champion")
+DIRECT = ("titles", "scale", "tiers", "cloud", "cnc", "parks", "park_tenants")
+
+
+def default_names(year: int, baseline: int) -> tuple[str, ...]:
+    """The statements a request runs: the summaries instead of the direct scale, tier and cloud
+    counts; the direct scale statement too when the baseline is not the year before (its entries
+    and exits pair two arbitrary year ends, which per-year summaries cannot)."""
+    names = ("summaries", "titles", "cnc", "parks", "park_tenants")
+    return names if baseline == year - 1 else names + ("scale",)
+
+
 async def figures(
     session: AsyncSession,
     region: str | None,
@@ -161,11 +194,23 @@ async def figures(
     def put(k: str, name: str, value: Any) -> None:
         out.setdefault(k, {})[name] = value
 
+    if names is None:
+        names = default_names(year, baseline)
     for name, sql in _statements():
-        if names is not None and name not in names:
+        if name not in names:
             continue
         for r in await _rows(session, _render(sql, group_by), p):
-            if name == "titles":
+            if name == "summaries":
+                adjacent = baseline == year - 1
+                for f in ("above_year", "above_baseline") + (("entries", "exits") if adjacent else ()):
+                    if r[f]:
+                        put(r["k"], f, r[f])
+                for t in TIERS:
+                    if r[t]:
+                        put(r["k"], "tier:" + t, r[t])
+                if r["cloud"]:
+                    put(r["k"], "cloud_enterprises", r["cloud"])
+            elif name == "titles":
                 put(r["k"], "tech_smes" if r["kind"] == "tech_sme" else "high_tech", r["n"])
             elif name == "scale":
                 for f in ("above_year", "above_baseline", "entries", "exits"):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,6 +25,7 @@ TIERS = ("seedling", "specialized", "champion_candidate", "champion")
 CACHE_TTL_S = 10.0
 CACHE_MAX = 256
 _cache: dict[tuple, tuple[int, float, Any]] = {}
+_locks: dict[tuple, asyncio.Lock] = {}  # per event loop and key
 
 
 def _cache_get(key: tuple, version: int) -> Any | None:
@@ -37,6 +39,29 @@ def _cache_put(key: tuple, version: int, value: Any) -> None:
     if len(_cache) >= CACHE_MAX:
         _cache.clear()
     _cache[key] = (version, time.monotonic(), value)
+
+
+async def _compute(session, key, scope, year, baseline, as_of, group_by) -> tuple[dict, dict]:
+    version = await repo.data_version(session)
+    cached = _cache_get(key, version)
+    if cached is not None:
+        return cached
+    if group_by:
+        # One grouped pass; the total is the sum of the groups, except the distinct tenants.
+        raw = await repo.figures(session, scope, year, baseline, as_of, group_by)
+        total = repo.add_up(raw)
+        total.update(
+            (await repo.figures(session, scope, year, baseline, as_of, None, ("park_tenants",))).get(
+                "all", {}
+            )
+        )
+    else:
+        raw = {}
+        total = (await repo.figures(session, scope, year, baseline, as_of, None)).get("all", {})
+    cached = (total, raw)
+    if await repo.data_version(session) == version:
+        _cache_put(key, version, cached)
+    return cached
 
 
 def _rate(num: Decimal, den: Decimal) -> str | None:
@@ -108,24 +133,18 @@ async def stats(
     scope = effective_region(principal, region)
     as_of = min(date(year, 12, 31), today)
     key = (str(session.bind.url), scope, year, baseline, as_of, group_by)
-    version = await repo.data_version(session)
-    cached = _cache_get(key, version)
+    cached = _cache_get(key, await repo.data_version(session))
     if cached is None:
-        if group_by:
-            # One grouped pass; the total is the sum of the groups, except the distinct tenants.
-            raw = await repo.figures(session, scope, year, baseline, as_of, group_by)
-            total = repo.add_up(raw)
-            total.update(
-                (await repo.figures(session, scope, year, baseline, as_of, None, ("park_tenants",))).get(
-                    "all", {}
-                )
-            )
-        else:
-            raw = {}
-            total = (await repo.figures(session, scope, year, baseline, as_of, None)).get("all", {})
-        cached = (total, raw)
-        if await repo.data_version(session) == version:
-            _cache_put(key, version, cached)
+        # Single flight: concurrent misses of one key wait for the first to compute, then read
+        # its entry (or compute themselves when the data changed meanwhile).
+        lock_key = (id(asyncio.get_running_loop()), key)
+        lock = _locks.get(lock_key)
+        if lock is None:
+            if len(_locks) >= CACHE_MAX:
+                _locks.clear()
+            lock = _locks[lock_key] = asyncio.Lock()
+        async with lock:
+            cached = await _compute(session, key, scope, year, baseline, as_of, group_by)
     total, raw = cached
     figures, pool = build(total)
     groups = None
