@@ -46,7 +46,7 @@ def effective_region(
     return requested
 
 
-def normalized_code(
+async def normalized_code(  # async: no thread-pool hop per request
     credit_code: Annotated[
         str, Path(max_length=64, description="统一社会信用代码 (normalised: stripped, uppercased)")
     ],

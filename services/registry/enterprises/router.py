@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -23,6 +24,7 @@ from services.registry.enterprises.schemas import (
     SizeClass,
     Tier,
 )
+from services.registry.http import json_response
 from services.registry.scope import DirectoryReader, Manager, PathCreditCode, effective_region
 
 router = APIRouter(prefix="/v1", tags=["enterprises"])
@@ -52,19 +54,30 @@ QQ = Annotated[
 ]
 
 
+@dataclass
 class Filters:
-    def __init__(
-        self,
-        region: RegionQ = None,
-        industry: IndustryQ = None,
-        size: Annotated[SizeClass | None, Query()] = None,
-        tier: Annotated[Tier | None, Query()] = None,
-        title: TitleQ = None,
-        scale: Annotated[ScaleStatus | None, Query()] = None,
-        q: QQ = None,
-    ) -> None:
-        self.region, self.industry, self.size, self.tier = region, industry, size, tier
-        self.title, self.scale, self.q = title, scale, q
+    region: str | None = None
+    industry: str | None = None
+    size: str | None = None
+    tier: str | None = None
+    title: str | None = None
+    scale: str | None = None
+    q: str | None = None
+
+
+async def filter_params(  # async: no thread-pool hop per request
+    region: RegionQ = None,
+    industry: IndustryQ = None,
+    size: Annotated[SizeClass | None, Query()] = None,
+    tier: Annotated[Tier | None, Query()] = None,
+    title: TitleQ = None,
+    scale: Annotated[ScaleStatus | None, Query()] = None,
+    q: QQ = None,
+) -> Filters:
+    return Filters(region, industry, size, tier, title, scale, q)
+
+
+FiltersQ = Annotated[Filters, Depends(filter_params)]
 
 
 def _statement(principal, f: Filters, columns=None, fuzzy: bool = False):
@@ -127,17 +140,20 @@ async def create_enterprise(body: EnterpriseCreate, session: DbSession, principa
 @router.get(
     "/enterprises",
     summary="List and search enterprises",
+    response_model=Page[EnterpriseOut],
     responses=responses(400, 401, 403, 422),
 )
 async def list_enterprises(
-    session: DbSession, principal: Manager, page: Pagination, filters: Annotated[Filters, Depends()]
-) -> Page[EnterpriseOut]:
+    session: DbSession, principal: Manager, page: Pagination, filters: FiltersQ
+) -> Response:
     """Keyset-paginated, ordered by credit code (or by match quality, then credit code, with `q`).
     Officials see only their region."""
     rows, cursor = await _list_page(session, principal, filters, page, LIST_COLUMNS)
-    return Page(
-        items=[service.to_out({k: v for k, v in r.items() if k != "match_rank"}) for r in rows],
-        next_cursor=cursor,
+    return json_response(
+        Page[EnterpriseOut](
+            items=[service.to_out({k: v for k, v in r.items() if k != "match_rank"}) for r in rows],
+            next_cursor=cursor,
+        )
     )
 
 
@@ -162,7 +178,7 @@ async def export_enterprises(
     request: Request,
     session: DbSession,
     principal: Manager,
-    filters: Annotated[Filters, Depends()],
+    filters: FiltersQ,
     format: Annotated[Literal["csv", "xlsx"], Query(description="csv (UTF-8 with BOM) or xlsx")] = "csv",
 ) -> StreamingResponse:
     """Same filters and scope as the list; every matching row, ordered by credit code."""
@@ -209,14 +225,15 @@ async def list_rules(principal: DirectoryReader) -> RuleSetOut:
 @router.get(
     "/enterprises/{credit_code}",
     summary="One enterprise (directory record for banks, guarantors and certifiers)",
+    response_model=EnterpriseOut,
     responses=responses(401, 403, 404, 422),
 )
 async def get_enterprise(
     credit_code: PathCreditCode, session: DbSession, principal: DirectoryReader
-) -> EnterpriseOut:
+) -> Response:
     """Current size class, scale status, active titles and pool tier included. Outside the caller's
     region: 404."""
-    return await service.get(session, principal, credit_code)
+    return json_response(await service.get(session, principal, credit_code))
 
 
 @router.patch(

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from services.common.db import DbSession
 from services.common.errors import responses
+from services.registry.http import json_response
 from services.registry.scope import Manager
 from services.registry.stats import service
 from services.registry.stats.schemas import StatsOut
@@ -36,6 +37,7 @@ caller's region or a sub-region, as of the end of `year` (today for the current 
     "/stats",
     summary="Registry statistics and programme targets",
     description=DESCRIPTION,
+    response_model=StatsOut,
     responses=responses(401, 403, 422),
 )
 async def get_stats(
@@ -47,5 +49,5 @@ async def get_stats(
     ] = None,
     group_by: Annotated[Literal["city", "county"] | None, Query()] = None,
     baseline_year: Annotated[int | None, Query(ge=1949, le=2100, description="Default: year − 1")] = None,
-) -> StatsOut:
-    return await service.stats(session, principal, year, region, group_by, baseline_year)
+) -> Response:
+    return json_response(await service.stats(session, principal, year, region, group_by, baseline_year))

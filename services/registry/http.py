@@ -1,0 +1,16 @@
+"""Serialising a route's result once.
+
+FastAPI turns a returned pydantic model into a dict, validates that dict against the route's
+response model and serialises it again. Routes on the hot read paths build their model once (it is
+valid by construction) and return it as JSON bytes with `json_response`, keeping `response_model`
+on the decorator for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from fastapi import Response
+from pydantic import BaseModel
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
