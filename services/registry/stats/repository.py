@@ -94,13 +94,18 @@ def _statements() -> list[tuple[str, str]]:
         ),
         (
             "cnc",
+            # Only enterprises reporting CNC figures for the year (partial index, migration 0008),
+            # each with its tier at the year end looked up by index.
             """SELECT {ke} AS k, i.cnc_basis AS basis, sum(i.cnc_numerator) AS num,
                    sum(i.cnc_denominator) AS den, count(*) AS n
             FROM registry.indicators i
-            JOIN ({TIERS_AT}) d USING (credit_code)
             JOIN registry.enterprises e USING (credit_code)
-            WHERE i.year = :y AND d.decision = 'admit' AND d.tier IN ('champion', 'champion_candidate')
-              AND i.cnc_denominator IS NOT NULL AND e.region_code LIKE :rl
+            CROSS JOIN LATERAL (
+              SELECT d.tier, d.decision FROM registry.pool_decisions d
+              WHERE d.credit_code = i.credit_code AND d.year <= :y AND d.decision IN ('admit', 'exit')
+              ORDER BY d.year DESC, d.id DESC LIMIT 1) d
+            WHERE i.year = :y AND i.cnc_denominator IS NOT NULL AND e.region_code LIKE :rl
+              AND d.decision = 'admit' AND d.tier IN ('champion', 'champion_candidate')
             GROUP BY 1, 2""",
         ),
         (
