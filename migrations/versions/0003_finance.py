@@ -143,50 +143,200 @@ _ISLANDS = """
 """
 
 
-def _trigger_function(name: str, totals_rows: str, changed: str) -> str:
+_CELLS = """(VALUES (0, false), (2, false), (4, false), (6, false),
+                   (0, true), (2, true), (4, true), (6, true)) AS k(rlen, by_lender)"""
+
+# ranges added by a write, merged into the borrowers' existing islands (no re-read of the loans):
+# a union of month ranges has one canonical merged form, so merging the existing islands with the
+# new ranges gives exactly what a recomputation from the loans would give. Only islands that
+# change are deleted/inserted, and only their +1/−1 deltas are applied.
+_MERGE_ADDED = f"""
+    WITH add AS (
+        SELECT p.b, CASE WHEN k.rlen = 0 THEN '' ELSE substr(p.reg, 1, k.rlen) END AS sr,
+               CASE WHEN k.by_lender THEN p.lender ELSE '' END AS sl,
+               p.ms, COALESCE(p.me, 'infinity'::date) AS me
+        FROM pg_temp.fin_pending_ranges p CROSS JOIN {_CELLS}
+        WHERE p.b = ANY(added_b)
+    ),
+    cells AS (SELECT DISTINCT b, sr, sl FROM add),
+    lv AS (
+        SELECT i.borrower_credit_code AS b, i.scope_region AS sr, i.scope_lender AS sl,
+               i.first_month AS ms, i.end_month AS me, i.ctid AS id
+        FROM finance.loan_inclusive_islands i JOIN cells c
+          ON i.borrower_credit_code = c.b AND i.scope_region = c.sr AND i.scope_lender = c.sl
+        WHERE i.borrower_credit_code = ANY(added_b)
+        UNION ALL
+        SELECT b, sr, sl, ms, me, NULL::tid FROM add
+    ),
+    fl AS (
+        SELECT lv.*, CASE WHEN lv.ms <= max(lv.me) OVER w THEN 0 ELSE 1 END AS starts
+        FROM lv
+        WINDOW w AS (PARTITION BY lv.b, lv.sr, lv.sl ORDER BY lv.ms, lv.me
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    ),
+    num AS (
+        SELECT fl.*, sum(fl.starts) OVER (PARTITION BY fl.b, fl.sr, fl.sl ORDER BY fl.ms, fl.me
+                                          ROWS UNBOUNDED PRECEDING) AS island
+        FROM fl
+    ),
+    grp AS (
+        SELECT b, sr, sl, min(ms) AS ms, max(me) AS me, count(id) AS n_old,
+               min(ms) FILTER (WHERE id IS NOT NULL) AS old_ms, max(me) FILTER (WHERE id IS NOT NULL) AS old_me
+        FROM num GROUP BY b, sr, sl, island
+    ),
+    -- an island changes unless it is one existing island that already covers the new ranges
+    chg AS (SELECT * FROM grp WHERE NOT (n_old = 1 AND old_ms = ms AND old_me = me)),
+    old AS (
+        DELETE FROM finance.loan_inclusive_islands i
+        WHERE i.ctid = ANY(ARRAY(SELECT n.id FROM num n JOIN chg USING (b, sr, sl)
+                                 WHERE n.id IS NOT NULL AND n.ms >= chg.ms AND n.me <= chg.me))
+        RETURNING i.scope_region, i.scope_lender, i.first_month, i.end_month
+    ),
+    ins AS (
+        INSERT INTO finance.loan_inclusive_islands
+            (borrower_credit_code, scope_region, scope_lender, first_month, end_month)
+        SELECT b, sr, sl, ms, me FROM chg
+    ),
+    d AS (
+        SELECT sr, sl, ms AS month, 1 AS delta FROM chg
+        UNION ALL SELECT sr, sl, me, -1 FROM chg WHERE me <> 'infinity'::date
+        UNION ALL SELECT scope_region, scope_lender, first_month, -1 FROM old
+        UNION ALL SELECT scope_region, scope_lender, end_month, 1 FROM old WHERE end_month <> 'infinity'::date
+    )
+    INSERT INTO finance.loan_inclusive_borrower_months AS t (scope_region, scope_lender, month, delta)
+    SELECT sr, sl, month, sum(delta) FROM d GROUP BY sr, sl, month HAVING sum(delta) <> 0
+    ORDER BY sr, sl, month
+    ON CONFLICT (scope_region, scope_lender, month) DO UPDATE SET delta = t.delta + EXCLUDED.delta;
+"""
+
+# islands of the borrowers in `affected` recomputed from their loans (writes that removed a range)
+_RECOMPUTE = (
+    _ISLANDS.replace("affected := ARRAY(SELECT DISTINCT b FROM ({changed}) c ORDER BY 1);", "")
+    .replace("IF cardinality(affected) = 0 THEN\n        RETURN NULL;\n    END IF;", "")
+    .format(
+        loans_range=_RANGE.format(t="l")
+        .replace("FROM l", "FROM finance.loans l")
+        .replace("WHERE l.inclusive", "WHERE l.borrower_credit_code = ANY(affected) AND l.inclusive"),
+    )
+)
+
+_PENDING_TOTALS_COLS = "month, borrower_region, lender, product, n_all, a_all, n_sm, a_sm, n_inc, a_inc, rate_w, bal_delta, inc_delta"
+
+
+def _stash_function(name: str, totals_rows: str, added: str | None, recompute: str | None) -> str:
+    """A statement-level trigger that only records what the statement changed (no shared rows)."""
+    added_sql = (
+        f"""INSERT INTO pg_temp.fin_pending_ranges (b, reg, lender, ms, me, recompute)
+            SELECT b, reg, lender, ms, me, false FROM ({added}) a;"""
+        if added
+        else ""
+    )
+    recompute_sql = (
+        f"""INSERT INTO pg_temp.fin_pending_ranges (b, recompute)
+            SELECT DISTINCT b, true FROM ({recompute}) r;"""
+        if recompute
+        else ""
+    )
     return f"""
     CREATE FUNCTION finance.{name}() RETURNS trigger LANGUAGE plpgsql AS $fn$
-    DECLARE
-        affected text[];
     BEGIN
-        PERFORM pg_advisory_xact_lock({SUMMARY_LOCK});
-        {_TOTALS_UPSERT.format(rows=totals_rows)}
-        {
-        _ISLANDS.format(
-            changed=changed,
-            loans_range=_RANGE.format(t="l")
-            .replace("FROM l", "FROM finance.loans l")
-            .replace("WHERE l.inclusive", "WHERE l.borrower_credit_code = ANY(affected) AND l.inclusive"),
-        )
-    }
+        PERFORM finance.loans_summary_prepare();
+        INSERT INTO pg_temp.fin_pending_totals ({_PENDING_TOTALS_COLS})
+        SELECT month, borrower_region, lender, product, sum(n_all), sum(a_all), sum(n_sm), sum(a_sm),
+               sum(n_inc), sum(a_inc), sum(rate_w), sum(bal_delta), sum(inc_delta)
+        FROM ({totals_rows}) x
+        GROUP BY month, borrower_region, lender, product
+        HAVING (sum(n_all), sum(a_all), sum(n_sm), sum(a_sm), sum(n_inc), sum(a_inc), sum(rate_w),
+                sum(bal_delta), sum(inc_delta)) <> (0, 0, 0, 0, 0, 0, 0, 0, 0);
+        {added_sql}
+        {recompute_sql}
         RETURN NULL;
     END
     $fn$;
     """
 
 
+_OLD_MINUS_NEW = (
+    f"""SELECT * FROM (({_RANGE.format(t="old_rows")}) EXCEPT ALL ({_RANGE.format(t="new_rows")})) x"""
+)
+_NEW_MINUS_OLD = (
+    f"""SELECT * FROM (({_RANGE.format(t="new_rows")}) EXCEPT ALL ({_RANGE.format(t="old_rows")})) y"""
+)
+
 SUMMARY_DDL = [
-    _trigger_function(
-        "loans_summarise_insert",
-        _TOTALS_ROWS.format(s="1", t="new_rows"),
-        _RANGE.format(t="new_rows"),
+    # marker table: one row per writing transaction, whose deferred trigger applies the summaries
+    """CREATE TABLE finance.loan_summary_marks (id bigint GENERATED ALWAYS AS IDENTITY,
+                                                CONSTRAINT pk_loan_summary_marks PRIMARY KEY (id))""",
+    """
+    CREATE FUNCTION finance.loans_summary_prepare() RETURNS void LANGUAGE plpgsql AS $fn$
+    BEGIN
+        IF to_regclass('pg_temp.fin_pending_totals') IS NULL THEN
+            CREATE TEMP TABLE fin_pending_totals (
+                month date, borrower_region text, lender text, product text, n_all bigint,
+                a_all numeric, n_sm bigint, a_sm numeric, n_inc bigint, a_inc numeric, rate_w numeric,
+                bal_delta numeric, inc_delta numeric);
+            CREATE TEMP TABLE fin_pending_ranges (
+                b text, reg text, lender text, ms date, me date, recompute boolean);
+        END IF;
+        IF current_setting('finance.summary_pending', true) IS DISTINCT FROM 'yes' THEN
+            PERFORM set_config('finance.summary_pending', 'yes', true);
+            INSERT INTO finance.loan_summary_marks DEFAULT VALUES;
+        END IF;
+    END
+    $fn$;
+    """,
+    f"""
+    CREATE FUNCTION finance.loans_summary_apply() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    DECLARE
+        recompute_b text[];
+        added_b text[];
+        affected text[];
+    BEGIN
+        DELETE FROM finance.loan_summary_marks WHERE id = NEW.id;
+        PERFORM set_config('finance.summary_pending', 'no', true);
+        IF to_regclass('pg_temp.fin_pending_totals') IS NULL THEN
+            RETURN NULL;
+        END IF;
+        PERFORM pg_advisory_xact_lock({SUMMARY_LOCK});
+        {_TOTALS_UPSERT.format(rows="SELECT * FROM pg_temp.fin_pending_totals")}
+        DELETE FROM pg_temp.fin_pending_totals;
+        recompute_b := ARRAY(SELECT DISTINCT b FROM pg_temp.fin_pending_ranges WHERE recompute ORDER BY 1);
+        added_b := ARRAY(SELECT DISTINCT b FROM pg_temp.fin_pending_ranges
+                         WHERE NOT recompute AND NOT (b = ANY(recompute_b)) ORDER BY 1);
+        IF cardinality(added_b) > 0 THEN
+        {_MERGE_ADDED}
+        END IF;
+        DELETE FROM pg_temp.fin_pending_ranges;
+        affected := recompute_b;
+        IF cardinality(affected) > 0 THEN
+        {_RECOMPUTE}
+        END IF;
+        RETURN NULL;
+    END
+    $fn$;
+    """,
+    """CREATE CONSTRAINT TRIGGER loan_summary_marks_apply AFTER INSERT ON finance.loan_summary_marks
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION finance.loans_summary_apply()""",
+    _stash_function(
+        "loans_summarise_insert", _TOTALS_ROWS.format(s="1", t="new_rows"), _RANGE.format(t="new_rows"), None
     ),
-    _trigger_function(
+    _stash_function(
         "loans_summarise_update",
         _TOTALS_ROWS.format(s="-1", t="old_rows") + " UNION ALL " + _TOTALS_ROWS.format(s="1", t="new_rows"),
-        # borrowers whose inclusive range, region or lender changed (both the old and the new borrower)
-        f"""SELECT b FROM (({_RANGE.format(t="old_rows")}) EXCEPT ALL ({_RANGE.format(t="new_rows")})) x
-            UNION ALL
-            SELECT b FROM (({_RANGE.format(t="new_rows")}) EXCEPT ALL ({_RANGE.format(t="old_rows")})) y""",
+        # ranges only added: merged; a range removed (or moved): that borrower is recomputed
+        _NEW_MINUS_OLD,
+        _OLD_MINUS_NEW,
     ),
-    _trigger_function(
-        "loans_summarise_delete",
-        _TOTALS_ROWS.format(s="-1", t="old_rows"),
-        _RANGE.format(t="old_rows"),
+    _stash_function(
+        "loans_summarise_delete", _TOTALS_ROWS.format(s="-1", t="old_rows"), None, _RANGE.format(t="old_rows")
     ),
     """
     CREATE FUNCTION finance.loans_summarise_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
     BEGIN
+        IF to_regclass('pg_temp.fin_pending_totals') IS NOT NULL THEN
+            DELETE FROM pg_temp.fin_pending_totals;
+            DELETE FROM pg_temp.fin_pending_ranges;
+        END IF;
         DELETE FROM finance.loan_month_totals;
         DELETE FROM finance.loan_inclusive_islands;
         DELETE FROM finance.loan_inclusive_borrower_months;
@@ -417,6 +567,9 @@ def downgrade() -> None:
     for name in ("insert", "update", "delete", "truncate"):
         op.execute(f"DROP TRIGGER IF EXISTS loans_summarise_{name} ON finance.loans")
         op.execute(f"DROP FUNCTION IF EXISTS finance.loans_summarise_{name}()")
+    op.execute("DROP TABLE IF EXISTS finance.loan_summary_marks")
+    op.execute("DROP FUNCTION IF EXISTS finance.loans_summary_apply()")
+    op.execute("DROP FUNCTION IF EXISTS finance.loans_summary_prepare()")
     for table in ("loan_inclusive_borrower_months", "loan_inclusive_islands", "loan_month_totals"):
         op.drop_table(table, schema=S)
     for table in ("guarantees", "loan_applications", "credit_lines", "loans", "institutions"):
