@@ -10,10 +10,11 @@ from services.standards.certifications.router import router as certifications_ro
 from services.standards.stats.router import router as stats_router
 from services.standards.verification.router import router as verification_router
 
+# The public verification routes come first: they are the hot path, and routes are matched in order.
 ROUTERS: list = [
+    verification_router,
     catalogue_router,
     certifications_router,
-    verification_router,
     adoption_router,
     stats_router,
 ]

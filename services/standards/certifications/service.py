@@ -3,7 +3,7 @@ batch, and the derived `expired` status."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,12 +39,6 @@ def effective_status(status: str, expires_on: date, today: date) -> str:
     if status in ("valid", "suspended") and today > expires_on:
         return "expired"
     return status
-
-
-def status_changed_on(status: str, status_effective_on: date, expires_on: date, today: date) -> date:
-    if effective_status(status, expires_on, today) == "expired":
-        return expires_on + timedelta(days=1)
-    return status_effective_on
 
 
 def to_out(c: Certificate, today: date) -> CertificateOut:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.common.errors import responses
 from services.standards.text import PlainText
@@ -23,6 +24,7 @@ router = APIRouter(tags=["public verification"])
         "body's own; if a number exists at several bodies and `certifier` is not given the answer is a "
         "409 problem whose `errors` list the bodies to choose from. Unknown numbers are a 404 problem."
     ),
+    response_model=PublicCertificate,
     responses=responses(404, 409, 422),
 )
 async def verify_certificate(
@@ -31,15 +33,21 @@ async def verify_certificate(
     certifier: Annotated[
         PlainText | None, Query(max_length=64, description="The certification body's code")
     ] = None,
-) -> PublicCertificate:
-    return await service.verify(request.app.state.engine, certificate_no, certifier)
+) -> Response:
+    # Built as plain data and serialised once; the response model documents it.
+    return _json(await service.verify(request.app.state.engine, certificate_no, certifier))
 
 
 @router.post(
     "/v1/public/certifications/lookup",
     summary="Verify up to 100 certificate numbers at once (public)",
     description="One result per number asked, in order; `found: false` for unknown numbers.",
+    response_model=LookupResponse,
     responses=responses(413, 422),
 )
-async def lookup_certificates(body: LookupRequest, request: Request) -> LookupResponse:
-    return await service.lookup(request.app.state.engine, body.certificate_nos)
+async def lookup_certificates(body: LookupRequest, request: Request) -> Response:
+    return _json(await service.lookup(request.app.state.engine, body.certificate_nos))
+
+
+def _json(content: dict) -> Response:
+    return Response(json.dumps(content, ensure_ascii=False), media_type="application/json")

@@ -1,36 +1,42 @@
-"""Public verification: derive the effective status at read time (Asia/Shanghai)."""
+"""Public verification: derive the effective status at read time (Asia/Shanghai).
+
+The hot path: the answers are built as plain data straight from the asyncpg rows (the router
+serialises them once; the pydantic models in `schemas.py` document the same shape in OpenAPI).
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.errors import Problem
-from services.standards.certifications.service import effective_status, status_changed_on, today_shanghai
+from services.standards.certifications.service import effective_status, today_shanghai
 from services.standards.verification import repository as repo
-from services.standards.verification.schemas import LookupResponse, LookupResult, PublicCertificate
+
+_ONE_DAY = timedelta(days=1)
 
 
-def _public(row: Any, today) -> PublicCertificate:
-    return PublicCertificate(
-        certificate_no=row["certificate_no"],
-        certifier=row["certifier"],
-        holder_name=row["holder_name"],
-        holder_credit_code=row["holder_credit_code"],
-        product=row["product"],
-        standard_code=row["standard_code"],
-        issued_on=row["issued_on"],
-        expires_on=row["expires_on"],
-        status=effective_status(row["status"], row["expires_on"], today),
-        status_changed_on=status_changed_on(
-            row["status"], row["status_effective_on"], row["expires_on"], today
-        ),
-    )
+def public(row: Any, today: date) -> dict[str, Any]:
+    """Exactly the public fields, with the effective status (`expired` derived from expires_on)."""
+    status = effective_status(row["status"], row["expires_on"], today)
+    changed_on = row["expires_on"] + _ONE_DAY if status == "expired" else row["status_effective_on"]
+    return {
+        "certificate_no": row["certificate_no"],
+        "certifier": row["certifier"],
+        "holder_name": row["holder_name"],
+        "holder_credit_code": row["holder_credit_code"],
+        "product": row["product"],
+        "standard_code": row["standard_code"],
+        "issued_on": row["issued_on"].isoformat(),
+        "expires_on": row["expires_on"].isoformat(),
+        "status": status,
+        "status_changed_on": changed_on.isoformat(),
+    }
 
 
-async def verify(engine: AsyncEngine, certificate_no: str, certifier: str | None) -> PublicCertificate:
+async def verify(engine: AsyncEngine, certificate_no: str, certifier: str | None) -> dict[str, Any]:
     number = certificate_no.strip()
     rows = await repo.by_number(engine, number, certifier.strip() if certifier else None)
     if not rows:
@@ -47,16 +53,16 @@ async def verify(engine: AsyncEngine, certificate_no: str, certifier: str | None
                 for b in bodies
             ],
         )
-    return _public(rows[0], today_shanghai())
+    return public(rows[0], today_shanghai())
 
 
-async def lookup(engine: AsyncEngine, numbers: list[str]) -> LookupResponse:
+async def lookup(engine: AsyncEngine, numbers: list[str]) -> dict[str, Any]:
     today = today_shanghai()
-    found: dict[str, list[PublicCertificate]] = defaultdict(list)
+    found: dict[str, list[dict[str, Any]]] = {}
     for row in await repo.by_numbers(engine, sorted(set(numbers))):
-        found[row["certificate_no"]].append(_public(row, today))
-    return LookupResponse(
-        results=[
-            LookupResult(certificate_no=n, found=n in found, certificates=found.get(n, [])) for n in numbers
+        found.setdefault(row["certificate_no"], []).append(public(row, today))
+    return {
+        "results": [
+            {"certificate_no": n, "found": n in found, "certificates": found.get(n, [])} for n in numbers
         ]
-    )
+    }
