@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -19,7 +20,7 @@ Role = Literal["lead", "participant"]
 StandardCode = Annotated[
     str,
     StringConstraints(min_length=1, max_length=80),
-    AfterValidator(normalize_standard_code),
+    AfterValidator(lru_cache(maxsize=65536)(normalize_standard_code)),  # pure; numbers recur
     Field(
         examples=["T/ZZB 0001—2023"],
         description="Standard number; `T/ZZB NNNN—YYYY` accepted with em-dash, en-dash or hyphen and "

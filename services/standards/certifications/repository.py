@@ -49,7 +49,7 @@ async def lock_certifier(session: AsyncSession, certifier: str) -> None:
     )
 
 
-async def load_states(session: AsyncSession, certifier: str, numbers: list[str]) -> dict[str, dict]:
+async def load_states(session: AsyncSession, certifier: str, numbers: list[str]) -> dict[str, Any]:
     conn = await driver(session)
     rows = await conn.fetch(
         f"SELECT id, certificate_no, revision, {', '.join(STATE_FIELDS)} FROM standards.certificates "
@@ -57,7 +57,7 @@ async def load_states(session: AsyncSession, certifier: str, numbers: list[str])
         certifier,
         numbers,
     )
-    return {r["certificate_no"]: dict(r) for r in rows}
+    return {r["certificate_no"]: r for r in rows}  # asyncpg Records, read by column name
 
 
 async def standard_levels(session: AsyncSession, codes: list[str]) -> dict[str, str]:

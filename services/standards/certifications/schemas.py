@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from services.common.types import CreditCode
+from services.common.credit_code import normalize_credit_code
 from services.standards.catalogue.schemas import StandardCode
 from services.standards.text import plain_text
 
@@ -16,11 +17,22 @@ EffectiveStatus = Literal["valid", "suspended", "revoked", "cancelled", "expired
 
 
 def _printable(v: str) -> str:
+    if v.isprintable():  # the common case, in C
+        return v
     if any(c in "\t\n\r" for c in v):
         raise ValueError("control characters are not allowed")
     return plain_text(v)
 
 
+# Holders recur across pushes: the checksum check is pure, so each code is checked once per process
+# (failures are not cached and raise every time).
+_credit_code = lru_cache(maxsize=65536)(normalize_credit_code)
+HolderCreditCode = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_credit_code),
+    Field(examples=["91330000733796106P"], description="统一社会信用代码 (GB 32100-2015), checksum verified"),
+]
 CertificateNo = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
@@ -39,7 +51,7 @@ class CertificateRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     certificate_no: CertificateNo
-    holder_credit_code: CreditCode
+    holder_credit_code: HolderCreditCode
     holder_name: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
