@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from services.common.auth import Principal, require_kind
+from services.common.auth import Principal, region_prefix, require_kind
 from services.common.credit_code import check_credit_code
 from services.common.errors import Problem, field_problem
 
@@ -35,7 +35,8 @@ def effective_region(
     own = principal.region_prefix()
     if requested is None:
         return own
-    requested = requested.strip()
+    # 330000, 3300 and 33 all mean the province; 330100 and 3301 mean Hangzhou.
+    requested = region_prefix(requested)
     if own is not None and not requested.startswith(own):
         raise Problem(
             403,

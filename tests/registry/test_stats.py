@@ -150,3 +150,21 @@ async def test_officials_see_only_their_region(c, as_, db):
     assert r.status_code == 403
     r = await c.get("/v1/stats", params={"year": 2022, "baseline_year": 2022}, headers=county)
     assert r.status_code == 422
+
+
+async def test_region_codes_and_prefixes_mean_the_same_region(c, as_, db):
+    """330000 is the province and 330100 is Hangzhou, as 33 and 3301 are (the bulletin sends 6 digits)."""
+    await arrange(db)
+    province = as_("official", region="330000")
+
+    async def figures(region):
+        r = await c.get("/v1/stats", params={"year": 2022, "region": region}, headers=province)
+        assert r.status_code == 200, r.text
+        return r.json()["figures"]
+
+    assert await figures("330000") == await figures("33")
+    assert await figures("330100") == await figures("3301")
+    assert (await figures("330100"))["parks"] == 2
+    hangzhou = as_("official", region="330100")
+    r = await c.get("/v1/stats", params={"year": 2022, "region": "330100"}, headers=hangzhou)
+    assert r.status_code == 200 and r.json()["figures"]["parks"] == 2
