@@ -89,28 +89,33 @@ _RANGE = """
     SELECT {t}.borrower_credit_code AS b, {t}.borrower_region AS reg, {t}.lender,
            date_trunc('month', {t}.issued_on)::date AS ms,
            date_trunc('month', {t}.closed_on)::date AS me
-    FROM {t}
-    WHERE {t}.inclusive AND ({t}.closed_on IS NOT NULL OR {t}.outstanding_balance > 0)
+    FROM {source}
+    WHERE {extra}{t}.inclusive AND ({t}.closed_on IS NOT NULL OR {t}.outstanding_balance > 0)
       AND ({t}.closed_on IS NULL OR date_trunc('month', {t}.closed_on) > date_trunc('month', {t}.issued_on))
 """
 
-_ISLANDS = """
-    affected := ARRAY(SELECT DISTINCT b FROM ({changed}) c ORDER BY 1);
-    IF cardinality(affected) = 0 THEN
-        RETURN NULL;
-    END IF;
-    WITH old AS (
-        DELETE FROM finance.loan_inclusive_islands i WHERE i.borrower_credit_code = ANY(affected)
-        RETURNING i.scope_region, i.scope_lender, i.first_month, i.end_month
-    ),
-    rng AS ({loans_range}),
-    lv AS (
-        SELECT rng.b, CASE WHEN k.rlen = 0 THEN '' ELSE substr(rng.reg, 1, k.rlen) END AS sr,
-               CASE WHEN k.by_lender THEN rng.lender ELSE '' END AS sl,
-               rng.ms, COALESCE(rng.me, 'infinity'::date) AS me
-        FROM rng CROSS JOIN (VALUES (0, false), (2, false), (4, false), (6, false),
-                                    (0, true), (2, true), (4, true), (6, true)) AS k(rlen, by_lender)
-    ),
+
+def _range(t: str, source: str | None = None, extra: str = "") -> str:
+    """The inclusive ranges of the rows of `t` (a transition table, or an alias over `source`)."""
+    return _RANGE.format(t=t, source=source or t, extra=extra)
+
+
+# the summary cells each range counts in: province/city/county/none × one lender or all lenders
+_CELLS = """(VALUES (0, false), (2, false), (4, false), (6, false),
+                   (0, true), (2, true), (4, true), (6, true)) AS k(rlen, by_lender)"""
+
+
+def _cell_ranges(a: str, source: str | None = None) -> str:
+    """Each range of `a` (b, reg, lender, ms, me; an alias over `source`) once per summary cell."""
+    return f"""
+        SELECT {a}.b, CASE WHEN k.rlen = 0 THEN '' ELSE substr({a}.reg, 1, k.rlen) END AS sr,
+               CASE WHEN k.by_lender THEN {a}.lender ELSE '' END AS sl,
+               {a}.ms, COALESCE({a}.me, 'infinity'::date) AS me
+        FROM {source or a} CROSS JOIN {_CELLS}"""
+
+
+# ranges `lv` (b, sr, sl, ms, me, …) numbered into islands of overlapping or touching months
+_ISLAND_NUMBERS = """
     fl AS (
         SELECT lv.*, CASE WHEN lv.ms <= max(lv.me) OVER w THEN 0 ELSE 1 END AS starts
         FROM lv
@@ -121,18 +126,21 @@ _ISLANDS = """
         SELECT fl.*, sum(fl.starts) OVER (PARTITION BY fl.b, fl.sr, fl.sl ORDER BY fl.ms, fl.me
                                           ROWS UNBOUNDED PRECEDING) AS island
         FROM fl
-    ),
-    new AS (
-        SELECT b, sr, sl, min(ms) AS ms, max(me) AS me FROM num GROUP BY b, sr, sl, island
-    ),
+    ),"""
+
+
+def _replace_islands(new: str) -> str:
+    """Store the islands `new` (b, sr, sl, ms, me) in place of the deleted ones `old`, and apply the
+    +1/−1 borrower-count deltas of both to the month table."""
+    return f"""
     ins AS (
         INSERT INTO finance.loan_inclusive_islands
             (borrower_credit_code, scope_region, scope_lender, first_month, end_month)
-        SELECT b, sr, sl, ms, me FROM new
+        SELECT b, sr, sl, ms, me FROM {new}
     ),
     d AS (
-        SELECT sr, sl, ms AS month, 1 AS delta FROM new
-        UNION ALL SELECT sr, sl, me, -1 FROM new WHERE me <> 'infinity'::date
+        SELECT sr, sl, ms AS month, 1 AS delta FROM {new}
+        UNION ALL SELECT sr, sl, me, -1 FROM {new} WHERE me <> 'infinity'::date
         UNION ALL SELECT scope_region, scope_lender, first_month, -1 FROM old
         UNION ALL SELECT scope_region, scope_lender, end_month, 1 FROM old WHERE end_month <> 'infinity'::date
     )
@@ -143,19 +151,25 @@ _ISLANDS = """
 """
 
 
-_CELLS = """(VALUES (0, false), (2, false), (4, false), (6, false),
-                   (0, true), (2, true), (4, true), (6, true)) AS k(rlen, by_lender)"""
+# islands of the borrowers in `affected` recomputed from their loans (writes that removed a range)
+_RECOMPUTE = f"""
+    WITH old AS (
+        DELETE FROM finance.loan_inclusive_islands i WHERE i.borrower_credit_code = ANY(affected)
+        RETURNING i.scope_region, i.scope_lender, i.first_month, i.end_month
+    ),
+    rng AS ({_range("l", "finance.loans l", "l.borrower_credit_code = ANY(affected) AND ")}),
+    lv AS ({_cell_ranges("rng")}
+    ),{_ISLAND_NUMBERS}
+    new AS (
+        SELECT b, sr, sl, min(ms) AS ms, max(me) AS me FROM num GROUP BY b, sr, sl, island
+    ),{_replace_islands("new")}"""
 
 # ranges added by a write, merged into the borrowers' existing islands (no re-read of the loans):
 # a union of month ranges has one canonical merged form, so merging the existing islands with the
 # new ranges gives exactly what a recomputation from the loans would give. Only islands that
 # change are deleted/inserted, and only their +1/−1 deltas are applied.
 _MERGE_ADDED = f"""
-    WITH add AS (
-        SELECT p.b, CASE WHEN k.rlen = 0 THEN '' ELSE substr(p.reg, 1, k.rlen) END AS sr,
-               CASE WHEN k.by_lender THEN p.lender ELSE '' END AS sl,
-               p.ms, COALESCE(p.me, 'infinity'::date) AS me
-        FROM pg_temp.fin_pending_ranges p CROSS JOIN {_CELLS}
+    WITH add AS ({_cell_ranges("p", "pg_temp.fin_pending_ranges p")}
         WHERE p.b = ANY(added_b)
     ),
     cells AS (SELECT DISTINCT b, sr, sl FROM add),
@@ -167,18 +181,7 @@ _MERGE_ADDED = f"""
         WHERE i.borrower_credit_code = ANY(added_b)
         UNION ALL
         SELECT b, sr, sl, ms, me, NULL::tid FROM add
-    ),
-    fl AS (
-        SELECT lv.*, CASE WHEN lv.ms <= max(lv.me) OVER w THEN 0 ELSE 1 END AS starts
-        FROM lv
-        WINDOW w AS (PARTITION BY lv.b, lv.sr, lv.sl ORDER BY lv.ms, lv.me
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-    ),
-    num AS (
-        SELECT fl.*, sum(fl.starts) OVER (PARTITION BY fl.b, fl.sr, fl.sl ORDER BY fl.ms, fl.me
-                                          ROWS UNBOUNDED PRECEDING) AS island
-        FROM fl
-    ),
+    ),{_ISLAND_NUMBERS}
     grp AS (
         SELECT b, sr, sl, min(ms) AS ms, max(me) AS me, count(id) AS n_old,
                min(ms) FILTER (WHERE id IS NOT NULL) AS old_ms, max(me) FILTER (WHERE id IS NOT NULL) AS old_me
@@ -191,34 +194,7 @@ _MERGE_ADDED = f"""
         WHERE i.ctid = ANY(ARRAY(SELECT n.id FROM num n JOIN chg USING (b, sr, sl)
                                  WHERE n.id IS NOT NULL AND n.ms >= chg.ms AND n.me <= chg.me))
         RETURNING i.scope_region, i.scope_lender, i.first_month, i.end_month
-    ),
-    ins AS (
-        INSERT INTO finance.loan_inclusive_islands
-            (borrower_credit_code, scope_region, scope_lender, first_month, end_month)
-        SELECT b, sr, sl, ms, me FROM chg
-    ),
-    d AS (
-        SELECT sr, sl, ms AS month, 1 AS delta FROM chg
-        UNION ALL SELECT sr, sl, me, -1 FROM chg WHERE me <> 'infinity'::date
-        UNION ALL SELECT scope_region, scope_lender, first_month, -1 FROM old
-        UNION ALL SELECT scope_region, scope_lender, end_month, 1 FROM old WHERE end_month <> 'infinity'::date
-    )
-    INSERT INTO finance.loan_inclusive_borrower_months AS t (scope_region, scope_lender, month, delta)
-    SELECT sr, sl, month, sum(delta) FROM d GROUP BY sr, sl, month HAVING sum(delta) <> 0
-    ORDER BY sr, sl, month
-    ON CONFLICT (scope_region, scope_lender, month) DO UPDATE SET delta = t.delta + EXCLUDED.delta;
-"""
-
-# islands of the borrowers in `affected` recomputed from their loans (writes that removed a range)
-_RECOMPUTE = (
-    _ISLANDS.replace("affected := ARRAY(SELECT DISTINCT b FROM ({changed}) c ORDER BY 1);", "")
-    .replace("IF cardinality(affected) = 0 THEN\n        RETURN NULL;\n    END IF;", "")
-    .format(
-        loans_range=_RANGE.format(t="l")
-        .replace("FROM l", "FROM finance.loans l")
-        .replace("WHERE l.inclusive", "WHERE l.borrower_credit_code = ANY(affected) AND l.inclusive"),
-    )
-)
+    ),{_replace_islands("chg")}"""
 
 _PENDING_TOTALS_COLS = "month, borrower_region, lender, product, n_all, a_all, n_sm, a_sm, n_inc, a_inc, rate_w, bal_delta, inc_delta"
 
@@ -256,12 +232,8 @@ def _stash_function(name: str, totals_rows: str, added: str | None, recompute: s
     """
 
 
-_OLD_MINUS_NEW = (
-    f"""SELECT * FROM (({_RANGE.format(t="old_rows")}) EXCEPT ALL ({_RANGE.format(t="new_rows")})) x"""
-)
-_NEW_MINUS_OLD = (
-    f"""SELECT * FROM (({_RANGE.format(t="new_rows")}) EXCEPT ALL ({_RANGE.format(t="old_rows")})) y"""
-)
+_OLD_MINUS_NEW = f"""SELECT * FROM (({_range("old_rows")}) EXCEPT ALL ({_range("new_rows")})) x"""
+_NEW_MINUS_OLD = f"""SELECT * FROM (({_range("new_rows")}) EXCEPT ALL ({_range("old_rows")})) y"""
 
 SUMMARY_DDL = [
     # marker table: one row per writing transaction, whose deferred trigger applies the summaries
@@ -318,7 +290,7 @@ SUMMARY_DDL = [
     """CREATE CONSTRAINT TRIGGER loan_summary_marks_apply AFTER INSERT ON finance.loan_summary_marks
        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION finance.loans_summary_apply()""",
     _stash_function(
-        "loans_summarise_insert", _TOTALS_ROWS.format(s="1", t="new_rows"), _RANGE.format(t="new_rows"), None
+        "loans_summarise_insert", _TOTALS_ROWS.format(s="1", t="new_rows"), _range("new_rows"), None
     ),
     _stash_function(
         "loans_summarise_update",
@@ -328,7 +300,7 @@ SUMMARY_DDL = [
         _OLD_MINUS_NEW,
     ),
     _stash_function(
-        "loans_summarise_delete", _TOTALS_ROWS.format(s="-1", t="old_rows"), None, _RANGE.format(t="old_rows")
+        "loans_summarise_delete", _TOTALS_ROWS.format(s="-1", t="old_rows"), None, _range("old_rows")
     ),
     """
     CREATE FUNCTION finance.loans_summarise_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
