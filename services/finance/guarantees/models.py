@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Date,
-    DateTime,
-    Identity,
     Index,
     Numeric,
     String,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
+from services.finance.models import PostedRecord
 
 
-class Guarantee(Base):
+class Guarantee(PostedRecord, Base):
     __tablename__ = "guarantees"
     __table_args__ = (
         UniqueConstraint("guarantor", "guarantee_ref"),
@@ -33,10 +30,8 @@ class Guarantee(Base):
         {"schema": "finance"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     guarantor: Mapped[str] = mapped_column(Text)
     guarantee_ref: Mapped[str] = mapped_column(Text)
-    borrower_credit_code: Mapped[str] = mapped_column(String(18))
     lender_code: Mapped[str] = mapped_column(Text)
     loan_ref: Mapped[str | None] = mapped_column(Text)
     guaranteed_amount: Mapped[Decimal] = mapped_column(Numeric(17, 2))
@@ -51,7 +46,3 @@ class Guarantee(Base):
     recovered_amount: Mapped[Decimal] = mapped_column(Numeric(17, 2))
     counter_guarantee: Mapped[bool] = mapped_column(Boolean)
     reguarantee_share: Mapped[Decimal] = mapped_column(Numeric(7, 4))
-    borrower_region: Mapped[str] = mapped_column(String(6))
-    rule_set_version: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Date,
-    DateTime,
-    Identity,
     Index,
     Numeric,
     String,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
+from services.finance.models import PostedRecord
 
 
-class Loan(Base):
+class Loan(PostedRecord, Base):
     __tablename__ = "loans"
     __table_args__ = (
         UniqueConstraint("lender", "loan_ref"),
@@ -33,10 +30,8 @@ class Loan(Base):
         {"schema": "finance"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     lender: Mapped[str] = mapped_column(Text)
     loan_ref: Mapped[str] = mapped_column(Text)
-    borrower_credit_code: Mapped[str] = mapped_column(String(18))
     borrower_name: Mapped[str] = mapped_column(Text)
     borrower_size: Mapped[str] = mapped_column(String(8))
     product: Mapped[str] = mapped_column(String(24))
@@ -52,13 +47,9 @@ class Loan(Base):
     status: Mapped[str] = mapped_column(String(16))
     closed_on: Mapped[date | None] = mapped_column(Date)
     # derived when stored
-    borrower_region: Mapped[str] = mapped_column(String(6))
     matched: Mapped[bool] = mapped_column(Boolean)
     size_class: Mapped[str] = mapped_column(String(8))
     size_source: Mapped[str] = mapped_column(String(8))
     line_total: Mapped[Decimal | None] = mapped_column(Numeric(17, 2))
     inclusive: Mapped[bool] = mapped_column(Boolean)
     inclusive_reason: Mapped[str] = mapped_column(String(32))
-    rule_set_version: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
