@@ -25,6 +25,7 @@ from gateway.settings import GatewaySettings, get_gateway_settings
 from services.common.app import VERSION, operation_id
 from services.common.db import bind_database, create_engine
 from services.common.errors import install_error_handlers
+from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import router as health_router
 from services.common.logging import configure_logging
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     async def lifespan(app: FastAPI):
         await gateway.upstreams.start()
         await authenticator.start(settings.database_url)
+        freeze_startup_objects()
         try:
             yield
         finally:

@@ -11,10 +11,12 @@ from fastapi.routing import APIRoute
 from services.common.auth import CurrentPrincipal
 from services.common.db import bind_database, create_engine
 from services.common.errors import install_error_handlers, responses
+from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import router as health_router
 from services.common.idempotency import IdempotencyMiddleware
 from services.common.logging import configure_logging
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from services.common.readpool import close_read_pool
 from services.common.settings import Settings, get_settings
 
 VERSION = "0.1.0"
@@ -61,7 +63,10 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        app.openapi()  # built once, before the freeze, rather than on the first /openapi.json
+        freeze_startup_objects()
         yield
+        await close_read_pool(app)
         await app.state.engine.dispose()
 
     app = FastAPI(

@@ -23,6 +23,8 @@ SERVICES = ("registry", "finance", "standards")
 class DatabaseSettings(BaseModel):
     pool_size: int = 10
     max_overflow: int = 10
+    # The asyncpg pool of the hot read paths (services/common/readpool.py), beside the engine's.
+    read_pool_size: int = 10
     pool_timeout_s: float = 10.0
     statement_timeout_ms: int = 30_000
     pre_ping: bool = False

@@ -18,6 +18,18 @@ from services.common.errors import Problem, field_problem
 MANAGERS = ("official", "admin")
 DIRECTORY_READERS = ("official", "admin", "bank", "guarantor", "certifier")
 
+# Banks, guarantors and certifiers read the directory record only: these fields come back null.
+DIRECTORY_ONLY = ("bank", "guarantor", "certifier")
+HIDDEN_FROM_DIRECTORY_READERS = (
+    "established_on",
+    "registered_capital",
+    "address",
+    "legal_representative",
+    "rule_set_version",
+    "created_at",
+    "updated_at",
+)
+
 Manager = Annotated[Principal, require_kind(*MANAGERS)]
 DirectoryReader = Annotated[Principal, require_kind(*DIRECTORY_READERS)]
 

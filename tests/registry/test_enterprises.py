@@ -248,3 +248,62 @@ async def test_csv_and_xlsx_exports_match_the_filtered_list(c, as_, db):
     assert values[0][1] == "企业名称"
     assert [v[0] for v in values[1:]] == [e["credit_code"] for e in listed]
     assert [v[1] for v in values[1:]] == [e["name"] for e in listed]
+
+
+async def test_a_list_item_is_the_same_record_as_the_detail(c, as_, db):
+    code = await add_enterprise(db, region_code="330106", tier="seedling", titles=["tech_sme"])
+    await db.execute(
+        "UPDATE registry.enterprises SET registered_capital = 1234567.5, address = '文三路 1 号' "
+        "WHERE credit_code = $1",
+        code,
+    )
+    admin = as_()
+    detail = (await c.get(f"/v1/enterprises/{code}", headers=admin)).json()
+    (item,) = (await c.get("/v1/enterprises", params={"region": "330106"}, headers=admin)).json()["items"]
+    assert item == detail
+    assert list(item) == list(detail)  # same keys in the same order
+    assert item["registered_capital"] == "1234567.50" and item["city_code"] == "330100"
+
+
+async def test_six_digit_city_and_province_codes_filter_by_prefix(c, as_, db):
+    hz = await add_enterprise(db, region_code="330106")
+    nb = await add_enterprise(db, region_code="330212")
+
+    async def codes(region):
+        r = await c.get("/v1/enterprises", params={"region": region}, headers=as_())
+        return {e["credit_code"] for e in r.json()["items"]}
+
+    assert await codes("330100") == await codes("3301") == {hz}
+    assert await codes("330000") == {hz, nb}
+
+
+async def test_an_official_filtering_outside_their_region_gets_403(c, as_, db):
+    await add_enterprise(db, region_code="330212")
+    headers = as_("official", region="330100")
+    for path in ("/v1/enterprises", "/v1/enterprises/export"):
+        r = await c.get(path, params={"region": "3302"}, headers=headers)
+        assert r.status_code == 403 and r.json()["code"] == "region_out_of_scope"
+        assert r.json()["errors"][0]["pointer"] == "#/query/region"
+
+
+async def test_search_results_page_in_rank_order(c, as_, db):
+    prefix = [await add_enterprise(db, name=f"杭州翻页精密{i}有限公司") for i in range(3)]
+    contained = [await add_enterprise(db, name=f"宁波{i}杭州翻页精密有限公司") for i in range(2)]
+    admin, seen, cursor = as_(), [], None
+    while True:
+        params = {"q": "杭州翻页精密", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await c.get("/v1/enterprises", params=params, headers=admin)).json()
+        seen += [e["credit_code"] for e in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == sorted(prefix) + sorted(contained)  # name prefix first, then contained
+
+
+async def test_export_of_a_misspelt_name_has_the_fuzzy_matches_the_list_shows(c, as_, db):
+    a = await add_enterprise(db, name="杭州海康精密机械有限公司")
+    await add_enterprise(db, name="温州鞋业有限公司")
+    params, admin = {"q": "杭州海康精蜜机械"}, as_()
+    listed = (await c.get("/v1/enterprises", params=params, headers=admin)).json()["items"]
+    r = await c.get("/v1/enterprises/export", params={**params, "format": "csv"}, headers=admin)
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [row[0] for row in rows[1:]] == [e["credit_code"] for e in listed] == [a]

@@ -54,8 +54,6 @@ def cells(row: Any) -> list[str]:
             v = TIER_ZH.get(row[key], "")
         elif key == "titles":
             v = ",".join(row[key] or [])
-        elif key == "registered_capital":
-            v = f"{row[key]:.2f}" if row[key] is not None else ""
         else:
             v = row[key]
             v = "" if v is None else str(v)

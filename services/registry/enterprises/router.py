@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
-from services.common.credit_code import check_credit_code
 from services.common.db import DbSession
 from services.common.errors import responses
-from services.common.pagination import Page, Pagination
-from services.registry.enterprises import repository as repo
-from services.registry.enterprises import service
+from services.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
+from services.common.query import QueryModel, query_docs
+from services.registry.enterprises import listing, service
 from services.registry.enterprises.export import csv_stream, xlsx_stream
+from services.registry.enterprises.listing import Filters
 from services.registry.enterprises.schemas import (
     EnterpriseCreate,
     EnterpriseOut,
@@ -24,105 +24,49 @@ from services.registry.enterprises.schemas import (
     SizeClass,
     Tier,
 )
-from services.registry.http import json_response
-from services.registry.scope import DirectoryReader, Manager, PathCreditCode, effective_region
+from services.registry.scope import DirectoryReader, Manager, PathCreditCode
 
 router = APIRouter(prefix="/v1", tags=["enterprises"])
 
-RegionQ = Annotated[
-    str | None,
-    Query(pattern=r"^\d{2,6}$", description="Region code prefix: 3301 = Hangzhou, 330106 = 西湖区"),
-]
-IndustryQ = Annotated[
-    str | None,
-    Query(
+
+class FilterQuery(BaseModel):
+    """The list's filters (also the export's). One model, validated in one pydantic call."""
+
+    region: str | None = Field(
+        None, pattern=r"^\d{2,6}$", description="Region code prefix: 3301 = Hangzhou, 330106 = 西湖区"
+    )
+    industry: str | None = Field(
+        None,
         pattern=r"^([A-Ta-t]|\d{2,4})$",
         description="Section letter (C), division (34), group (344) or class (3441) of GB/T 4754-2017",
-    ),
-]
-TitleQ = Annotated[
-    str | None, Query(pattern=r"^[a-z_]{2,40}$", description="An active title kind, e.g. tech_sme")
-]
-QQ = Annotated[
-    str | None,
-    Query(
+    )
+    size: SizeClass | None = None
+    tier: Tier | None = None
+    title: str | None = Field(
+        None, pattern=r"^[a-z_]{2,40}$", description="An active title kind, e.g. tech_sme"
+    )
+    scale: ScaleStatus | None = None
+    q: str | None = Field(
+        None,
         min_length=1,
         max_length=100,
         description="Name search (prefix, then all character pairs present, then fuzzy: most pairs "
         "shared) ranked best first; or an exact credit code",
-    ),
-]
-
-
-@dataclass
-class Filters:
-    region: str | None = None
-    industry: str | None = None
-    size: str | None = None
-    tier: str | None = None
-    title: str | None = None
-    scale: str | None = None
-    q: str | None = None
-
-
-async def filter_params(  # async: no thread-pool hop per request
-    region: RegionQ = None,
-    industry: IndustryQ = None,
-    size: Annotated[SizeClass | None, Query()] = None,
-    tier: Annotated[Tier | None, Query()] = None,
-    title: TitleQ = None,
-    scale: Annotated[ScaleStatus | None, Query()] = None,
-    q: QQ = None,
-) -> Filters:
-    return Filters(region, industry, size, tier, title, scale, q)
-
-
-FiltersQ = Annotated[Filters, Depends(filter_params)]
-
-
-def _statement(principal, f: Filters, columns=None, fuzzy: bool = False):
-    effective_region(principal, None)
-    stmt = repo.filtered(
-        principal,
-        region=f.region,
-        industry=f.industry,
-        size=f.size,
-        tier=f.tier,
-        title=f.title,
-        scale=f.scale,
-        columns=columns,
     )
-    rank = None
-    if f.q and f.q.strip():
-        cc = check_credit_code(f.q)
-        stmt, rank = repo.with_search(stmt, f.q, cc.normalized if cc.valid else None, fuzzy)
-    return stmt, rank
+
+    def filters(self) -> Filters:
+        return Filters(self.region, self.industry, self.size, self.tier, self.title, self.scale, self.q)
 
 
-async def _search_statement(session, principal, f: Filters, columns):
-    """Strict matches (prefix, every character pair present) when there are any; otherwise the
-    fuzzy ones (most pairs shared). Deterministic, so cursors stay valid across pages."""
-    stmt, rank = _statement(principal, f, columns)
-    if f.q and f.q.strip() and not check_credit_code(f.q).valid and not await repo.any_row(session, stmt):
-        stmt, rank = _statement(principal, f, columns, fuzzy=True)
-    return stmt, rank
+class ListQuery(FilterQuery):
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size (max 500)")
+    cursor: str | None = Field(
+        None, max_length=2048, description="Opaque cursor from the previous page's next_cursor"
+    )
 
 
-async def _list_page(session, principal, f: Filters, page, columns):
-    """The list page; for a name search, the strict page when strict matches exist, else the
-    fuzzy one. A non-empty strict page proves strict matches exist, so the existence check runs
-    only when it came back empty on a later page."""
-    stmt, rank = _statement(principal, f, columns)
-    rows, cursor = await repo.list_page(session, stmt, page, rank)
-    if rows or not (f.q and f.q.strip()) or check_credit_code(f.q).valid:
-        return rows, cursor
-    if page.cursor and await repo.any_row(session, stmt):
-        return rows, cursor
-    stmt, rank = _statement(principal, f, columns, fuzzy=True)
-    return await repo.list_page(session, stmt, page, rank)
-
-
-LIST_COLUMNS = [c for c in repo.E.c if c.name != "name_bigrams"]
+class ExportQuery(FilterQuery):
+    format: Literal["csv", "xlsx"] = Field("csv", description="csv (UTF-8 with BOM) or xlsx")
 
 
 @router.post(
@@ -142,25 +86,23 @@ async def create_enterprise(body: EnterpriseCreate, session: DbSession, principa
     summary="List and search enterprises",
     response_model=Page[EnterpriseOut],
     responses=responses(400, 401, 403, 422),
+    openapi_extra=query_docs(ListQuery),
 )
 async def list_enterprises(
-    session: DbSession, principal: Manager, page: Pagination, filters: FiltersQ
+    request: Request, principal: Manager, query: ListQuery = QueryModel(ListQuery)
 ) -> Response:
     """Keyset-paginated, ordered by credit code (or by match quality, then credit code, with `q`).
-    Officials see only their region."""
-    rows, cursor = await _list_page(session, principal, filters, page, LIST_COLUMNS)
-    return json_response(
-        Page[EnterpriseOut](
-            items=[service.to_out({k: v for k, v in r.items() if k != "match_rank"}) for r in rows],
-            next_cursor=cursor,
-        )
-    )
+    Officials see only their region; a `region` outside it is a 403 problem."""
+    page = PageParams(limit=query.limit, cursor=query.cursor)
+    rows, cursor = await listing.list_page(request.app, principal, query.filters(), page)
+    return Response(listing.page_json(rows, cursor), media_type="application/json")
 
 
 @router.get(
     "/enterprises/export",
     summary="Export the filtered list as CSV or XLSX (Chinese headers)",
     response_class=StreamingResponse,
+    openapi_extra=query_docs(ExportQuery),
     responses={
         **responses(401, 403, 422),
         200: {
@@ -175,29 +117,18 @@ async def list_enterprises(
     },
 )
 async def export_enterprises(
-    request: Request,
-    session: DbSession,
-    principal: Manager,
-    filters: FiltersQ,
-    format: Annotated[Literal["csv", "xlsx"], Query(description="csv (UTF-8 with BOM) or xlsx")] = "csv",
+    request: Request, principal: Manager, query: ExportQuery = QueryModel(ExportQuery)
 ) -> StreamingResponse:
     """Same filters and scope as the list; every matching row, ordered by credit code."""
-    stmt, _ = await _search_statement(session, principal, filters, LIST_COLUMNS)
-    engine = request.app.state.engine
-
-    async def rows():
-        async with engine.connect() as conn:
-            async for row in repo.stream_rows(conn, stmt):
-                yield row
-
-    if format == "xlsx":
+    rows = await listing.export_rows(request.app, principal, query.filters())
+    if query.format == "xlsx":
         return StreamingResponse(
-            xlsx_stream(rows()),
+            xlsx_stream(rows),
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": 'attachment; filename="enterprises.xlsx"'},
         )
     return StreamingResponse(
-        csv_stream(rows()),
+        csv_stream(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="enterprises.csv"'},
     )
@@ -229,11 +160,13 @@ async def list_rules(principal: DirectoryReader) -> RuleSetOut:
     responses=responses(401, 403, 404, 422),
 )
 async def get_enterprise(
-    credit_code: PathCreditCode, session: DbSession, principal: DirectoryReader
+    credit_code: PathCreditCode, request: Request, principal: DirectoryReader
 ) -> Response:
     """Current size class, scale status, active titles and pool tier included. Outside the caller's
     region: 404."""
-    return json_response(await service.get(session, principal, credit_code))
+    return Response(
+        await listing.one_json(request.app, principal, credit_code), media_type="application/json"
+    )
 
 
 @router.patch(

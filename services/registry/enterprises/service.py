@@ -23,7 +23,6 @@ from services.registry.enterprises.schemas import EnterpriseCreate, EnterpriseOu
 from services.registry.reference.data import city_of, region
 
 SCHEMA = "registry"
-DIRECTORY_ONLY = ("bank", "guarantor", "certifier")
 
 ENTERPRISE_RULES = RuleSet(
     "registry-enterprises",
@@ -62,24 +61,12 @@ _FIELD_RULES = {
 }
 
 
-def to_out(row: Any, principal: Principal | None = None) -> EnterpriseOut:
+def to_out(row: Any) -> EnterpriseOut:
     data = dict(row)
     r = region(data["region_code"])
     data["region_name"] = r.name if r else None
     data["city_code"] = city_of(data["region_code"])
     data["titles"] = list(data.get("titles") or [])
-    if principal is not None and principal.kind in DIRECTORY_ONLY:
-        # Machine clients read the directory record only.
-        for f in (
-            "established_on",
-            "registered_capital",
-            "address",
-            "legal_representative",
-            "rule_set_version",
-            "created_at",
-            "updated_at",
-        ):
-            data[f] = None
     return EnterpriseOut.model_validate(data)
 
 
@@ -105,13 +92,6 @@ async def create(session: AsyncSession, principal: Principal, body: EnterpriseCr
         session, SCHEMA, principal, [Change("created", "enterprise", body.credit_code, None, values)]
     )
     return to_out(await repo.get(session, principal, body.credit_code))
-
-
-async def get(session: AsyncSession, principal: Principal, code: str) -> EnterpriseOut:
-    row = await repo.get(session, principal, code)
-    if row is None:
-        raise not_found("enterprise", code)
-    return to_out(row, principal)
 
 
 async def require_visible(session: AsyncSession, principal: Principal, code: str) -> None:

@@ -35,7 +35,7 @@ async def verify_certificate(
     ] = None,
 ) -> Response:
     # Built as plain data and serialised once; the response model documents it.
-    return _json(await service.verify(request.app.state.engine, certificate_no, certifier))
+    return _json(await service.verify(request.app, certificate_no, certifier))
 
 
 @router.post(
@@ -46,7 +46,7 @@ async def verify_certificate(
     responses=responses(413, 422),
 )
 async def lookup_certificates(body: LookupRequest, request: Request) -> Response:
-    return _json(await service.lookup(request.app.state.engine, body.certificate_nos))
+    return _json(await service.lookup(request.app, body.certificate_nos))
 
 
 def _json(content: dict) -> Response:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from services.common.errors import Problem
 from services.standards.certifications.service import effective_status, today_shanghai
 from services.standards.verification import repository as repo
@@ -36,9 +34,9 @@ def public(row: Any, today: date) -> dict[str, Any]:
     }
 
 
-async def verify(engine: AsyncEngine, certificate_no: str, certifier: str | None) -> dict[str, Any]:
+async def verify(app: Any, certificate_no: str, certifier: str | None) -> dict[str, Any]:
     number = certificate_no.strip()
-    rows = await repo.by_number(engine, number, certifier.strip() if certifier else None)
+    rows = await repo.by_number(app, number, certifier.strip() if certifier else None)
     if not rows:
         raise Problem(404, "certificate_not_found", f"no certificate numbered {number} is on record")
     if len(rows) > 1:
@@ -56,10 +54,10 @@ async def verify(engine: AsyncEngine, certificate_no: str, certifier: str | None
     return public(rows[0], today_shanghai())
 
 
-async def lookup(engine: AsyncEngine, numbers: list[str]) -> dict[str, Any]:
+async def lookup(app: Any, numbers: list[str]) -> dict[str, Any]:
     today = today_shanghai()
     found: dict[str, list[dict[str, Any]]] = {}
-    for row in await repo.by_numbers(engine, sorted(set(numbers))):
+    for row in await repo.by_numbers(app, sorted(set(numbers))):
         found.setdefault(row["certificate_no"], []).append(public(row, today))
     return {
         "results": [

@@ -1,0 +1,361 @@
+"""The enterprise list, name search and export: one parameterised SQL text per request.
+
+This is the registry's hottest read (officials' list screens and search box), so it skips the ORM:
+the statement is assembled from a few fixed fragments (a handful of distinct texts, each prepared
+once per connection of the read pool), rows come straight from asyncpg and the page is serialised
+once with orjson in the shape of `EnterpriseOut`. Scope, filters, search ranking and keyset order
+are defined here only; the list, the export and `bench/registry.py` all use these statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from itertools import combinations
+from math import comb
+from typing import Any, Literal
+
+import orjson
+
+from services.common.auth import Principal
+from services.common.credit_code import check_credit_code
+from services.common.errors import not_found
+from services.common.pagination import PageParams, decode_cursor, encode_cursor
+from services.common.readpool import read_pool
+from services.registry.reference.data import regions
+from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS, effective_region
+
+# A list item as `EnterpriseOut` has it, keys in its order: computed in SQL where that is cheaper
+# than in Python (city code, money as a 2-decimal string); region_name is filled in from the
+# reference data (the placeholder keeps the key order); titles are added per page row.
+ITEM_COLUMNS = (
+    "e.credit_code, e.name, e.region_code, NULL::text AS region_name, "
+    "substr(e.region_code, 1, 4) || '00' AS city_code, e.industry_code, e.industry_section, "
+    "e.size_class, e.size_year, e.scale_status, e.scale_year, e.tier, e.tier_year"
+)
+DETAIL_COLUMNS = (
+    "e.established_on, e.registered_capital::text AS registered_capital, e.address, "
+    "e.legal_representative, e.rule_set_version, e.created_at, e.updated_at"
+)
+# A title counts from valid_from through valid_to (inclusive) while active: expired titles stop
+# counting without anyone touching them. CURRENT_DATE is the database's date (sessions run in UTC).
+ACTIVE_TITLE = "t.status = 'active' AND t.valid_from <= CURRENT_DATE AND (t.valid_to IS NULL OR t.valid_to >= CURRENT_DATE)"
+
+
+def titles_of(alias: str) -> str:
+    return (
+        f"ARRAY(SELECT DISTINCT t.kind FROM registry.titles t "
+        f"WHERE t.credit_code = {alias}.credit_code AND {ACTIVE_TITLE} ORDER BY t.kind) AS titles"
+    )
+
+
+@dataclass
+class Filters:
+    region: str | None = None
+    industry: str | None = None
+    size: str | None = None
+    tier: str | None = None
+    title: str | None = None
+    scale: str | None = None
+    q: str | None = None
+
+    @property
+    def search(self) -> str | None:
+        return self.q.strip() if self.q and self.q.strip() else None
+
+
+class Sql:
+    """WHERE conditions with their positional arguments ($1, $2, … in order of use)."""
+
+    def __init__(self) -> None:
+        self.args: list[Any] = []
+        self.conditions: list[str] = []
+
+    def arg(self, value: Any, pg_type: str) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}::{pg_type}"
+
+    def where(self, condition: str) -> None:
+        self.conditions.append(condition)
+
+    @property
+    def where_sql(self) -> str:
+        return " AND ".join(self.conditions) if self.conditions else "TRUE"
+
+
+# ---- filters and scope --------------------------------------------------------------------
+
+
+def _region(sql: Sql, prefix: str) -> None:
+    """A county code is an equality, a city prefix an equality on `substr(region_code, 1, 4)`: both
+    are answered by indexes in credit-code order (migration 0008). Other lengths are a LIKE."""
+    if len(prefix) == 6:
+        sql.where(f"e.region_code = {sql.arg(prefix, 'text')}")
+    elif len(prefix) == 4:
+        sql.where(f"substr(e.region_code, 1, 4) = {sql.arg(prefix, 'text')}")
+    else:
+        sql.where(f"e.region_code LIKE {sql.arg(prefix + '%', 'text')}")
+
+
+def add_filters(sql: Sql, principal: Principal, f: Filters) -> None:
+    """The caller's scope and the filters. An official's region filter must lie inside their
+    region (403); without one they get their whole region. 330000 and 330100 mean 33 and 3301."""
+    prefix = effective_region(principal, f.region)
+    if prefix:
+        _region(sql, prefix)
+    if f.industry:
+        if f.industry.isalpha():
+            sql.where(f"e.industry_section = {sql.arg(f.industry.upper(), 'text')}")
+        else:
+            sql.where(f"e.industry_code LIKE {sql.arg(f.industry + '%', 'text')}")
+    if f.size:
+        sql.where(f"e.size_class = {sql.arg(f.size, 'text')}")
+    if f.tier:
+        sql.where(f"e.tier = {sql.arg(f.tier, 'text')}")
+    if f.scale:
+        sql.where(f"e.scale_status = {sql.arg(f.scale, 'text')}")
+    if f.title:
+        sql.where(
+            "EXISTS (SELECT 1 FROM registry.titles t WHERE t.credit_code = e.credit_code "
+            f"AND t.kind = {sql.arg(f.title, 'text')} AND {ACTIVE_TITLE})"
+        )
+
+
+# ---- name search --------------------------------------------------------------------------
+
+# Pairs nearly every company name has: useless for telling names apart.
+STOP_BIGRAMS = frozenset(
+    {"有限", "限公", "公司", "股份", "份有", "集团", "责任", "任公", "有限责", "浙江", "江省"}
+)
+MAX_FUZZY_COMBINATIONS = 40
+
+
+def bigrams(q: str) -> list[str]:
+    """The character pairs of a query, as `registry.name_bigrams(name)` makes them for names."""
+    s = "".join(q.lower().split())
+    if len(s) <= 1:
+        return [s] if s else []
+    return sorted({s[i : i + 2] for i in range(len(s) - 1)})
+
+
+def search_terms(q: str) -> tuple[str, list[str], int]:
+    """(prefix LIKE pattern, pairs used for matching, pairs a fuzzy match must share)."""
+    grams = bigrams(q)
+    useful = [g for g in grams if g not in STOP_BIGRAMS] or grams
+    need = len(useful) if len(useful) <= 2 else max(2, (len(useful) * 2 + 2) // 3)
+    return q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", useful, need
+
+
+def _fuzzy_match(sql: Sql, grams: list[str], need: int) -> str:
+    """Rows sharing at least `need` of `grams`, in a form the GIN index on name_bigrams answers
+    without reading every row that shares just one common pair: an OR of "contains these `need`
+    pairs" over the combinations when there are few, else (pigeonhole) "shares one of the first
+    k − need + 1 pairs" narrowed by the exact count."""
+    k = len(grams)
+    if need >= k:
+        return f"e.name_bigrams @> {sql.arg(grams, 'text[]')}"
+    if comb(k, need) <= MAX_FUZZY_COMBINATIONS:
+        ors = [f"e.name_bigrams @> {sql.arg(list(c), 'text[]')}" for c in combinations(grams, need)]
+        return "(" + " OR ".join(ors) + ")"
+    shared = (
+        "cardinality(ARRAY(SELECT unnest(e.name_bigrams) INTERSECT "
+        f"SELECT unnest({sql.arg(grams, 'text[]')})))"
+    )
+    return f"(e.name_bigrams && {sql.arg(grams[: k - need + 1], 'text[]')} AND {shared} >= {need})"
+
+
+SearchMode = Literal["prefix", "strict", "fuzzy"]
+
+
+def add_search(sql: Sql, q: str, mode: SearchMode) -> None:
+    """The match condition: the exact credit code; else the names starting with `q` (`prefix`),
+    the strict matches — name prefix or every pair present (`strict`) — or the rows sharing most
+    pairs (`fuzzy`)."""
+    code = check_credit_code(q)
+    if code.valid:
+        sql.where(f"e.credit_code = {sql.arg(code.normalized, 'text')}")
+        return
+    pattern, grams, need = search_terms(q)
+    if mode == "fuzzy":
+        sql.where(_fuzzy_match(sql, grams, need))
+    elif mode == "prefix":
+        sql.where(f"e.name LIKE {sql.arg(pattern, 'text')}")
+    else:
+        sql.where(f"(e.name LIKE {sql.arg(pattern, 'text')} OR e.name_bigrams @> {sql.arg(grams, 'text[]')})")
+
+
+def match_rank(sql: Sql, q: str) -> str:
+    """The rank of a match: 0 exact credit code or exact name, 1 name prefix, 2 every pair
+    present, 3 fuzzy."""
+    if check_credit_code(q).valid:
+        return "0"
+    pattern, grams, _ = search_terms(q)
+    return (
+        f"CASE WHEN e.name = {sql.arg(q.strip(), 'text')} THEN 0 "
+        f"WHEN e.name LIKE {sql.arg(pattern, 'text')} THEN 1 "
+        f"WHEN e.name_bigrams @> {sql.arg(grams, 'text[]')} THEN 2 ELSE 3 END"
+    )
+
+
+def is_name_search(f: Filters) -> bool:
+    return f.search is not None and not check_credit_code(f.search).valid
+
+
+# ---- statements ---------------------------------------------------------------------------
+
+
+def page_statement(
+    principal: Principal, f: Filters, page: PageParams, mode: SearchMode = "strict"
+) -> tuple[str, list]:
+    """One page (limit + 1 rows, to know whether another follows) in keyset order: credit code,
+    or match rank then credit code for a search. Titles are read for the page's rows only."""
+    sql = Sql()
+    add_filters(sql, principal, f)
+    if f.search is None:
+        if page.cursor:
+            (after,) = decode_cursor(page.cursor, 1)
+            sql.where(f"e.credit_code > {sql.arg(after, 'text')}")
+        limit = sql.arg(page.limit + 1, "int")
+        text = (
+            f"SELECT {ITEM_COLUMNS}, {titles_of('e')}, {DETAIL_COLUMNS} FROM registry.enterprises e "
+            f"WHERE {sql.where_sql} ORDER BY e.credit_code LIMIT {limit}"
+        )
+        return text, sql.args
+    add_search(sql, f.search, mode)
+    rank = match_rank(sql, f.search)
+    after = ""
+    if page.cursor:
+        rank_after, code_after = decode_cursor(page.cursor, 2)
+        after = f"WHERE (m.match_rank, m.credit_code) > ({sql.arg(rank_after, 'int')}, {sql.arg(code_after, 'text')})"
+    limit = sql.arg(page.limit + 1, "int")
+    # The page (keyset on rank and code) first, then the page rows' titles and output columns.
+    text = (
+        f"SELECT {ITEM_COLUMNS}, {titles_of('e')}, {DETAIL_COLUMNS}, p.match_rank FROM ("
+        f"SELECT * FROM (SELECT e.credit_code, {rank} AS match_rank FROM registry.enterprises e "
+        f"WHERE {sql.where_sql}) m {after} ORDER BY m.match_rank, m.credit_code LIMIT {limit}"
+        ") p JOIN registry.enterprises e USING (credit_code) ORDER BY p.match_rank, p.credit_code"
+    )
+    return text, sql.args
+
+
+def one_statement(principal: Principal, code: str) -> tuple[str, list]:
+    """One enterprise by credit code, within the caller's region."""
+    sql = Sql()
+    add_filters(sql, principal, Filters())
+    sql.where(f"e.credit_code = {sql.arg(code, 'text')}")
+    return (
+        f"SELECT {ITEM_COLUMNS}, {titles_of('e')}, {DETAIL_COLUMNS} FROM registry.enterprises e "
+        f"WHERE {sql.where_sql}",
+        sql.args,
+    )
+
+
+def exists_statement(principal: Principal, f: Filters) -> tuple[str, list]:
+    """Whether any strict match exists (a search falls back to fuzzy only when none does)."""
+    sql = Sql()
+    add_filters(sql, principal, f)
+    add_search(sql, f.search or "", "strict")
+    return f"SELECT EXISTS (SELECT 1 FROM registry.enterprises e WHERE {sql.where_sql})", sql.args
+
+
+def export_statement(principal: Principal, f: Filters, fuzzy: bool = False) -> tuple[str, list]:
+    """Every matching row in credit-code order, with its active titles."""
+    sql = Sql()
+    add_filters(sql, principal, f)
+    if f.search is not None:
+        add_search(sql, f.search, "fuzzy" if fuzzy else "strict")
+    return (
+        f"SELECT {ITEM_COLUMNS}, {titles_of('e')}, {DETAIL_COLUMNS} FROM registry.enterprises e "
+        f"WHERE {sql.where_sql} ORDER BY e.credit_code",
+        sql.args,
+    )
+
+
+# ---- running them -------------------------------------------------------------------------
+
+
+async def _fetch(app: Any, statement: tuple[str, list]) -> list[Any]:
+    pool = await read_pool(app)
+    async with pool.acquire() as conn:
+        return await conn.fetch(statement[0], *statement[1])
+
+
+async def _strict_exists(app: Any, principal: Principal, f: Filters) -> bool:
+    text, args = exists_statement(principal, f)
+    pool = await read_pool(app)
+    async with pool.acquire() as conn:
+        return await conn.fetchval(text, *args)
+
+
+async def list_page(
+    app: Any, principal: Principal, f: Filters, page: PageParams
+) -> tuple[list[Any], str | None]:
+    """A name search returns the strict matches when there are any, else the fuzzy ones —
+    deterministic, so cursors stay valid across pages. Strict matches rank name prefixes (rank 0
+    or 1) before names merely containing every pair (rank 2), so when the prefixes alone fill the
+    page it is read from the name index without the costlier pair (GIN) search. A non-empty
+    strict page proves strict matches exist; the existence check runs only for an empty later page."""
+    rows: list[Any] = []
+    if is_name_search(f) and (not page.cursor or decode_cursor(page.cursor, 2)[0] <= 1):
+        rows = await _fetch(app, page_statement(principal, f, page, "prefix"))
+    if len(rows) <= page.limit:
+        rows = await _fetch(app, page_statement(principal, f, page))
+    if not rows and is_name_search(f) and not (page.cursor and await _strict_exists(app, principal, f)):
+        rows = await _fetch(app, page_statement(principal, f, page, "fuzzy"))
+    cursor = None
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        last = rows[-1]
+        cursor = encode_cursor(
+            [last["match_rank"], last["credit_code"]] if f.search else [last["credit_code"]]
+        )
+    return rows, cursor
+
+
+async def one_json(app: Any, principal: Principal, code: str) -> bytes:
+    """The detail record (the directory record for banks, guarantors and certifiers); 404 when
+    it does not exist or lies outside the caller's region."""
+    rows = await _fetch(app, one_statement(principal, code))
+    if not rows:
+        raise not_found("enterprise", code)
+    out = item(rows[0])
+    if principal.kind in DIRECTORY_ONLY:
+        out.update(dict.fromkeys(HIDDEN_FROM_DIRECTORY_READERS))
+    return orjson.dumps(out, option=orjson.OPT_UTC_Z)
+
+
+async def export_rows(app: Any, principal: Principal, f: Filters) -> AsyncIterator[Any]:
+    """The export's rows (strict matches, else fuzzy). The statement is built here, before the
+    response starts, so a region outside the caller's is still a 403 problem; the rows are then
+    streamed from a server-side cursor."""
+    fuzzy = is_name_search(f) and not await _strict_exists(app, principal, f)
+    text, args = export_statement(principal, f, fuzzy)
+
+    async def rows() -> AsyncIterator[Any]:
+        pool = await read_pool(app)
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            async for row in conn.cursor(text, *args, prefetch=1000):
+                yield row
+
+    return rows()
+
+
+# ---- serialising --------------------------------------------------------------------------
+
+
+@cache
+def _region_names() -> dict[str, str]:
+    return {code: r.name for code, r in regions().items()}
+
+
+def item(row: Any) -> dict[str, Any]:
+    """A row in the shape of `EnterpriseOut` (same keys, order and formats)."""
+    out = dict(row)
+    out["region_name"] = _region_names().get(out["region_code"])
+    out.pop("match_rank", None)
+    return out
+
+
+def page_json(rows: Sequence[Any], cursor: str | None) -> bytes:
+    return orjson.dumps({"items": [item(r) for r in rows], "next_cursor": cursor}, option=orjson.OPT_UTC_Z)

@@ -1,0 +1,76 @@
+"""The principal JWT: only a token the gateway signed, for these services, still in date, counts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+
+from services.common.auth import AUDIENCE, ISSUER, Principal, mint_principal, verify_principal
+from services.common.errors import Problem
+from services.common.settings import get_settings
+
+
+def signed(claims: dict, key: str | None = None, algorithm: str = "HS256") -> str:
+    key = key or get_settings().internal_key.get_secret_value()
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+def good_claims(**changes) -> dict:
+    now = int(time.time())
+    claims = {"sub": "u1", "kind": "official", "region": "330106", "iss": ISSUER, "aud": AUDIENCE}
+    claims.update(iat=now, exp=now + 60)
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def code_of(token: str) -> str:
+    with pytest.raises(Problem) as e:
+        verify_principal(token)
+    return e.value.code
+
+
+def test_a_minted_principal_round_trips():
+    p = Principal(sub="u1", kind="bank", org="ICBC-ZJ", scopes=("loans",), client_id="c1")
+    assert verify_principal(mint_principal(p)) == p
+
+
+def test_a_token_within_the_five_second_leeway_is_accepted():
+    assert verify_principal(signed(good_claims(exp=int(time.time()) - 2))).sub == "u1"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"aud": "someone-else"},
+        {"iss": "not-the-gateway"},
+        {"sub": None},
+        {"iat": None},
+        {"exp": "tomorrow"},
+        {"iat": int(time.time()) + 3600},
+        {"nbf": int(time.time()) + 3600},
+        {"kind": "superuser"},
+    ],
+)
+def test_claims_outside_the_contract_are_invalid(changes):
+    assert code_of(signed(good_claims(**changes))) == "principal_invalid"
+
+
+def test_expired_is_told_apart():
+    assert code_of(signed(good_claims(exp=int(time.time()) - 60))) == "principal_expired"
+
+
+def test_another_key_or_algorithm_or_an_edited_payload_is_invalid():
+    assert code_of(signed(good_claims(), key="another-key-of-sufficient-length-000000")) == "principal_invalid"
+    assert code_of(signed(good_claims(), algorithm="HS512")) == "principal_invalid"
+    header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').decode().rstrip("=")
+    payload = base64.urlsafe_b64encode(json.dumps(good_claims()).encode()).decode().rstrip("=")
+    assert code_of(f"{header}.{payload}.") == "principal_invalid"
+    h, _, s = signed(good_claims()).split(".")
+    admin = base64.urlsafe_b64encode(json.dumps(good_claims(kind="admin")).encode()).decode().rstrip("=")
+    assert code_of(f"{h}.{admin}.{s}") == "principal_invalid"
+    for garbage in ("", "a.b", "a.b.c.d", "é.é.é", "..."):
+        assert code_of(garbage) == "principal_invalid"
