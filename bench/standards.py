@@ -22,19 +22,21 @@ import json
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import wrk  # noqa: E402
 
 BATCH = 5000
 BODIES = 4
@@ -92,9 +94,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_service(url: str, workers: int = 1) -> tuple[subprocess.Popen, str]:
+def start_service(url: str, workers: int, read_pool: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = dict(os.environ, EAGLET_DATABASE_URL=url, EAGLET_ENV="dev", EAGLET_LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        EAGLET_DATABASE_URL=url,
+        EAGLET_ENV="dev",
+        EAGLET_LOG_LEVEL="WARNING",
+        EAGLET_DB__READ_POOL_SIZE=str(read_pool),
+    )
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -313,6 +321,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 200,000 certificates")
     parser.add_argument("--requests", type=int, default=20000, help="verification requests per side")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=15, help="wrk run for the HTTP verification side")
     parser.add_argument(
         "--workers",
         type=int,
@@ -328,7 +337,8 @@ def main() -> None:
     url, pg = database_url()
     dsn = plain_url(url)
     run_migrations(url)
-    proc, base = start_service(url, args.workers)
+    # Enough read connections for every client in flight (a request never waits for one).
+    proc, base = start_service(url, args.workers, max(1, args.concurrency // args.workers))
     try:
         records = make_records(n)
         print(
@@ -366,26 +376,37 @@ def main() -> None:
         numbers = [r["certificate_no"] for r in records]
         total = asyncio.run(asyncpg_count(dsn))
         asyncio.run(verify_http(base, numbers, 1000, args.concurrency))  # warm-up
-        http_lat, http_s = asyncio.run(verify_http(base, numbers, args.requests, args.concurrency))
+        if wrk.available():
+            # wrk: a C load generator, so the shared cores go to the service, not to the client.
+            rng = random.Random(7)
+            paths = [
+                f"/v1/public/certifications/{quote(numbers[rng.randrange(len(numbers))])}"
+                for _ in range(5000)
+            ]
+            result = wrk.run(base, paths, connections=args.concurrency, seconds=args.seconds)
+            assert result.errors == 0, f"{result.errors} failed verifications"
+            http_p50, http_p99, http_rate, client = result.p50_ms, result.p99_ms, result.rate, "wrk"
+        else:
+            http_lat, http_s = asyncio.run(verify_http(base, numbers, args.requests, args.concurrency))
+            http_p50, http_p99 = pct(http_lat, 50), pct(http_lat, 99)
+            http_rate, client = args.requests / http_s, "aiohttp"
         raw_lat, raw_s2 = asyncio.run(verify_raw(dsn, numbers, args.requests, args.concurrency))
         print(
-            f"verification over {total:,} stored certificates, {args.requests:,} requests, "
-            f"{args.concurrency} concurrent clients, random numbers pushed through the API"
+            f"verification over {total:,} stored certificates, {args.concurrency} concurrent clients, "
+            f"random numbers pushed through the API; HTTP load from {client}, raw: {args.requests:,} "
+            "requests from this process"
         )
         print(
-            f"  HTTP GET /v1/public/certifications/{{no}}  p50 {pct(http_lat, 50):6.2f} ms  "
-            f"p99 {pct(http_lat, 99):6.2f} ms  {args.requests / http_s:7,.0f} req/s"
+            f"  HTTP GET /v1/public/certifications/{{no}}  p50 {http_p50:6.2f} ms  "
+            f"p99 {http_p99:6.2f} ms  {http_rate:7,.0f} req/s"
         )
         print(
             f"  raw asyncpg, same SQL                    p50 {pct(raw_lat, 50):6.2f} ms  "
             f"p99 {pct(raw_lat, 99):6.2f} ms  {args.requests / raw_s2:7,.0f} req/s"
         )
         print(
-            f"  p99 ratio HTTP/raw {pct(http_lat, 99) / pct(raw_lat, 99):.1f}×   goal p99 < 20 ms: "
-            f"{'met' if pct(http_lat, 99) < 20 else 'NOT met'}"
-        )
-        print(
-            f"  mean {statistics.mean(http_lat) * 1000:.2f} ms (HTTP) vs {statistics.mean(raw_lat) * 1000:.2f} ms (raw)"
+            f"  p99 ratio HTTP/raw {http_p99 / pct(raw_lat, 99):.1f}×   goal p99 < 20 ms: "
+            f"{'met' if http_p99 < 20 else 'NOT met'}"
         )
     finally:
         proc.terminate()
