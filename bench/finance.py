@@ -99,7 +99,7 @@ async def baseline(dsn: str, rows: list[tuple]) -> float:
     return elapsed
 
 
-async def main(scale: float, stats_runs: int) -> None:
+async def main(scale: float, stats_runs: int, stats_only: bool = False) -> None:
     os.environ.setdefault("EAGLET_ENV", "dev")
     os.environ.setdefault("EAGLET_LOG_LEVEL", "WARNING")
     from services.cli import run_migrations
@@ -124,47 +124,50 @@ async def main(scale: float, stats_runs: int) -> None:
     await asyncio.to_thread(run_migrations, url)
     dsn = plain_url(url)
     conn = await asyncpg.connect(dsn)
-    await conn.execute("TRUNCATE finance.loans, finance.changes RESTART IDENTITY")
+    if not stats_only:
+        await conn.execute("TRUNCATE finance.loans, finance.changes RESTART IDENTITY")
 
     n = int(1_000_000 * scale) // BATCH * BATCH
-    rows = generated_loans(n, seed=42)
-    recs = records_for(rows)
-    batches = [json.dumps({"records": recs[i : i + BATCH]}).encode() for i in range(0, n, BATCH)]
+    if not stats_only:
+        rows = generated_loans(n, seed=42)
+        recs = records_for(rows)
+        batches = [json.dumps({"records": recs[i : i + BATCH]}).encode() for i in range(0, n, BATCH)]
     server = start_live("finance", env={"EAGLET_DATABASE_URL": url})
     try:
-        token = mint_principal(Principal(sub="bench", kind="bank", org="BENCH"), ttl_s=86400)
-        headers = {"X-Eaglet-Principal": token}
-        await post_all(server.url, headers, batches[:2])  # warm-up (then truncated)
-        await conn.execute("TRUNCATE finance.loans, finance.changes RESTART IDENTITY")
-        api_s = await post_all(server.url, headers, batches)
-        api_rate = n / api_s
-        # The baseline loads the same rows into the same table. The summary triggers are part of that
-        # table (every writer keeps the statistics exact, in its own transaction), so the fair baseline
-        # keeps them on; the figure with the triggers off is printed too, for comparison.
-        raw_s = await baseline(dsn, [("RAW", *r[1:]) for r in rows])
-        await conn.execute("DELETE FROM finance.loans WHERE lender = 'RAW'")  # summaries stay exact
-        # the delete leaves the baseline lender's summary rows at zero: drop them (still exact)
-        await conn.execute("DELETE FROM finance.loan_month_totals WHERE lender = 'RAW'")
-        await conn.execute("DELETE FROM finance.loan_inclusive_borrower_months WHERE delta = 0")
-        await conn.execute("ALTER TABLE finance.loans DISABLE TRIGGER USER")
-        try:
-            bare_s = await baseline(dsn, [("RAWX", *r[1:]) for r in rows])
-            await conn.execute("DELETE FROM finance.loans WHERE lender = 'RAWX'")
-        finally:
-            await conn.execute("ALTER TABLE finance.loans ENABLE TRIGGER USER")
-        raw_rate, bare_rate = n / raw_s, n / bare_s
-        print(f"ingest: {n:,} loans, {BATCH} per request, {CONCURRENCY} concurrent")
-        print(
-            f"  API  POST /v1/loans/batch : {api_s:8.1f} s  {api_rate:10,.0f} loans/s (incl. validation, derived fields, change log)"
-        )
-        print(
-            f"  raw  COPY + INSERT … ON CONFLICT, same table (summary triggers on) : {raw_s:8.1f} s  {raw_rate:10,.0f} loans/s"
-        )
-        print(
-            f"  raw  COPY + INSERT … ON CONFLICT, summary triggers off (reference) : {bare_s:8.1f} s  {bare_rate:10,.0f} loans/s"
-        )
-        print(f"  ratio API / raw (same table, triggers on) = {api_rate / raw_rate:.2f} (goal ≥ 0.35)")
-        print(f"  ratio API / raw with triggers off        = {api_rate / bare_rate:.2f}")
+        if not stats_only:
+            token = mint_principal(Principal(sub="bench", kind="bank", org="BENCH"), ttl_s=86400)
+            headers = {"X-Eaglet-Principal": token}
+            await post_all(server.url, headers, batches[:2])  # warm-up (then truncated)
+            await conn.execute("TRUNCATE finance.loans, finance.changes RESTART IDENTITY")
+            api_s = await post_all(server.url, headers, batches)
+            api_rate = n / api_s
+            # The baseline loads the same rows into the same table. The summary triggers are part of that
+            # table (every writer keeps the statistics exact, in its own transaction), so the fair baseline
+            # keeps them on; the figure with the triggers off is printed too, for comparison.
+            raw_s = await baseline(dsn, [("RAW", *r[1:]) for r in rows])
+            await conn.execute("DELETE FROM finance.loans WHERE lender = 'RAW'")  # summaries stay exact
+            # the delete leaves the baseline lender's summary rows at zero: drop them (still exact)
+            await conn.execute("DELETE FROM finance.loan_month_totals WHERE lender = 'RAW'")
+            await conn.execute("DELETE FROM finance.loan_inclusive_borrower_months WHERE delta = 0")
+            await conn.execute("ALTER TABLE finance.loans DISABLE TRIGGER USER")
+            try:
+                bare_s = await baseline(dsn, [("RAWX", *r[1:]) for r in rows])
+                await conn.execute("DELETE FROM finance.loans WHERE lender = 'RAWX'")
+            finally:
+                await conn.execute("ALTER TABLE finance.loans ENABLE TRIGGER USER")
+            raw_rate, bare_rate = n / raw_s, n / bare_s
+            print(f"ingest: {n:,} loans, {BATCH} per request, {CONCURRENCY} concurrent")
+            print(
+                f"  API  POST /v1/loans/batch : {api_s:8.1f} s  {api_rate:10,.0f} loans/s (incl. validation, derived fields, change log)"
+            )
+            print(
+                f"  raw  COPY + INSERT … ON CONFLICT, same table (summary triggers on) : {raw_s:8.1f} s  {raw_rate:10,.0f} loans/s"
+            )
+            print(
+                f"  raw  COPY + INSERT … ON CONFLICT, summary triggers off (reference) : {bare_s:8.1f} s  {bare_rate:10,.0f} loans/s"
+            )
+            print(f"  ratio API / raw (same table, triggers on) = {api_rate / raw_rate:.2f} (goal ≥ 0.35)")
+            print(f"  ratio API / raw with triggers off        = {api_rate / bare_rate:.2f}")
         sizes = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM finance.loan_month_totals) AS t,"
             " (SELECT count(*) FROM finance.loan_inclusive_borrower_months) AS m"
@@ -211,5 +214,10 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.2, help="1.0 = 1,000,000 posted, 2,000,000 for stats")
     ap.add_argument("--stats-runs", type=int, default=20)
+    ap.add_argument(
+        "--stats-only",
+        action="store_true",
+        help="skip the ingest; statistics over the loans already in DATABASE_URL",
+    )
     args = ap.parse_args()
-    asyncio.run(main(args.scale, args.stats_runs))
+    asyncio.run(main(args.scale, args.stats_runs, args.stats_only))
