@@ -40,6 +40,10 @@ async def test_register_then_read_with_money_as_string(c, as_, db):
     assert out["region_name"] == "西湖区" and out["industry_section"] == "C"
     got = await c.get(f"/v1/enterprises/{b['credit_code'].lower()}", headers=as_())
     assert got.status_code == 200 and got.json()["name"] == b["name"]
+    # the detail and the list item read the same record the create answered, byte for byte as JSON
+    assert got.json() == out and list(got.json()) == list(out)
+    listed = await c.get("/v1/enterprises", params={"q": b["credit_code"]}, headers=as_())
+    assert listed.json()["items"] == [out]
     change = await db.fetchrow("SELECT * FROM registry.changes WHERE entity_key = $1", b["credit_code"])
     assert change["action"] == "created" and change["actor_kind"] == "official"
 
