@@ -342,9 +342,9 @@ async def summary_figures(
     p_to: date,
     d_base: date,
     group_by: str | None,
-) -> list[dict]:
-    """The rows of `loan_figures`, read from the month summaries (plus first-time borrowers from
-    the partial index over first loans)."""
+) -> dict[tuple[bool, str | None], dict]:
+    """The rows of `loan_figures` by (is_total, group), read from the month summaries — all but
+    first-time borrowers, which `first_time_borrowers` counts and `with_first_time` adds."""
     f = Filter(list(flt.clauses), list(flt.params))
     pf, pt, db = f.param(month_start(p_from)), f.param(month_start(p_to)), f.param(month_start(d_base))
     g = _SUM_GROUP.get(group_by or "")
@@ -386,11 +386,19 @@ async def summary_figures(
             row = rows.setdefault((is_total, r["g"]), _empty(is_total, r["g"]))
             row["inc_borrowers_end"], row["inc_borrowers_base"] = r["e"], r["b"]
 
+    return rows
+
+
+async def first_time_borrowers(
+    conn: asyncpg.Connection, flt: Filter, p_from: date, p_to: date, group_by: str | None
+) -> list[asyncpg.Record]:
+    """(is_total, group, distinct borrowers of first loans issued in the period), by an
+    index-only scan of the partial index over first loans."""
     f2 = Filter(list(flt.clauses), list(flt.params))
     a, b = f2.param(p_from), f2.param(p_to)
     g2 = GROUP_EXPR.get(group_by or "") if group_by in _SUM_GROUP else None
     head, sets = (f"GROUPING({g2}) = 1, {g2}", f"(({g2}), ())") if g2 else ("true, NULL::text", "(())")
-    for r in await conn.fetch(
+    return await conn.fetch(
         # Credit codes are ASCII: byte order ("C") sorts the distinct set far faster than the
         # database's collation and counts the same (equality does not depend on collation).
         f"""SELECT {head}, count(DISTINCT l.borrower_credit_code COLLATE "C")
@@ -398,9 +406,14 @@ async def summary_figures(
             WHERE {f2.where} AND l.is_first_loan AND l.issued_on BETWEEN {a}::date AND {b}::date
             GROUP BY GROUPING SETS {sets}""",
         *f2.params,
-    ):
+    )
+
+
+def with_first_time(rows: dict[tuple[bool, str | None], dict], first_time: list[Any]) -> list[dict]:
+    """The summary rows with their first-time borrowers, in `loan_figures` order. Group rows
+    exist only where the loans query would have them: some loan issued by the later date."""
+    for r in first_time:
         rows.setdefault((r[0], r[1]), _empty(r[0], r[1]))["first_time"] = r[2]
-    # group rows only exist where the loans query would have rows: some loan issued by the later date
     return sorted(
         (r for r in rows.values() if r["is_total"] or r["n_upto"] > 0),
         key=lambda r: (r["is_total"], r["g"] or ""),

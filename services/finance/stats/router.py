@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import RuleSetOut
@@ -60,7 +60,7 @@ it), admin everything. Definitions:
     responses=responses(401, 403, 404, 422),
 )
 async def get_stats(
-    session: DbSession,
+    request: Request,
     principal: CurrentPrincipal,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     from_: Annotated[date | None, Query(alias="from")] = None,
@@ -75,7 +75,7 @@ async def get_stats(
     if to is not None and not (date(2000, 1, 1) <= to <= date(2100, 12, 31)):
         to = max(min(to, date(2100, 12, 31)), date(2000, 1, 1))
     return await service.stats(
-        session,
+        request.app,
         principal,
         year=year,
         p_from=from_,
