@@ -323,6 +323,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=15, help="wrk run for the HTTP verification side")
     parser.add_argument(
+        "--read-pool", type=int, default=0, help="read connections per worker (0: clients ÷ workers)"
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -337,13 +340,14 @@ def main() -> None:
     url, pg = database_url()
     dsn = plain_url(url)
     run_migrations(url)
-    # Enough read connections for every client in flight (a request never waits for one).
-    proc, base = start_service(url, args.workers, max(1, args.concurrency // args.workers))
+    # By default enough read connections for every client in flight (a request never waits).
+    read_pool = args.read_pool or max(1, args.concurrency // args.workers)
+    proc, base = start_service(url, args.workers, read_pool)
     try:
         records = make_records(n)
         print(
             f"standards benchmark · {n:,} certificates in batches of {BATCH:,}, {BODIES} bodies in flight, "
-            f"{args.workers} uvicorn worker(s), {os.cpu_count()} CPUs"
+            f"{args.workers} uvicorn worker(s) with {read_pool} read connections each, {os.cpu_count()} CPUs"
         )
 
         api_s, totals = asyncio.run(push_all(base, split(records, "API")))

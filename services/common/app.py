@@ -54,6 +54,7 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     settings: Settings | None = None,
     schema: str | None = None,
+    inner_middleware: Sequence[tuple[type, dict]] = (),
 ) -> FastAPI:
     """Build a service app bound to its schema. The engine is created here (connections are lazy)
     and disposed on shutdown."""
@@ -86,8 +87,12 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
 
-    # Order: the outermost is added last. Request context wraps everything so even a 413 carries
-    # the request id; the body limit applies before idempotency reads the body.
+    # Order: the outermost is added last. A service's own middleware (`inner_middleware`, given
+    # the app as `service_app`) sits innermost, just outside FastAPI's router. Request context wraps
+    # everything so even a 413 carries the request id; the body limit applies before idempotency
+    # reads the body.
+    for cls, options in inner_middleware:
+        app.add_middleware(cls, service_app=app, **options)
     app.add_middleware(
         IdempotencyMiddleware, schema=schema or name, get_engine=lambda: app.state.engine, settings=settings
     )

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from services.standards.verification import router
 from tests.standards.helpers import cert, push, today_shanghai
 
 PUBLIC_FIELDS = {
@@ -130,3 +131,30 @@ async def test_lookup_answers_each_number_in_order(c, as_):
 async def test_lookup_takes_at_most_100_numbers(c):
     r = await c.post("/v1/public/certifications/lookup", json={"certificate_nos": ["X"] * 101})
     assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/certificate_nos"
+
+
+async def test_the_fast_path_answers_exactly_as_the_route(c, as_, monkeypatch):
+    """Plain numbers are answered in front of the router (verification/fast_path.py); anything
+    else goes to the route. Both must give the same bytes, headers that matter and metrics."""
+    await push(c, as_("certifier", org="CQM"), [cert(certificate_no="ZJM-2024/0007")])
+    fast = await c.get("/v1/public/certifications/ZJM-2024/0007", headers={"X-Request-ID": "rid-fast-1"})
+    fast_at = await c.get("/v1/public/certifications/ZJM-2024/0007", params={"certifier": "CQM"})
+    # an extra parameter is not the plain case: the FastAPI route answers (and ignores it)
+    routed = await c.get("/v1/public/certifications/ZJM-2024/0007", params={"certifier": "CQM", "x": "1"})
+    assert fast.status_code == fast_at.status_code == routed.status_code == 200
+    assert fast.content == fast_at.content == routed.content
+    assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    assert fast.headers["x-request-id"] == "rid-fast-1"
+
+    async def route_must_not_run(*args):
+        raise AssertionError("the plain case went to the route")
+
+    monkeypatch.setattr(router.service, "verify", route_must_not_run)
+    again = await c.get("/v1/public/certifications/ZJM-2024/0007")
+    assert again.status_code == 200 and again.content == fast.content
+    monkeypatch.undo()
+    # a body code that is not the holder's certifier: not found, as the route says it
+    other = await c.get("/v1/public/certifications/ZJM-2024/0007", params={"certifier": "OTHER"})
+    assert other.status_code == 404 and other.json()["code"] == "certificate_not_found"
+    metrics = (await c.get("/metrics")).text
+    assert 'route="/v1/public/certifications/{certificate_no:path}"' in metrics

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, region_prefix
 from services.common.errors import Problem, field_problem, not_found
-from services.common.readpool import read_pool
+from services.common.readpool import connection
 from services.finance import bulk
 from services.finance.rules import RULES, SMB_NEW_LOANS_TARGET
 from services.finance.stats import repository as repo
@@ -204,10 +204,8 @@ async def stats(
     # The statements are independent reads: each runs on its own read-pool connection at the same
     # time, so the answer takes as long as the slowest (first-time borrowers over 2,000,000 loans),
     # not the sum. Each statement sees committed data as of its start, as sequential reads would.
-    pool = await read_pool(app)
-
     async def on_connection(fn, *args):
-        async with pool.acquire() as conn:
+        async with connection(app) as conn:
             return await fn(conn, *args)
 
     if summary:

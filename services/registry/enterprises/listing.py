@@ -22,7 +22,7 @@ from services.common.auth import Principal
 from services.common.credit_code import check_credit_code
 from services.common.errors import not_found
 from services.common.pagination import PageParams, decode_cursor, encode_cursor
-from services.common.readpool import read_pool
+from services.common.readpool import connection
 from services.registry.reference.data import regions
 from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS, effective_region
 
@@ -276,15 +276,13 @@ def export_statement(principal: Principal, f: Filters, fuzzy: bool = False) -> t
 
 
 async def _fetch(app: Any, statement: tuple[str, list]) -> list[Any]:
-    pool = await read_pool(app)
-    async with pool.acquire() as conn:
+    async with connection(app) as conn:
         return await conn.fetch(statement[0], *statement[1])
 
 
 async def _strict_exists(app: Any, principal: Principal, f: Filters) -> bool:
     text, args = exists_statement(principal, f)
-    pool = await read_pool(app)
-    async with pool.acquire() as conn:
+    async with connection(app) as conn:
         return await conn.fetchval(text, *args)
 
 
@@ -333,8 +331,7 @@ async def export_rows(app: Any, principal: Principal, f: Filters) -> AsyncIterat
     text, args = export_statement(principal, f, fuzzy)
 
     async def rows() -> AsyncIterator[Any]:
-        pool = await read_pool(app)
-        async with pool.acquire() as conn, conn.transaction(readonly=True):
+        async with connection(app) as conn, conn.transaction(readonly=True):
             async for row in conn.cursor(text, *args, prefetch=1000):
                 yield row
 

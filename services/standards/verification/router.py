@@ -13,10 +13,11 @@ from services.standards.verification import service
 from services.standards.verification.schemas import LookupRequest, LookupResponse, PublicCertificate
 
 router = APIRouter(tags=["public verification"])
+VERIFY_PATH = "/v1/public/certifications/{certificate_no:path}"
 
 
 @router.get(
-    "/v1/public/certifications/{certificate_no:path}",
+    VERIFY_PATH,
     summary="Verify a 品字标 certificate by number (public, no credentials)",
     description=(
         "Returns exactly the public fields. `status` is the effective status: `expired` from the day "
