@@ -340,8 +340,11 @@ def main() -> None:
     url, pg = database_url()
     dsn = plain_url(url)
     run_migrations(url)
-    # By default enough read connections for every client in flight (a request never waits).
-    read_pool = args.read_pool or max(1, args.concurrency // args.workers)
+    # The service's default read pool unless asked otherwise (requests wait for a connection in
+    # arrival order; more connections than cores mostly add PostgreSQL processes competing for CPU).
+    from services.common.settings import DatabaseSettings
+
+    read_pool = args.read_pool or DatabaseSettings().read_pool_size
     proc, base = start_service(url, args.workers, read_pool)
     try:
         records = make_records(n)
