@@ -71,14 +71,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(url: str, clients: int, workers: int) -> tuple[subprocess.Popen, str, str]:
+def start_server(url: str, clients: int, workers: int, read_pool: int) -> tuple[subprocess.Popen, str, str]:
     port = free_port()
     env = dict(os.environ)
-    # Each worker's pools hold enough connections for all clients (no waiting for a connection).
+    # The ORM pool holds a connection per client; the read pool (list, search, detail) is the
+    # service's default unless --read-pool says otherwise: requests wait for a connection in
+    # arrival order, and more connections than cores mostly add PostgreSQL processes competing for CPU.
     env.update(
         EAGLET_DATABASE_URL=url,
         EAGLET_DB__POOL_SIZE=str(clients),
-        EAGLET_DB__READ_POOL_SIZE=str(clients),
+        EAGLET_DB__READ_POOL_SIZE=str(read_pool),
         EAGLET_LOG_LEVEL="WARNING",
     )
     log_path = os.path.join(tempfile.gettempdir(), f"eaglet-bench-registry-{port}.log")
@@ -129,6 +131,9 @@ async def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply --enterprises (e.g. 0.1)")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes for the registry")
+    ap.add_argument(
+        "--read-pool", type=int, default=0, help="read connections per worker (0: the service default)"
+    )
     ap.add_argument("--seconds", type=float, default=10, help="wrk run per operation (app side)")
     ap.add_argument("--requests", type=int, default=800, help="requests per operation")
     ap.add_argument("--stats-requests", type=int, default=64)
@@ -210,8 +215,10 @@ async def main() -> None:
     await conn.close()
 
     from services.common.auth import PRINCIPAL_HEADER, Principal, mint_principal
+    from services.common.settings import DatabaseSettings
 
-    proc, base, log = start_server(url, args.clients, args.workers)
+    read_pool = args.read_pool or DatabaseSettings().read_pool_size
+    proc, base, log = start_server(url, args.clients, args.workers, read_pool)
     admin_h = {PRINCIPAL_HEADER: mint_principal(Principal(sub="bench", kind="admin"), ttl_s=3600)}
     http = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=args.clients, keepalive_timeout=60),
@@ -319,7 +326,8 @@ async def main() -> None:
             else f"app side: aiohttp, {args.requests} requests (install wrk for a lighter load generator)"
         )
         print(
-            f"\n{args.clients} concurrent clients, {args.workers} uvicorn worker(s); {load}; raw side: "
+            f"\n{args.clients} concurrent clients, {args.workers} uvicorn worker(s) with {read_pool} read "
+            f"connections each; {load}; raw side: "
             f"asyncpg, {args.requests} requests ({args.stats_requests} for stats); times in ms"
         )
         print(
