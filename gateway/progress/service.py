@@ -24,7 +24,7 @@ from gateway.models import ProgrammeTarget
 from gateway.progress.repository import TargetRepository
 from gateway.progress.schemas import ProgressItem, ProgressReport
 from gateway.upstream import UpstreamError
-from services.common.auth import Principal
+from services.common.auth import Principal, region_out_of_scope
 from services.common.errors import Problem
 
 log = logging.getLogger("eaglet.gateway.progress")
@@ -77,14 +77,7 @@ async def build_report(
     rid: str | None,
 ) -> ProgressReport:
     if not principal.covers_region(region):
-        raise Problem(
-            403,
-            "region_out_of_scope",
-            f"region {region} is outside your region {principal.region}",
-            errors=[
-                {"pointer": "#/query/region", "code": "region_out_of_scope", "message": "outside your region"}
-            ],
-        )
+        raise region_out_of_scope(principal, region)
     repo = TargetRepository(session)
     targets = await repo.targets(programme, year, region)
     if not targets:

@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from services.common.context import request_id_var
-from services.common.errors import Problem
+from services.common.errors import Problem, field_problem
 from services.common.settings import Settings, get_settings
 
 PRINCIPAL_HEADER = "X-Eaglet-Principal"
@@ -58,6 +58,17 @@ class Principal:
     @property
     def actor(self) -> dict[str, str | None]:
         return {"subject": self.sub, "kind": self.kind, "org": self.org}
+
+
+def region_out_of_scope(principal: Principal, region: str, pointer: str = "#/query/region") -> Problem:
+    """The 403 every service gives when a caller names a region outside their own."""
+    return field_problem(
+        403,
+        "region_out_of_scope",
+        pointer,
+        "outside your region",
+        detail=f"region {region} is outside your region {principal.region}",
+    )
 
 
 def region_prefix(code: str) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -88,3 +90,21 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+
+
+async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection behind the session, inside the request's transaction, for
+    set-based SQL with array parameters and COPY.
+
+    SQLAlchemy's asyncpg adapter issues BEGIN lazily, on its first statement: run one so that
+    everything done on the raw connection belongs to the unit of work (commit or roll back together).
+    """
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    if conn.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return raw  # a read (GET): the kit runs reads without a transaction
+    if not raw.is_in_transaction():
+        await session.execute(text("SELECT 1"))
+    if not raw.is_in_transaction():  # pragma: no cover - a driver change would break atomicity
+        raise RuntimeError("the unit of work has no open transaction")
+    return raw

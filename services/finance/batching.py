@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
 
-from fastapi import Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +27,7 @@ from services.common.batch import (
     RecordResult,
     parse_records,
 )
+from services.common.db import raw_connection
 from services.finance import bulk
 from services.finance.rules import RULES, rule_for_error
 
@@ -83,7 +83,7 @@ async def run_batch(
     committed = not (atomic and rejected)
     statuses: dict[str, str] = {}
     if committed and valid:
-        conn = await bulk.raw_connection(session)
+        conn = await raw_connection(session)
         statuses = await bulk.upsert(
             conn, spec, owner, [to_row(p.record) for p in valid], principal, RULES.version
         )
@@ -113,12 +113,6 @@ async def run_batch(
         summary=BatchSummary.model_construct(received=len(results), **counts),
         results=results,
     )
-
-
-def json_response(body: BaseModel) -> Response:
-    """Serialise a response model once (routes keep `response_model` for the OpenAPI document):
-    FastAPI would otherwise dump, re-validate and re-serialise 5,000 results."""
-    return Response(content=body.model_dump_json(), media_type="application/json")
 
 
 @cache

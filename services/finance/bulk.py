@@ -13,28 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.context import request_id_var
-
-
-async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection behind the session, inside the request's transaction.
-
-    SQLAlchemy's asyncpg adapter issues BEGIN lazily, on its first statement: run one so that
-    everything done on the raw connection belongs to the unit of work (commit or roll back together).
-    """
-    conn = await session.connection()
-    raw = (await conn.get_raw_connection()).driver_connection
-    if conn.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-        return raw  # a read (GET): the kit runs reads without a transaction
-    if not raw.is_in_transaction():
-        await session.execute(text("SELECT 1"))
-    if not raw.is_in_transaction():  # pragma: no cover - a driver change would break atomicity
-        raise RuntimeError("the unit of work has no open transaction")
-    return raw
 
 
 @dataclass

@@ -11,9 +11,9 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from services.common.auth import Principal, region_prefix, require_kind
+from services.common.auth import Principal, region_out_of_scope, region_prefix, require_kind
 from services.common.credit_code import check_credit_code
-from services.common.errors import Problem, field_problem
+from services.common.errors import field_problem
 
 MANAGERS = ("official", "admin")
 DIRECTORY_READERS = ("official", "admin", "bank", "guarantor", "certifier")
@@ -50,12 +50,7 @@ def effective_region(
     # 330000, 3300 and 33 all mean the province; 330100 and 3301 mean Hangzhou.
     requested = region_prefix(requested)
     if own is not None and not requested.startswith(own):
-        raise Problem(
-            403,
-            "region_out_of_scope",
-            f"region {requested} is outside your region {principal.region}",
-            errors=[{"pointer": pointer, "code": "region_out_of_scope", "message": "outside your region"}],
-        )
+        raise region_out_of_scope(principal, requested, pointer)
     return requested
 
 

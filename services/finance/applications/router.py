@@ -10,11 +10,11 @@ from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse
 from services.common.db import DbSession
 from services.common.errors import responses
+from services.common.http import json_response
 from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
 from services.finance.applications import repository, service
 from services.finance.applications.schemas import ApplicationOut
-from services.finance.batching import json_response
 
 router = APIRouter(tags=["loan applications"])
 

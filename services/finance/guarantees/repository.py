@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.db import raw_connection
 from services.common.pagination import PageParams, keyset
 from services.finance import bulk
 from services.finance.guarantees.models import Guarantee
@@ -43,7 +44,7 @@ SPEC = bulk.UpsertSpec(
 
 
 async def known_banks(session: AsyncSession, codes: list[str]) -> set[str]:
-    conn = await bulk.raw_connection(session)
+    conn = await raw_connection(session)
     rows = await conn.fetch(
         "SELECT code FROM finance.institutions WHERE kind = 'bank' AND code = ANY($1::text[])", codes
     )
@@ -51,7 +52,7 @@ async def known_banks(session: AsyncSession, codes: list[str]) -> set[str]:
 
 
 async def known_loans(session: AsyncSession, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    conn = await bulk.raw_connection(session)
+    conn = await raw_connection(session)
     rows = await conn.fetch(
         """SELECT l.lender, l.loan_ref FROM finance.loans l
            JOIN unnest($1::text[], $2::text[]) AS p(lender, loan_ref)

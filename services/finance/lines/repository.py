@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.db import raw_connection
 from services.common.pagination import PageParams, keyset
 from services.finance import bulk
 from services.finance.lines.models import CreditLine
@@ -31,7 +32,7 @@ SPEC = bulk.UpsertSpec(
 
 async def borrowers_of(session: AsyncSession, lender: str, refs: list[str]) -> list[str]:
     """Borrowers currently on these lines (before the upsert: a line may change borrower)."""
-    conn = await bulk.raw_connection(session)
+    conn = await raw_connection(session)
     rows = await conn.fetch(
         "SELECT DISTINCT borrower_credit_code FROM finance.credit_lines WHERE lender = $1 AND line_ref = ANY($2::text[])",
         lender,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.context import request_id_var
+from services.common.db import raw_connection
 from services.common.pagination import PageParams, keyset
 from services.finance import bulk
 from services.finance.loans.models import Loan
@@ -91,7 +92,7 @@ SPEC = bulk.UpsertSpec(
 
 
 async def known_borrowers(session: AsyncSession, codes: list[str]) -> set[str]:
-    conn = await bulk.raw_connection(session)
+    conn = await raw_connection(session)
     rows = await conn.fetch(
         "SELECT credit_code FROM registry.enterprise_directory WHERE credit_code = ANY($1::text[])", codes
     )
@@ -99,7 +100,7 @@ async def known_borrowers(session: AsyncSession, codes: list[str]) -> set[str]:
 
 
 async def known_line_refs(session: AsyncSession, lender: str, refs: list[str]) -> set[str]:
-    conn = await bulk.raw_connection(session)
+    conn = await raw_connection(session)
     rows = await conn.fetch(
         "SELECT line_ref FROM finance.credit_lines WHERE lender = $1 AND line_ref = ANY($2::text[])",
         lender,
@@ -109,7 +110,7 @@ async def known_line_refs(session: AsyncSession, lender: str, refs: list[str]) -
 
 
 async def known_guarantee_refs(session: AsyncSession, lender: str, refs: list[str]) -> set[str]:
-    conn = await bulk.raw_connection(session)
+    conn = await raw_connection(session)
     rows = await conn.fetch(
         "SELECT guarantee_ref FROM finance.guarantees WHERE lender_code = $1 AND guarantee_ref = ANY($2::text[])",
         lender,

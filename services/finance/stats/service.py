@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal, region_prefix
+from services.common.auth import Principal, region_out_of_scope, region_prefix
+from services.common.db import raw_connection
 from services.common.errors import Problem, field_problem, not_found
 from services.common.readpool import connection
-from services.finance import bulk
 from services.finance.rules import RULES, SMB_NEW_LOANS_TARGET
 from services.finance.stats import repository as repo
 from services.finance.stats.repository import Filter
@@ -90,7 +90,7 @@ def _scope_region(principal: Principal, region: str | None) -> str | None:
     if principal.kind == "official" and not own:
         raise Problem(403, "forbidden", "this official has no region")
     if asked and own and not asked.startswith(own):
-        raise field_problem(403, "region_out_of_scope", "#/query/region", f"region {region} is outside yours")
+        raise region_out_of_scope(principal, region)
     return asked or own
 
 
@@ -105,15 +105,9 @@ def scope(principal: Principal, region: str | None, lender: str | None) -> tuple
     return _scope_region(principal, region), lender
 
 
-def filters(principal: Principal, region: str | None, lender: str | None) -> tuple[Filter, Filter, Filter]:
-    """WHERE fragments for loans/applications (owner lender), guarantees (lender_code)."""
-    if principal.kind == "bank":
-        if not principal.org:
-            raise Problem(403, "no_institution", "the calling bank client has no institution code (org)")
-        if lender and lender != principal.org:
-            raise not_found("lender", lender)
-        lender = principal.org
-    prefix = _scope_region(principal, region)
+def filters(prefix: str | None, lender: str | None) -> tuple[Filter, Filter, Filter]:
+    """WHERE fragments for loans/applications (owner lender), guarantees (lender_code), from the
+    effective scope that `scope` decided."""
     loans, guarantees = Filter(), Filter()
     if prefix:
         loans.add("l.borrower_region LIKE {}", prefix + "%")
@@ -196,8 +190,8 @@ async def stats(
             422, "too_many_months", "#/query/group_by", "group_by=month covers at most 36 months"
         )
     d_base = base_date(base, p_from, p_to)
-    loans_f, apps_f, g_f = filters(principal, region, lender)
     prefix, eff_lender = scope(principal, region, lender)
+    loans_f, apps_f, g_f = filters(prefix, eff_lender)
     summary = USE_SUMMARIES and repo.summary_applies(p_from, p_to, d_base, prefix, group_by)
     g = group_by if group_by != "month" else None
 
@@ -326,7 +320,7 @@ async def stats(
 
 
 async def financing_summary(session: AsyncSession, principal: Principal, code: str) -> FinancingSummary:
-    conn = await bulk.raw_connection(session)
+    conn = await raw_connection(session)
     if principal.kind == "official":
         region = await repo.region_of(conn, code)
         if not principal.covers_region(region):

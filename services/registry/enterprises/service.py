@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal
+from services.common.auth import Principal, region_out_of_scope
 from services.common.batch import (
     BatchResponse,
     Finding,
@@ -72,12 +72,7 @@ def to_out(row: Any) -> EnterpriseOut:
 
 def _check_scope(principal: Principal, region_code: str, pointer: str = "/region_code") -> None:
     if not principal.covers_region(region_code):
-        raise field_problem(
-            403,
-            "region_out_of_scope",
-            pointer,
-            f"region {region_code} is outside your region {principal.region}",
-        )
+        raise region_out_of_scope(principal, region_code, pointer)
 
 
 async def create(session: AsyncSession, principal: Principal, body: EnterpriseCreate) -> EnterpriseOut:

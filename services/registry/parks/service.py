@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal
+from services.common.auth import Principal, region_out_of_scope
 from services.common.changes import Change, record_changes
 from services.common.errors import field_problem, not_found
 from services.registry.enterprises import repository as enterprises
@@ -25,9 +25,7 @@ def _snapshot(park: Park) -> dict:
 
 def _scope(principal: Principal, region_code: str) -> None:
     if not principal.covers_region(region_code):
-        raise field_problem(
-            403, "region_out_of_scope", "/region_code", f"region {region_code} is outside your region"
-        )
+        raise region_out_of_scope(principal, region_code, "/region_code")
 
 
 async def create(session: AsyncSession, principal: Principal, body: ParkIn) -> ParkOut:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response
 
 from services.common.db import DbSession
 from services.common.errors import responses
-from services.registry.http import json_response
+from services.common.http import json_response
 from services.registry.scope import Manager
 from services.registry.stats import service
 from services.registry.stats.schemas import StatsOut

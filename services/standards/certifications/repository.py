@@ -15,6 +15,7 @@ from sqlalchemy import Select, column, func, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.db import raw_connection
 from services.common.pagination import PageParams, keyset
 from services.standards.certifications.models import Certificate, CertificateHistory
 
@@ -34,13 +35,6 @@ STATE_FIELDS = (
 _directory = table("enterprise_directory", column("credit_code"), column("region_code"), schema="registry")
 
 
-async def driver(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session (same transaction) for array-bound bulk SQL."""
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    return raw.driver_connection
-
-
 async def lock_certifier(session: AsyncSession, certifier: str) -> None:
     """Serialise pushes of one body so lifecycle checks see a stable stored state."""
     await session.execute(
@@ -50,7 +44,7 @@ async def lock_certifier(session: AsyncSession, certifier: str) -> None:
 
 
 async def load_states(session: AsyncSession, certifier: str, numbers: list[str]) -> dict[str, Any]:
-    conn = await driver(session)
+    conn = await raw_connection(session)
     rows = await conn.fetch(
         f"SELECT id, certificate_no, revision, {', '.join(STATE_FIELDS)} FROM standards.certificates "
         "WHERE certifier = $1 AND certificate_no = ANY($2::text[])",
@@ -61,13 +55,13 @@ async def load_states(session: AsyncSession, certifier: str, numbers: list[str])
 
 
 async def standard_levels(session: AsyncSession, codes: list[str]) -> dict[str, str]:
-    conn = await driver(session)
+    conn = await raw_connection(session)
     rows = await conn.fetch("SELECT code, level FROM standards.standards WHERE code = ANY($1::text[])", codes)
     return {r["code"]: r["level"] for r in rows}
 
 
 async def known_holders(session: AsyncSession, codes: list[str]) -> set[str]:
-    conn = await driver(session)
+    conn = await raw_connection(session)
     rows = await conn.fetch(
         "SELECT credit_code FROM registry.enterprise_directory WHERE credit_code = ANY($1::text[])", codes
     )
@@ -112,7 +106,13 @@ async def write_batch(
     if not final_states:
         return
     await write_states(
-        await driver(session), certifier, final_states, history, rule_set_version, pushed_by, request_id
+        await raw_connection(session),
+        certifier,
+        final_states,
+        history,
+        rule_set_version,
+        pushed_by,
+        request_id,
     )
 
 
@@ -228,7 +228,7 @@ async def write_transitions(
     """
     if not transitions:
         return
-    conn = await driver(session)
+    conn = await raw_connection(session)
     columns = [list(c) for c in zip(*transitions, strict=True)]
     await conn.execute(
         _WRITE,

@@ -6,8 +6,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal, region_prefix
-from services.common.errors import Problem
+from services.common.auth import Principal, region_out_of_scope, region_prefix
 from services.standards.adoption.schemas import rate_of
 from services.standards.stats import repository as repo
 from services.standards.stats.definitions import DEFINITIONS, PROGRAMME, TARGETS
@@ -19,14 +18,7 @@ def _resolve_region(principal: Principal, region: str | None) -> str | None:
     if region is None:
         return principal.region if own is not None else None
     if own is not None and not region_prefix(region).startswith(own):
-        raise Problem(
-            403,
-            "region_out_of_scope",
-            f"region {region} is outside your region {principal.region}",
-            errors=[
-                {"pointer": "#/query/region", "code": "region_out_of_scope", "message": "outside your region"}
-            ],
-        )
+        raise region_out_of_scope(principal, region)
     return region
 
 

@@ -1,4 +1,4 @@
-"""Serialising a route's result once.
+"""Serialising a route's result once (every service's hot read and batch routes).
 
 FastAPI turns a returned pydantic model into a dict, validates that dict against the route's
 response model and serialises it again. Routes on the hot read paths build their model once (it is
