@@ -176,7 +176,6 @@ async def main() -> None:
     from services.cli import run_migrations
 
     await asyncio.to_thread(run_migrations, url)
-    from services.registry.enterprises import repository as repo
     from services.registry.seed import generate
     from services.registry.stats import repository as stats_repo
 
@@ -257,19 +256,16 @@ async def main() -> None:
             await get(paths[i % len(paths)])
 
         as_of = date(2022, 12, 31)
-        from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-
         from services.common.auth import Principal as P
         from services.common.pagination import PageParams
-        from services.registry.enterprises.listing import Filters, page_statement
+        from services.registry.enterprises.listing import Filters, one_statement, page_statement
 
         bench_principal = P(sub="bench", kind="admin")
         first_page = PageParams(limit=50, cursor=None)
-        dialect = asyncpg_dialect()
 
-        def compiled(stmt) -> tuple[str, list]:
-            c = stmt.compile(dialect=dialect)
-            return c.string, [c.params[k] for k in c.positiontup]
+        def one_sql(code: str) -> tuple:
+            text, args = one_statement(bench_principal, code)
+            return (text, *args)
 
         def page_sql(mode: str = "strict", **filters) -> tuple[str, list]:
             """A statement the list route sends for these filters (first page)."""
@@ -279,11 +275,6 @@ async def main() -> None:
         prefix_sql = [(page_sql("prefix", q=n[:4]), page_sql(q=n[:4])) for n in names]
         fuzzy_q = [fuzzy(n) for n in names]
         fuzzy_sql = [(page_sql("prefix", q=q), page_sql(q=q), page_sql("fuzzy", q=q)) for q in fuzzy_q]
-        get_stmt = compiled(
-            repo.scoped(
-                repo.directory_select().where(repo.Enterprise.credit_code == sample[0]), bench_principal
-            )
-        )
 
         # Every statement takes all four parameters (asyncpg must type each one).
         stats_sql = [
@@ -297,8 +288,7 @@ async def main() -> None:
             # The statements the service sends for the same request, on one pooled connection.
             async with pool.acquire() as c:
                 if op == "get":
-                    sql, params = get_stmt
-                    await c.fetch(sql, *[sample[i % len(sample)] if p == sample[0] else p for p in params])
+                    await c.fetch(*one_sql(sample[i % len(sample)]))
                 elif op == "list":
                     sql, params = list_sql[(rng.choice(CITIES), rng.choice(TIERS))]
                     await c.fetch(sql, *params)

@@ -18,6 +18,7 @@ from decimal import Decimal
 import asyncpg
 
 from services.common.credit_code import ALPHABET, VALUE, WEIGHTS, make_credit_code
+from services.registry.enterprises.repository import FIELDS
 from services.registry.reference.data import regions
 from services.registry.reference.sizing import classify, figures_for, table
 
@@ -87,17 +88,7 @@ WORDS = [
     "远",
     "通",
 ]
-ENTERPRISE_COLUMNS = (
-    "credit_code",
-    "name",
-    "region_code",
-    "industry_code",
-    "established_on",
-    "registered_capital",
-    "address",
-    "legal_representative",
-    "rule_set_version",
-)
+ENTERPRISE_COLUMNS = ("credit_code", *FIELDS, "rule_set_version")
 INDICATOR_COLUMNS = (
     "credit_code",
     "year",

@@ -22,7 +22,7 @@ from services.common.auth import Principal
 from services.common.credit_code import check_credit_code
 from services.common.errors import not_found
 from services.common.pagination import PageParams, decode_cursor, encode_cursor
-from services.common.readpool import connection
+from services.common.readpool import connection, fetch
 from services.registry.reference.data import regions
 from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS, effective_region
 
@@ -276,14 +276,11 @@ def export_statement(principal: Principal, f: Filters, fuzzy: bool = False) -> t
 
 
 async def _fetch(app: Any, statement: tuple[str, list]) -> list[Any]:
-    async with connection(app) as conn:
-        return await conn.fetch(statement[0], *statement[1])
+    return await fetch(app, statement[0], *statement[1])
 
 
 async def _strict_exists(app: Any, principal: Principal, f: Filters) -> bool:
-    text, args = exists_statement(principal, f)
-    async with connection(app) as conn:
-        return await conn.fetchval(text, *args)
+    return (await _fetch(app, exists_statement(principal, f)))[0][0]
 
 
 async def list_page(

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
-from sqlalchemy import (
-    Select,
-    and_,
-    func,
-    literal,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Select, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.db import raw_connection
+from services.registry.enterprises import listing
 from services.registry.enterprises.models import Enterprise
 from services.registry.scope import region_like
-from services.registry.titles.models import Title
 
 E = Enterprise.__table__
 FIELDS = (
@@ -36,37 +27,17 @@ FIELDS = (
 )
 
 
-def active_titles_clause(as_of: Any = None):
-    as_of = as_of if as_of is not None else func.current_date()
-    return and_(
-        Title.status == "active",
-        Title.valid_from <= as_of,
-        or_(Title.valid_to.is_(None), Title.valid_to >= as_of),
-    )
-
-
-def titles_column():
-    return func.array(
-        select(Title.kind)
-        .where(Title.credit_code == Enterprise.credit_code, active_titles_clause())
-        .distinct()
-        .order_by(Title.kind)
-        .scalar_subquery()
-    ).label("titles")
-
-
 def scoped(stmt: Select, principal: Principal) -> Select:
     like = region_like(principal)
     return stmt if like is None else stmt.where(Enterprise.region_code.like(like))
 
 
-def directory_select() -> Select:
-    return select(*[c for c in E.c if c.name != "name_bigrams"], titles_column())
-
-
 async def get(session: AsyncSession, principal: Principal, code: str) -> Any | None:
-    stmt = scoped(directory_select().where(Enterprise.credit_code == code), principal)
-    return (await session.execute(stmt)).mappings().first()
+    """The detail record inside the request's unit of work (it sees the request's own writes);
+    the same statement as the read path's (`listing.one_statement`)."""
+    conn = await raw_connection(session)
+    text_, args = listing.one_statement(principal, code)
+    return await conn.fetchrow(text_, *args)
 
 
 async def exists_visible(session: AsyncSession, principal: Principal, code: str) -> bool:
@@ -120,10 +91,3 @@ async def upsert_many(session: AsyncSession, rows: list[dict[str, Any]], rule_se
         },
     )
     await session.execute(stmt)
-
-
-def today() -> date:
-    return date.today()
-
-
-__all__ = ["text"]

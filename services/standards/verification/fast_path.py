@@ -7,12 +7,11 @@ middleware) answers the plain case itself: a number (and optional `certifier`) o
 characters that identifies exactly one certificate. Everything else — odd characters, unknown
 numbers (404), a number several bodies issued (409), other query parameters — goes on to the
 FastAPI route in `router.py`, which stays the one definition of validation, errors and the OpenAPI.
-The body is built by the same `service.public` as the route's, so both answer byte for byte alike.
+The body is built by the same `service.public` and `service.encode` as the route's, so both answer byte for byte alike.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.standards.certifications.service import today_shanghai
 from services.standards.verification import repository as repo
 from services.standards.verification.router import VERIFY_PATH
-from services.standards.verification.service import public
+from services.standards.verification.service import encode, public
 
 PREFIX = "/v1/public/certifications/"
 # Ordinary certificate numbers and body codes: nothing the route's validation could reject or strip.
@@ -63,7 +62,7 @@ class PublicVerificationFastPath:
         if plain is not None:
             rows = await repo.by_number(self.service_app, *plain)
             if len(rows) == 1:
-                body = json.dumps(public(rows[0], today_shanghai()), ensure_ascii=False).encode()
+                body = encode(public(rows[0], today_shanghai()))
                 scope["route"] = self.route
                 await send(
                     {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -51,4 +50,4 @@ async def lookup_certificates(body: LookupRequest, request: Request) -> Response
 
 
 def _json(content: dict) -> Response:
-    return Response(json.dumps(content, ensure_ascii=False), media_type="application/json")
+    return Response(service.encode(content), media_type="application/json")

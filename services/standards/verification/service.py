@@ -6,6 +6,7 @@ serialises them once; the pydantic models in `schemas.py` document the same shap
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,6 +15,11 @@ from services.standards.certifications.service import effective_status, today_sh
 from services.standards.verification import repository as repo
 
 _ONE_DAY = timedelta(days=1)
+
+
+def encode(content: dict[str, Any]) -> bytes:
+    """The JSON of a public answer (the route and the fast path send the same bytes)."""
+    return json.dumps(content, ensure_ascii=False).encode()
 
 
 def public(row: Any, today: date) -> dict[str, Any]:
