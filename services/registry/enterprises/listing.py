@@ -10,19 +10,20 @@ are defined here only; the list, the export and `bench/registry.py` all use thes
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
 from math import comb
 from typing import Any, Literal
 
 import orjson
+from pydantic import BaseModel, Field
 
 from services.common.auth import Principal
 from services.common.credit_code import check_credit_code
 from services.common.errors import not_found
 from services.common.pagination import PageParams, decode_cursor, encode_cursor
 from services.common.readpool import connection, fetch
+from services.registry.enterprises.schemas import ScaleStatus, SizeClass, Tier
 from services.registry.reference.data import regions
 from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS, effective_region
 
@@ -50,15 +51,31 @@ def titles_of(alias: str) -> str:
     )
 
 
-@dataclass
-class Filters:
-    region: str | None = None
-    industry: str | None = None
-    size: str | None = None
-    tier: str | None = None
-    title: str | None = None
-    scale: str | None = None
-    q: str | None = None
+class Filters(BaseModel):
+    """The list's filters (also the export's): the query-string model of both routes
+    (validated in one pydantic call) and the input of the statements below."""
+
+    region: str | None = Field(
+        None, pattern=r"^\d{2,6}$", description="Region code prefix: 3301 = Hangzhou, 330106 = 西湖区"
+    )
+    industry: str | None = Field(
+        None,
+        pattern=r"^([A-Ta-t]|\d{2,4})$",
+        description="Section letter (C), division (34), group (344) or class (3441) of GB/T 4754-2017",
+    )
+    size: SizeClass | None = None
+    tier: Tier | None = None
+    title: str | None = Field(
+        None, pattern=r"^[a-z_]{2,40}$", description="An active title kind, e.g. tech_sme"
+    )
+    scale: ScaleStatus | None = None
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Name search (prefix, then all character pairs present, then fuzzy: most pairs "
+        "shared) ranked best first; or an exact credit code",
+    )
 
     @property
     def search(self) -> str | None:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
 from services.common.db import DbSession
@@ -20,52 +20,20 @@ from services.registry.enterprises.schemas import (
     EnterpriseCreate,
     EnterpriseOut,
     EnterprisePatch,
-    ScaleStatus,
-    SizeClass,
-    Tier,
 )
 from services.registry.scope import DirectoryReader, Manager, PathCreditCode
 
 router = APIRouter(prefix="/v1", tags=["enterprises"])
 
 
-class FilterQuery(BaseModel):
-    """The list's filters (also the export's). One model, validated in one pydantic call."""
-
-    region: str | None = Field(
-        None, pattern=r"^\d{2,6}$", description="Region code prefix: 3301 = Hangzhou, 330106 = 西湖区"
-    )
-    industry: str | None = Field(
-        None,
-        pattern=r"^([A-Ta-t]|\d{2,4})$",
-        description="Section letter (C), division (34), group (344) or class (3441) of GB/T 4754-2017",
-    )
-    size: SizeClass | None = None
-    tier: Tier | None = None
-    title: str | None = Field(
-        None, pattern=r"^[a-z_]{2,40}$", description="An active title kind, e.g. tech_sme"
-    )
-    scale: ScaleStatus | None = None
-    q: str | None = Field(
-        None,
-        min_length=1,
-        max_length=100,
-        description="Name search (prefix, then all character pairs present, then fuzzy: most pairs "
-        "shared) ranked best first; or an exact credit code",
-    )
-
-    def filters(self) -> Filters:
-        return Filters(self.region, self.industry, self.size, self.tier, self.title, self.scale, self.q)
-
-
-class ListQuery(FilterQuery):
+class ListQuery(Filters):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size (max 500)")
     cursor: str | None = Field(
         None, max_length=2048, description="Opaque cursor from the previous page's next_cursor"
     )
 
 
-class ExportQuery(FilterQuery):
+class ExportQuery(Filters):
     format: Literal["csv", "xlsx"] = Field("csv", description="csv (UTF-8 with BOM) or xlsx")
 
 
@@ -94,7 +62,7 @@ async def list_enterprises(
     """Keyset-paginated, ordered by credit code (or by match quality, then credit code, with `q`).
     Officials see only their region; a `region` outside it is a 403 problem."""
     page = PageParams(limit=query.limit, cursor=query.cursor)
-    rows, cursor = await listing.list_page(request.app, principal, query.filters(), page)
+    rows, cursor = await listing.list_page(request.app, principal, query, page)
     return Response(listing.page_json(rows, cursor), media_type="application/json")
 
 
@@ -120,7 +88,7 @@ async def export_enterprises(
     request: Request, principal: Manager, query: ExportQuery = QueryModel(ExportQuery)
 ) -> StreamingResponse:
     """Same filters and scope as the list; every matching row, ordered by credit code."""
-    rows = await listing.export_rows(request.app, principal, query.filters())
+    rows = await listing.export_rows(request.app, principal, query)
     if query.format == "xlsx":
         return StreamingResponse(
             xlsx_stream(rows),
