@@ -202,13 +202,13 @@ async def main() -> None:
     sample = [
         r["credit_code"]
         for r in await conn.fetch(
-            "SELECT credit_code FROM registry.enterprises TABLESAMPLE SYSTEM (1) REPEATABLE (1) LIMIT 2000"
+            "SELECT credit_code FROM registry.enterprises ORDER BY md5(credit_code) LIMIT 2000"
         )
     ]
     names = [
         r["name"]
         for r in await conn.fetch(
-            "SELECT name FROM registry.enterprises TABLESAMPLE SYSTEM (1) REPEATABLE (2) LIMIT 500"
+            "SELECT name FROM registry.enterprises ORDER BY md5(credit_code || 'n') LIMIT 500"
         )
     ]
     await conn.close()
