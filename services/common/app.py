@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from services.common.auth import CurrentPrincipal
 from services.common.db import bind_database, create_engine
 from services.common.errors import install_error_handlers, responses
+from services.common.fast_path import FastPathMiddleware, FastRoute
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import router as health_router
 from services.common.idempotency import IdempotencyMiddleware
@@ -54,7 +55,7 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     settings: Settings | None = None,
     schema: str | None = None,
-    inner_middleware: Sequence[tuple[type, dict]] = (),
+    fast_routes: Sequence[FastRoute] = (),
 ) -> FastAPI:
     """Build a service app bound to its schema. The engine is created here (connections are lazy)
     and disposed on shutdown."""
@@ -87,15 +88,14 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
 
-    # Order: the outermost is added last. A service's own middleware (`inner_middleware`, given
-    # the app as `service_app`) sits innermost, just outside FastAPI's router. Request context wraps
-    # everything so even a 413 carries the request id; the body limit applies before idempotency
-    # reads the body.
-    for cls, options in inner_middleware:
-        app.add_middleware(cls, service_app=app, **options)
+    # Order: the outermost is added last. Request context wraps everything so even a 413 carries
+    # the request id; the body limit applies before idempotency reads the body. A service's fast
+    # routes (GETs: no body, no idempotency) are answered just inside the request context.
     app.add_middleware(
         IdempotencyMiddleware, schema=schema or name, get_engine=lambda: app.state.engine, settings=settings
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if fast_routes:
+        app.add_middleware(FastPathMiddleware, service_app=app, routes=fast_routes)
     app.add_middleware(RequestContextMiddleware, service=name)
     return app

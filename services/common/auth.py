@@ -7,14 +7,14 @@ and carries subject, kind, org code, region code, scopes and the request id.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
-import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import jwt
+import orjson
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
@@ -23,6 +23,7 @@ from services.common.errors import Problem, field_problem
 from services.common.settings import Settings, get_settings
 
 PRINCIPAL_HEADER = "X-Eaglet-Principal"
+_PRINCIPAL_HEADER_KEY = PRINCIPAL_HEADER.lower().encode()  # as ASGI scopes carry header names
 ISSUER = "eaglet-gateway"
 AUDIENCE = "eaglet-services"
 Kind = Literal["bank", "guarantor", "certifier", "official", "admin"]
@@ -110,40 +111,43 @@ def _b64(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
+def _invalid() -> Problem:
+    return Problem(401, "principal_invalid", "the forwarded principal is not valid")
+
+
 def _hs256_claims(token: str, key: bytes) -> dict[str, Any]:
     """Verify an HS256 JWT and return its claims: algorithm, signature, then exp/iat/nbf, issuer
     and audience. PyJWT mints the tokens; verifying them here is one HMAC and two small JSON
     decodes (PyJWT's general decoder cost more than the rest of a typical read request)."""
-    invalid = Problem(401, "principal_invalid", "the forwarded principal is not valid")
     try:
         header_b64, payload_b64, signature_b64 = token.split(".")
         signed = f"{header_b64}.{payload_b64}".encode("ascii")
         signature = _b64(signature_b64)
     except ValueError:
-        raise invalid from None
+        raise _invalid() from None
     # The signature first: nothing the caller wrote is parsed before it is known to be ours.
-    if not hmac.compare_digest(signature, hmac.new(key, signed, hashlib.sha256).digest()):
-        raise invalid
+    if not hmac.compare_digest(signature, hmac.digest(key, signed, "sha256")):
+        raise _invalid()
     try:
-        header = json.loads(_b64(header_b64))
-        claims = json.loads(_b64(payload_b64))
+        header = orjson.loads(_b64(header_b64))
+        claims = orjson.loads(_b64(payload_b64))
     except ValueError:
-        raise invalid from None
+        raise _invalid() from None
     if not isinstance(header, dict) or header.get("alg") != "HS256":
-        raise invalid
+        raise _invalid()
     if not isinstance(claims, dict) or not all(k in claims for k in ("exp", "iat", "sub")):
-        raise invalid
+        raise _invalid()
     exp, iat, nbf = claims["exp"], claims["iat"], claims.get("nbf", 0)
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat, nbf)):
-        raise invalid
+        raise _invalid()
     now = time.time()
     if now > exp + LEEWAY_S:
         raise Problem(401, "principal_expired", "the forwarded principal has expired")
     if iat > now + LEEWAY_S or nbf > now + LEEWAY_S:
-        raise invalid
+        raise _invalid()
     aud = claims.get("aud")
     if claims.get("iss") != ISSUER or not (aud == AUDIENCE or (isinstance(aud, list) and AUDIENCE in aud)):
-        raise invalid
+        raise _invalid()
     return claims
 
 
@@ -172,29 +176,43 @@ _principal_header = APIKeyHeader(
 )
 
 
+def principal_of(scope: Any, token: str | None, settings: Settings) -> Principal:
+    """The request's verified principal, cached in its state for the rest of the request."""
+    if not token:
+        raise Problem(401, "principal_missing", f"this route needs the {PRINCIPAL_HEADER} header")
+    state = scope.setdefault("state", {})
+    cached = state.get("principal")
+    if cached is None:
+        cached = state["principal"] = verify_principal(token, settings)
+    return cached
+
+
+def scope_principal(scope: Any, settings: Settings) -> Principal:
+    """`get_principal` for code that runs before FastAPI's dependencies (the kit's fast paths)."""
+    token = next((v.decode("latin-1") for k, v in scope["headers"] if k == _PRINCIPAL_HEADER_KEY), None)
+    return principal_of(scope, token, settings)
+
+
 async def get_principal(
     request: Request, token: Annotated[str | None, Depends(_principal_header)]
 ) -> Principal:
-    if not token:
-        raise Problem(401, "principal_missing", f"this route needs the {PRINCIPAL_HEADER} header")
-    cached = request.scope.get("state", {}).get("principal")
-    if cached is not None:
-        return cached
-    principal = verify_principal(token, request.app.state.settings)
-    request.scope.setdefault("state", {})["principal"] = principal
-    return principal
+    return principal_of(request.scope, token, request.app.state.settings)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def check_kind(principal: Principal, kinds: Sequence[str]) -> Principal:
+    if principal.kind not in kinds:
+        raise Problem(403, "forbidden", f"{principal.kind} callers may not use this route")
+    return principal
 
 
 def require_kind(*kinds: str):
     """Dependency: the caller must be one of these kinds (403 otherwise)."""
 
     async def _check(principal: CurrentPrincipal) -> Principal:
-        if principal.kind not in kinds:
-            raise Problem(403, "forbidden", f"{principal.kind} callers may not use this route")
-        return principal
+        return check_kind(principal, kinds)
 
     return Depends(_check)
 

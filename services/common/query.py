@@ -9,23 +9,32 @@ Errors are the usual 422 problem with `#/query/<name>` pointers.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import QueryParams
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def QueryModel(model: type[BaseModel]) -> Any:  # noqa: N802 - used like FastAPI's Query()/Depends()
     async def parse(request: Request) -> BaseModel:  # async: no thread-pool hop per request
         try:
-            return model.model_validate(dict(request.query_params))
+            return scope_query(model, request.scope)
         except ValidationError as e:
             raise RequestValidationError(
                 [{**err, "loc": ("query", *err["loc"])} for err in e.errors(include_url=False)]
             ) from None
 
     return Depends(parse)
+
+
+def scope_query(model: type[M], scope: Any) -> M:
+    """The request's query string validated as `model` (pydantic's ValidationError otherwise);
+    repeated parameters: the last one counts, as in Starlette's `request.query_params`."""
+    return model.model_validate(dict(QueryParams(scope["query_string"])))
 
 
 def query_docs(model: type[BaseModel]) -> dict[str, Any]:

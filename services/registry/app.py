@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.common.app import create_service_app
 from services.common.settings import Settings
+from services.registry.enterprises import fast_path
 from services.registry.enterprises.router import router as enterprises_router
 from services.registry.indicators.router import router as indicators_router
 from services.registry.parks.router import router as parks_router
@@ -32,4 +33,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Enterprise registry and 雏鹰行动 cultivation pool (培育库): enterprises by unified social credit code, annual indicators, size classes, titles and tiers, screenings, parks, statistics.",
         routers=ROUTERS,
         settings=settings,
+        fast_routes=fast_path.ROUTES,
     )

@@ -8,7 +8,7 @@ from services.standards.adoption.router import router as adoption_router
 from services.standards.catalogue.router import router as catalogue_router
 from services.standards.certifications.router import router as certifications_router
 from services.standards.stats.router import router as stats_router
-from services.standards.verification.fast_path import PublicVerificationFastPath
+from services.standards.verification import fast_path
 from services.standards.verification.router import router as verification_router
 
 # The public verification routes come first: they are the hot path, and routes are matched in order.
@@ -28,5 +28,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Standards catalogue, drafting participation, 品字标 浙江制造 certification push and public verification, adoption statistics.",
         routers=ROUTERS,
         settings=settings,
-        inner_middleware=[(PublicVerificationFastPath, {})],
+        fast_routes=fast_path.ROUTES,
     )

@@ -65,7 +65,9 @@ def test_expired_is_told_apart():
 
 @pytest.mark.filterwarnings("ignore:The HMAC key")  # PyJWT on minting the HS512 token
 def test_another_key_or_algorithm_or_an_edited_payload_is_invalid():
-    assert code_of(signed(good_claims(), key="another-key-of-sufficient-length-000000")) == "principal_invalid"
+    assert (
+        code_of(signed(good_claims(), key="another-key-of-sufficient-length-000000")) == "principal_invalid"
+    )
     assert code_of(signed(good_claims(), algorithm="HS512")) == "principal_invalid"
     header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').decode().rstrip("=")
     payload = base64.urlsafe_b64encode(json.dumps(good_claims()).encode()).decode().rstrip("=")

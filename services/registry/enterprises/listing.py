@@ -362,11 +362,21 @@ def _region_names() -> dict[str, str]:
 
 def item(row: Any) -> dict[str, Any]:
     """A row in the shape of `EnterpriseOut` (same keys, order and formats)."""
-    out = dict(row)
-    out["region_name"] = _region_names().get(out["region_code"])
-    out.pop("match_rank", None)
+    return items([row])[0]
+
+
+def items(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    if not rows:
+        return []
+    keys = tuple(k for k in rows[0].keys() if k != "match_rank")  # match_rank comes last
+    names = _region_names()
+    out = []
+    for row in rows:
+        d = dict(zip(keys, row, strict=False))  # a search row's match_rank (last) is left out
+        d["region_name"] = names.get(d["region_code"])
+        out.append(d)
     return out
 
 
 def page_json(rows: Sequence[Any], cursor: str | None) -> bytes:
-    return orjson.dumps({"items": [item(r) for r in rows], "next_cursor": cursor}, option=orjson.OPT_UTC_Z)
+    return orjson.dumps({"items": items(rows), "next_cursor": cursor}, option=orjson.OPT_UTC_Z)

@@ -1,0 +1,96 @@
+"""The list, search and detail answered in front of FastAPI's router (enterprises/fast_path.py)
+give exactly what the routes give — bodies byte for byte, problems with the same status, code and
+pointers — and the plain case never reaches the route."""
+
+import httpx
+import pytest
+
+from services.common.app import create_service_app
+from services.common.readpool import close_read_pool
+from services.registry.app import ROUTERS
+from services.registry.enterprises import listing, router
+from tests.registry_data import add_enterprise
+
+
+@pytest.fixture
+def c(client_for):
+    return client_for("registry")
+
+
+@pytest.fixture
+async def routed(database_url):
+    """The registry without fast routes: every request is answered by the FastAPI routes."""
+    app = create_service_app("registry", title="registry", description="routes only", routers=ROUTERS)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://routed.test"
+    ) as client:
+        yield client
+    await close_read_pool(app)
+    await app.state.engine.dispose()
+
+
+def problem(r: httpx.Response) -> tuple:
+    body = r.json()
+    return r.status_code, body["code"], [e["pointer"] for e in body.get("errors") or []]
+
+
+async def test_answers_are_the_routes_answers(c, routed, as_, db):
+    codes = [
+        await add_enterprise(
+            db, name=f"杭州快路精密{i}有限公司", region_code="330106", tier="seedling", titles=["tech_sme"]
+        )
+        for i in range(3)
+    ]
+    await add_enterprise(db, name="宁波快路精密有限公司", region_code="330212")
+    admin, official, bank = as_(), as_("official", region="330100"), as_("bank", org="B001")
+    first = await c.get("/v1/enterprises", params={"q": "杭州快路精密", "limit": 2}, headers=admin)
+    cursor = first.json()["next_cursor"]
+    same = [
+        ("/v1/enterprises", {"region": "3301", "tier": "seedling"}, admin),
+        ("/v1/enterprises", {"limit": 1}, official),
+        ("/v1/enterprises", {"q": "杭州快路精密", "limit": 2}, admin),
+        ("/v1/enterprises", {"q": "杭州快路精密", "limit": 2, "cursor": cursor}, admin),
+        ("/v1/enterprises", {"q": "快路精蜜"}, admin),  # fuzzy
+        (f"/v1/enterprises/{codes[0]}", {}, admin),
+        (f"/v1/enterprises/{codes[0].lower()}", {}, official),
+        (f"/v1/enterprises/{codes[1]}", {}, bank),  # the directory record
+    ]
+    for path, params, headers in same:
+        fast = await c.get(path, params=params, headers=headers)
+        slow = await routed.get(path, params=params, headers=headers)
+        assert fast.status_code == slow.status_code == 200, (path, params, fast.text)
+        assert fast.content == slow.content, (path, params)
+        assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
+    refused = [
+        ("/v1/enterprises", {}, {}),  # 401: no principal
+        ("/v1/enterprises", {}, bank),  # 403: banks read single directory records only
+        ("/v1/enterprises", {"region": "3302"}, official),  # 403 region_out_of_scope
+        ("/v1/enterprises", {"limit": 0}, admin),  # 422 #/query/limit
+        ("/v1/enterprises", {"size": "huge"}, admin),  # 422 #/query/size
+        ("/v1/enterprises", {"cursor": "not-a-cursor"}, admin),  # 400
+        ("/v1/enterprises/91330106MA2XXXXXX0", {}, admin),  # 422: check character
+        (f"/v1/enterprises/{codes[0][:-1]}", {}, admin),  # 422: length
+        (f"/v1/enterprises/{codes[0]}", {}, as_("official", region="330212")),  # 404 outside region
+    ]
+    for path, params, headers in refused:
+        fast = await c.get(path, params=params, headers=headers)
+        slow = await routed.get(path, params=params, headers=headers)
+        assert fast.status_code >= 400 and problem(fast) == problem(slow), (path, params, fast.text)
+
+
+async def test_the_plain_case_never_reaches_the_route(c, as_, db, monkeypatch):
+    code = await add_enterprise(db, region_code="330106")
+
+    async def route_must_not_run(*args):
+        raise AssertionError("the plain case went to the route")
+
+    # the routes look these up at call time; the fast paths hold their own references
+    monkeypatch.setattr(router, "list_json", route_must_not_run)
+    monkeypatch.setattr(listing, "one_json", route_must_not_run)
+    r = await c.get("/v1/enterprises", headers=as_(), params={"region": "3301"})
+    assert r.status_code == 200 and [e["credit_code"] for e in r.json()["items"]] == [code]
+    r = await c.get(f"/v1/enterprises/{code}", headers={**as_(), "X-Request-ID": "rid-fast-2"})
+    assert r.status_code == 200 and r.json()["credit_code"] == code
+    assert r.headers["x-request-id"] == "rid-fast-2"
+    metrics = (await c.get("/metrics")).text
+    assert 'route="/v1/enterprises/{credit_code}"' in metrics
