@@ -30,15 +30,23 @@ from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READER
 # A list item as `EnterpriseOut` has it, keys in its order: computed in SQL where that is cheaper
 # than in Python (city code, money as a 2-decimal string); region_name is filled in from the
 # reference data (the placeholder keeps the key order); titles are added per page row.
-ITEM_COLUMNS = (
-    "e.credit_code, e.name, e.region_code, NULL::text AS region_name, "
-    "substr(e.region_code, 1, 4) || '00' AS city_code, e.industry_code, e.industry_section, "
-    "e.size_class, e.size_year, e.scale_status, e.scale_year, e.tier, e.tier_year"
-)
-DETAIL_COLUMNS = (
-    "e.established_on, e.registered_capital::text AS registered_capital, e.address, "
-    "e.legal_representative, e.rule_set_version, e.created_at, e.updated_at"
-)
+ITEM = (
+    "e.credit_code", "e.name", "e.region_code", "NULL::text AS region_name",
+    "substr(e.region_code, 1, 4) || '00' AS city_code", "e.industry_code", "e.industry_section",
+    "e.size_class", "e.size_year", "e.scale_status", "e.scale_year", "e.tier", "e.tier_year",
+)  # fmt: skip
+DETAIL = (
+    "e.established_on", "e.registered_capital::text AS registered_capital", "e.address",
+    "e.legal_representative", "e.rule_set_version", "e.created_at", "e.updated_at",
+)  # fmt: skip
+ITEM_COLUMNS, DETAIL_COLUMNS = ", ".join(ITEM), ", ".join(DETAIL)
+
+
+def _outer(columns: Sequence[str], alias: str) -> str:
+    """The same columns read back by name from a subquery."""
+    return ", ".join(f"{alias}.{c.rsplit(' AS ', 1)[-1].removeprefix('e.')}" for c in columns)
+
+
 # A title counts from valid_from through valid_to (inclusive) while active: expired titles stop
 # counting without anyone touching them. CURRENT_DATE is the database's date (sessions run in UTC).
 ACTIVE_TITLE = "t.status = 'active' AND t.valid_from <= CURRENT_DATE AND (t.valid_to IS NULL OR t.valid_to >= CURRENT_DATE)"
@@ -246,12 +254,13 @@ def page_statement(
         rank_after, code_after = decode_cursor(page.cursor, 2)
         after = f"WHERE (m.match_rank, m.credit_code) > ({sql.arg(rank_after, 'int')}, {sql.arg(code_after, 'text')})"
     limit = sql.arg(page.limit + 1, "int")
-    # The page (keyset on rank and code) first, then the page rows' titles and output columns.
+    # The page (keyset on rank and code) first, then the page rows' titles: a search's matches are
+    # ranked and cut in one pass over the rows it reads anyway, and titles are read for 50 of them.
     text = (
-        f"SELECT {ITEM_COLUMNS}, {titles_of('e')}, {DETAIL_COLUMNS}, p.match_rank FROM ("
-        f"SELECT * FROM (SELECT e.credit_code, {rank} AS match_rank FROM registry.enterprises e "
-        f"WHERE {sql.where_sql}) m {after} ORDER BY m.match_rank, m.credit_code LIMIT {limit}"
-        ") p JOIN registry.enterprises e USING (credit_code) ORDER BY p.match_rank, p.credit_code"
+        f"SELECT {_outer(ITEM, 'p')}, {titles_of('p')}, {_outer(DETAIL, 'p')}, p.match_rank FROM ("
+        f"SELECT * FROM (SELECT {ITEM_COLUMNS}, {DETAIL_COLUMNS}, {rank} AS match_rank "
+        f"FROM registry.enterprises e WHERE {sql.where_sql}) m {after} "
+        f"ORDER BY m.match_rank, m.credit_code LIMIT {limit}) p ORDER BY p.match_rank, p.credit_code"
     )
     return text, sql.args
 
