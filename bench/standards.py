@@ -254,7 +254,9 @@ async def verify_http(
 async def verify_raw(
     dsn: str, numbers: list[str], requests: int, concurrency: int
 ) -> tuple[list[float], float]:
-    from services.standards.verification.repository import ONE
+    # The service's statement, one number per request: what a client without the service's
+    # coalescing of concurrent lookups (services/common/coalesce.py) sends.
+    from services.standards.verification.repository import MANY
 
     pool = await asyncpg.create_pool(dsn, min_size=10, max_size=20)  # the service's pool: 10 + 10 overflow
     latencies: list[float] = []
@@ -266,7 +268,7 @@ async def verify_raw(
             no = numbers[rng.randrange(len(numbers))]
             t = time.perf_counter()
             async with pool.acquire() as conn:
-                rows = await conn.fetch(ONE, no)
+                rows = await conn.fetch(MANY, [no])
                 assert rows
             latencies.append(time.perf_counter() - t)
 

@@ -22,7 +22,7 @@ from gateway.profile.router import router as profile_router
 from gateway.progress.router import router as progress_router
 from gateway.proxy import ProxyMiddleware
 from gateway.settings import GatewaySettings, get_gateway_settings
-from services.common.app import VERSION, operation_id
+from services.common.app import NO_OTEL, VERSION, operation_id
 from services.common.db import bind_database, create_engine
 from services.common.errors import install_error_handlers
 from services.common.gc_tuning import freeze_startup_objects
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        telemetry=NO_OTEL,
     )
     app.state.settings = settings
     app.state.service = "gateway"

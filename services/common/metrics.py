@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 REQUEST_LATENCY = Histogram(
@@ -17,9 +20,21 @@ REQUESTS = Counter(
 )
 
 
+@cache
+def _latency(service: str, method: str, route: str) -> Any:
+    return REQUEST_LATENCY.labels(service, method, route)
+
+
+@cache
+def _count(service: str, method: str, route: str, status: int) -> Any:
+    return REQUESTS.labels(service, method, route, str(status))
+
+
 def observe_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
-    REQUEST_LATENCY.labels(service, method, route).observe(seconds)
-    REQUESTS.labels(service, method, route, str(status)).inc()
+    # Labelled children are looked up once per (route, status): labels() validates and locks on
+    # every call. Routes are templates, so the set is bounded.
+    _latency(service, method, route).observe(seconds)
+    _count(service, method, route, status).inc()
 
 
 def render() -> tuple[bytes, str]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,7 +41,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        rid = incoming if incoming and _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
+        rid = incoming if incoming and _REQUEST_ID_OK.match(incoming) else secrets.token_hex(16)
         token = request_id_var.set(rid)
         client_token = client_id_var.set(None)
         scope.setdefault("state", {})["request_id"] = rid

@@ -1,11 +1,12 @@
 """The public verifies a certificate by number: exactly the public fields, `expired` derived from
 expires_on in Asia/Shanghai, no credentials needed."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
-from services.standards.verification import router
+from services.standards.verification import repository, router
 from tests.standards.helpers import cert, push, today_shanghai
 
 PUBLIC_FIELDS = {
@@ -158,3 +159,37 @@ async def test_the_fast_path_answers_exactly_as_the_route(c, as_, monkeypatch):
     assert other.status_code == 404 and other.json()["code"] == "certificate_not_found"
     metrics = (await c.get("/metrics")).text
     assert 'route="/v1/public/certifications/{certificate_no:path}"' in metrics
+
+
+async def test_verifications_in_flight_together_each_get_their_own_answer(c, as_, monkeypatch):
+    """Concurrent verifications share one query (services/common/coalesce.py): every caller still
+    gets exactly its own certificate, problem or body's record."""
+    await push(c, as_("certifier", org="CQM"), [cert(certificate_no="TOG-1"), cert(certificate_no="TOG-2")])
+    await push(c, as_("certifier", org="CEPREI"), [cert(certificate_no="TOG-2")])
+    asks = [
+        ("TOG-1", {}),
+        ("TOG-2", {"certifier": "CEPREI"}),
+        ("TOG-2", {"certifier": "CQM"}),
+        ("TOG-2", {}),  # two bodies: 409
+        ("TOG-1", {"certifier": "CEPREI"}),  # not this body's: 404
+        ("TOG-404", {}),
+        ("TOG-1", {}),
+    ]
+    loads = []
+    load = repository.by_numbers
+
+    async def counted(app, numbers):
+        loads.append(sorted(numbers))
+        return await load(app, numbers)
+
+    monkeypatch.setattr(repository, "by_numbers", counted)
+    answers = await asyncio.gather(*(c.get(f"/v1/public/certifications/{no}", params=p) for no, p in asks))
+    # one query for all seven, each number asked once (the routes re-ask for the problems)
+    assert loads[0] == ["TOG-1", "TOG-2", "TOG-404"] and len(loads) < len(asks)
+    assert [r.status_code for r in answers] == [200, 200, 200, 409, 404, 404, 200]
+    assert [(r.json()["certificate_no"], r.json()["certifier"]) for r in answers if r.status_code == 200] == [
+        ("TOG-1", "CQM"),
+        ("TOG-2", "CEPREI"),
+        ("TOG-2", "CQM"),
+        ("TOG-1", "CQM"),
+    ]

@@ -6,9 +6,10 @@ serialises them once; the pydantic models in `schemas.py` document the same shap
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from typing import Any
+
+import orjson
 
 from services.common.errors import Problem
 from services.standards.certifications.service import effective_status, today_shanghai
@@ -19,7 +20,7 @@ _ONE_DAY = timedelta(days=1)
 
 def encode(content: dict[str, Any]) -> bytes:
     """The JSON of a public answer (the route and the fast path send the same bytes)."""
-    return json.dumps(content, ensure_ascii=False).encode()
+    return orjson.dumps(content)
 
 
 def public(row: Any, today: date) -> dict[str, Any]:
