@@ -3,8 +3,9 @@
     .venv/bin/python bench/gateway.py [--scale 1.0] [--connections 32] [--gateway-workers 1]
 
 Starts an embedded PostgreSQL in a temp folder (or uses DATABASE_URL), migrates, starts registry,
-finance and the gateway as real uvicorn processes, then measures with an aiohttp load generator
-in this process:
+finance and the gateway as real uvicorn processes, then measures (GETs with wrk when installed —
+`apt-get install -y wrk`, a C load generator that leaves the shared cores to the processes being
+measured — else an aiohttp load generator in this process; batches with aiohttp):
 1. a registry GET (`/v1/enterprises/{code}`, or `/v1/whoami` if the registry does not serve it
    yet) with N concurrent connections for a fixed time: direct (signed principal header) vs
    through the gateway (API key): throughputs, ratio, latency p50/p99 and what the gateway adds;
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -33,6 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import wrk  # noqa: E402
 from services.common.auth import principal_headers  # noqa: E402
 from services.common.credit_code import make_credit_code  # noqa: E402
 from services.common.db import plain_url  # noqa: E402
@@ -92,6 +95,26 @@ async def load(url: str, headers_fn, seconds: float, connections: int) -> tuple[
 
         await asyncio.gather(*(worker() for _ in range(connections)))
     return len(latencies), latencies, errors
+
+
+@dataclass
+class Measured:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+async def get_load(
+    base: str, path: str, headers: dict[str, str], seconds: float, connections: int
+) -> Measured:
+    """Closed-loop GETs of one path: wrk when installed, else the aiohttp generator above."""
+    if wrk.available():
+        r = wrk.run(base, [path], connections=connections, seconds=seconds, headers=headers)
+        return Measured(r.rate, r.p50_ms, r.p99_ms, r.requests, r.errors)
+    count, lat, errors = await load(base + path, lambda: headers, seconds, connections)
+    return Measured(count / seconds, pct(lat, 0.5), pct(lat, 0.99), count, errors)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -231,28 +254,32 @@ async def measure(args, url: str, procs: list[subprocess.Popen]) -> None:
         print(f"eaglet gateway benchmark — registry GET {path}, {n} connections, {seconds:.0f} s per run")
         print(f"gateway workers: {args.gateway_workers}; cores: {os.cpu_count()}")
         if not args.skip_get:
-            await load(direct_reg + path, lambda: official_principal, 1.0, n)  # warm-up
-            await load(gw + "/registry" + path, lambda: gw_headers, 1.0, n)
-            d_count, d_lat, d_err = await load(direct_reg + path, lambda: official_principal, seconds, n)
-            g_count, g_lat, g_err = await load(gw + "/registry" + path, lambda: gw_headers, seconds, n)
-            d_rps, g_rps = d_count / seconds, g_count / seconds
             print(
-                f"  direct : {d_rps:8.0f} req/s  p50 {pct(d_lat, 0.5):6.2f} ms  p99 {pct(d_lat, 0.99):6.2f} ms  ({d_count} requests, {d_err} non-200)"
+                f"  load generator: {'wrk' if wrk.available() else 'aiohttp (install wrk for figures that spare the cores)'}"
             )
+            await get_load(direct_reg, path, official_principal, 1.0, n)  # warm-up
+            await get_load(gw, "/registry" + path, gw_headers, 1.0, n)
+            d = await get_load(direct_reg, path, official_principal, seconds, n)
+            g = await get_load(gw, "/registry" + path, gw_headers, seconds, n)
+            for label, m in (("direct ", d), ("gateway", g)):
+                print(
+                    f"  {label}: {m.rate:8.0f} req/s  p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:6.2f} ms  "
+                    f"({m.requests} requests, {m.errors} errors or non-200)"
+                )
+            if g.errors or d.errors:
+                after = httpx.get(gw + "/registry" + path, headers=gw_headers)  # noqa: ASYNC210
+                print(f"  !! errors under load; a call now answers {after.status_code}: {after.text[:300]}")
+            print(f"  GET throughput ratio gateway/direct: {g.rate / d.rate:.2f}  (goal ≥ 0.65)")
             print(
-                f"  gateway: {g_rps:8.0f} req/s  p50 {pct(g_lat, 0.5):6.2f} ms  p99 {pct(g_lat, 0.99):6.2f} ms  ({g_count} requests, {g_err} non-200)"
-            )
-            print(f"  GET throughput ratio gateway/direct: {g_rps / d_rps:.2f}  (goal ≥ 0.65)")
-            print(
-                f"  latency added by the gateway: p50 {pct(g_lat, 0.5) - pct(d_lat, 0.5):+.2f} ms, "
-                f"p99 {pct(g_lat, 0.99) - pct(d_lat, 0.99):+.2f} ms (under {n}-connection load)"
+                f"  latency added by the gateway: p50 {g.p50_ms - d.p50_ms:+.2f} ms, "
+                f"p99 {g.p99_ms - d.p99_ms:+.2f} ms (under {n}-connection load)"
             )
             # single-connection latency (no queueing): what one call costs through the gateway
-            _, d1, _ = await load(direct_reg + path, lambda: official_principal, seconds / 2, 1)
-            _, g1, _ = await load(gw + "/registry" + path, lambda: gw_headers, seconds / 2, 1)
+            d1 = await get_load(direct_reg, path, official_principal, seconds / 2, 1)
+            g1 = await get_load(gw, "/registry" + path, gw_headers, seconds / 2, 1)
             print(
-                f"  one connection: direct p50 {pct(d1, 0.5):.2f} ms, gateway p50 {pct(g1, 0.5):.2f} ms "
-                f"(adds {pct(g1, 0.5) - pct(d1, 0.5):.2f} ms), p99 {pct(d1, 0.99):.2f} / {pct(g1, 0.99):.2f} ms"
+                f"  one connection: direct p50 {d1.p50_ms:.2f} ms, gateway p50 {g1.p50_ms:.2f} ms "
+                f"(adds {g1.p50_ms - d1.p50_ms:.2f} ms), p99 {d1.p99_ms:.2f} / {g1.p99_ms:.2f} ms"
             )
 
         size = max(100, int(5000 * min(1.0, args.scale)))

@@ -22,6 +22,7 @@ from gateway.breaker import CircuitBreaker
 from gateway.settings import UpstreamSettings
 from services.common.auth import PRINCIPAL_HEADER
 from services.common.errors import Problem
+from services.common.metrics import child
 from services.common.settings import Settings
 
 log = logging.getLogger("eaglet.gateway.upstream")
@@ -120,7 +121,7 @@ class Upstream:
         last: UpstreamError | None = None
         for attempt in range(attempts):
             if not self.breaker.allow():
-                UPSTREAM_RESPONSES.labels(self.name, "breaker_open").inc()
+                child(UPSTREAM_RESPONSES, self.name, "breaker_open").inc()
                 raise UpstreamError(self.name, "unavailable", self.breaker.retry_after(), "(circuit open)")
             started = time.perf_counter()
             try:
@@ -129,7 +130,7 @@ class Upstream:
                 )
             except (TimeoutError, aiohttp.ServerTimeoutError) as e:
                 self.breaker.failure()
-                UPSTREAM_RESPONSES.labels(self.name, "timeout").inc()
+                child(UPSTREAM_RESPONSES, self.name, "timeout").inc()
                 if isinstance(e, aiohttp.ConnectionTimeoutError):
                     last = UpstreamError(
                         self.name, "unavailable", self.breaker.retry_after(), "(connect timeout)"
@@ -140,7 +141,7 @@ class Upstream:
                 raise UpstreamError(self.name, "timeout") from e
             except (aiohttp.ClientConnectionError, OSError) as e:
                 self.breaker.failure()
-                UPSTREAM_RESPONSES.labels(self.name, "error").inc()
+                child(UPSTREAM_RESPONSES, self.name, "error").inc()
                 last = UpstreamError(
                     self.name, "unavailable", self.breaker.retry_after(), f"({type(e).__name__})"
                 )
@@ -148,8 +149,8 @@ class Upstream:
                     await asyncio.sleep(self.cfg.retry_backoff_s * (attempt + 1))
                     continue
                 raise last from e
-            UPSTREAM_LATENCY.labels(self.name, method).observe(time.perf_counter() - started)
-            UPSTREAM_RESPONSES.labels(self.name, str(resp.status)).inc()
+            child(UPSTREAM_LATENCY, self.name, method).observe(time.perf_counter() - started)
+            child(UPSTREAM_RESPONSES, self.name, str(resp.status)).inc()
             if resp.status in FAILURE_STATUSES:
                 self.breaker.failure()
                 if attempt + 1 < attempts and self.breaker.state == "closed":

@@ -21,20 +21,15 @@ REQUESTS = Counter(
 
 
 @cache
-def _latency(service: str, method: str, route: str) -> Any:
-    return REQUEST_LATENCY.labels(service, method, route)
-
-
-@cache
-def _count(service: str, method: str, route: str, status: int) -> Any:
-    return REQUESTS.labels(service, method, route, str(status))
+def child(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, looked up once: labels() validates and locks on every call. Label
+    values here are bounded sets (route templates, statuses, upstream names)."""
+    return metric.labels(*labels)
 
 
 def observe_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
-    # Labelled children are looked up once per (route, status): labels() validates and locks on
-    # every call. Routes are templates, so the set is bounded.
-    _latency(service, method, route).observe(seconds)
-    _count(service, method, route, status).inc()
+    child(REQUEST_LATENCY, service, method, route).observe(seconds)
+    child(REQUESTS, service, method, route, str(status)).inc()
 
 
 def render() -> tuple[bytes, str]:
