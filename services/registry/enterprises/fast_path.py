@@ -36,6 +36,8 @@ def _detail_path(path: str) -> tuple | None:
 
 
 async def _detail(app: Any, scope: dict, code: str) -> bytes:
+    # An unknown code (or one outside the caller's region) is found by the query: the route then
+    # runs it again to answer its 404 — the price of keeping problems defined in one place.
     principal = check_kind(scope_principal(scope, app.state.settings), DIRECTORY_READERS)
     return await one_json(app, principal, code)
 
