@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -311,3 +312,82 @@ async def test_export_of_a_misspelt_name_has_the_fuzzy_matches_the_list_shows(c,
     r = await c.get("/v1/enterprises/export", params={**params, "format": "csv"}, headers=admin)
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert [row[0] for row in rows[1:]] == [e["credit_code"] for e in listed] == [a]
+
+
+async def test_shown_titles_follow_title_changes_and_the_calendar(c, as_, db):
+    """The list and the detail show today's active titles from the enterprise's row (kept by a
+    trigger on titles) only while the row's set still holds; past its last day they are read from
+    the titles themselves, so expiry needs nobody to touch the row."""
+    code = await add_enterprise(db)
+    today = date.today()
+    url = f"/v1/enterprises/{code}/titles"
+
+    async def shown():
+        detail = (await c.get(f"/v1/enterprises/{code}", headers=as_())).json()["titles"]
+        (item,) = (await c.get("/v1/enterprises", params={"q": code}, headers=as_())).json()["items"]
+        assert item["titles"] == detail
+        return detail
+
+    async def holds_until():
+        return await db.fetchval("SELECT titles_until FROM registry.enterprises WHERE credit_code = $1", code)
+
+    assert await shown() == []
+    later = {"kind": "high_tech", "level": "national", "valid_from": str(today + timedelta(days=1))}
+    assert (
+        await c.post(url, json={**later, "valid_to": str(today + timedelta(days=400))}, headers=as_())
+    ).status_code == 201
+    r = await c.post(
+        url,
+        json={
+            "kind": "tech_sme",
+            "level": "provincial",
+            "valid_from": str(today - timedelta(days=10)),
+            "valid_to": str(today),
+        },
+        headers=as_(),
+    )
+    assert r.status_code == 201
+    assert await shown() == ["tech_sme"]
+    assert await holds_until() == today  # tomorrow high_tech starts and tech_sme has expired
+
+    # Days later, nobody having touched the row: its set is past its last day and is not trusted.
+    await db.execute(
+        "UPDATE registry.enterprises SET active_titles = '{champion}', titles_until = $2 WHERE credit_code = $1",
+        code,
+        today - timedelta(days=1),
+    )
+    assert await shown() == ["tech_sme"]
+
+    assert (
+        await c.post(f"{url}/{r.json()['id']}/revoke", json={"reason": "复核"}, headers=as_())
+    ).status_code == 200
+    assert await shown() == []
+    assert await holds_until() == today  # the day before high_tech starts counting
+
+
+async def test_a_statement_writing_many_titles_refreshes_every_enterprise_it_touches(db):
+    codes = [await add_enterprise(db) for _ in range(3)]
+    today = date.today()
+    await db.execute(
+        "INSERT INTO registry.titles (credit_code, kind, level, valid_from, valid_to) "
+        "SELECT c, k, 'provincial', $2::date, $3::date FROM unnest($1::text[]) c, unnest(ARRAY['tech_sme', 'high_tech']) k",
+        codes,
+        today - timedelta(days=5),
+        today + timedelta(days=30),
+    )
+    await db.execute(
+        "UPDATE registry.titles SET status = 'revoked' WHERE credit_code = $1 AND kind = 'high_tech'",
+        codes[0],
+    )
+    rows = await db.fetch(
+        "SELECT credit_code, active_titles, titles_until FROM registry.enterprises "
+        "WHERE credit_code = ANY($1::text[]) ORDER BY credit_code",
+        codes,
+    )
+    expected = {
+        codes[0]: ["tech_sme"],
+        codes[1]: ["high_tech", "tech_sme"],
+        codes[2]: ["high_tech", "tech_sme"],
+    }
+    assert {r["credit_code"]: r["active_titles"] for r in rows} == expected
+    assert {r["titles_until"] for r in rows} == {today + timedelta(days=30)}

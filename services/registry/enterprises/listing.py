@@ -53,9 +53,13 @@ ACTIVE_TITLE = "t.status = 'active' AND t.valid_from <= CURRENT_DATE AND (t.vali
 
 
 def titles_of(alias: str) -> str:
+    """The active title kinds: the row's own set (kept by a trigger on titles, migration 0009) while
+    today is within the days it holds, else read from titles — so a title stops counting the day
+    after its valid_to without anyone touching the row."""
     return (
+        f"CASE WHEN CURRENT_DATE <= {alias}.titles_until THEN {alias}.active_titles ELSE "
         f"ARRAY(SELECT DISTINCT t.kind FROM registry.titles t "
-        f"WHERE t.credit_code = {alias}.credit_code AND {ACTIVE_TITLE} ORDER BY t.kind) AS titles"
+        f"WHERE t.credit_code = {alias}.credit_code AND {ACTIVE_TITLE} ORDER BY t.kind) END AS titles"
     )
 
 
@@ -258,7 +262,8 @@ def page_statement(
     # ranked and cut in one pass over the rows it reads anyway, and titles are read for 50 of them.
     text = (
         f"SELECT {_outer(ITEM, 'p')}, {titles_of('p')}, {_outer(DETAIL, 'p')}, p.match_rank FROM ("
-        f"SELECT * FROM (SELECT {ITEM_COLUMNS}, {DETAIL_COLUMNS}, {rank} AS match_rank "
+        f"SELECT * FROM (SELECT {ITEM_COLUMNS}, {DETAIL_COLUMNS}, e.active_titles, e.titles_until, "
+        f"{rank} AS match_rank "
         f"FROM registry.enterprises e WHERE {sql.where_sql}) m {after} "
         f"ORDER BY m.match_rank, m.credit_code LIMIT {limit}) p ORDER BY p.match_rank, p.credit_code"
     )
