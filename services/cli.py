@@ -119,6 +119,24 @@ def migrate(revision: str = typer.Argument("head", help="Target revision")) -> N
     typer.echo(f"migrated to {revision}")
 
 
+@app.command("refresh-titles")
+def refresh_titles() -> None:
+    """Refresh the enterprises' cached active titles that ran out (daily, after midnight UTC)."""
+    import asyncpg
+
+    from services.registry.titles.cache import refresh_stale
+
+    async def go(url: str) -> int:
+        conn = await asyncpg.connect(plain_url(url))
+        try:
+            return await refresh_stale(conn)
+        finally:
+            await conn.close()
+
+    with database(get_settings()) as url:
+        typer.echo(f"refreshed {asyncio.run(go(url)):,} enterprises' titles")
+
+
 @seed_app.callback(invoke_without_command=True)
 def seed(ctx: typer.Context, force: bool = typer.Option(False, help="Load demo data again")) -> None:
     """Load the demo data set (once; --force to load again)."""

@@ -391,3 +391,27 @@ async def test_a_statement_writing_many_titles_refreshes_every_enterprise_it_tou
     }
     assert {r["credit_code"]: r["active_titles"] for r in rows} == expected
     assert {r["titles_until"] for r in rows} == {today + timedelta(days=30)}
+
+
+async def test_refresh_titles_renews_the_sets_that_ran_out(c, as_, db):
+    from services.registry.titles.cache import refresh_stale
+
+    fresh, stale = (
+        await add_enterprise(db, titles=["tech_sme"]),
+        await add_enterprise(db, titles=["tech_sme"]),
+    )
+    await db.execute(
+        "UPDATE registry.enterprises SET active_titles = '{}', titles_until = current_date - 1 WHERE credit_code = $1",
+        stale,
+    )
+    assert await refresh_stale(db) == 1
+    rows = await db.fetch(
+        "SELECT credit_code, active_titles, titles_until >= current_date AS holds FROM registry.enterprises "
+        "WHERE credit_code = ANY($1::text[])",
+        [fresh, stale],
+    )
+    assert {r["credit_code"]: (r["active_titles"], r["holds"]) for r in rows} == {
+        fresh: (["tech_sme"], True),
+        stale: (["tech_sme"], True),
+    }
+    assert await refresh_stale(db) == 0

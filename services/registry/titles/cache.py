@@ -1,0 +1,23 @@
+"""Upkeep of the active-title sets kept on enterprise rows (migration 0009).
+
+A row's set is trusted only through its `titles_until`; after that the list and the detail read
+the titles themselves, which is correct but gives up the row's speed. The trigger on `titles`
+refreshes rows whose titles are written; rows whose set simply ran out (a title expired or a
+future one began) are refreshed here — `eaglet refresh-titles`, run daily after midnight UTC.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+REFRESH_STALE = """
+WITH stale AS (
+  SELECT ARRAY(SELECT credit_code FROM registry.enterprises WHERE titles_until < current_date) AS codes
+)
+SELECT cardinality(codes) FROM stale, LATERAL registry.refresh_title_cache(codes)
+"""
+
+
+async def refresh_stale(conn: asyncpg.Connection) -> int:
+    """Recompute every row whose set has run out; returns how many."""
+    return await conn.fetchval(REFRESH_STALE)
