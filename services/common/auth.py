@@ -20,6 +20,7 @@ from fastapi.security import APIKeyHeader
 
 from services.common.context import request_id_var
 from services.common.errors import Problem, field_problem
+from services.common.middleware import header
 from services.common.settings import Settings, get_settings
 
 PRINCIPAL_HEADER = "X-Eaglet-Principal"
@@ -189,8 +190,7 @@ def principal_of(scope: Any, token: str | None, settings: Settings) -> Principal
 
 def scope_principal(scope: Any, settings: Settings) -> Principal:
     """`get_principal` for code that runs before FastAPI's dependencies (the kit's fast paths)."""
-    token = next((v.decode("latin-1") for k, v in scope["headers"] if k == _PRINCIPAL_HEADER_KEY), None)
-    return principal_of(scope, token, settings)
+    return principal_of(scope, header(scope, _PRINCIPAL_HEADER_KEY), settings)
 
 
 async def get_principal(

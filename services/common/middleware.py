@@ -24,7 +24,7 @@ access_log = logging.getLogger("eaglet.access")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
     for k, v in scope.get("headers", ()):
         if k == name:
             return v.decode("latin-1")
@@ -40,7 +40,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
+        incoming = header(scope, b"x-request-id")
         rid = incoming if incoming and _REQUEST_ID_OK.match(incoming) else secrets.token_hex(16)
         token = request_id_var.set(rid)
         client_token = client_id_var.set(None)
@@ -126,7 +126,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = _header(scope, b"content-length")
+        length = header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             await self._reject(send)
             return

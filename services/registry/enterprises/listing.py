@@ -49,6 +49,7 @@ def _outer(columns: Sequence[str], alias: str) -> str:
 
 # A title counts from valid_from through valid_to (inclusive) while active: expired titles stop
 # counting without anyone touching them. CURRENT_DATE is the database's date (sessions run in UTC).
+# Migration 0009's registry.refresh_title_cache() applies the same rule to the rows' cached sets.
 ACTIVE_TITLE = "t.status = 'active' AND t.valid_from <= CURRENT_DATE AND (t.valid_to IS NULL OR t.valid_to >= CURRENT_DATE)"
 
 

@@ -18,9 +18,9 @@ from services.common.batch import (
 )
 from services.common.changes import Change, record_changes
 from services.common.errors import Problem, field_problem, not_found
+from services.registry.enterprises import listing
 from services.registry.enterprises import repository as repo
 from services.registry.enterprises.schemas import EnterpriseCreate, EnterpriseOut, EnterprisePatch
-from services.registry.reference.data import city_of, region
 
 SCHEMA = "registry"
 
@@ -62,12 +62,8 @@ _FIELD_RULES = {
 
 
 def to_out(row: Any) -> EnterpriseOut:
-    data = dict(row)
-    r = region(data["region_code"])
-    data["region_name"] = r.name if r else None
-    data["city_code"] = city_of(data["region_code"])
-    data["titles"] = list(data.get("titles") or [])
-    return EnterpriseOut.model_validate(data)
+    """A row of `listing.one_statement` as the create and patch answers (the detail's shape)."""
+    return EnterpriseOut.model_validate(listing.item(row))
 
 
 def _check_scope(principal: Principal, region_code: str, pointer: str = "/region_code") -> None:

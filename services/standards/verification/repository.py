@@ -26,19 +26,16 @@ async def by_number(app: Any, certificate_no: str, certifier: str | None) -> lis
     between a pool hand-out and a round trip per scan and one per loop turn."""
     lookups = getattr(app.state, "verification_lookups", None)
     if lookups is None:
-        lookups = app.state.verification_lookups = Coalescer(lambda numbers: _by_numbers(app, numbers), ())
+        lookups = app.state.verification_lookups = Coalescer(lambda numbers: by_numbers(app, numbers), ())
     rows = await lookups.get(certificate_no)
     if certifier:
         return [r for r in rows if r["certifier"] == certifier]
     return list(rows[:MAX_HOLDERS])
 
 
-async def _by_numbers(app: Any, numbers: list[str]) -> dict[str, list[Any]]:
+async def by_numbers(app: Any, numbers: list[str]) -> dict[str, list[Any]]:
+    """The certificates with these numbers, by number, each number's ordered by body."""
     found: dict[str, list[Any]] = defaultdict(list)
-    for row in await by_numbers(app, numbers):
+    for row in await fetch(app, MANY, numbers):
         found[row["certificate_no"]].append(row)
     return found
-
-
-async def by_numbers(app: Any, numbers: list[str]) -> list[Any]:
-    return await fetch(app, MANY, numbers)

@@ -63,9 +63,10 @@ async def verify(app: Any, certificate_no: str, certifier: str | None) -> dict[s
 
 async def lookup(app: Any, numbers: list[str]) -> dict[str, Any]:
     today = today_shanghai()
-    found: dict[str, list[dict[str, Any]]] = {}
-    for row in await repo.by_numbers(app, sorted(set(numbers))):
-        found.setdefault(row["certificate_no"], []).append(public(row, today))
+    found = {
+        n: [public(row, today) for row in rows]
+        for n, rows in (await repo.by_numbers(app, sorted(set(numbers)))).items()
+    }
     return {
         "results": [
             {"certificate_no": n, "found": n in found, "certificates": found.get(n, [])} for n in numbers
