@@ -174,6 +174,23 @@ async def test_name_search_prefix_contains_and_fuzzy(c, as_, db):
     assert await search("不存在的名字") == []
 
 
+async def test_a_typo_inside_a_name_still_finds_it_and_closer_names_come_first(c, as_, db):
+    """精蜜 for 精密 breaks two of 华东精蜜仪器's five pairs; three shared still match. A name
+    sharing four of them ranks above one sharing three, whatever their credit codes."""
+    lower, higher = sorted([new_credit_code(), new_credit_code()])
+    await add_enterprise(db, credit_code=lower, name="华东精密仪器有限公司")  # shares three
+    await add_enterprise(db, credit_code=higher, name="华东精蜜仪表有限公司")  # shares four
+    await add_enterprise(db, name="华东纺织有限公司")  # one pair: not a match
+    r = await c.get("/v1/enterprises", params={"q": "华东精蜜仪器", "limit": 1}, headers=as_())
+    page = r.json()
+    assert [e["name"] for e in page["items"]] == ["华东精蜜仪表有限公司"]
+    r = await c.get(
+        "/v1/enterprises", params={"q": "华东精蜜仪器", "cursor": page["next_cursor"]}, headers=as_()
+    )
+    assert [e["name"] for e in r.json()["items"]] == ["华东精密仪器有限公司"]
+    assert r.json()["next_cursor"] is None
+
+
 async def test_batch_reports_each_record_and_commits_the_valid_ones(c, as_, db):
     existing = await add_enterprise(db, name="已登记企业有限公司", industry_code="3311")
     good = body()

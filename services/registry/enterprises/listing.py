@@ -169,12 +169,24 @@ def bigrams(q: str) -> list[str]:
     return sorted({s[i : i + 2] for i in range(len(s) - 1)})
 
 
+def fuzzy_need(k: int) -> int:
+    """How many of a query's k pairs a fuzzy match must share: about two thirds, at least 2, and
+    never more than k − 2 — one mistyped character inside the query breaks two pairs (精密机械 →
+    精蜜机械 loses 精密 and 密机), and a single typo must still find the name."""
+    if k <= 2:
+        return k
+    return max(2, min((2 * k + 2) // 3, k - 2))
+
+
 def search_terms(q: str) -> tuple[str, list[str], int]:
     """(prefix LIKE pattern, pairs used for matching, pairs a fuzzy match must share)."""
     grams = bigrams(q)
     useful = [g for g in grams if g not in STOP_BIGRAMS] or grams
-    need = len(useful) if len(useful) <= 2 else max(2, (len(useful) * 2 + 2) // 3)
-    return q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", useful, need
+    return (
+        q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
+        useful,
+        fuzzy_need(len(useful)),
+    )
 
 
 def _fuzzy_match(sql: Sql, grams: list[str], need: int) -> str:
@@ -188,11 +200,15 @@ def _fuzzy_match(sql: Sql, grams: list[str], need: int) -> str:
     if comb(k, need) <= MAX_FUZZY_COMBINATIONS:
         ors = [f"e.name_bigrams @> {sql.arg(list(c), 'text[]')}" for c in combinations(grams, need)]
         return "(" + " OR ".join(ors) + ")"
-    shared = (
+    return f"(e.name_bigrams && {sql.arg(grams[: k - need + 1], 'text[]')} AND {_shared(sql, grams)} >= {need})"
+
+
+def _shared(sql: Sql, grams: list[str]) -> str:
+    """How many of `grams` a row's name has."""
+    return (
         "cardinality(ARRAY(SELECT unnest(e.name_bigrams) INTERSECT "
         f"SELECT unnest({sql.arg(grams, 'text[]')})))"
     )
-    return f"(e.name_bigrams && {sql.arg(grams[: k - need + 1], 'text[]')} AND {shared} >= {need})"
 
 
 SearchMode = Literal["prefix", "strict", "fuzzy"]
@@ -217,14 +233,15 @@ def add_search(sql: Sql, q: str, mode: SearchMode) -> None:
 
 def match_rank(sql: Sql, q: str) -> str:
     """The rank of a match: 0 exact credit code or exact name, 1 name prefix, 2 every pair
-    present, 3 fuzzy."""
+    present, then fuzzy matches closest first: 3 + the number of the query's pairs missing."""
     if check_credit_code(q).valid:
         return "0"
     pattern, grams, _ = search_terms(q)
     return (
         f"CASE WHEN e.name = {sql.arg(q.strip(), 'text')} THEN 0 "
         f"WHEN e.name LIKE {sql.arg(pattern, 'text')} THEN 1 "
-        f"WHEN e.name_bigrams @> {sql.arg(grams, 'text[]')} THEN 2 ELSE 3 END"
+        f"WHEN e.name_bigrams @> {sql.arg(grams, 'text[]')} THEN 2 "
+        f"ELSE {3 + len(grams)} - {_shared(sql, grams)} END"
     )
 
 
