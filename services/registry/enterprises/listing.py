@@ -200,7 +200,9 @@ def _fuzzy_match(sql: Sql, grams: list[str], need: int) -> str:
     if comb(k, need) <= MAX_FUZZY_COMBINATIONS:
         ors = [f"e.name_bigrams @> {sql.arg(list(c), 'text[]')}" for c in combinations(grams, need)]
         return "(" + " OR ".join(ors) + ")"
-    return f"(e.name_bigrams && {sql.arg(grams[: k - need + 1], 'text[]')} AND {_shared(sql, grams)} >= {need})"
+    return (
+        f"(e.name_bigrams && {sql.arg(grams[: k - need + 1], 'text[]')} AND {_shared(sql, grams)} >= {need})"
+    )
 
 
 def _shared(sql: Sql, grams: list[str]) -> str:
