@@ -191,6 +191,23 @@ async def test_a_typo_inside_a_name_still_finds_it_and_closer_names_come_first(c
     assert r.json()["next_cursor"] is None
 
 
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("华东精蜜仪器", True),  # one character mistyped (a homophone: 蜜 for 密)
+        ("华东精密密仪器", True),  # one character too many
+        ("华东精仪器", True),  # one character missing
+        ("华南精蜜仪器", False),  # two edits
+        ("华东精密仪器科技研蜜院有限", True),  # over 12 characters: two thirds of the pairs shared
+    ],
+)
+async def test_fuzzy_search_finds_names_one_edit_away(c, as_, db, q, found):
+    code = await add_enterprise(db, name="华东精密仪器科技研究院有限公司")
+    await add_enterprise(db, name="华南纺织有限公司")
+    items = (await c.get("/v1/enterprises", params={"q": q}, headers=as_())).json()["items"]
+    assert [e["credit_code"] for e in items] == ([code] if found else [])
+
+
 async def test_batch_reports_each_record_and_commits_the_valid_ones(c, as_, db):
     existing = await add_enterprise(db, name="已登记企业有限公司", industry_code="3311")
     good = body()

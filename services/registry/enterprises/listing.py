@@ -86,8 +86,9 @@ class Filters(BaseModel):
         None,
         min_length=1,
         max_length=100,
-        description="Name search (prefix, then all character pairs present, then fuzzy: most pairs "
-        "shared) ranked best first; or an exact credit code",
+        description="Name search, best first: exact name, name prefix, every character pair present; "
+        "when there are none of those, fuzzy matches (one character mistyped, extra or missing), "
+        "closest first. Or an exact credit code",
     )
 
     @property
@@ -159,27 +160,63 @@ STOP_BIGRAMS = frozenset(
     {"有限", "限公", "公司", "股份", "份有", "集团", "责任", "任公", "有限责", "浙江", "江省"}
 )
 MAX_FUZZY_COMBINATIONS = 40
+# Queries up to this many characters match fuzzily within one edit (a handful of index probes per
+# character); longer ones by the share of pairs, which is selective enough at that length.
+MAX_ONE_EDIT_QUERY = 12
+
+
+def _letters(q: str) -> str:
+    """The query as `registry.name_grams(name)` reads a name: lower case, whitespace removed."""
+    return "".join(q.lower().split())
 
 
 def bigrams(q: str) -> list[str]:
-    """The character pairs of a query, as `registry.name_bigrams(name)` makes them for names."""
-    s = "".join(q.lower().split())
+    """The distinct character pairs of a query (the two-character grams of `registry.name_grams`)."""
+    s = _letters(q)
     if len(s) <= 1:
         return [s] if s else []
     return sorted({s[i : i + 2] for i in range(len(s) - 1)})
 
 
 def fuzzy_need(k: int) -> int:
-    """How many of a query's k pairs a fuzzy match must share: about two thirds, at least 2, and
-    never more than k − 2 — one mistyped character inside the query breaks two pairs (精密机械 →
-    精蜜机械 loses 精密 and 密机), and a single typo must still find the name."""
+    """For queries longer than MAX_ONE_EDIT_QUERY: how many of the k pairs a fuzzy match must
+    share — about two thirds, at least 2, never more than k − 2 (one mistyped character inside the
+    query breaks two pairs: 精密机械 → 精蜜机械 loses 精密 and 密机)."""
     if k <= 2:
         return k
     return max(2, min((2 * k + 2) // 3, k - 2))
 
 
+def one_edit_grams(q: str) -> list[list[str]]:
+    """The gram sets of the names within one edit of `q`, one set per kind of edit and position:
+    the pairs the edit leaves intact plus the gram bridging it — the skip pair `a_b` around a
+    mistyped character or a missing one, the pair `ab` where the query has a character too many.
+    A name holding every gram of one set is a fuzzy match. Sets of fewer than two useful grams
+    (they would match thousands of names) and sets implied by a smaller one are left out."""
+    s = _letters(q)
+    n = len(s)
+    pairs = [s[j : j + 2] for j in range(n - 1)]  # pair j covers characters j and j + 1
+
+    def intact(*lost: int) -> list[str]:
+        return [p for j, p in enumerate(pairs) if j not in lost]
+
+    sets: set[frozenset[str]] = set()
+    for i in range(n):  # character i mistyped or one too many
+        kept = intact(i - 1, i)
+        if 0 < i < n - 1:
+            sets.add(frozenset([*kept, f"{s[i - 1]}_{s[i + 1]}"]))
+            sets.add(frozenset([*kept, s[i - 1] + s[i + 1]]))
+        else:
+            sets.add(frozenset(kept))
+    for i in range(1, n):  # a character missing between i − 1 and i
+        sets.add(frozenset([*intact(i - 1), f"{s[i - 1]}_{s[i]}"]))
+    useful = {frozenset(g for g in gs if g not in STOP_BIGRAMS) for gs in sets}
+    useful = {gs for gs in useful if len(gs) >= 2}
+    return sorted(sorted(gs) for gs in useful if not any(o < gs for o in useful))
+
+
 def search_terms(q: str) -> tuple[str, list[str], int]:
-    """(prefix LIKE pattern, pairs used for matching, pairs a fuzzy match must share)."""
+    """(prefix LIKE pattern, pairs used for matching, pairs a long fuzzy query must share)."""
     grams = bigrams(q)
     useful = [g for g in grams if g not in STOP_BIGRAMS] or grams
     return (
@@ -189,28 +226,30 @@ def search_terms(q: str) -> tuple[str, list[str], int]:
     )
 
 
-def _fuzzy_match(sql: Sql, grams: list[str], need: int) -> str:
-    """Rows sharing at least `need` of `grams`, in a form the GIN index on name_bigrams answers
-    without reading every row that shares just one common pair: an OR of "contains these `need`
-    pairs" over the combinations when there are few, else (pigeonhole) "shares one of the first
-    k − need + 1 pairs" narrowed by the exact count."""
+def _fuzzy_match(sql: Sql, q: str) -> str:
+    """The fuzzy matches of `q`, in a form the GIN index on name_grams answers without reading
+    every row that shares one common stretch with the query: names within one edit (an OR of the
+    gram sets) for short queries; for long ones the names sharing `need` of the k pairs — an OR of
+    "contains these `need` pairs" over the combinations when there are few, else (pigeonhole)
+    "shares one of the first k − need + 1 pairs" narrowed by the exact count."""
+    if len(_letters(q)) <= MAX_ONE_EDIT_QUERY:
+        sets = one_edit_grams(q)
+        ors = [f"e.name_grams @> {sql.arg(gs, 'text[]')}" for gs in sets]
+        return "(" + " OR ".join(ors) + ")" if ors else "FALSE"
+    _, grams, need = search_terms(q)
     k = len(grams)
     if need >= k:
-        return f"e.name_bigrams @> {sql.arg(grams, 'text[]')}"
+        return f"e.name_grams @> {sql.arg(grams, 'text[]')}"
     if comb(k, need) <= MAX_FUZZY_COMBINATIONS:
-        ors = [f"e.name_bigrams @> {sql.arg(list(c), 'text[]')}" for c in combinations(grams, need)]
+        ors = [f"e.name_grams @> {sql.arg(list(c), 'text[]')}" for c in combinations(grams, need)]
         return "(" + " OR ".join(ors) + ")"
-    return (
-        f"(e.name_bigrams && {sql.arg(grams[: k - need + 1], 'text[]')} AND {_shared(sql, grams)} >= {need})"
-    )
+    return f"(e.name_grams && {sql.arg(grams[: k - need + 1], 'text[]')} AND {_shared(sql, grams)} >= {need})"
 
 
 def _shared(sql: Sql, grams: list[str]) -> str:
-    """How many of `grams` a row's name has."""
-    return (
-        "cardinality(ARRAY(SELECT unnest(e.name_bigrams) INTERSECT "
-        f"SELECT unnest({sql.arg(grams, 'text[]')})))"
-    )
+    """How many of `grams` a row's name has (a sum of containment tests: a quarter cheaper per
+    row than intersecting the arrays in a subquery, measured over a thousand candidates)."""
+    return "(" + " + ".join(f"(e.name_grams @> {sql.arg([g], 'text[]')})::int" for g in grams) + ")"
 
 
 SearchMode = Literal["prefix", "strict", "fuzzy"]
@@ -218,19 +257,19 @@ SearchMode = Literal["prefix", "strict", "fuzzy"]
 
 def add_search(sql: Sql, q: str, mode: SearchMode) -> None:
     """The match condition: the exact credit code; else the names starting with `q` (`prefix`),
-    the strict matches — name prefix or every pair present (`strict`) — or the rows sharing most
-    pairs (`fuzzy`)."""
+    the strict matches — name prefix or every pair present (`strict`) — or the names within one
+    edit of `q` (`fuzzy`; for long queries, sharing most pairs)."""
     code = check_credit_code(q)
     if code.valid:
         sql.where(f"e.credit_code = {sql.arg(code.normalized, 'text')}")
         return
-    pattern, grams, need = search_terms(q)
+    pattern, grams, _ = search_terms(q)
     if mode == "fuzzy":
-        sql.where(_fuzzy_match(sql, grams, need))
+        sql.where(_fuzzy_match(sql, q))
     elif mode == "prefix":
         sql.where(f"e.name LIKE {sql.arg(pattern, 'text')}")
     else:
-        sql.where(f"(e.name LIKE {sql.arg(pattern, 'text')} OR e.name_bigrams @> {sql.arg(grams, 'text[]')})")
+        sql.where(f"(e.name LIKE {sql.arg(pattern, 'text')} OR e.name_grams @> {sql.arg(grams, 'text[]')})")
 
 
 def match_rank(sql: Sql, q: str) -> str:
@@ -242,7 +281,7 @@ def match_rank(sql: Sql, q: str) -> str:
     return (
         f"CASE WHEN e.name = {sql.arg(q.strip(), 'text')} THEN 0 "
         f"WHEN e.name LIKE {sql.arg(pattern, 'text')} THEN 1 "
-        f"WHEN e.name_bigrams @> {sql.arg(grams, 'text[]')} THEN 2 "
+        f"WHEN e.name_grams @> {sql.arg(grams, 'text[]')} THEN 2 "
         f"ELSE {3 + len(grams)} - {_shared(sql, grams)} END"
     )
 

@@ -16,7 +16,7 @@ class Enterprise(Base):
 
     credit_code: Mapped[str] = mapped_column(Text, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
-    name_bigrams: Mapped[list[str]] = mapped_column(ARRAY(Text), Computed("registry.name_bigrams(name)"))
+    name_grams: Mapped[list[str]] = mapped_column(ARRAY(Text), Computed("registry.name_grams(name)"))
     region_code: Mapped[str] = mapped_column(Text)
     industry_code: Mapped[str] = mapped_column(Text)
     industry_section: Mapped[str | None] = mapped_column(Text, Computed("industry_section"))
