@@ -163,6 +163,7 @@ MAX_FUZZY_COMBINATIONS = 40
 # Queries up to this many characters match fuzzily within one edit (a handful of index probes per
 # character); longer ones by the share of pairs, which is selective enough at that length.
 MAX_ONE_EDIT_QUERY = 12
+GRAM_SEPARATOR = "\x1f"
 
 
 def _letters(q: str) -> str:
@@ -228,14 +229,23 @@ def search_terms(q: str) -> tuple[str, list[str], int]:
 
 def _fuzzy_match(sql: Sql, q: str) -> str:
     """The fuzzy matches of `q`, in a form the GIN index on name_grams answers without reading
-    every row that shares one common stretch with the query: names within one edit (an OR of the
-    gram sets) for short queries; for long ones the names sharing `need` of the k pairs — an OR of
-    "contains these `need` pairs" over the combinations when there are few, else (pigeonhole)
-    "shares one of the first k − need + 1 pairs" narrowed by the exact count."""
+    every row that shares one common stretch with the query: names within one edit (holding every
+    gram of one of the sets) for short queries; for long ones the names sharing `need` of the k
+    pairs — an OR of "contains these `need` pairs" over the combinations when there are few, else
+    (pigeonhole) "shares one of the first k − need + 1 pairs" narrowed by the exact count."""
     if len(_letters(q)) <= MAX_ONE_EDIT_QUERY:
         sets = one_edit_grams(q)
-        ors = [f"e.name_grams @> {sql.arg(gs, 'text[]')}" for gs in sets]
-        return "(" + " OR ".join(ors) + ")" if ors else "FALSE"
+        if not sets:
+            return "FALSE"
+        # The sets as one array parameter, probed one by one: planning does not cost a dozen OR
+        # branches on every search (fuzzy statement 1.5 → 1.25 ms sequentially on 1M names).
+        # \x1f is whitespace to `_letters`, so it never occurs in a gram.
+        arms = sql.arg([GRAM_SEPARATOR.join(gs) for gs in sets], "text[]")
+        return (
+            "e.credit_code = ANY(ARRAY(SELECT f.credit_code FROM unnest("
+            f"{arms}) AS arm(grams), LATERAL (SELECT n.credit_code FROM registry.enterprises n "
+            f"WHERE n.name_grams @> string_to_array(arm.grams, E'\\x1f')) f))"
+        )
     _, grams, need = search_terms(q)
     k = len(grams)
     if need >= k:
