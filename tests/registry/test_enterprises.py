@@ -325,17 +325,22 @@ async def test_an_official_filtering_outside_their_region_gets_403(c, as_, db):
         assert r.json()["errors"][0]["pointer"] == "#/query/region"
 
 
-async def test_search_results_page_in_rank_order(c, as_, db):
-    prefix = [await add_enterprise(db, name=f"杭州翻页精密{i}有限公司") for i in range(3)]
-    contained = [await add_enterprise(db, name=f"宁波{i}杭州翻页精密有限公司") for i in range(2)]
+async def test_search_results_page_in_rank_order_then_name_order(c, as_, db):
+    """Name prefixes first, then names containing the query; each in name order (credit codes
+    run the other way here), across pages of two."""
+    codes = sorted(new_credit_code() for _ in range(5))[::-1]
+    prefix = ["杭州翻页精密0有限公司", "杭州翻页精密1有限公司", "杭州翻页精密2有限公司"]
+    contained = ["宁波0杭州翻页精密有限公司", "宁波1杭州翻页精密有限公司"]
+    for code, name in zip(codes, prefix + contained, strict=True):
+        await add_enterprise(db, credit_code=code, name=name)
     admin, seen, cursor = as_(), [], None
     while True:
         params = {"q": "杭州翻页精密", "limit": 2, **({"cursor": cursor} if cursor else {})}
         page = (await c.get("/v1/enterprises", params=params, headers=admin)).json()
-        seen += [e["credit_code"] for e in page["items"]]
+        seen += [e["name"] for e in page["items"]]
         if not (cursor := page["next_cursor"]):
             break
-    assert seen == sorted(prefix) + sorted(contained)  # name prefix first, then contained
+    assert seen == prefix + contained
 
 
 async def test_export_of_a_misspelt_name_has_the_fuzzy_matches_the_list_shows(c, as_, db):

@@ -306,8 +306,9 @@ def is_name_search(f: Filters) -> bool:
 def page_statement(
     principal: Principal, f: Filters, page: PageParams, mode: SearchMode = "strict"
 ) -> tuple[str, list]:
-    """One page (limit + 1 rows, to know whether another follows) in keyset order: credit code,
-    or match rank then credit code for a search. Titles are read for the page's rows only."""
+    """One page (limit + 1 rows, to know whether another follows) in keyset order: credit code;
+    for a search, match rank, then name (in byte order, the order of the name index), then credit
+    code. Titles are read for the page's rows only."""
     sql = Sql()
     add_filters(sql, principal, f)
     if f.search is None:
@@ -322,19 +323,39 @@ def page_statement(
         return text, sql.args
     add_search(sql, f.search, mode)
     rank = match_rank(sql, f.search)
+    cursor = decode_cursor(page.cursor, 3) if page.cursor else None
+    if mode == "prefix":
+        # Names starting with q, read in the name index's order: a page costs its own rows even
+        # when a tenth of all names start with q (杭州). The exact name sorts first, so rank
+        # order (0 exact, 1 prefix) is name order here.
+        if cursor:
+            name, code = sql.arg(cursor[1], "text"), sql.arg(cursor[2], "text")
+            sql.where(f"(e.name ~>~ {name} OR (e.name = {name} AND e.credit_code > {code}))")
+        limit = sql.arg(page.limit + 1, "int")
+        text = (
+            f"SELECT {ITEM_COLUMNS}, {titles_of('e')}, {DETAIL_COLUMNS}, {rank} AS match_rank "
+            f"FROM registry.enterprises e WHERE {sql.where_sql} "
+            f"ORDER BY e.name USING ~<~, e.credit_code LIMIT {limit}"
+        )
+        return text, sql.args
     after = ""
-    if page.cursor:
-        rank_after, code_after = decode_cursor(page.cursor, 2)
-        after = f"WHERE (m.match_rank, m.credit_code) > ({sql.arg(rank_after, 'int')}, {sql.arg(code_after, 'text')})"
+    if cursor:
+        r, name, code = (sql.arg(cursor[0], "int"), sql.arg(cursor[1], "text"), sql.arg(cursor[2], "text"))
+        after = (
+            f"WHERE m.match_rank > {r} OR (m.match_rank = {r} AND "
+            f"(m.name ~>~ {name} OR (m.name = {name} AND m.credit_code > {code})))"
+        )
     limit = sql.arg(page.limit + 1, "int")
-    # The page (keyset on rank and code) first, then the page rows' titles: a search's matches are
-    # ranked and cut in one pass over the rows it reads anyway, and titles are read for 50 of them.
+    # The page (keyset on rank, name and code) first, then the page rows' titles: a search's
+    # matches are ranked and cut in one pass over the rows it reads anyway, and titles are read
+    # for 50 of them.
+    order = "match_rank, {0}.name USING ~<~, {0}.credit_code"
     text = (
         f"SELECT {_outer(ITEM, 'p')}, {titles_of('p')}, {_outer(DETAIL, 'p')}, p.match_rank FROM ("
         f"SELECT * FROM (SELECT {ITEM_COLUMNS}, {DETAIL_COLUMNS}, e.active_titles, e.titles_until, "
         f"{rank} AS match_rank "
         f"FROM registry.enterprises e WHERE {sql.where_sql}) m {after} "
-        f"ORDER BY m.match_rank, m.credit_code LIMIT {limit}) p ORDER BY p.match_rank, p.credit_code"
+        f"ORDER BY m.{order.format('m')} LIMIT {limit}) p ORDER BY p.{order.format('p')}"
     )
     return text, sql.args
 
@@ -389,10 +410,10 @@ async def list_page(
     """A name search returns the strict matches when there are any, else the fuzzy ones —
     deterministic, so cursors stay valid across pages. Strict matches rank name prefixes (rank 0
     or 1) before names merely containing every pair (rank 2), so when the prefixes alone fill the
-    page it is read from the name index without the costlier pair (GIN) search. A non-empty
+    page it is read in the name index's order without the costlier pair (GIN) search. A non-empty
     strict page proves strict matches exist; the existence check runs only for an empty later page."""
     rows: list[Any] = []
-    if is_name_search(f) and (not page.cursor or decode_cursor(page.cursor, 2)[0] <= 1):
+    if is_name_search(f) and (not page.cursor or decode_cursor(page.cursor, 3)[0] <= 1):
         rows = await _fetch(app, page_statement(principal, f, page, "prefix"))
     if len(rows) <= page.limit:
         rows = await _fetch(app, page_statement(principal, f, page))
@@ -403,7 +424,7 @@ async def list_page(
         rows = rows[: page.limit]
         last = rows[-1]
         cursor = encode_cursor(
-            [last["match_rank"], last["credit_code"]] if f.search else [last["credit_code"]]
+            [last["match_rank"], last["name"], last["credit_code"]] if f.search else [last["credit_code"]]
         )
     return rows, cursor
 
