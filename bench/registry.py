@@ -272,9 +272,11 @@ async def main() -> None:
             return page_statement(bench_principal, Filters(**filters), first_page, mode)
 
         list_sql = {(c, t): page_sql(region=c, tier=t) for c in CITIES for t in TIERS}
-        prefix_sql = [(page_sql("prefix", q=n[:4]), page_sql(q=n[:4])) for n in names]
+        prefix_sql = [(page_sql("prefix", q=n[:4]), page_sql("contains", q=n[:4])) for n in names]
         fuzzy_q = [fuzzy(n) for n in names]
-        fuzzy_sql = [(page_sql("prefix", q=q), page_sql(q=q), page_sql("fuzzy", q=q)) for q in fuzzy_q]
+        fuzzy_sql = [
+            (page_sql("prefix", q=q), page_sql("contains", q=q), page_sql("fuzzy", q=q)) for q in fuzzy_q
+        ]
 
         # Every statement takes all four parameters (asyncpg must type each one).
         stats_sql = [
@@ -293,12 +295,13 @@ async def main() -> None:
                     sql, params = list_sql[(rng.choice(CITIES), rng.choice(TIERS))]
                     await c.fetch(sql, *params)
                 elif op in ("search_prefix", "search_fuzzy"):
-                    # As the route: name prefixes; if they do not fill the page, the strict
-                    # matches; if there are none, the fuzzy ones.
+                    # As the route: name prefixes; if they do not fill the page, the other names
+                    # holding every pair; if there are none of either, the fuzzy matches.
                     steps = (prefix_sql if op == "search_prefix" else fuzzy_sql)[i % len(names)]
+                    found = 0
                     for n, (sql, params) in enumerate(steps):
-                        rows = await c.fetch(sql, *params)
-                        if (n == 0 and len(rows) > first_page.limit) or (n == 1 and rows):
+                        found += len(await c.fetch(sql, *params))
+                        if (n == 0 and found > first_page.limit) or (n == 1 and found):
                             break
                 else:
                     for sql in stats_sql:

@@ -191,6 +191,22 @@ async def test_a_typo_inside_a_name_still_finds_it_and_closer_names_come_first(c
     assert r.json()["next_cursor"] is None
 
 
+async def test_a_common_word_pages_prefixes_then_names_containing_it(c, as_, db):
+    prefix = ["科技创新有限公司", "科技发展有限公司"]
+    contained = ["宁波丰科技有限公司", "宁波华科技有限公司", "温州鑫科技有限公司"]
+    for name in contained + prefix:
+        await add_enterprise(db, name=name)
+    await add_enterprise(db, name="宁波科学技术有限公司")  # 科 and 技, not the pair 科技
+    admin, seen, cursor = as_(), [], None
+    while True:
+        params = {"q": "科技", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await c.get("/v1/enterprises", params=params, headers=admin)).json()
+        seen += [e["name"] for e in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == prefix + contained
+
+
 @pytest.mark.parametrize(
     ("q", "found"),
     [

@@ -262,13 +262,13 @@ def _shared(sql: Sql, grams: list[str]) -> str:
     return "(" + " + ".join(f"(e.name_grams @> {sql.arg([g], 'text[]')})::int" for g in grams) + ")"
 
 
-SearchMode = Literal["prefix", "strict", "fuzzy"]
+SearchMode = Literal["prefix", "contains", "strict", "fuzzy"]
 
 
 def add_search(sql: Sql, q: str, mode: SearchMode) -> None:
     """The match condition: the exact credit code; else the names starting with `q` (`prefix`),
-    the strict matches — name prefix or every pair present (`strict`) — or the names within one
-    edit of `q` (`fuzzy`; for long queries, sharing most pairs)."""
+    the other names holding every pair of `q` (`contains`), both (`strict`), or the names within
+    one edit of `q` (`fuzzy`; for long queries, sharing most pairs)."""
     code = check_credit_code(q)
     if code.valid:
         sql.where(f"e.credit_code = {sql.arg(code.normalized, 'text')}")
@@ -278,6 +278,10 @@ def add_search(sql: Sql, q: str, mode: SearchMode) -> None:
         sql.where(_fuzzy_match(sql, q))
     elif mode == "prefix":
         sql.where(f"e.name LIKE {sql.arg(pattern, 'text')}")
+    elif mode == "contains":
+        sql.where(
+            f"e.name_grams @> {sql.arg(grams, 'text[]')} AND NOT e.name LIKE {sql.arg(pattern, 'text')}"
+        )
     else:
         sql.where(f"(e.name LIKE {sql.arg(pattern, 'text')} OR e.name_grams @> {sql.arg(grams, 'text[]')})")
 
@@ -330,7 +334,8 @@ def page_statement(
         # order (0 exact, 1 prefix) is name order here.
         if cursor:
             name, code = sql.arg(cursor[1], "text"), sql.arg(cursor[2], "text")
-            sql.where(f"(e.name ~>~ {name} OR (e.name = {name} AND e.credit_code > {code}))")
+            # The first term starts the index scan at the cursor (an OR alone is only a filter).
+            sql.where(f"e.name ~>=~ {name} AND (e.name ~>~ {name} OR e.credit_code > {code})")
         limit = sql.arg(page.limit + 1, "int")
         text = (
             f"SELECT {ITEM_COLUMNS}, {titles_of('e')}, {DETAIL_COLUMNS}, {rank} AS match_rank "
@@ -404,21 +409,38 @@ async def _strict_exists(app: Any, principal: Principal, f: Filters) -> bool:
     return (await _fetch(app, exists_statement(principal, f)))[0][0]
 
 
+def _first(rows: int) -> PageParams:
+    """The first page of `rows` rows (the limit + 1 convention: limit rows - 1)."""
+    return PageParams.model_construct(limit=rows - 1, cursor=None)
+
+
+async def _search_rows(app: Any, principal: Principal, f: Filters, page: PageParams) -> list[Any]:
+    """A name search's page: the strict matches — name prefixes (rank 0–1) read from the name
+    index, then the other names holding every pair (rank 2) — and only when there are none at
+    all, the fuzzy ones (rank 3+). The cursor's rank says which of these a later page continues,
+    so cursors stay valid across pages."""
+    after = decode_cursor(page.cursor, 3) if page.cursor else None
+    rank_after = after[0] if after else -1
+    rows: list[Any] = []
+    if rank_after <= 1:
+        rows = await _fetch(app, page_statement(principal, f, page, "prefix"))
+        if len(rows) > page.limit:
+            return rows
+    if rank_after <= 2:
+        rest = page if rank_after == 2 else _first(page.limit + 1 - len(rows))
+        rows += await _fetch(app, page_statement(principal, f, rest, "contains"))
+        if rows or after:
+            return rows
+    return await _fetch(app, page_statement(principal, f, page, "fuzzy"))
+
+
 async def list_page(
     app: Any, principal: Principal, f: Filters, page: PageParams
 ) -> tuple[list[Any], str | None]:
-    """A name search returns the strict matches when there are any, else the fuzzy ones —
-    deterministic, so cursors stay valid across pages. Strict matches rank name prefixes (rank 0
-    or 1) before names merely containing every pair (rank 2), so when the prefixes alone fill the
-    page it is read in the name index's order without the costlier pair (GIN) search. A non-empty
-    strict page proves strict matches exist; the existence check runs only for an empty later page."""
-    rows: list[Any] = []
-    if is_name_search(f) and (not page.cursor or decode_cursor(page.cursor, 3)[0] <= 1):
-        rows = await _fetch(app, page_statement(principal, f, page, "prefix"))
-    if len(rows) <= page.limit:
+    if is_name_search(f):
+        rows = await _search_rows(app, principal, f, page)
+    else:
         rows = await _fetch(app, page_statement(principal, f, page))
-    if not rows and is_name_search(f) and not (page.cursor and await _strict_exists(app, principal, f)):
-        rows = await _fetch(app, page_statement(principal, f, page, "fuzzy"))
     cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]
