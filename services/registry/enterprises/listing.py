@@ -120,7 +120,8 @@ class Sql:
 
 def _region(sql: Sql, prefix: str) -> None:
     """A county code is an equality, a city prefix an equality on `substr(region_code, 1, 4)`: both
-    are answered by indexes in credit-code order (migration 0008). Other lengths are a LIKE."""
+    are answered by indexes in credit-code order for the list (migration 0008) and in name order for
+    a name search (migration 0011). Other lengths are a LIKE."""
     if len(prefix) == 6:
         sql.where(f"e.region_code = {sql.arg(prefix, 'text')}")
     elif len(prefix) == 4:
