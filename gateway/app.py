@@ -22,7 +22,6 @@ from gateway.profile.router import router as profile_router
 from gateway.progress.router import router as progress_router
 from gateway.proxy import ProxyMiddleware
 from gateway.settings import GatewaySettings, get_gateway_settings
-from services.common import response_writes
 from services.common.app import NO_OTEL, VERSION, operation_id
 from services.common.db import bind_database, create_engine
 from services.common.errors import install_error_handlers
@@ -46,7 +45,6 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     settings = settings or get_settings()
     gw_settings = gateway_settings or get_gateway_settings()
     configure_logging("gateway", settings.log_level)
-    response_writes.install()  # one socket write per response of known length
     engine = create_engine(settings, "eaglet-gateway")
     authenticator = Authenticator(settings, gw_settings, engine)
     gateway = Gateway(settings, gw_settings, authenticator)

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
-from services.common import response_writes
 from services.common.auth import CurrentPrincipal
 from services.common.db import bind_database, create_engine
 from services.common.errors import install_error_handlers, responses
@@ -65,7 +64,6 @@ def create_service_app(
     and disposed on shutdown."""
     settings = settings or get_settings()
     configure_logging(name, settings.log_level)
-    response_writes.install()  # one socket write per response of known length
     engine = create_engine(settings, f"eaglet-{name}")
 
     @asynccontextmanager
