@@ -174,6 +174,17 @@ async def test_name_search_prefix_contains_and_fuzzy(c, as_, db):
     assert await search("不存在的名字") == []
 
 
+async def searched_names(c, headers, q: str) -> list[str]:
+    """The names a search returns, following its cursor through pages of two."""
+    seen, cursor = [], None
+    while True:
+        params = {"q": q, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await c.get("/v1/enterprises", params=params, headers=headers)).json()
+        seen += [e["name"] for e in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            return seen
+
+
 async def test_a_typo_inside_a_name_still_finds_it_and_closer_names_come_first(c, as_, db):
     """精蜜 for 精密 breaks two of 华东精蜜仪器's five pairs; three shared still match. A name
     sharing four of them ranks above one sharing three, whatever their credit codes."""
@@ -197,14 +208,7 @@ async def test_a_common_word_pages_prefixes_then_names_containing_it(c, as_, db)
     for name in contained + prefix:
         await add_enterprise(db, name=name)
     await add_enterprise(db, name="宁波科学技术有限公司")  # 科 and 技, not the pair 科技
-    admin, seen, cursor = as_(), [], None
-    while True:
-        params = {"q": "科技", "limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await c.get("/v1/enterprises", params=params, headers=admin)).json()
-        seen += [e["name"] for e in page["items"]]
-        if not (cursor := page["next_cursor"]):
-            break
-    assert seen == prefix + contained
+    assert await searched_names(c, as_(), "科技") == prefix + contained
 
 
 @pytest.mark.parametrize("name", ["华东精密仪器有限公司", "Zhe Jiang  ABC 科技", "华", ""])
@@ -361,14 +365,7 @@ async def test_search_results_page_in_rank_order_then_name_order(c, as_, db):
     contained = ["宁波0杭州翻页精密有限公司", "宁波1杭州翻页精密有限公司"]
     for code, name in zip(codes, prefix + contained, strict=True):
         await add_enterprise(db, credit_code=code, name=name)
-    admin, seen, cursor = as_(), [], None
-    while True:
-        params = {"q": "杭州翻页精密", "limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await c.get("/v1/enterprises", params=params, headers=admin)).json()
-        seen += [e["name"] for e in page["items"]]
-        if not (cursor := page["next_cursor"]):
-            break
-    assert seen == prefix + contained
+    assert await searched_names(c, as_(), "杭州翻页精密") == prefix + contained
 
 
 async def test_export_of_a_misspelt_name_has_the_fuzzy_matches_the_list_shows(c, as_, db):
