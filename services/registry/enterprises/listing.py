@@ -10,7 +10,7 @@ are defined here only; the list, the export and `bench/registry.py` all use thes
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from itertools import combinations
 from math import comb
 from typing import Any, Literal
@@ -189,7 +189,8 @@ def fuzzy_need(k: int) -> int:
     return max(2, min((2 * k + 2) // 3, k - 2))
 
 
-def one_edit_grams(q: str) -> list[list[str]]:
+@lru_cache(maxsize=4096)  # a search page builds up to three statements from the same query
+def one_edit_grams(q: str) -> tuple[tuple[str, ...], ...]:
     """The gram sets of the names within one edit of `q`, one set per kind of edit and position:
     the pairs the edit leaves intact plus the gram bridging it — the skip pair `a_b` around a
     mistyped character or a missing one, the pair `ab` where the query has a character too many.
@@ -214,13 +215,14 @@ def one_edit_grams(q: str) -> list[list[str]]:
         sets.add(frozenset([*intact(i - 1), f"{s[i - 1]}_{s[i]}"]))
     useful = {frozenset(g for g in gs if g not in STOP_BIGRAMS) for gs in sets}
     useful = {gs for gs in useful if len(gs) >= 2}
-    return sorted(sorted(gs) for gs in useful if not any(o < gs for o in useful))
+    return tuple(sorted(tuple(sorted(gs)) for gs in useful if not any(o < gs for o in useful)))
 
 
-def search_terms(q: str) -> tuple[str, list[str], int]:
+@lru_cache(maxsize=4096)  # asked by every condition and rank of a search page's statements
+def search_terms(q: str) -> tuple[str, tuple[str, ...], int]:
     """(prefix LIKE pattern, pairs used for matching, pairs a long fuzzy query must share)."""
     grams = bigrams(q)
-    useful = [g for g in grams if g not in STOP_BIGRAMS] or grams
+    useful = tuple(g for g in grams if g not in STOP_BIGRAMS) or tuple(grams)
     return (
         q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
         useful,
@@ -257,7 +259,7 @@ def _fuzzy_match(sql: Sql, q: str) -> str:
     return f"(e.name_grams && {sql.arg(grams[: k - need + 1], 'text[]')} AND {_shared(sql, grams)} >= {need})"
 
 
-def _shared(sql: Sql, grams: list[str]) -> str:
+def _shared(sql: Sql, grams: Sequence[str]) -> str:
     """How many of `grams` a row's name has (a sum of containment tests: a quarter cheaper per
     row than intersecting the arrays in a subquery, measured over a thousand candidates)."""
     return "(" + " + ".join(f"(e.name_grams @> {sql.arg([g], 'text[]')})::int" for g in grams) + ")"
