@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,8 +247,11 @@ async def measure(args, url: str, procs: list[subprocess.Popen]) -> None:
         )
         seconds = max(1.0, 10 * args.scale)
         n = args.connections
-        # A principal minted per run and reused (valid 120 s): the service verifies it on every call.
-        official_principal = principal_headers("official", region="330000", sub="bench")
+
+        # A principal minted for each run (valid 120 s): the service verifies it on every call.
+        def official_principal() -> dict[str, str]:
+            return principal_headers("official", region="330000", sub="bench")
+
         gw_headers = {"Authorization": f"Bearer {official.key}"}
         check = httpx.get(gw + "/registry" + path, headers=gw_headers)  # noqa: ASYNC210
         assert check.status_code == 200, check.text
@@ -258,20 +262,23 @@ async def measure(args, url: str, procs: list[subprocess.Popen]) -> None:
             print(
                 f"  load generator: {'wrk' if wrk.available() else 'aiohttp (install wrk for figures that spare the cores)'}"
             )
-            await get_load(direct_reg, path, official_principal, 1.0, n)  # warm-up
-            await get_load(gw, "/registry" + path, gw_headers, 1.0, n)
+
+            def direct(seconds: float, connections: int) -> Awaitable[Measured]:
+                return get_load(direct_reg, path, official_principal(), seconds, connections)
+
+            def gateway(seconds: float, connections: int) -> Awaitable[Measured]:
+                return get_load(gw, "/registry" + path, gw_headers, seconds, connections)
+
+            await direct(1.0, n)  # warm-up
+            await gateway(1.0, n)
             # Rounds of one direct and one gateway run, in alternating order: on a shared machine the
             # throughput drifts between runs, so the ratio is taken per round and the median reported.
             rounds = []
             for r in range(args.get_rounds):
-                principal = principal_headers("official", region="330000", sub="bench")
-                runs = {}
-                for side in ("direct", "gateway") if r % 2 == 0 else ("gateway", "direct"):
-                    if side == "direct":
-                        runs[side] = await get_load(direct_reg, path, principal, seconds, n)
-                    else:
-                        runs[side] = await get_load(gw, "/registry" + path, gw_headers, seconds, n)
-                d, g = runs["direct"], runs["gateway"]
+                if r % 2 == 0:
+                    d, g = await direct(seconds, n), await gateway(seconds, n)
+                else:
+                    g, d = await gateway(seconds, n), await direct(seconds, n)
                 rounds.append((g.rate / d.rate, d, g))
                 print(
                     f"  round {r + 1}: direct {d.rate:6.0f} req/s, gateway {g.rate:6.0f} req/s, ratio {g.rate / d.rate:.2f}"
@@ -295,9 +302,7 @@ async def measure(args, url: str, procs: list[subprocess.Popen]) -> None:
                 f"p99 {g.p99_ms - d.p99_ms:+.2f} ms (under {n}-connection load)"
             )
             # single-connection latency (no queueing): what one call costs through the gateway
-            official_principal = principal_headers("official", region="330000", sub="bench")
-            d1 = await get_load(direct_reg, path, official_principal, seconds / 2, 1)
-            g1 = await get_load(gw, "/registry" + path, gw_headers, seconds / 2, 1)
+            d1, g1 = await direct(seconds / 2, 1), await gateway(seconds / 2, 1)
             print(
                 f"  one connection: direct p50 {d1.p50_ms:.2f} ms, gateway p50 {g1.p50_ms:.2f} ms "
                 f"(adds {g1.p50_ms - d1.p50_ms:.2f} ms), p99 {d1.p99_ms:.2f} / {g1.p99_ms:.2f} ms"
