@@ -24,8 +24,9 @@ depends_on = None
 S = "registry"
 
 # The distinct pairs (c[i] || c[i+1]) and skip pairs (c[i] || '_' || c[i+2]) of the lower-cased
-# name without whitespace, sorted; a one-character name is its own gram. Python's
-# `services.registry.enterprises.listing.grams` makes the same for a query.
+# name without whitespace, sorted; a one-character name is its own gram. The query side reads a
+# query the same way (`services.registry.enterprises.listing._letters` and `bigrams`); a test in
+# tests/registry/test_enterprises.py holds the two together.
 NAME_GRAMS = f"""
 CREATE FUNCTION {S}.name_grams(name text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
