@@ -109,14 +109,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List clients with their keys' prefixes and last use."""
         from gateway.clients.service import list_clients
-        from services.common.pagination import PageParams
+        from services.common.pagination import PageParams, cursor_binding
 
         async def work(session):
             out, cursor = [], None
+            binding = cursor_binding("cli.clients_list", None, [kind, include_revoked])
             while True:
-                items, cursor = await list_clients(
-                    session, PageParams(limit=500, cursor=cursor), kind, None, include_revoked
-                )
+                page = PageParams(limit=500, cursor=cursor, binding=binding)
+                items, cursor = await list_clients(session, page, kind, None, include_revoked)
                 out.extend(items)
                 if not cursor:
                     return out

@@ -10,8 +10,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from gateway import policy
 from gateway.auth import Caller
 from gateway.core import Gateway, client_ip
+from services.common.auth import Principal
 from services.common.context import request_id_var
 from services.common.errors import Problem
+from services.common.pagination import PageParams, page_params_for
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -39,6 +41,14 @@ async def admitted_caller(
 
 
 CurrentCaller = Annotated[Caller, Depends(admitted_caller)]
+
+
+async def admitted_principal(caller: CurrentCaller) -> Principal:
+    return caller.principal
+
+
+# The gateway's lists: pages bound to the route, its filters and the admitted caller.
+Pagination = Annotated[PageParams, Depends(page_params_for(admitted_principal))]
 
 
 def request_id() -> str | None:

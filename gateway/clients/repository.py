@@ -56,7 +56,7 @@ class ClientRepository:
             stmt = stmt.where(ApiClient.revoked_at.is_(None))
         stmt = keyset(stmt, [ApiClient.created_at, ApiClient.id], params)
         rows = list((await self.session.execute(stmt)).scalars())
-        return page_of(rows, params, lambda c: (c.created_at, str(c.id)))
+        return page_of(rows, params, lambda c: (c.created_at, c.id))
 
     async def revoke_client(self, client_id: uuid.UUID, at: datetime) -> None:
         await self.session.execute(update(ApiClient).where(ApiClient.id == client_id).values(revoked_at=at))

@@ -17,10 +17,10 @@ from gateway.clients.schemas import (
     Kind,
     RotateRequest,
 )
-from gateway.deps import CurrentCaller
+from gateway.deps import CurrentCaller, Pagination
 from services.common.db import DbSession
 from services.common.errors import responses
-from services.common.pagination import Page, Pagination
+from services.common.pagination import Page
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 AUTH = (401, 403, 429)

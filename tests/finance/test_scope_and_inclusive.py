@@ -121,3 +121,44 @@ async def test_a_credit_line_arriving_later_reclassifies_the_loan(client_for, as
     # the line closed before the issue date no longer counts
     await post(c, "/v1/credit-lines/batch", bank, [dict(ln, status="closed", closed_on="2022-02-01")])
     assert (await c.get("/v1/loans/L", headers=bank)).json()["inclusive"] is True
+
+
+async def test_a_loans_cursor_pages_on_only_for_its_bank_and_its_filters(client_for, as_):
+    """Bank A's cursor is A's, for the list it came from: the same caller with the same filters
+    gets the next page; other filters or bank B get a 400 `invalid_cursor` — never B's rows."""
+    c = client_for("finance")
+    a, b = as_("bank", org="BA"), as_("bank", org="BB")
+    await post(c, "/v1/loans/batch", a, [loan(product="credit") for _ in range(3)])
+    await post(c, "/v1/loans/batch", b, [loan(product="credit") for _ in range(3)])
+    first = (await c.get("/v1/loans", params={"limit": 2, "product": "credit"}, headers=a)).json()
+    cursor = first["next_cursor"]
+    assert cursor
+    nxt = await c.get("/v1/loans", params={"limit": 2, "product": "credit", "cursor": cursor}, headers=a)
+    assert nxt.status_code == 200
+    assert [i["lender"] for i in first["items"] + nxt.json()["items"]] == ["BA"] * 3
+    assert nxt.json()["next_cursor"] is None
+    for params, headers in [
+        ({"product": "mortgage"}, a),  # other filters
+        ({}, a),  # the filter left out
+        ({"product": "credit", "lender": "BB"}, a),  # a filter added
+        ({"product": "credit"}, b),  # bank B
+        ({"product": "credit"}, as_("admin")),
+        ({"product": "credit"}, as_("bank", org="BA", sub="bank:BA:second-client")),
+    ]:
+        r = await c.get("/v1/loans", params={**params, "cursor": cursor}, headers=headers)
+        assert r.status_code == 400, (params, r.text)
+        assert r.json()["code"] == "invalid_cursor"
+        assert r.json()["errors"][0]["pointer"] == "#/query/cursor"
+
+
+async def test_an_officials_loans_cursor_is_refused_to_another_official(client_for, as_):
+    c = client_for("finance")
+    await post(c, "/v1/loans/batch", as_("bank", org="B1"), [loan() for _ in range(3)])
+    mine = as_("official", region="330100", sub="official:zhang")
+    first = (await c.get("/v1/loans", params={"limit": 1}, headers=mine)).json()
+    assert first["next_cursor"]
+    other = as_("official", region="330100", sub="official:li")
+    r = await c.get("/v1/loans", params={"limit": 1, "cursor": first["next_cursor"]}, headers=other)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_cursor"
+    r = await c.get("/v1/loans", params={"limit": 1, "cursor": first["next_cursor"]}, headers=mine)
+    assert r.status_code == 200 and r.json()["items"] != first["items"]

@@ -155,6 +155,49 @@ async def test_list_filters_and_keyset_pages(c, as_, db):
     assert r.status_code == 400
 
 
+async def test_a_list_cursor_pages_on_only_for_its_official_and_its_filters(c, as_, db):
+    """An official's cursor continues that official's list with those filters; another official
+    (even of the same region), other filters or a search get a 400 `invalid_cursor`."""
+    for _ in range(3):
+        await add_enterprise(db, region_code=HZ_XIHU, name="杭州游标测试有限公司")
+    zhang = as_("official", region="330100", sub="official:zhang")
+    first = (await c.get("/v1/enterprises", params={"region": "3301", "limit": 2}, headers=zhang)).json()
+    cursor = first["next_cursor"]
+    assert cursor
+    nxt = await c.get(
+        "/v1/enterprises", params={"region": "3301", "limit": 2, "cursor": cursor}, headers=zhang
+    )
+    assert nxt.status_code == 200 and len(nxt.json()["items"]) == 1
+    for params, headers in [
+        ({"region": "3301"}, as_("official", region="330100", sub="official:li")),
+        ({"region": "3301"}, as_("official", region="33", sub="official:zhang")),  # same sub, other region
+        ({"region": "3301"}, as_("admin")),
+        ({"region": "330106"}, zhang),
+        ({}, zhang),
+        ({"region": "3301", "q": "杭州游标"}, zhang),  # a search's cursor holds other values
+    ]:
+        r = await c.get("/v1/enterprises", params={**params, "cursor": cursor}, headers=headers)
+        assert r.status_code == 400, (params, r.text)
+        assert r.json()["code"] == "invalid_cursor" and r.json()["errors"][0]["pointer"] == "#/query/cursor"
+
+
+async def test_a_search_cursor_is_bound_to_its_query(c, as_, db):
+    for i in range(3):
+        await add_enterprise(db, name=f"杭州绑定游标{i}有限公司")
+    admin = as_()
+    first = (await c.get("/v1/enterprises", params={"q": "杭州绑定游标", "limit": 1}, headers=admin)).json()
+    r = await c.get(
+        "/v1/enterprises", params={"q": "杭州绑定", "cursor": first["next_cursor"]}, headers=admin
+    )
+    assert r.status_code == 400 and r.json()["code"] == "invalid_cursor"
+    r = await c.get("/v1/enterprises", params={"cursor": first["next_cursor"]}, headers=admin)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_cursor"
+    r = await c.get(
+        "/v1/enterprises", params={"q": "杭州绑定游标", "cursor": first["next_cursor"]}, headers=admin
+    )
+    assert r.status_code == 200 and r.json()["items"][0]["name"] == "杭州绑定游标1有限公司"
+
+
 async def test_name_search_prefix_contains_and_fuzzy(c, as_, db):
     a = await add_enterprise(db, name="杭州海康精密机械有限公司")
     b = await add_enterprise(db, name="宁波精密机械制造有限公司")

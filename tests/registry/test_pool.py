@@ -243,3 +243,27 @@ async def test_parks_and_tenants(c, as_, db):
     listed = (await c.get("/v1/parks", params={"min_stars": 5}, headers=official)).json()["items"]
     assert [p["id"] for p in listed] == [pid]
     assert (await c.get(f"/v1/parks/{pid}", headers=as_("official", region="330212"))).status_code == 404
+
+
+async def test_a_screenings_candidate_cursor_is_bound_to_that_screening_and_its_official(c, as_, db):
+    """The run answers the first 50 candidates; its next cursor continues `GET /v1/screenings/{id}`
+    for that official only — not another screening, other filters or another official."""
+    for _ in range(51):
+        await add_enterprise(db, region_code="330106")
+    zhang = as_("official", region="330106", sub="official:zhang")
+    run = {"tier": "champion_candidate", "year": 2022, "rule_set": "champion-zj-2022"}
+    first = (await c.post("/v1/screenings", json=run, headers=zhang)).json()
+    other = (await c.post("/v1/screenings", json=run, headers=zhang)).json()
+    cursor = first["candidates"]["next_cursor"]
+    assert cursor and len(first["candidates"]["items"]) == 50
+    nxt = await c.get(f"/v1/screenings/{first['id']}", params={"cursor": cursor}, headers=zhang)
+    assert nxt.status_code == 200, nxt.text
+    assert len(nxt.json()["candidates"]["items"]) == 1 and nxt.json()["candidates"]["next_cursor"] is None
+    for path, params, headers in [
+        (f"/v1/screenings/{other['id']}", {}, zhang),
+        (f"/v1/screenings/{first['id']}", {"outcome": "incomplete"}, zhang),
+        (f"/v1/screenings/{first['id']}", {}, as_("official", region="330106", sub="official:li")),
+    ]:
+        r = await c.get(path, params={**params, "cursor": cursor}, headers=headers)
+        assert r.status_code == 400 and r.json()["code"] == "invalid_cursor", (path, params, r.text)
+

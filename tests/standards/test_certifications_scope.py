@@ -122,3 +122,32 @@ async def test_an_admin_must_choose_the_body_when_a_number_is_shared(c, as_):
     assert r.status_code == 409 and r.json()["code"] == "ambiguous_certificate_no"
     r = await c.get("/v1/certifications/DUP", headers=as_(), params={"certifier": "BODY-B"})
     assert r.status_code == 200 and r.json()["certifier"] == "BODY-B"
+
+
+async def test_body_b_cannot_page_on_with_body_a_cursor(c, as_):
+    a, b = as_("certifier", org="BODY-A"), as_("certifier", org="BODY-B")
+    await push(c, a, [cert(certificate_no=f"A-{i}") for i in range(3)])
+    await push(c, b, [cert(certificate_no=f"B-{i}") for i in range(3)])
+    first = (await c.get("/v1/certifications", headers=a, params={"limit": 2})).json()
+    cursor = first["next_cursor"]
+    r = await c.get("/v1/certifications", headers=b, params={"limit": 2, "cursor": cursor})
+    assert r.status_code == 400 and r.json()["code"] == "invalid_cursor", r.text
+    r = await c.get("/v1/certifications", headers=a, params={"status": "valid", "cursor": cursor})
+    assert r.status_code == 400 and r.json()["code"] == "invalid_cursor"
+    r = await c.get("/v1/certifications", headers=a, params={"limit": 2, "cursor": cursor})
+    assert [x["certificate_no"] for x in r.json()["items"]] == ["A-2"]
+
+
+async def test_a_history_cursor_belongs_to_that_certificate(c, as_):
+    a = as_("certifier", org="BODY-A")
+    for status, on in (("valid", f"{Y}-03-01"), ("suspended", f"{Y}-04-01"), ("valid", f"{Y}-05-01")):
+        reason = "整改" if status == "suspended" else None
+        for no in ("H-1", "H-2"):
+            await push(
+                c, a, [cert(certificate_no=no, status=status, status_effective_on=on, status_reason=reason)]
+            )
+    first = (await c.get("/v1/certifications/H-1/history", headers=a, params={"limit": 1})).json()
+    r = await c.get("/v1/certifications/H-2/history", headers=a, params={"cursor": first["next_cursor"]})
+    assert r.status_code == 400 and r.json()["code"] == "invalid_cursor", r.text
+    r = await c.get("/v1/certifications/H-1/history", headers=a, params={"cursor": first["next_cursor"]})
+    assert [h["revision"] for h in r.json()["items"]] == [2, 3]

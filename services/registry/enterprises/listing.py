@@ -310,6 +310,10 @@ def is_name_search(f: Filters) -> bool:
 # ---- statements ---------------------------------------------------------------------------
 
 
+# What a list cursor holds: the last credit code; for a search, match rank, name and credit code.
+CODE_CURSOR, SEARCH_CURSOR = (str,), (int, str, str)
+
+
 def page_statement(
     principal: Principal, f: Filters, page: PageParams, mode: SearchMode = "strict"
 ) -> tuple[str, list]:
@@ -320,7 +324,7 @@ def page_statement(
     add_filters(sql, principal, f)
     if f.search is None:
         if page.cursor:
-            (after,) = decode_cursor(page.cursor, 1)
+            (after,) = decode_cursor(page, CODE_CURSOR)
             sql.where(f"e.credit_code > {sql.arg(after, 'text')}")
         limit = sql.arg(page.limit + 1, "int")
         text = (
@@ -330,7 +334,7 @@ def page_statement(
         return text, sql.args
     add_search(sql, f.search, mode)
     rank = match_rank(sql, f.search)
-    cursor = decode_cursor(page.cursor, 3) if page.cursor else None
+    cursor = decode_cursor(page, SEARCH_CURSOR) if page.cursor else None
     if mode == "prefix":
         # Names starting with q, read in the name index's order: a page costs its own rows even
         # when a tenth of all names start with q (杭州). The exact name sorts first, so rank
@@ -422,7 +426,7 @@ async def _search_rows(app: Any, principal: Principal, f: Filters, page: PagePar
     index, then the other names holding every pair (rank 2) — and only when there are none at
     all, the fuzzy ones (rank 3+). The cursor's rank says which of these a later page continues,
     so cursors stay valid across pages."""
-    after = decode_cursor(page.cursor, 3) if page.cursor else None
+    after = decode_cursor(page, SEARCH_CURSOR) if page.cursor else None
     rank_after = after[0] if after else -1
     rows: list[Any] = []
     if rank_after <= 1:
@@ -449,7 +453,8 @@ async def list_page(
         rows = rows[: page.limit]
         last = rows[-1]
         cursor = encode_cursor(
-            [last["match_rank"], last["name"], last["credit_code"]] if f.search else [last["credit_code"]]
+            page,
+            [last["match_rank"], last["name"], last["credit_code"]] if f.search else [last["credit_code"]],
         )
     return rows, cursor
 

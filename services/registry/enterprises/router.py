@@ -12,7 +12,14 @@ from services.common.auth import Principal
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
 from services.common.db import DbSession
 from services.common.errors import responses
-from services.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams
+from services.common.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    PAGING,
+    Page,
+    PageParams,
+    cursor_binding,
+)
 from services.common.query import QueryModel, query_docs
 from services.registry.enterprises import listing, service
 from services.registry.enterprises.export import csv_stream, xlsx_stream
@@ -30,7 +37,10 @@ router = APIRouter(prefix="/v1", tags=["enterprises"])
 class ListQuery(Filters):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size (max 500)")
     cursor: str | None = Field(
-        None, max_length=2048, description="Opaque cursor from the previous page's next_cursor"
+        None,
+        max_length=2048,
+        description="Opaque cursor from the previous page's next_cursor; valid only for the same "
+        "list, with the same filters, for the same caller",
     )
 
 
@@ -66,8 +76,11 @@ async def list_enterprises(
 
 
 async def list_json(app: Any, principal: Principal, query: ListQuery) -> bytes:
-    """The list page's body (the route's, and `fast_path.py`'s for the same request)."""
-    page = PageParams(limit=query.limit, cursor=query.cursor)
+    """The list page's body (the route's, and `fast_path.py`'s for the same request). Its cursors
+    are bound to this list, the query's filters and the caller."""
+    filters = query.model_dump(mode="json", exclude=PAGING)
+    binding = cursor_binding("registry.list_enterprises", principal, filters)
+    page = PageParams(limit=query.limit, cursor=query.cursor, binding=binding)
     rows, cursor = await listing.list_page(app, principal, query, page)
     return listing.page_json(rows, cursor)
 

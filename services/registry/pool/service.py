@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
 from services.common.errors import Problem, field_problem, not_found
-from services.common.pagination import PageParams
+from services.common.pagination import PageParams, cursor_binding, list_filters
 from services.registry.enterprises import repository as enterprises
 from services.registry.indicators.schemas import max_year
 from services.registry.pool import repository as repo
@@ -82,7 +82,12 @@ async def screen(session: AsyncSession, principal: Principal, body: ScreeningIn)
             )
         ],
     )
-    return await get_screening(session, principal, screening.id, None, PageParams(limit=50, cursor=None))
+    # The first page of `GET /v1/screenings/{id}`: its next cursor is one for that list.
+    filters = list_filters({"screening_id": screening.id}, ())
+    first = PageParams(
+        limit=50, cursor=None, binding=cursor_binding("registry.get_screening", principal, filters)
+    )
+    return await get_screening(session, principal, screening.id, None, first)
 
 
 async def get_screening(
