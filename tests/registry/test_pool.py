@@ -267,3 +267,27 @@ async def test_a_screenings_candidate_cursor_is_bound_to_that_screening_and_its_
         r = await c.get(path, params={**params, "cursor": cursor}, headers=headers)
         assert r.status_code == 400 and r.json()["code"] == "invalid_cursor", (path, params, r.text)
 
+
+async def test_a_decision_cannot_cite_a_screening_outside_the_callers_region(c, as_, db):
+    """A screening another region ran is, to this official, as absent as one that never existed:
+    the same 404, so a decision cannot tell whether it exists."""
+    await add_enterprise(db, region_code="330106")
+    ningbo_firm = await add_enterprise(db, region_code="330212")
+    run = {"tier": "champion_candidate", "year": 2022, "rule_set": "champion-zj-2022"}
+    xihu = (await c.post("/v1/screenings", json=run, headers=as_("official", region="330106"))).json()
+    yinzhou = as_("official", region="330212")
+
+    async def decide(screening_id, headers=yinzhou):
+        body = {"credit_code": ningbo_firm, "tier": "seedling", "year": 2022, "decision": "reject"}
+        return await c.post(
+            "/v1/pool/decisions", json={**body, "screening_id": screening_id}, headers=headers
+        )
+
+    outside, missing = await decide(xihu["id"]), await decide(xihu["id"] + 1000)
+    assert outside.status_code == missing.status_code == 404, outside.text
+    assert outside.json()["code"] == missing.json()["code"] == "not_found"
+    assert outside.json()["detail"] == f"screening {xihu['id']} not found"
+    assert missing.json()["detail"] == f"screening {xihu['id'] + 1000} not found"
+    assert await db.fetchval("SELECT count(*) FROM registry.pool_decisions") == 0
+    # a province official covers the county's screening
+    assert (await decide(xihu["id"], as_("official", region="330000"))).status_code == 201

@@ -67,7 +67,8 @@ async def get_screening(
 async def create_pool_decision(body: DecisionIn, session: DbSession, principal: Manager) -> DecisionOut:
     """An enterprise holds at most one active tier: admitting it at another tier promotes (or moves)
     it, keeping the history; `exit` needs the tier it holds (409 otherwise); admitting it again at
-    the tier it holds is a 409. `reject` records a refused admission."""
+    the tier it holds is a 409. `reject` records a refused admission. A `screening_id` must be a
+    screening of the caller's region or below: any other is a 404, as one that does not exist."""
     return await service.decide(session, principal, body)
 
 

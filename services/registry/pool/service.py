@@ -90,13 +90,20 @@ async def screen(session: AsyncSession, principal: Principal, body: ScreeningIn)
     return await get_screening(session, principal, screening.id, None, first)
 
 
-async def get_screening(
-    session: AsyncSession, principal: Principal, screening_id: int, outcome: str | None, params: PageParams
-) -> ScreeningOut:
+async def visible_screening(session: AsyncSession, principal: Principal, screening_id: int) -> Screening:
+    """A screening of the caller's region or below (officials; admin: any). Any other is a 404,
+    exactly as one that does not exist: reading it or citing it in a decision tells nothing."""
     s = await repo.get_screening(session, screening_id)
     own = principal.region_prefix()
     if s is None or (own is not None and not (s.region or "").startswith(own)):
         raise not_found("screening", str(screening_id))
+    return s
+
+
+async def get_screening(
+    session: AsyncSession, principal: Principal, screening_id: int, outcome: str | None, params: PageParams
+) -> ScreeningOut:
+    s = await visible_screening(session, principal, screening_id)
     rows, cursor = await repo.candidates(session, screening_id, outcome, params)
     items = [
         Candidate(
@@ -126,8 +133,8 @@ async def decide(session: AsyncSession, principal: Principal, body: DecisionIn) 
         raise Problem(
             409, "not_in_tier", f"{code} does not hold tier {body.tier} (active tier: {current or 'none'})"
         )
-    if body.screening_id is not None and await repo.get_screening(session, body.screening_id) is None:
-        raise field_problem(422, "unknown_screening", "/screening_id", f"no screening {body.screening_id}")
+    if body.screening_id is not None:
+        await visible_screening(session, principal, body.screening_id)
     decision = await repo.add_decision(
         session,
         PoolDecision(
