@@ -9,7 +9,7 @@ from typing import Any
 
 from services.common.batch import Rule, RuleSet
 
-VERSION = "fin-2024.1"
+VERSION = "fin-2024.2"
 
 # Versioned thresholds (domain.md §6–7; some are unsettled, so they live here, not in code paths).
 INCLUSIVE_LINE_CAP = Decimal("10000000.00")  # 单户授信总额 ≤ 1000万元 inclusive
@@ -114,7 +114,10 @@ RULES = RuleSet(
             "No guarantee with this reference naming this lender (yet).",
         ),
         Rule("FIN-W004", "warning", "/lender_code", "Lender code is not a registered bank institution."),
-        Rule("FIN-W005", "warning", "/loan_ref", "No loan with this reference at the named lender (yet)."),
+        # FIN-W005 ("no loan with this reference at the named lender") was retired in fin-2024.2:
+        # a guarantor sees no loans, and the warning told it whether a bank holds a loan ref. The
+        # link is checked where the caller may see both sides: FIN-W003, on the bank's loans.
+        # Rule ids are never reused.
     ],
 )
 

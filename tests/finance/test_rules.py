@@ -99,7 +99,7 @@ async def test_guarantee_errors(client_for, as_, rule, pointer, change):
     assert (rule, pointer) in found, body["results"][0]
 
 
-async def test_guarantee_warnings_for_unknown_lender_and_loan(client_for, as_):
+async def test_guarantee_warning_for_an_unknown_lender(client_for, as_):
     body = (
         await client_for("finance").post(
             "/v1/guarantees/batch",
@@ -108,7 +108,37 @@ async def test_guarantee_warnings_for_unknown_lender_and_loan(client_for, as_):
         )
     ).json()
     assert body["results"][0]["status"] == "created"
-    assert {w["rule"] for w in body["results"][0]["warnings"]} == {"FIN-W004", "FIN-W005"}
+    assert [w["rule"] for w in body["results"][0]["warnings"]] == ["FIN-W004"]
+
+
+async def test_a_guarantors_warnings_never_tell_whether_a_bank_holds_a_loan_ref(client_for, as_):
+    """A guarantor sees no loans, so naming a loan ref teaches it nothing: a ref bank A holds, one
+    bank B holds and one nobody holds get the same answer, at either bank."""
+    c, admin = client_for("finance"), as_("admin")
+    for code in ("BA", "BB"):
+        r = await c.post(
+            "/v1/institutions",
+            json={"code": code, "name": f"银行{code}", "kind": "bank", "region_code": "330000"},
+            headers=admin,
+        )
+        assert r.status_code == 201, r.text
+    for code, ref in (("BA", "L-AT-A"), ("BB", "L-AT-B")):
+        r = await c.post(
+            "/v1/loans/batch", json={"records": [loan(loan_ref=ref)]}, headers=as_("bank", org=code)
+        )
+        assert r.json()["results"][0]["status"] == "created"
+    probes = [
+        guarantee(new_credit_code(), lender_code=bank, loan_ref=ref)
+        for bank in ("BA", "BB")
+        for ref in ("L-AT-A", "L-AT-B", "L-AT-NOBODY")
+    ]
+    body = (
+        await c.post("/v1/guarantees/batch", json={"records": probes}, headers=as_("guarantor", org="G001"))
+    ).json()
+    assert [r["status"] for r in body["results"]] == ["created"] * 6
+    assert [r["warnings"] for r in body["results"]] == [[]] * 6
+    rules = (await c.get("/v1/rules", headers=as_("guarantor", org="G001"))).json()
+    assert "FIN-W005" not in {r["id"] for r in rules["rules"]}  # retired, never reused
 
 
 async def test_application_decision_needs_its_date(client_for, as_):

@@ -1,4 +1,4 @@
-"""Guarantee SQL: set-based upsert, look-ups for warnings, scoped list."""
+"""Guarantee SQL: set-based upsert, the look-up for warnings, scoped list."""
 
 from __future__ import annotations
 
@@ -49,18 +49,6 @@ async def known_banks(session: AsyncSession, codes: list[str]) -> set[str]:
         "SELECT code FROM finance.institutions WHERE kind = 'bank' AND code = ANY($1::text[])", codes
     )
     return {r[0] for r in rows}
-
-
-async def known_loans(session: AsyncSession, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    conn = await raw_connection(session)
-    rows = await conn.fetch(
-        """SELECT l.lender, l.loan_ref FROM finance.loans l
-           JOIN unnest($1::text[], $2::text[]) AS p(lender, loan_ref)
-             ON l.lender = p.lender AND l.loan_ref = p.loan_ref""",
-        [p[0] for p in pairs],
-        [p[1] for p in pairs],
-    )
-    return {(r[0], r[1]) for r in rows}
 
 
 def scoped(principal: Principal):

@@ -59,15 +59,14 @@ async def ingest(
         raise Problem(403, "no_institution", "the calling guarantor client has no institution code (org)")
 
     async def warnings(session: AsyncSession, valid: list[Parsed]) -> None:
+        # Only what a guarantor may know: the registered institutions (listed to every caller).
+        # Whether the named bank holds `loan_ref` is the bank's business — a guarantor sees no
+        # loans, so no warning may depend on them (the bank's own loans get FIN-W003).
         banks = await repository.known_banks(session, sorted({p.record.lender_code for p in valid}))
-        pairs = sorted({(p.record.lender_code, p.record.loan_ref) for p in valid if p.record.loan_ref})
-        loans = await repository.known_loans(session, pairs) if pairs else set()
         for p in valid:
             r = p.record
             if r.lender_code not in banks:
                 p.warnings.append(RULES.finding("FIN-W004", f"{r.lender_code} is not a registered bank"))
-            if r.loan_ref and (r.lender_code, r.loan_ref) not in loans:
-                p.warnings.append(RULES.finding("FIN-W005", f"no loan {r.loan_ref} at {r.lender_code}"))
 
     return await run_batch(
         session,
