@@ -33,7 +33,8 @@ async def test_the_public_sees_exactly_the_public_fields(c, as_):
     await push(c, as_("certifier", org="CQM"), [record])
     r = await c.get("/v1/public/certifications/PUB-1")  # no principal
     assert r.status_code == 200, r.text
-    body = r.json()
+    assert set(r.json()) == {"items"} and len(r.json()["items"]) == 1
+    body = r.json()["items"][0]
     assert set(body) == PUBLIC_FIELDS
     assert body == {
         "certificate_no": "PUB-1",
@@ -79,11 +80,11 @@ async def test_expired_is_derived_from_the_day_after_expires_on(c, as_):
             ),
         ],
     )
-    last_day = (await c.get("/v1/public/certifications/LAST-DAY")).json()
+    (last_day,) = (await c.get("/v1/public/certifications/LAST-DAY")).json()["items"]
     assert last_day["status"] == "valid"
-    after = (await c.get("/v1/public/certifications/DAY-AFTER")).json()
+    (after,) = (await c.get("/v1/public/certifications/DAY-AFTER")).json()["items"]
     assert after["status"] == "expired" and after["status_changed_on"] == today.isoformat()
-    revoked = (await c.get("/v1/public/certifications/REVOKED-OLD")).json()
+    (revoked,) = (await c.get("/v1/public/certifications/REVOKED-OLD")).json()["items"]
     assert revoked["status"] == "revoked"
 
 
@@ -106,14 +107,31 @@ async def test_unknown_numbers_are_a_404_problem(c):
     assert r.json()["code"] == "certificate_not_found"
 
 
-async def test_a_number_at_several_bodies_needs_the_certifier(c, as_):
+async def test_a_number_several_bodies_hold_answers_every_holders_public_record(c, as_):
+    """Numbers are each body's own, so two bodies may issue the same one. By number alone the
+    public gets every holder body's record, ordered by body — body B pushing A's number cannot
+    turn the QR-code check of A's certificate into an error. `?certifier=` narrows to one body."""
     await push(c, as_("certifier", org="BODY-A"), [cert(certificate_no="DUP", product="甲")])
+    before = await c.get("/v1/public/certifications/DUP")
+    assert before.status_code == 200 and [x["product"] for x in before.json()["items"]] == ["甲"]
     await push(c, as_("certifier", org="BODY-B"), [cert(certificate_no="DUP", product="乙")])
     r = await c.get("/v1/public/certifications/DUP")
-    assert r.status_code == 409
-    assert {e["message"] for e in r.json()["errors"]} == {"certifier=BODY-A", "certifier=BODY-B"}
+    assert r.status_code == 200, r.text
+    assert [(x["certifier"], x["product"]) for x in r.json()["items"]] == [("BODY-A", "甲"), ("BODY-B", "乙")]
+    assert all(set(x) == PUBLIC_FIELDS for x in r.json()["items"])
     r = await c.get("/v1/public/certifications/DUP", params={"certifier": "BODY-B"})
-    assert r.status_code == 200 and r.json()["product"] == "乙"
+    assert r.status_code == 200 and [x["product"] for x in r.json()["items"]] == ["乙"]
+    r = await c.get("/v1/public/certifications/DUP", params={"certifier": "BODY-C"})
+    assert r.status_code == 404 and r.json()["code"] == "certificate_not_found"
+
+
+async def test_the_verification_shape_is_in_the_openapi(c):
+    spec = (await c.get("/openapi.json")).json()
+    get = spec["paths"]["/v1/public/certifications/{certificate_no}"]["get"]
+    assert set(get["responses"]) == {"200", "404", "422"}
+    ref = get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    items = spec["components"]["schemas"][ref]["properties"]["items"]
+    assert items["type"] == "array" and items["items"]["$ref"].endswith("/PublicCertificate")
 
 
 async def test_lookup_answers_each_number_in_order(c, as_):
@@ -138,12 +156,16 @@ async def test_the_fast_path_answers_exactly_as_the_route(c, as_, monkeypatch):
     """Plain numbers are answered in front of the router (verification/fast_path.py); anything
     else goes to the route. Both must give the same bytes, headers that matter and metrics."""
     await push(c, as_("certifier", org="CQM"), [cert(certificate_no="ZJM-2024/0007")])
+    await push(c, as_("certifier", org="CEPREI"), [cert(certificate_no="ZJM-2024/0007")])
     fast = await c.get("/v1/public/certifications/ZJM-2024/0007", headers={"X-Request-ID": "rid-fast-1"})
     fast_at = await c.get("/v1/public/certifications/ZJM-2024/0007", params={"certifier": "CQM"})
     # an extra parameter is not the plain case: the FastAPI route answers (and ignores it)
-    routed = await c.get("/v1/public/certifications/ZJM-2024/0007", params={"certifier": "CQM", "x": "1"})
-    assert fast.status_code == fast_at.status_code == routed.status_code == 200
-    assert fast.content == fast_at.content == routed.content
+    routed = await c.get("/v1/public/certifications/ZJM-2024/0007", params={"x": "1"})
+    routed_at = await c.get("/v1/public/certifications/ZJM-2024/0007", params={"certifier": "CQM", "x": "1"})
+    assert {r.status_code for r in (fast, fast_at, routed, routed_at)} == {200}
+    assert fast.content == routed.content and fast_at.content == routed_at.content
+    assert [x["certifier"] for x in fast.json()["items"]] == ["CEPREI", "CQM"]
+    assert [x["certifier"] for x in fast_at.json()["items"]] == ["CQM"]
     assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
     assert fast.headers["x-request-id"] == "rid-fast-1"
 
@@ -152,7 +174,9 @@ async def test_the_fast_path_answers_exactly_as_the_route(c, as_, monkeypatch):
 
     monkeypatch.setattr(router.service, "verify", route_must_not_run)
     again = await c.get("/v1/public/certifications/ZJM-2024/0007")
-    assert again.status_code == 200 and again.content == fast.content
+    assert again.status_code == 200 and again.content == fast.content  # several holders: still fast
+    again_at = await c.get("/v1/public/certifications/ZJM-2024/0007", params={"certifier": "CQM"})
+    assert again_at.status_code == 200 and again_at.content == fast_at.content
     monkeypatch.undo()
     # a body code that is not the holder's certifier: not found, as the route says it
     other = await c.get("/v1/public/certifications/ZJM-2024/0007", params={"certifier": "OTHER"})
@@ -170,7 +194,7 @@ async def test_verifications_in_flight_together_each_get_their_own_answer(c, as_
         ("TOG-1", {}),
         ("TOG-2", {"certifier": "CEPREI"}),
         ("TOG-2", {"certifier": "CQM"}),
-        ("TOG-2", {}),  # two bodies: 409
+        ("TOG-2", {}),  # two bodies: both records
         ("TOG-1", {"certifier": "CEPREI"}),  # not this body's: 404
         ("TOG-404", {}),
         ("TOG-1", {}),
@@ -186,10 +210,12 @@ async def test_verifications_in_flight_together_each_get_their_own_answer(c, as_
     answers = await asyncio.gather(*(c.get(f"/v1/public/certifications/{no}", params=p) for no, p in asks))
     # one query for all seven, each number asked once (the routes re-ask for the problems)
     assert loads[0] == ["TOG-1", "TOG-2", "TOG-404"] and len(loads) < len(asks)
-    assert [r.status_code for r in answers] == [200, 200, 200, 409, 404, 404, 200]
-    assert [(r.json()["certificate_no"], r.json()["certifier"]) for r in answers if r.status_code == 200] == [
-        ("TOG-1", "CQM"),
-        ("TOG-2", "CEPREI"),
-        ("TOG-2", "CQM"),
-        ("TOG-1", "CQM"),
+    assert [r.status_code for r in answers] == [200, 200, 200, 200, 404, 404, 200]
+    found = [[(x["certificate_no"], x["certifier"]) for x in r.json()["items"]] for r in answers[:4]]
+    assert found == [
+        [("TOG-1", "CQM")],
+        [("TOG-2", "CEPREI")],
+        [("TOG-2", "CQM")],
+        [("TOG-2", "CEPREI"), ("TOG-2", "CQM")],
     ]
+    assert answers[6].json() == answers[0].json()

@@ -3,11 +3,11 @@
 `GET /v1/public/certifications/{no}` is the public's hot path (a QR code on every certified
 product points at it). FastAPI's routing, exception and dependency layers cost more Python than the
 lookup itself, so the kit's fast-path layer (`services/common/fast_path.py`) answers the plain
-case here: a number (and optional `certifier`) of ordinary characters that identifies exactly one
-certificate. Everything else — odd characters, unknown numbers (404), a number several bodies
-issued (409), other query parameters — goes on to the FastAPI route in `router.py`, which stays the
-one definition of validation, errors and the OpenAPI. The body is built by the same
-`service.public` and `service.encode` as the route's, so both answer byte for byte alike.
+case here: a number (and optional `certifier`) of ordinary characters that some body holds — one
+body or several, the answer lists every holder's record. Everything else — odd characters, unknown
+numbers (404), other query parameters — goes on to the FastAPI route in `router.py`, which stays
+the one definition of validation, errors and the OpenAPI. The body is built by the same
+`service.holders` and `service.encode` as the route's, so both answer byte for byte alike.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from services.common.fast_path import FastRoute
 from services.standards.certifications.service import today_shanghai
 from services.standards.verification import repository as repo
 from services.standards.verification.router import VERIFY_PATH
-from services.standards.verification.service import encode, public
+from services.standards.verification.service import encode, holders
 
 PREFIX = "/v1/public/certifications/"
 # Ordinary certificate numbers and body codes: nothing the route's validation could reject or strip.
@@ -42,7 +42,7 @@ async def _verify(app: Any, scope: dict, number: str) -> bytes | None:
             return None
         certifier = params[0][1]
     rows = await repo.by_number(app, number, certifier)
-    return encode(public(rows[0], today_shanghai())) if len(rows) == 1 else None
+    return encode(holders(rows, today_shanghai())) if rows else None
 
 
 ROUTES = (FastRoute(VERIFY_PATH, _plain_number, _verify),)

@@ -12,25 +12,24 @@ COLUMNS = (
     "certificate_no, certifier, holder_name, holder_credit_code, product, standard_code, "
     "issued_on, expires_on, status, status_effective_on"
 )
+# Bodies in byte order of their codes (the same on every database, whatever its collation).
 MANY = (
     f"SELECT {COLUMNS} FROM standards.certificates WHERE certificate_no = ANY($1::text[]) "
-    "ORDER BY certificate_no, certifier"
+    'ORDER BY certificate_no, certifier COLLATE "C"'
 )
-# One number held by more bodies than this is answered with the first of them (a 409 lists them).
-MAX_HOLDERS = 20
 
 
 async def by_number(app: Any, certificate_no: str, certifier: str | None) -> list[Any]:
-    """The certificates with this number (at this body), ordered by body. Verifications in flight
-    together share one query (`services/common/coalesce.py`): under load that is the difference
-    between a pool hand-out and a round trip per scan and one per loop turn."""
+    """The certificates with this number — every body's, or this body's — ordered by body.
+    Verifications in flight together share one query (`services/common/coalesce.py`): under load
+    that is the difference between a pool hand-out and a round trip per scan and one per loop turn."""
     lookups = getattr(app.state, "verification_lookups", None)
     if lookups is None:
         lookups = app.state.verification_lookups = Coalescer(lambda numbers: by_numbers(app, numbers), ())
     rows = await lookups.get(certificate_no)
     if certifier:
         return [r for r in rows if r["certifier"] == certifier]
-    return list(rows[:MAX_HOLDERS])
+    return rows
 
 
 async def by_numbers(app: Any, numbers: list[str]) -> dict[str, list[Any]]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from services.common.errors import responses
 from services.standards.text import PlainText
 from services.standards.verification import service
-from services.standards.verification.schemas import LookupRequest, LookupResponse, PublicCertificate
+from services.standards.verification.schemas import LookupRequest, LookupResponse, Verification
 
 router = APIRouter(tags=["public verification"])
 VERIFY_PATH = "/v1/public/certifications/{certificate_no:path}"
@@ -19,19 +19,21 @@ VERIFY_PATH = "/v1/public/certifications/{certificate_no:path}"
     VERIFY_PATH,
     summary="Verify a 品字标 certificate by number (public, no credentials)",
     description=(
-        "Returns exactly the public fields. `status` is the effective status: `expired` from the day "
-        "after `expires_on` (Asia/Shanghai) unless the body revoked or cancelled it. Numbers are each "
-        "body's own; if a number exists at several bodies and `certifier` is not given the answer is a "
-        "409 problem whose `errors` list the bodies to choose from. Unknown numbers are a 404 problem."
+        "Returns `items`: the public record of every body holding a certificate with this number, "
+        "ordered by body code — usually one; numbers are each body's own, so several bodies may hold "
+        "the same one. `?certifier=` narrows to that body's. Each record has exactly the public "
+        "fields; `status` is the effective status: `expired` from the day after `expires_on` "
+        "(Asia/Shanghai) unless the body revoked or cancelled it. A number no body holds (or the "
+        "named body does not) is a 404 problem."
     ),
-    response_model=PublicCertificate,
-    responses=responses(404, 409, 422),
+    response_model=Verification,
+    responses=responses(404, 422),
 )
 async def verify_certificate(
     certificate_no: Annotated[PlainText, Path(min_length=1, max_length=64)],
     request: Request,
     certifier: Annotated[
-        PlainText | None, Query(max_length=64, description="The certification body's code")
+        PlainText | None, Query(max_length=64, description="Only this certification body's certificate")
     ] = None,
 ) -> Response:
     # Built as plain data and serialised once; the response model documents it.

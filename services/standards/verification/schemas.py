@@ -30,6 +30,13 @@ class PublicCertificate(BaseModel):
     )
 
 
+class Verification(BaseModel):
+    items: list[PublicCertificate] = Field(
+        description="Every holder body's public record of the number, ordered by body code (usually "
+        "one); with `?certifier=`, that body's"
+    )
+
+
 class LookupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     certificate_nos: list[
