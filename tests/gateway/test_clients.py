@@ -50,6 +50,23 @@ async def test_admins_manage_clients_over_http(gateway_live, new_client, http, d
     assert detail["keys"][2]["last_used_at"] is not None  # recorded (at most once a minute)
 
 
+async def test_the_client_list_cursor_is_the_listing_admins_for_those_filters(gateway_live, new_client, http):
+    _, admin = await new_client("admin")
+    _, other_admin = await new_client("admin")
+    ids = [(await new_client("guarantor", org=f"G-PAGE-{i}"))[0] for i in range(3)]
+    base = gateway_live.url + "/v1/clients"
+    first = (await http.get(base, params={"kind": "guarantor", "limit": 2}, headers=bearer(admin))).json()
+    assert first["next_cursor"]
+    r = await http.get(
+        base, params={"kind": "guarantor", "limit": 2, "cursor": first["next_cursor"]}, headers=bearer(admin)
+    )
+    assert r.status_code == 200, r.text
+    assert [c["id"] for c in first["items"] + r.json()["items"]] == ids
+    for params, key in [({"kind": "guarantor"}, other_admin), ({"kind": "bank"}, admin), ({}, admin)]:
+        r = await http.get(base, params={**params, "cursor": first["next_cursor"]}, headers=bearer(key))
+        assert r.status_code == 400 and r.json()["code"] == "invalid_cursor", (params, r.text)
+
+
 async def test_only_admins_may_manage_clients_and_input_is_checked(gateway_live, new_client, http):
     _, bank = await new_client("bank", org="B-NOT-ADMIN")
     _, admin = await new_client("admin")
