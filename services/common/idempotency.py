@@ -305,6 +305,21 @@ class IdempotencyMiddleware:
     ) -> None:
         """Store the response (or release the key after a 5xx) — if the claim is still ours: one
         taken over after our lease ran out belongs to the request that took it."""
+        try:
+            await self._store(engine, owner, key, claim, status, content_type, payload)
+        except Exception:  # the database is away: the claim's lease runs out, a retry takes it over
+            log.warning("could not finish the Idempotency-Key claim of %s", owner, exc_info=True)
+
+    async def _store(
+        self,
+        engine: AsyncEngine,
+        owner: str,
+        key: str,
+        claim: str,
+        status: int,
+        content_type: str | None,
+        payload: bytes,
+    ) -> None:
         params = {"o": owner, "k": key, "c": claim}
         async with engine.begin() as conn:
             if status >= 500:
