@@ -67,10 +67,11 @@ async def update_fields(session: AsyncSession, code: str, values: dict[str, Any]
     await session.execute(update(E).where(E.c.credit_code == code).values(**values, updated_at=func.now()))
 
 
-# The batch write, in three statements that each decide inside the database (never read, then
-# decide, then write): concurrent batches posting the same credit codes see one `created` per code,
-# and a record never moves out of the region it is registered in. Rows go in credit-code order so
-# that concurrent batches wait for each other instead of deadlocking.
+# The batch write, never read-then-decide-then-write: the insert decides `created` (the primary
+# key), the rows already registered are locked before they are compared, and the update decides
+# `updated` within the caller's region. Concurrent batches posting the same credit codes see one
+# `created` per code, and a record never moves out of the region it is registered in. Rows go in
+# credit-code order so that concurrent batches wait for each other instead of deadlocking.
 _BATCH_TYPES = {
     "credit_code": "text",
     "name": "text",
