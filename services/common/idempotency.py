@@ -214,7 +214,8 @@ class IdempotencyMiddleware:
 
     def _hold(self, owner: str, key: str, claim: str) -> None:
         _RUNNING[(self.table, owner, key)] = claim
-        if self._heartbeat_task is None:  # its own context: not the request's id in its logs
+        task = self._heartbeat_task
+        if task is None or task.done():  # its own context: not the request's id in its logs
             self._heartbeat_task = asyncio.get_running_loop().create_task(
                 self._heartbeat(), context=contextvars.Context()
             )
