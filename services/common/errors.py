@@ -10,12 +10,16 @@ location comes first, as a URI fragment: ``#/query/limit``, ``#/path/credit_code
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -152,6 +156,66 @@ def code_for_status(status: int) -> str:
     return _STATUS_CODES.get(status, f"http_{status}")
 
 
+# ---- unique violations ---------------------------------------------------------------------------
+# The database is the one judge of uniqueness: a check made before the write passes for every one
+# of several concurrent writers, the unique index refuses all but one. Whatever the route, the
+# statement (ORM flush, Core, raw asyncpg) or the moment (during the route or at the unit of work's
+# commit), a unique violation is the client's conflict: a 409 problem, never a 500.
+UNIQUE_VIOLATION = "23505"
+_KEY_COLUMNS = re.compile(r"^Key \((?P<columns>[^()]*)\)=")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class UniqueConflict:
+    code: str
+    pointer: str
+    message: str
+
+
+_UNIQUE_CONFLICTS: dict[str, UniqueConflict] = {}
+
+
+def unique_conflict(constraint: str, code: str, pointer: str, message: str) -> None:
+    """Say how a violation of this unique constraint reads to a client (the default: code
+    ``already_exists``, a pointer at each of the constraint's columns). Declared by the module
+    that owns the table, next to the rule it states."""
+    _UNIQUE_CONFLICTS[constraint] = UniqueConflict(code, pointer, message)
+
+
+def _unique_violation(exc: BaseException) -> Any | None:
+    """The driver's unique-violation error behind `exc` (SQLAlchemy wraps asyncpg's), or None."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, asyncpg.UniqueViolationError):
+            return e
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return None
+
+
+def conflict_problem(violation: Any) -> Problem:
+    """The 409 problem for a driver unique-violation error (no SQL, no constraint names)."""
+    declared = _UNIQUE_CONFLICTS.get(violation.constraint_name or "")
+    if declared is not None:
+        return field_problem(409, declared.code, declared.pointer, declared.message)
+    match = _KEY_COLUMNS.match(violation.detail or "")
+    columns = [c.strip() for c in match["columns"].split(",")] if match else []
+    if not columns or not all(_IDENTIFIER.match(c) for c in columns):
+        return Problem(409, "already_exists", "a record with the same unique key already exists")
+    message = f"a record with this {' and '.join(columns)} already exists"
+    return Problem(
+        409,
+        "already_exists",
+        message,
+        errors=[{"pointer": f"/{c}", "code": "already_exists", "message": message} for c in columns],
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -178,6 +242,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if len(errors) > 1:
             detail += f" (and {len(errors) - 1} more)"
         return problem_response(422, "validation_failed", detail, errors=errors)
+
+    @app.exception_handler(IntegrityError)
+    @app.exception_handler(asyncpg.UniqueViolationError)
+    async def _unique(request: Request, exc: Exception) -> JSONResponse:
+        violation = _unique_violation(exc)
+        if violation is None:  # another broken constraint: ours, not the client's (a 500)
+            raise exc
+        return await _problem(request, conflict_problem(violation))
 
     # Unhandled exceptions become a 500 problem in RequestContextMiddleware (it knows the request id).
 

@@ -1,22 +1,38 @@
 """``Idempotency-Key`` on POST, as architecture.md specifies, stored per schema.
 
-- same key + same request (method, path, query, body) → the stored response, with
-  ``Idempotent-Replayed: true``;
+- same key + same request → the stored response, with ``Idempotent-Replayed: true``;
 - same key + a different request → 422 problem ``idempotency_key_reused``;
-- same key while the first request still runs → 409 problem ``idempotency_in_flight``.
+- same key while the first request still runs → 409 problem ``idempotency_in_flight`` with
+  ``Retry-After`` (seconds until the running request's lease would run out).
+
+Two requests are the same when method and path are equal, their queries hold the same parameters
+(in any order; repeated parameters in their order) and their bodies are equal: parsed, for a JSON
+body (key order and whitespace do not matter), else byte for byte.
 
 Keys are per caller (the verified principal). The key is claimed in its own short transaction
 before the request runs; the response is stored after the request's unit of work has committed.
-A 5xx releases the key so the client may retry. A claim left in flight by a crashed process is
-taken over after ``idempotency_in_flight_timeout_s`` (natural-key upserts make the re-run safe).
+A 5xx releases the key so the client may retry.
+
+A claim records its holder (this process) and a lease that the holder renews while the request
+runs (every third of ``idempotency_lease_s``). When the holder dies — the process crashed, or its
+database went away so it could neither finish nor renew — the lease runs out within
+``idempotency_lease_s`` and the next retry takes the claim over; a claim that this very process
+holds but no longer runs is taken over at once. Natural-key upserts make such a re-run safe.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import hashlib
 import json
+import logging
+import os
 import random
+import secrets
+import socket
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +44,40 @@ from services.common.settings import Settings
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
+log = logging.getLogger("eaglet.idempotency")
+
+_PROCESS_TOKEN = secrets.token_hex(4)
+# (table, owner, key) → claim token of every request this process is running under a key.
+_RUNNING: dict[tuple[str, str, str], str] = {}
+
+
+def process_holder() -> str:
+    """This process as the holder of its claims (host, pid, and a token per start)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}"
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def request_digest(method: str, path: str, query: bytes, content_type: str | None, body: bytes) -> str:
+    """What makes two requests the same (see the module docstring), as a SHA-256 hex digest."""
+    params = parse_qsl(query.decode("latin-1"), keep_blank_values=True, errors="surrogateescape")
+    params.sort(key=lambda kv: kv[0])  # stable: repeated parameters keep their order
+    canonical, kind = body, b"bytes"
+    if _is_json(content_type):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            pass
+        else:
+            canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+            kind = b"json"
+    digest = hashlib.sha256(json.dumps([method, path, params]).encode())
+    digest.update(b"\0" + kind + b"\0")
+    digest.update(canonical)
+    return digest.hexdigest()
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -40,8 +90,12 @@ class IdempotencyMiddleware:
         self.table = f"{schema}.idempotency_keys"
         self.get_engine = get_engine
         self.settings = settings
+        self.lease_s = settings.idempotency_lease_s
+        self._heartbeat_task: asyncio.Task | None = None
 
-    async def _send_problem(self, send: Send, status: int, code: str, detail: str) -> None:
+    async def _send_problem(
+        self, send: Send, status: int, code: str, detail: str, headers: list[tuple[bytes, bytes]] = ()
+    ) -> None:
         body = json.dumps(
             problem_body(
                 status,
@@ -54,7 +108,7 @@ class IdempotencyMiddleware:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(b"content-type", b"application/problem+json")],
+                "headers": [(b"content-type", b"application/problem+json"), *headers],
             }
         )
         await send({"type": "http.response.body", "body": body})
@@ -92,14 +146,14 @@ class IdempotencyMiddleware:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        digest = hashlib.sha256(
-            b"\n".join(
-                [scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body]
-            )
-        ).hexdigest()
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        digest = request_digest(
+            scope["method"], scope["path"], scope.get("query_string", b""), content_type, body
+        )
 
         engine = self.get_engine()
-        stored = await self._claim(engine, owner, key, digest)
+        claim = secrets.token_hex(8)
+        stored = await self._claim(engine, owner, key, digest, claim)
         if stored == "claimed":
             pass
         elif stored == "mismatch":
@@ -107,19 +161,20 @@ class IdempotencyMiddleware:
                 send, 422, "idempotency_key_reused", "this Idempotency-Key was used with a different request"
             )
             return
-        elif stored == "in_flight":
+        elif isinstance(stored, int):  # in flight: seconds until its lease runs out
             await self._send_problem(
                 send,
                 409,
                 "idempotency_in_flight",
-                "a request with this Idempotency-Key is still being processed",
+                f"a request with this Idempotency-Key is still being processed; retry in {stored} s",
+                [(b"retry-after", str(stored).encode())],
             )
             return
         else:
-            status, content_type, payload = stored
+            status, stored_type, payload = stored
             out_headers = [(b"idempotent-replayed", b"true")]
-            if content_type:
-                out_headers.append((b"content-type", content_type.encode()))
+            if stored_type:
+                out_headers.append((b"content-type", stored_type.encode()))
             await send({"type": "http.response.start", "status": status, "headers": out_headers})
             await send({"type": "http.response.body", "body": payload or b""})
             return
@@ -134,85 +189,150 @@ class IdempotencyMiddleware:
             return await receive()
 
         status = 500
-        content_type = None
+        response_type = None
         out = []
 
         async def capture_send(message: Message) -> None:
-            nonlocal status, content_type
+            nonlocal status, response_type
             if message["type"] == "http.response.start":
                 status = message["status"]
                 for k, v in message.get("headers", ()):
                     if k.lower() == b"content-type":
-                        content_type = v.decode("latin-1")
+                        response_type = v.decode("latin-1")
             elif message["type"] == "http.response.body":
                 out.append(message.get("body", b""))
             await send(message)
 
+        self._hold(owner, key, claim)
         try:
             await self.app(scope, replay_receive, capture_send)
         finally:
-            await self._finish(engine, owner, key, status, content_type, b"".join(out))
+            self._release(owner, key)
+            await self._finish(engine, owner, key, claim, status, response_type, b"".join(out))
 
-    async def _claim(self, engine: AsyncEngine, owner: str, key: str, digest: str):
-        timeout = self.settings.idempotency_in_flight_timeout_s
+    # ---- claims and leases -------------------------------------------------------------------
+
+    def _hold(self, owner: str, key: str, claim: str) -> None:
+        _RUNNING[(self.table, owner, key)] = claim
+        task = self._heartbeat_task
+        if task is None or task.done():  # its own context: not the request's id in its logs
+            self._heartbeat_task = asyncio.get_running_loop().create_task(
+                self._heartbeat(), context=contextvars.Context()
+            )
+
+    def _release(self, owner: str, key: str) -> None:
+        _RUNNING.pop((self.table, owner, key), None)
+
+    async def _heartbeat(self) -> None:
+        """Renew the leases of the requests this process runs under keys of this table (one
+        statement for all of them) while there are any."""
+        interval = max(self.lease_s / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            claims = [c for (table, _, _), c in _RUNNING.items() if table == self.table]
+            if not claims:
+                self._heartbeat_task = None
+                return
+            try:
+                async with self.get_engine().begin() as conn:
+                    await conn.execute(
+                        text(
+                            f"UPDATE {self.table} SET lease_until = now() + make_interval(secs => :s) "
+                            "WHERE holder = :h AND claim = ANY(:c) AND state = 'in_flight'"
+                        ),
+                        {"s": self.lease_s, "h": process_holder(), "c": claims},
+                    )
+            except Exception:  # the database is away: the leases run out, the retries take over
+                log.warning("could not renew %d Idempotency-Key leases", len(claims), exc_info=True)
+
+    async def _claim(self, engine: AsyncEngine, owner: str, key: str, digest: str, claim: str):
+        """'claimed', 'mismatch', seconds until a running claim's lease runs out, or the stored
+        response (status, content type, body)."""
+        params = {"o": owner, "k": key, "d": digest, "h": process_holder(), "c": claim, "s": self.lease_s}
         async with engine.begin() as conn:
             if random.random() < 0.01:  # opportunistic expiry; keys are kept at least 24 h
                 await conn.execute(
                     text(f"DELETE FROM {self.table} WHERE created_at < now() - make_interval(hours => :h)"),
                     {"h": self.settings.idempotency_retention_h},
                 )
-            inserted = await conn.execute(
-                text(
-                    f"INSERT INTO {self.table} (owner, key, request_hash, state) VALUES (:o, :k, :h, 'in_flight') "
-                    "ON CONFLICT DO NOTHING RETURNING 1"
-                ),
-                {"o": owner, "k": key, "h": digest},
+            insert = text(
+                f"INSERT INTO {self.table} (owner, key, request_hash, state, holder, claim, lease_until) "
+                "VALUES (:o, :k, :d, 'in_flight', :h, :c, now() + make_interval(secs => :s)) "
+                "ON CONFLICT DO NOTHING RETURNING 1"
             )
-            if inserted.first():
+            if (await conn.execute(insert, params)).first():
                 return "claimed"
             row = (
                 await conn.execute(
                     text(
-                        f"SELECT request_hash, state, status_code, content_type, response_body, "
-                        f"created_at < now() - make_interval(secs => :t) AS stale "
+                        "SELECT request_hash, state, status_code, content_type, response_body, holder, "
+                        "claim, ceil(extract(epoch FROM lease_until - now()))::int AS lease_left "
                         f"FROM {self.table} WHERE owner = :o AND key = :k FOR UPDATE"
                     ),
-                    {"o": owner, "k": key, "t": timeout},
+                    params,
                 )
             ).first()
             if row is None:  # released between our insert and select: claim again
-                await conn.execute(
-                    text(
-                        f"INSERT INTO {self.table} (owner, key, request_hash, state) VALUES (:o, :k, :h, 'in_flight')"
-                    ),
-                    {"o": owner, "k": key, "h": digest},
-                )
+                await conn.execute(insert, params)
                 return "claimed"
             if row.request_hash != digest:
                 return "mismatch"
-            if row.state == "in_flight":
-                if not row.stale:
-                    return "in_flight"
-                await conn.execute(
-                    text(f"UPDATE {self.table} SET created_at = now() WHERE owner = :o AND key = :k"),
-                    {"o": owner, "k": key},
-                )
-                return "claimed"
-            return (row.status_code, row.content_type, row.response_body)
+            if row.state != "in_flight":
+                return (row.status_code, row.content_type, row.response_body)
+            lease_left = row.lease_left if row.lease_left is not None else 0  # no lease: before leases
+            ours_but_gone = (
+                row.holder == process_holder() and _RUNNING.get((self.table, owner, key)) != row.claim
+            )
+            if lease_left > 0 and not ours_but_gone:
+                return lease_left
+            await conn.execute(
+                text(
+                    f"UPDATE {self.table} SET holder = :h, claim = :c, created_at = now(), "
+                    "lease_until = now() + make_interval(secs => :s) WHERE owner = :o AND key = :k"
+                ),
+                params,
+            )
+            return "claimed"
 
     async def _finish(
-        self, engine: AsyncEngine, owner: str, key: str, status: int, content_type: str | None, payload: bytes
+        self,
+        engine: AsyncEngine,
+        owner: str,
+        key: str,
+        claim: str,
+        status: int,
+        content_type: str | None,
+        payload: bytes,
     ) -> None:
+        """Store the response (or release the key after a 5xx) — if the claim is still ours: one
+        taken over after our lease ran out belongs to the request that took it."""
+        try:
+            await self._store(engine, owner, key, claim, status, content_type, payload)
+        except Exception:  # the database is away: the claim's lease runs out, a retry takes it over
+            log.warning("could not finish the Idempotency-Key claim of %s", owner, exc_info=True)
+
+    async def _store(
+        self,
+        engine: AsyncEngine,
+        owner: str,
+        key: str,
+        claim: str,
+        status: int,
+        content_type: str | None,
+        payload: bytes,
+    ) -> None:
+        params = {"o": owner, "k": key, "c": claim}
         async with engine.begin() as conn:
             if status >= 500:
                 await conn.execute(
-                    text(f"DELETE FROM {self.table} WHERE owner = :o AND key = :k"), {"o": owner, "k": key}
+                    text(f"DELETE FROM {self.table} WHERE owner = :o AND key = :k AND claim = :c"), params
                 )
             else:
                 await conn.execute(
                     text(
-                        f"UPDATE {self.table} SET state = 'done', status_code = :s, content_type = :c, "
-                        "response_body = :b, completed_at = now() WHERE owner = :o AND key = :k"
+                        f"UPDATE {self.table} SET state = 'done', status_code = :s, content_type = :t, "
+                        "response_body = :b, completed_at = now(), lease_until = NULL "
+                        "WHERE owner = :o AND key = :k AND claim = :c"
                     ),
-                    {"o": owner, "k": key, "s": status, "c": content_type, "b": payload},
+                    {**params, "s": status, "t": content_type, "b": payload},
                 )

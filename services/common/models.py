@@ -68,6 +68,9 @@ def idempotency_table(schema: str) -> Table:
         Column("response_body", LargeBinary),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("completed_at", DateTime(timezone=True)),
+        Column("holder", Text),  # the process running the request (host:pid:token)
+        Column("claim", Text),  # that run's token
+        Column("lease_until", DateTime(timezone=True)),  # free to take over after, unless renewed
         schema=schema,
     )
 

@@ -84,7 +84,9 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 32 * 1024 * 1024
     idempotency_retention_h: int = 48
-    idempotency_in_flight_timeout_s: int = 300
+    # A claimed Idempotency-Key's lease: renewed while its request runs; when the holder dies the
+    # next retry takes the claim over at most this long after the last renewal.
+    idempotency_lease_s: float = Field(10.0, gt=0)
 
     db: DatabaseSettings = DatabaseSettings()
     registry: RegistrySettings = RegistrySettings()

@@ -89,6 +89,16 @@ async def test_concurrent_posts_of_the_same_loan_ref_never_make_two_rows(client_
     assert created == 200
 
 
+async def test_eight_identical_concurrent_batches_create_and_log_each_loan_once(client_for, as_, db):
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    records = [loan() for _ in range(200)]
+    responses = await asyncio.gather(*(post(c, bank, records) for _ in range(8)))
+    assert all(r.status_code == 200 for r in responses), [r.text[:300] for r in responses]
+    statuses = [x["status"] for r in responses for x in r.json()["results"]]
+    assert statuses.count("created") == 200 and statuses.count("unchanged") == 1400
+    assert await db.fetchval("SELECT count(*) FROM finance.changes WHERE entity_type = 'loan'") == 200
+
+
 async def test_a_killed_connection_mid_batch_leaves_nothing(client_for, as_, db, apps):
     """The batch runs in one transaction: terminating its backend mid-statement rolls it all back."""
     c, bank = client_for("finance"), as_("bank", org="B001")

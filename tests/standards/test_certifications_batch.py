@@ -1,6 +1,7 @@
 """Certification bodies push certificate decisions in batches: per-record results with stable rule
 ids, the lifecycle across stored state and within a batch, atomic mode, idempotent retries."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -261,3 +262,16 @@ async def test_every_accepted_change_is_in_the_change_log(c, body_a, db):
         ("created", "CQM|CL-1", "CQM"),
         ("updated", "CQM|CL-1", "CQM"),
     ]
+
+
+async def test_eight_identical_concurrent_pushes_create_and_log_each_certificate_once(c, body_a, db):
+    records = [cert() for _ in range(200)]
+    responses = await asyncio.gather(*(push(c, body_a, records) for _ in range(8)))
+    assert all(r.status_code == 200 for r in responses), [r.text[:300] for r in responses]
+    statuses = [x["status"] for r in responses for x in r.json()["results"]]
+    assert statuses.count("created") == 200 and statuses.count("unchanged") == 1400
+    assert await db.fetchval("SELECT count(*) FROM standards.certificates") == 200
+    assert await db.fetchval("SELECT count(*) FROM standards.certificate_history") == 200
+    assert (
+        await db.fetchval("SELECT count(*) FROM standards.changes WHERE entity_type = 'certificate'") == 200
+    )

@@ -67,27 +67,85 @@ async def update_fields(session: AsyncSession, code: str, values: dict[str, Any]
     await session.execute(update(E).where(E.c.credit_code == code).values(**values, updated_at=func.now()))
 
 
-async def fetch_many(session: AsyncSession, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+# The batch write, never read-then-decide-then-write: the insert decides `created` (the primary
+# key), the rows already registered are locked before they are compared, and the update decides
+# `updated` within the caller's region. Concurrent batches posting the same credit codes see one
+# `created` per code, and a record never moves out of the region it is registered in. Rows go in
+# credit-code order so that concurrent batches wait for each other instead of deadlocking.
+_BATCH_TYPES = {
+    "credit_code": "text",
+    "name": "text",
+    "region_code": "text",
+    "industry_code": "text",
+    "established_on": "date",
+    "registered_capital": "numeric",
+    "address": "text",
+    "legal_representative": "text",
+}
+_BATCH_COLUMNS = ", ".join(_BATCH_TYPES)
+_UNNEST = ", ".join(f"${i}::{t}[]" for i, t in enumerate(_BATCH_TYPES.values(), start=1))
+_N = len(_BATCH_TYPES)
+
+_INSERT_NEW = f"""
+INSERT INTO registry.enterprises AS t ({_BATCH_COLUMNS}, rule_set_version)
+SELECT i.*, ${_N + 1} FROM unnest({_UNNEST}) AS i({_BATCH_COLUMNS})
+ORDER BY i.credit_code
+ON CONFLICT (credit_code) DO NOTHING
+RETURNING t.credit_code
+"""
+
+_LOCK = f"""
+SELECT credit_code, {", ".join(FIELDS)} FROM registry.enterprises
+WHERE credit_code = ANY($1::text[]) ORDER BY credit_code FOR UPDATE
+"""
+
+
+def _update_changed(like: str | None) -> str:
+    scope = "" if like is None else f" AND t.region_code LIKE ${_N + 2}"
+    fields = ", ".join(f"t.{f}" for f in FIELDS)
+    new = ", ".join(f"i.{f}" for f in FIELDS)
+    return f"""
+    UPDATE registry.enterprises AS t
+       SET {", ".join(f"{f} = i.{f}" for f in FIELDS)}, rule_set_version = ${_N + 1}, updated_at = now()
+      FROM unnest({_UNNEST}) AS i({_BATCH_COLUMNS})
+     WHERE t.credit_code = i.credit_code{scope} AND ({fields}) IS DISTINCT FROM ({new})
+    RETURNING t.credit_code
+    """
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    rows = sorted(rows, key=lambda r: r["credit_code"])
+    return [[r.get(c) for r in rows] for c in _BATCH_TYPES]
+
+
+async def insert_new(session: AsyncSession, rows: list[dict[str, Any]], rule_set_version: str) -> set[str]:
+    """Insert the rows whose credit code is not registered; return the codes this statement
+    created. The primary key decides: of concurrent inserts of one code exactly one creates it,
+    the others wait for it to commit and skip it."""
+    if not rows:
+        return set()
+    conn = await raw_connection(session)
+    return {r[0] for r in await conn.fetch(_INSERT_NEW, *_columns(rows), rule_set_version)}
+
+
+async def lock_many(session: AsyncSession, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The registered facts of these enterprises as last committed, locked until the unit of work
+    ends (a concurrent batch waits here, then sees this one's result)."""
     if not codes:
         return {}
-    rows = await session.execute(
-        select(E.c.credit_code, *[E.c[f] for f in FIELDS]).where(E.c.credit_code == func.any(list(codes)))
-    )
-    return {r.credit_code: dict(r._mapping) for r in rows}
+    conn = await raw_connection(session)
+    rows = await conn.fetch(_LOCK, sorted(codes))
+    return {r["credit_code"]: dict(r) for r in rows}
 
 
-async def upsert_many(session: AsyncSession, rows: list[dict[str, Any]], rule_set_version: str) -> None:
-    """One multi-row INSERT … ON CONFLICT DO UPDATE (set-based)."""
+async def update_changed(
+    session: AsyncSession, principal: Principal, rows: list[dict[str, Any]], rule_set_version: str
+) -> set[str]:
+    """Update the rows that differ from the stored record and lie in the caller's region; return
+    the codes updated. A record registered outside the caller's region is never touched."""
     if not rows:
-        return
-    values = [{**r, "rule_set_version": rule_set_version} for r in rows]
-    stmt = pg_insert(E).values(values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["credit_code"],
-        set_={
-            **{f: stmt.excluded[f] for f in FIELDS},
-            "rule_set_version": stmt.excluded.rule_set_version,
-            "updated_at": func.now(),
-        },
-    )
-    await session.execute(stmt)
+        return set()
+    like = region_like(principal)
+    conn = await raw_connection(session)
+    args = [*_columns(rows), rule_set_version, *([] if like is None else [like])]
+    return {r[0] for r in await conn.fetch(_update_changed(like), *args)}

@@ -10,6 +10,7 @@ from services.common.auth import Principal, region_out_of_scope
 from services.common.batch import (
     BatchResponse,
     Finding,
+    Parsed,
     RecordResult,
     Rule,
     RuleSet,
@@ -17,6 +18,7 @@ from services.common.batch import (
     summarize,
 )
 from services.common.changes import Change, record_changes
+from services.common.db import raw_connection
 from services.common.errors import Problem, field_problem, not_found
 from services.registry.enterprises import listing
 from services.registry.enterprises import repository as repo
@@ -142,42 +144,17 @@ async def batch(
             ]
             continue
         ok.append(p)
-    existing = await repo.fetch_many(session, [p.record.credit_code for p in ok])
-    results: dict[int, RecordResult] = {}
-    to_write, changes = [], []
-    for p in ok:
-        rec = p.record
-        values = rec.model_dump()
-        before = existing.get(rec.credit_code)
-        if before is not None and not principal.covers_region(before["region_code"]):
-            rejected[p.index] = [
-                ENTERPRISE_RULES.finding(
-                    "REG-E006", f"{rec.credit_code} is registered outside your region", "/credit_code"
-                )
-            ]
-            continue
-        if before is None:
-            status = "created"
-            changes.append(Change("created", "enterprise", rec.credit_code, None, values))
-        else:
-            old = {k: v for k, v in before.items() if k != "credit_code"}
-            new = {k: values[k] for k in old}
-            if old == new:
-                results[p.index] = RecordResult(index=p.index, key=rec.credit_code, status="unchanged")
-                continue
-            status = "updated"
-            diff = [k for k in old if old[k] != new[k]]
-            changes.append(
-                Change(
-                    "updated",
-                    "enterprise",
-                    rec.credit_code,
-                    {k: old[k] for k in diff},
-                    {k: new[k] for k in diff},
-                )
-            )
-        to_write.append(values)
-        results[p.index] = RecordResult(index=p.index, key=rec.credit_code, status=status)
+    # nothing is written when an atomic batch has a rejected record: the valid ones stay unchanged
+    statuses = (
+        await _write(session, principal, ok, atomic, rejected) if ok and not (atomic and rejected) else {}
+    )
+    results = {
+        p.index: RecordResult(
+            index=p.index, key=p.record.credit_code, status=statuses.get(p.index, "unchanged")
+        )
+        for p in ok
+        if p.index not in rejected
+    }
     for index, findings in rejected.items():
         raw = records[index]
         key = (
@@ -188,9 +165,6 @@ async def batch(
         results[index] = RecordResult(index=index, key=key, status="rejected", errors=_errors(findings))
     ordered = [results[i] for i in sorted(results)]
     committed = not (atomic and rejected)
-    if committed:
-        await repo.upsert_many(session, to_write, ENTERPRISE_RULES.version)
-        await record_changes(session, SCHEMA, principal, changes)
     return BatchResponse(
         rule_set_version=ENTERPRISE_RULES.version,
         atomic=atomic,
@@ -198,6 +172,71 @@ async def batch(
         summary=summarize(ordered),
         results=ordered,
     )
+
+
+async def _write(
+    session: AsyncSession,
+    principal: Principal,
+    ok: list[Parsed],
+    atomic: bool,
+    rejected: dict[int, list[Finding]],
+) -> dict[int, str]:
+    """Write the valid records; return index → created | updated | unchanged. A record registered
+    outside the caller's region is added to `rejected` and left as it is.
+
+    Never read, then decide, then write: the insert decides `created` (of concurrent inserts of one
+    code the primary key lets exactly one win), the other records are locked and read as last
+    committed, and the update decides `updated` (rows that differ and lie in the caller's region).
+    With `atomic`, a record found outside the region undoes the whole batch (a savepoint)."""
+    version = ENTERPRISE_RULES.version
+    values = {p.index: p.record.model_dump() for p in ok}
+    conn = await raw_connection(session)
+    savepoint = conn.transaction() if atomic else None
+    if savepoint is not None:
+        await savepoint.start()
+    created: set[str] = set()
+    stored: dict[str, dict[str, Any]] = {}
+    pending = list(values.values())
+    while pending:  # a code neither inserted nor found was deleted meanwhile: insert it again
+        created |= await repo.insert_new(session, pending, version)
+        rest = [v for v in pending if v["credit_code"] not in created]
+        stored |= await repo.lock_many(session, [v["credit_code"] for v in rest])
+        pending = [v for v in rest if v["credit_code"] not in stored]
+
+    diffs: dict[str, list[str]] = {}  # in-region records already registered: fields that differ
+    for index, new in values.items():
+        code = new["credit_code"]
+        if code in created:
+            continue
+        if principal.covers_region(stored[code]["region_code"]):
+            diffs[code] = [k for k in repo.FIELDS if stored[code][k] != new[k]]
+        else:
+            rejected[index] = [
+                ENTERPRISE_RULES.finding(
+                    "REG-E006", f"{code} is registered outside your region", "/credit_code"
+                )
+            ]
+    if savepoint is not None and rejected:
+        await savepoint.rollback()
+        return {}
+    changed = [v for v in values.values() if diffs.get(v["credit_code"])]
+    updated = await repo.update_changed(session, principal, changed, version)
+    if savepoint is not None:
+        await savepoint.commit()
+
+    status: dict[int, str] = {}
+    changes: list[Change] = []
+    for index, new in values.items():
+        code = new["credit_code"]
+        if code in created:
+            status[index] = "created"
+            changes.append(Change("created", "enterprise", code, None, new))
+        elif code in updated:
+            status[index] = "updated"
+            old = {k: stored[code][k] for k in diffs[code]}
+            changes.append(Change("updated", "enterprise", code, old, {k: new[k] for k in diffs[code]}))
+    await record_changes(session, SCHEMA, principal, changes)
+    return status
 
 
 def _errors(findings: list[Finding]) -> list[Finding]:

@@ -4,11 +4,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, region_out_of_scope
 from services.common.changes import Change, record_changes
-from services.common.errors import field_problem, not_found
+from services.common.errors import field_problem, not_found, unique_conflict
 from services.registry.enterprises import repository as enterprises
 from services.registry.parks import repository as repo
 from services.registry.parks.models import Park
 from services.registry.parks.schemas import ParkIn, ParkOut, ParkPatch, TenancyIn, TenancyOut
+
+# A name is unique within its region (checked first for a precise message; the constraint decides
+# between concurrent registrations).
+unique_conflict(
+    "uq_parks_region_code_name", "park_exists", "/name", "a park of this name exists in the region"
+)
 
 FIELDS = ("name", "region_code", "address", "opened_on", "star_rating", "rated_on", "national_demo_base")
 
