@@ -14,12 +14,13 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy import Select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.common.errors import Problem
 from services.common.settings import get_settings
+from services.common.types import text
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
@@ -39,7 +40,8 @@ class PageParams(BaseModel):
 async def page_params(  # async: no thread-pool hop per request
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 500)")] = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None, Query(max_length=2048, description="Opaque cursor from the previous page's next_cursor")
+        text(StringConstraints(max_length=2048)) | None,
+        Query(description="Opaque cursor from the previous page's next_cursor"),
     ] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)

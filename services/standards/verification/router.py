@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.common.errors import responses
-from services.standards.text import PlainText
+from services.standards.certifications.schemas import CertificateNoParam, CertifierParam
 from services.standards.verification import service
 from services.standards.verification.schemas import LookupRequest, LookupResponse, PublicCertificate
 
@@ -28,11 +28,9 @@ VERIFY_PATH = "/v1/public/certifications/{certificate_no:path}"
     responses=responses(404, 409, 422),
 )
 async def verify_certificate(
-    certificate_no: Annotated[PlainText, Path(min_length=1, max_length=64)],
+    certificate_no: Annotated[CertificateNoParam, Path()],
     request: Request,
-    certifier: Annotated[
-        PlainText | None, Query(max_length=64, description="The certification body's code")
-    ] = None,
+    certifier: Annotated[CertifierParam | None, Query(description="The certification body's code")] = None,
 ) -> Response:
     # Built as plain data and serialised once; the response model documents it.
     return _json(await service.verify(request.app, certificate_no, certifier))
