@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -50,7 +51,7 @@ async def progress(
     if format == "xlsx":
         name = f"progress-{programme}-{year}-{region}.xlsx"
         return Response(
-            to_xlsx(report),
+            await asyncio.to_thread(to_xlsx, report),  # openpyxl's work stays off the event loop
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

@@ -81,6 +81,12 @@ def text_problem(value: str, *, multiline: bool = False) -> tuple[str, str] | No
     return TEXT_CONTROL_CHARACTER, f"{name} is {what}, not allowed in text"
 
 
+def replace_refused(value: str, replacement: str = "\ufffd") -> str:
+    """`value` with each character the text rule refuses (in a multi-line field) replaced: for text
+    on its way out that was stored before the rule existed, so that it cannot break a file."""
+    return value if value.isprintable() else _MULTI_LINE.sub(replacement, value)
+
+
 def _checker(multiline: bool) -> BeforeValidator:
     def check(v: Any) -> Any:
         if isinstance(v, str):
