@@ -92,7 +92,7 @@ def _checker(multiline: bool) -> BeforeValidator:
         if isinstance(v, str):
             problem = text_problem(v, multiline=multiline)
             if problem is not None:
-                raise PydanticCustomError(problem[0], problem[1])
+                raise PydanticCustomError(problem[0], "{reason}", {"reason": problem[1]})
         return v
 
     check.__qualname__ = f"text_rule_{'multi' if multiline else 'single'}_line"
