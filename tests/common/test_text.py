@@ -12,6 +12,7 @@ from enum import Enum
 from uuid import UUID
 
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -248,3 +249,24 @@ def test_every_string_field_and_parameter_of_every_route_goes_through_the_text_r
     assert seen > 100  # the walk found the routes' strings
     assert not missing, "strings without the kit's text type:\n" + "\n".join(missing)
     assert multi_line == MULTI_LINE
+
+
+class Forgetful(BaseModel):
+    name: str
+    tags: list[Text]
+
+
+async def _post_thing(ref: str, body: Forgetful, q: Text | None = None) -> None: ...
+
+
+def test_the_walk_finds_a_string_that_forgot_the_text_type():
+    app = FastAPI()
+    app.post("/things/{ref}")(_post_thing)
+
+    refused = {item.label: item.refuses(HOSTILE) for item in string_inputs("demo", app)}
+    assert refused == {
+        "demo POST /things/{ref} path.ref": False,
+        "demo POST /things/{ref} query.q": True,
+        "demo POST /things/{ref} body.name": False,
+        "demo POST /things/{ref} body.tags.0": True,
+    }
