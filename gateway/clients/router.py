@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import StringConstraints
 
 from gateway.clients import service
 from gateway.clients.schemas import (
@@ -21,6 +22,7 @@ from gateway.deps import CurrentCaller, Pagination
 from services.common.db import DbSession
 from services.common.errors import responses
 from services.common.pagination import Page
+from services.common.types import text
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 AUTH = (401, 403, 429)
@@ -40,7 +42,7 @@ async def list_clients(
     session: DbSession,
     page: Pagination,
     kind: Annotated[Kind | None, Query()] = None,
-    org: Annotated[str | None, Query(max_length=64)] = None,
+    org: Annotated[text(StringConstraints(max_length=64)) | None, Query()] = None,
     include_revoked: bool = False,
 ) -> Page[ClientOut]:
     items, cursor = await service.list_clients(session, page, kind, org, include_revoked)

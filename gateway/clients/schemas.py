@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, PlainSerializer, StringConstraints, field_validator, model_validator
 
 from gateway.policy import SCOPE_RE
-from services.common.types import RegionCode
+from services.common.types import RegionCode, Text, text
 
 Kind = Literal["bank", "guarantor", "certifier", "official", "admin"]
 RatePerSecond = Annotated[
@@ -22,12 +22,12 @@ RatePerSecond = Annotated[
 
 class ClientCreate(BaseModel):
     kind: Kind
-    org: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = Field(
+    org: text(StringConstraints(strip_whitespace=True, min_length=1, max_length=64)) | None = Field(
         None, description="Institution / certification body code (required for bank, guarantor, certifier)"
     )
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: text(StringConstraints(strip_whitespace=True, min_length=1, max_length=200))
     region: RegionCode | None = Field(None, description="GB/T 2260 region code (required for officials)")
-    scopes: list[str] = Field(
+    scopes: list[Text] = Field(
         default_factory=list,
         max_length=20,
         description="Optional restriction, e.g. ['finance:write', 'registry:read']; empty: everything the kind may use",

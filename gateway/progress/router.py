@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import StringConstraints
 
 from gateway.deps import CurrentCaller
 from gateway.progress.schemas import ProgressReport
@@ -12,7 +14,7 @@ from gateway.progress.service import build_report, to_xlsx
 from services.common.context import request_id_var
 from services.common.db import DbSession
 from services.common.errors import responses
-from services.common.types import RegionCode
+from services.common.types import RegionCode, text
 
 router = APIRouter(tags=["aggregates"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -35,7 +37,7 @@ async def progress(
     region: Annotated[
         RegionCode | None, Query(description="Default: the official's region, else 330000")
     ] = None,
-    programme: Annotated[str, Query(min_length=1, max_length=64)] = "chuying-2022",
+    programme: Annotated[text(StringConstraints(min_length=1, max_length=64)), Query()] = "chuying-2022",
     format: Annotated[Literal["json", "xlsx"], Query()] = "json",
 ):
     """Every target of the programme for the year and region, the actual from its owner service's
@@ -49,7 +51,7 @@ async def progress(
     if format == "xlsx":
         name = f"progress-{programme}-{year}-{region}.xlsx"
         return Response(
-            to_xlsx(report),
+            await asyncio.to_thread(to_xlsx, report),  # openpyxl's work stays off the event loop
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

@@ -26,6 +26,7 @@ from gateway.progress.schemas import ProgressItem, ProgressReport
 from gateway.upstream import UpstreamError
 from services.common.auth import Principal, region_out_of_scope
 from services.common.errors import Problem
+from services.common.spreadsheet import cell_text
 
 log = logging.getLogger("eaglet.gateway.progress")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -179,21 +180,20 @@ def to_xlsx(report: ProgressReport) -> bytes:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(horizontal="center")
     for i, it in enumerate(report.items, 1):
-        ws.append(
-            [
-                i,
-                it.key,
-                it.name_zh,
-                it.target,
-                it.actual,
-                it.unit,
-                it.ratio,
-                it.expected_ratio,
-                STATUS_ZH[it.status],
-                it.owner_service,
-                it.note or "",
-            ]
-        )
+        cells = [
+            i,
+            it.key,
+            it.name_zh,
+            it.target,
+            it.actual,
+            it.unit,
+            it.ratio,
+            it.expected_ratio,
+            STATUS_ZH[it.status],
+            it.owner_service,
+            it.note or "",
+        ]
+        ws.append([cell_text(v) if isinstance(v, str) else v for v in cells])  # no text runs as a formula
     for col, width in zip("ABCDEFGHIJK", (6, 24, 36, 18, 18, 12, 12, 12, 12, 12, 24), strict=True):
         ws.column_dimensions[col].width = width
     for row in ws.iter_rows(min_row=header_row + 1, min_col=4, max_col=5):

@@ -17,6 +17,7 @@ from fastapi import Query
 from pydantic import BaseModel, Field, ValidationError
 
 from services.common.errors import loc_to_pointer
+from services.common.types import text_problem
 
 MAX_BATCH = 5000
 Severity = Literal["error", "warning"]
@@ -157,6 +158,18 @@ def parse_records(
                     )
             rejected[index] = findings
     return parsed, rejected
+
+
+def rejected_key(raw: Any, key_field: str) -> str | None:
+    """A rejected record's `key` as sent, so the caller recognises it: the key field when it is a
+    string or number, stripped and cut to 64 characters — unless the text rule refuses it (the
+    index still identifies the record). A refused value is never echoed: a lone surrogate could
+    not even be encoded in the answer, and a control character has no business in a caller's log."""
+    v = raw.get(key_field) if isinstance(raw, dict) else None
+    if isinstance(v, bool) or not isinstance(v, str | int):
+        return None
+    key = str(v).strip()[:64]
+    return key if key and text_problem(key) is None else None
 
 
 def summarize(results: list[RecordResult]) -> BatchSummary:

@@ -23,13 +23,14 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy import Select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.common.auth import Principal, get_principal
 from services.common.errors import Problem
 from services.common.settings import get_settings
+from services.common.types import text
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
@@ -75,9 +76,8 @@ def page_params_for(caller: Callable[..., Any]):
         principal: Annotated[Principal, Depends(caller)],
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (max 500)")] = DEFAULT_LIMIT,
         cursor: Annotated[
-            str | None,
+            text(StringConstraints(max_length=2048)) | None,
             Query(
-                max_length=2048,
                 description="Opaque cursor from the previous page's next_cursor; valid only for the "
                 "same list, with the same filters, for the same caller",
             ),

@@ -28,6 +28,7 @@ def QueryModel(model: type[BaseModel]) -> Any:  # noqa: N802 - used like FastAPI
                 [{**err, "loc": ("query", *err["loc"])} for err in e.errors(include_url=False)]
             ) from None
 
+    parse.query_model = model  # type: ignore[attr-defined]  # what the dependency validates (tests walk it)
     return Depends(parse)
 
 

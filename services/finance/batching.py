@@ -26,6 +26,7 @@ from services.common.batch import (
     Parsed,
     RecordResult,
     parse_records,
+    rejected_key,
 )
 from services.common.db import raw_connection
 from services.finance import bulk
@@ -97,7 +98,7 @@ async def run_batch(
     new = RecordResult.model_construct
     for index, raw in enumerate(records):
         if index in rejected:
-            key = _raw_key(raw, key_field)
+            key = rejected_key(raw, key_field)
             results.append(new(index=index, key=key, status="rejected", errors=rejected[index], warnings=[]))
             counts["rejected"] += 1
             continue
@@ -130,14 +131,6 @@ def _parse(
     except ValidationError:
         return parse_records(records, model, rule_for_error, RULES)
     return [Parsed(i, item, raw, []) for i, (item, raw) in enumerate(zip(items, records, strict=True))], {}
-
-
-def _raw_key(raw: Any, key_field: str) -> str | None:
-    if isinstance(raw, dict):
-        v = raw.get(key_field)
-        if isinstance(v, str | int):
-            return str(v)[:64]
-    return None
 
 
 def order_check(rule: str, earlier: Any, later: Any, pointer: str, message: str) -> list[Finding]:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, PlainSerializer, StringConstraints
 
+from services.common.types import text
 from services.finance.rules import MAX_AMOUNT, MAX_ANNUAL_RATE
 
 
@@ -28,13 +29,15 @@ MoneyIn = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, decimal_places=2, exampl
 # percent 0–36, ≤ 4 decimals (FIN-V006)
 RateIn = Annotated[Decimal, Field(ge=0, le=MAX_ANNUAL_RATE, decimal_places=4, examples=["4.35"]), _rate_out]
 ShareIn = Annotated[Decimal, Field(ge=0, le=100, decimal_places=4, examples=["40"]), _rate_out]
-Ref = Annotated[
-    str,
-    StringConstraints(
-        min_length=1, max_length=64, pattern=r"^[^\s\x00-\x1f](?:[^\x00-\x1f]*[^\s\x00-\x1f])?$"
-    ),
+# 1–64 characters, no spaces at either end (FIN-V013); the text rule (FIN-V017) comes first.
+Ref = text(
+    StringConstraints(min_length=1, max_length=64, pattern=r"^\S(?:.*\S)?$"),
     Field(examples=["L-2022-000123"]),
-]
+)
+# An institution code as a filter (any length up to 64; unknown codes simply match nothing).
+CodeFilter = text(StringConstraints(max_length=64))
+# A name as the bank or an admin wrote it (FIN-V014).
+Name = text(StringConstraints(min_length=1, max_length=200))
 # Read side
 MoneyOut = Annotated[Decimal, _money_out, Field(examples=["1250000.00"])]
 RateOut = Annotated[Decimal, _rate_out, Field(examples=["4.35"])]

@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from services.common.batch import Rule, RuleSet
+from services.common.types import TEXT_ERROR_TYPES
 
-VERSION = "fin-2024.2"
+VERSION = "fin-2024.2"  # 2024.2: FIN-V017 (text rule); FIN-W005 retired
 
 # Versioned thresholds (domain.md §6–7; some are unsettled, so they live here, not in code paths).
 INCLUSIVE_LINE_CAP = Decimal("10000000.00")  # 单户授信总额 ≤ 1000万元 inclusive
@@ -96,6 +97,13 @@ RULES = RuleSet(
             "Compensation ≤ guaranteed amount and recovered ≤ compensated; compensation only with status compensated.",
         ),
         Rule(
+            "FIN-V017",
+            "error",
+            "/",
+            "Text may not contain control characters (NUL, tabs, line breaks, …), invisible "
+            "formatting characters or broken Unicode (lone surrogates, noncharacters).",
+        ),
+        Rule(
             "FIN-W001",
             "warning",
             "/borrower_credit_code",
@@ -142,6 +150,8 @@ def rule_for_error(err: dict[str, Any]) -> str | None:
     loc = err.get("loc") or ()
     field = str(loc[0]) if loc else ""
     kind = err.get("type", "")
+    if kind in TEXT_ERROR_TYPES:  # before any field's own rule: the same answer for every string
+        return "FIN-V017"
     if kind in ("missing", "extra_forbidden", "literal_error", "enum"):
         return _TYPE_RULES[kind]
     if field == "borrower_credit_code":

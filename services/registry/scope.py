@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path
+from pydantic import StringConstraints
 
 from services.common.auth import Principal, region_out_of_scope, region_prefix, require_kind
 from services.common.credit_code import check_credit_code
 from services.common.errors import field_problem
+from services.common.types import text
 
 MANAGERS = ("official", "admin")
 DIRECTORY_READERS = ("official", "admin", "bank", "guarantor", "certifier")
@@ -56,7 +58,8 @@ def effective_region(
 
 async def normalized_code(  # async: no thread-pool hop per request
     credit_code: Annotated[
-        str, Path(max_length=64, description="统一社会信用代码 (normalised: stripped, uppercased)")
+        text(StringConstraints(max_length=64)),
+        Path(description="统一社会信用代码 (normalised: stripped, uppercased)"),
     ],
 ) -> str:
     result = check_credit_code(credit_code)

@@ -1,6 +1,7 @@
 """Loan batches: upsert statuses, partial and atomic commits, idempotency, nothing doubled."""
 
 import asyncio
+import json
 
 from tests.finance.helpers import loan
 from tests.registry_data import add_enterprise
@@ -145,3 +146,50 @@ async def test_only_banks_post_loans_and_batches_are_bounded(client_for, as_):
     assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/records"
     r = await post(c, as_("bank", org="B001"), [])
     assert r.status_code == 422
+
+
+async def test_hostile_text_rejects_only_its_record_of_5000_with_the_text_rule(client_for, as_, db):
+    """A NUL (PostgreSQL text cannot hold one) or a lone surrogate (JSON "\\ud800") in one record's
+    field is that record's FIN-V017; the other records of the full-size batch are created."""
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    records = [loan() for _ in range(5000)]
+    records[1234]["borrower_name"] = "杭州\x00测试"
+    records[4321]["borrower_name"] = "杭州\ud800测试"
+    records[17]["loan_ref"] = "L-\ud83d-17"  # in the key: the answer cannot echo it
+    r = await c.post(
+        "/v1/loans/batch",
+        content=json.dumps({"records": records}),  # ASCII JSON: the surrogate travels as \ud800
+        headers={**bank, "content-type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["summary"] == {"received": 5000, "created": 4997, "updated": 0, "unchanged": 0, "rejected": 3}
+    assert body["rule_set_version"] == "fin-2024.2"
+    for index, pointer, code in (
+        (1234, "/borrower_name", "text_control_character"),
+        (4321, "/borrower_name", "text_invalid_unicode"),
+        (17, "/loan_ref", "text_invalid_unicode"),
+    ):
+        result = body["results"][index]
+        assert result["status"] == "rejected" and result["index"] == index
+        assert [(e["rule"], e["pointer"], e["code"]) for e in result["errors"]] == [
+            ("FIN-V017", pointer, code)
+        ]
+    assert "U+0000" in body["results"][1234]["errors"][0]["message"]
+    assert body["results"][1234]["key"] == records[1234]["loan_ref"] and body["results"][17]["key"] is None
+    assert await db.fetchval("SELECT count(*) FROM finance.loans") == 4997
+    rules = (await c.get("/v1/rules", headers=bank)).json()
+    assert any(rule["id"] == "FIN-V017" for rule in rules["rules"]) and rules["version"] == "fin-2024.2"
+
+
+async def test_a_control_character_in_a_query_or_path_parameter_is_a_422_with_its_pointer(client_for, as_):
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    r = await c.get("/v1/loans", params={"lender": "B0\x0001"}, headers=bank)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["pointer"] == "#/query/lender"
+    assert r.json()["errors"][0]["code"] == "text_control_character"
+    r = await c.get("/v1/loans/L%00001", headers=bank)
+    assert r.status_code == 422
+    assert [(e["pointer"], e["code"]) for e in r.json()["errors"]] == [
+        ("#/path/loan_ref", "text_control_character")
+    ]

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -522,3 +523,45 @@ async def test_refresh_titles_renews_the_sets_that_ran_out(c, as_, db):
         stale: (["tech_sme"], True),
     }
     assert await refresh_stale(db) == 0
+
+
+async def test_hostile_text_in_a_batch_rejects_only_its_records_with_reg_e010(c, as_, db):
+    records = [body() for _ in range(6)]
+    records[1]["name"] = "杭州\x00精密"
+    records[2]["address"] = "文三路\ud800号"  # a lone surrogate, as JSON "\ud800" decodes
+    records[3]["name"] = "杭州精密\n机械"  # a name is one line
+    records[4]["legal_representative"] = "\u202e张三"  # right-to-left override
+    r = await c.post(
+        "/v1/enterprises/batch",
+        content=json.dumps({"records": records}),
+        headers={**as_(), "content-type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["rule_set_version"] == "2024.2"
+    assert [x["status"] for x in out["results"]] == ["created", *["rejected"] * 4, "created"]
+    assert [[(e["rule"], e["pointer"], e["code"]) for e in x["errors"]] for x in out["results"][1:5]] == [
+        [("REG-E010", "/name", "text_control_character")],
+        [("REG-E010", "/address", "text_invalid_unicode")],
+        [("REG-E010", "/name", "text_control_character")],
+        [("REG-E010", "/legal_representative", "text_control_character")],
+    ]
+    assert await db.fetchval("SELECT count(*) FROM registry.enterprises") == 2
+
+
+async def test_hostile_text_in_a_body_query_or_path_is_a_422_with_its_pointer(c, as_):
+    r = await c.post("/v1/enterprises", json=body(name="杭州\x00精密"), headers=as_())
+    assert r.status_code == 422
+    assert [(e["pointer"], e["code"]) for e in r.json()["errors"]] == [("/name", "text_control_character")]
+    r = await c.get("/v1/enterprises", params={"q": "杭州\x00"}, headers=as_())
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert [(e["pointer"], e["code"]) for e in r.json()["errors"]] == [
+        ("#/query/q", "text_control_character")
+    ]
+    r = await c.get("/v1/enterprises/export", params={"q": "杭州\x00"}, headers=as_())
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "#/query/q"
+    r = await c.get("/v1/enterprises/91330106%00", headers=as_())
+    assert r.status_code == 422
+    assert [(e["pointer"], e["code"]) for e in r.json()["errors"]] == [
+        ("#/path/credit_code", "text_control_character")
+    ]

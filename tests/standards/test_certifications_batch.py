@@ -2,6 +2,7 @@
 ids, the lifecycle across stored state and within a batch, atomic mode, idempotent retries."""
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -125,7 +126,7 @@ async def test_the_rules_are_listed_with_the_version(c, body_a):
     r = await c.get("/v1/rules", headers=body_a)
     rules = {x["id"]: x for x in r.json()["rules"]}
     assert r.json()["version"]
-    assert {f"STD-V{i:03d}" for i in range(1, 15)} | {"STD-W001", "STD-W002", "STD-W003"} == set(rules)
+    assert {f"STD-V{i:03d}" for i in range(1, 16)} | {"STD-W001", "STD-W002", "STD-W003"} == set(rules)
     assert rules["STD-W001"]["severity"] == "warning" and rules["STD-V012"]["severity"] == "error"
 
 
@@ -275,3 +276,49 @@ async def test_eight_identical_concurrent_pushes_create_and_log_each_certificate
     assert (
         await db.fetchval("SELECT count(*) FROM standards.changes WHERE entity_type = 'certificate'") == 200
     )
+
+
+async def test_hostile_text_rejects_only_its_records_with_std_v015(c, body_a, as_, db):
+    """Single-line fields refuse tabs and line breaks; scope and status_reason are free text over
+    several lines (tab, LF, CR LF) and refuse the rest."""
+    await add_standard(c, as_())
+    records = [
+        cert(certificate_no="OK-1", scope="一、电机\r\n二、\t配件"),
+        cert(certificate_no="NUL-1", holder_name="杭州\x00电机有限公司"),
+        cert(certificate_no="SUR-1", product="电机\ud800"),
+        cert(certificate_no="TAB-1", product="永磁\t电机"),
+        cert(certificate_no="CR-1", scope="一、电机\r二、配件"),
+        cert(certificate_no="NO\x00-1"),
+        cert(certificate_no="OK-2"),
+    ]
+    r = await c.post(
+        "/v1/certifications/batch",
+        content=json.dumps({"records": records}),
+        headers={**body_a, "content-type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["rule_set_version"] == "STD-2024.2"
+    assert [x["status"] for x in out["results"]] == ["created", *["rejected"] * 5, "created"]
+    assert [[(e["rule"], e["pointer"], e["code"]) for e in x["errors"]] for x in out["results"][1:6]] == [
+        [("STD-V015", "/holder_name", "text_control_character")],
+        [("STD-V015", "/product", "text_invalid_unicode")],
+        [("STD-V015", "/product", "text_control_character")],
+        [("STD-V015", "/scope", "text_control_character")],
+        [("STD-V015", "/certificate_no", "text_control_character")],
+    ]
+    assert out["results"][5]["key"] is None  # a refused value is never echoed
+    stored = await db.fetchval("SELECT scope FROM standards.certificates WHERE certificate_no = 'OK-1'")
+    assert stored == "一、电机\r\n二、\t配件"
+
+
+async def test_a_control_character_in_a_public_certificate_number_is_a_422(c):
+    r = await c.get("/v1/public/certifications/ZJM%00001")
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert [(e["pointer"], e["code"]) for e in r.json()["errors"]] == [
+        ("#/path/certificate_no", "text_control_character")
+    ]
+    r = await c.get("/v1/public/certifications/ZJM-1", params={"certifier": "CQM\x1b"})
+    assert [(e["pointer"], e["code"]) for e in r.json()["errors"]] == [
+        ("#/query/certifier", "text_control_character")
+    ]

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.types import RegionCode
-from services.finance.fields import MoneyIn, MoneyOut, Ref
+from services.finance.fields import MoneyIn, MoneyOut, Name, Ref
 
 Kind = Literal["bank", "guarantor"]
 
@@ -17,7 +17,7 @@ class InstitutionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: Ref = Field(description="Institution code; machine clients of this institution carry it as org")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     kind: Kind
     region_code: RegionCode
     net_assets: MoneyIn | None = Field(None, description="Guarantors: net assets (leverage denominator)")

@@ -14,11 +14,12 @@ from services.common.errors import not_found, responses
 from services.common.http import json_response
 from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
+from services.finance.fields import CodeFilter, Ref
 from services.finance.loans import repository, service
 from services.finance.loans.schemas import LoanOut, LoanStatus, Product
 
 router = APIRouter(tags=["loans"])
-RefPath = Annotated[str, Path(min_length=1, max_length=64)]
+RefPath = Annotated[Ref, Path()]
 
 
 @router.post(
@@ -58,7 +59,7 @@ async def list_loans(
     principal: CurrentPrincipal,
     page: Pagination,
     borrower: Annotated[CreditCode | None, Query(description="Borrower credit code")] = None,
-    lender: Annotated[str | None, Query(max_length=64, description="Lender institution code")] = None,
+    lender: Annotated[CodeFilter | None, Query(description="Lender institution code")] = None,
     issued_from: Annotated[date | None, Query()] = None,
     issued_to: Annotated[date | None, Query()] = None,
     status: Annotated[LoanStatus | None, Query()] = None,

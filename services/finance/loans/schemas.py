@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.types import CreditCode
-from services.finance.fields import Amount, MoneyIn, MoneyOut, RateIn, RateOut, Ref
+from services.finance.fields import Amount, MoneyIn, MoneyOut, Name, RateIn, RateOut, Ref
 
 Size = Literal["large", "medium", "small", "micro"]
 Product = Literal[
@@ -41,7 +41,7 @@ class LoanIn(BaseModel):
 
     loan_ref: Ref
     borrower_credit_code: CreditCode
-    borrower_name: str = Field(min_length=1, max_length=200)
+    borrower_name: Name
     borrower_size: Size = Field(description="Size class as the bank classified the borrower")
     product: Product
     amount: Amount

@@ -12,6 +12,7 @@ from services.common.batch import RuleSetOut
 from services.common.db import DbSession
 from services.common.errors import responses
 from services.common.types import CreditCode, RegionCode
+from services.finance.fields import CodeFilter
 from services.finance.rules import RULES
 from services.finance.stats import service
 from services.finance.stats.schemas import Base, FinancingSummary, GroupBy, Stats
@@ -66,7 +67,7 @@ async def get_stats(
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: Annotated[date | None, Query()] = None,
     region: Annotated[RegionCode | None, Query(description="Borrower region (prefix scoping)")] = None,
-    lender: Annotated[str | None, Query(max_length=64)] = None,
+    lender: Annotated[CodeFilter | None, Query()] = None,
     base: Annotated[Base, Query()] = "same_period_last_year",
     group_by: Annotated[GroupBy | None, Query()] = None,
 ) -> Stats:

@@ -16,13 +16,14 @@ from math import comb
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from services.common.auth import Principal
 from services.common.credit_code import check_credit_code
 from services.common.errors import not_found
 from services.common.pagination import PageParams, decode_cursor, encode_cursor
 from services.common.readpool import connection, fetch
+from services.common.types import RegionPrefix, text
 from services.registry.enterprises.schemas import ScaleStatus, SizeClass, Tier
 from services.registry.reference.data import regions
 from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS, effective_region
@@ -68,24 +69,21 @@ class Filters(BaseModel):
     """The list's filters (also the export's): the query-string model of both routes
     (validated in one pydantic call) and the input of the statements below."""
 
-    region: str | None = Field(
-        None, pattern=r"^\d{2,6}$", description="Region code prefix: 3301 = Hangzhou, 330106 = 西湖区"
+    region: RegionPrefix | None = Field(
+        None, description="Region code prefix: 3301 = Hangzhou, 330106 = 西湖区"
     )
-    industry: str | None = Field(
+    industry: text(StringConstraints(pattern=r"^([A-Ta-t]|\d{2,4})$")) | None = Field(
         None,
-        pattern=r"^([A-Ta-t]|\d{2,4})$",
         description="Section letter (C), division (34), group (344) or class (3441) of GB/T 4754-2017",
     )
     size: SizeClass | None = None
     tier: Tier | None = None
-    title: str | None = Field(
-        None, pattern=r"^[a-z_]{2,40}$", description="An active title kind, e.g. tech_sme"
+    title: text(StringConstraints(pattern=r"^[a-z_]{2,40}$")) | None = Field(
+        None, description="An active title kind, e.g. tech_sme"
     )
     scale: ScaleStatus | None = None
-    q: str | None = Field(
+    q: text(StringConstraints(min_length=1, max_length=100)) | None = Field(
         None,
-        min_length=1,
-        max_length=100,
         description="Name search, best first: exact name, name prefix, every character pair present; "
         "when there are none of those, fuzzy matches (one character mistyped, extra or missing), "
         "closest first. Or an exact credit code",

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from services.common.auth import Principal
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
@@ -21,6 +21,7 @@ from services.common.pagination import (
     cursor_binding,
 )
 from services.common.query import QueryModel, query_docs
+from services.common.types import text
 from services.registry.enterprises import listing, service
 from services.registry.enterprises.export import csv_stream, xlsx_stream
 from services.registry.enterprises.listing import Filters
@@ -36,9 +37,8 @@ router = APIRouter(prefix="/v1", tags=["enterprises"])
 
 class ListQuery(Filters):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size (max 500)")
-    cursor: str | None = Field(
+    cursor: text(StringConstraints(max_length=2048)) | None = Field(
         None,
-        max_length=2048,
         description="Opaque cursor from the previous page's next_cursor; valid only for the same "
         "list, with the same filters, for the same caller",
     )

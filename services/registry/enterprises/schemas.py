@@ -1,18 +1,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.common.types import CreditCode, Money
+from services.common.types import CreditCode, Money, Text, text
 from services.registry.reference.data import industry_class_problem, region
 
 SizeClass = Literal["large", "medium", "small", "micro"]
 Tier = Literal["seedling", "specialized", "champion_candidate", "champion"]
 ScaleStatus = Literal["above", "below"]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text500 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Name = text(StringConstraints(strip_whitespace=True, min_length=1, max_length=200))
+# A registered address is one line, as on the business licence.
+Address = text(StringConstraints(strip_whitespace=True, max_length=500))
 
 
 def check_region(v: str) -> str:
@@ -38,10 +39,8 @@ class EnterpriseFields(BaseModel):
 
     established_on: date | None = Field(None, description="Date of establishment (YYYY-MM-DD)")
     registered_capital: Money | None = Field(None, description="Registered capital in yuan")
-    address: Text500 | None = None
-    legal_representative: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = (
-        None
-    )
+    address: Address | None = None
+    legal_representative: text(StringConstraints(strip_whitespace=True, max_length=100)) | None = None
 
     @field_validator("established_on")
     @classmethod
@@ -54,10 +53,10 @@ class EnterpriseFields(BaseModel):
 class EnterpriseCreate(EnterpriseFields):
     credit_code: CreditCode
     name: Name
-    region_code: str = Field(
+    region_code: Text = Field(
         description="County-level GB/T 2260 code (current, or retired and flagged)", examples=["330106"]
     )
-    industry_code: str = Field(description="GB/T 4754-2017 class (4 digits)", examples=["3311"])
+    industry_code: Text = Field(description="GB/T 4754-2017 class (4 digits)", examples=["3311"])
 
     _region = field_validator("region_code")(classmethod(lambda cls, v: check_region(v)))
     _industry = field_validator("industry_code")(classmethod(lambda cls, v: check_industry(v)))
@@ -65,8 +64,8 @@ class EnterpriseCreate(EnterpriseFields):
 
 class EnterprisePatch(EnterpriseFields):
     name: Name | None = None
-    region_code: str | None = None
-    industry_code: str | None = None
+    region_code: Text | None = None
+    industry_code: Text | None = None
 
     @field_validator("region_code")
     @classmethod

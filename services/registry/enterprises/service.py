@@ -15,11 +15,13 @@ from services.common.batch import (
     Rule,
     RuleSet,
     parse_records,
+    rejected_key,
     summarize,
 )
 from services.common.changes import Change, record_changes
 from services.common.db import raw_connection
 from services.common.errors import Problem, field_problem, not_found
+from services.common.types import TEXT_ERROR_TYPES
 from services.registry.enterprises import listing
 from services.registry.enterprises import repository as repo
 from services.registry.enterprises.schemas import EnterpriseCreate, EnterpriseOut, EnterprisePatch
@@ -28,7 +30,7 @@ SCHEMA = "registry"
 
 ENTERPRISE_RULES = RuleSet(
     "registry-enterprises",
-    "2024.1",
+    "2024.2",  # 2024.2: REG-E010 (text rule)
     [
         Rule(
             "REG-E001",
@@ -51,6 +53,13 @@ ENTERPRISE_RULES = RuleSet(
         Rule("REG-E007", "error", "/credit_code", "A credit code appears once per batch"),
         Rule("REG-E008", "error", "/established_on", "Establishment date between 1949-01-01 and today"),
         Rule("REG-E009", "error", "", "Only the documented fields; each of the right type"),
+        Rule(
+            "REG-E010",
+            "error",
+            "/",
+            "Text may not contain control characters (NUL, tabs, line breaks, …), invisible "
+            "formatting characters or broken Unicode (lone surrogates, noncharacters)",
+        ),
     ],
 )
 _FIELD_RULES = {
@@ -61,6 +70,14 @@ _FIELD_RULES = {
     "registered_capital": "REG-E005",
     "established_on": "REG-E008",
 }
+
+
+def rule_for_error(err: dict[str, Any]) -> str:
+    """The rule a pydantic error of a posted record breaks: the text rule for any string, else
+    the field's rule, else REG-E009."""
+    if err["type"] in TEXT_ERROR_TYPES:
+        return "REG-E010"
+    return _FIELD_RULES.get(str(err["loc"][0]) if err["loc"] else "", "REG-E009")
 
 
 def to_out(row: Any) -> EnterpriseOut:
@@ -120,12 +137,7 @@ async def patch(
 async def batch(
     session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
 ) -> BatchResponse:
-    parsed, rejected = parse_records(
-        records,
-        EnterpriseCreate,
-        lambda err: _FIELD_RULES.get(str(err["loc"][0]) if err["loc"] else "", "REG-E009"),
-        ENTERPRISE_RULES,
-    )
+    parsed, rejected = parse_records(records, EnterpriseCreate, rule_for_error, ENTERPRISE_RULES)
     seen: dict[str, int] = {}
     ok = []
     for p in parsed:
@@ -156,12 +168,7 @@ async def batch(
         if p.index not in rejected
     }
     for index, findings in rejected.items():
-        raw = records[index]
-        key = (
-            raw.get("credit_code")
-            if isinstance(raw, dict) and isinstance(raw.get("credit_code"), str)
-            else None
-        )
+        key = rejected_key(records[index], "credit_code")
         results[index] = RecordResult(index=index, key=key, status="rejected", errors=_errors(findings))
     ordered = [results[i] for i in sorted(results)]
     committed = not (atomic and rejected)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Query, Response
 from services.common.db import DbSession
 from services.common.errors import responses
 from services.common.pagination import Page, Pagination
+from services.common.types import RegionPrefix
 from services.registry.parks import repository as repo
 from services.registry.parks import service
 from services.registry.parks.schemas import ParkIn, ParkOut, ParkPatch, TenancyIn, TenancyOut
@@ -28,7 +29,7 @@ async def list_parks(
     session: DbSession,
     principal: Manager,
     page: Pagination,
-    region: Annotated[str | None, Query(pattern=r"^\d{2,6}$")] = None,
+    region: Annotated[RegionPrefix | None, Query()] = None,
     stars: Annotated[int | None, Query(ge=1, le=5, description="Exact star rating")] = None,
     min_stars: Annotated[int | None, Query(ge=1, le=5, description="At least this many stars")] = None,
 ) -> Page[ParkOut]:

@@ -3,17 +3,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.registry.enterprises.schemas import check_region
+from services.common.types import Text
+from services.registry.enterprises.schemas import Address, Name, check_region
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Stars = Annotated[int, Field(ge=1, le=5)]
 
 
 class ParkFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    address: Address | None = None
     opened_on: date | None = None
     star_rating: Stars | None = Field(None, description="星级 1–5 (四星、五星 count as star parks)")
     rated_on: date | None = None
@@ -32,14 +32,14 @@ class ParkFields(BaseModel):
 
 class ParkIn(ParkFields):
     name: Name
-    region_code: str
+    region_code: Text
 
     _region = field_validator("region_code")(classmethod(lambda cls, v: check_region(v)))
 
 
 class ParkPatch(ParkFields):
     name: Name | None = None
-    region_code: str | None = None
+    region_code: Text | None = None
 
     @field_validator("region_code")
     @classmethod

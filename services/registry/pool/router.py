@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Query
 from services.common.db import DbSession
 from services.common.errors import responses
 from services.common.pagination import Page, Pagination
+from services.common.types import RegionPrefix
 from services.registry.enterprises.schemas import Tier
 from services.registry.pool import service
 from services.registry.pool.schemas import (
@@ -79,7 +80,7 @@ async def list_pool(
     page: Pagination,
     tier: Annotated[Tier | None, Query()] = None,
     year: Annotated[int | None, Query(ge=1949, le=2100, description="Year of admission to the tier")] = None,
-    region: Annotated[str | None, Query(pattern=r"^\d{2,6}$")] = None,
+    region: Annotated[RegionPrefix | None, Query()] = None,
 ) -> Page[PoolMember]:
     rows, cursor = await service.members(session, principal, region, tier, year, page)
     return Page(items=rows, next_cursor=cursor)

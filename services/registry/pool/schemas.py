@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.common.types import CreditCode
+from services.common.types import CreditCode, RegionPrefix, text
 from services.registry.enterprises.schemas import Tier
 
 
@@ -38,8 +38,8 @@ class ScreeningIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tier: Tier
     year: Annotated[int, Field(ge=1949, le=2100, description="Indicator year evaluated ('last year')")]
-    rule_set: Annotated[str, StringConstraints(max_length=100)] = Field(examples=["specialized_sme-2022"])
-    region: Annotated[str, StringConstraints(pattern=r"^\d{2,6}$")] | None = Field(
+    rule_set: text(StringConstraints(max_length=100)) = Field(examples=["specialized_sme-2022"])
+    region: RegionPrefix | None = Field(
         None, description="Region prefix to screen (defaults to the caller's region)"
     )
 
@@ -87,7 +87,7 @@ class DecisionIn(BaseModel):
     tier: Tier
     year: Annotated[int, Field(ge=1949, le=2100)]
     decision: Literal["admit", "reject", "exit"]
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    reason: text(StringConstraints(strip_whitespace=True, max_length=500), multiline=True) | None = None
     screening_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
 
 

@@ -6,9 +6,11 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from pydantic import StringConstraints
 
 from services.common.credit_code import check_credit_code, describe
 from services.common.errors import Problem, field_problem, not_found, responses
+from services.common.types import RegionCode, text
 from services.registry.reference import data
 from services.registry.reference.schemas import (
     CreditCodeOut,
@@ -29,8 +31,8 @@ def _region_dict(r: data.Region) -> dict:
 
 @router.get("/regions", summary="Zhejiang administrative divisions (GB/T 2260)", responses=responses(422))
 async def list_regions(
-    level: Annotated[str | None, Query(pattern="^(province|city|county)$")] = None,
-    parent: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    level: Annotated[text(StringConstraints(pattern="^(province|city|county)$")) | None, Query()] = None,
+    parent: Annotated[RegionCode | None, Query()] = None,
     include_retired: Annotated[bool, Query(description="Also list retired codes (marked retired)")] = True,
 ) -> RegionList:
     """Province, 11 cities, 90 county-level units; retired codes (330103, 330104, …) are listed with
@@ -47,7 +49,7 @@ async def list_regions(
 
 
 @router.get("/regions/{code}", summary="One region with its children", responses=responses(404, 422))
-async def get_region(code: Annotated[str, Path(pattern=r"^\d{6}$")]) -> RegionDetail:
+async def get_region(code: Annotated[RegionCode, Path()]) -> RegionDetail:
     version, regions = data.regions_data()
     r = regions.get(code)
     if r is None:
@@ -67,7 +69,9 @@ async def list_industries() -> IndustryList:
     summary="Check a 统一社会信用代码 (public)",
     responses=responses(422),
 )
-async def check_credit_code_tool(code: Annotated[str, Path(max_length=64)]) -> CreditCodeOut:
+async def check_credit_code_tool(
+    code: Annotated[text(StringConstraints(max_length=64)), Path()],
+) -> CreditCodeOut:
     """Always 200 with `valid` and, when not valid, `errors` (length, alphabet, area digits, or the
     check character with the expected one)."""
     result = check_credit_code(code)
@@ -91,7 +95,9 @@ Yuan = Annotated[Decimal | None, Query(ge=0, le=Decimal("1e15"), decimal_places=
     responses=responses(422),
 )
 async def size_class_tool(
-    industry_code: Annotated[str, Query(pattern=r"^\d{4}$", description="GB/T 4754-2017 class")],
+    industry_code: Annotated[
+        text(StringConstraints(pattern=r"^\d{4}$")), Query(description="GB/T 4754-2017 class")
+    ],
     employees: Persons = None,
     revenue: Annotated[
         Decimal | None, Query(ge=0, le=Decimal("1e15"), decimal_places=2, description="营业收入, yuan")

@@ -5,12 +5,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.types import text
+
 
 class ScaleStatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["above", "below"] = Field(description="above: in the 规模以上 directory")
     effective_year: Annotated[int, Field(ge=1949, le=2100)]
-    source: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+    source: text(StringConstraints(strip_whitespace=True, max_length=200)) | None = Field(
         None, description="e.g. 统计局规上名录 2022"
     )
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response
 from services.common.db import DbSession
 from services.common.errors import responses
 from services.common.http import json_response
+from services.common.types import RegionPrefix
 from services.registry.scope import Manager
 from services.registry.stats import service
 from services.registry.stats.schemas import StatsOut
@@ -44,9 +45,7 @@ async def get_stats(
     session: DbSession,
     principal: Manager,
     year: Annotated[int | None, Query(ge=1949, le=2100, description="Default: the current year")] = None,
-    region: Annotated[
-        str | None, Query(pattern=r"^\d{2,6}$", description="Region prefix within yours")
-    ] = None,
+    region: Annotated[RegionPrefix | None, Query(description="Region prefix within yours")] = None,
     group_by: Annotated[Literal["city", "county"] | None, Query()] = None,
     baseline_year: Annotated[int | None, Query(ge=1949, le=2100, description="Default: year − 1")] = None,
 ) -> Response:

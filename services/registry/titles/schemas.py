@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from services.common.types import text
 
 TitleKind = Literal[
     "tech_sme",
@@ -16,7 +18,7 @@ TitleKind = Literal[
     "zhejiang_made",
     "other",
 ]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Short = text(StringConstraints(strip_whitespace=True, min_length=1, max_length=200))
 
 
 class TitleIn(BaseModel):
@@ -44,7 +46,7 @@ class TitleIn(BaseModel):
 
 class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Short
+    reason: text(StringConstraints(strip_whitespace=True, min_length=1, max_length=200), multiline=True)
     revoked_on: date | None = Field(None, description="Defaults to today")
 
 

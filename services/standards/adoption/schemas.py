@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from services.common.types import Rate
+from services.common.types import Rate, text
 from services.standards.catalogue.schemas import StandardCode
-from services.standards.text import plain_text
 
 
 class AdoptingProduct(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
-        AfterValidator(plain_text),
-    ]
+    product: text(StringConstraints(strip_whitespace=True, min_length=1, max_length=500))
     standard_code: StandardCode = Field(description="The international or advanced foreign standard followed")
     degree: Literal["IDT", "MOD", "NEQ"] = Field(
         description="IDT identical and MOD modified adoption count; NEQ is recorded but does not count"
@@ -34,10 +29,7 @@ class AdoptionIn(BaseModel):
     adopting_products: list[AdoptingProduct] = Field(
         max_length=1000, description="Main products produced to an international or advanced foreign standard"
     )
-    basis: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(plain_text)]
-        | None
-    ) = Field(
+    basis: text(StringConstraints(strip_whitespace=True, max_length=500), multiline=True) | None = Field(
         None, description="Where the figures come from (e.g. the enterprise's annual statistical report)"
     )
 

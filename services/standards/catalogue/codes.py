@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 
-from services.standards.text import plain_text
-
 DASHES = "-‐‑‒–—―－"
 _CN = re.compile(
     r"^(?P<prefix>[A-Z]{1,6}\d{0,2}(?:/[A-Z]{1,5})?)\s*(?P<number>\d[\d.]*(?:-\d+)*)\s*["
@@ -28,7 +26,6 @@ def normalize_standard_code(raw: str) -> str:
     code = _SPACES.sub(" ", (raw or "").replace("\u3000", " ")).strip().upper()
     if not code:
         raise ValueError("a standard number is required")
-    plain_text(code)
     if len(code) > 64:
         raise ValueError("a standard number has at most 64 characters")
     m = _CN.match(code)

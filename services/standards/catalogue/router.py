@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import StringConstraints
 
 from services.common.auth import CurrentPrincipal, Principal, require_kind
 from services.common.db import DbSession
 from services.common.errors import responses
 from services.common.pagination import Page, Pagination
-from services.common.types import CreditCode
+from services.common.types import CreditCode, text
 from services.standards.catalogue import service
 from services.standards.catalogue.schemas import (
     DrafterIn,
@@ -22,15 +23,12 @@ from services.standards.catalogue.schemas import (
     StandardPatch,
     StandardStatus,
 )
-from services.standards.text import PlainText
 
 router = APIRouter(tags=["standards catalogue"])
 Writer = Annotated[Principal, require_kind("admin", "official")]
 CodePath = Annotated[
-    str,
+    text(StringConstraints(min_length=1, max_length=80)),
     Path(
-        min_length=1,
-        max_length=80,
         description="Standard number, URL-encoded (`T%2FZZB%200001%E2%80%942023`); hyphen or em-dash",
     ),
 ]
@@ -56,7 +54,9 @@ async def list_standards(
     session: DbSession,
     principal: CurrentPrincipal,
     page: Pagination,
-    q: Annotated[PlainText | None, Query(max_length=200, description="Substring of code or title")] = None,
+    q: Annotated[
+        text(StringConstraints(max_length=200)) | None, Query(description="Substring of code or title")
+    ] = None,
     level: Level | None = None,
     status: StandardStatus | None = None,
 ) -> Page[StandardOut]:

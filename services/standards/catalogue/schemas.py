@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from services.common.types import CreditCode
+from services.common.types import CreditCode, text
 from services.standards.catalogue.codes import is_zhejiang_made, normalize_standard_code
-from services.standards.text import plain_text
 
 Level = Literal["international", "national", "industry", "local", "group", "zhejiang_made"]
 StandardStatus = Literal["current", "withdrawn"]
 Degree = Literal["IDT", "MOD", "NEQ"]
 Role = Literal["lead", "participant"]
 
-StandardCode = Annotated[
-    str,
+StandardCode = text(
     StringConstraints(min_length=1, max_length=80),
     AfterValidator(lru_cache(maxsize=65536)(normalize_standard_code)),  # pure; numbers recur
     Field(
@@ -26,19 +24,15 @@ StandardCode = Annotated[
         description="Standard number; `T/ZZB NNNN—YYYY` accepted with em-dash, en-dash or hyphen and "
         "stored with an em-dash",
     ),
-]
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(plain_text)
-]
+)
+Title = text(StringConstraints(strip_whitespace=True, min_length=1, max_length=500))
 
 
 class Adoption(BaseModel):
     """The international standard this one adopts, and how closely (GB/T 20000.2)."""
 
     model_config = ConfigDict(extra="forbid")
-    international_code: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), AfterValidator(plain_text)
-    ]
+    international_code: text(StringConstraints(strip_whitespace=True, min_length=1, max_length=80))
     degree: Degree = Field(description="IDT identical, MOD modified, NEQ not equivalent")
 
 

@@ -17,19 +17,20 @@ from services.common.types import CreditCode
 from services.standards.catalogue.schemas import StandardCode
 from services.standards.certifications import service
 from services.standards.certifications.rules import RULES
-from services.standards.certifications.schemas import CertificateOut, EffectiveStatus, HistoryEntry
-from services.standards.text import PlainText
+from services.standards.certifications.schemas import (
+    CertificateNoParam,
+    CertificateOut,
+    CertifierParam,
+    EffectiveStatus,
+    HistoryEntry,
+)
 
 router = APIRouter(tags=["certifications"])
 Reader = Annotated[Principal, require_kind("admin", "official", "certifier")]
-CertificateNoPath = Annotated[
-    PlainText, Path(min_length=1, max_length=64, description="The body's certificate number")
-]
+CertificateNoPath = Annotated[CertificateNoParam, Path(description="The body's certificate number")]
 CertifierQuery = Annotated[
-    PlainText | None,
-    Query(
-        max_length=64, description="The certification body's code, when the number exists at several bodies"
-    ),
+    CertifierParam | None,
+    Query(description="The certification body's code, when the number exists at several bodies"),
 ]
 
 

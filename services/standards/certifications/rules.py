@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from services.common.batch import Rule, RuleSet
+from services.common.types import TEXT_ERROR_TYPES
 
-VERSION = "STD-2024.1"
+VERSION = "STD-2024.2"  # 2024.2: STD-V015 (text rule)
 
 RULES = RuleSet(
     "standards-certifications",
@@ -79,6 +80,14 @@ RULES = RuleSet(
         ),
         Rule("STD-V014", "error", "/", "unknown field in the record"),
         Rule(
+            "STD-V015",
+            "error",
+            "/",
+            "text may not contain control characters (NUL, tabs or line breaks outside scope and "
+            "status_reason, …), invisible formatting characters or broken Unicode (lone surrogates, "
+            "noncharacters)",
+        ),
+        Rule(
             "STD-W001",
             "warning",
             "/standard_code",
@@ -117,6 +126,8 @@ FIELD_RULES = {
 
 
 def rule_for_error(err: dict) -> str | None:
+    if err.get("type") in TEXT_ERROR_TYPES:  # before any field's own rule
+        return "STD-V015"
     if err.get("type") == "extra_forbidden":
         return "STD-V014"
     loc = err.get("loc") or ()

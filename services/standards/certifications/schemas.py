@@ -4,46 +4,37 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from services.common.credit_code import normalize_credit_code
+from services.common.types import text
 from services.standards.catalogue.schemas import StandardCode
-from services.standards.text import plain_text
 
 Status = Literal["valid", "suspended", "revoked", "cancelled"]
 EffectiveStatus = Literal["valid", "suspended", "revoked", "cancelled", "expired"]
 
 
-def _printable(v: str) -> str:
-    if v.isprintable():  # the common case, in C
-        return v
-    if any(c in "\t\n\r" for c in v):
-        raise ValueError("control characters are not allowed")
-    return plain_text(v)
-
-
 # Holders recur across pushes: the checksum check is pure, so each code is checked once per process
 # (failures are not cached and raise every time).
 _credit_code = lru_cache(maxsize=65536)(normalize_credit_code)
-HolderCreditCode = Annotated[
-    str,
+HolderCreditCode = text(
     StringConstraints(min_length=1, max_length=64),
     AfterValidator(_credit_code),
     Field(examples=["91330000733796106P"], description="统一社会信用代码 (GB 32100-2015), checksum verified"),
-]
-CertificateNo = Annotated[
-    str,
+)
+CertificateNo = text(
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-    AfterValidator(_printable),
     Field(description="The body's own certificate number (opaque)", examples=["ZJM23CQM0001"]),
-]
-RuleCode = Annotated[
-    str,
+)
+RuleCode = text(
     StringConstraints(strip_whitespace=True, to_upper=True, max_length=64, pattern=r"^ZJM(-[0-9A-Z]+)+$"),
     Field(examples=["ZJM-006-4481-2023"]),
-]
+)
+# As read (a path or query parameter): exactly as sent, no stripping.
+CertificateNoParam = text(StringConstraints(min_length=1, max_length=64))
+CertifierParam = text(StringConstraints(max_length=64))
 
 
 class CertificateRecord(BaseModel):
@@ -52,30 +43,19 @@ class CertificateRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
     certificate_no: CertificateNo
     holder_credit_code: HolderCreditCode
-    holder_name: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-        AfterValidator(plain_text),
-    ]
-    product: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
-        AfterValidator(plain_text),
-    ]
-    scope: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(plain_text)]
-        | None
-    ) = None
+    holder_name: text(StringConstraints(strip_whitespace=True, min_length=1, max_length=200))
+    product: text(StringConstraints(strip_whitespace=True, min_length=1, max_length=500))
+    # free text, as printed on the certificate: may run over several lines
+    scope: text(StringConstraints(strip_whitespace=True, max_length=2000), multiline=True) | None = None
     standard_code: StandardCode
     rule_code: RuleCode
     issued_on: date
     expires_on: date
     status: Status
     status_effective_on: date
-    status_reason: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), AfterValidator(plain_text)]
-        | None
-    ) = None
+    status_reason: text(StringConstraints(strip_whitespace=True, max_length=1000), multiline=True) | None = (
+        None
+    )
 
 
 class CertificateOut(BaseModel):

@@ -16,6 +16,7 @@ from services.common.batch import (
     Finding,
     Parsed,
     parse_records,
+    rejected_key,
 )
 from services.common.context import request_id_var
 from services.common.errors import Problem, not_found
@@ -151,7 +152,7 @@ async def push_batch(
     parsed, rejected = _parse(records)
     results: list[dict[str, Any] | None] = [None] * len(records)
     for i, f in rejected.items():
-        key = _raw_key(records[i])
+        key = rejected_key(records[i], "certificate_no")
         results[i] = {"index": i, "key": key, "status": "rejected", "errors": _plain(f), "warnings": []}
 
     await repo.lock_certifier(session, certifier)
@@ -211,12 +212,6 @@ async def push_batch(
         "summary": {"received": len(records), **counts},
         "results": results,
     }
-
-
-def _raw_key(raw: Any) -> str | None:
-    if isinstance(raw, dict) and isinstance(raw.get("certificate_no"), str):
-        return raw["certificate_no"].strip()[:64] or None
-    return None
 
 
 async def list_(

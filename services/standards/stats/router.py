@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from services.common.auth import Principal, require_kind
 from services.common.db import DbSession
 from services.common.errors import responses
+from services.common.types import RegionCode
 from services.standards.stats import service
 from services.standards.stats.definitions import description
 from services.standards.stats.schemas import StatsOut
@@ -26,9 +27,7 @@ async def standards_stats(
     session: DbSession,
     principal: Annotated[Principal, require_kind("admin", "official")],
     year: Annotated[int, Query(ge=2000, le=2100, description="Calendar year (figures as of 31 December)")],
-    region: Annotated[
-        str | None, Query(pattern=r"^\d{6}$", description="GB/T 2260 code: 330000, 330100, 330106")
-    ] = None,
+    region: Annotated[RegionCode | None, Query(description="GB/T 2260 code: 330000, 330100, 330106")] = None,
     group_by: Annotated[
         Literal["city", "county"] | None, Query(description="Add rows per city or county")
     ] = None,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.common.errors import responses
-from services.standards.text import PlainText
+from services.standards.certifications.schemas import CertificateNoParam, CertifierParam
 from services.standards.verification import service
 from services.standards.verification.schemas import LookupRequest, LookupResponse, Verification
 
@@ -30,10 +30,10 @@ VERIFY_PATH = "/v1/public/certifications/{certificate_no:path}"
     responses=responses(404, 422),
 )
 async def verify_certificate(
-    certificate_no: Annotated[PlainText, Path(min_length=1, max_length=64)],
+    certificate_no: Annotated[CertificateNoParam, Path()],
     request: Request,
     certifier: Annotated[
-        PlainText | None, Query(max_length=64, description="Only this certification body's certificate")
+        CertifierParam | None, Query(description="Only this certification body's certificate")
     ] = None,
 ) -> Response:
     # Built as plain data and serialised once; the response model documents it.

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.standards.certifications.schemas import EffectiveStatus
-from services.standards.text import plain_text
+from services.standards.certifications.schemas import CertificateNo, EffectiveStatus
 
 
 class PublicCertificate(BaseModel):
@@ -39,13 +37,9 @@ class Verification(BaseModel):
 
 class LookupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    certificate_nos: list[
-        Annotated[
-            str,
-            StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-            AfterValidator(plain_text),
-        ]
-    ] = Field(min_length=1, max_length=100, description="Up to 100 certificate numbers")
+    certificate_nos: list[CertificateNo] = Field(
+        min_length=1, max_length=100, description="Up to 100 certificate numbers"
+    )
 
 
 class LookupResult(BaseModel):
