@@ -7,9 +7,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, PlainSerializer, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from gateway.policy import SCOPE_RE
+from services.common.regions import check_region_code
 from services.common.types import RegionCode
 
 Kind = Literal["bank", "guarantor", "certifier", "official", "admin"]
@@ -26,7 +35,9 @@ class ClientCreate(BaseModel):
         None, description="Institution / certification body code (required for bank, guarantor, certifier)"
     )
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    region: RegionCode | None = Field(None, description="GB/T 2260 region code (required for officials)")
+    region: Annotated[RegionCode, AfterValidator(check_region_code)] | None = Field(
+        None, description="GB/T 2260 region code of the reference table (required for officials)"
+    )
     scopes: list[str] = Field(
         default_factory=list,
         max_length=20,
