@@ -30,6 +30,9 @@ from services.common.settings import Settings
 log = logging.getLogger("eaglet.gateway.auth")
 
 KEY_PREFIX = "egk_"
+# Demo keys (gateway/seed.py) derive from a public string: accepted only with EAGLET_ENV=dev, so a
+# database seeded by mistake outside dev does not open the door to README's admin key.
+DEMO_KEY_PREFIX = KEY_PREFIX + "demo_"
 DEV_ISSUER = "eaglet-dev"
 DEV_AUDIENCE = "eaglet"
 NOTIFY_CHANNEL = "eaglet_gateway_keys"
@@ -165,7 +168,12 @@ class Authenticator:
         if hit is not None and hit[0] > now:
             result = hit[1]
         else:
-            if credential.startswith(KEY_PREFIX):
+            if credential.startswith(DEMO_KEY_PREFIX) and self.settings.env != "dev":
+                result, ttl = (
+                    unauthorized("credentials_invalid", "demo keys work only with EAGLET_ENV=dev"),
+                    60.0,
+                )
+            elif credential.startswith(KEY_PREFIX):
                 result, ttl = await self._verify_key(h)
             elif credential.count(".") == 2:
                 result, ttl = await self._verify_token(credential)
