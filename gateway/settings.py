@@ -4,16 +4,19 @@
   ``EAGLET_OIDC__PUBLIC_KEY_PEM``: people's bearer JWTs.
 - ``EAGLET_RATES__BANK=50`` (requests per second, per client), ``EAGLET_RATES__PUBLIC_PER_IP=10``,
   ``EAGLET_RATES__BURST_S=2`` (bucket size in seconds of rate).
+- ``EAGLET_TRUSTED_PROXIES=10.0.0.0/8,192.168.1.5``: proxies whose ``X-Forwarded-For`` counts.
 - ``EAGLET_UPSTREAM__CONNECT_TIMEOUT_S``, ``…__READ_TIMEOUT_S``, ``…__BREAKER_FAILURES``,
   ``…__BREAKER_OPEN_S``, ``…__RETRIES``; per service read timeouts in ``…__READ_TIMEOUTS``.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import BaseModel
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, IPvAnyNetwork, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class OidcSettings(BaseModel):
@@ -71,6 +74,9 @@ class GatewaySettings(BaseSettings):
     oidc: OidcSettings = OidcSettings()
     rates: RateSettings = RateSettings()
     upstream: UpstreamSettings = UpstreamSettings()
+    # Proxies in front of the gateway whose X-Forwarded-For is believed (IPs or CIDRs, comma
+    # separated or a JSON list). Default none: the client is the direct peer, whatever it writes.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
     # How long a verified API key (or token) is trusted without looking at the database again.
     # Revocations through this gateway or `eaglet clients revoke` also reach running gateways at
     # once (PostgreSQL NOTIFY); the TTL bounds staleness if that notification is missed.
@@ -79,6 +85,14 @@ class GatewaySettings(BaseSettings):
     last_used_every_s: float = 60.0
     # How often a missing service's OpenAPI is fetched again for the merged document.
     openapi_refresh_s: float = 5.0
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _address_list(cls, v):
+        if isinstance(v, str):
+            v = v.strip()
+            return json.loads(v) if v.startswith("[") else [a.strip() for a in v.split(",") if a.strip()]
+        return v
 
 
 @lru_cache

@@ -298,6 +298,7 @@ def up(
                         "--port",
                         str(svc.port),
                         "--no-access-log",
+                        "--no-proxy-headers",  # the gateway decides which proxies to believe
                         "--timeout-graceful-shutdown",
                         "5",
                     ],
