@@ -22,6 +22,7 @@ import jwt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
 from services.common.auth import KINDS, Principal, principal_problem
 from services.common.errors import Problem
@@ -37,6 +38,9 @@ DEV_ISSUER = "eaglet-dev"
 DEV_AUDIENCE = "eaglet"
 NOTIFY_CHANNEL = "eaglet_gateway_keys"
 WWW_AUTH = {"WWW-Authenticate": 'Bearer realm="eaglet"'}
+# Refusals that count against a client address's failure limit. Not an expired token: it was
+# genuine (a front-end refreshes it), not a guess.
+COUNTED_FAILURES = frozenset({"credentials_malformed", "credentials_invalid"})
 
 
 def new_key() -> str:
@@ -116,6 +120,7 @@ class Authenticator:
         self._listener = None
         self._tasks: set[asyncio.Task] = set()
         self.accept_dev_tokens = settings.env == "dev" or gw.oidc.accept_dev_tokens
+        self._failures = RateLimiter(burst_s=1.0)  # authfail:<ip> buckets (capacity from settings)
 
     # -- cache ---------------------------------------------------------------------------
     def invalidate(self, client_id: str | None = None) -> None:
@@ -152,8 +157,9 @@ class Authenticator:
             t.cancel()
 
     # -- authentication ------------------------------------------------------------------
-    async def authenticate(self, authorization: str | None) -> Caller:
-        """The caller behind an Authorization header, or a 401/403 problem."""
+    async def authenticate(self, authorization: str | None, client_ip: str | None = None) -> Caller:
+        """The caller behind an Authorization header, or a 401/403 problem; a 429 problem when
+        `client_ip` has had too many failed lookups (see `_refuse_if_failing`)."""
         if not authorization:
             raise unauthorized("credentials_missing", "send 'Authorization: Bearer <api key or token>'")
         scheme, _, credential = authorization.partition(" ")
@@ -168,6 +174,8 @@ class Authenticator:
         if hit is not None and hit[0] > now:
             result = hit[1]
         else:
+            if client_ip is not None:
+                self._refuse_if_failing(client_ip)
             if credential.startswith(DEMO_KEY_PREFIX) and self.settings.env != "dev":
                 result, ttl = (
                     unauthorized("credentials_invalid", "demo keys work only with EAGLET_ENV=dev"),
@@ -185,11 +193,34 @@ class Authenticator:
             self._cache[h] = (now + ttl, result)
             if isinstance(result, Caller) and result.client_id:
                 self._client_of[h] = result.client_id
+            if client_ip is not None and isinstance(result, Problem) and result.code in COUNTED_FAILURES:
+                r = self.gw.rates
+                self._failures.take(
+                    "authfail:" + client_ip, r.auth_failures_per_ip, capacity=r.auth_failures_burst
+                )
         if isinstance(result, Problem):
             raise result
         if result.key_id is not None:
             self._touch(result.key_id, now)
         return result
+
+    def _refuse_if_failing(self, client_ip: str) -> None:
+        """Failed lookups are limited per client address: each credential looked up and refused
+        takes a token from `authfail:<ip>` (repeats of one refused key are answered from the cache
+        and not counted); when none is left, a credential that is not already verified gets 429
+        before it is looked up, so guessing keys cannot reach the database faster than the limit."""
+        r = self.gw.rates
+        d = self._failures.peek(
+            "authfail:" + client_ip, r.auth_failures_per_ip, capacity=r.auth_failures_burst
+        )
+        if not d.allowed:
+            raise Problem(
+                429,
+                "rate_limited",
+                f"too many failed authentications from this address; retry after {d.retry_after_s} s",
+                title="Too Many Requests",
+                headers={"Retry-After": str(d.retry_after_s)},
+            )
 
     async def _verify_key(self, h: bytes) -> tuple[Caller | Problem, float]:
         async with self.engine.connect() as conn:

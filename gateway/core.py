@@ -44,7 +44,7 @@ class Gateway:
         """Who is calling and may they use this route now? Raises 401, 403 or 429 problems."""
         caller: Caller | None = None
         if authorization or not rule.public:
-            caller = await self.auth.authenticate(authorization)
+            caller = await self.auth.authenticate(authorization, client_ip)
             p = caller.principal
             reason = policy.denial(rule, p.kind, p.scopes, method)
             if reason:

@@ -3,7 +3,8 @@
 - ``EAGLET_OIDC__ISSUER``, ``EAGLET_OIDC__AUDIENCE``, ``EAGLET_OIDC__JWKS_URL`` or
   ``EAGLET_OIDC__PUBLIC_KEY_PEM``: people's bearer JWTs.
 - ``EAGLET_RATES__BANK=50`` (requests per second, per client), ``EAGLET_RATES__PUBLIC_PER_IP=10``,
-  ``EAGLET_RATES__BURST_S=2`` (bucket size in seconds of rate).
+  ``EAGLET_RATES__BURST_S=2`` (bucket size in seconds of rate); failed authentications per IP
+  ``EAGLET_RATES__AUTH_FAILURES_PER_IP=1`` with a bucket of ``…__AUTH_FAILURES_BURST=20``.
 - ``EAGLET_TRUSTED_PROXIES=10.0.0.0/8,192.168.1.5``: proxies whose ``X-Forwarded-For`` counts.
 - ``EAGLET_UPSTREAM__CONNECT_TIMEOUT_S``, ``…__READ_TIMEOUT_S``, ``…__BREAKER_FAILURES``,
   ``…__BREAKER_OPEN_S``, ``…__RETRIES``; per service read timeouts in ``…__READ_TIMEOUTS``.
@@ -45,6 +46,10 @@ class RateSettings(BaseModel):
     admin: float = 200.0
     public_per_ip: float = 20.0
     burst_s: float = 2.0
+    # Failed authentications (401) per client IP: a bucket of `auth_failures_burst`, refilled at
+    # this rate; when it is empty, credentials not already verified get 429 without a lookup.
+    auth_failures_per_ip: float = 1.0
+    auth_failures_burst: float = 20.0
 
     def for_kind(self, kind: str) -> float:
         return float(getattr(self, kind, self.official))

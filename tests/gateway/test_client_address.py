@@ -3,7 +3,8 @@
 
 import asyncio
 
-from tests.gateway.conftest import TRUSTED_PROXY
+from gateway.auth import new_key
+from tests.gateway.conftest import TRUSTED_PROXY, bearer
 
 PUBLIC = "/registry/v1/tools/size-class"  # public; the fixture's registry echoes the headers
 
@@ -46,3 +47,38 @@ async def test_behind_a_trusted_proxy_each_client_has_its_own_bucket(behind_prox
     first = await asyncio.gather(*(call("203.0.113.20") for _ in range(8)))
     assert 429 in [r.status_code for r in first]
     assert (await call("203.0.113.21")).status_code == 200  # another client behind the same proxy
+
+
+async def test_failed_authentications_are_limited_per_ip_before_the_database(
+    behind_proxy, via_proxy, new_client
+):
+    _, key = await new_client("bank", org="B-AUTHFAIL")
+    url = behind_proxy.url + "/finance/v1/whoami"
+    guesser = {"X-Forwarded-For": "203.0.113.50"}
+    assert (
+        await via_proxy.get(url, headers={**guesser, **bearer(key)})
+    ).status_code == 200  # verified, cached
+
+    # 1 failure/s, a bucket of 5: of 40 random keys only the first few are looked up
+    guesses = [await via_proxy.get(url, headers={**guesser, **bearer(new_key())}) for _ in range(40)]
+    statuses = [r.status_code for r in guesses]
+    assert set(statuses) == {401, 429}, statuses
+    assert statuses.count(401) <= 8, statuses  # each 401 was a database lookup; the rest never were
+    limited = next(r for r in guesses if r.status_code == 429)
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert limited.json()["code"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
+
+    # the key verified before still passes from that address; another address is not limited
+    assert (await via_proxy.get(url, headers={**guesser, **bearer(key)})).status_code == 200
+    other = await via_proxy.get(url, headers={"X-Forwarded-For": "203.0.113.51", **bearer(new_key())})
+    assert other.status_code == 401 and other.json()["code"] == "credentials_invalid"
+
+
+async def test_repeats_of_one_refused_key_are_answered_from_the_cache_and_not_counted(
+    behind_proxy, via_proxy
+):
+    # A client still sending its revoked key is told 401 each time; it is not locked out.
+    url = behind_proxy.url + "/finance/v1/whoami"
+    headers = {"X-Forwarded-For": "203.0.113.60", **bearer(new_key())}
+    statuses = [(await via_proxy.get(url, headers=headers)).status_code for _ in range(15)]
+    assert statuses == [401] * 15
