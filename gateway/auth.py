@@ -3,7 +3,8 @@
 API keys look like ``egk_<43 url-safe characters>``; only their SHA-256 is stored. A verified
 key is trusted for ``auth_cache_ttl_s`` (default 10 s) without a database round trip; revoking or
 rotating a key sends a PostgreSQL NOTIFY that every running gateway listens to, so revocation
-takes effect at once (the TTL only bounds staleness when a notification is missed).
+takes effect at once. The listening connection is kept up (reconnected with backoff, the cache
+dropped on reconnection); the TTL only bounds staleness while it is down.
 People send OIDC JWTs (issuer, audience and keys from settings) or, in development, tokens
 minted by ``eaglet token`` (HS256 with ``token_key``).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -37,6 +39,12 @@ DEMO_KEY_PREFIX = KEY_PREFIX + "demo_"
 DEV_ISSUER = "eaglet-dev"
 DEV_AUDIENCE = "eaglet"
 NOTIFY_CHANNEL = "eaglet_gateway_keys"
+# The LISTEN connection: its application_name (with the process id, as pg_stat_activity shows
+# it), connect timeout, how often an idle connection is pinged, and the reconnect backoff range.
+LISTENER_APPLICATION = "eaglet-gateway-revocations"
+LISTENER_CONNECT_TIMEOUT_S = 5.0
+LISTENER_PING_S = 30.0
+LISTENER_BACKOFF_S = (0.1, 30.0)
 WWW_AUTH = {"WWW-Authenticate": 'Bearer realm="eaglet"'}
 # Refusals that count against a client address's failure limit. Not an expired token: it was
 # genuine (a front-end refreshes it), not a guess.
@@ -117,7 +125,9 @@ class Authenticator:
         self._client_of: dict[bytes, str] = {}
         self._last_used: dict[str, float] = {}
         self._jwks = None
-        self._listener = None
+        self._listener = None  # the LISTEN connection while it is up
+        self._listener_task: asyncio.Task | None = None
+        self._listening = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self.accept_dev_tokens = settings.env == "dev" or gw.oidc.accept_dev_tokens
         self._failures = RateLimiter(burst_s=1.0)  # authfail:<ip> buckets (capacity from settings)
@@ -133,26 +143,73 @@ class Authenticator:
                 self._client_of.pop(h, None)
 
     async def start(self, database_url: str | None) -> None:
-        """Listen for revocations made by other processes (CLI, other gateway replicas)."""
+        """Listen for revocations made by other processes (CLI, other gateway replicas), in a
+        task that keeps the listening connection up; waits briefly for the first connection."""
         if not database_url:
             return
-        import asyncpg
-
         from services.common.db import plain_url
 
+        self._listener_task = asyncio.get_running_loop().create_task(self._listen(plain_url(database_url)))
         try:
-            self._listener = await asyncpg.connect(plain_url(database_url))
-            await self._listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
-        except Exception:  # the TTL still bounds staleness
-            log.warning("cannot listen for key revocations; relying on the cache TTL", exc_info=True)
-            self._listener = None
+            await asyncio.wait_for(self._listening.wait(), LISTENER_CONNECT_TIMEOUT_S)
+        except TimeoutError:  # the task keeps trying; the TTL bounds staleness meanwhile
+            log.warning("not yet listening for key revocations; relying on the cache TTL until then")
+
+    async def _listen(self, url: str) -> None:
+        """LISTEN for revocations, reconnecting with backoff whenever the connection is lost (a
+        database restart, a terminated backend, a network failure noticed by a periodic ping).
+        After a reconnection the whole cache is dropped: notifications sent while nobody listened
+        are lost, so nothing verified before may be trusted on."""
+        import asyncpg
+
+        backoff = LISTENER_BACKOFF_S[0]
+        connected_before = False
+        while True:
+            conn = None
+            try:
+                conn = await asyncpg.connect(
+                    url,
+                    timeout=LISTENER_CONNECT_TIMEOUT_S,
+                    server_settings={"application_name": f"{LISTENER_APPLICATION}:{os.getpid()}"},
+                )
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                if connected_before:
+                    self.invalidate()
+                    log.warning("listening for key revocations again; dropped the credential cache")
+                connected_before = True
+                backoff = LISTENER_BACKOFF_S[0]
+                self._listener = conn
+                self._listening.set()
+                while not lost.is_set():
+                    try:
+                        await asyncio.wait_for(lost.wait(), LISTENER_PING_S)
+                    except TimeoutError:  # a silent network loss never closes the socket
+                        await conn.fetchval("SELECT 1", timeout=LISTENER_CONNECT_TIMEOUT_S)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("key revocation listener: %s: %s", type(e).__name__, e)
+            finally:
+                self._listening.clear()
+                self._listener = None
+                if conn is not None and not conn.is_closed():
+                    conn.terminate()
+            log.warning("not listening for key revocations; reconnecting in %.1f s", backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, LISTENER_BACKOFF_S[1])
 
     def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
         self.invalidate(payload or None)
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            await self._listener.close()
+        if self._listener_task is not None:
+            self._listener_task.cancel()
+            try:
+                await self._listener_task
+            except asyncio.CancelledError:
+                pass
         for t in list(self._tasks):
             t.cancel()
 

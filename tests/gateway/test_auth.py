@@ -183,3 +183,37 @@ async def test_api_clients_obey_the_same_identity_rules(gateway_live, new_client
     await db.execute("UPDATE gateway.api_clients SET region = ' ' WHERE id = $1::uuid", client_id)
     r = await http.get(gateway_live.url + "/registry/v1/whoami", headers=bearer(key))
     assert r.status_code == 401 and r.json()["code"] == "credentials_invalid"
+
+
+async def test_revocation_takes_effect_at_once_after_the_listener_lost_its_connection(
+    gateway_live, new_client, http, db, gw_sessionmaker
+):
+    import asyncio
+    import uuid
+
+    from gateway.auth import LISTENER_APPLICATION
+    from gateway.clients.service import revoke_client
+    from services.common.auth import Principal
+
+    client_id, key = await new_client("bank", org="B-LISTEN")
+    url = gateway_live.url + "/finance/v1/whoami"
+    name = f"{LISTENER_APPLICATION}:{gateway_live.proc.pid}"
+    listener = "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
+    old = await db.fetchval(listener, name)
+    assert old is not None, "the gateway does not listen for revocations"
+    assert await db.fetchval("SELECT pg_terminate_backend($1)", old)  # as a database restart would
+
+    started = time.monotonic()
+    while (await db.fetchval(listener, name)) in (None, old):
+        assert time.monotonic() - started < 10, "the listener did not reconnect"
+        await asyncio.sleep(0.05)
+    assert (await http.get(url, headers=bearer(key))).status_code == 200  # verified and cached again
+
+    async with gw_sessionmaker() as session:  # as `eaglet clients revoke` does, from another process
+        await revoke_client(session, Principal(sub="test", kind="admin"), uuid.UUID(client_id))
+        await session.commit()
+    revoked = time.monotonic()
+    while (await http.get(url, headers=bearer(key))).status_code == 200:
+        assert time.monotonic() - revoked < 2, "the revocation waited for the cache TTL (10 s)"
+        await asyncio.sleep(0.05)
+    assert (await http.get(url, headers=bearer(key))).json()["code"] == "credentials_invalid"
