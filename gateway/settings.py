@@ -7,7 +7,8 @@
   ``EAGLET_RATES__AUTH_FAILURES_PER_IP=1`` with a bucket of ``…__AUTH_FAILURES_BURST=20``.
 - ``EAGLET_TRUSTED_PROXIES=10.0.0.0/8,192.168.1.5``: proxies whose ``X-Forwarded-For`` counts.
 - ``EAGLET_UPSTREAM__CONNECT_TIMEOUT_S``, ``…__READ_TIMEOUT_S``, ``…__BREAKER_FAILURES``,
-  ``…__BREAKER_OPEN_S``, ``…__RETRIES``; per service read timeouts in ``…__READ_TIMEOUTS``.
+  ``…__BREAKER_OPEN_S``, ``…__RETRIES``; per service read timeouts in ``…__READ_TIMEOUTS``;
+  the aggregates' deadline ``EAGLET_UPSTREAM__AGGREGATE_DEADLINE_S=3``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class RateSettings(BaseModel):
 class UpstreamSettings(BaseModel):
     connect_timeout_s: float = 2.0
     read_timeout_s: float = 60.0
+    # The aggregates (profile, progress) answer within this, with `partial: true` for the parts
+    # that did not come; proxied calls keep read_timeout_s.
+    aggregate_deadline_s: float = 3.0
     # Per service read timeout overrides, e.g. {"finance": 120}.
     read_timeouts: dict[str, float] = {}
     # Connections kept per upstream (aiohttp TCPConnector limit).

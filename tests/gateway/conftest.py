@@ -114,6 +114,25 @@ def flaky(live_services):
     hole.close()
 
 
+@pytest.fixture(scope="session")
+def hung(live_services):
+    """A gateway whose finance accepts connections and never answers, with the default aggregate
+    deadline (3 s) and a proxied read timeout of 5 s."""
+    hole = Blackhole()
+    env = upstream_env(
+        {
+            "registry": live_services["registry"].url,
+            "finance": f"http://127.0.0.1:{hole.port}",
+            "standards": live_services["standards"].url,
+        }
+    )
+    env["EAGLET_UPSTREAM__READ_TIMEOUT_S"] = "5"
+    gw = start_live("gateway", env=env)
+    yield gw
+    gw.stop()
+    hole.close()
+
+
 class Echo:
     """An upstream that answers every GET with the headers it received (JSON), to see what the
     gateway forwards."""
