@@ -240,12 +240,12 @@ def _demo_credentials() -> list[str]:
 
 @app.command()
 def up(
-    seed_demo: bool = typer.Option(
+    seed_demo: bool | None = typer.Option(
         None, "--seed/--no-seed", help="Load demo data on the first start (default: with EAGLET_ENV=dev only)"
     ),
     ready_timeout: float = typer.Option(60.0, help="Seconds to wait for every /readyz"),
 ) -> None:
-    """Start PostgreSQL (embedded unless DATABASE_URL is set), migrate, seed on first start, then
+    """Start PostgreSQL (embedded unless DATABASE_URL is set), migrate, seed on first start (in dev), then
     registry, finance, standards and the gateway. Ctrl-C stops everything."""
     settings = get_settings()
     refused = _demo_data_refused(settings)
