@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from gateway.policy import SCOPE_RE
+from services.common.auth import ORG_MAX_LEN, is_org_code
 from services.common.regions import check_region_code
 from services.common.types import RegionCode
 
@@ -29,9 +30,23 @@ RatePerSecond = Annotated[
 ]
 
 
+def _org_code(v: str) -> str:
+    """The org rule every principal obeys (a client whose org broke it could never authenticate)."""
+    if not is_org_code(v):
+        raise ValueError(f"an org code is 1–{ORG_MAX_LEN} printable characters")
+    return v
+
+
 class ClientCreate(BaseModel):
     kind: Kind
-    org: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = Field(
+    org: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+            AfterValidator(_org_code),
+        ]
+        | None
+    ) = Field(
         None, description="Institution / certification body code (required for bank, guarantor, certifier)"
     )
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -178,6 +178,12 @@ async def test_api_clients_obey_the_same_identity_rules(gateway_live, new_client
         )
         assert r.status_code == 422, (region, r.text)
         assert any(e["pointer"] == "/region" for e in r.json()["errors"]), r.text
+    r = await http.post(
+        gateway_live.url + "/v1/clients",
+        json={"kind": "bank", "name": "a bank", "org": "ICBC\u200b"},  # a zero-width space
+        headers=bearer(admin),
+    )
+    assert r.status_code == 422 and any(e["pointer"] == "/org" for e in r.json()["errors"]), r.text
     # A client row that predates the rule (or was edited by hand) is refused, not widened.
     client_id, key = await new_client("official", region="330106")
     await db.execute("UPDATE gateway.api_clients SET region = ' ' WHERE id = $1::uuid", client_id)
