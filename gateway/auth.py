@@ -131,6 +131,7 @@ class Authenticator:
         self._tasks: set[asyncio.Task] = set()
         self.accept_dev_tokens = settings.env == "dev" or gw.oidc.accept_dev_tokens
         self._failures = RateLimiter(burst_s=1.0)  # authfail:<ip> buckets (capacity from settings)
+        self._inflight: dict[bytes, asyncio.Future] = {}  # sha256(credential) → its lookup
 
     # -- cache ---------------------------------------------------------------------------
     def invalidate(self, client_id: str | None = None) -> None:
@@ -216,7 +217,7 @@ class Authenticator:
     # -- authentication ------------------------------------------------------------------
     async def authenticate(self, authorization: str | None, client_ip: str | None = None) -> Caller:
         """The caller behind an Authorization header, or a 401/403 problem; a 429 problem when
-        `client_ip` has had too many failed lookups (see `_refuse_if_failing`)."""
+        `client_ip` has had too many failed lookups (see `_reserve_lookup`)."""
         if not authorization:
             raise unauthorized("credentials_missing", "send 'Authorization: Bearer <api key or token>'")
         scheme, _, credential = authorization.partition(" ")
@@ -231,43 +232,66 @@ class Authenticator:
         if hit is not None and hit[0] > now:
             result = hit[1]
         else:
-            if client_ip is not None:
-                self._refuse_if_failing(client_ip)
-            if credential.startswith(DEMO_KEY_PREFIX) and self.settings.env != "dev":
-                result, ttl = (
-                    unauthorized("credentials_invalid", "demo keys work only with EAGLET_ENV=dev"),
-                    60.0,
-                )
-            elif credential.startswith(KEY_PREFIX):
-                result, ttl = await self._verify_key(h)
-            elif credential.count(".") == 2:
-                result, ttl = await self._verify_token(credential)
+            inflight = self._inflight.get(h)
+            if inflight is not None:  # one lookup per credential at a time; the others wait for it
+                await asyncio.wait([inflight])
+            if inflight is not None and not inflight.cancelled():
+                result = inflight.result()
             else:
-                result, ttl = unauthorized("credentials_malformed", "not an eaglet API key or a JWT"), 60.0
-            if len(self._cache) > 100_000:
-                self._cache.clear()
-                self._client_of.clear()
-            self._cache[h] = (now + ttl, result)
-            if isinstance(result, Caller) and result.client_id:
-                self._client_of[h] = result.client_id
-            if client_ip is not None and isinstance(result, Problem) and result.code in COUNTED_FAILURES:
-                r = self.gw.rates
-                self._failures.take(
-                    "authfail:" + client_ip, r.auth_failures_per_ip, capacity=r.auth_failures_burst
-                )
+                result = await self._lookup_once(credential, h, client_ip, now)
         if isinstance(result, Problem):
             raise result
         if result.key_id is not None:
             self._touch(result.key_id, now)
         return result
 
-    def _refuse_if_failing(self, client_ip: str) -> None:
-        """Failed lookups are limited per client address: each credential looked up and refused
-        takes a token from `authfail:<ip>` (repeats of one refused key are answered from the cache
-        and not counted); when none is left, a credential that is not already verified gets 429
-        before it is looked up, so guessing keys cannot reach the database faster than the limit."""
+    async def _lookup_once(
+        self, credential: str, h: bytes, client_ip: str | None, now: float
+    ) -> Caller | Problem:
+        """Look a credential up (others sending it meanwhile wait for this lookup) and cache the
+        outcome. The failure token reserved for the address is kept only if it is refused."""
+        if client_ip is not None:
+            self._reserve_lookup(client_ip)
+        done = asyncio.get_running_loop().create_future()
+        self._inflight[h] = done
+        result: Caller | Problem | None = None
+        try:
+            result, ttl = await self._lookup(credential, h)
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+                self._client_of.clear()
+            self._cache[h] = (now + ttl, result)
+            if isinstance(result, Caller) and result.client_id:
+                self._client_of[h] = result.client_id
+            done.set_result(result)
+            return result
+        finally:
+            if not done.done():  # failed or cancelled: those waiting look it up themselves
+                done.cancel()
+            self._inflight.pop(h, None)
+            if client_ip is not None and not (
+                isinstance(result, Problem) and result.code in COUNTED_FAILURES
+            ):
+                self._failures.refund("authfail:" + client_ip, self.gw.rates.auth_failures_burst)
+
+    async def _lookup(self, credential: str, h: bytes) -> tuple[Caller | Problem, float]:
+        """Verify a credential that is not cached: (Caller or the problem, how long to cache it)."""
+        if credential.startswith(DEMO_KEY_PREFIX) and self.settings.env != "dev":
+            return unauthorized("credentials_invalid", "demo keys work only with EAGLET_ENV=dev"), 60.0
+        if credential.startswith(KEY_PREFIX):
+            return await self._verify_key(h)
+        if credential.count(".") == 2:
+            return await self._verify_token(credential)
+        return unauthorized("credentials_malformed", "not an eaglet API key or a JWT"), 60.0
+
+    def _reserve_lookup(self, client_ip: str) -> None:
+        """Failed lookups are limited per client address (`authfail:<ip>`). Each lookup takes a
+        token before it starts and gives it back unless the credential is refused, so concurrent
+        guesses cannot overshoot the limit; repeats of one refused key are answered from the cache
+        and take none. With no token left a credential that is not already verified gets 429
+        before it is looked up: guessing keys cannot reach the database faster than the limit."""
         r = self.gw.rates
-        d = self._failures.peek(
+        d = self._failures.take(
             "authfail:" + client_ip, r.auth_failures_per_ip, capacity=r.auth_failures_burst
         )
         if not d.allowed:

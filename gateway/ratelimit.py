@@ -1,6 +1,6 @@
 """Token buckets per client (rate per kind, or the client's own), per IP on public routes, and
-per IP for failed authentications (`authfail:<ip>`: taken on each failure, checked before a
-credential is looked up).
+per IP for failed authentications (`authfail:<ip>`: taken before a credential is looked up,
+given back unless it is refused).
 
 In memory, per gateway process: with N replicas behind a load balancer each replica keeps its
 own buckets, so a client may reach up to N times its rate (see docs/gateway.md).
@@ -48,36 +48,28 @@ class RateLimiter:
     ) -> Decision:
         """Take a token from `key`'s bucket (refilled at `rate` per second; holding `capacity`
         tokens, default `rate × burst_s`)."""
-        return self._decide(key, rate, now, capacity, take=True)
-
-    def peek(
-        self, key: str, rate: float, now: float | None = None, capacity: float | None = None
-    ) -> Decision:
-        """Whether `key`'s bucket has a token, taking none (for limits counted by outcome)."""
-        return self._decide(key, rate, now, capacity, take=False)
-
-    def _decide(
-        self, key: str, rate: float, now: float | None, capacity: float | None, take: bool
-    ) -> Decision:
         now = time.monotonic() if now is None else now
         capacity = max(1.0, rate * self.burst_s if capacity is None else capacity)
         bucket = self._buckets.get(key)
         if bucket is None:
-            if not take:
-                return Decision(True, int(capacity), int(capacity), 0, 0)
             if len(self._buckets) >= self.MAX_BUCKETS:
                 self._prune(now)
             bucket = self._buckets[key] = [capacity, now]
         tokens = min(capacity, bucket[0] + (now - bucket[1]) * rate)
+        bucket[1] = now
         allowed = tokens >= 1.0
-        if take:
-            bucket[1] = now
-            if allowed:
-                tokens -= 1.0
-            bucket[0] = tokens
+        if allowed:
+            tokens -= 1.0
+        bucket[0] = tokens
         reset = math.ceil((capacity - tokens) / rate) if tokens < capacity else 0
         retry = 0 if allowed else max(1, math.ceil((1.0 - tokens) / rate))
         return Decision(allowed, int(capacity), int(tokens), reset, retry)
+
+    def refund(self, key: str, capacity: float) -> None:
+        """Give back a token taken for an outcome that turned out not to count."""
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket[0] = min(max(1.0, capacity), bucket[0] + 1.0)
 
     def _prune(self, now: float) -> None:
         """Drop buckets that have refilled completely (they behave like new ones)."""

@@ -82,3 +82,15 @@ async def test_repeats_of_one_refused_key_are_answered_from_the_cache_and_not_co
     headers = {"X-Forwarded-For": "203.0.113.60", **bearer(new_key())}
     statuses = [(await via_proxy.get(url, headers=headers)).status_code for _ in range(15)]
     assert statuses == [401] * 15
+
+
+async def test_many_concurrent_calls_with_one_new_key_are_one_lookup_and_not_limited(
+    behind_proxy, via_proxy, new_client
+):
+    # A bank's workers all starting at once (a cold cache): one lookup for the key, which succeeds,
+    # so the address's failure bucket (5 here) is not drained by them.
+    _, key = await new_client("bank", org="B-HERD")
+    url = behind_proxy.url + "/finance/v1/whoami"
+    headers = {"X-Forwarded-For": "203.0.113.70", **bearer(key)}
+    rs = await asyncio.gather(*(via_proxy.get(url, headers=headers) for _ in range(30)))
+    assert [r.status_code for r in rs] == [200] * 30
