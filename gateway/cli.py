@@ -179,13 +179,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Mint a development person token (HS256, token_key); the gateway accepts it in dev only."""
         from gateway.auth import mint_dev_token
-        from services.common.auth import KINDS
+        from services.common.auth import principal_problem
         from services.common.settings import get_settings
 
-        if kind not in KINDS:
-            _fail(f"kind must be one of {', '.join(KINDS)}")
-        if kind == "official" and not region:
-            _fail("an official token needs --region")
+        problem = principal_problem(kind, org, region, list(scopes or []))
+        if problem is not None:
+            _fail(f"--{problem[0]} {problem[1]}")
         settings = get_settings()
         if settings.env != "dev":
             typer.secho(

@@ -3,7 +3,10 @@ authenticate → check the route policy → take a rate-limit token."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import NamedTuple
 
 from gateway import policy
 from gateway.auth import Authenticator, Caller
@@ -30,6 +33,10 @@ class Gateway:
         self.limiter = RateLimiter(gw.rates.burst_s)
         self.upstreams = Upstreams.from_settings(settings, gw.upstream)
         self.signer = PrincipalSigner(settings)
+        self.addresses = ClientAddresses(gw.trusted_proxies)
+
+    def client_address(self, scope) -> ClientAddress:
+        return self.addresses.of(scope)
 
     async def admit(
         self, rule: policy.Rule, method: str, authorization: str | None, client_ip: str
@@ -37,7 +44,7 @@ class Gateway:
         """Who is calling and may they use this route now? Raises 401, 403 or 429 problems."""
         caller: Caller | None = None
         if authorization or not rule.public:
-            caller = await self.auth.authenticate(authorization)
+            caller = await self.auth.authenticate(authorization, client_ip)
             p = caller.principal
             reason = policy.denial(rule, p.kind, p.scopes, method)
             if reason:
@@ -58,6 +65,56 @@ class Gateway:
         return Admission(caller, decision)
 
 
-def client_ip(scope) -> str:
-    client = scope.get("client")
-    return client[0] if client else "unknown"
+class ClientAddress(NamedTuple):
+    ip: str  # the client: the direct peer, or the address a trusted proxy forwarded for
+    forwarded_for: str  # X-Forwarded-For for the services: the verified chain, ending at the peer
+
+
+class ClientAddresses:
+    """Who the client is, by address (per-IP limits, X-Forwarded-For sent on).
+
+    The direct peer, unless it is a trusted proxy (`trusted_proxies`, default none): then the
+    right-most address of X-Forwarded-For that is not itself a trusted proxy; what lies left of
+    it was written by the client and is dropped. A hop that is not an IP address ends the walk at
+    the last hop a trusted proxy vouched for.
+    """
+
+    def __init__(self, trusted: Sequence[IPv4Network | IPv6Network]) -> None:
+        self.trusted = tuple(trusted)
+        self._is_trusted: dict[str, bool] = {}
+
+    def trusted_address(self, ip: str) -> bool:
+        known = self._is_trusted.get(ip)
+        if known is None:
+            try:
+                addr = ip_address(ip)
+            except ValueError:
+                known = False
+            else:
+                known = any(addr in net for net in self.trusted)
+            if len(self._is_trusted) > 10_000:
+                self._is_trusted.clear()
+            self._is_trusted[ip] = known
+        return known
+
+    def of(self, scope) -> ClientAddress:
+        client = scope.get("client")
+        peer = client[0] if client else "unknown"
+        if not self.trusted or not self.trusted_address(peer):
+            return ClientAddress(peer, peer)
+        hops = [
+            hop.strip()
+            for name, value in scope["headers"]
+            if name == b"x-forwarded-for"
+            for hop in value.decode("latin-1").split(",")
+        ]
+        chain = [peer]
+        for hop in reversed(hops):
+            try:
+                hop = str(ip_address(hop))
+            except ValueError:
+                break
+            chain.append(hop)
+            if not self.trusted_address(hop):
+                break
+        return ClientAddress(chain[-1], ", ".join(reversed(chain)))

@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway import policy
 from gateway.auth import Caller
-from gateway.core import Gateway, client_ip
+from gateway.core import Gateway
 from services.common.auth import Principal
 from services.common.context import request_id_var
 from services.common.errors import Problem
@@ -32,7 +32,7 @@ async def admitted_caller(
     if rule is None:  # every gateway route has a rule (checked by tests)
         raise Problem(403, "forbidden", "no policy covers this route")
     admission = await gw.admit(
-        rule, request.method, request.headers.get("authorization"), client_ip(request.scope)
+        rule, request.method, request.headers.get("authorization"), gw.client_address(request.scope).ip
     )
     for k, v in admission.decision.header_dict().items():
         response.headers[k] = v

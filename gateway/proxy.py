@@ -14,7 +14,7 @@ from multidict import CIMultiDict
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import policy
-from gateway.core import Gateway, client_ip
+from gateway.core import Gateway
 from gateway.upstream import UpstreamError
 from services.common.auth import PRINCIPAL_HEADER
 from services.common.errors import Problem, problem_response
@@ -113,7 +113,6 @@ class ProxyMiddleware:
         idempotency = False
         content_length: int | None = None
         chunked = False
-        xff = None
         host = None
         forward: list[tuple[str, str]] = []
         for k, v in scope["headers"]:
@@ -124,8 +123,6 @@ class ProxyMiddleware:
                     content_length = int(v) if v.isdigit() else None
                 elif k == b"transfer-encoding":
                     chunked = True
-                elif k == b"x-forwarded-for":
-                    xff = v.decode("latin-1")
                 elif k == b"host":
                     host = v.decode("latin-1")
                 continue
@@ -133,15 +130,15 @@ class ProxyMiddleware:
                 idempotency = True
             forward.append((k.decode("latin-1"), v.decode("latin-1")))
 
-        ip = client_ip(scope)
-        admission = await gw.admit(rule, method, authorization, ip)
+        address = gw.client_address(scope)
+        admission = await gw.admit(rule, method, authorization, address.ip)
         rid = scope.get("state", {}).get("request_id")
         headers = CIMultiDict(forward)
         if rid:
             headers["X-Request-ID"] = rid
         if admission.caller is not None:
             headers[PRINCIPAL_HEADER] = gw.signer.sign(admission.caller.principal, rid)
-        headers["X-Forwarded-For"] = f"{xff}, {ip}" if xff else ip
+        headers["X-Forwarded-For"] = address.forwarded_for
         headers["X-Forwarded-Proto"] = scope.get("scheme", "http")
         if host:
             headers["X-Forwarded-Host"] = host

@@ -1,4 +1,6 @@
-"""Token buckets per client (rate per kind, or the client's own) and per IP on public routes.
+"""Token buckets per client (rate per kind, or the client's own), per IP on public routes, and
+per IP for failed authentications (`authfail:<ip>`: taken before a credential is looked up,
+given back unless it is refused).
 
 In memory, per gateway process: with N replicas behind a load balancer each replica keeps its
 own buckets, so a client may reach up to N times its rate (see docs/gateway.md).
@@ -41,9 +43,13 @@ class RateLimiter:
         # key → [tokens, last refill (monotonic)]
         self._buckets: dict[str, list[float]] = {}
 
-    def take(self, key: str, rate: float, now: float | None = None) -> Decision:
+    def take(
+        self, key: str, rate: float, now: float | None = None, capacity: float | None = None
+    ) -> Decision:
+        """Take a token from `key`'s bucket (refilled at `rate` per second; holding `capacity`
+        tokens, default `rate × burst_s`)."""
         now = time.monotonic() if now is None else now
-        capacity = max(1.0, rate * self.burst_s)
+        capacity = max(1.0, rate * self.burst_s if capacity is None else capacity)
         bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) >= self.MAX_BUCKETS:
@@ -58,6 +64,12 @@ class RateLimiter:
         reset = math.ceil((capacity - tokens) / rate) if tokens < capacity else 0
         retry = 0 if allowed else max(1, math.ceil((1.0 - tokens) / rate))
         return Decision(allowed, int(capacity), int(tokens), reset, retry)
+
+    def refund(self, key: str, capacity: float) -> None:
+        """Give back a token taken for an outcome that turned out not to count."""
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket[0] = min(max(1.0, capacity), bucket[0] + 1.0)
 
     def _prune(self, now: float) -> None:
         """Drop buckets that have refilled completely (they behave like new ones)."""

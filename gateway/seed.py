@@ -1,7 +1,8 @@
 """Demo API clients for development: deterministic keys, so `make run` can print them every start.
 
-The keys derive from a fixed string: they are public knowledge and only for a dev stack
-(`demo_credentials()` prints nothing outside EAGLET_ENV=dev).
+The keys derive from a fixed string: they are public knowledge and only for a dev stack. Outside
+EAGLET_ENV=dev they are not created (`seed_demo` refuses), not printed (`demo_credentials`), and
+not accepted by the gateway (any key starting `egk_demo_`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 
 import asyncpg
 
-from gateway.auth import KEY_PREFIX, hash_key, key_display_prefix
+from gateway.auth import DEMO_KEY_PREFIX, hash_key, key_display_prefix
 from services.common.settings import get_settings
 
 # kind, org, region, name — org codes are the institution codes the finance and standards demo
@@ -33,7 +34,7 @@ _NS = uuid.UUID("6f1d6b1e-3c1a-4a55-9d0f-0e6a9a1e2a10")
 
 def demo_key(kind: str, org: str | None, region: str | None) -> str:
     digest = hashlib.sha256(f"eaglet-demo-key:{kind}:{org or ''}:{region or ''}".encode()).digest()
-    return KEY_PREFIX + "demo_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]
+    return DEMO_KEY_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]
 
 
 def _ids(kind: str, org: str | None, region: str | None) -> tuple[uuid.UUID, uuid.UUID]:
@@ -42,6 +43,11 @@ def _ids(kind: str, org: str | None, region: str | None) -> tuple[uuid.UUID, uui
 
 
 async def seed_demo(conn: asyncpg.Connection) -> None:
+    env = get_settings().env
+    if env != "dev":  # `eaglet seed` and `eaglet up` refuse first; this is the last line
+        raise RuntimeError(
+            f"demo API clients are created only with EAGLET_ENV=dev (this is EAGLET_ENV={env})"
+        )
     clients, keys, changes = [], [], []
     for kind, org, region, name in DEMO_CLIENTS:
         client_id, key_id = _ids(kind, org, region)

@@ -3,17 +3,22 @@
 - ``EAGLET_OIDC__ISSUER``, ``EAGLET_OIDC__AUDIENCE``, ``EAGLET_OIDC__JWKS_URL`` or
   ``EAGLET_OIDC__PUBLIC_KEY_PEM``: people's bearer JWTs.
 - ``EAGLET_RATES__BANK=50`` (requests per second, per client), ``EAGLET_RATES__PUBLIC_PER_IP=10``,
-  ``EAGLET_RATES__BURST_S=2`` (bucket size in seconds of rate).
+  ``EAGLET_RATES__BURST_S=2`` (bucket size in seconds of rate); failed authentications per IP
+  ``EAGLET_RATES__AUTH_FAILURES_PER_IP=1`` with a bucket of ``…__AUTH_FAILURES_BURST=20``.
+- ``EAGLET_TRUSTED_PROXIES=10.0.0.0/8,192.168.1.5``: proxies whose ``X-Forwarded-For`` counts.
 - ``EAGLET_UPSTREAM__CONNECT_TIMEOUT_S``, ``…__READ_TIMEOUT_S``, ``…__BREAKER_FAILURES``,
-  ``…__BREAKER_OPEN_S``, ``…__RETRIES``; per service read timeouts in ``…__READ_TIMEOUTS``.
+  ``…__BREAKER_OPEN_S``, ``…__RETRIES``; per service read timeouts in ``…__READ_TIMEOUTS``;
+  the aggregates' deadline ``EAGLET_UPSTREAM__AGGREGATE_DEADLINE_S=3``.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import BaseModel
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, IPvAnyNetwork, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class OidcSettings(BaseModel):
@@ -42,6 +47,10 @@ class RateSettings(BaseModel):
     admin: float = 200.0
     public_per_ip: float = 20.0
     burst_s: float = 2.0
+    # Failed authentications (401) per client IP: a bucket of `auth_failures_burst`, refilled at
+    # this rate; when it is empty, credentials not already verified get 429 without a lookup.
+    auth_failures_per_ip: float = 1.0
+    auth_failures_burst: float = 20.0
 
     def for_kind(self, kind: str) -> float:
         return float(getattr(self, kind, self.official))
@@ -50,6 +59,9 @@ class RateSettings(BaseModel):
 class UpstreamSettings(BaseModel):
     connect_timeout_s: float = 2.0
     read_timeout_s: float = 60.0
+    # The aggregates (profile, progress) answer within this, with `partial: true` for the parts
+    # that did not come; proxied calls keep read_timeout_s.
+    aggregate_deadline_s: float = 3.0
     # Per service read timeout overrides, e.g. {"finance": 120}.
     read_timeouts: dict[str, float] = {}
     # Connections kept per upstream (aiohttp TCPConnector limit).
@@ -71,6 +83,9 @@ class GatewaySettings(BaseSettings):
     oidc: OidcSettings = OidcSettings()
     rates: RateSettings = RateSettings()
     upstream: UpstreamSettings = UpstreamSettings()
+    # Proxies in front of the gateway whose X-Forwarded-For is believed (IPs or CIDRs, comma
+    # separated or a JSON list). Default none: the client is the direct peer, whatever it writes.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
     # How long a verified API key (or token) is trusted without looking at the database again.
     # Revocations through this gateway or `eaglet clients revoke` also reach running gateways at
     # once (PostgreSQL NOTIFY); the TTL bounds staleness if that notification is missed.
@@ -79,6 +94,14 @@ class GatewaySettings(BaseSettings):
     last_used_every_s: float = 60.0
     # How often a missing service's OpenAPI is fetched again for the merged document.
     openapi_refresh_s: float = 5.0
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _address_list(cls, v):
+        if isinstance(v, str):
+            v = v.strip()
+            return json.loads(v) if v.startswith("[") else [a.strip() for a in v.split(",") if a.strip()]
+        return v
 
 
 @lru_cache

@@ -44,6 +44,18 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
+def _demo_data_refused(settings: Settings) -> str | None:
+    """Why the demo data set may not be loaded here (None: it may). Its API keys are derived from
+    a public string (README prints the admin's), so it belongs to development databases only."""
+    if settings.env == "dev":
+        return None
+    return (
+        f"demo data (with its public API keys, an admin's among them) is loaded only with "
+        f"EAGLET_ENV=dev; this is EAGLET_ENV={settings.env}. Create real clients with "
+        "`eaglet clients create`."
+    )
+
+
 @contextmanager
 def database(settings: Settings):
     """Yield a database URL: DATABASE_URL when set, else the embedded server under data_dir.
@@ -142,7 +154,11 @@ def seed(ctx: typer.Context, force: bool = typer.Option(False, help="Load demo d
     """Load the demo data set (once; --force to load again)."""
     if ctx.invoked_subcommand is not None:
         return
-    with database(get_settings()) as url:
+    settings = get_settings()
+    refused = _demo_data_refused(settings)
+    if refused:
+        _fail(refused)
+    with database(settings) as url:
         done = asyncio.run(_seed_demo(url, force))
     typer.echo("seeded: " + (", ".join(done) if done else "nothing (already seeded)"))
 
@@ -224,12 +240,19 @@ def _demo_credentials() -> list[str]:
 
 @app.command()
 def up(
-    seed_demo: bool = typer.Option(True, "--seed/--no-seed", help="Load demo data on the first start"),
+    seed_demo: bool | None = typer.Option(
+        None, "--seed/--no-seed", help="Load demo data on the first start (default: with EAGLET_ENV=dev only)"
+    ),
     ready_timeout: float = typer.Option(60.0, help="Seconds to wait for every /readyz"),
 ) -> None:
-    """Start PostgreSQL (embedded unless DATABASE_URL is set), migrate, seed on first start, then
+    """Start PostgreSQL (embedded unless DATABASE_URL is set), migrate, seed on first start (in dev), then
     registry, finance, standards and the gateway. Ctrl-C stops everything."""
     settings = get_settings()
+    refused = _demo_data_refused(settings)
+    if seed_demo and refused:
+        _fail(refused)
+    if seed_demo is None:
+        seed_demo = refused is None
     taken = [
         f"{name} port {settings.service(name).port}"
         for name in PROCESSES
@@ -275,6 +298,7 @@ def up(
                         "--port",
                         str(svc.port),
                         "--no-access-log",
+                        "--no-proxy-headers",  # the gateway decides which proxies to believe
                         "--timeout-graceful-shutdown",
                         "5",
                     ],

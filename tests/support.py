@@ -64,6 +64,7 @@ class LiveServer:
                 "--port",
                 str(self.port),
                 "--no-access-log",
+                "--no-proxy-headers",  # the gateway decides which proxies to believe (trusted_proxies)
                 "--log-level",
                 "warning",
             ],

@@ -1,10 +1,13 @@
 """The `eaglet` command's guard rails."""
 
+import asyncio
 import socket
 
+import asyncpg
 from typer.testing import CliRunner
 
 from services.cli import app
+from services.common.db import plain_url
 
 
 def test_up_refuses_a_taken_port_with_one_clear_line(monkeypatch):
@@ -25,3 +28,73 @@ def test_up_refuses_a_taken_port_with_one_clear_line(monkeypatch):
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and f"gateway port {port} already in use" in lines[0]
     assert "Traceback" not in result.output
+
+
+PROD_ENV = {
+    "EAGLET_ENV": "prod",
+    "EAGLET_INTERNAL_KEY": "prod-internal-key-for-this-test-000000000000",
+    "EAGLET_CURSOR_KEY": "prod-cursor-key-for-this-test-0000000000000",
+    "EAGLET_TOKEN_KEY": "prod-token-key-for-this-test-00000000000000",
+}
+
+
+def invoke_as_prod(monkeypatch, args: list[str]):
+    from services.common.settings import get_settings
+
+    for name, value in PROD_ENV.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, args)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def count(database_url: str, table: str) -> int:
+    async def go() -> int:
+        conn = await asyncpg.connect(plain_url(database_url))
+        try:
+            return await conn.fetchval(f"SELECT count(*) FROM {table}")
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+def test_seed_outside_dev_refuses_to_create_the_demo_clients(database_url, monkeypatch):
+    result = invoke_as_prod(monkeypatch, ["seed"])
+    assert result.exit_code == 1, result.output
+    assert "EAGLET_ENV=dev" in result.output and "EAGLET_ENV=prod" in result.output
+    assert "Traceback" not in result.output
+    assert count(database_url, "gateway.api_clients") == 0
+    assert count(database_url, "registry.enterprises") == 0  # nothing half-loaded
+
+
+def test_up_outside_dev_refuses_to_seed_before_starting_anything(monkeypatch):
+    with socket.socket() as s:  # were it to go on, `up` would stop at this taken port
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        monkeypatch.setenv("EAGLET_GATEWAY__PORT", str(s.getsockname()[1]))
+        result = invoke_as_prod(monkeypatch, ["up", "--seed"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "EAGLET_ENV=dev" in lines[0] and "already in use" not in lines[0]
+
+
+async def test_demo_seed_of_the_gateway_refuses_outside_dev(database_url, db, monkeypatch):
+    import pytest
+
+    from gateway.seed import seed_demo
+    from services.common.settings import get_settings
+
+    for name, value in PROD_ENV.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="EAGLET_ENV=dev"):
+            await seed_demo(db)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert await db.fetchval("SELECT count(*) FROM gateway.api_clients") == 0

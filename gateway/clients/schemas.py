@@ -7,9 +7,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, PlainSerializer, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from gateway.policy import SCOPE_RE
+from services.common.auth import ORG_MAX_LEN, is_org_code
+from services.common.regions import check_region_code
 from services.common.types import RegionCode, Text, text
 
 Kind = Literal["bank", "guarantor", "certifier", "official", "admin"]
@@ -20,13 +30,28 @@ RatePerSecond = Annotated[
 ]
 
 
+def _org_code(v: str) -> str:
+    """The org rule every principal obeys (a client whose org broke it could never authenticate)."""
+    if not is_org_code(v):
+        raise ValueError(f"an org code is 1–{ORG_MAX_LEN} printable characters")
+    return v
+
+
 class ClientCreate(BaseModel):
     kind: Kind
-    org: text(StringConstraints(strip_whitespace=True, min_length=1, max_length=64)) | None = Field(
+    org: (
+        text(
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+            AfterValidator(_org_code),
+        )
+        | None
+    ) = Field(
         None, description="Institution / certification body code (required for bank, guarantor, certifier)"
     )
     name: text(StringConstraints(strip_whitespace=True, min_length=1, max_length=200))
-    region: RegionCode | None = Field(None, description="GB/T 2260 region code (required for officials)")
+    region: Annotated[RegionCode, AfterValidator(check_region_code)] | None = Field(
+        None, description="GB/T 2260 region code of the reference table (required for officials)"
+    )
     scopes: list[Text] = Field(
         default_factory=list,
         max_length=20,

@@ -24,7 +24,9 @@ router = APIRouter(tags=["aggregates"])
 async def enterprise_profile(
     credit_code: Annotated[CreditCode, Path()], caller: CurrentCaller, request: Request
 ) -> EnterpriseProfile:
-    """Registry record, financing summary and standards, fetched concurrently. When a service
-    fails the answer is still 200 with `partial: true` and the part named in `degraded`; a 404
-    means the registry does not show this enterprise to the caller."""
+    """Registry record, financing summary and standards, fetched concurrently, each only when the
+    credential's scopes include that service's read scope (else named in `withheld`). When a
+    service fails or does not answer within the aggregate deadline (3 s by default) the answer is
+    still 200 with `partial: true` and the part named in `degraded`; a 404 means the registry does
+    not show this enterprise to the caller."""
     return await build_profile(request.app.state.gateway, caller.principal, credit_code, request_id_var.get())

@@ -28,8 +28,12 @@ class EnterpriseProfile(BaseModel):
     )
     standards: StandardsPart | None
     partial: bool = Field(description="True when a part could not be fetched (see degraded)")
-    degraded: list[Part] = Field(description="Parts missing because their service failed or timed out")
+    degraded: list[Part] = Field(
+        description="Parts missing because their service failed, timed out or did not answer "
+        "within the aggregate deadline (EAGLET_UPSTREAM__AGGREGATE_DEADLINE_S, default 3 s)"
+    )
     withheld: list[Part] = Field(
-        description="Parts the caller's kind may not read (the service answered 403)"
+        description="Parts not shown to this caller: its credential's scopes lack the service's "
+        "read scope (not fetched), or the service refuses the caller's kind (403)"
     )
     as_of: datetime

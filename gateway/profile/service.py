@@ -1,14 +1,24 @@
 """The enterprise profile, fetched concurrently from the three services with the caller's own
-principal, so each service scopes its part to the caller. A failing part degrades the answer
-(`partial: true`), it does not fail it."""
+principal, so each service scopes its part to the caller.
+
+- A part is asked only when the caller's scopes include its service's read scope; otherwise it is
+  not fetched and is named in `withheld` (as is a part whose service refuses the caller's kind).
+- The parts run under one deadline (`aggregate_deadline_s`); a part that fails, times out or has
+  not answered by then degrades the answer (`partial: true`, named in `degraded`), it does not
+  fail it.
+- The registry decides visibility: its 404 (not there, or outside the caller's region) is the
+  profile's 404. When the registry part is missing (withheld or degraded) the other parts are
+  still shown, each as its own service scoped it to the caller; nothing is inferred about the
+  enterprise's existence.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from gateway.aggregate import DeadlineExceeded, readable, within_deadline
 from gateway.core import Gateway
 from gateway.profile.schemas import EnterpriseProfile, StandardsPart
 from gateway.upstream import UpstreamError
@@ -17,6 +27,7 @@ from services.common.errors import Problem, not_found
 
 log = logging.getLogger("eaglet.gateway.profile")
 PAGE = 500
+SERVICES = ("registry", "finance", "standards")
 
 
 class _Degraded(Exception):
@@ -29,7 +40,7 @@ class _Withheld(Exception):
 
 def _part(result, name: str):
     """A fetched part: its JSON, or an exception saying why it is missing."""
-    if isinstance(result, UpstreamError):
+    if isinstance(result, UpstreamError | DeadlineExceeded):
         log.warning("profile part %s degraded: %s", name, result)
         return _Degraded()
     if isinstance(result, BaseException):
@@ -52,18 +63,23 @@ async def build_profile(
     code = quote(credit_code, safe="")
     ups = gw.upstreams
     s = gw.signer.sign(principal, request_id)
-    results = await asyncio.gather(
-        ups["registry"].get_json(f"/v1/enterprises/{code}", s, request_id),
-        ups["finance"].get_json(f"/v1/enterprises/{code}/financing-summary", s, request_id),
-        ups["standards"].get_json(
+    allowed, not_in_scopes = readable(principal, SERVICES)
+    calls = {}
+    if "registry" in allowed:
+        calls["registry"] = ups["registry"].get_json(f"/v1/enterprises/{code}", s, request_id)
+    if "finance" in allowed:
+        calls["finance"] = ups["finance"].get_json(f"/v1/enterprises/{code}/financing-summary", s, request_id)
+    if "standards" in allowed:
+        calls["certs"] = ups["standards"].get_json(
             "/v1/certifications", s, request_id, {"holder": credit_code, "limit": PAGE}
-        ),
-        ups["standards"].get_json(f"/v1/enterprises/{code}/standards", s, request_id),
-        return_exceptions=True,
-    )
-    registry, finance, certs, led = (
-        _part(r, n) for r, n in zip(results, ("registry", "finance", "certs", "led"), strict=True)
-    )
+        )
+        calls["led"] = ups["standards"].get_json(f"/v1/enterprises/{code}/standards", s, request_id)
+    results = await within_deadline(calls, gw.gw.upstream.aggregate_deadline_s)
+    parts = {name: _part(result, name) for name, result in results.items()}
+    for name in not_in_scopes:
+        for key in ("certs", "led") if name == "standards" else (name,):
+            parts[key] = _Withheld()
+    registry, finance, certs, led = (parts[n] for n in ("registry", "finance", "certs", "led"))
     if registry is None:
         raise not_found("enterprise", credit_code)
     degraded: list[str] = []

@@ -42,7 +42,8 @@ async def progress(
 ):
     """Every target of the programme for the year and region, the actual from its owner service's
     `GET /v1/stats` (`targets` object), the completion ratio and a status. When a service does not
-    answer its rows are `not_tracked` and the report is `partial`."""
+    answer within the aggregate deadline (3 s by default) its rows are `not_tracked` and the report
+    is `partial`; a service whose read scope the credential lacks is not asked (`withheld`)."""
     p = caller.principal
     region = region or (p.region if p.kind == "official" and p.region else "330000")
     report = await build_report(

@@ -39,5 +39,10 @@ class ProgressReport(BaseModel):
     targets_version: str
     as_of: datetime
     partial: bool = Field(description="True when an owner service could not be asked (see degraded)")
-    degraded: list[str]
+    degraded: list[str] = Field(
+        description="Owner services that failed or did not answer within the aggregate deadline"
+    )
+    withheld: list[str] = Field(
+        description="Owner services not asked: the credential's scopes lack their read scope"
+    )
     items: list[ProgressItem]

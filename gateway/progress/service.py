@@ -5,12 +5,13 @@ Status of a target:
 - `on_track`: not met, and actual ÷ target ≥ the share of the target period already elapsed
   (for counts and sums that accumulate; a percent level is `behind` until it is met);
 - `behind`: otherwise;
-- `not_tracked`: the platform does not track it (owner `none`), or its service did not answer.
+- `not_tracked`: the platform does not track it (owner `none`), its service did not answer
+  within the aggregate deadline (listed in `degraded`), or the caller's scopes do not include that
+  service's read scope (not asked; listed in `withheld`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 from datetime import date, datetime
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.aggregate import readable, within_deadline
 from gateway.core import Gateway
 from gateway.models import ProgrammeTarget
 from gateway.progress.repository import TargetRepository
@@ -87,13 +89,15 @@ async def build_report(
         raise Problem(
             404, "no_targets", f"no targets for programme {programme}, {year}, region {region}{where}"
         )
-    services = sorted({t.owner_service for t in targets if t.owner_service != "none"})
-    results = await asyncio.gather(
-        *(_stats(gw, s, principal, year, region, rid) for s in services), return_exceptions=True
+    owners = sorted({t.owner_service for t in targets if t.owner_service != "none"})
+    services, withheld = readable(principal, owners)
+    results = await within_deadline(
+        {s: _stats(gw, s, principal, year, region, rid) for s in services},
+        gw.gw.upstream.aggregate_deadline_s,
     )
     actuals: dict[str, dict] = {}
     degraded: list[str] = []
-    for service, result in zip(services, results, strict=True):
+    for service, result in results.items():
         if isinstance(result, Problem):
             raise result
         if isinstance(result, BaseException):
@@ -138,6 +142,7 @@ async def build_report(
         as_of=now,
         partial=bool(degraded),
         degraded=degraded,
+        withheld=withheld,
         items=items,
     )
 
@@ -160,6 +165,8 @@ def to_xlsx(report: ProgressReport) -> bytes:
     )
     if report.partial:
         ws.append([f"注意: 以下服务数据暂缺 {', '.join(report.degraded)}"])
+    if report.withheld:
+        ws.append([f"注意: 以下服务数据不在本凭证权限范围内 {', '.join(report.withheld)}"])
     ws.append([])
     header = [
         "序号",

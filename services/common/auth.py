@@ -21,6 +21,7 @@ from fastapi.security import APIKeyHeader
 from services.common.context import request_id_var
 from services.common.errors import Problem, field_problem
 from services.common.middleware import header
+from services.common.regions import is_region_code
 from services.common.settings import Settings, get_settings
 
 PRINCIPAL_HEADER = "X-Eaglet-Principal"
@@ -46,10 +47,15 @@ class Principal:
 
     def region_prefix(self) -> str | None:
         """The region prefix an official's reads are limited to (``33``, ``3301``, ``330106``);
-        None means no regional limit (admin). Trailing zero pairs are dropped: 330100 → 3301."""
+        None means no regional limit (admin). Trailing zero pairs are dropped: 330100 → 3301.
+
+        An official whose region is not a code of the reference table is refused (401), never
+        widened: a blank region would otherwise be the prefix of every region."""
         if self.kind != "official":
             return None
-        return region_prefix(self.region or "")
+        if not is_region_code(self.region):
+            raise _invalid()
+        return region_prefix(self.region)
 
     def covers_region(self, region_code: str | None) -> bool:
         prefix = self.region_prefix()
@@ -60,6 +66,39 @@ class Principal:
     @property
     def actor(self) -> dict[str, str | None]:
         return {"subject": self.sub, "kind": self.kind, "org": self.org}
+
+
+ORG_MAX_LEN = 64
+
+
+def is_org_code(value: object) -> bool:
+    """An institution / certification body code: 1–64 printable characters, no outer spaces."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= ORG_MAX_LEN
+        and value == value.strip()
+        and value.isprintable()
+    )
+
+
+def principal_problem(kind: object, org: object, region: object, scopes: object) -> tuple[str, str] | None:
+    """Why these identity facts cannot make a principal, as (fact, reason); None when they can.
+
+    The one rule for every source of a principal: people's tokens and API clients (gateway), the
+    forwarded principal (services). Kind one of KINDS; org absent or an org code; region absent or
+    a 6-digit code of the reference table, and present for officials; scopes a list of strings.
+    """
+    if not isinstance(kind, str) or kind not in KINDS:
+        return "kind", f"must be one of {', '.join(KINDS)}"
+    if org is not None and not is_org_code(org):
+        return "org", f"must be a code of 1–{ORG_MAX_LEN} printable characters"
+    if region is not None and not is_region_code(region):
+        return "region", "must be a 6-digit region code of the reference table (GB/T 2260, e.g. 330106)"
+    if kind == "official" and region is None:
+        return "region", "is required for an official"
+    if not isinstance(scopes, list | tuple) or not all(isinstance(s, str) for s in scopes):
+        return "scopes", "must be a list of strings"
+    return None
 
 
 def region_out_of_scope(principal: Principal, region: str, pointer: str = "#/query/region") -> Problem:
@@ -155,16 +194,22 @@ def _hs256_claims(token: str, key: bytes) -> dict[str, Any]:
 def verify_principal(token: str, settings: Settings | None = None) -> Principal:
     settings = settings or get_settings()
     claims = _hs256_claims(token, settings.internal_key.get_secret_value().encode())
-    kind = claims.get("kind")
-    if kind not in KINDS:
-        raise Problem(401, "principal_invalid", "the forwarded principal has an unknown kind")
+    kind, org, region = claims.get("kind"), claims.get("org"), claims.get("region")
+    scopes, cid = claims.get("scopes"), claims.get("cid")
+    scopes = [] if scopes is None else scopes
+    # Signed by the gateway, still checked: a principal that would widen a scope (a blank region
+    # is every region's prefix) is refused, whatever let it through upstream.
+    problem = principal_problem(kind, org, region, scopes)
+    if problem is not None or not (cid is None or isinstance(cid, str)):
+        fact = problem[0] if problem else "cid"
+        raise Problem(401, "principal_invalid", f"the forwarded principal's {fact} is not valid")
     return Principal(
         sub=str(claims["sub"]),
         kind=kind,
-        org=claims.get("org"),
-        region=claims.get("region"),
-        scopes=tuple(claims.get("scopes") or ()),
-        client_id=claims.get("cid"),
+        org=org,
+        region=region,
+        scopes=tuple(scopes),
+        client_id=cid,
     )
 
 

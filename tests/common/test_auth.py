@@ -77,3 +77,37 @@ def test_another_key_or_algorithm_or_an_edited_payload_is_invalid():
     assert code_of(f"{h}.{admin}.{s}") == "principal_invalid"
     for garbage in ("", "a.b", "a.b.c.d", "é.é.é", "..."):
         assert code_of(garbage) == "principal_invalid"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"region": " "},  # a blank region is the prefix of every region
+        {"region": "%"},  # a LIKE wildcard
+        {"region": ""},
+        {"region": 330106},  # the right digits, the wrong type
+        {"region": "3301"},  # a prefix, not a code
+        {"region": "339999"},  # six digits, no such region
+        {"region": None},  # an official without a region
+        {"org": 42},
+        {"org": " ICBC "},
+        {"org": ["ICBC"]},
+        {"scopes": "registry:read"},
+        {"scopes": [1]},
+        {"kind": ["admin"]},
+        {"cid": 7},
+    ],
+)
+def test_a_principal_whose_identity_facts_are_malformed_is_refused_not_widened(changes):
+    assert code_of(signed(good_claims(**changes))) == "principal_invalid"
+
+
+def test_an_officials_region_prefix_is_never_blank():
+    assert Principal(sub="o", kind="official", region="330100").region_prefix() == "3301"
+    assert Principal(sub="a", kind="admin").region_prefix() is None
+    for odd in (" ", "", "%", None, "3301", "339999"):
+        with pytest.raises(Problem) as e:
+            Principal(sub="o", kind="official", region=odd).region_prefix()
+        assert e.value.status == 401 and e.value.code == "principal_invalid"
+        with pytest.raises(Problem):
+            Principal(sub="o", kind="official", region=odd).covers_region("330106")

@@ -77,3 +77,10 @@ async def test_operation_ids_are_unique_and_stable(apps, service):
     ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids))
     assert "healthz" in ids and "readyz" in ids
+
+
+async def test_a_principal_with_a_blank_region_is_refused_by_every_service(client_for, as_, service):
+    c = client_for(service)
+    for region in (" ", "%", "339999"):
+        r = await c.get("/v1/whoami", headers=as_("official", region=region))
+        assert r.status_code == 401 and r.json()["code"] == "principal_invalid", (region, r.text)

@@ -114,6 +114,94 @@ def flaky(live_services):
     hole.close()
 
 
+@pytest.fixture(scope="session")
+def hung(live_services):
+    """A gateway whose finance accepts connections and never answers, with the default aggregate
+    deadline (3 s) and a proxied read timeout of 5 s."""
+    hole = Blackhole()
+    env = upstream_env(
+        {
+            "registry": live_services["registry"].url,
+            "finance": f"http://127.0.0.1:{hole.port}",
+            "standards": live_services["standards"].url,
+        }
+    )
+    env["EAGLET_UPSTREAM__READ_TIMEOUT_S"] = "5"
+    gw = start_live("gateway", env=env)
+    yield gw
+    gw.stop()
+    hole.close()
+
+
+class Echo:
+    """An upstream that answers every GET with the headers it received (JSON), to see what the
+    gateway forwards."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                body = json.dumps({"headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+TRUSTED_PROXY = "127.0.0.2"  # a loopback address the tests connect from to act as the proxy
+
+
+@pytest.fixture(scope="session")
+def behind_proxy(live_services):
+    """A gateway that trusts one proxy address (`TRUSTED_PROXY`; calls from 127.0.0.1 are from an
+    untrusted peer), whose registry is an `Echo` (public routes show the forwarded headers), with
+    small per-IP limits: public routes 2/s (a bucket of 4), failed authentications 1/s (5)."""
+    echo = Echo()
+    env = upstream_env(
+        {
+            "registry": echo.url,
+            "finance": live_services["finance"].url,
+            "standards": live_services["standards"].url,
+        }
+    )
+    env.update(
+        {
+            "EAGLET_TRUSTED_PROXIES": f"{TRUSTED_PROXY}/32",
+            "EAGLET_RATES__PUBLIC_PER_IP": "2",
+            "EAGLET_RATES__AUTH_FAILURES_PER_IP": "1",
+            "EAGLET_RATES__AUTH_FAILURES_BURST": "5",
+        }
+    )
+    gw = start_live("gateway", env=env)
+    yield gw
+    gw.stop()
+    echo.close()
+
+
+@pytest.fixture
+async def via_proxy():
+    """An HTTP client whose connections come from the trusted proxy's address."""
+    transport = httpx.AsyncHTTPTransport(local_address=TRUSTED_PROXY)
+    async with httpx.AsyncClient(transport=transport, timeout=15) as c:
+        yield c
+
+
 def restart(server: LiveServer) -> None:
     server.stop()
     server.start()

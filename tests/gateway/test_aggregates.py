@@ -124,3 +124,53 @@ async def test_progress_is_for_officials_of_the_region(gateway_live, new_client,
     assert r.status_code == 404 and r.json()["code"] == "no_targets"  # no county targets loaded
     _, bank = await new_client("bank", org="B-X")
     assert (await http.get(f"{gateway_live.url}/v1/progress", headers=bearer(bank))).status_code == 403
+
+
+async def test_scopes_hold_in_the_aggregates(gateway_live, db, new_client, http):
+    code = await add_enterprise(db, region_code="330106", sizes={2022: "small"})
+    profile = f"{gateway_live.url}/v1/enterprises/{code}/profile"
+    progress = f"{gateway_live.url}/v1/progress?year=2022&region=330000"
+
+    _, gateway_only = await new_client("official", region="330000", scopes=["gateway:read"])
+    p = (await http.get(profile, headers=bearer(gateway_only))).json()
+    assert p["enterprise"] is None and p["finance"] is None and p["standards"] is None, p
+    assert p["withheld"] == ["registry", "finance", "standards"] and p["partial"] is False
+    r = (await http.get(progress, headers=bearer(gateway_only))).json()
+    assert r["withheld"] == ["finance", "registry", "standards"] and r["partial"] is False
+    assert all(i["actual"] is None and i["status"] == "not_tracked" for i in r["items"]), r["items"]
+
+    _, finance_too = await new_client("official", region="330000", scopes=["gateway:read", "finance:read"])
+    p = (await http.get(profile, headers=bearer(finance_too))).json()
+    assert p["enterprise"] is None and p["finance"] is not None and p["standards"] is None
+    assert p["withheld"] == ["registry", "standards"]
+    r = (await http.get(progress, headers=bearer(finance_too))).json()
+    assert r["withheld"] == ["registry", "standards"]
+    assert {i["owner_service"] for i in r["items"] if i["actual"] is not None} == {"finance"}
+
+
+async def test_aggregates_answer_within_the_deadline_when_a_service_hangs(hung, db, new_client, http):
+    import asyncio
+    import time
+
+    code = await add_enterprise(db, region_code="330106")
+    _, official = await new_client("official", region="330000")
+
+    async def timed(url):
+        started = time.monotonic()
+        r = await http.get(url, headers=bearer(official), timeout=30)
+        return r, time.monotonic() - started
+
+    (profile, t_profile), (progress, t_progress) = await asyncio.gather(
+        timed(f"{hung.url}/v1/enterprises/{code}/profile"), timed(f"{hung.url}/v1/progress?year=2022")
+    )
+    assert profile.status_code == 200 and t_profile < 4.5, (profile.text, t_profile)  # deadline 3 s
+    body = profile.json()
+    assert body["partial"] is True and body["degraded"] == ["finance"] and body["finance"] is None
+    assert body["enterprise"]["credit_code"] == code and body["standards"] is not None
+    assert progress.status_code == 200 and t_progress < 4.5, (progress.text, t_progress)
+    report = progress.json()
+    assert report["partial"] is True and report["degraded"] == ["finance"]
+
+    # A proxied call keeps its own (long) read timeout: 5 s here, then a 504 problem.
+    r, t = await timed(f"{hung.url}/finance/v1/whoami")
+    assert r.status_code == 504 and r.json()["code"] == "upstream_timeout" and t >= 4.9, (r.text, t)

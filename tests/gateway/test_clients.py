@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 
 from typer.testing import CliRunner
 
@@ -47,7 +48,12 @@ async def test_admins_manage_clients_over_http(gateway_live, new_client, http, d
     ).status_code == 200
     detail = (await http.get(f"{base}/{cid}", headers=bearer(admin))).json()
     assert [k["active"] for k in detail["keys"]] == [False, False, True]
-    assert detail["keys"][2]["last_used_at"] is not None  # recorded (at most once a minute)
+    # last use is recorded (at most once a minute per key) after the call, not during it
+    started = time.monotonic()
+    while detail["keys"][2]["last_used_at"] is None:
+        assert time.monotonic() - started < 5, "last_used_at was not recorded"
+        await asyncio.sleep(0.05)
+        detail = (await http.get(f"{base}/{cid}", headers=bearer(admin))).json()
 
 
 async def test_the_client_list_cursor_is_the_listing_admins_for_those_filters(gateway_live, new_client, http):
@@ -134,3 +140,27 @@ async def test_demo_seed_gives_working_deterministic_keys(gateway_live, db, http
     r = await http.get(gateway_live.url + "/finance/v1/whoami", headers=bearer(key))
     assert r.json()["org"] == "ICBC-ZJ"
     await asyncio.sleep(0)
+
+
+async def test_demo_keys_are_refused_by_a_gateway_outside_dev(db):
+    import pytest
+
+    from gateway.auth import Authenticator
+    from gateway.seed import demo_key, seed_demo
+    from gateway.settings import GatewaySettings
+    from services.common.db import create_engine
+    from services.common.errors import Problem
+    from services.common.settings import get_settings
+
+    await seed_demo(db)  # a database seeded in dev, then served by a production gateway
+    admin = "Bearer " + demo_key("admin", None, None)
+    dev = get_settings()
+    prod = dev.model_copy(update={"env": "prod"})
+    engine = create_engine(dev.model_copy(update={"db": dev.db.model_copy(update={"pool": "null"})}), "t")
+    try:
+        assert (await Authenticator(dev, GatewaySettings(), engine).authenticate(admin)).principal.is_admin
+        with pytest.raises(Problem) as e:
+            await Authenticator(prod, GatewaySettings(), engine).authenticate(admin)
+        assert e.value.status == 401 and e.value.code == "credentials_invalid"
+    finally:
+        await engine.dispose()

@@ -1,60 +1,23 @@
 """Versioned reference data shipped with the service (JSON under services/registry/data/).
 
-Regions (GB/T 2260, Zhejiang), industries (GB/T 4754-2017), the size-class threshold table, the
-screening rule sets and the programme targets. Loaded once per process; read-only.
+Industries (GB/T 4754-2017), the size-class threshold table, the screening rule sets and the
+programme targets. Loaded once per process; read-only. The regions (GB/T 2260, Zhejiang) live in
+the kit (`services/common/regions.py`): the gateway and every service check principals' regions
+against the same table; they are re-exported here for the registry's modules.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
+from services.common.regions import Region, region, regions, regions_data  # noqa: F401 - re-exported
+
 
 def _load(name: str) -> dict[str, Any]:
     return json.loads(resources.files("services.registry").joinpath("data", name).read_text("utf-8"))
-
-
-@dataclass(frozen=True)
-class Region:
-    code: str
-    name: str
-    level: str  # province | city | county
-    kind: str  # province | city | district | county | county_city
-    parent: str | None
-    retired: bool
-    retired_on: str | None = None
-    note: str | None = None
-    successors: tuple[str, ...] = ()
-
-
-@cache
-def regions_data() -> tuple[str, dict[str, Region]]:
-    raw = _load("regions.json")
-    out = {}
-    for r in raw["regions"]:
-        out[r["code"]] = Region(
-            code=r["code"],
-            name=r["name"],
-            level=r["level"],
-            kind=r["kind"],
-            parent=r["parent"],
-            retired=r["retired"],
-            retired_on=r.get("retired_on"),
-            note=r.get("note"),
-            successors=tuple(r.get("successors", ())),
-        )
-    return raw["version"], out
-
-
-def regions() -> dict[str, Region]:
-    return regions_data()[1]
-
-
-def region(code: str) -> Region | None:
-    return regions().get(code)
 
 
 def city_of(code: str) -> str:
