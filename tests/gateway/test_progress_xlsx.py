@@ -34,6 +34,7 @@ def test_bulletin_text_never_runs_as_a_formula_and_numbers_stay_numbers():
         as_of=datetime(2022, 6, 30, 12, 0),
         partial=False,
         degraded=[],
+        withheld=[],
         items=[item],
     )
 
