@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 
 import httpx
 
 from gateway.app import create_app as create_gateway
+from services.cli import serve_command
 from services.finance.app import create_app as create_finance
 from services.registry.app import create_app as create_registry
 from services.standards.app import create_app as create_standards
@@ -21,13 +23,15 @@ SERVICE_FACTORIES = {
     "finance": create_finance,
     "standards": create_standards,
 }
-APP_MODULES = {
-    "registry": "services.registry.app:create_app",
-    "finance": "services.finance.app:create_app",
-    "standards": "services.standards.app:create_app",
-    "gateway": "gateway.app:create_app",
-}
-__all__ = ["SERVICE_FACTORIES", "LiveServer", "start_live", "free_port", "create_gateway"]
+__all__ = [
+    "SERVICE_FACTORIES",
+    "LiveServer",
+    "RawResponse",
+    "create_gateway",
+    "free_port",
+    "raw_request",
+    "start_live",
+]
 
 
 def free_port() -> int:
@@ -53,20 +57,9 @@ class LiveServer:
         self.log_path = f"/tmp/eaglet-test-{self.name}-{self.port}.log"
         log = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the child's lifetime
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                APP_MODULES[self.name],
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
+            serve_command(
+                self.name, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"
+            ),
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -96,3 +89,71 @@ def start_live(name: str, env: dict[str, str] | None = None, port: int | None = 
     full_env = dict(os.environ)
     full_env.update(env or {})
     return LiveServer(name=name, port=port or free_port(), env=full_env).start()
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def raw_request(
+    url: str, data: bytes | list[bytes], pause_s: float = 0.0, timeout_s: float = 10
+) -> RawResponse:
+    """Send bytes exactly as given (no client normalising the request line, path or headers) to a
+    live server and read one response. A list is sent piece by piece, ``pause_s`` apart."""
+    target = httpx.URL(url)
+    with socket.create_connection((target.host, target.port), timeout=timeout_s) as s:
+        for i, piece in enumerate([data] if isinstance(data, bytes) else data):
+            if i and pause_s:
+                time.sleep(pause_s)
+            if i and select.select([s], [], [], 0)[0]:
+                break  # the server has answered already: stop sending, read the answer
+            try:
+                s.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break  # the server answered and closed early; read what it said
+        buf = b""
+        while (parsed := _parse_response(buf)) is None:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                parsed = _parse_response(buf, eof=True)
+                assert parsed is not None, f"no complete response: {buf[:500]!r}"
+                break
+            buf += chunk
+        return parsed
+
+
+def _parse_response(buf: bytes, eof: bool = False) -> RawResponse | None:
+    head, sep, rest = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        n = int(headers["content-length"])
+        return RawResponse(status, headers, rest[:n]) if len(rest) >= n else None
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            size_line, sep, rest = rest.partition(b"\r\n")
+            if not sep:
+                return None
+            size = int(size_line, 16)
+            if size == 0:
+                return RawResponse(status, headers, body)
+            if len(rest) < size + 2:
+                return None
+            body, rest = body + rest[:size], rest[size + 2 :]
+    return RawResponse(status, headers, rest) if eof else None

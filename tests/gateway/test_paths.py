@@ -1,0 +1,122 @@
+"""Paths at the front door: what a caller sends reaches the service intact, the route policy decides
+on the path the service will route on, and a path the gateway will not forward is a problem —
+never a 500, never a redirect to an internal address."""
+
+from urllib.parse import quote
+
+from tests.gateway.conftest import bearer
+from tests.standards.helpers import ZZB, cert
+from tests.support import raw_request
+
+PROBLEM = "application/problem+json"
+CODE = "91330000733796106P"
+CHINESE_NO = "浙品认字（2023）第0001号"
+
+
+def get(url: str, path: str, headers: str = "") -> bytes:
+    """A GET request line written by hand: clients would tidy these paths before sending them."""
+    return f"GET {path} HTTP/1.1\r\nHost: eaglet.test\r\n{headers}Connection: close\r\n\r\n".encode()
+
+
+async def test_a_standard_number_with_slash_spaces_and_em_dash_opens_through_the_gateway(
+    gateway_live, new_client, http
+):
+    _, admin = await new_client("admin")
+    base = gateway_live.url + "/standards/v1/standards"
+    r = await http.post(
+        base, json={"code": ZZB, "level": "zhejiang_made", "title": "示例标准"}, headers=bearer(admin)
+    )
+    assert r.status_code == 201, r.text
+    # the slash encoded (as docs/standards.md says) or not, with the hyphen a caller might type
+    for spelled in (quote(ZZB, safe=""), quote(ZZB), quote("T/ZZB 0001-2023", safe="")):
+        r = await http.get(f"{base}/{spelled}", headers=bearer(admin))
+        assert r.status_code == 200, (spelled, r.headers.get("content-type"), r.text)
+        assert r.json()["code"] == ZZB
+    r = await http.patch(f"{base}/{quote(ZZB, safe='')}", json={"status": "withdrawn"}, headers=bearer(admin))
+    assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+    r = await http.post(
+        f"{base}/{quote(ZZB, safe='')}/drafters",
+        json={"credit_code": CODE, "role": "lead"},
+        headers=bearer(admin),
+    )
+    assert r.status_code == 201, r.text
+    r = await http.get(base, params={"q": "ZZB 0001—2023"}, headers=bearer(admin))
+    assert [s["code"] for s in r.json()["items"]] == [ZZB]
+
+
+async def test_a_chinese_certificate_number_is_verified_through_the_gateway(gateway_live, new_client, http):
+    _, certifier = await new_client("certifier", org="CQC-PATHS")
+    r = await http.post(
+        gateway_live.url + "/standards/v1/certifications/batch",
+        json={"records": [cert(certificate_no=CHINESE_NO)]},
+        headers=bearer(certifier),
+    )
+    assert r.status_code == 200 and r.json()["results"][0]["status"] == "created", r.text
+    r = await http.get(gateway_live.url + "/standards/v1/public/certifications/" + quote(CHINESE_NO))
+    assert r.status_code == 200, r.text
+    assert r.json()["certificate_no"] == CHINESE_NO
+    r = await http.get(
+        gateway_live.url + f"/standards/v1/certifications/{quote(CHINESE_NO)}/history",
+        headers=bearer(certifier),
+    )
+    assert r.status_code == 200, r.text
+
+
+async def test_a_credit_code_pasted_with_spaces_reaches_the_service(gateway_live, new_client, http):
+    pasted = quote(f" {CODE} ")
+    r = await http.get(gateway_live.url + f"/registry/v1/tools/credit-code/{pasted}")
+    assert r.status_code == 200, r.text
+    assert r.json()["valid"] is True and r.json()["normalized"] == CODE
+    _, admin = await new_client("admin")
+    r = await http.get(
+        gateway_live.url + f"/standards/v1/enterprises/{pasted}/standards", headers=bearer(admin)
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == []
+
+
+async def test_dot_segments_cannot_walk_from_a_public_route_to_another(gateway_live, http):
+    # Each would be checked as the public verification route and, resolved later, reach /v1/whoami.
+    for path in (
+        "/standards/v1/public/certifications/..%2F..%2Fwhoami",
+        "/standards/v1/public/certifications/%2E%2E/%2e%2e/whoami",
+        "/standards/v1/public/certifications/x/../../../v1/whoami",
+        "/standards/v1/public/certifications/x/./../../whoami",
+    ):
+        r = raw_request(gateway_live.url, get(gateway_live.url, path))
+        assert r.status == 400, (path, r.status, r.body)
+        assert r.headers["content-type"] == PROBLEM and r.json()["code"] == "invalid_path", path
+        assert r.json()["errors"][0]["pointer"] == "#/path"
+
+
+async def test_control_characters_in_a_path_are_a_400_problem(gateway_live, new_client, http):
+    _, admin = await new_client("admin")
+    for char in ("%00", "%01", "%09", "%0A", "%0D", "%1B", "%1F", "%7F"):
+        for path in (
+            f"/standards/v1/public/certifications/ZJM{char}1",
+            f"/registry/v1/enterprises/{CODE}{char}",
+            f"/standards/v1/standards/T%2FZZB{char}0001",
+        ):
+            r = await http.get(gateway_live.url + path, headers=bearer(admin))
+            assert r.status_code == 400, (path, r.status_code, r.text)
+            assert r.headers["content-type"] == PROBLEM and r.json()["code"] == "invalid_path"
+
+
+async def test_a_path_that_is_not_utf8_is_a_400_problem(gateway_live, http):
+    r = await http.get(gateway_live.url + "/standards/v1/public/certifications/ZJM%FF%FE")
+    assert r.status_code == 400 and r.json()["code"] == "invalid_path"
+
+
+async def test_a_trailing_slash_is_a_404_problem_not_a_redirect(gateway_live, new_client, http):
+    _, admin = await new_client("admin")
+    for path in (
+        "/registry/v1/enterprises/",
+        "/standards/v1/standards/",
+        "/finance/v1/loans/",
+        "/v1/progress/",
+        "/registry/v1/enterprises%0A/",
+    ):
+        r = await http.get(gateway_live.url + path, headers=bearer(admin))
+        assert r.status_code in (400, 404), (path, r.status_code, r.headers)
+        assert r.headers["content-type"] == PROBLEM, path
+        assert "location" not in r.headers, (path, r.headers["location"])
