@@ -71,6 +71,9 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
         docs_url=None,
         redoc_url=None,
         telemetry=NO_OTEL,
+        # A path with a trailing slash is another path: a 404 problem, not a 307 whose Location
+        # names this process's own (internal) address.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.service = "gateway"

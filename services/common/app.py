@@ -81,6 +81,9 @@ def create_service_app(
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
         telemetry=NO_OTEL,
+        # A path with a trailing slash is another path: a 404 problem, not a 307 whose Location
+        # names this process's own (internal) address.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.service = name

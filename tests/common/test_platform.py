@@ -23,6 +23,12 @@ async def test_unknown_route_is_a_problem_with_the_request_id(client_for, servic
     assert body["type"].endswith("/not_found") and body["title"] == "Not Found"
 
 
+async def test_a_trailing_slash_is_a_404_problem_never_a_redirect(client_for, as_, service):
+    r = await client_for(service).get("/v1/whoami/", headers=as_("admin"))
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert "location" not in r.headers
+
+
 async def test_request_id_is_generated_when_absent(client_for, service):
     r = await client_for(service).get("/healthz")
     assert len(r.headers["x-request-id"]) >= 16

@@ -107,7 +107,7 @@ async def test_a_path_that_is_not_utf8_is_a_400_problem(gateway_live, http):
     assert r.status_code == 400 and r.json()["code"] == "invalid_path"
 
 
-async def test_a_trailing_slash_is_a_404_problem_not_a_redirect(gateway_live, new_client, http):
+async def test_a_trailing_slash_is_a_problem_not_a_redirect(gateway_live, new_client, http):
     _, admin = await new_client("admin")
     for path in (
         "/registry/v1/enterprises/",
@@ -117,6 +117,38 @@ async def test_a_trailing_slash_is_a_404_problem_not_a_redirect(gateway_live, ne
         "/registry/v1/enterprises%0A/",
     ):
         r = await http.get(gateway_live.url + path, headers=bearer(admin))
-        assert r.status_code in (400, 404), (path, r.status_code, r.headers)
+        # 404 (no such route), 422 (/v1/standards/{code:path} with an empty number), 400 (%0A)
+        assert r.status_code in (400, 404, 422), (path, r.status_code, r.headers)
         assert r.headers["content-type"] == PROBLEM, path
         assert "location" not in r.headers, (path, r.headers["location"])
+
+
+async def test_the_service_receives_the_checked_path_percent_encoded(edge, new_client, http):
+    _, admin = await new_client("admin")
+    gw = edge["gateway"].url
+    for sent, arrived in (
+        # encoded slashes are slashes, as the service's own decoding makes them; the rest stays encoded
+        ("/registry/v1/standards/T%2FZZB%200001%E2%80%942023", "/v1/standards/T/ZZB%200001%E2%80%942023"),
+        ("/registry/v1/standards/T/ZZB%200001—2023", "/v1/standards/T/ZZB%200001%E2%80%942023"),
+        ("/registry/v1/certifications/" + quote(CHINESE_NO), "/v1/certifications/" + quote(CHINESE_NO)),
+        (f"/registry/v1/tools/credit-code/%20{CODE}%20", f"/v1/tools/credit-code/%20{CODE}%20"),
+        ("/registry/v1/%65nterprises/%7e%41", "/v1/enterprises/~A"),  # unreserved characters decoded
+        ("/registry/v1/enterprises?q=T%2FZZB%200001&limit=5", "/v1/enterprises?q=T%2FZZB%200001&limit=5"),
+    ):
+        r = await http.get(gw + sent, headers=bearer(admin))
+        assert r.status_code == 200, (sent, r.text)
+        assert r.json()["target"] == arrived, sent
+
+
+async def test_a_redirect_never_names_an_internal_address(edge, live_services, new_client, http):
+    _, admin = await new_client("admin")
+    gw, stub, finance = edge["gateway"].url, edge["stub"].url, live_services["finance"].url
+    for location, passed_on in (
+        (f"{stub}/v1/target?x=1", "/registry/v1/target?x=1"),  # the answering service's address
+        ("/v1/target", "/registry/v1/target"),  # a path on the answering service
+        (f"{finance}/v1/whoami", "/finance/v1/whoami"),  # another service's address
+        ("https://example.org/elsewhere", "https://example.org/elsewhere"),  # not ours: as it is
+    ):
+        r = await http.get(gw + "/registry/v1/redirect", params={"to": location}, headers=bearer(admin))
+        assert r.status_code == 307, r.text
+        assert r.headers["location"] == passed_on, location
