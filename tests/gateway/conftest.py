@@ -116,7 +116,8 @@ def flaky(live_services):
 
 class StubUpstream:
     """An HTTP server standing in for a service: it answers with the request target exactly as it
-    arrived (`{"method", "target"}`), and `/v1/redirect?to=URL` with a 307 to that URL."""
+    arrived (`{"method", "target"}`), `/v1/redirect?to=URL` with a 307 to that URL, and
+    `/v1/not-http` with bytes that are not an HTTP response."""
 
     def __init__(self) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -128,6 +129,10 @@ class StubUpstream:
                 if length:
                     self.rfile.read(length)
                 split = urlsplit(self.path)
+                if split.path == "/v1/not-http":
+                    self.wfile.write(b"SPDY/9 maybe later\r\n\r\n")
+                    self.close_connection = True
+                    return
                 if split.path == "/v1/redirect":
                     self.send_response(307)
                     self.send_header("Location", parse_qs(split.query)["to"][0])
