@@ -25,3 +25,13 @@ def test_up_refuses_a_taken_port_with_one_clear_line(monkeypatch):
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and f"gateway port {port} already in use" in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_serve_refuses_an_unknown_process_or_parser_with_one_clear_line():
+    for args, says in (
+        (["serve", "regsitry"], "unknown process 'regsitry'"),
+        (["serve", "registry", "--http", "h2"], "unknown HTTP parser 'h2'"),
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert says in result.output and "Traceback" not in result.output
