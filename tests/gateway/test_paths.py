@@ -152,3 +152,23 @@ async def test_a_redirect_never_names_an_internal_address(edge, live_services, n
         r = await http.get(gw + "/registry/v1/redirect", params={"to": location}, headers=bearer(admin))
         assert r.status_code == 307, r.text
         assert r.headers["location"] == passed_on, location
+
+
+async def test_every_demo_standard_opens_through_the_gateway(gateway_live, new_client, http, db):
+    from services.registry.seed import seed_demo as seed_registry
+    from services.standards.seed import seed_demo as seed_standards
+
+    async with db.transaction():
+        await seed_registry(db)
+        await seed_standards(db)
+    codes = [r["code"] for r in await db.fetch("SELECT code FROM standards.standards ORDER BY code")]
+    assert len(codes) > 100 and sum(" " in c for c in codes) > 100
+    _, admin = await new_client("admin")
+    failed = []
+    for code in codes:
+        r = await http.get(
+            gateway_live.url + "/standards/v1/standards/" + quote(code, safe=""), headers=bearer(admin)
+        )
+        if r.status_code != 200 or r.json()["code"] != code:
+            failed.append((code, r.status_code))
+    assert failed == [], f"{len(failed)} of {len(codes)} do not open: {failed[:5]}"
