@@ -14,9 +14,10 @@ from multidict import CIMultiDict
 from starlette.types import ASGIApp, Receive, Scope, Send
 from yarl import URL
 
-from gateway import paths, policy
+from gateway import policy
 from gateway.core import Gateway, client_ip
 from gateway.upstream import ClientBody, UpstreamError, client_disconnected
+from services.common import paths
 from services.common.auth import PRINCIPAL_HEADER
 from services.common.errors import Problem, problem_response
 
@@ -99,7 +100,7 @@ class ProxyMiddleware:
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         gw = self.gateway
         # The policy decides on the path the service will route on, and that path is forwarded.
-        path, encoded = paths.normalise(scope.get("raw_path") or paths.quote_path(scope["path"]).encode())
+        path, encoded = paths.normalise(paths.raw_path(scope))
         service, _, rest = path[1:].partition("/")
         rest = "/" + rest
         method: str = scope["method"]

@@ -20,11 +20,11 @@ from starlette.types import Receive
 from yarl import URL
 
 from gateway.breaker import CircuitBreaker
-from gateway.paths import quote_path
 from gateway.settings import UpstreamSettings
 from services.common.auth import PRINCIPAL_HEADER
 from services.common.errors import Problem
 from services.common.metrics import child
+from services.common.paths import quote_path
 from services.common.settings import Settings
 
 log = logging.getLogger("eaglet.gateway.upstream")

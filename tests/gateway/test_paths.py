@@ -102,6 +102,18 @@ async def test_control_characters_in_a_path_are_a_400_problem(gateway_live, new_
             assert r.headers["content-type"] == PROBLEM and r.json()["code"] == "invalid_path"
 
 
+async def test_the_gateways_own_paths_follow_the_same_rule(gateway_live, new_client, http):
+    _, admin = await new_client("admin")
+    for path in (
+        "/healthz%0A",
+        "/v1/progress%0A",
+        f"/v1/enterprises/{CODE}%00/profile",
+        "/v1/%2e%2e/healthz",
+    ):
+        r = await http.get(gateway_live.url + path, headers=bearer(admin))
+        assert r.status_code == 400 and r.json()["code"] == "invalid_path", (path, r.status_code)
+
+
 async def test_a_path_that_is_not_utf8_is_a_400_problem(gateway_live, http):
     r = await http.get(gateway_live.url + "/standards/v1/public/certifications/ZJM%FF%FE")
     assert r.status_code == 400 and r.json()["code"] == "invalid_path"
