@@ -94,3 +94,17 @@ async def test_operation_ids_are_unique_and_stable(apps, service):
     ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids))
     assert "healthz" in ids and "readyz" in ids
+
+
+async def test_operations_with_path_parameters_document_the_invalid_path_problem(apps, service):
+    spec = apps[service].openapi()
+    with_params = [
+        (path, op)
+        for path, item in spec["paths"].items()
+        for op in item.values()
+        if any(p["in"] == "path" for p in op.get("parameters", ()))
+    ]
+    assert with_params
+    for path, op in with_params:
+        content = op["responses"].get("400", {}).get("content", {})
+        assert "application/problem+json" in content, path
