@@ -1,8 +1,11 @@
 """Routing `/registry/v1/*`, `/finance/v1/*`, `/standards/v1/*` to the services (pure ASGI).
 
-Bodies stream both ways (small request bodies are buffered, which also makes them retryable),
-hop-by-hop headers are stripped, cookies never cross, `X-Forwarded-*` are set, the request id is
-kept, and the caller's credential is replaced by the signed `X-Eaglet-Principal`.
+The policy is matched on the path the service will route on, and that path goes upstream
+(`services.common.paths`). Bodies stream both ways (small request bodies are buffered, which also
+makes them retryable; a streamed upload the caller breaks off is aborted, see `ClientBody`),
+hop-by-hop headers are stripped, cookies never cross, a `Location` never names a service's own
+address, `X-Forwarded-*` are set, the request id is kept, and the caller's credential is replaced
+by the signed `X-Eaglet-Principal`.
 """
 
 from __future__ import annotations
