@@ -139,5 +139,7 @@ def protocol(name: str = "auto") -> type:
 
 
 def serve(app: str, *, host: str, port: int, http: str = "auto", **options: Any) -> None:
-    """Run an app factory (``module:function``) with uvicorn and these protocols."""
-    uvicorn.run(app, factory=True, host=host, port=port, http=protocol(http), **options)
+    """Run an app factory (``module:function``) with uvicorn and these protocols. WebSockets are
+    off (eaglet has none): an ``Upgrade: websocket`` request is an ordinary HTTP request, not a
+    bare ``403 text/plain`` from the WebSocket layer."""
+    uvicorn.run(app, factory=True, host=host, port=port, http=protocol(http), ws="none", **options)

@@ -27,3 +27,15 @@ def test_every_process_bounds_the_request_head_with_a_431_problem(live_services,
         assert_refused(
             raw_request(server.url, long_target), 431, "headers_too_large", f"{server.name}: target"
         )
+
+
+def test_a_websocket_upgrade_is_an_ordinary_request(live_services, gateway_live):
+    upgrade = (
+        "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    )
+    for server in (*live_services.values(), gateway_live):
+        r = raw_request(server.url, f"GET /nope HTTP/1.1\r\nHost: x\r\n{upgrade}\r\n".encode())
+        assert r.status == 404 and r.headers["content-type"] == "application/problem+json", (server.name, r)
+        r = raw_request(server.url, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{upgrade}\r\n".encode())
+        assert r.status == 200 and r.json() == {"status": "ok"}, (server.name, r)
