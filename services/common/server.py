@@ -141,5 +141,15 @@ def protocol(name: str = "auto") -> type:
 def serve(app: str, *, host: str, port: int, http: str = "auto", **options: Any) -> None:
     """Run an app factory (``module:function``) with uvicorn and these protocols. WebSockets are
     off (eaglet has none): an ``Upgrade: websocket`` request is an ordinary HTTP request, not a
-    bare ``403 text/plain`` from the WebSocket layer."""
-    uvicorn.run(app, factory=True, host=host, port=port, http=protocol(http), ws="none", **options)
+    bare ``403 text/plain`` from the WebSocket layer. uvicorn never rewrites the client address
+    from ``X-Forwarded-*``: which proxies to believe is the gateway's decision."""
+    uvicorn.run(
+        app,
+        factory=True,
+        host=host,
+        port=port,
+        http=protocol(http),
+        ws="none",
+        proxy_headers=False,
+        **options,
+    )
