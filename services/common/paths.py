@@ -5,21 +5,26 @@ checks the path the service will route on, and that very path is what goes upstr
 A path is read as the caller sent it (``raw_path``) and percent-decoded once, as uvicorn decodes it
 for the app. It is refused — a 400 problem ``invalid_path`` pointing at ``#/path`` — when it:
 
-- is not UTF-8 once decoded (``%FF``): it names nothing a service holds;
-- holds a control character (U+0000–U+001F, U+007F–U+009F, e.g. ``%00``, ``%0A``): no record is
-  named with one, it could not travel on a request line, and Starlette's route patterns end in
-  ``$``, which also matches before a final newline (``/healthz%0A`` answered as ``/healthz``);
+- is not UTF-8 once decoded (``%FF``): it names nothing a service holds (uvicorn would hand the
+  app U+FFFD in its place, and no later rule could tell);
 - has a ``.`` or ``..`` segment, literal or encoded (``/../``, ``%2E%2E``, ``..%2F``): a later hop
   may resolve it (yarl's URL join did) to another route than the one checked. Clients resolve dot
-  segments before they send, so only a crafted path holds one; no process guesses.
+  segments before they send, so only a crafted path holds one; no process guesses;
+- ends in a line feed (``%0A``): route patterns — Starlette's and the gateway policy's — end in
+  ``$``, which also matches before a final line feed, so ``/healthz%0A`` was answered as
+  ``/healthz``.
 
-The kit's request-context middleware applies the rule on every process (``check``). The gateway's
+Other control characters (``%00``, ``%0D``, …) are not this rule's: inside a path parameter they
+are the kit's text rule's (a 422 pointing at the parameter), and in a fixed part of a path they
+match no route (404).
+
+The kit's request-context middleware applies the rule on every process (``decode``). The gateway's
 proxy then matches its policy on the decoded path and forwards that path percent-encoded again
 (``normalise``: UTF-8; RFC 3986 ``pchar`` and ``/`` kept as they are), so the service decodes
-exactly the path the policy checked: spaces, em-dashes and Chinese characters arrive intact rather
-than raw on the request line. Encoded slashes are slashes: standard numbers such as
-``T/ZZB 0001—2023`` contain one, and the services read ``%2F`` and ``/`` alike (``{code:path}``
-parameters), as the policy does.
+exactly the path the policy checked: spaces, em-dashes, Chinese characters and control characters
+arrive as they were sent rather than raw on the request line. Encoded slashes are slashes:
+standard numbers such as ``T/ZZB 0001—2023`` contain one, and the services read ``%2F`` and ``/``
+alike (``{code:path}`` parameters), as the policy does.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ from services.common.errors import field_problem
 # RFC 3986 pchar besides letters and digits (unreserved, sub-delims, ":" and "@"), and "/".
 SAFE = "/-._~!$&'()*+,;=:@"
 _PLAIN = re.compile(rb"[A-Za-z0-9/\-._~!$&'()*+,;=:@]*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DOT_SEGMENT = re.compile(r"/\.\.?(?=/|$)")
 # A query is passed on as sent; only bytes that may not stand on a request line are encoded.
 _QUERY_SAFE = SAFE + "?%[]"
@@ -57,8 +61,8 @@ def decode(raw: bytes) -> str:
             path = unquote_to_bytes(raw).decode("utf-8")
         except UnicodeDecodeError:
             raise invalid_path("the path is not UTF-8 once percent-decoded") from None
-        if m := _CONTROL.search(path):
-            raise invalid_path(f"the path holds a control character (U+{ord(m.group()):04X})")
+        if path.endswith("\n"):
+            raise invalid_path("the path ends in a line feed (%0A)")
     if _DOT_SEGMENT.search(path):
         raise _dot_segment()
     return path

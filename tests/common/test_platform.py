@@ -30,14 +30,26 @@ async def test_a_trailing_slash_is_a_404_problem_never_a_redirect(client_for, as
 
 
 async def test_a_path_that_names_nothing_is_a_400_problem(client_for, as_, service):
-    # Starlette's route patterns end in "$", which matches before a final newline: /healthz%0A
-    # was answered as /healthz
-    for path in ("/healthz%0A", "/v1/whoami%0A", "/v1/whoami%00", "/v1/%2E%2E/v1/whoami", "/v1/whoami%FF"):
+    # Starlette's route patterns end in "$", which also matches before a final line feed:
+    # /healthz%0A was answered as /healthz
+    for path in (
+        "/healthz%0A",
+        "/v1/whoami%0D%0A",
+        "/v1/%2E%2E/v1/whoami",
+        "/v1/x/%2e/whoami",
+        "/v1/whoami%FF",
+    ):
         r = await client_for(service).get(path, headers=as_("admin"))
         assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", path
         problem = r.json()
         assert problem["code"] == "invalid_path" and problem["errors"][0]["pointer"] == "#/path"
         assert problem["request_id"] == r.headers["x-request-id"]
+
+
+async def test_a_control_character_in_a_fixed_part_of_a_path_matches_no_route(client_for, as_, service):
+    for path in ("/v1/whoami%00", "/v1/who%0Aami", "/v1/whoami%0D"):
+        r = await client_for(service).get(path, headers=as_("admin"))
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", path
 
 
 async def test_request_id_is_generated_when_absent(client_for, service):
