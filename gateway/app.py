@@ -22,7 +22,7 @@ from gateway.profile.router import router as profile_router
 from gateway.progress.router import router as progress_router
 from gateway.proxy import ProxyMiddleware
 from gateway.settings import GatewaySettings, get_gateway_settings
-from services.common.app import NO_OTEL, VERSION, operation_id
+from services.common.app import NO_OTEL, VERSION, document_path_refusals, operation_id
 from services.common.db import bind_database, create_engine
 from services.common.errors import install_error_handlers
 from services.common.gc_tuning import freeze_startup_objects
@@ -71,6 +71,9 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
         docs_url=None,
         redoc_url=None,
         telemetry=NO_OTEL,
+        # A path with a trailing slash is another path: a 404 problem, not a 307 whose Location
+        # names this process's own (internal) address.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.service = "gateway"
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     app.include_router(profile_router)
     app.include_router(progress_router)
 
+    document_path_refusals(app)
     merged = MergedOpenApi(gateway, app.openapi)
     app.state.openapi = merged
 

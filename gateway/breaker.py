@@ -1,5 +1,8 @@
 """A circuit breaker per upstream: opens after consecutive failures, lets one probe through after
-``open_s``, closes again when the probe succeeds. Its state is exported as a Prometheus gauge."""
+``open_s``, closes again when the probe succeeds. Its state is exported as a Prometheus gauge.
+
+What is a failure is the caller's to say (``Upstream.open``): only upstream faults count, never
+a client's own error."""
 
 from __future__ import annotations
 
@@ -57,6 +60,12 @@ class CircuitBreaker:
         self.failures = 0
         if self.state != "closed":
             self._set("closed")
+
+    def inconclusive(self) -> None:
+        """A call ended without showing whether the upstream is well — the caller broke it off,
+        or it was cancelled. It counts neither way; a half-open breaker's probe slot is free again."""
+        if self.state == "half_open":
+            self.probe_started = -math.inf
 
     def failure(self) -> None:
         self.failures += 1

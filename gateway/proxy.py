@@ -1,8 +1,11 @@
 """Routing `/registry/v1/*`, `/finance/v1/*`, `/standards/v1/*` to the services (pure ASGI).
 
-Bodies stream both ways (small request bodies are buffered, which also makes them retryable),
-hop-by-hop headers are stripped, cookies never cross, `X-Forwarded-*` are set, the request id is
-kept, and the caller's credential is replaced by the signed `X-Eaglet-Principal`.
+The policy is matched on the path the service will route on, and that path goes upstream
+(`services.common.paths`). Bodies stream both ways (small request bodies are buffered, which also
+makes them retryable; a streamed upload the caller breaks off is aborted, see `ClientBody`),
+hop-by-hop headers are stripped, cookies never cross, a `Location` never names a service's own
+address, `X-Forwarded-*` are set, the request id is kept, and the caller's credential is replaced
+by the signed `X-Eaglet-Principal`.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import logging
 import aiohttp
 from multidict import CIMultiDict
 from starlette.types import ASGIApp, Receive, Scope, Send
+from yarl import URL
 
 from gateway import policy
 from gateway.core import Gateway
-from gateway.upstream import UpstreamError
+from gateway.upstream import ClientBody, UpstreamError, client_disconnected
+from services.common import paths
 from services.common.auth import PRINCIPAL_HEADER
 from services.common.errors import Problem, problem_response
 
@@ -97,7 +102,8 @@ class ProxyMiddleware:
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         gw = self.gateway
-        path: str = scope["path"]
+        # The policy decides on the path the service will route on, and that path is forwarded.
+        path, encoded = paths.normalise(paths.raw_path(scope))
         service, _, rest = path[1:].partition("/")
         rest = "/" + rest
         method: str = scope["method"]
@@ -154,17 +160,49 @@ class ProxyMiddleware:
             ):
                 data = await _read_body(receive)
             else:
-                data = _stream_body(receive)
+                data = ClientBody(receive)
                 retryable = False
-        url = upstream.url(rest, scope.get("query_string", b""))
+        query = paths.requote_query(scope.get("query_string", b""))
+        url = upstream.url(encoded[1 + len(service) :], query)
         resp = await upstream.open(method, url, headers, data, retryable)
         try:
             await self._respond(resp, send, admission.decision.headers(), upstream.name)
+        except UpstreamError:
+            if isinstance(data, ClientBody) and data.fault is not None:
+                raise data.fault from None  # the upload broke off on the caller's side
+            raise
         finally:
             resp.release()
 
+    def _location(self, value: bytes, service: str) -> bytes:
+        """A redirect never names a service's internal address: a Location at an upstream (absolute,
+        or a path on the answering service) is rewritten under the gateway's prefix for it."""
+        location = value.decode("latin-1")
+        if location.startswith("/") and not location.startswith("//"):
+            return f"/{service}{location}".encode("latin-1")
+        try:
+            target = URL(location)
+        except ValueError:
+            return value
+        if target.host is None:
+            return value  # relative to the gateway's own URL, which is already under the prefix
+        for name, upstream in self.gateway.upstreams.items():
+            base = upstream.base
+            if (target.host.lower(), target.port) != ((base.host or "").lower(), base.port):
+                continue
+            rest = target.raw_path_qs
+            prefix = base.raw_path.rstrip("/")
+            if rest == prefix or rest.startswith((prefix + "/", prefix + "?")):
+                rest = rest[len(prefix) :]
+            return f"/{name}{rest if rest.startswith('/') else '/' + rest}".encode("latin-1")
+        return value
+
     async def _respond(self, resp: aiohttp.ClientResponse, send: Send, extra, upstream: str) -> None:
-        out = [(lk, v) for k, v in resp.raw_headers if (lk := k.lower()) not in DROP_RESPONSE]
+        out = [
+            (lk, self._location(v, upstream) if lk == b"location" else v)
+            for k, v in resp.raw_headers
+            if (lk := k.lower()) not in DROP_RESPONSE
+        ]
         out.extend(extra)
         length = resp.content_length
         if length is not None and length <= INLINE_BODY:
@@ -194,20 +232,8 @@ async def _read_body(receive: Receive) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise Problem(400, "client_disconnected", "the client went away while sending the body")
+            raise client_disconnected()
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _stream_body(receive: Receive):
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        body = message.get("body", b"")
-        if body:
-            yield body
-        if not message.get("more_body", False):
-            return

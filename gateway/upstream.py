@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDict
 from prometheus_client import Counter, Histogram
+from starlette.types import Receive
 from yarl import URL
 
 from gateway.breaker import CircuitBreaker
@@ -23,6 +24,7 @@ from gateway.settings import UpstreamSettings
 from services.common.auth import PRINCIPAL_HEADER
 from services.common.errors import Problem
 from services.common.metrics import child
+from services.common.paths import quote_path
 from services.common.settings import Settings
 
 log = logging.getLogger("eaglet.gateway.upstream")
@@ -35,14 +37,14 @@ UPSTREAM_LATENCY = Histogram(
 )
 UPSTREAM_RESPONSES = Counter(
     "eaglet_gateway_upstream_responses_total",
-    "Upstream outcomes: HTTP status, or error | timeout | breaker_open",
+    "Upstream outcomes: HTTP status, or error | timeout | breaker_open | client_fault | cancelled",
     ["upstream", "outcome"],
 )
 FAILURE_STATUSES = frozenset({502, 503, 504})
 
 
 class UpstreamError(Exception):
-    """The upstream could not answer: ``kind`` is ``unavailable`` or ``timeout``."""
+    """The upstream could not answer: ``kind`` is ``unavailable``, ``timeout`` or ``bad_response``."""
 
     def __init__(self, upstream: str, kind: str, retry_after: int = 1, detail: str = "") -> None:
         super().__init__(f"{upstream}: {kind} {detail}")
@@ -52,6 +54,13 @@ class UpstreamError(Exception):
         self.detail = detail
 
     def problem(self) -> Problem:
+        if self.kind == "bad_response":
+            return Problem(
+                502,
+                "upstream_bad_response",
+                f"the {self.upstream} service sent an answer that is not valid HTTP",
+                title="Bad Gateway",
+            )
         if self.kind == "timeout":
             return Problem(
                 504,
@@ -67,6 +76,43 @@ class UpstreamError(Exception):
             + f"; retry after {self.retry_after} s",
             headers={"Retry-After": str(self.retry_after)},
         )
+
+
+def client_disconnected() -> Problem:
+    return Problem(400, "client_disconnected", "the client went away while sending the body")
+
+
+class ClientBody:
+    """A request body streamed from the caller to the upstream as it arrives.
+
+    When the caller breaks it off — goes over the body limit (the kit's ``BodyTooLarge``, raised by
+    the receive it is given), disconnects, or sends a body its HTTP parser refuses (which ends the
+    connection) — the upload to the upstream is aborted, never ended as if the body were complete,
+    and ``fault`` holds the caller's error: the failed upstream call is the caller's doing, not the
+    upstream's, and is answered with the caller's error instead of a 503.
+    """
+
+    __slots__ = ("receive", "fault")
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.fault: Exception | None = None
+
+    async def __aiter__(self):
+        while True:
+            try:
+                message = await self.receive()
+            except Exception as e:
+                self.fault = e
+                raise
+            if message["type"] == "http.disconnect":
+                self.fault = client_disconnected()
+                raise self.fault
+            body = message.get("body", b"")
+            if body:
+                yield body
+            if not message.get("more_body", False):
+                return
 
 
 class Upstream:
@@ -102,19 +148,25 @@ class Upstream:
         if self.session is not None:
             await self.session.close()
 
-    def url(self, path: str, query: bytes | str = b"") -> URL:
-        raw = self.base.raw_path.rstrip("/") + path
-        if query:
-            raw += "?" + (query.decode("latin-1") if isinstance(query, bytes) else query)
-        return self.base.join(URL(raw, encoded=True))
+    def url(self, path: str, query: str = "") -> URL:
+        """The upstream URL of a service path that is already percent-encoded (``paths.normalise``
+        or ``paths.quote_path``). Appended to the base as it is: nothing resolves or re-encodes it,
+        so the service routes on the path the gateway checked."""
+        return URL(f"{self.base}{path}?{query}" if query else f"{self.base}{path}", encoded=True)
 
     async def open(
         self, method: str, url: URL, headers: CIMultiDict | dict, data: Any, retryable: bool
     ) -> aiohttp.ClientResponse:
         """Send a request and return the response once its headers arrived (the caller releases it).
 
-        Raises UpstreamError (unavailable or timeout). Retries connection failures and 502–504
-        only when ``retryable`` (GET/HEAD, or a POST with an Idempotency-Key and a buffered body).
+        Raises UpstreamError (unavailable, timeout or bad response). Retries connection failures
+        and 502–504 only when ``retryable`` (GET/HEAD, or a POST with an Idempotency-Key and a
+        buffered body).
+
+        The breaker counts upstream faults only: connection errors, timeouts, 502–504 and answers
+        that are not HTTP. A call the caller broke off (a streamed ``ClientBody`` over the limit or
+        cut short) raises the caller's own error and counts for nothing, like a cancelled call; any
+        other answer, 4xx included, shows the upstream alive.
         """
         assert self.session is not None
         attempts = 1 + (self.cfg.retries if retryable else 0)
@@ -128,25 +180,23 @@ class Upstream:
                 resp = await self.session.request(
                     method, url, headers=headers, data=data, allow_redirects=False
                 )
-            except (TimeoutError, aiohttp.ServerTimeoutError) as e:
-                self.breaker.failure()
-                child(UPSTREAM_RESPONSES, self.name, "timeout").inc()
-                if isinstance(e, aiohttp.ConnectionTimeoutError):
-                    last = UpstreamError(
-                        self.name, "unavailable", self.breaker.retry_after(), "(connect timeout)"
-                    )
-                    if attempt + 1 < attempts:
-                        continue
-                    raise last from e
-                raise UpstreamError(self.name, "timeout") from e
-            except (aiohttp.ClientConnectionError, OSError) as e:
-                self.breaker.failure()
-                child(UPSTREAM_RESPONSES, self.name, "error").inc()
-                last = UpstreamError(
-                    self.name, "unavailable", self.breaker.retry_after(), f"({type(e).__name__})"
-                )
-                if attempt + 1 < attempts:
-                    await asyncio.sleep(self.cfg.retry_backoff_s * (attempt + 1))
+            except BaseException as e:
+                fault = data.fault if isinstance(data, ClientBody) else None
+                if fault is not None or not isinstance(e, Exception):
+                    self.breaker.inconclusive()
+                    child(UPSTREAM_RESPONSES, self.name, "client_fault" if fault else "cancelled").inc()
+                    if fault is not None:
+                        raise fault from e
+                    raise
+                if isinstance(e, aiohttp.InvalidURL) or not isinstance(
+                    e, TimeoutError | aiohttp.ClientError | OSError
+                ):
+                    self.breaker.inconclusive()  # the gateway's own error, not the upstream's
+                    raise
+                last = self._failed(e)
+                if attempt + 1 < attempts and last.kind == "unavailable":
+                    if "connect timeout" not in last.detail:
+                        await asyncio.sleep(self.cfg.retry_backoff_s * (attempt + 1))
                     continue
                 raise last from e
             child(UPSTREAM_LATENCY, self.name, method).observe(time.perf_counter() - started)
@@ -162,6 +212,23 @@ class Upstream:
             return resp
         assert last is not None
         raise last
+
+    def _failed(self, e: BaseException) -> UpstreamError:
+        """Count an upstream fault on the breaker; the error to answer with."""
+        self.breaker.failure()
+        if isinstance(e, TimeoutError):  # aiohttp's connect and read timeouts included
+            child(UPSTREAM_RESPONSES, self.name, "timeout").inc()
+            if isinstance(e, aiohttp.ConnectionTimeoutError):
+                return UpstreamError(
+                    self.name, "unavailable", self.breaker.retry_after(), "(connect timeout)"
+                )
+            return UpstreamError(self.name, "timeout")
+        child(UPSTREAM_RESPONSES, self.name, "error").inc()
+        if isinstance(e, aiohttp.ClientConnectionError | OSError):
+            return UpstreamError(
+                self.name, "unavailable", self.breaker.retry_after(), f"({type(e).__name__})"
+            )
+        return UpstreamError(self.name, "bad_response", detail=f"({type(e).__name__})")
 
     async def get_json(
         self,
@@ -182,7 +249,7 @@ class Upstream:
         }
         if request_id:
             headers["X-Request-ID"] = request_id
-        resp = await self.open("GET", self.url(path, query), headers, None, retryable=True)
+        resp = await self.open("GET", self.url(quote_path(path), query), headers, None, retryable=True)
         try:
             body = await resp.read()
         except (TimeoutError, aiohttp.ClientError) as e:

@@ -239,6 +239,42 @@ def _demo_credentials() -> list[str]:
 
 
 @app.command()
+def serve(
+    process: str = typer.Argument(..., help="registry, finance, standards or gateway"),
+    host: str | None = typer.Option(None, help="Default: the process's EAGLET_<NAME>__HOST"),
+    port: int | None = typer.Option(None, help="Default: the process's EAGLET_<NAME>__PORT"),
+    http: str = typer.Option("auto", help="HTTP parser: auto (httptools when installed), httptools, h11"),
+    workers: int = typer.Option(1, min=1),
+    log_level: str = typer.Option("info"),
+    access_log: bool = typer.Option(False, help="uvicorn's own access log (eaglet writes its own)"),
+    timeout_graceful_shutdown: int | None = typer.Option(None, help="Seconds"),
+) -> None:
+    """Run one process with uvicorn, answering even the HTTP parser's refusals as problems."""
+    from services.common import server
+
+    if process not in APP_MODULES:
+        _fail(f"unknown process {process!r}; one of {', '.join(APP_MODULES)}")
+    if http != "auto" and http not in server.PROTOCOLS:
+        _fail(f"unknown HTTP parser {http!r}; one of auto, {', '.join(server.PROTOCOLS)}")
+    svc = get_settings().service(process)
+    server.serve(
+        APP_MODULES[process],
+        host=host or svc.host,
+        port=port if port is not None else svc.port,
+        http=http,
+        workers=workers,
+        log_level=log_level,
+        access_log=access_log,
+        timeout_graceful_shutdown=timeout_graceful_shutdown,
+    )
+
+
+def serve_command(process: str, *options: str) -> list[str]:
+    """The command line that runs one process (`eaglet serve`) with this interpreter."""
+    return [sys.executable, "-m", "services.cli", "serve", process, *options]
+
+
+@app.command()
 def up(
     seed_demo: bool | None = typer.Option(
         None, "--seed/--no-seed", help="Load demo data on the first start (default: with EAGLET_ENV=dev only)"
@@ -287,21 +323,9 @@ def up(
             for name in PROCESSES:
                 svc = settings.service(name)
                 procs[name] = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        APP_MODULES[name],
-                        "--factory",
-                        "--host",
-                        svc.host,
-                        "--port",
-                        str(svc.port),
-                        "--no-access-log",
-                        "--no-proxy-headers",  # the gateway decides which proxies to believe
-                        "--timeout-graceful-shutdown",
-                        "5",
-                    ],
+                    serve_command(
+                        name, "--host", svc.host, "--port", str(svc.port), "--timeout-graceful-shutdown", "5"
+                    ),
                     env=env,
                     start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
                 )

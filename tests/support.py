@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from gateway.app import create_app as create_gateway
+from services.cli import serve_command
 from services.finance.app import create_app as create_finance
 from services.registry.app import create_app as create_registry
 from services.standards.app import create_app as create_standards
@@ -21,13 +24,15 @@ SERVICE_FACTORIES = {
     "finance": create_finance,
     "standards": create_standards,
 }
-APP_MODULES = {
-    "registry": "services.registry.app:create_app",
-    "finance": "services.finance.app:create_app",
-    "standards": "services.standards.app:create_app",
-    "gateway": "gateway.app:create_app",
-}
-__all__ = ["SERVICE_FACTORIES", "LiveServer", "start_live", "free_port", "create_gateway"]
+__all__ = [
+    "SERVICE_FACTORIES",
+    "LiveServer",
+    "RawResponse",
+    "create_gateway",
+    "free_port",
+    "raw_request",
+    "start_live",
+]
 
 
 def free_port() -> int:
@@ -44,6 +49,8 @@ class LiveServer:
     proc: subprocess.Popen | None = None
     log_path: str = ""
     extra: dict = field(default_factory=dict)
+    # A test-only app factory ("module:function") served like a process; None: the process `name`.
+    app: str | None = None
 
     @property
     def url(self) -> str:
@@ -53,21 +60,7 @@ class LiveServer:
         self.log_path = f"/tmp/eaglet-test-{self.name}-{self.port}.log"
         log = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the child's lifetime
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                APP_MODULES[self.name],
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-                "--no-proxy-headers",  # the gateway decides which proxies to believe (trusted_proxies)
-                "--log-level",
-                "warning",
-            ],
+            self._command(),
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -84,6 +77,17 @@ class LiveServer:
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start in {timeout_s} s")
 
+    def _command(self) -> list[str]:
+        if self.app is None:
+            return serve_command(
+                self.name, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"
+            )
+        code = (
+            "from services.common.server import serve; "
+            f"serve({self.app!r}, host='127.0.0.1', port={self.port}, log_level='warning')"
+        )
+        return [sys.executable, "-c", code]
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -93,7 +97,77 @@ class LiveServer:
                 self.proc.kill()
 
 
-def start_live(name: str, env: dict[str, str] | None = None, port: int | None = None) -> LiveServer:
+def start_live(
+    name: str, env: dict[str, str] | None = None, port: int | None = None, app: str | None = None
+) -> LiveServer:
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return LiveServer(name=name, port=port or free_port(), env=full_env).start()
+    return LiveServer(name=name, port=port or free_port(), env=full_env, app=app).start()
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def raw_request(
+    url: str, data: bytes | list[bytes], pause_s: float = 0.0, timeout_s: float = 10
+) -> RawResponse:
+    """Send bytes exactly as given (no client normalising the request line, path or headers) to a
+    live server and read one response. A list is sent piece by piece, ``pause_s`` apart."""
+    target = httpx.URL(url)
+    with socket.create_connection((target.host, target.port), timeout=timeout_s) as s:
+        for i, piece in enumerate([data] if isinstance(data, bytes) else data):
+            if i and pause_s:
+                time.sleep(pause_s)
+            if i and select.select([s], [], [], 0)[0]:
+                break  # the server has answered already: stop sending, read the answer
+            try:
+                s.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break  # the server answered and closed early; read what it said
+        buf = b""
+        while (parsed := _parse_response(buf)) is None:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                parsed = _parse_response(buf, eof=True)
+                assert parsed is not None, f"no complete response: {buf[:500]!r}"
+                break
+            buf += chunk
+        return parsed
+
+
+def _parse_response(buf: bytes, eof: bool = False) -> RawResponse | None:
+    head, sep, rest = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        n = int(headers["content-length"])
+        return RawResponse(status, headers, rest[:n]) if len(rest) >= n else None
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            size_line, sep, rest = rest.partition(b"\r\n")
+            if not sep:
+                return None
+            size = int(size_line, 16)
+            if size == 0:
+                return RawResponse(status, headers, body)
+            if len(rest) < size + 2:
+                return None
+            body, rest = body + rest[:size], rest[size + 2 :]
+    return RawResponse(status, headers, rest) if eof else None

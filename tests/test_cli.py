@@ -98,3 +98,13 @@ async def test_demo_seed_of_the_gateway_refuses_outside_dev(database_url, db, mo
         monkeypatch.undo()
         get_settings.cache_clear()
     assert await db.fetchval("SELECT count(*) FROM gateway.api_clients") == 0
+
+
+def test_serve_refuses_an_unknown_process_or_parser_with_one_clear_line():
+    for args, says in (
+        (["serve", "regsitry"], "unknown process 'regsitry'"),
+        (["serve", "registry", "--http", "h2"], "unknown HTTP parser 'h2'"),
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert says in result.output and "Traceback" not in result.output

@@ -1,7 +1,8 @@
 """Pure-ASGI middleware shared by every process (no per-request BaseHTTPMiddleware overhead).
 
 - ``RequestContextMiddleware``: honours or generates ``X-Request-ID``, echoes it, writes one JSON
-  access-log line and the Prometheus latency/status metrics per route template.
+  access-log line and the Prometheus latency/status metrics per route template, and refuses a path
+  that names nothing (``services.common.paths``) before anything routes on it.
 - ``BodyLimitMiddleware``: answers 413 problem for bodies over the configured limit, whether the
   client announced the length or streamed it.
 """
@@ -16,8 +17,9 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common import paths
 from services.common.context import client_id_var, request_id_var
-from services.common.errors import problem_body
+from services.common.errors import Problem, problem_body, problem_response
 from services.common.metrics import observe_request
 
 access_log = logging.getLogger("eaglet.access")
@@ -60,7 +62,14 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            try:
+                paths.decode(paths.raw_path(scope))
+            except Problem as p:
+                await problem_response(p.status, p.code, p.detail, errors=p.errors)(
+                    scope, receive, send_wrapper
+                )
+            else:
+                await self.app(scope, receive, send_wrapper)
         except Exception:
             # The one place unhandled errors end: logged with the request id, answered as a
             # 500 problem that carries the request id and nothing internal.

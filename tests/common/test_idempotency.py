@@ -195,9 +195,10 @@ async def test_a_request_running_longer_than_the_lease_keeps_its_claim(database_
 async def test_a_retry_after_the_server_died_mid_request_succeeds_within_seconds(client, as_, db):
     """A real server is killed (SIGKILL) while it runs the request: its claim stays in flight, the
     retry is told when to come back (Retry-After, here within the server's 3 s lease) and then runs."""
-    support.APP_MODULES.setdefault("idempotency", "tests.common.idempotency_app:create_app")
     server = support.start_live(
-        "idempotency", env={"EAGLET_IDEMPOTENCY_LEASE_S": "3", "IDEMPOTENCY_TEST_HANG": "1"}
+        "idempotency",
+        env={"EAGLET_IDEMPOTENCY_LEASE_S": "3", "IDEMPOTENCY_TEST_HANG": "1"},
+        app="tests.common.idempotency_app:create_app",
     )
     h = _bank(as_, "k-killed")
     try:

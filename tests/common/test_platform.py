@@ -23,6 +23,35 @@ async def test_unknown_route_is_a_problem_with_the_request_id(client_for, servic
     assert body["type"].endswith("/not_found") and body["title"] == "Not Found"
 
 
+async def test_a_trailing_slash_is_a_404_problem_never_a_redirect(client_for, as_, service):
+    r = await client_for(service).get("/v1/whoami/", headers=as_("admin"))
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert "location" not in r.headers
+
+
+async def test_a_path_that_names_nothing_is_a_400_problem(client_for, as_, service):
+    # Starlette's route patterns end in "$", which also matches before a final line feed:
+    # /healthz%0A was answered as /healthz
+    for path in (
+        "/healthz%0A",
+        "/v1/whoami%0D%0A",
+        "/v1/%2E%2E/v1/whoami",
+        "/v1/x/%2e/whoami",
+        "/v1/whoami%FF",
+    ):
+        r = await client_for(service).get(path, headers=as_("admin"))
+        assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", path
+        problem = r.json()
+        assert problem["code"] == "invalid_path" and problem["errors"][0]["pointer"] == "#/path"
+        assert problem["request_id"] == r.headers["x-request-id"]
+
+
+async def test_a_control_character_in_a_fixed_part_of_a_path_matches_no_route(client_for, as_, service):
+    for path in ("/v1/whoami%00", "/v1/who%0Aami", "/v1/whoami%0D"):
+        r = await client_for(service).get(path, headers=as_("admin"))
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", path
+
+
 async def test_request_id_is_generated_when_absent(client_for, service):
     r = await client_for(service).get("/healthz")
     assert len(r.headers["x-request-id"]) >= 16
@@ -84,3 +113,17 @@ async def test_a_principal_with_a_blank_region_is_refused_by_every_service(clien
     for region in (" ", "%", "339999"):
         r = await c.get("/v1/whoami", headers=as_("official", region=region))
         assert r.status_code == 401 and r.json()["code"] == "principal_invalid", (region, r.text)
+
+
+async def test_operations_with_path_parameters_document_the_invalid_path_problem(apps, service):
+    spec = apps[service].openapi()
+    with_params = [
+        (path, op)
+        for path, item in spec["paths"].items()
+        for op in item.values()
+        if any(p["in"] == "path" for p in op.get("parameters", ()))
+    ]
+    assert with_params
+    for path, op in with_params:
+        content = op["responses"].get("400", {}).get("content", {})
+        assert "application/problem+json" in content, path

@@ -202,6 +202,81 @@ async def via_proxy():
         yield c
 
 
+class StubUpstream:
+    """An HTTP server standing in for a service: it answers with the request target exactly as it
+    arrived (`{"method", "target"}`), `/v1/redirect?to=URL` with a 307 to that URL, and
+    `/v1/not-http` with bytes that are not an HTTP response."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlsplit
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                split = urlsplit(self.path)
+                if split.path == "/v1/not-http":
+                    self.wfile.write(b"SPDY/9 maybe later\r\n\r\n")
+                    self.close_connection = True
+                    return
+                if split.path == "/v1/redirect":
+                    self.send_response(307)
+                    self.send_header("Location", parse_qs(split.query)["to"][0])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = json.dumps({"method": self.command, "target": self.path}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+EDGE_MAX_BODY = 4096
+
+
+@pytest.fixture(scope="session")
+def edge(live_services):
+    """A gateway whose registry is a `StubUpstream` (`edge["stub"]`) and whose finance and standards
+    are the live ones; bodies limited to EDGE_MAX_BODY bytes; breaker: 3 failures, open 30 s (so a
+    breaker opened by mistake is still open when the test looks)."""
+    stub = StubUpstream()
+    env = upstream_env(
+        {
+            "registry": stub.url,
+            "finance": live_services["finance"].url,
+            "standards": live_services["standards"].url,
+        }
+    )
+    env.update(
+        {
+            "EAGLET_MAX_BODY_BYTES": str(EDGE_MAX_BODY),
+            "EAGLET_UPSTREAM__BREAKER_FAILURES": "3",
+            "EAGLET_UPSTREAM__BREAKER_OPEN_S": "30",
+        }
+    )
+    gw = start_live("gateway", env=env)
+    yield {"gateway": gw, "stub": stub}
+    gw.stop()
+    stub.close()
+
+
 def restart(server: LiveServer) -> None:
     server.stop()
     server.start()
@@ -256,4 +331,4 @@ async def http():
         yield c
 
 
-__all__ = ["bearer", "restart", "wait_until", "free_port"]
+__all__ = ["EDGE_MAX_BODY", "bearer", "restart", "wait_until", "free_port"]

@@ -99,3 +99,10 @@ async def test_metrics_count_proxied_calls_per_route(gateway_live, new_client, h
     text = (await http.get(gateway_live.url + "/metrics")).text
     assert 'route="/registry/v1/* (read)",service="gateway",status="200"' in text
     assert 'eaglet_gateway_upstream_responses_total{outcome="200",upstream="registry"}' in text
+
+
+async def test_an_upstream_answer_that_is_not_http_is_a_502_problem(edge, new_client, http):
+    _, key = await new_client("admin")
+    r = await http.get(edge["gateway"].url + "/registry/v1/not-http", headers=bearer(key))
+    assert r.status_code == 502 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "upstream_bad_response"

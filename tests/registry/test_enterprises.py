@@ -171,7 +171,10 @@ async def test_a_list_cursor_pages_on_only_for_its_official_and_its_filters(c, a
     assert nxt.status_code == 200 and len(nxt.json()["items"]) == 1
     for params, headers in [
         ({"region": "3301"}, as_("official", region="330100", sub="official:li")),
-        ({"region": "3301"}, as_("official", region="330000", sub="official:zhang")),  # same sub, other region
+        (
+            {"region": "3301"},
+            as_("official", region="330000", sub="official:zhang"),
+        ),  # same sub, other region
         ({"region": "3301"}, as_("admin")),
         ({"region": "330106"}, zhang),
         ({}, zhang),
