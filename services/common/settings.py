@@ -25,12 +25,33 @@ class DatabaseSettings(BaseModel):
     max_overflow: int = 10
     # The asyncpg pool of the hot read paths (services/common/readpool.py), beside the engine's.
     read_pool_size: int = 10
+    # How many of those connections one caller (a bank, a guarantor, an official) may hold at once;
+    # their further statements wait for their own turn, behind nobody else's.
+    read_pool_per_caller: int = 3
+    # The statement timeout on the read pool: a list, search or lookup running longer is cancelled
+    # and answered 503 query_timeout (the engine's sessions keep statement_timeout_ms).
+    read_statement_timeout_ms: int = 3_000
     pool_timeout_s: float = 10.0
     statement_timeout_ms: int = 30_000
     pre_ping: bool = False
     recycle_s: int = 1800
     # "queue" (a real pool) or "null" (a connection per session; for tools that hop event loops)
     pool: Literal["queue", "null"] = "queue"
+
+
+class ExportSettings(BaseModel):
+    """Downloads (the registry's enterprise export): their own connections, never the read pool's."""
+
+    # Connections of the export pool per process: at most this many exports stream at once.
+    connections: int = 4
+    # Exports one caller may run at once per process; one more is a 429 too_many_exports.
+    per_caller: int = 2
+    # A download waits this long for an export connection, then gets 503 exports_busy.
+    wait_s: float = 10.0
+    # A client that takes no more data for this long is dropped and its cursor closed.
+    send_timeout_s: float = 30.0
+    # Rows fetched per round trip of an export's cursor.
+    fetch_rows: int = 1000
 
 
 class ServiceSettings(BaseModel):
@@ -87,6 +108,7 @@ class Settings(BaseSettings):
     idempotency_in_flight_timeout_s: int = 300
 
     db: DatabaseSettings = DatabaseSettings()
+    export: ExportSettings = ExportSettings()
     registry: RegistrySettings = RegistrySettings()
     finance: FinanceSettings = FinanceSettings()
     standards: StandardsSettings = StandardsSettings()

@@ -22,7 +22,7 @@ from services.common.auth import Principal
 from services.common.credit_code import check_credit_code
 from services.common.errors import not_found
 from services.common.pagination import PageParams, decode_cursor, encode_cursor
-from services.common.readpool import connection, fetch
+from services.common.readpool import caller_key, fetch
 from services.registry.enterprises.schemas import ScaleStatus, SizeClass, Tier
 from services.registry.reference.data import regions
 from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS, effective_region
@@ -402,14 +402,15 @@ def export_statement(principal: Principal, f: Filters, fuzzy: bool = False) -> t
 
 
 # ---- running them -------------------------------------------------------------------------
+# Every statement runs on the read pool within the caller's share of it (services/common/readpool.py).
 
 
-async def _fetch(app: Any, statement: tuple[str, list]) -> list[Any]:
-    return await fetch(app, statement[0], *statement[1])
+async def _fetch(app: Any, statement: tuple[str, list], caller: str) -> list[Any]:
+    return await fetch(app, statement[0], *statement[1], caller=caller)
 
 
 async def _strict_exists(app: Any, principal: Principal, f: Filters) -> bool:
-    return (await _fetch(app, exists_statement(principal, f)))[0][0]
+    return (await _fetch(app, exists_statement(principal, f), caller_key(principal)))[0][0]
 
 
 def _first(rows: int) -> PageParams:
@@ -422,19 +423,20 @@ async def _search_rows(app: Any, principal: Principal, f: Filters, page: PagePar
     index, then the other names holding every pair (rank 2) — and only when there are none at
     all, the fuzzy ones (rank 3+). The cursor's rank says which of these a later page continues,
     so cursors stay valid across pages."""
+    caller = caller_key(principal)
     after = decode_cursor(page.cursor, 3) if page.cursor else None
     rank_after = after[0] if after else -1
     rows: list[Any] = []
     if rank_after <= 1:
-        rows = await _fetch(app, page_statement(principal, f, page, "prefix"))
+        rows = await _fetch(app, page_statement(principal, f, page, "prefix"), caller)
         if len(rows) > page.limit:
             return rows
     if rank_after <= 2:
         rest = page if rank_after == 2 else _first(page.limit + 1 - len(rows))
-        rows += await _fetch(app, page_statement(principal, f, rest, "contains"))
+        rows += await _fetch(app, page_statement(principal, f, rest, "contains"), caller)
         if rows or after:
             return rows
-    return await _fetch(app, page_statement(principal, f, page, "fuzzy"))
+    return await _fetch(app, page_statement(principal, f, page, "fuzzy"), caller)
 
 
 async def list_page(
@@ -443,7 +445,7 @@ async def list_page(
     if is_name_search(f):
         rows = await _search_rows(app, principal, f, page)
     else:
-        rows = await _fetch(app, page_statement(principal, f, page))
+        rows = await _fetch(app, page_statement(principal, f, page), caller_key(principal))
     cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]
@@ -457,7 +459,7 @@ async def list_page(
 async def one_json(app: Any, principal: Principal, code: str) -> bytes:
     """The detail record (the directory record for banks, guarantors and certifiers); 404 when
     it does not exist or lies outside the caller's region."""
-    rows = await _fetch(app, one_statement(principal, code))
+    rows = await _fetch(app, one_statement(principal, code), caller_key(principal))
     if not rows:
         raise not_found("enterprise", code)
     out = item(rows[0])
@@ -466,19 +468,21 @@ async def one_json(app: Any, principal: Principal, code: str) -> bytes:
     return orjson.dumps(out, option=orjson.OPT_UTC_Z)
 
 
-async def export_rows(app: Any, principal: Principal, f: Filters) -> AsyncIterator[Any]:
-    """The export's rows (strict matches, else fuzzy). The statement is built here, before the
-    response starts, so a region outside the caller's is still a 403 problem; the rows are then
-    streamed from a server-side cursor."""
+async def export_plan(app: Any, principal: Principal, f: Filters) -> tuple[str, list]:
+    """The export's statement (strict matches, else fuzzy), built before the response starts so
+    a region outside the caller's is still a 403 problem. Whether strict matches exist is asked
+    on the read pool, like the list; the rows are read by `export_rows`."""
     fuzzy = is_name_search(f) and not await _strict_exists(app, principal, f)
-    text, args = export_statement(principal, f, fuzzy)
+    return export_statement(principal, f, fuzzy)
 
-    async def rows() -> AsyncIterator[Any]:
-        async with connection(app) as conn, conn.transaction(readonly=True):
-            async for row in conn.cursor(text, *args, prefetch=1000):
-                yield row
 
-    return rows()
+async def export_rows(conn: Any, statement: tuple[str, list], prefetch: int) -> AsyncIterator[Any]:
+    """The export's rows from a server-side cursor on `conn` (an export connection: never the
+    read pool's), `prefetch` rows per round trip. Closing the iterator ends its transaction."""
+    text, args = statement
+    async with conn.transaction(readonly=True):
+        async for row in conn.cursor(text, *args, prefetch=prefetch):
+            yield row
 
 
 # ---- serialising --------------------------------------------------------------------------
