@@ -51,7 +51,10 @@ class ExportSettings(BaseModel):
     # A client that takes no more data for this long is dropped and its cursor closed.
     send_timeout_s: float = 30.0
     # Rows fetched per round trip of an export's cursor.
-    fetch_rows: int = 1000
+    fetch_rows: int = 200
+    # The share of a process's event loop the exports running in it take together at most (the
+    # rest stays with the lookups; an export alone on an idle process is slowed by as much).
+    loop_share: float = 0.5
 
 
 class ServiceSettings(BaseModel):

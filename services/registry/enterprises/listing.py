@@ -9,6 +9,8 @@ are defined here only; the list, the export and `bench/registry.py` all use thes
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from functools import cache, lru_cache
 from itertools import combinations
@@ -476,13 +478,38 @@ async def export_plan(app: Any, principal: Principal, f: Filters) -> tuple[str, 
     return export_statement(principal, f, fuzzy)
 
 
-async def export_rows(conn: Any, statement: tuple[str, list], prefetch: int) -> AsyncIterator[Any]:
+# Writing a file is Python per row (≈ 40 µs: decoding, cells, CSV), and a download filling a
+# client's buffers — a stalled client's too: several MB before it stalls — would take the event
+# loop from the lookups it serves. An export therefore works in slices of a few rows and pauses
+# after each, in proportion: the exports running together take at most `loop_share` of the loop
+# (each 1/n of it when n run), and a lookup waits for a slice at most, never for a download.
+SLICE_ROWS = 10
+MAX_PAUSE_S = 0.05  # a slice that waited on a slow client is not a slice of work
+_exporting = 0  # exports streaming in this process
+
+
+async def export_rows(
+    conn: Any, statement: tuple[str, list], prefetch: int, loop_share: float = 1.0
+) -> AsyncIterator[Any]:
     """The export's rows from a server-side cursor on `conn` (an export connection: never the
-    read pool's), `prefetch` rows per round trip. Closing the iterator ends its transaction."""
+    read pool's), `prefetch` rows per round trip, paced to `loop_share` (see above). Closing the
+    iterator ends its transaction."""
+    global _exporting
     text, args = statement
-    async with conn.transaction(readonly=True):
-        async for row in conn.cursor(text, *args, prefetch=prefetch):
-            yield row
+    n = 0
+    _exporting += 1
+    try:
+        async with conn.transaction(readonly=True):
+            started = time.perf_counter()
+            async for row in conn.cursor(text, *args, prefetch=prefetch):
+                yield row
+                n += 1
+                if n % SLICE_ROWS == 0:
+                    spent = time.perf_counter() - started
+                    await asyncio.sleep(min(MAX_PAUSE_S, spent * max(0.0, _exporting / loop_share - 1)))
+                    started = time.perf_counter()
+    finally:
+        _exporting -= 1
 
 
 # ---- serialising --------------------------------------------------------------------------

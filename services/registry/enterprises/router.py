@@ -108,7 +108,7 @@ async def export_enterprises(
     statement = await listing.export_plan(app, principal, query)
     lease = await export_connection(app, caller_key(principal))
     settings = app.state.settings.export
-    rows = listing.export_rows(lease.conn, statement, settings.fetch_rows)
+    rows = listing.export_rows(lease.conn, statement, settings.fetch_rows, settings.loop_share)
     if query.format == "xlsx":
         body, media_type, filename = xlsx_stream(rows), XLSX, "enterprises.xlsx"
     else:
