@@ -57,6 +57,24 @@ class ExportSettings(BaseModel):
     loop_share: float = 0.5
 
 
+class ScreeningSettings(BaseModel):
+    """Screenings of the cultivation pool (services/registry/pool/runner.py)."""
+
+    # Regions with more enterprises than this are screened in the background: 202 and a status
+    # resource. Smaller ones are answered with their results (201), as before.
+    background_above: int = 5_000
+    # Worker processes evaluating screenings (each of the two kinds: answered and background).
+    processes: int = 1
+    # Niceness of those processes: the evaluation yields the CPU to the requests being served.
+    nice: int = 10
+    # A background run writes its heartbeat this often; a run whose heartbeat is older than
+    # lease_s is reported failed (its process died).
+    heartbeat_s: float = 5.0
+    lease_s: float = 60.0
+    # Background screenings one caller may have running at once; one more is a 429.
+    per_caller: int = 2
+
+
 class ServiceSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int
@@ -112,6 +130,7 @@ class Settings(BaseSettings):
 
     db: DatabaseSettings = DatabaseSettings()
     export: ExportSettings = ExportSettings()
+    screening: ScreeningSettings = ScreeningSettings()
     registry: RegistrySettings = RegistrySettings()
     finance: FinanceSettings = FinanceSettings()
     standards: StandardsSettings = StandardsSettings()
