@@ -17,10 +17,15 @@ One tenant cannot take the read pool from the others:
   behind itself, and everybody else's statements queue only behind what callers are running.
 - Every statement on the read pool runs under `read_statement_timeout_ms` (PostgreSQL's
   statement_timeout on these connections): one running longer is cancelled and answered as the
-  503 problem `query_timeout` (`QueryTimeout`) — never a 500, never a connection held for 30 s.
+  422 problem `query_too_broad` (`QueryTimeout`) — never a 500, never a connection held for 30 s.
+  Not a 503: the gateway counts 503s against the service's circuit breaker and retries them, so
+  one caller's over-broad searches would trip the registry for everyone.
+
+Refusals for capacity are 429s for the same reason: a caller beyond its share of exports, or every
+export connection busy.
 
 Exports never use the read pool: `export_connection` leases a connection of the export pool
-(`export.connections` per process; a download waits at most `export.wait_s` for one, then 503
+(`export.connections` per process; a download waits at most `export.wait_s` for one, then 429
 `exports_busy`), at most `export.per_caller` per caller (one more: 429 `too_many_exports`). A
 stalled download therefore holds an export connection, and only until its send timeout
 (`services/common/streaming.py`).
@@ -106,8 +111,8 @@ class QueryTimeout(Problem):
 
     def __init__(self, timeout_ms: int) -> None:
         super().__init__(
-            503,
-            "query_timeout",
+            422,
+            "query_too_broad",
             f"the query ran longer than {timeout_ms} ms and was cancelled; narrow it (a region, "
             "more of the name) or try again later",
             headers={"Retry-After": str(RETRY_AFTER_S)},
@@ -239,7 +244,7 @@ class ExportLease:
 
 async def export_connection(app: Any, caller: str) -> ExportLease:
     """An export connection for `caller`, or the problem saying why not (429: the caller runs as
-    many exports as they may; 503: every export connection stayed busy for `export.wait_s`)."""
+    many exports as they may, or every export connection stayed busy for `export.wait_s`)."""
     pool = await export_pool(app)
     settings = app.state.settings.export
     shares: Shares = app.state.export_shares
@@ -256,7 +261,7 @@ async def export_connection(app: Any, caller: str) -> ExportLease:
                 await app.state.export_turns.acquire()
         except TimeoutError:
             raise Problem(
-                503,
+                429,
                 "exports_busy",
                 f"every export connection stayed busy for {settings.wait_s:g} s; try again shortly",
                 headers={"Retry-After": str(RETRY_AFTER_S)},

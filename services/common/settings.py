@@ -29,7 +29,7 @@ class DatabaseSettings(BaseModel):
     # their further statements wait for their own turn, behind nobody else's.
     read_pool_per_caller: int = 3
     # The statement timeout on the read pool: a list, search or lookup running longer is cancelled
-    # and answered 503 query_timeout (the engine's sessions keep statement_timeout_ms).
+    # and answered 422 query_too_broad (the engine's sessions keep statement_timeout_ms).
     read_statement_timeout_ms: int = 3_000
     pool_timeout_s: float = 10.0
     statement_timeout_ms: int = 30_000
@@ -46,7 +46,7 @@ class ExportSettings(BaseModel):
     connections: int = 4
     # Exports one caller may run at once per process; one more is a 429 too_many_exports.
     per_caller: int = 2
-    # A download waits this long for an export connection, then gets 503 exports_busy.
+    # A download waits this long for an export connection, then gets 429 exports_busy.
     wait_s: float = 10.0
     # A client that takes no more data for this long is dropped and its cursor closed.
     send_timeout_s: float = 30.0

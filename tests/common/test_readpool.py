@@ -1,5 +1,5 @@
 """The read pool (services/common/readpool.py): one caller's statements never hold more than
-their share of it, and a statement past the read timeout is a 503 problem, not a 500."""
+their share of it, and a statement past the read timeout is a 422 problem, not a 500."""
 
 import asyncio
 from types import SimpleNamespace
@@ -52,18 +52,18 @@ def test_callers_are_the_tenant_not_the_key():
     )
 
 
-async def test_a_statement_past_the_read_timeout_is_a_503_query_timeout(database_url):
+async def test_a_statement_past_the_read_timeout_is_a_422_query_too_broad(database_url):
     settings = get_settings().model_copy(update={"db": DatabaseSettings(read_statement_timeout_ms=100)})
     app = SimpleNamespace(state=SimpleNamespace(settings=settings, service="test"))
     try:
         with pytest.raises(Problem) as raised:
             await readpool.fetch(app, "SELECT pg_sleep(2)", caller="official:a")
-        assert raised.value.status == 503 and raised.value.code == "query_timeout"
+        assert raised.value.status == 422 and raised.value.code == "query_too_broad"
         assert int(raised.value.headers["Retry-After"]) >= 1
         with pytest.raises(Problem) as raised:
             async with readpool.connection(app) as conn:
                 await conn.fetch("SELECT pg_sleep(2)")
-        assert raised.value.code == "query_timeout"
+        assert raised.value.code == "query_too_broad"
         # The connection is usable again afterwards.
         assert (await readpool.fetch(app, "SELECT 4 AS four"))[0]["four"] == 4
     finally:

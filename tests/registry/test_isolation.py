@@ -79,12 +79,15 @@ async def until(check, timeout_s: float = 20) -> None:
 
 @pytest.fixture(scope="module")
 def registry_small_pool(database_url):
-    """A registry server with 2 read connections, 1 export per caller and a long send timeout."""
+    """A registry server with 2 read connections, 3 export connections, 1 export per caller, a
+    short wait for an export connection and a long send timeout."""
     server = start_live(
         "registry",
         env={
             "EAGLET_DB__READ_POOL_SIZE": "2",
+            "EAGLET_EXPORT__CONNECTIONS": "3",
             "EAGLET_EXPORT__PER_CALLER": "1",
+            "EAGLET_EXPORT__WAIT_S": "1",
             "EAGLET_EXPORT__SEND_TIMEOUT_S": "120",
         },
     )
@@ -105,6 +108,10 @@ async def test_stalled_export_downloads_do_not_block_directory_lookups(registry_
             assert r.status_code == 200 and r.json()["credit_code"] == code
             listed = await http.get("/v1/enterprises", headers=official("reader"))
             assert listed.status_code == 200
+            # The export connections are all taken: one more download is refused, not queued forever.
+            busy = await http.get(EXPORT, headers=official("fourth"))
+            assert busy.status_code == 429 and busy.json()["code"] == "exports_busy"
+            assert int(busy.headers["retry-after"]) >= 1
         # All three still stalled, each holding its cursor: the lookups did not wait for them.
         assert await export_transactions(db) == 3
     finally:
@@ -206,7 +213,7 @@ async def quick_timeout(database_url):
         yield pair
 
 
-async def test_a_search_past_the_read_timeout_is_a_503_query_timeout_problem(quick_timeout, database_url):
+async def test_a_search_past_the_read_timeout_is_a_422_query_too_broad_problem(quick_timeout, database_url):
     import asyncpg
 
     from services.common.db import plain_url
@@ -221,9 +228,9 @@ async def test_a_search_past_the_read_timeout_is_a_503_query_timeout_problem(qui
         await locker.execute("LOCK TABLE registry.titles IN ACCESS EXCLUSIVE MODE")
         for params in ({"q": "有限公司"}, {"region": "3301"}):
             r = await c.get("/v1/enterprises", params=params, headers=official("patient", "330000"))
-            assert r.status_code == 503, r.text
+            assert r.status_code == 422, r.text
             assert r.headers["content-type"].startswith("application/problem+json")
-            assert r.json()["code"] == "query_timeout" and int(r.headers["retry-after"]) >= 1
+            assert r.json()["code"] == "query_too_broad" and int(r.headers["retry-after"]) >= 1
         await tx.rollback()
         r = await c.get("/v1/enterprises", params={"q": "有限公司"}, headers=official("patient", "330000"))
         assert r.status_code == 200

@@ -56,7 +56,7 @@ async def create_enterprise(body: EnterpriseCreate, session: DbSession, principa
     "/enterprises",
     summary="List and search enterprises",
     response_model=Page[EnterpriseOut],
-    responses=responses(400, 401, 403, 422, 503),
+    responses=responses(400, 401, 403, 422),
     openapi_extra=query_docs(ListQuery),
 )
 async def list_enterprises(
@@ -64,8 +64,8 @@ async def list_enterprises(
 ) -> Response:
     """Keyset-paginated, ordered by credit code (or by match quality, then credit code, with `q`).
     Officials see only their region; a `region` outside it is a 403 problem. A statement running
-    past the read timeout (`EAGLET_DB__READ_STATEMENT_TIMEOUT_MS`) is cancelled: 503
-    `query_timeout` with Retry-After."""
+    past the read timeout (`EAGLET_DB__READ_STATEMENT_TIMEOUT_MS`) is cancelled: 422
+    `query_too_broad`."""
     return Response(await list_json(request.app, principal, query), media_type="application/json")
 
 
@@ -85,7 +85,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response_class=StreamingResponse,
     openapi_extra=query_docs(ExportQuery),
     responses={
-        **responses(401, 403, 422, 429, 503),
+        **responses(401, 403, 422, 429),
         200: {
             "description": "The file",
             "content": {
@@ -102,7 +102,7 @@ async def export_enterprises(
 
     Exports stream from their own connections, never the list's: a caller runs at most
     `EAGLET_EXPORT__PER_CALLER` at once (one more: 429 `too_many_exports` with Retry-After); when
-    every export connection stays busy for `EAGLET_EXPORT__WAIT_S`, 503 `exports_busy`. A client
+    every export connection stays busy for `EAGLET_EXPORT__WAIT_S`, 429 `exports_busy`. A client
     that takes no data for `EAGLET_EXPORT__SEND_TIMEOUT_S` is dropped (a truncated body)."""
     app = request.app
     statement = await listing.export_plan(app, principal, query)
@@ -146,7 +146,7 @@ async def list_rules(principal: DirectoryReader) -> RuleSetOut:
     "/enterprises/{credit_code}",
     summary="One enterprise (directory record for banks, guarantors and certifiers)",
     response_model=EnterpriseOut,
-    responses=responses(401, 403, 404, 422, 503),
+    responses=responses(401, 403, 404, 422),
 )
 async def get_enterprise(
     credit_code: PathCreditCode, request: Request, principal: DirectoryReader

@@ -32,6 +32,7 @@ from services.registry.reference.data import rule_sets
 from services.registry.scope import effective_region
 
 TIER_ORDER = {"seedling": 1, "specialized": 2, "champion_candidate": 3, "champion": 4}
+FIRST_PAGE = PageParams(limit=50, cursor=None)
 
 
 def _rule_set(body: ScreeningIn) -> dict:
@@ -127,9 +128,6 @@ async def screen(
         [Change("created", "screening", str(screening.id), None, {**change, **counts})],
     )
     return await get_screening(session, principal, screening.id, None, FIRST_PAGE, opts), None
-
-
-FIRST_PAGE = PageParams(limit=50, cursor=None)
 
 
 def _abandoned() -> dict:
