@@ -27,7 +27,7 @@ class DatabaseSettings(BaseModel):
     read_pool_size: int = 10
     # How many of those connections one caller (a bank, a guarantor, an official) may hold at once;
     # their further statements wait for their own turn, behind nobody else's.
-    read_pool_per_caller: int = 3
+    read_pool_per_caller: int = 2
     # The statement timeout on the read pool: a list, search or lookup running longer is cancelled
     # and answered 422 query_too_broad (the engine's sessions keep statement_timeout_ms).
     read_statement_timeout_ms: int = 3_000
