@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -80,9 +80,10 @@ def create_service_app(
     settings: Settings | None = None,
     schema: str | None = None,
     fast_routes: Sequence[FastRoute] = (),
+    on_shutdown: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
 ) -> FastAPI:
     """Build a service app bound to its schema. The engine is created here (connections are lazy)
-    and disposed on shutdown."""
+    and disposed on shutdown, after the service's own `on_shutdown` steps."""
     settings = settings or get_settings()
     configure_logging(name, settings.log_level)
     engine = create_engine(settings, f"eaglet-{name}")
@@ -92,6 +93,8 @@ def create_service_app(
         app.openapi()  # built once, before the freeze, rather than on the first /openapi.json
         freeze_startup_objects()
         yield
+        for step in on_shutdown:
+            await step(app)
         await close_read_pool(app)
         await app.state.engine.dispose()
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,12 +45,8 @@ def _default(v: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(v).__name__}")
 
 
-async def record_changes(session: AsyncSession, schema: str, actor: Principal, changes: list[Change]) -> None:
-    """Append changes as one multi-row insert (batches write thousands at once)."""
-    if not changes:
-        return
-    rid = request_id_var.get()
-    rows = [
+def _rows(actor: Principal, changes: list[Change], request_id: str | None) -> list[dict[str, Any]]:
+    return [
         {
             "actor_subject": actor.sub,
             "actor_kind": actor.kind,
@@ -59,11 +56,48 @@ async def record_changes(session: AsyncSession, schema: str, actor: Principal, c
             "entity_key": c.entity_key,
             "before": _jsonable(c.before),
             "after": _jsonable(c.after),
-            "request_id": rid,
+            "request_id": request_id,
         }
         for c in changes
     ]
-    await session.execute(insert(CHANGES[schema]), rows)
+
+
+async def record_changes(session: AsyncSession, schema: str, actor: Principal, changes: list[Change]) -> None:
+    """Append changes as one multi-row insert (batches write thousands at once)."""
+    if not changes:
+        return
+    await session.execute(insert(CHANGES[schema]), _rows(actor, changes, request_id_var.get()))
+
+
+CHANGE_COLUMNS = (
+    "actor_subject", "actor_kind", "actor_org", "action", "entity_type", "entity_key", "before",
+    "after", "request_id",
+)  # fmt: skip
+JSON_COLUMNS = ("before", "after")
+
+
+async def record_changes_on(
+    conn: asyncpg.Connection,
+    schema: str,
+    actor: Principal,
+    changes: list[Change],
+    request_id: str | None,
+) -> None:
+    """`record_changes` on a plain asyncpg connection, in its transaction (work that runs outside
+    a request's unit of work: a background screening; the request id is the one that started it)."""
+    values = ", ".join(
+        f"${i}::jsonb" if c in JSON_COLUMNS else f"${i}" for i, c in enumerate(CHANGE_COLUMNS, start=1)
+    )
+    await conn.executemany(
+        f"INSERT INTO {schema}.changes ({', '.join(CHANGE_COLUMNS)}) VALUES ({values})",
+        [
+            [
+                json.dumps(r[c], ensure_ascii=False) if c in JSON_COLUMNS and r[c] is not None else r[c]
+                for c in CHANGE_COLUMNS
+            ]
+            for r in _rows(actor, changes, request_id)
+        ],
+    )
 
 
 async def record_change(session: AsyncSession, schema: str, actor: Principal, change: Change) -> None:

@@ -5,7 +5,8 @@ read's own work (measured on the enterprise list: dependency solving alone was a
 worker's CPU under load). A service may therefore register a `FastRoute` for a hot GET: a pure
 function of the request that answers the plain, successful case with a JSON body, or declines by
 returning None — or by raising a `Problem` or a pydantic `ValidationError` — and the request then
-goes on to the FastAPI route unchanged. The route stays the one definition of validation, problems
+goes on to the FastAPI route unchanged. A problem marked `final` (a statement that ran past the
+read timeout) is answered here instead: the route would only do the same work again. The route stays the one definition of validation, problems
 and the OpenAPI; a fast route calls the same functions the route's dependencies call (principal,
 kind check, query model, service), so the two cannot drift, and each service's tests hold the fast
 answer byte for byte to the route's.
@@ -23,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.common.errors import Problem
+from services.common.errors import Problem, problem_response
 
 # (service app, ASGI scope, path arguments) → the 200 JSON body, or None to let the route answer.
 Answer = Callable[..., Awaitable[bytes | None]]
@@ -56,8 +57,17 @@ class FastPathMiddleware:
                     continue
                 try:
                     body = await route.answer(self.service_app, scope, *args)
-                except (Problem, ValidationError):
+                except Problem as p:
+                    if getattr(p, "final", False):
+                        scope["route"] = route
+                        answer = problem_response(
+                            p.status, p.code, p.detail, title=p.title, errors=p.errors, headers=p.headers
+                        )
+                        await answer(scope, receive, send)
+                        return
                     body = None  # the route answers it, with its problem
+                except ValidationError:
+                    body = None
                 if body is not None:
                     scope["route"] = route  # stands in for the APIRoute: metrics read `.path`
                     await send(

@@ -1,18 +1,40 @@
-"""A small asyncpg pool beside each app's engine, for its hottest read-only paths.
+"""Two small asyncpg pools beside each app's engine: the hot read pool and the export pool.
 
 Why: a read through the ORM session costs far more Python per request than the query itself costs
 PostgreSQL (session set-up, statement building, cache keys, row mappings). These paths send one
 parameterised SQL text straight to asyncpg: each text is prepared once per connection (asyncpg's
 statement cache), so a read is one Bind/Execute round trip; no pre-ping and no reset round trip.
 
-Requests take connections through `connection(app)`, in arrival order: asyncpg's pool hands a
-released connection to whoever asks next, so under load a waiting request could be overtaken
-again and again (measured: p99 70 ms against p50 10 ms). A FIFO semaphore sized like the pool
-queues them fairly in front of it.
+Requests take read connections through `fetch` / `connection`, in arrival order: asyncpg's pool
+hands a released connection to whoever asks next, so under load a waiting request could be
+overtaken again and again (measured: p99 70 ms against p50 10 ms). A FIFO semaphore sized like
+the pool queues them fairly in front of it.
 
-Only read-only statements run here (no SET, LISTEN, advisory locks or open cursors outside a
-transaction), so a connection needs no reset on release; asyncpg still rolls back a transaction
-left open. Created on first use, closed with the app (`close_read_pool` in the app's lifespan).
+One tenant cannot take the read pool from the others:
+- A caller (`caller_key`: one bank, guarantor or certifier — all its API clients together — or one
+  official) holds at most `read_pool_per_caller` read connections at once. The share is taken
+  *before* the FIFO turn, so a caller's own backlog (sixteen stop-word searches at once) waits
+  behind itself, and everybody else's statements queue only behind what callers are running.
+- Every statement on the read pool runs under `read_statement_timeout_ms` (PostgreSQL's
+  statement_timeout on these connections): one running longer is cancelled and answered as the
+  422 problem `query_too_broad` (`QueryTimeout`) — never a 500, never a connection held for 30 s.
+  Not a 503: the gateway counts 503s against the service's circuit breaker and retries them, so
+  one caller's over-broad searches would trip the registry for everyone.
+
+Refusals for capacity are 429s for the same reason: a caller beyond its share of exports, or every
+export connection busy.
+
+Exports never use the read pool: `export_connection` leases a connection of the export pool
+(`export.connections` per process; a download waits at most `export.wait_s` for one, then 429
+`exports_busy`), at most `export.per_caller` per caller (one more: 429 `too_many_exports`). A
+stalled download therefore holds an export connection, and only until its send timeout
+(`services/common/streaming.py`).
+
+Only read-only statements run on the read pool (no SET, LISTEN, advisory locks or open cursors
+outside a transaction), so a connection needs no reset on release; asyncpg still rolls back a
+transaction left open. Export connections are reset as asyncpg does by default (their cursors
+live in transactions that a dropped download may leave behind). Both pools are created on first
+use and closed with the app (`close_read_pool` in the app's lifespan).
 """
 
 from __future__ import annotations
@@ -20,17 +42,99 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from services.common.auth import Principal
 from services.common.db import plain_url
+from services.common.errors import Problem
 
 _lock = asyncio.Lock()
+RETRY_AFTER_S = 5
+
+
+def caller_key(principal: Principal) -> str:
+    """Whose share a statement counts against: an institution's org code (its API clients share
+    it), else the subject (an official, an admin)."""
+    return f"{principal.kind}:{principal.org or principal.sub}"
+
+
+class Shares:
+    """At most `limit` holders per caller at once; a caller's further takers wait in order.
+    Callers with nobody holding or waiting are forgotten."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._callers: dict[str, list] = {}  # caller → [semaphore, holders + waiters]
+
+    def _enter(self, caller: str) -> list:
+        entry = self._callers.get(caller)
+        if entry is None:
+            entry = self._callers[caller] = [asyncio.Semaphore(self.limit), 0]
+        entry[1] += 1
+        return entry
+
+    def _leave(self, caller: str, entry: list) -> None:
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self._callers[caller]
+
+    async def acquire(self, caller: str) -> None:
+        entry = self._enter(caller)
+        try:
+            await entry[0].acquire()
+        except BaseException:
+            self._leave(caller, entry)
+            raise
+
+    async def try_acquire(self, caller: str) -> bool:
+        """Take a share if one is free now (without waiting); False if the caller holds them all."""
+        entry = self._callers.get(caller)
+        if entry is not None and entry[0].locked():
+            return False
+        await self.acquire(caller)  # a free share: taken without suspending
+        return True
+
+    def release(self, caller: str) -> None:
+        entry = self._callers[caller]
+        entry[0].release()
+        self._leave(caller, entry)
+
+
+class QueryTimeout(Problem):
+    """A read-pool statement ran past the read timeout and PostgreSQL cancelled it."""
+
+    # The fast routes answer it themselves: the FastAPI route would only run the statement again.
+    final = True
+
+    def __init__(self, timeout_ms: int) -> None:
+        super().__init__(
+            422,
+            "query_too_broad",
+            f"the query ran longer than {timeout_ms} ms and was cancelled; narrow it (a region, "
+            "more of the name) or try again later",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
     """Nothing to reset: see the module docstring."""
+
+
+async def _create(app: Any, name: str, size: int, timeout_ms: int, **kwargs: Any) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        plain_url(app.state.settings.database_url),
+        min_size=1,
+        max_size=size,
+        server_settings={
+            "application_name": f"eaglet-{app.state.service}-{name}",
+            "statement_timeout": str(timeout_ms),
+            "TimeZone": "UTC",
+        },
+        **kwargs,
+    )
 
 
 async def read_pool(app: Any) -> asyncpg.Pool:
@@ -39,45 +143,144 @@ async def read_pool(app: Any) -> asyncpg.Pool:
         async with _lock:
             pool = getattr(app.state, "read_pool", None)
             if pool is None:
-                settings = app.state.settings
-                pool = await asyncpg.create_pool(
-                    plain_url(settings.database_url),
-                    min_size=1,
-                    max_size=settings.db.read_pool_size,
-                    reset=_no_reset,
-                    server_settings={
-                        "application_name": f"eaglet-{app.state.service}-read",
-                        "statement_timeout": str(settings.db.statement_timeout_ms),
-                        "TimeZone": "UTC",
-                    },
+                db = app.state.settings.db
+                pool = await _create(
+                    app, "read", db.read_pool_size, db.read_statement_timeout_ms, reset=_no_reset
                 )
-                app.state.read_pool_turns = asyncio.Semaphore(settings.db.read_pool_size)
+                app.state.read_pool_turns = asyncio.Semaphore(db.read_pool_size)
+                app.state.read_pool_shares = Shares(db.read_pool_per_caller)
                 app.state.read_pool = pool
     return pool
 
 
+def _timed_out(app: Any) -> QueryTimeout:
+    return QueryTimeout(app.state.settings.db.read_statement_timeout_ms)
+
+
 @asynccontextmanager
-async def connection(app: Any) -> AsyncIterator[asyncpg.Connection]:
-    """A read-pool connection, handed out in the order requests asked for one."""
+async def connection(app: Any, caller: str | None = None) -> AsyncIterator[asyncpg.Connection]:
+    """A read-pool connection, within the caller's share, handed out in the order requests asked
+    for one. Without a caller (public lookups, the kit's own use) only the FIFO turn applies."""
     pool = await read_pool(app)
-    async with app.state.read_pool_turns, pool.acquire() as conn:
-        yield conn
+    shares: Shares = app.state.read_pool_shares
+    if caller is not None:
+        await shares.acquire(caller)
+    try:
+        async with app.state.read_pool_turns, pool.acquire() as conn:
+            try:
+                yield conn
+            except asyncpg.QueryCanceledError:
+                raise _timed_out(app) from None
+    finally:
+        if caller is not None:
+            shares.release(caller)
+
+
+async def fetch(app: Any, sql: str, *args: Any, caller: str | None = None) -> list[asyncpg.Record]:
+    """One statement on a read-pool connection taken in turn (as `connection`, without the cost of
+    a generator-based context manager on every hot read)."""
+    pool = await read_pool(app)
+    shares: Shares = app.state.read_pool_shares
+    if caller is not None:
+        await shares.acquire(caller)
+    try:
+        async with app.state.read_pool_turns:
+            conn = await pool.acquire()
+            try:
+                return await conn.fetch(sql, *args)
+            except asyncpg.QueryCanceledError:
+                raise _timed_out(app) from None
+            finally:
+                await pool.release(conn)
+    finally:
+        if caller is not None:
+            shares.release(caller)
+
+
+# ---- exports -------------------------------------------------------------------------------------
+
+
+async def export_pool(app: Any) -> asyncpg.Pool:
+    pool = getattr(app.state, "export_pool", None)
+    if pool is None:
+        async with _lock:
+            pool = getattr(app.state, "export_pool", None)
+            if pool is None:
+                settings = app.state.settings
+                size = settings.export.connections
+                pool = await _create(app, "export", size, settings.db.statement_timeout_ms)
+                app.state.export_turns = asyncio.Semaphore(size)
+                app.state.export_shares = Shares(settings.export.per_caller)
+                app.state.export_pool = pool
+    return pool
+
+
+@dataclass
+class ExportLease:
+    """An export connection held for one download; `release` (once) gives everything back."""
+
+    app: Any
+    caller: str
+    conn: asyncpg.Connection | None
+
+    async def release(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            if conn.is_in_transaction():
+                # A download that ended early (client gone or stalled) leaves its cursor's
+                # transaction open when it was cancelled mid-fetch: end it here, out of the
+                # cancelled stream (asyncpg's reset would too, but logs it as an error).
+                try:
+                    await conn.execute("ROLLBACK")
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    pass  # the pool's reset below ends it, or closes the connection
+            await self.app.state.export_pool.release(conn)
+        finally:
+            self.app.state.export_turns.release()
+            self.app.state.export_shares.release(self.caller)
+
+
+async def export_connection(app: Any, caller: str) -> ExportLease:
+    """An export connection for `caller`, or the problem saying why not (429: the caller runs as
+    many exports as they may, or every export connection stayed busy for `export.wait_s`)."""
+    pool = await export_pool(app)
+    settings = app.state.settings.export
+    shares: Shares = app.state.export_shares
+    if not await shares.try_acquire(caller):
+        raise Problem(
+            429,
+            "too_many_exports",
+            f"you are running {settings.per_caller} exports already; start another when one has finished",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    try:
+        try:
+            async with asyncio.timeout(settings.wait_s):
+                await app.state.export_turns.acquire()
+        except TimeoutError:
+            raise Problem(
+                429,
+                "exports_busy",
+                f"every export connection stayed busy for {settings.wait_s:g} s; try again shortly",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from None
+        try:
+            conn = await pool.acquire()
+        except BaseException:
+            app.state.export_turns.release()
+            raise
+    except BaseException:
+        shares.release(caller)
+        raise
+    return ExportLease(app, caller, conn)
 
 
 async def close_read_pool(app: Any) -> None:
-    pool = getattr(app.state, "read_pool", None)
-    if pool is not None:
-        app.state.read_pool = None
-        await pool.close()
-
-
-async def fetch(app: Any, sql: str, *args: Any) -> list[asyncpg.Record]:
-    """One statement on a read-pool connection taken in turn (as `connection`, without the cost of a
-    generator-based context manager on every hot read)."""
-    pool = await read_pool(app)
-    async with app.state.read_pool_turns:
-        conn = await pool.acquire()
-        try:
-            return await conn.fetch(sql, *args)
-        finally:
-            await pool.release(conn)
+    """Close the app's read pool and export pool (whichever were created)."""
+    for name in ("read_pool", "export_pool"):
+        pool = getattr(app.state, name, None)
+        if pool is not None:
+            setattr(app.state, name, None)
+            await pool.close()

@@ -25,12 +25,54 @@ class DatabaseSettings(BaseModel):
     max_overflow: int = 10
     # The asyncpg pool of the hot read paths (services/common/readpool.py), beside the engine's.
     read_pool_size: int = 10
+    # How many of those connections one caller (a bank, a guarantor, an official) may hold at once;
+    # their further statements wait for their own turn, behind nobody else's.
+    read_pool_per_caller: int = 2
+    # The statement timeout on the read pool: a list, search or lookup running longer is cancelled
+    # and answered 422 query_too_broad (the engine's sessions keep statement_timeout_ms).
+    read_statement_timeout_ms: int = 3_000
     pool_timeout_s: float = 10.0
     statement_timeout_ms: int = 30_000
     pre_ping: bool = False
     recycle_s: int = 1800
     # "queue" (a real pool) or "null" (a connection per session; for tools that hop event loops)
     pool: Literal["queue", "null"] = "queue"
+
+
+class ExportSettings(BaseModel):
+    """Downloads (the registry's enterprise export): their own connections, never the read pool's."""
+
+    # Connections of the export pool per process: at most this many exports stream at once.
+    connections: int = 4
+    # Exports one caller may run at once per process; one more is a 429 too_many_exports.
+    per_caller: int = 2
+    # A download waits this long for an export connection, then gets 429 exports_busy.
+    wait_s: float = 10.0
+    # A client that takes no more data for this long is dropped and its cursor closed.
+    send_timeout_s: float = 30.0
+    # Rows fetched per round trip of an export's cursor.
+    fetch_rows: int = 200
+    # The share of a process's event loop the exports running in it take together at most (the
+    # rest stays with the lookups; an export alone on an idle process is slowed by as much).
+    loop_share: float = 0.5
+
+
+class ScreeningSettings(BaseModel):
+    """Screenings of the cultivation pool (services/registry/pool/runner.py)."""
+
+    # Regions with more enterprises than this are screened in the background: 202 and a status
+    # resource. Smaller ones are answered with their results (201), as before.
+    background_above: int = 5_000
+    # Worker processes evaluating screenings (each of the two kinds: answered and background).
+    processes: int = 1
+    # Niceness of those processes: the evaluation yields the CPU to the requests being served.
+    nice: int = 10
+    # A background run writes its heartbeat this often; a run whose heartbeat is older than
+    # lease_s is reported failed (its process died).
+    heartbeat_s: float = 5.0
+    lease_s: float = 60.0
+    # Background screenings one caller may have running at once; one more is a 429.
+    per_caller: int = 2
 
 
 class ServiceSettings(BaseModel):
@@ -89,6 +131,8 @@ class Settings(BaseSettings):
     idempotency_lease_s: float = Field(10.0, gt=0)
 
     db: DatabaseSettings = DatabaseSettings()
+    export: ExportSettings = ExportSettings()
+    screening: ScreeningSettings = ScreeningSettings()
     registry: RegistrySettings = RegistrySettings()
     finance: FinanceSettings = FinanceSettings()
     standards: StandardsSettings = StandardsSettings()

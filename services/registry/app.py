@@ -8,6 +8,7 @@ from services.registry.enterprises import fast_path
 from services.registry.enterprises.router import router as enterprises_router
 from services.registry.indicators.router import router as indicators_router
 from services.registry.parks.router import router as parks_router
+from services.registry.pool import runner
 from services.registry.pool.router import router as pool_router
 from services.registry.reference.router import router as reference_router
 from services.registry.scale.router import router as scale_router
@@ -34,4 +35,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=ROUTERS,
         settings=settings,
         fast_routes=fast_path.ROUTES,
+        on_shutdown=(runner.shutdown,),
     )

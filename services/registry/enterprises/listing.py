@@ -9,6 +9,8 @@ are defined here only; the list, the export and `bench/registry.py` all use thes
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from functools import cache, lru_cache
 from itertools import combinations
@@ -22,7 +24,7 @@ from services.common.auth import Principal
 from services.common.credit_code import check_credit_code
 from services.common.errors import not_found
 from services.common.pagination import PageParams, decode_cursor, encode_cursor
-from services.common.readpool import connection, fetch
+from services.common.readpool import caller_key, fetch
 from services.common.types import RegionPrefix, text
 from services.registry.enterprises.schemas import ScaleStatus, SizeClass, Tier
 from services.registry.reference.data import regions
@@ -404,14 +406,15 @@ def export_statement(principal: Principal, f: Filters, fuzzy: bool = False) -> t
 
 
 # ---- running them -------------------------------------------------------------------------
+# Every statement runs on the read pool within the caller's share of it (services/common/readpool.py).
 
 
-async def _fetch(app: Any, statement: tuple[str, list]) -> list[Any]:
-    return await fetch(app, statement[0], *statement[1])
+async def _fetch(app: Any, statement: tuple[str, list], caller: str) -> list[Any]:
+    return await fetch(app, statement[0], *statement[1], caller=caller)
 
 
 async def _strict_exists(app: Any, principal: Principal, f: Filters) -> bool:
-    return (await _fetch(app, exists_statement(principal, f)))[0][0]
+    return (await _fetch(app, exists_statement(principal, f), caller_key(principal)))[0][0]
 
 
 def _first(rows: int) -> PageParams:
@@ -424,19 +427,20 @@ async def _search_rows(app: Any, principal: Principal, f: Filters, page: PagePar
     index, then the other names holding every pair (rank 2) — and only when there are none at
     all, the fuzzy ones (rank 3+). The cursor's rank says which of these a later page continues,
     so cursors stay valid across pages."""
+    caller = caller_key(principal)
     after = decode_cursor(page, SEARCH_CURSOR) if page.cursor else None
     rank_after = after[0] if after else -1
     rows: list[Any] = []
     if rank_after <= 1:
-        rows = await _fetch(app, page_statement(principal, f, page, "prefix"))
+        rows = await _fetch(app, page_statement(principal, f, page, "prefix"), caller)
         if len(rows) > page.limit:
             return rows
     if rank_after <= 2:
         rest = page if rank_after == 2 else _first(page.limit + 1 - len(rows))
-        rows += await _fetch(app, page_statement(principal, f, rest, "contains"))
+        rows += await _fetch(app, page_statement(principal, f, rest, "contains"), caller)
         if rows or after:
             return rows
-    return await _fetch(app, page_statement(principal, f, page, "fuzzy"))
+    return await _fetch(app, page_statement(principal, f, page, "fuzzy"), caller)
 
 
 async def list_page(
@@ -445,7 +449,7 @@ async def list_page(
     if is_name_search(f):
         rows = await _search_rows(app, principal, f, page)
     else:
-        rows = await _fetch(app, page_statement(principal, f, page))
+        rows = await _fetch(app, page_statement(principal, f, page), caller_key(principal))
     cursor = None
     if len(rows) > page.limit:
         rows = rows[: page.limit]
@@ -460,7 +464,7 @@ async def list_page(
 async def one_json(app: Any, principal: Principal, code: str) -> bytes:
     """The detail record (the directory record for banks, guarantors and certifiers); 404 when
     it does not exist or lies outside the caller's region."""
-    rows = await _fetch(app, one_statement(principal, code))
+    rows = await _fetch(app, one_statement(principal, code), caller_key(principal))
     if not rows:
         raise not_found("enterprise", code)
     out = item(rows[0])
@@ -469,19 +473,46 @@ async def one_json(app: Any, principal: Principal, code: str) -> bytes:
     return orjson.dumps(out, option=orjson.OPT_UTC_Z)
 
 
-async def export_rows(app: Any, principal: Principal, f: Filters) -> AsyncIterator[Any]:
-    """The export's rows (strict matches, else fuzzy). The statement is built here, before the
-    response starts, so a region outside the caller's is still a 403 problem; the rows are then
-    streamed from a server-side cursor."""
+async def export_plan(app: Any, principal: Principal, f: Filters) -> tuple[str, list]:
+    """The export's statement (strict matches, else fuzzy), built before the response starts so
+    a region outside the caller's is still a 403 problem. Whether strict matches exist is asked
+    on the read pool, like the list; the rows are read by `export_rows`."""
     fuzzy = is_name_search(f) and not await _strict_exists(app, principal, f)
-    text, args = export_statement(principal, f, fuzzy)
+    return export_statement(principal, f, fuzzy)
 
-    async def rows() -> AsyncIterator[Any]:
-        async with connection(app) as conn, conn.transaction(readonly=True):
-            async for row in conn.cursor(text, *args, prefetch=1000):
+
+# Writing a file is Python per row (≈ 40 µs: decoding, cells, CSV), and a download filling a
+# client's buffers — a stalled client's too: several MB before it stalls — would take the event
+# loop from the lookups it serves. An export therefore works in slices of a few rows and pauses
+# after each, in proportion: the exports running together take at most `loop_share` of the loop
+# (each 1/n of it when n run), and a lookup waits for a slice at most, never for a download.
+SLICE_ROWS = 10
+MAX_PAUSE_S = 0.05  # a slice that waited on a slow client is not a slice of work
+_exporting = 0  # exports streaming in this process
+
+
+async def export_rows(
+    conn: Any, statement: tuple[str, list], prefetch: int, loop_share: float = 1.0
+) -> AsyncIterator[Any]:
+    """The export's rows from a server-side cursor on `conn` (an export connection: never the
+    read pool's), `prefetch` rows per round trip, paced to `loop_share` (see above). Closing the
+    iterator ends its transaction."""
+    global _exporting
+    text, args = statement
+    n = 0
+    _exporting += 1
+    try:
+        async with conn.transaction(readonly=True):
+            started = time.perf_counter()
+            async for row in conn.cursor(text, *args, prefetch=prefetch):
                 yield row
-
-    return rows()
+                n += 1
+                if n % SLICE_ROWS == 0:
+                    spent = time.perf_counter() - started
+                    await asyncio.sleep(min(MAX_PAUSE_S, spent * max(0.0, _exporting / loop_share - 1)))
+                    started = time.perf_counter()
+    finally:
+        _exporting -= 1
 
 
 # ---- serialising --------------------------------------------------------------------------

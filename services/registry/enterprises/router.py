@@ -22,6 +22,8 @@ from services.common.pagination import (
 )
 from services.common.query import QueryModel, query_docs
 from services.common.types import text
+from services.common.readpool import caller_key, export_connection
+from services.common.streaming import DownloadResponse
 from services.registry.enterprises import listing, service
 from services.registry.enterprises.export import csv_stream, xlsx_stream
 from services.registry.enterprises.listing import Filters
@@ -71,7 +73,9 @@ async def list_enterprises(
     request: Request, principal: Manager, query: ListQuery = QueryModel(ListQuery)
 ) -> Response:
     """Keyset-paginated, ordered by credit code (or by match quality, then credit code, with `q`).
-    Officials see only their region; a `region` outside it is a 403 problem."""
+    Officials see only their region; a `region` outside it is a 403 problem. A statement running
+    past the read timeout (`EAGLET_DB__READ_STATEMENT_TIMEOUT_MS`) is cancelled: 422
+    `query_too_broad`."""
     return Response(await list_json(request.app, principal, query), media_type="application/json")
 
 
@@ -85,39 +89,50 @@ async def list_json(app: Any, principal: Principal, query: ListQuery) -> bytes:
     return listing.page_json(rows, cursor)
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 @router.get(
     "/enterprises/export",
     summary="Export the filtered list as CSV or XLSX (Chinese headers)",
     response_class=StreamingResponse,
     openapi_extra=query_docs(ExportQuery),
     responses={
-        **responses(401, 403, 422),
+        **responses(401, 403, 422, 429),
         200: {
             "description": "The file",
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                    "schema": {"type": "string", "format": "binary"}
-                },
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
             },
         },
     },
 )
 async def export_enterprises(
     request: Request, principal: Manager, query: ExportQuery = QueryModel(ExportQuery)
-) -> StreamingResponse:
-    """Same filters and scope as the list; every matching row, ordered by credit code."""
-    rows = await listing.export_rows(request.app, principal, query)
+) -> DownloadResponse:
+    """Same filters and scope as the list; every matching row, ordered by credit code.
+
+    Exports stream from their own connections, never the list's: a caller runs at most
+    `EAGLET_EXPORT__PER_CALLER` at once (one more: 429 `too_many_exports` with Retry-After); when
+    every export connection stays busy for `EAGLET_EXPORT__WAIT_S`, 429 `exports_busy`. A client
+    that takes no data for `EAGLET_EXPORT__SEND_TIMEOUT_S` is dropped (a truncated body)."""
+    app = request.app
+    statement = await listing.export_plan(app, principal, query)
+    lease = await export_connection(app, caller_key(principal))
+    settings = app.state.settings.export
+    rows = listing.export_rows(lease.conn, statement, settings.fetch_rows, settings.loop_share)
     if query.format == "xlsx":
-        return StreamingResponse(
-            xlsx_stream(rows),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": 'attachment; filename="enterprises.xlsx"'},
-        )
-    return StreamingResponse(
-        csv_stream(rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="enterprises.csv"'},
+        body, media_type, filename = xlsx_stream(rows), XLSX, "enterprises.xlsx"
+    else:
+        body, media_type, filename = csv_stream(rows), "text/csv; charset=utf-8", "enterprises.csv"
+    return DownloadResponse(
+        body,
+        send_timeout_s=settings.send_timeout_s,
+        on_close=lease.release,
+        inner=(rows,),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

@@ -26,6 +26,14 @@ class Screening(Base):
     incomplete: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # A run's state (migration 0012): running | done | failed, enterprises evaluated of total,
+    # the heartbeat of a background run, when it ended, and its problem when it failed.
+    status: Mapped[str] = mapped_column(Text, default="done")
+    total: Mapped[int | None] = mapped_column(Integer)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[Any] = mapped_column(JSONB)
 
 
 class ScreeningResult(Base):

@@ -11,34 +11,87 @@ from services.registry.enterprises.models import Enterprise
 from services.registry.indicators.models import Indicators
 from services.registry.pool.models import PoolDecision, Screening, ScreeningResult
 
+# ---- screening runs (their SQL; the evaluation itself is in evaluation.py) ------------------
 
-async def enterprises_in(session: AsyncSession, region: str | None) -> list[dict[str, Any]]:
-    stmt = select(
-        Enterprise.credit_code,
-        Enterprise.name,
-        Enterprise.region_code,
-        Enterprise.industry_code,
-        Enterprise.established_on,
+INDICATOR_COLUMNS = tuple(c.name for c in Indicators.__table__.c)
+ENTERPRISE_FIELDS = ("credit_code", "industry_code", "established_on")
+
+
+def screening_input(region: str | None, years: list[int]) -> tuple[str, list]:
+    """Every enterprise under `region` (None: all) with its indicator rows of `years`, in
+    credit-code order: one row per enterprise and year (one of NULL indicators when it has none),
+    so a run reads them as one stream and holds one enterprise at a time."""
+    indicators = ", ".join(f"i.{c}" for c in INDICATOR_COLUMNS)
+    enterprise = ", ".join(f"e.{c} AS enterprise_{c}" for c in ENTERPRISE_FIELDS)
+    return (
+        f"SELECT {enterprise}, {indicators} FROM registry.enterprises e "
+        "LEFT JOIN registry.indicators i ON i.credit_code = e.credit_code AND i.year = ANY($2::int[]) "
+        "WHERE e.region_code LIKE $1 ORDER BY e.credit_code, i.year",
+        [(region or "") + "%", years],
     )
-    if region:
-        stmt = stmt.where(Enterprise.region_code.like(region + "%"))
-    return [dict(r._mapping) for r in await session.execute(stmt.order_by(Enterprise.credit_code))]
 
 
-async def indicators_in(
-    session: AsyncSession, region: str | None, years: list[int]
-) -> dict[str, dict[int, dict]]:
-    cols = [c for c in Indicators.__table__.c]
-    stmt = select(*cols).where(Indicators.year.in_(years))
-    if region:
-        stmt = stmt.join(Enterprise, Enterprise.credit_code == Indicators.credit_code).where(
-            Enterprise.region_code.like(region + "%")
+COUNT_IN = "SELECT count(*) FROM registry.enterprises WHERE region_code LIKE $1"
+PROGRESS = (
+    "UPDATE registry.screenings SET progress = $2, total = coalesce($3, total), heartbeat_at = now() "
+    "WHERE id = $1 AND status = 'running'"
+)
+# Done only while the run still holds its lease: a run reported failed (its heartbeat ran out)
+# stays failed.
+FINISH = (
+    "UPDATE registry.screenings SET status = 'done', evaluated = $2, eligible = $3, ineligible = $4, "
+    "incomplete = $5, progress = $2, total = $2, finished_at = now(), heartbeat_at = now() "
+    "WHERE id = $1 AND status = 'running' AND heartbeat_at > now() - make_interval(secs => $6) "
+    "RETURNING id"
+)
+RESULT_COLUMNS = ("screening_id", "credit_code", "outcome", "criteria")
+
+
+async def fewer_than(session: AsyncSession, region: str | None, limit: int) -> int | None:
+    """How many enterprises lie under `region` when fewer than `limit`, else None (counting
+    stops at the limit: a province is not counted to decide it is large)."""
+    n = (
+        await session.execute(
+            text(
+                "SELECT count(*) FROM (SELECT 1 FROM registry.enterprises WHERE region_code LIKE :p "
+                "LIMIT :n) t"
+            ),
+            {"p": (region or "") + "%", "n": limit},
         )
-    out: dict[str, dict[int, dict]] = {}
-    for r in await session.execute(stmt):
-        m = dict(r._mapping)
-        out.setdefault(m["credit_code"], {})[m["year"]] = m
-    return out
+    ).scalar_one()
+    return n if n < limit else None
+
+
+async def running_by(session: AsyncSession, created_by: str, lease_s: float) -> int:
+    """Background screenings of this caller still running (heartbeat within the lease)."""
+    return (
+        await session.execute(
+            text(
+                "SELECT count(*) FROM registry.screenings WHERE status = 'running' AND created_by = :by "
+                "AND heartbeat_at > now() - make_interval(secs => :lease)"
+            ),
+            {"by": created_by, "lease": lease_s},
+        )
+    ).scalar_one()
+
+
+async def heartbeat(session: AsyncSession, screening_id: int) -> None:
+    await session.execute(
+        text("UPDATE registry.screenings SET heartbeat_at = now() WHERE id = :id AND status = 'running'"),
+        {"id": screening_id},
+    )
+
+
+async def mark_failed(session: AsyncSession, screening_id: int, problem: dict[str, Any]) -> bool:
+    """Failed with its problem, unless it ended already; whether it was still running."""
+    row = await session.execute(
+        text(
+            "UPDATE registry.screenings SET status = 'failed', error = CAST(:error AS jsonb), "
+            "finished_at = now() WHERE id = :id AND status = 'running' RETURNING id"
+        ),
+        {"id": screening_id, "error": json.dumps(problem, ensure_ascii=False)},
+    )
+    return row.first() is not None
 
 
 async def add_screening(session: AsyncSession, screening: Screening) -> Screening:
@@ -48,8 +101,8 @@ async def add_screening(session: AsyncSession, screening: Screening) -> Screenin
     return screening
 
 
-async def add_results(session: AsyncSession, screening_id: int, rows: list[tuple[str, str, list]]) -> None:
-    """Set-based: one INSERT … SELECT FROM unnest(…) for all candidates."""
+async def add_results(session: AsyncSession, screening_id: int, rows: list[tuple[str, str, str]]) -> None:
+    """Set-based: one INSERT … SELECT FROM unnest(…) for all candidates (criteria as JSON text)."""
     if not rows:
         return
     await session.execute(
@@ -62,7 +115,7 @@ async def add_results(session: AsyncSession, screening_id: int, rows: list[tuple
             "sid": screening_id,
             "codes": [r[0] for r in rows],
             "outcomes": [r[1] for r in rows],
-            "criteria": [json.dumps(r[2], ensure_ascii=False) for r in rows],
+            "criteria": [r[2] for r in rows],
         },
     )
 

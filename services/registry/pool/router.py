@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 
 from services.common.db import DbSession
 from services.common.errors import responses
 from services.common.pagination import Page, Pagination
 from services.common.types import RegionPrefix
 from services.registry.enterprises.schemas import Tier
-from services.registry.pool import service
+from services.registry.pool import runner, service
 from services.registry.pool.schemas import (
     DecisionIn,
     DecisionOut,
@@ -36,12 +36,38 @@ async def list_rule_sets(principal: Manager) -> RuleSetList:
     "/screenings",
     status_code=201,
     summary="Screen every enterprise in scope against a rule set",
-    responses=responses(401, 403, 422),
+    responses={
+        **responses(401, 403, 422, 429),
+        202: {
+            "model": ScreeningOut,
+            "description": "Accepted: a large region is screened in the background. `Location` "
+            "(relative to this URL) is the screening; poll it until `status` is done or failed",
+        },
+    },
 )
-async def create_screening(body: ScreeningIn, session: DbSession, principal: Manager) -> ScreeningOut:
+async def create_screening(
+    body: ScreeningIn,
+    session: DbSession,
+    principal: Manager,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+) -> ScreeningOut:
     """Stores each enterprise's outcome (eligible | ineligible | incomplete) with per-criterion
-    `pass | fail | missing_data` and the values used. Returns the first page of candidates."""
-    return await service.screen(session, principal, body)
+    `pass | fail | missing_data` and the values used. Returns the first page of candidates (201).
+
+    A region with more than `EAGLET_SCREENING__BACKGROUND_ABOVE` enterprises (5,000) is screened
+    in the background: 202 with `Location: screenings/{id}` and the screening `running`, its
+    `progress` growing; a caller may have `EAGLET_SCREENING__PER_CALLER` (2) running at once, one
+    more is a 429 `too_many_screenings`."""
+    out, run = await service.screen(session, principal, body, request.app.state.settings)
+    if run is not None:
+        response.status_code = 202
+        response.headers["Location"] = f"screenings/{out.id}"
+        # Started after the unit of work has committed the screening (background tasks run
+        # once the response is sent; `start` only creates the supervising task).
+        background.add_task(runner.start, request.app, principal, run)
+    return out
 
 
 @router.get(
@@ -54,9 +80,15 @@ async def get_screening(
     session: DbSession,
     principal: Manager,
     page: Pagination,
+    request: Request,
     outcome: Annotated[Literal["eligible", "ineligible", "incomplete"] | None, Query()] = None,
 ) -> ScreeningOut:
-    return await service.get_screening(session, principal, screening_id, outcome, page)
+    """`status`: running (evaluated in the background; no candidates yet), done, or failed with
+    `error` (a problem: `screening_failed`, `screening_worker_died`, or `screening_abandoned` when
+    the process running it stopped)."""
+    return await service.get_screening(
+        session, principal, screening_id, outcome, page, request.app.state.settings.screening
+    )
 
 
 @router.post(

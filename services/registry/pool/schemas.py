@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.errors import ProblemDetail
 from services.common.types import CreditCode, RegionPrefix, text
 from services.registry.enterprises.schemas import Tier
 
@@ -65,8 +66,20 @@ class CandidatePage(BaseModel):
     next_cursor: str | None = None
 
 
+class ScreeningProgress(BaseModel):
+    evaluated: int = Field(description="Enterprises evaluated so far")
+    total: int | None = Field(None, description="Enterprises in scope (known once the run has started)")
+
+
 class ScreeningOut(BaseModel):
     id: int
+    status: Literal["running", "done", "failed"] = Field(
+        description="running: evaluated in the background (poll this resource); done: the results "
+        "below are complete; failed: see `error`"
+    )
+    progress: ScreeningProgress
+    error: ProblemDetail | None = Field(None, description="Why the run failed (a problem body)")
+    finished_at: datetime | None = None
     tier: str
     year: int
     rule_set: str

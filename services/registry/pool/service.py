@@ -3,17 +3,23 @@ allow at most one active tier per enterprise. No commits here."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
-from services.common.errors import Problem, field_problem, not_found
+from services.common.context import request_id_var
+from services.common.errors import Problem, field_problem, not_found, problem_body
 from services.common.pagination import PageParams, cursor_binding, list_filters
+from services.common.settings import ScreeningSettings, Settings
 from services.registry.enterprises import repository as enterprises
 from services.registry.indicators.schemas import max_year
 from services.registry.pool import repository as repo
+from services.registry.pool import runner
+from services.registry.pool.evaluation import BackgroundRun, Run
 from services.registry.pool.models import PoolDecision, Screening
-from services.registry.pool.rules import evaluate
 from services.registry.pool.schemas import (
     Candidate,
     CandidatePage,
@@ -28,7 +34,15 @@ from services.registry.scope import effective_region
 TIER_ORDER = {"seedling": 1, "specialized": 2, "champion_candidate": 3, "champion": 4}
 
 
-async def screen(session: AsyncSession, principal: Principal, body: ScreeningIn) -> ScreeningOut:
+def _first_page(principal: Principal, screening_id: int) -> PageParams:
+    """The first page of `GET /v1/screenings/{id}`: its next cursor is one for that list."""
+    filters = list_filters({"screening_id": screening_id}, ())
+    return PageParams(
+        limit=50, cursor=None, binding=cursor_binding("registry.get_screening", principal, filters)
+    )
+
+
+def _rule_set(body: ScreeningIn) -> dict:
     rs = rule_sets().get(body.rule_set)
     if rs is None:
         raise field_problem(
@@ -43,51 +57,96 @@ async def screen(session: AsyncSession, principal: Principal, body: ScreeningIn)
         )
     if body.year > max_year():
         raise field_problem(422, "year_out_of_range", "/year", f"year must be ≤ {max_year()}")
+    return rs
+
+
+async def screen(
+    session: AsyncSession, principal: Principal, body: ScreeningIn, settings: Settings
+) -> tuple[ScreeningOut, BackgroundRun | None]:
+    """A screening of the caller's region (or `region` under it). Up to
+    `screening.background_above` enterprises it is evaluated now (in a worker process, runner.py)
+    and stored with its results in this unit of work; above that it is stored `running` and the
+    returned run is to be started once this unit of work has committed (the route answers 202)."""
+    rs = _rule_set(body)
     region = effective_region(principal, body.region, "/region")
-    years = sorted({body.year + off for c in rs["criteria"] for off in c["years"]})
-    ents = await repo.enterprises_in(session, region)
-    inds = await repo.indicators_in(session, region, years)
+    run = {
+        "database_url": settings.database_url,
+        "statement_timeout_ms": settings.db.statement_timeout_ms,
+        "rule_set": rs,
+        "year": body.year,
+        "region": region,
+    }
+    fields = {
+        "tier": body.tier,
+        "year": body.year,
+        "rule_set": rs["id"],
+        "rule_version": rs["version"],
+        "region": region,
+        "created_by": principal.sub,
+    }
+    change = {**body.model_dump(), "rule_version": rs["version"], "region": region}
+    opts = settings.screening
+    if await repo.fewer_than(session, region, opts.background_above + 1) is None:
+        if await repo.running_by(session, principal.sub, opts.lease_s) >= opts.per_caller:
+            raise Problem(
+                429,
+                "too_many_screenings",
+                f"you have {opts.per_caller} screenings running already; start another when one has finished",
+                headers={"Retry-After": "30"},
+            )
+        screening = await repo.add_screening(
+            session, Screening(**fields, status="running", progress=0, heartbeat_at=func.now())
+        )
+        await record_changes(
+            session,
+            "registry",
+            principal,
+            [Change("created", "screening", str(screening.id), None, {**change, "status": "running"})],
+        )
+        background = BackgroundRun(
+            **run,
+            screening_id=screening.id,
+            actor=principal,
+            request_id=request_id_var.get(),
+            lease_s=opts.lease_s,
+        )
+        return await get_screening(
+            session, principal, screening.id, None, _first_page(principal, screening.id), opts
+        ), background
+    rows = await runner.evaluate(settings, Run(**run))
+    counts = {"eligible": 0, "ineligible": 0, "incomplete": 0}
+    for _, outcome, _ in rows:
+        counts[outcome] += 1
     screening = await repo.add_screening(
         session,
         Screening(
-            tier=body.tier,
-            year=body.year,
-            rule_set=rs["id"],
-            rule_version=rs["version"],
-            region=region,
-            created_by=principal.sub,
+            **fields,
+            **counts,
+            evaluated=len(rows),
+            status="done",
+            total=len(rows),
+            progress=len(rows),
+            finished_at=func.now(),
         ),
     )
-    rows, counts = [], {"eligible": 0, "ineligible": 0, "incomplete": 0}
-    for e in ents:
-        outcome, criteria = evaluate(rs, body.year, e, inds.get(e["credit_code"], {}))
-        counts[outcome] += 1
-        rows.append((e["credit_code"], outcome, criteria))
     await repo.add_results(session, screening.id, rows)
-    screening.evaluated = len(rows)
-    for k, v in counts.items():
-        setattr(screening, k, v)
-    await session.flush()
     await record_changes(
         session,
         "registry",
         principal,
-        [
-            Change(
-                "created",
-                "screening",
-                str(screening.id),
-                None,
-                {**body.model_dump(), "rule_version": rs["version"], "region": region, **counts},
-            )
-        ],
+        [Change("created", "screening", str(screening.id), None, {**change, **counts})],
     )
-    # The first page of `GET /v1/screenings/{id}`: its next cursor is one for that list.
-    filters = list_filters({"screening_id": screening.id}, ())
-    first = PageParams(
-        limit=50, cursor=None, binding=cursor_binding("registry.get_screening", principal, filters)
+    return await get_screening(
+        session, principal, screening.id, None, _first_page(principal, screening.id), opts
+    ), None
+
+
+def _abandoned() -> dict:
+    return problem_body(
+        503,
+        "screening_abandoned",
+        "the process running this screening stopped (no heartbeat within the lease); start it again",
     )
-    return await get_screening(session, principal, screening.id, None, first)
 
 
 async def visible_screening(session: AsyncSession, principal: Principal, screening_id: int) -> Screening:
@@ -101,8 +160,15 @@ async def visible_screening(session: AsyncSession, principal: Principal, screeni
 
 
 async def get_screening(
-    session: AsyncSession, principal: Principal, screening_id: int, outcome: str | None, params: PageParams
+    session: AsyncSession,
+    principal: Principal,
+    screening_id: int,
+    outcome: str | None,
+    params: PageParams,
+    opts: ScreeningSettings,
 ) -> ScreeningOut:
+    """A screening with a page of its candidates (none until it is done). A running screening
+    whose heartbeat is older than the lease is reported failed: its process died."""
     s = await visible_screening(session, principal, screening_id)
     rows, cursor = await repo.candidates(session, screening_id, outcome, params)
     items = [
@@ -116,6 +182,10 @@ async def get_screening(
         for r in rows
     ]
     data = {c: getattr(s, c) for c in Screening.__table__.c.keys()}
+    data["progress"] = {"evaluated": s.progress, "total": s.total}
+    lease = timedelta(seconds=opts.lease_s)
+    if s.status == "running" and (s.heartbeat_at is None or s.heartbeat_at < datetime.now(UTC) - lease):
+        data.update(status="failed", error=_abandoned())
     return ScreeningOut(**data, candidates=CandidatePage(items=items, next_cursor=cursor))
 
 
