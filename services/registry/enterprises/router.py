@@ -21,9 +21,9 @@ from services.common.pagination import (
     cursor_binding,
 )
 from services.common.query import QueryModel, query_docs
-from services.common.types import text
 from services.common.readpool import caller_key, export_connection
 from services.common.streaming import DownloadResponse
+from services.common.types import text
 from services.registry.enterprises import listing, service
 from services.registry.enterprises.export import csv_stream, xlsx_stream
 from services.registry.enterprises.listing import Filters
