@@ -29,6 +29,7 @@ from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import router as health_router
 from services.common.logging import configure_logging
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from services.common.openapi import document_kit_responses
 from services.common.settings import Settings, get_settings
 
 DESCRIPTION = """The one front door of eaglet (雏鹰行动 SME cultivation platform).
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     app.include_router(clients_router)
     app.include_router(profile_router)
     app.include_router(progress_router)
+    document_kit_responses(app)
 
     merged = MergedOpenApi(gateway, app.openapi)
     app.state.openapi = merged

@@ -17,6 +17,7 @@ from services.common.health import router as health_router
 from services.common.idempotency import IdempotencyMiddleware
 from services.common.logging import configure_logging
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from services.common.openapi import document_kit_responses
 from services.common.readpool import close_read_pool
 from services.common.settings import Settings, get_settings
 
@@ -91,6 +92,7 @@ def create_service_app(
     app.include_router(whoami_router)
     for router in routers:
         app.include_router(router)
+    document_kit_responses(app)
 
     # Order: the outermost is added last. Request context wraps everything so even a 413 carries
     # the request id; the body limit applies before idempotency reads the body. A service's fast

@@ -77,3 +77,22 @@ async def test_operation_ids_are_unique_and_stable(apps, service):
     ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids))
     assert "healthz" in ids and "readyz" in ids
+
+
+async def test_a_body_that_is_not_text_is_a_documented_400_problem(client_for, as_, service, apps):
+    spec = apps[service].openapi()
+    with_body = [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if "requestBody" in op
+    ]
+    assert with_body
+    for path, method, op in with_body:  # and every body can be too large
+        assert {"400", "413"} <= set(op["responses"]), (method, path)
+    path = next(p for p, m, _ in with_body if m == "post" and "{" not in p)
+    r = await client_for(service).post(
+        path, content=b'{"name": "\xff\xfe"}', headers={**as_(), "content-type": "application/json"}
+    )
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "bad_request"
