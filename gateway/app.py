@@ -22,13 +22,14 @@ from gateway.profile.router import router as profile_router
 from gateway.progress.router import router as progress_router
 from gateway.proxy import ProxyMiddleware
 from gateway.settings import GatewaySettings, get_gateway_settings
-from services.common.app import NO_OTEL, VERSION, document_path_refusals, operation_id
+from services.common.app import NO_OTEL, VERSION, operation_id
 from services.common.db import bind_database, create_engine
 from services.common.errors import install_error_handlers
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import router as health_router
 from services.common.logging import configure_logging
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from services.common.openapi import document_kit_responses
 from services.common.settings import Settings, get_settings
 
 DESCRIPTION = """The one front door of eaglet (雏鹰行动 SME cultivation platform).
@@ -85,8 +86,8 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     app.include_router(clients_router)
     app.include_router(profile_router)
     app.include_router(progress_router)
+    document_kit_responses(app)
 
-    document_path_refusals(app)
     merged = MergedOpenApi(gateway, app.openapi)
     app.state.openapi = merged
 

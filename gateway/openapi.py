@@ -76,23 +76,23 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
                 if not op["parameters"]:
                     del op["parameters"]
                 rule = policy.match(service, method.upper(), path)
-                if rule is not None and rule.public:
+                public = rule is not None and rule.public
+                # What the gateway itself may answer before or instead of the service. A public
+                # route still checks a credential that is sent (401) and is rate-limited, per
+                # caller or per IP (429); only a route behind the policy can be refused (403).
+                refusals = [("401", "Unauthorized"), ("429", "Too Many Requests")]
+                if public:
                     op["security"] = []
                 else:
                     op["security"] = [{BEARER: []}]
+                    refusals.insert(1, ("403", "Forbidden"))
                     if rule is not None:
                         allowed = ", ".join(sorted(rule.allow))
                         op["description"] = (op.get("description") or "") + f"\n\nGateway policy: {allowed}."
-                    responses = op.setdefault("responses", {})
-                    for status, ref in (
-                        ("401", "Unauthorized"),
-                        ("403", "Forbidden"),
-                        ("429", "Too Many Requests"),
-                    ):
-                        responses.setdefault(status, _problem_ref(ref))
-                op.setdefault("responses", {})
-                op["responses"].setdefault("503", _problem_ref("Service Unavailable"))
-                op["responses"].setdefault("504", _problem_ref("Gateway Timeout"))
+                refusals += [("503", "Service Unavailable"), ("504", "Gateway Timeout")]
+                responses = op.setdefault("responses", {})
+                for status, description in refusals:
+                    responses.setdefault(status, _problem_ref(description))
                 new_item[method] = op
             paths[f"/{service}{path}"] = new_item
     for name in INTERNAL_SCHEMES:

@@ -46,6 +46,6 @@ def test_every_operation_survives_generated_requests(live_services, service):
 
         try:
             run()
-        except Exception as e:  # collect every operation's failure, not just the first
+        except (Exception, BaseExceptionGroup) as e:  # collect every operation's failure, not just the first
             failures.append(f"{operation.label}: {str(e)[:1500]}")
     assert not failures, "\n\n".join(failures)

@@ -10,13 +10,14 @@ from fastapi.routing import APIRoute
 
 from services.common.auth import CurrentPrincipal
 from services.common.db import bind_database, create_engine
-from services.common.errors import PROBLEM_JSON, install_error_handlers, responses
+from services.common.errors import install_error_handlers, responses
 from services.common.fast_path import FastPathMiddleware, FastRoute
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import router as health_router
 from services.common.idempotency import IdempotencyMiddleware
 from services.common.logging import configure_logging
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from services.common.openapi import document_kit_responses
 from services.common.readpool import close_read_pool
 from services.common.settings import Settings, get_settings
 
@@ -29,27 +30,6 @@ NO_OTEL = {"tracing": False, "metrics": False, "logs": False, "operation_spans":
 def operation_id(route: APIRoute) -> str:
     """Stable operation ids: the route function's name (unique within a service, checked by tests)."""
     return route.name
-
-
-def document_path_refusals(app: FastAPI) -> None:
-    """Every operation with a path parameter documents the 400 ``invalid_path`` problem that the
-    path rule (``services.common.paths``) gives any process for a parameter no path may hold."""
-    build = app.openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = build()
-            problem = {"$ref": "#/components/schemas/ProblemDetail"}
-            for item in schema.get("paths", {}).values():
-                for op in item.values():
-                    if isinstance(op, dict) and any(p.get("in") == "path" for p in op.get("parameters", ())):
-                        op.setdefault("responses", {}).setdefault(
-                            "400",
-                            {"description": "Bad Request", "content": {PROBLEM_JSON: {"schema": problem}}},
-                        )
-        return app.openapi_schema
-
-    app.openapi = openapi
 
 
 whoami_router = APIRouter(tags=["identity"])
@@ -118,7 +98,7 @@ def create_service_app(
     app.include_router(whoami_router)
     for router in routers:
         app.include_router(router)
-    document_path_refusals(app)
+    document_kit_responses(app)
 
     # Order: the outermost is added last. Request context wraps everything so even a 413 carries
     # the request id; the body limit applies before idempotency reads the body. A service's fast

@@ -127,3 +127,22 @@ async def test_operations_with_path_parameters_document_the_invalid_path_problem
     for path, op in with_params:
         content = op["responses"].get("400", {}).get("content", {})
         assert "application/problem+json" in content, path
+
+
+async def test_a_body_that_is_not_text_is_a_documented_400_problem(client_for, as_, service, apps):
+    spec = apps[service].openapi()
+    with_body = [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if "requestBody" in op
+    ]
+    assert with_body
+    for path, method, op in with_body:  # and every body can be too large
+        assert {"400", "413"} <= set(op["responses"]), (method, path)
+    path = next(p for p, m, _ in with_body if m == "post" and "{" not in p)
+    r = await client_for(service).post(
+        path, content=b'{"name": "\xff\xfe"}', headers={**as_(), "content-type": "application/json"}
+    )
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "bad_request"

@@ -49,6 +49,25 @@ async def test_merged_openapi_holds_every_services_operations(gateway_live, http
     assert refs <= set(spec["components"]["schemas"])
 
 
+async def test_every_proxied_operation_documents_the_gateways_own_refusals(gateway_live, http):
+    """Public routes too: a credential sent to one is checked (401 when bad) and every route is
+    rate-limited (per caller, or per IP without a credential)."""
+    spec = (await http.get(gateway_live.url + "/openapi.json")).json()
+    for path, item in spec["paths"].items():
+        if not path.startswith(("/registry/", "/finance/", "/standards/")):
+            continue
+        for method, op in item.items():
+            statuses = set(op["responses"])
+            assert {"401", "429", "503", "504"} <= statuses, (method, path)
+            assert op["security"] == [] or "403" in statuses, (method, path)
+    public = "/standards/v1/public/certifications/{certificate_no}"
+    r = await http.get(
+        gateway_live.url + public.replace("{certificate_no}", "ZJM-C-1"),
+        headers={"Authorization": "Bearer egk_not_a_key"},
+    )
+    assert r.status_code == 401 and "401" in spec["paths"][public]["get"]["responses"]
+
+
 def test_every_gateway_route_and_service_route_has_a_policy(gateway_live):
     import httpx
 

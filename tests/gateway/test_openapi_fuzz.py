@@ -34,6 +34,6 @@ async def test_gateway_operations_survive_generated_requests(gateway_live, new_c
 
         try:
             run()
-        except Exception as e:
+        except (Exception, BaseExceptionGroup) as e:
             failures.append(f"{operation.label}: {str(e)[:1500]}")
     assert not failures, "\n\n".join(failures)
