@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.common.auth import PRINCIPAL_HEADER, verify_principal
 from services.common.errors import Problem, problem_body
 from services.common.settings import Settings
+from services.common.types import text_problem
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
@@ -124,9 +125,14 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         key = key_raw.decode("latin-1").strip()
-        if not key or len(key) > MAX_KEY_LENGTH:
+        refused = text_problem(key)  # the kit's text rule: a key is stored and compared as text
+        if not key or len(key) > MAX_KEY_LENGTH or refused:
+            why = f": {refused[1]}" if refused else ""
             await self._send_problem(
-                send, 400, "invalid_idempotency_key", f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters"
+                send,
+                400,
+                "invalid_idempotency_key",
+                f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters of text{why}",
             )
             return
         try:

@@ -223,3 +223,14 @@ async def test_a_retry_after_the_server_died_mid_request_succeeds_within_seconds
     assert r.status_code == 201, r.text
     assert time.monotonic() - started < 4.5
     assert await db.fetchval("SELECT count(*) FROM registry.changes WHERE entity_type = 'note'") == 1
+
+
+async def test_a_key_holding_a_control_character_is_a_400_problem_not_stored(client, as_, db):
+    for key in (b"k\x00nul", b"k\x1besc", b"k\x85next-line"):  # \x85: latin-1's NEL
+        h = {**as_("bank", org="B1"), "Idempotency-Key": key}
+        r = await client.post("/v1/notes", json={"text": "x"}, headers=h)
+        assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", r.text
+        assert r.json()["code"] == "invalid_idempotency_key"
+        assert r.json()["errors"][0]["pointer"] == "#/header/idempotency-key"
+    assert await db.fetchval("SELECT count(*) FROM registry.idempotency_keys") == 0
+    assert await _notes(db) == 0
