@@ -91,6 +91,8 @@ class ClientAddresses:
             except ValueError:
                 known = False
             else:
+                # A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d: the IPv4 entries hold.
+                addr = getattr(addr, "ipv4_mapped", None) or addr
                 known = any(addr in net for net in self.trusted)
             if len(self._is_trusted) > 10_000:
                 self._is_trusted.clear()

@@ -94,3 +94,15 @@ async def test_many_concurrent_calls_with_one_new_key_are_one_lookup_and_not_lim
     headers = {"X-Forwarded-For": "203.0.113.70", **bearer(key)}
     rs = await asyncio.gather(*(via_proxy.get(url, headers=headers) for _ in range(30)))
     assert [r.status_code for r in rs] == [200] * 30
+
+
+def test_an_ipv4_proxy_reported_as_an_ipv4_mapped_ipv6_peer_is_still_trusted():
+    from ipaddress import ip_network
+
+    from gateway.core import ClientAddresses
+
+    addresses = ClientAddresses([ip_network("10.0.0.0/8")])
+    scope = {"client": ("::ffff:10.1.2.3", 5000), "headers": [(b"x-forwarded-for", b"203.0.113.9")]}
+    assert addresses.of(scope) == ("203.0.113.9", "203.0.113.9, ::ffff:10.1.2.3")
+    untrusted = {"client": ("::ffff:192.0.2.1", 5000), "headers": [(b"x-forwarded-for", b"203.0.113.9")]}
+    assert addresses.of(untrusted).ip == "::ffff:192.0.2.1"
