@@ -89,7 +89,11 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
                     if rule is not None:
                         allowed = ", ".join(sorted(rule.allow))
                         op["description"] = (op.get("description") or "") + f"\n\nGateway policy: {allowed}."
-                refusals += [("503", "Service Unavailable"), ("504", "Gateway Timeout")]
+                refusals += [
+                    ("502", "Bad Gateway"),  # upstream_bad_response: the service's answer was not HTTP
+                    ("503", "Service Unavailable"),
+                    ("504", "Gateway Timeout"),
+                ]
                 responses = op.setdefault("responses", {})
                 for status, description in refusals:
                     responses.setdefault(status, _problem_ref(description))
