@@ -133,46 +133,15 @@ def hung(live_services):
     hole.close()
 
 
-class Echo:
-    """An upstream that answers every GET with the headers it received (JSON), to see what the
-    gateway forwards."""
-
-    def __init__(self) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                body = json.dumps({"headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 TRUSTED_PROXY = "127.0.0.2"  # a loopback address the tests connect from to act as the proxy
 
 
 @pytest.fixture(scope="session")
 def behind_proxy(live_services):
     """A gateway that trusts one proxy address (`TRUSTED_PROXY`; calls from 127.0.0.1 are from an
-    untrusted peer), whose registry is an `Echo` (public routes show the forwarded headers), with
-    small per-IP limits: public routes 2/s (a bucket of 4), failed authentications 1/s (5)."""
-    echo = Echo()
+    untrusted peer), whose registry is a `StubUpstream` (public routes show the forwarded headers),
+    with small per-IP limits: public routes 2/s (a bucket of 4), failed authentications 1/s (5)."""
+    echo = StubUpstream()
     env = upstream_env(
         {
             "registry": echo.url,
@@ -203,15 +172,18 @@ async def via_proxy():
 
 
 class StubUpstream:
-    """An HTTP server standing in for a service: it answers with the request target exactly as it
-    arrived (`{"method", "target"}`), `/v1/redirect?to=URL` with a 307 to that URL, and
-    `/v1/not-http` with bytes that are not an HTTP response."""
+    """An HTTP server standing in for a service, to see what the gateway forwards: it answers with
+    the request target exactly as it arrived and the headers it received (`{"method", "target",
+    "headers"}`), `/v1/redirect?to=URL` with a 307 to that URL, and `/v1/not-http` with bytes that
+    are not an HTTP response."""
 
     def __init__(self) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import parse_qs, urlsplit
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
@@ -227,7 +199,8 @@ class StubUpstream:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                body = json.dumps({"method": self.command, "target": self.path}).encode()
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                body = json.dumps({"method": self.command, "target": self.path, "headers": headers}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -240,6 +213,7 @@ class StubUpstream:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
