@@ -174,3 +174,27 @@ async def test_aggregates_answer_within_the_deadline_when_a_service_hangs(hung, 
     # A proxied call keeps its own (long) read timeout: 5 s here, then a 504 problem.
     r, t = await timed(f"{hung.url}/finance/v1/whoami")
     assert r.status_code == 504 and r.json()["code"] == "upstream_timeout" and t >= 4.9, (r.text, t)
+
+
+async def test_a_profile_whose_registry_part_did_not_come_shows_the_other_parts(
+    live_services, gateway_live, db, new_client, http
+):
+    """The registry is down: no 404 can be told apart from an outage, so the answer is 200 with
+    `enterprise: null`, the registry named in `degraded`, and the parts the other services scope."""
+    from tests.gateway.conftest import upstream_env
+    from tests.support import free_port, start_live
+
+    code = await add_enterprise(db, region_code="330106")
+    _, bank = await new_client("bank", org="B-PROF-DOWN")
+    urls = {name: s.url for name, s in live_services.items()}
+    down = start_live("gateway", env=upstream_env({**urls, "registry": f"http://127.0.0.1:{free_port()}"}))
+    try:
+        await post_loans(http, gateway_live, bank, [loan(borrower=code)])
+        r = await http.get(f"{down.url}/v1/enterprises/{code}/profile", headers=bearer(bank))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["partial"] is True and body["degraded"] == ["registry"]
+        assert body["enterprise"] is None
+        assert body["finance"]["loans_count"] == 1
+    finally:
+        down.stop()
