@@ -5,7 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.common.db import async_url
+from services.common.db import async_url, require_server_version
 from services.common.models import metadata
 from services.common.settings import get_settings
 
@@ -43,6 +43,7 @@ async def run_online() -> None:
 
 
 def _run(connection) -> None:
+    require_server_version(connection.dialect.server_version_info)  # before any revision runs
     with context.begin_transaction():
         context.run_migrations()
 

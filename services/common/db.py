@@ -29,6 +29,22 @@ def plain_url(url: str) -> str:
     return u.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# The oldest PostgreSQL eaglet runs on: finance batches take each update's replaced row from
+# `RETURNING old.*` (new in PostgreSQL 18). Migrations refuse an older server before touching it.
+MIN_SERVER_VERSION = 18
+
+
+def require_server_version(version: tuple[int, ...]) -> None:
+    """Exit with a clear message when the server (`server_version_info`) is older than required."""
+    if version[0] < MIN_SERVER_VERSION:
+        shown = ".".join(str(v) for v in version)
+        raise SystemExit(
+            f"eaglet needs PostgreSQL {MIN_SERVER_VERSION} or newer; the server at the database URL is "
+            f"PostgreSQL {shown}. Upgrade it, or leave the URL unset to use the embedded PostgreSQL "
+            f"{MIN_SERVER_VERSION}."
+        )
+
+
 def create_engine(settings: Settings, application_name: str) -> AsyncEngine:
     if not settings.database_url:
         raise RuntimeError("no database configured: set EAGLET_DATABASE_URL (or run `eaglet up`)")

@@ -1,6 +1,14 @@
 """Set-based batch upserts: COPY the valid records into a temporary staging table inside the
 request's transaction, then one ``INSERT … ON CONFLICT (owner, ref) DO UPDATE … WHERE <differs>``
-whose CTEs also append the change log (created/updated rows only) in the same statement.
+whose CTE also appends the change log (created/updated rows only) in the same statement.
+
+The change log's ``before`` is the row version the upsert itself replaced, taken from
+``RETURNING old.*`` (PostgreSQL 18), never from a read of the table: a read sees the statement's
+snapshot, while the upsert waits for a concurrent writer of the same row and then updates that
+writer's version (or the row a concurrent batch has just created). So each logged update names the
+value it really replaced, and each record's changes chain in commit order. Doing the same on an
+older server takes an insert, a locking read of the rest in key order and an update — three
+statements instead of one; the project requires PostgreSQL ≥ 18 instead (the migrations check).
 
 Rows are inserted in key order so concurrent batches touching the same refs lock in the same
 order (no deadlock); the unique constraint makes a concurrent duplicate an update, never a row.
@@ -40,7 +48,7 @@ async def upsert(
 ) -> dict[str, str]:
     """Upsert `rows` (tuples in `spec.columns` order) for `owner`; return {ref: created|updated}.
 
-    Refs not in the result were unchanged."""
+    Refs not in the result were unchanged (stored with equal values: no write, no change row)."""
     if not rows:
         return {}
     if not conn.is_in_transaction():  # a bare connection (seeds, tools): one transaction of its own
@@ -59,29 +67,26 @@ async def upsert(
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in compared)
     t_cmp = ", ".join(f"t.{c}" for c in compared)
     e_cmp = ", ".join(f"EXCLUDED.{c}" for c in compared)
+    # `old` is NULL for a row this statement inserted, else the version it locked and replaced
     sql = f"""
-    WITH old AS (
-        SELECT t.{spec.key_col} AS k, to_jsonb(t) AS before
-        FROM {stage} s JOIN finance.{spec.table} t
-          ON t.{spec.owner_col} = $1 AND t.{spec.key_col} = s.{spec.key_col}
-    ),
-    up AS (
+    WITH up AS (
         INSERT INTO finance.{spec.table} AS t ({", ".join(insert_cols)})
         SELECT {", ".join(select)} FROM {stage} s {spec.joins}
         ORDER BY s.{spec.key_col}
         ON CONFLICT ({spec.owner_col}, {spec.key_col}) DO UPDATE
            SET {sets}, rule_set_version = EXCLUDED.rule_set_version, updated_at = now()
          WHERE ({t_cmp}) IS DISTINCT FROM ({e_cmp})
-        RETURNING t.*, (t.xmax = 0) AS _inserted
+        RETURNING new.{spec.key_col} AS k, (old.{spec.key_col} IS NULL) AS _inserted,
+                  to_jsonb(old) AS before, to_jsonb(new) AS after
     ),
     ch AS (
         INSERT INTO finance.changes
             (actor_subject, actor_kind, actor_org, action, entity_type, entity_key, before, after, request_id)
-        SELECT $3, $4, $5, CASE WHEN up._inserted THEN 'created' ELSE 'updated' END, '{spec.entity_type}',
-               up.{spec.owner_col} || '/' || up.{spec.key_col}, old.before, to_jsonb(up) - '_inserted', $6
-        FROM up LEFT JOIN old ON old.k = up.{spec.key_col}
+        SELECT $3, $4, $5, CASE WHEN _inserted THEN 'created' ELSE 'updated' END, '{spec.entity_type}',
+               $1 || '/' || k, before, after, $6
+        FROM up
     )
-    SELECT {spec.key_col} AS k, _inserted FROM up
+    SELECT k, _inserted FROM up
     """
     result = await conn.fetch(
         sql,
