@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/gateway.py [--scale 1.0] [--connections 32] [--gateway-workers 1] [--get-rounds 3]
 
-Starts an embedded PostgreSQL in a temp folder (or uses DATABASE_URL), migrates, starts registry,
-finance and the gateway as real uvicorn processes, then measures (GETs with wrk when installed —
+Starts an embedded PostgreSQL in a temp folder (or creates a scratch database `eaglet_bench_gateway`
+on the server DATABASE_URL names), migrates, starts registry, finance and the gateway as real
+processes (`eaglet serve`: uvicorn), then measures (GETs with wrk when installed —
 `apt-get install -y wrk`, a C load generator that leaves the shared cores to the processes being
 measured — else an aiohttp load generator in this process; batches with aiohttp):
 1. a registry GET (`/v1/enterprises/{code}`, or `/v1/whoami` if the registry does not serve it
@@ -20,11 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -37,44 +35,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import wrk  # noqa: E402
+from bench import database, processes, wrk  # noqa: E402
 from services.common.auth import principal_headers  # noqa: E402
 from services.common.credit_code import make_credit_code  # noqa: E402
 from services.common.db import plain_url  # noqa: E402
-from tests.support import free_port  # noqa: E402
-
-APPS = {
-    "registry": "services.registry.app:create_app",
-    "finance": "services.finance.app:create_app",
-    "gateway": "gateway.app:create_app",
-}
-
-
-def start(name: str, env: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen:
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        APPS[name],
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    args += ["--no-access-log", "--log-level", "warning"]
-    if workers > 1:
-        args += ["--workers", str(workers)]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{name} did not start")
 
 
 async def load(url: str, headers_fn, seconds: float, connections: int) -> tuple[int, list[float], int]:
@@ -158,42 +122,21 @@ async def post_batch(url: str, headers: dict, body: dict) -> tuple[float, int]:
 
 
 def main(args) -> None:
-    tmp = None
-    pg = None
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        from services.common.embedded_pg import EmbeddedPostgres
-
-        tmp = tempfile.mkdtemp(prefix="eaglet-bench-")
-        pg = EmbeddedPostgres(Path(tmp) / "pgdata", delete_on_stop=True)
-        url = pg.ensure_database("eaglet_bench")
-    procs: list[subprocess.Popen] = []
+    os.environ["EAGLET_ENV"] = "dev"
+    db = asyncio.run(database.prepare("eaglet_bench_gateway"))
+    services: list[processes.Service] = []
     try:
-        from services.cli import run_migrations
-
-        run_migrations(url)
-        asyncio.run(measure(args, url, procs))
+        asyncio.run(measure(args, db.url, services))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if pg is not None:
-            pg.stop()
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        for service in services:
+            service.stop()
+        db.stop()
 
 
-async def measure(args, url: str, procs: list[subprocess.Popen]) -> None:
+async def measure(args, url: str, services: list[processes.Service]) -> None:
     if True:
-        os.environ["EAGLET_DATABASE_URL"] = url
-        os.environ["EAGLET_ENV"] = "dev"
         from services.common.settings import get_settings
 
-        get_settings.cache_clear()
         conn = await asyncpg.connect(plain_url(url))
         code = make_credit_code("91330106BENCH0001")
         await conn.execute(
@@ -204,15 +147,17 @@ async def measure(args, url: str, procs: list[subprocess.Popen]) -> None:
         await conn.close()
 
         env = dict(os.environ, EAGLET_DATABASE_URL=url, EAGLET_ENV="dev", EAGLET_LOG_LEVEL="WARNING")
-        ports = {name: free_port() for name in APPS}
+        ports = {name: processes.free_port() for name in ("registry", "finance", "gateway")}
         for name in ("registry", "finance"):
             env[f"EAGLET_{name.upper()}__URL"] = f"http://127.0.0.1:{ports[name]}"
             env[f"EAGLET_{name.upper()}__PORT"] = str(ports[name])
         env["EAGLET_RATES__BANK"] = "1000000"  # measure the proxy, not the limiter
         env["EAGLET_RATES__OFFICIAL"] = "1000000"
         for name in ("registry", "finance"):
-            procs.append(start(name, env, ports[name]))
-        procs.append(start("gateway", env, ports["gateway"], args.gateway_workers))
+            services.append(processes.start(name, env=env, port=ports[name]))
+        services.append(
+            processes.start("gateway", env=env, port=ports["gateway"], workers=args.gateway_workers)
+        )
 
         from gateway.clients.schemas import ClientCreate
         from gateway.clients.service import create_client

@@ -5,11 +5,11 @@ while, in turn:
   (a) 12 export downloads by 12 officials stall (the clients read the response head, then stop);
   (b) a province-wide screening runs (every enterprise, the champion rule set: a background run);
   (c) one official sends 16 concurrent stop-word searches (`q=有限公司`: every name matches).
-The registry runs as a real uvicorn server process (1 worker, the service's default pool sizes);
-the bank's load comes from wrk (4 keep-alive connections, closed loop; `apt-get install wrk`;
-without it this process drives it with aiohttp), (c)'s searches from a second wrk. The same detail
-statement through raw asyncpg, alone, is the baseline of the same run. Rounds repeat all phases;
-the medians are printed. Goal (issue #12): the bank's p99 under 50 ms during each.
+The registry runs as a real server process (`eaglet serve registry`: 1 uvicorn worker, the
+service's default pool sizes); the bank's load comes from wrk (4 keep-alive connections, closed
+loop; `apt-get install wrk`; without it this process drives it with aiohttp), (c)'s searches from a
+second wrk. The same detail statement through raw asyncpg, alone, is the baseline of the same
+run. Rounds repeat all phases; the medians are printed. Goal (issue #12): the bank's p99 under 50 ms during each.
 
     .venv/bin/python bench/isolation.py                      # 200,000 enterprises, 3 rounds
     .venv/bin/python bench/isolation.py --enterprises 1000000 --rounds 5
@@ -25,11 +25,8 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -40,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
 
-from bench import wrk  # noqa: E402
-from bench.registry import pct, run_clients, start_server, wait_healthy  # noqa: E402
+from bench import database, processes, wrk  # noqa: E402
+from bench.registry import pct, run_clients  # noqa: E402
 
 GOAL_P99_MS = 50.0
 BANK_CONNECTIONS = 4
@@ -50,52 +47,6 @@ STOP_WORD_SEARCHES = 16
 STOP_WORD = "有限公司"
 SCREENING = {"tier": "champion_candidate", "year": 2022, "rule_set": "champion-zj-2022"}
 PHASES = ("alone", "stalled exports", "screening", "stop-word searches")
-
-
-async def prepare(args) -> tuple[str, object, str | None]:
-    """The database (created and seeded unless --reuse finds it loaded): its URL, the embedded
-    server to stop (or None) and its temp folder."""
-    tmp = None
-    pg = None
-    base_url = os.environ.get("DATABASE_URL") or os.environ.get("EAGLET_DATABASE_URL")
-    if not base_url:
-        from services.common.embedded_pg import EmbeddedPostgres
-
-        tmp = tempfile.mkdtemp(prefix="eaglet-bench-")
-        pg = EmbeddedPostgres(Path(tmp) / "pgdata", delete_on_stop=True)
-        base_url = pg.url("postgres")
-    from sqlalchemy.engine import make_url
-
-    from services.common.db import plain_url
-
-    url = make_url(base_url).set(database="eaglet_isolation").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(plain_url(base_url))
-    fresh = True
-    if args.reuse and await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = 'eaglet_isolation'"):
-        probe = await asyncpg.connect(plain_url(url))
-        have = await probe.fetchval(
-            "SELECT count(*) FROM registry.enterprises WHERE substr(credit_code, 9, 1) = 'G'"
-        )
-        await probe.close()
-        fresh = have != args.enterprises
-    if fresh:
-        await admin.execute('DROP DATABASE IF EXISTS "eaglet_isolation" WITH (FORCE)')
-        await admin.execute('CREATE DATABASE "eaglet_isolation"')
-    await admin.close()
-    os.environ["EAGLET_DATABASE_URL"] = url
-    os.environ.setdefault("EAGLET_LOG_LEVEL", "WARNING")
-    from services.cli import run_migrations
-
-    await asyncio.to_thread(run_migrations, url)
-    if fresh:
-        from services.registry.seed import generate
-
-        conn = await asyncpg.connect(plain_url(url))
-        t = time.perf_counter()
-        await generate(conn, args.enterprises)
-        print(f"generated {args.enterprises:,} enterprises in {time.perf_counter() - t:.1f} s")
-        await conn.close()
-    return url, pg, tmp
 
 
 class StalledDownload:
@@ -145,12 +96,19 @@ async def main() -> None:
     if args.per_caller:
         os.environ["EAGLET_DB__READ_POOL_PER_CALLER"] = str(args.per_caller)
 
-    url, pg, tmp = await prepare(args)
+    from services.registry.seed import generate
+
+    db = await database.prepare(
+        "eaglet_isolation",
+        keep_if=database.generated_enterprises(args.enterprises) if args.reuse else None,
+        generate=lambda conn: generate(conn, args.enterprises),
+    )
+    if db.generated_s is not None:
+        print(f"generated {args.enterprises:,} enterprises in {db.generated_s:.1f} s")
     from services.common.auth import PRINCIPAL_HEADER, Principal, mint_principal
-    from services.common.db import plain_url
     from services.common.settings import Settings
 
-    conn = await asyncpg.connect(plain_url(url))
+    conn = await asyncpg.connect(db.dsn)
     sizes = await conn.fetchrow(
         """SELECT (SELECT count(*) FROM registry.enterprises) AS enterprises,
                   (SELECT count(*) FROM registry.indicators) AS indicators,
@@ -188,11 +146,14 @@ async def main() -> None:
     detail_paths = [f"/v1/enterprises/{c}" for c in codes]
     search_path = "/v1/enterprises?q=" + quote(STOP_WORD)
 
-    proc, base, log = start_server(url, 16, 1, settings.db.read_pool_size)
+    registry = processes.start(
+        "registry",
+        env={"EAGLET_DB__POOL_SIZE": "16", "EAGLET_DB__READ_POOL_SIZE": str(settings.db.read_pool_size)},
+    )
+    base = registry.url
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
     use_wrk = wrk.available()
     try:
-        await wait_healthy(http, base, proc, log)
 
         async def get(path: str, headers: dict) -> None:
             async with http.get(base + path, headers=headers) as r:
@@ -232,9 +193,7 @@ async def main() -> None:
         # Raw baseline: the detail statement through asyncpg, alone.
         from services.registry.enterprises.listing import one_statement
 
-        raw_pool = await asyncpg.create_pool(
-            plain_url(url), min_size=BANK_CONNECTIONS, max_size=BANK_CONNECTIONS
-        )
+        raw_pool = await asyncpg.create_pool(db.dsn, min_size=BANK_CONNECTIONS, max_size=BANK_CONNECTIONS)
         bank_p = Principal(sub="bench-bank", kind="bank", org="B001")
 
         async def raw(i: int) -> None:
@@ -361,15 +320,8 @@ async def main() -> None:
         print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         await http.close()
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if pg is not None:
-            pg.stop()
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        registry.stop(timeout_s=30)
+        db.stop()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Registry benchmark: N generated enterprises, 16 concurrent clients.
 
-The registry runs as a real uvicorn server process (`--workers`, default 1; no access log). The
-HTTP load comes from wrk (C, one thread, 16 keep-alive connections, closed loop; `apt-get install
-wrk`; without it this process drives the load with aiohttp, which costs the shared cores far more).
+The registry runs as a real server process (`eaglet serve registry`: uvicorn, `--workers`, default
+1; no access log). The HTTP load comes from wrk (C, one thread, 16 keep-alive connections, closed
+loop; `apt-get install wrk`; without it this process drives the load with aiohttp, which costs the
+shared cores far more).
 This process also runs the same SQL through raw asyncpg (a pool of 16) in the same run. Operations: get by credit code, filtered list
 (region + tier), name search (prefix and fuzzy), stats grouped by city. Prints data sizes, p50/p99
 for each and the app/raw ratio, and each goal of the issue as met or missed.
@@ -20,13 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -38,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
 
-from bench import wrk  # noqa: E402
+from bench import database, processes, wrk  # noqa: E402
 
 GOALS = {"get": None, "list": 50.0, "search_prefix": 50.0, "search_fuzzy": 50.0, "stats_city": 300.0}
 CITIES = ["3301", "3302", "3303", "3304", "3305", "3306", "3307", "3308", "3309", "3310", "3311"]
@@ -65,66 +61,6 @@ async def run_clients(n_clients: int, n_requests: int, call) -> list[float]:
     return timings
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(url: str, clients: int, workers: int, read_pool: int) -> tuple[subprocess.Popen, str, str]:
-    port = free_port()
-    env = dict(os.environ)
-    # The ORM pool holds a connection per client; the read pool (list, search, detail) is the
-    # service's default unless --read-pool says otherwise: requests wait for a connection in
-    # arrival order, and more connections than cores mostly add PostgreSQL processes competing for CPU.
-    env.update(
-        EAGLET_DATABASE_URL=url,
-        EAGLET_DB__POOL_SIZE=str(clients),
-        EAGLET_DB__READ_POOL_SIZE=str(read_pool),
-        EAGLET_LOG_LEVEL="WARNING",
-    )
-    log_path = os.path.join(tempfile.gettempdir(), f"eaglet-bench-registry-{port}.log")
-    log = open(log_path, "wb")  # noqa: SIM115 - kept open for the child's lifetime
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "services.registry.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    return proc, f"http://127.0.0.1:{port}", log_path
-
-
-async def wait_healthy(session: aiohttp.ClientSession, base: str, proc: subprocess.Popen, log: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"registry server exited; see {log}")
-        try:
-            async with session.get(base + "/healthz") as r:
-                if r.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    raise RuntimeError("registry server did not start")
-
-
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--enterprises", type=int, default=1_000_000)
@@ -143,48 +79,18 @@ async def main() -> None:
     args = ap.parse_args()
     count = int(args.enterprises * args.scale)
 
-    tmp = None
-    pg = None
-    base_url = os.environ.get("DATABASE_URL") or os.environ.get("EAGLET_DATABASE_URL")
-    if not base_url:
-        from services.common.embedded_pg import EmbeddedPostgres
-
-        tmp = tempfile.mkdtemp(prefix="eaglet-bench-")
-        pg = EmbeddedPostgres(Path(tmp) / "pgdata", delete_on_stop=True)
-        base_url = pg.url("postgres")
-    from sqlalchemy.engine import make_url
-
-    from services.common.db import plain_url
-
-    url = make_url(base_url).set(database="eaglet_bench").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(plain_url(base_url))
-    fresh = True
-    if args.reuse and await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = 'eaglet_bench'"):
-        probe = await asyncpg.connect(plain_url(url))
-        have = await probe.fetchval(
-            "SELECT count(*) FROM registry.enterprises WHERE substr(credit_code, 9, 1) = 'G'"
-        )
-        await probe.close()
-        fresh = have != count
-    if fresh:
-        await admin.execute('DROP DATABASE IF EXISTS "eaglet_bench" WITH (FORCE)')
-        await admin.execute('CREATE DATABASE "eaglet_bench"')
-    await admin.close()
-    os.environ["EAGLET_DATABASE_URL"] = url
-    os.environ.setdefault("EAGLET_LOG_LEVEL", "WARNING")
-
-    from services.cli import run_migrations
-
-    await asyncio.to_thread(run_migrations, url)
     from services.registry.seed import generate
     from services.registry.stats import repository as stats_repo
 
-    conn = await asyncpg.connect(plain_url(url))
-    if fresh:
-        t = time.perf_counter()
-        await generate(conn, count)
-        load_s = time.perf_counter() - t
+    db = await database.prepare(
+        "eaglet_bench",
+        keep_if=database.generated_enterprises(count) if args.reuse else None,
+        generate=lambda conn: generate(conn, count),
+    )
+    if db.generated_s is not None:
+        load_s = db.generated_s
         print(f"generated {count:,} enterprises in {load_s:.1f} s ({count / load_s:,.0f} enterprises/s)")
+    conn = await asyncpg.connect(db.dsn)
     sizes = await conn.fetchrow(
         """SELECT (SELECT count(*) FROM registry.enterprises) AS enterprises,
                   (SELECT count(*) FROM registry.indicators) AS indicators,
@@ -217,15 +123,22 @@ async def main() -> None:
     from services.common.settings import DatabaseSettings
 
     read_pool = args.read_pool or DatabaseSettings().read_pool_size
-    proc, base, log = start_server(url, args.clients, args.workers, read_pool)
+    # The ORM pool holds a connection per client; the read pool (list, search, detail) is the
+    # service's default unless --read-pool says otherwise: requests wait for a connection in
+    # arrival order, and more connections than cores mostly add PostgreSQL processes competing for CPU.
+    registry = processes.start(
+        "registry",
+        env={"EAGLET_DB__POOL_SIZE": str(args.clients), "EAGLET_DB__READ_POOL_SIZE": str(read_pool)},
+        workers=args.workers,
+    )
+    base = registry.url
     admin_h = {PRINCIPAL_HEADER: mint_principal(Principal(sub="bench", kind="admin"), ttl_s=3600)}
     http = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=args.clients, keepalive_timeout=60),
         timeout=aiohttp.ClientTimeout(total=60),
     )
-    pool = await asyncpg.create_pool(plain_url(url), min_size=args.clients, max_size=args.clients)
+    pool = await asyncpg.create_pool(db.dsn, min_size=args.clients, max_size=args.clients)
     try:
-        await wait_healthy(http, base, proc, log)
         rng = random.Random(1)
 
         def fuzzy(name: str) -> str:
@@ -360,15 +273,8 @@ async def main() -> None:
     finally:
         await http.close()
         await pool.close()
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if pg is not None:
-            pg.stop()
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        registry.stop()
+        db.stop()
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ asyncpg.
     .venv/bin/python bench/standards.py               # 200,000 certificates pushed (the size)
     .venv/bin/python bench/standards.py --scale 0.1   # 20,000, for a quick run
 
-Uses DATABASE_URL when set, else an embedded PostgreSQL in a temp folder. Starts the standards
-service with uvicorn (one worker, or `--workers N`) on a free port. Pushes 5,000 records per request from 4 bodies at
+Uses DATABASE_URL when set (a scratch database `eaglet_bench_standards` is created in it), else an
+embedded PostgreSQL in a temp folder. Starts the standards service (`eaglet serve standards`: one
+uvicorn worker, or `--workers N`) on a free port. Pushes 5,000 records per request from 4 bodies at
 once (a body's batches are serialised by the service, so 4 bodies = 4 requests in flight). The
 baseline loads the same records (under 4 other body codes, numbers prefixed RAW) by COPY into a staging table, one
 INSERT … ON CONFLICT … DO UPDATE … WHERE changed RETURNING, and one history INSERT … SELECT per
@@ -21,10 +22,7 @@ import asyncio
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -36,7 +34,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import wrk  # noqa: E402
+from bench import database, processes, wrk  # noqa: E402
 from services.standards.certifications.repository import STATE_FIELDS  # noqa: E402
 
 BATCH = 5000
@@ -74,55 +72,6 @@ def make_records(n: int, seed: int = 1) -> list[dict]:
             }
         )
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_service(url: str, workers: int, read_pool: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(
-        os.environ,
-        EAGLET_DATABASE_URL=url,
-        EAGLET_ENV="dev",
-        EAGLET_LOG_LEVEL="WARNING",
-        EAGLET_DB__READ_POOL_SIZE=str(read_pool),
-    )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "services.standards.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    import httpx
-
-    for _ in range(200):
-        try:
-            if httpx.get(base + "/healthz", timeout=0.5).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.terminate()
-    raise SystemExit("standards service did not start")
 
 
 async def push_all(base: str, per_body: dict[str, list[list[dict]]]) -> tuple[float, dict]:
@@ -279,31 +228,6 @@ async def verify_raw(
     return latencies, elapsed
 
 
-def database_url() -> tuple[str, object]:
-    from services.common.db import plain_url
-
-    url = os.environ.get("DATABASE_URL")
-    pg = None
-    if not url:
-        from services.common.embedded_pg import EmbeddedPostgres
-
-        pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="eaglet-bench-")) / "pgdata", delete_on_stop=True)
-        url = pg.url("postgres")
-
-    async def create() -> None:
-        conn = await asyncpg.connect(plain_url(url))
-        try:
-            await conn.execute('DROP DATABASE IF EXISTS "eaglet_bench_standards" WITH (FORCE)')
-            await conn.execute('CREATE DATABASE "eaglet_bench_standards"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(database="eaglet_bench_standards").render_as_string(hide_password=False), pg
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -324,19 +248,21 @@ def main() -> None:
     args = parser.parse_args()
     n = max(BATCH, int(200_000 * args.scale))
 
-    from services.cli import run_migrations
-    from services.common.db import plain_url
-
-    url, pg = database_url()
-    dsn = plain_url(url)
-    run_migrations(url)
+    db = asyncio.run(database.prepare("eaglet_bench_standards"))
+    dsn = db.dsn
     # The service's default read pool unless asked otherwise (requests wait for a connection in
     # arrival order; more connections than cores mostly add PostgreSQL processes competing for CPU).
     from services.common.settings import DatabaseSettings
 
     read_pool = args.read_pool or DatabaseSettings().read_pool_size
-    proc, base = start_service(url, args.workers, read_pool)
+    standards = None
     try:
+        standards = processes.start(
+            "standards",
+            env={"EAGLET_ENV": "dev", "EAGLET_DB__READ_POOL_SIZE": str(read_pool)},
+            workers=args.workers,
+        )
+        base = standards.url
         records = make_records(n)
         print(
             f"standards benchmark · {n:,} certificates in batches of {BATCH:,}, {BODIES} bodies in flight, "
@@ -406,10 +332,9 @@ def main() -> None:
             f"{'met' if http_p99 < 20 else 'NOT met'}"
         )
     finally:
-        proc.terminate()
-        proc.wait(10)
-        if pg is not None:
-            pg.stop()
+        if standards is not None:
+            standards.stop()
+        db.stop()
 
 
 async def asyncpg_count(dsn: str) -> int:
