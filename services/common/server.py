@@ -12,12 +12,20 @@ Both parsers refuse a request head (request line and headers) larger than uvicor
 ``h11_max_incomplete_event_size`` (16 KiB by default): h11 does it itself, httptools has no such
 limit, so one is kept here. Over it: 431 ``headers_too_large``.
 
+A connection is closed the lingering way (as nginx's ``lingering_close``): when a process closes
+a connection after answering — ``Connection: close``, a 413 while the upload is still arriving, a
+parser refusal — it sends what it has, ends its side, then reads and discards whatever the client
+still sends, closing once the client ends its side or after ``LINGER_S``. Closing at once would
+leave unread bytes in the socket, and the kernel answers those with a reset that takes the
+response with it: a client still writing its oversized upload would never read its 413.
+
 Every process runs through ``serve`` (``eaglet serve <process>``): `eaglet up`, the container
 image and the tests' live servers alike.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -80,7 +88,53 @@ class _HeadTooLarge(Exception):
     pass
 
 
-class ProblemH11Protocol(H11Protocol):
+# How long a closing connection keeps reading what the client still sends, at most, in seconds.
+LINGER_S = 2.0
+
+
+class LingeringTransport:
+    """The protocol's view of its transport: ``close`` lingers (module docstring); the rest is
+    the transport's own."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self.lingering = False
+        self.write = transport.write  # the hot path: no attribute forwarding per write
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        t = self._transport
+        if self.lingering or t.is_closing() or not t.can_write_eof():
+            t.close()
+            return
+        self.lingering = True
+        t.write_eof()  # after what is buffered: the client reads the whole answer, then EOF
+        t.resume_reading()  # a paused upload must drain, or its bytes are never read
+        self._loop.call_later(LINGER_S, t.close)
+
+
+class LingeringClose:
+    """Mixed into a uvicorn protocol: its transport closes the lingering way."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(LingeringTransport(transport, asyncio.get_running_loop()))  # type: ignore[misc]
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport.lingering:  # type: ignore[attr-defined]
+            return  # what a closing connection still receives is discarded
+        super().data_received(data)  # type: ignore[misc]
+
+    def eof_received(self) -> None:
+        if self.transport.lingering:  # type: ignore[attr-defined]
+            self.transport.close()  # type: ignore[attr-defined]
+            return
+        super().eof_received()  # type: ignore[misc]
+
+
+class ProblemH11Protocol(LingeringClose, H11Protocol):
     """uvicorn's h11 protocol; its refusals are problems (h11's own status hint: 400 or 431)."""
 
     def send_400_response(self, msg: str) -> None:
@@ -93,7 +147,7 @@ class ProblemH11Protocol(H11Protocol):
         self.transport.close()
 
 
-class ProblemHttpToolsProtocol(HttpToolsProtocol):
+class ProblemHttpToolsProtocol(LingeringClose, HttpToolsProtocol):
     """uvicorn's httptools protocol; its refusals are problems, and its request head is bounded."""
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:

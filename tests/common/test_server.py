@@ -79,5 +79,24 @@ def test_both_parsers_answer_refusals_with_problems(parser_server):
     assert ok.status == 200 and ok.body == b"/v1/T/ZZB 0001"
 
 
+def test_both_parsers_let_a_client_still_sending_read_the_answer(parser_server):
+    """The tiny app answers without reading the body and the connection closes (HTTP/1.0): the
+    upload still arriving is read and discarded until the client is done, so the answer is never
+    lost to a reset of the unread bytes (see services/common/server.py)."""
+    import socket
+
+    name, url = parser_server
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"POST /upload HTTP/1.0\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (4 << 20))
+        for _ in range(64):
+            s.sendall(b"x" * 65536)
+        s.shutdown(socket.SHUT_WR)
+        answer = b""
+        while data := s.recv(65536):
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 200 ") and b"/upload" in answer, (name, answer[:200])
+
+
 def test_auto_picks_httptools_when_installed():
     assert protocol("auto") is PROTOCOLS["httptools"]

@@ -113,3 +113,29 @@ def test_a_probe_the_caller_broke_off_frees_the_half_open_breaker_at_once():
     assert breaker.state == "half_open" and breaker.allow()  # the next call probes, not in 30 s
     breaker.success()
     assert breaker.state == "closed"
+
+
+def test_a_client_still_sending_past_the_limit_reads_its_413(edge):
+    """The gateway answers 413 while the client is still writing (it does not read responses
+    until it has sent everything, as simple clients do). Closing at once would leave the unread
+    upload in the socket, and the kernel would then reset the connection, taking the answer with
+    it; the gateway instead stops sending, discards what keeps arriving for a while and closes
+    when the client is done."""
+    host, port = edge["gateway"].url.removeprefix("http://").split(":")
+    head = (
+        f"POST {LOOKUP} HTTP/1.1\r\nHost: eaglet.test\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    chunk = b"%x\r\n%s\r\n" % (16 * 1024, b"x" * 16 * 1024)
+    for _ in range(5):
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(head)
+            for _ in range(64):  # 1 MiB after the limit's 4 KiB, written before reading anything
+                s.sendall(chunk)
+            s.sendall(b"0\r\n\r\n")
+            s.shutdown(socket.SHUT_WR)
+            answer = b""
+            while data := s.recv(65536):
+                answer += data
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+        assert b"payload_too_large" in answer
