@@ -27,9 +27,12 @@ OIDC_ISSUER = "https://sso.example.zj.gov.cn"
 OIDC_AUDIENCE = "eaglet-api"
 
 
-def upstream_env(urls: dict[str, str]) -> dict[str, str]:
-    """EAGLET_<SERVICE>__URL: where the gateway finds each service."""
-    return {f"EAGLET_{name.upper()}__URL": url for name, url in urls.items()}
+def start_gateway(live_services, env: dict[str, str] | None = None, **upstreams: str) -> LiveServer:
+    """A live gateway in front of the live services, some of them replaced (`finance=URL`), with
+    `env` on top."""
+    urls = {name: s.url for name, s in live_services.items()} | upstreams
+    where = {f"EAGLET_{name.upper()}__URL": url for name, url in urls.items()}
+    return start_live("gateway", env={**where, **(env or {})})
 
 
 @pytest.fixture(scope="session")
@@ -44,16 +47,13 @@ def gateway_live(live_services, oidc_key) -> LiveServer:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
-    env = upstream_env({name: s.url for name, s in live_services.items()})
-    env.update(
-        {
-            "EAGLET_OIDC__ISSUER": OIDC_ISSUER,
-            "EAGLET_OIDC__AUDIENCE": OIDC_AUDIENCE,
-            "EAGLET_OIDC__PUBLIC_KEY_PEM": pem,
-            "EAGLET_OPENAPI_REFRESH_S": "0.2",
-        }
-    )
-    server = start_live("gateway", env=env)
+    env = {
+        "EAGLET_OIDC__ISSUER": OIDC_ISSUER,
+        "EAGLET_OIDC__AUDIENCE": OIDC_AUDIENCE,
+        "EAGLET_OIDC__PUBLIC_KEY_PEM": pem,
+        "EAGLET_OPENAPI_REFRESH_S": "0.2",
+    }
+    server = start_gateway(live_services, env)
     yield server
     server.stop()
 
@@ -91,23 +91,14 @@ def flaky(live_services):
     port) and whose standards never answers; breaker: 3 failures, 1 s open."""
     finance = start_live("finance", env={"EAGLET_LOG_LEVEL": "INFO"})
     hole = Blackhole()
-    env = upstream_env(
-        {
-            "registry": live_services["registry"].url,
-            "finance": finance.url,
-            "standards": f"http://127.0.0.1:{hole.port}",
-        }
-    )
-    env.update(
-        {
-            "EAGLET_UPSTREAM__BREAKER_FAILURES": "3",
-            "EAGLET_UPSTREAM__BREAKER_OPEN_S": "1",
-            "EAGLET_UPSTREAM__CONNECT_TIMEOUT_S": "1",
-            "EAGLET_UPSTREAM__READ_TIMEOUTS": json.dumps({"standards": 0.5}),
-            "EAGLET_UPSTREAM__RETRY_BACKOFF_S": "0.01",
-        }
-    )
-    gw = start_live("gateway", env=env)
+    env = {
+        "EAGLET_UPSTREAM__BREAKER_FAILURES": "3",
+        "EAGLET_UPSTREAM__BREAKER_OPEN_S": "1",
+        "EAGLET_UPSTREAM__CONNECT_TIMEOUT_S": "1",
+        "EAGLET_UPSTREAM__READ_TIMEOUTS": json.dumps({"standards": 0.5}),
+        "EAGLET_UPSTREAM__RETRY_BACKOFF_S": "0.01",
+    }
+    gw = start_gateway(live_services, env, finance=finance.url, standards=f"http://127.0.0.1:{hole.port}")
     yield {"gateway": gw, "finance": finance, "blackhole": hole}
     gw.stop()
     finance.stop()
@@ -119,15 +110,9 @@ def hung(live_services):
     """A gateway whose finance accepts connections and never answers, with the default aggregate
     deadline (3 s) and a proxied read timeout of 5 s."""
     hole = Blackhole()
-    env = upstream_env(
-        {
-            "registry": live_services["registry"].url,
-            "finance": f"http://127.0.0.1:{hole.port}",
-            "standards": live_services["standards"].url,
-        }
+    gw = start_gateway(
+        live_services, {"EAGLET_UPSTREAM__READ_TIMEOUT_S": "5"}, finance=f"http://127.0.0.1:{hole.port}"
     )
-    env["EAGLET_UPSTREAM__READ_TIMEOUT_S"] = "5"
-    gw = start_live("gateway", env=env)
     yield gw
     gw.stop()
     hole.close()
@@ -142,22 +127,13 @@ def behind_proxy(live_services):
     untrusted peer), whose registry is a `StubUpstream` (public routes show the forwarded headers),
     with small per-IP limits: public routes 2/s (a bucket of 4), failed authentications 1/s (5)."""
     echo = StubUpstream()
-    env = upstream_env(
-        {
-            "registry": echo.url,
-            "finance": live_services["finance"].url,
-            "standards": live_services["standards"].url,
-        }
-    )
-    env.update(
-        {
-            "EAGLET_TRUSTED_PROXIES": f"{TRUSTED_PROXY}/32",
-            "EAGLET_RATES__PUBLIC_PER_IP": "2",
-            "EAGLET_RATES__AUTH_FAILURES_PER_IP": "1",
-            "EAGLET_RATES__AUTH_FAILURES_BURST": "5",
-        }
-    )
-    gw = start_live("gateway", env=env)
+    env = {
+        "EAGLET_TRUSTED_PROXIES": f"{TRUSTED_PROXY}/32",
+        "EAGLET_RATES__PUBLIC_PER_IP": "2",
+        "EAGLET_RATES__AUTH_FAILURES_PER_IP": "1",
+        "EAGLET_RATES__AUTH_FAILURES_BURST": "5",
+    }
+    gw = start_gateway(live_services, env, registry=echo.url)
     yield gw
     gw.stop()
     echo.close()
@@ -231,21 +207,12 @@ def edge(live_services):
     are the live ones; bodies limited to EDGE_MAX_BODY bytes; breaker: 3 failures, open 30 s (so a
     breaker opened by mistake is still open when the test looks)."""
     stub = StubUpstream()
-    env = upstream_env(
-        {
-            "registry": stub.url,
-            "finance": live_services["finance"].url,
-            "standards": live_services["standards"].url,
-        }
-    )
-    env.update(
-        {
-            "EAGLET_MAX_BODY_BYTES": str(EDGE_MAX_BODY),
-            "EAGLET_UPSTREAM__BREAKER_FAILURES": "3",
-            "EAGLET_UPSTREAM__BREAKER_OPEN_S": "30",
-        }
-    )
-    gw = start_live("gateway", env=env)
+    env = {
+        "EAGLET_MAX_BODY_BYTES": str(EDGE_MAX_BODY),
+        "EAGLET_UPSTREAM__BREAKER_FAILURES": "3",
+        "EAGLET_UPSTREAM__BREAKER_OPEN_S": "30",
+    }
+    gw = start_gateway(live_services, env, registry=stub.url)
     yield {"gateway": gw, "stub": stub}
     gw.stop()
     stub.close()

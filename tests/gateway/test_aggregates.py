@@ -181,13 +181,12 @@ async def test_a_profile_whose_registry_part_did_not_come_shows_the_other_parts(
 ):
     """The registry is down: no 404 can be told apart from an outage, so the answer is 200 with
     `enterprise: null`, the registry named in `degraded`, and the parts the other services scope."""
-    from tests.gateway.conftest import upstream_env
-    from tests.support import free_port, start_live
+    from tests.gateway.conftest import start_gateway
+    from tests.support import free_port
 
     code = await add_enterprise(db, region_code="330106")
     _, bank = await new_client("bank", org="B-PROF-DOWN")
-    urls = {name: s.url for name, s in live_services.items()}
-    down = start_live("gateway", env=upstream_env({**urls, "registry": f"http://127.0.0.1:{free_port()}"}))
+    down = start_gateway(live_services, registry=f"http://127.0.0.1:{free_port()}")
     try:
         await post_loans(http, gateway_live, bank, [loan(borrower=code)])
         r = await http.get(f"{down.url}/v1/enterprises/{code}/profile", headers=bearer(bank))
