@@ -3,13 +3,17 @@
 import asyncio
 
 from alembic import context
+from alembic_utils.replaceable_entity import register_entities
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from migrations.declared import ENTITIES, metadata
 from services.common.db import async_url, require_server_version
-from services.common.models import metadata
 from services.common.settings import get_settings
 
 config = context.config
+
+# autogenerate (and `alembic check`) compare the database's functions, triggers and views with these
+register_entities(ENTITIES)
 
 
 def _url() -> str:

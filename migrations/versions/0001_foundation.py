@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from services.common import changes_db
+
 revision = "0001_foundation"
 down_revision = None
 branch_labels = None
@@ -47,21 +49,9 @@ def upgrade() -> None:
         op.create_index(
             "ix_changes_entity_type_entity_key", "changes", ["entity_type", "entity_key"], schema=schema
         )
-        # Append-only: the audit trail is never edited.
-        op.execute(
-            f"""
-            CREATE FUNCTION {schema}.changes_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              RAISE EXCEPTION 'the change log is append-only' USING ERRCODE = 'insufficient_privilege';
-            END $$
-            """
-        )
-        op.execute(
-            f"""
-            CREATE TRIGGER changes_append_only BEFORE UPDATE OR DELETE ON {schema}.changes
-              FOR EACH ROW EXECUTE FUNCTION {schema}.changes_append_only();
-            """
-        )
+        # Append-only: the audit trail is never edited (services/common/changes_db.py).
+        op.create_entity(changes_db.append_only_function(schema))
+        op.create_entity(changes_db.append_only_trigger(schema))
         op.create_table(
             "idempotency_keys",
             sa.Column("owner", sa.Text, nullable=False),
@@ -83,6 +73,6 @@ def downgrade() -> None:
     for schema in reversed(SCHEMAS):
         op.drop_table("idempotency_keys", schema=schema)
         op.drop_table("changes", schema=schema)
-        op.execute(f"DROP FUNCTION {schema}.changes_append_only()")
+        op.drop_entity(changes_db.append_only_function(schema))
         op.execute(f"DROP SCHEMA {schema}")
     op.drop_table("eaglet_seeds", schema="public")

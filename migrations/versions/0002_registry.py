@@ -3,7 +3,8 @@ screenings, parks, and the views other services read (docs/contracts.md).
 
 Derived "current state" columns on `enterprises` (size class, scale status, pool tier) are kept by
 statement-level triggers on the fact tables, so every writer (API, seeds, COPY, test helpers)
-leaves the directory view consistent.
+leaves the directory view consistent. Functions, triggers and views are declared in the `db.py`
+module beside the rule each one mirrors (indicators, scale, pool, enterprises, reference).
 
 Revision ID: 0002_registry
 Revises: 0001_foundation
@@ -12,6 +13,12 @@ Revises: 0001_foundation
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from services.registry.enterprises import db as enterprises_db
+from services.registry.indicators import db as indicators_db
+from services.registry.pool import db as pool_db
+from services.registry.reference.db import INDUSTRY_SECTION
+from services.registry.scale import db as scale_db
 
 revision = "0002_registry"
 down_revision = "0001_foundation"
@@ -22,93 +29,6 @@ S = "registry"
 TS = sa.DateTime(timezone=True)
 SIZE = "('large', 'medium', 'small', 'micro')"
 TIER = "('seedling', 'specialized', 'champion_candidate', 'champion')"
-
-SECTION_CASE = """CASE
-  WHEN substr(industry_code, 1, 2) BETWEEN '01' AND '05' THEN 'A'
-  WHEN substr(industry_code, 1, 2) BETWEEN '06' AND '12' THEN 'B'
-  WHEN substr(industry_code, 1, 2) BETWEEN '13' AND '43' THEN 'C'
-  WHEN substr(industry_code, 1, 2) BETWEEN '44' AND '46' THEN 'D'
-  WHEN substr(industry_code, 1, 2) BETWEEN '47' AND '50' THEN 'E'
-  WHEN substr(industry_code, 1, 2) BETWEEN '51' AND '52' THEN 'F'
-  WHEN substr(industry_code, 1, 2) BETWEEN '53' AND '60' THEN 'G'
-  WHEN substr(industry_code, 1, 2) BETWEEN '61' AND '62' THEN 'H'
-  WHEN substr(industry_code, 1, 2) BETWEEN '63' AND '65' THEN 'I'
-  WHEN substr(industry_code, 1, 2) BETWEEN '66' AND '69' THEN 'J'
-  WHEN substr(industry_code, 1, 2) = '70' THEN 'K'
-  WHEN substr(industry_code, 1, 2) BETWEEN '71' AND '72' THEN 'L'
-  WHEN substr(industry_code, 1, 2) BETWEEN '73' AND '75' THEN 'M'
-  WHEN substr(industry_code, 1, 2) BETWEEN '76' AND '79' THEN 'N'
-  WHEN substr(industry_code, 1, 2) BETWEEN '80' AND '82' THEN 'O'
-  WHEN substr(industry_code, 1, 2) = '83' THEN 'P'
-  WHEN substr(industry_code, 1, 2) BETWEEN '84' AND '85' THEN 'Q'
-  WHEN substr(industry_code, 1, 2) BETWEEN '86' AND '90' THEN 'R'
-  WHEN substr(industry_code, 1, 2) BETWEEN '91' AND '96' THEN 'S'
-  WHEN substr(industry_code, 1, 2) = '97' THEN 'T'
-END"""
-
-# Trigger functions: recompute the derived columns of the enterprises a statement touched.
-REFRESH_SIZE = f"""
-CREATE FUNCTION {S}.refresh_size() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE {S}.enterprises e SET size_class = l.size_class, size_year = l.year
-  FROM (SELECT c.credit_code, x.year, x.size_class
-        FROM (SELECT DISTINCT credit_code FROM changed_rows) c
-        LEFT JOIN LATERAL (SELECT i.year, i.size_class FROM {S}.indicators i
-                           WHERE i.credit_code = c.credit_code AND i.size_class IS NOT NULL
-                           ORDER BY i.year DESC LIMIT 1) x ON true) l
-  WHERE e.credit_code = l.credit_code
-    AND (e.size_class, e.size_year) IS DISTINCT FROM (l.size_class, l.year);
-  RETURN NULL;
-END $$
-"""
-REFRESH_SCALE = f"""
-CREATE FUNCTION {S}.refresh_scale() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE {S}.enterprises e SET scale_status = l.status, scale_year = l.effective_year
-  FROM (SELECT c.credit_code, x.status, x.effective_year
-        FROM (SELECT DISTINCT credit_code FROM changed_rows) c
-        LEFT JOIN LATERAL (SELECT s.status, s.effective_year FROM {S}.scale_statuses s
-                           WHERE s.credit_code = c.credit_code
-                           ORDER BY s.effective_year DESC, s.id DESC LIMIT 1) x ON true) l
-  WHERE e.credit_code = l.credit_code
-    AND (e.scale_status, e.scale_year) IS DISTINCT FROM (l.status, l.effective_year);
-  RETURN NULL;
-END $$
-"""
-REFRESH_TIER = f"""
-CREATE FUNCTION {S}.refresh_tier() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  UPDATE {S}.enterprises e
-  SET tier = CASE WHEN l.decision = 'admit' THEN l.tier END,
-      tier_year = CASE WHEN l.decision = 'admit' THEN l.year END
-  FROM (SELECT c.credit_code, x.tier, x.year, x.decision
-        FROM (SELECT DISTINCT credit_code FROM changed_rows) c
-        LEFT JOIN LATERAL (SELECT d.tier, d.year, d.decision FROM {S}.pool_decisions d
-                           WHERE d.credit_code = c.credit_code AND d.decision IN ('admit', 'exit')
-                           ORDER BY d.year DESC, d.id DESC LIMIT 1) x ON true) l
-  WHERE e.credit_code = l.credit_code;
-  RETURN NULL;
-END $$
-"""
-
-DIRECTORY = f"""
-CREATE VIEW {S}.enterprise_directory AS
-SELECT e.credit_code, e.name, e.region_code, e.industry_code, e.industry_section,
-       e.size_class, e.size_year, e.scale_status, e.tier,
-       ARRAY(SELECT DISTINCT t.kind FROM {S}.titles t
-             WHERE t.credit_code = e.credit_code AND t.status = 'active'
-               AND t.valid_from <= current_date AND (t.valid_to IS NULL OR t.valid_to >= current_date)
-             ORDER BY t.kind) AS titles
-FROM {S}.enterprises e
-"""
-SIZES = f"""
-CREATE VIEW {S}.enterprise_sizes AS
-SELECT credit_code, year, size_class FROM {S}.indicators WHERE size_class IS NOT NULL
-"""
-SCALE_HISTORY = f"""
-CREATE VIEW {S}.scale_status_history AS
-SELECT credit_code, status, effective_year FROM {S}.scale_statuses
-"""
 
 
 def _fk(table: str) -> sa.ForeignKeyConstraint:
@@ -121,18 +41,7 @@ def _fk(table: str) -> sa.ForeignKeyConstraint:
 
 
 def upgrade() -> None:
-    op.execute(
-        f"""
-        CREATE FUNCTION {S}.name_bigrams(name text) RETURNS text[]
-        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-          SELECT coalesce(array_agg(DISTINCT g ORDER BY g), '{{}}')
-          FROM (SELECT substr(n, i, 2) AS g
-                FROM (SELECT lower(regexp_replace(coalesce(name, ''), '[[:space:]]+', '', 'g')) AS n) s,
-                     generate_series(1, greatest(char_length(n) - 1, 1)) AS i) t
-          WHERE g <> ''
-        $$
-        """
-    )
+    op.create_entity(enterprises_db.NAME_BIGRAMS)
     op.create_table(
         "enterprises",
         sa.Column("credit_code", sa.Text, nullable=False),
@@ -145,7 +54,7 @@ def upgrade() -> None:
         ),
         sa.Column("region_code", sa.Text, nullable=False),
         sa.Column("industry_code", sa.Text, nullable=False),
-        sa.Column("industry_section", sa.Text, sa.Computed(SECTION_CASE, persisted=True)),
+        sa.Column("industry_section", sa.Text, sa.Computed(INDUSTRY_SECTION, persisted=True)),
         sa.Column("established_on", sa.Date),
         sa.Column("registered_capital", sa.Numeric(17, 2)),
         sa.Column("address", sa.Text),
@@ -370,27 +279,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_park_tenants_credit_code", "park_tenants", ["credit_code"], schema=S)
 
-    for fn in (REFRESH_SIZE, REFRESH_SCALE, REFRESH_TIER):
-        op.execute(fn)
-    for table, fn in (
-        ("indicators", "refresh_size"),
-        ("scale_statuses", "refresh_scale"),
-        ("pool_decisions", "refresh_tier"),
-    ):
-        for event, ref in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
-            op.execute(
-                f"CREATE TRIGGER {table}_{fn}_{event.lower()} AFTER {event} ON {S}.{table} "
-                f"REFERENCING {ref} TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION {S}.{fn}()"
-            )
-    op.execute(DIRECTORY)
-    op.execute(SIZES)
-    op.execute(SCALE_HISTORY)
+    # The enterprises' derived columns, kept by statement triggers on the fact tables.
+    for module in (indicators_db, scale_db, pool_db):
+        for entity in module.ENTITIES:
+            op.create_entity(entity)
+    for view in enterprises_db.VIEWS:
+        op.create_entity(view)
 
 
 def downgrade() -> None:
-    op.execute(f"DROP VIEW {S}.scale_status_history")
-    op.execute(f"DROP VIEW {S}.enterprise_sizes")
-    op.execute(f"DROP VIEW {S}.enterprise_directory")
+    for view in reversed(enterprises_db.VIEWS):
+        op.drop_entity(view)
     for table in (
         "park_tenants",
         "parks",
@@ -403,5 +302,6 @@ def downgrade() -> None:
         "enterprises",
     ):
         op.drop_table(table, schema=S)
-    for fn in ("refresh_tier", "refresh_scale", "refresh_size", "name_bigrams"):
-        op.execute(f"DROP FUNCTION {S}.{fn}")
+    for fn in (pool_db.REFRESH_TIER, scale_db.REFRESH_SCALE, indicators_db.REFRESH_SIZE):
+        op.drop_entity(fn)
+    op.drop_entity(enterprises_db.NAME_BIGRAMS)

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from services.standards.certifications import db as certifications_db
+
 revision = "0004_standards"
 down_revision = "0003_finance"
 branch_labels = None
@@ -130,21 +132,9 @@ def upgrade() -> None:
         sa.CheckConstraint("action IN ('created', 'updated')", name="ck_certificate_history_action"),
         schema=S,
     )
-    # Append-only, like the change log.
-    op.execute(
-        f"""
-        CREATE FUNCTION {S}.certificate_history_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          RAISE EXCEPTION 'certificate history is append-only' USING ERRCODE = 'insufficient_privilege';
-        END $$
-        """
-    )
-    op.execute(
-        f"""
-        CREATE TRIGGER certificate_history_append_only BEFORE UPDATE OR DELETE ON {S}.certificate_history
-          FOR EACH ROW EXECUTE FUNCTION {S}.certificate_history_append_only();
-        """
-    )
+    # Append-only, like the change log (services/standards/certifications/db.py).
+    op.create_entity(certifications_db.HISTORY_APPEND_ONLY)
+    op.create_entity(certifications_db.HISTORY_APPEND_ONLY_TRIGGER)
 
     op.create_table(
         "adoption_reports",
@@ -167,9 +157,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("adoption_reports", schema=S)
-    op.execute(f"DROP TRIGGER certificate_history_append_only ON {S}.certificate_history")
+    op.drop_entity(certifications_db.HISTORY_APPEND_ONLY_TRIGGER)
     op.drop_table("certificate_history", schema=S)
-    op.execute(f"DROP FUNCTION {S}.certificate_history_append_only()")
+    op.drop_entity(certifications_db.HISTORY_APPEND_ONLY)
     op.drop_table("certificates", schema=S)
     op.drop_table("standard_drafters", schema=S)
     op.drop_table("standards", schema=S)

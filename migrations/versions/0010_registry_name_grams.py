@@ -8,13 +8,16 @@ ranked. The pair of characters on either side of a gap ("skip pair", stored as `
 characters long, so it never equals a pair) pins the mistyped position down: the index answers
 with the few names that really are one edit away.
 
-`name_grams` replaces `name_bigrams` (same pairs, plus the skip pairs), with its GIN index.
+`name_grams` (services/registry/enterprises/db.py) replaces `name_bigrams` (same pairs, plus the
+skip pairs), with its GIN index.
 
 Revision ID: 0010_registry_name_grams
 Revises: 0009_registry_title_cache
 """
 
 from alembic import op
+
+from services.registry.enterprises import db as enterprises_db
 
 revision = "0010_registry_name_grams"
 down_revision = "0009_registry_title_cache"
@@ -23,28 +26,9 @@ depends_on = None
 
 S = "registry"
 
-# The distinct pairs (c[i] || c[i+1]) and skip pairs (c[i] || '_' || c[i+2]) of the lower-cased
-# name without whitespace, sorted; a one-character name is its own gram. The query side reads a
-# query the same way (`services.registry.enterprises.listing._letters` and `bigrams`); a test in
-# tests/registry/test_enterprises.py holds the two together.
-NAME_GRAMS = f"""
-CREATE FUNCTION {S}.name_grams(name text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN char_length(n) <= 1 THEN CASE WHEN n = '' THEN '{{}}'::text[] ELSE ARRAY[n] END
-              ELSE ARRAY(SELECT DISTINCT g FROM (
-                           SELECT a || b AS g FROM unnest(c[1:cardinality(c) - 1], c[2:]) AS t(a, b)
-                           UNION ALL
-                           SELECT a || '_' || b FROM unnest(c[1:cardinality(c) - 2], c[3:]) AS t(a, b)
-                             WHERE a IS NOT NULL AND b IS NOT NULL) u
-                         ORDER BY 1) END
-  FROM (SELECT n, string_to_array(n, NULL) AS c
-        FROM (SELECT lower(regexp_replace(coalesce(name, ''), '[[:space:]]+', '', 'g')) AS n) s) s2
-$$
-"""
-
 
 def upgrade() -> None:
-    op.execute(NAME_GRAMS)
+    op.create_entity(enterprises_db.NAME_GRAMS)
     op.execute(f"DROP INDEX {S}.ix_enterprises_name_bigrams")
     op.execute(f"ALTER TABLE {S}.enterprises DROP COLUMN name_bigrams")
     op.execute(
@@ -63,4 +47,4 @@ def downgrade() -> None:
         f"GENERATED ALWAYS AS ({S}.name_bigrams(name)) STORED"
     )
     op.execute(f"CREATE INDEX ix_enterprises_name_bigrams ON {S}.enterprises USING gin (name_bigrams)")
-    op.execute(f"DROP FUNCTION {S}.name_grams(text)")
+    op.drop_entity(enterprises_db.NAME_GRAMS)

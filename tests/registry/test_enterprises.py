@@ -258,18 +258,6 @@ async def test_a_common_word_pages_prefixes_then_names_containing_it(c, as_, db)
     assert await searched_names(c, as_(), "科技") == prefix + contained
 
 
-@pytest.mark.parametrize("name", ["华东精密仪器有限公司", "Zhe Jiang  ABC 科技", "华", ""])
-async def test_a_querys_pairs_are_the_pairs_the_database_indexes_for_the_same_name(db, name):
-    """The query side (Python) and the name side (registry.name_grams) read a name alike: lower
-    case, whitespace removed; the index holds its pairs plus the skip pairs a_b."""
-    from services.registry.enterprises.listing import _letters, bigrams
-
-    grams = await db.fetchval("SELECT registry.name_grams($1)", name)
-    s = _letters(name)
-    skips = {f"{s[i]}_{s[i + 2]}" for i in range(len(s) - 2)}
-    assert grams == sorted(set(bigrams(name)) | skips)
-
-
 @pytest.mark.parametrize(
     ("q", "found"),
     [

@@ -29,6 +29,7 @@ from services.common.types import RegionPrefix, text
 from services.registry.enterprises.schemas import ScaleStatus, SizeClass, Tier
 from services.registry.reference.data import regions
 from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS, effective_region
+from services.registry.titles.db import ACTIVE_TITLE, titles_of
 
 # A list item as `EnterpriseOut` has it, keys in its order: computed in SQL where that is cheaper
 # than in Python (city code, money as a 2-decimal string); region_name is filled in from the
@@ -48,23 +49,6 @@ ITEM_COLUMNS, DETAIL_COLUMNS = ", ".join(ITEM), ", ".join(DETAIL)
 def _outer(columns: Sequence[str], alias: str) -> str:
     """The same columns read back by name from a subquery."""
     return ", ".join(f"{alias}.{c.rsplit(' AS ', 1)[-1].removeprefix('e.')}" for c in columns)
-
-
-# A title counts from valid_from through valid_to (inclusive) while active: expired titles stop
-# counting without anyone touching them. CURRENT_DATE is the database's date (sessions run in UTC).
-# Migration 0009's registry.refresh_title_cache() applies the same rule to the rows' cached sets.
-ACTIVE_TITLE = "t.status = 'active' AND t.valid_from <= CURRENT_DATE AND (t.valid_to IS NULL OR t.valid_to >= CURRENT_DATE)"
-
-
-def titles_of(alias: str) -> str:
-    """The active title kinds: the row's own set (kept by a trigger on titles, migration 0009) while
-    today is within the days it holds, else read from titles — so a title stops counting the day
-    after its valid_to without anyone touching the row."""
-    return (
-        f"CASE WHEN CURRENT_DATE <= {alias}.titles_until THEN {alias}.active_titles ELSE "
-        f"ARRAY(SELECT DISTINCT t.kind FROM registry.titles t "
-        f"WHERE t.credit_code = {alias}.credit_code AND {ACTIVE_TITLE} ORDER BY t.kind) END AS titles"
-    )
 
 
 class Filters(BaseModel):

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
+from services.registry.reference.db import INDUSTRY_SECTION
 
 
 class Enterprise(Base):
@@ -19,7 +20,7 @@ class Enterprise(Base):
     name_grams: Mapped[list[str]] = mapped_column(ARRAY(Text), Computed("registry.name_grams(name)"))
     region_code: Mapped[str] = mapped_column(Text)
     industry_code: Mapped[str] = mapped_column(Text)
-    industry_section: Mapped[str | None] = mapped_column(Text, Computed("industry_section"))
+    industry_section: Mapped[str | None] = mapped_column(Text, Computed(INDUSTRY_SECTION))
     established_on: Mapped[date | None] = mapped_column(Date)
     registered_capital: Mapped[Decimal | None] = mapped_column(Numeric(17, 2))
     address: Mapped[str | None] = mapped_column(Text)

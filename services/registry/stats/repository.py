@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.titles.db import held_on
+
 KEYS = {
     None: "'all'",
     "city": "substr({a}.region_code, 1, 4) || '00'",
@@ -39,8 +41,9 @@ def _statements() -> list[tuple[str, str]]:
             """SELECT {ke} AS k, t.kind, count(DISTINCT t.credit_code) AS n
             FROM registry.titles t JOIN registry.enterprises e USING (credit_code)
             WHERE t.kind IN ('tech_sme', 'high_tech') AND e.region_code LIKE :rl
-              AND t.valid_from <= :as_of AND (t.valid_to IS NULL OR t.valid_to >= :as_of)
-              AND (t.status = 'active' OR t.revoked_on > :as_of)
+              AND """
+            + held_on("t", ":as_of")
+            + """
             GROUP BY 1, 2""",
         ),
         (

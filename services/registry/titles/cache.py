@@ -1,4 +1,4 @@
-"""Upkeep of the active-title sets kept on enterprise rows (migration 0009).
+"""Upkeep of the active-title sets kept on enterprise rows (`db.py`: refresh_title_cache).
 
 A row's set is trusted only through its `titles_until`; after that the list and the detail read
 the titles themselves, which is correct but gives up the row's speed. The trigger on `titles`

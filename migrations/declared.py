@@ -1,0 +1,48 @@
+"""What the database should hold, as the code declares it: every model (tables) and every
+replaceable entity (functions, triggers, views) from the `db.py` modules beside their rules.
+
+`env.py` compares the migrated database against both (`alembic check`); tests do the same.
+"""
+
+from __future__ import annotations
+
+import gateway.models  # noqa: F401 - each import adds its tables to the metadata
+import services.finance.applications.models  # noqa: F401
+import services.finance.guarantees.models  # noqa: F401
+import services.finance.institutions.models  # noqa: F401
+import services.finance.lines.models  # noqa: F401
+import services.finance.loans.models  # noqa: F401
+import services.registry.enterprises.models  # noqa: F401
+import services.registry.indicators.models  # noqa: F401
+import services.registry.parks.models  # noqa: F401
+import services.registry.pool.models  # noqa: F401
+import services.registry.scale.models  # noqa: F401
+import services.registry.titles.models  # noqa: F401
+import services.standards.adoption.models  # noqa: F401
+import services.standards.catalogue.models  # noqa: F401
+import services.standards.certifications.models  # noqa: F401
+from services.common import changes_db
+from services.common.models import metadata
+from services.finance.stats import db as finance_stats_db
+from services.registry.enterprises import db as enterprises_db
+from services.registry.indicators import db as indicators_db
+from services.registry.pool import db as pool_db
+from services.registry.scale import db as scale_db
+from services.registry.stats import db as registry_stats_db
+from services.registry.titles import db as titles_db
+from services.standards.certifications import db as certifications_db
+
+# Every function, trigger and view the migrations create, as declared beside its rule.
+ENTITIES = [
+    *changes_db.ENTITIES,
+    *enterprises_db.ENTITIES,
+    *indicators_db.ENTITIES,
+    *scale_db.ENTITIES,
+    *pool_db.ENTITIES,
+    *titles_db.ENTITIES,
+    *registry_stats_db.ENTITIES,
+    *finance_stats_db.ENTITIES,
+    *certifications_db.ENTITIES,
+]
+
+__all__ = ["ENTITIES", "metadata"]
