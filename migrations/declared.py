@@ -45,4 +45,20 @@ ENTITIES = [
     *certifications_db.ENTITIES,
 ]
 
-__all__ = ["ENTITIES", "metadata"]
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's own version table is not a model."""
+    return not (type_ == "table" and name == "alembic_version")
+
+
+def compare_options() -> dict:
+    """How autogenerate (and `alembic check`) compares the database with the code."""
+    return {
+        "include_schemas": True,
+        "compare_type": True,
+        "compare_server_default": False,
+        "include_object": include_object,
+    }
+
+
+__all__ = ["ENTITIES", "compare_options", "metadata"]

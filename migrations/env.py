@@ -6,7 +6,7 @@ from alembic import context
 from alembic_utils.replaceable_entity import register_entities
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from migrations.declared import ENTITIES, metadata
+from migrations.declared import ENTITIES, compare_options, metadata
 from services.common.db import async_url, require_server_version
 from services.common.settings import get_settings
 
@@ -27,9 +27,8 @@ def _configure(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        include_schemas=True,
         version_table_schema="public",
-        compare_type=True,
+        **compare_options(),
     )
 
 

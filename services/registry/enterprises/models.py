@@ -33,5 +33,8 @@ class Enterprise(Base):
     scale_year: Mapped[int | None] = mapped_column(Integer)
     tier: Mapped[str | None] = mapped_column(Text)
     tier_year: Mapped[int | None] = mapped_column(Integer)
+    # The kinds of the titles active today and the last day that set holds (titles/db.py).
+    active_titles: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    titles_until: Mapped[date] = mapped_column(Date, server_default="infinity")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

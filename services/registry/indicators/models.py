@@ -39,5 +39,5 @@ class Indicators(Base):
     evaluation_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     size_class: Mapped[str | None] = mapped_column(Text)
     size_rule_version: Mapped[str | None] = mapped_column(Text)
-    size_decided_by: Mapped[Any] = mapped_column(JSONB)
+    size_decided_by: Mapped[Any | None] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -33,7 +33,7 @@ class Screening(Base):
     progress: Mapped[int] = mapped_column(Integer, default=0)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    error: Mapped[Any] = mapped_column(JSONB)
+    error: Mapped[Any | None] = mapped_column(JSONB)
 
 
 class ScreeningResult(Base):
