@@ -42,4 +42,3 @@ TooManyMonths = NamedProblem(
     pointer="#/query/group_by",
     detail="group_by=month covers at most 36 months",
 )
-PERIOD = (ConflictingPeriod, MissingPeriod, PeriodOrder)
