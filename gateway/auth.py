@@ -24,10 +24,18 @@ import jwt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.errors import (
+    CredentialsExpired,
+    CredentialsInvalid,
+    CredentialsMalformed,
+    CredentialsMissing,
+    NoEagletRegion,
+    NoEagletRole,
+)
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
 from services.common.auth import KINDS, Principal, principal_problem
-from services.common.errors import Problem
+from services.common.errors import NamedProblem, Problem, RateLimited
 from services.common.settings import Settings
 
 log = logging.getLogger("eaglet.gateway.auth")
@@ -73,8 +81,9 @@ class Caller:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def unauthorized(code: str, detail: str) -> Problem:
-    return Problem(401, code, detail, headers=WWW_AUTH)
+def unauthorized(problem: NamedProblem, detail: str) -> Problem:
+    """A 401 (one of gateway.errors.CREDENTIALS) with the challenge header."""
+    return problem(detail, headers=WWW_AUTH)
 
 
 _LOOKUP = text(
@@ -219,13 +228,11 @@ class Authenticator:
         """The caller behind an Authorization header, or a 401/403 problem; a 429 problem when
         `client_ip` has had too many failed lookups (see `_reserve_lookup`)."""
         if not authorization:
-            raise unauthorized("credentials_missing", "send 'Authorization: Bearer <api key or token>'")
+            raise unauthorized(CredentialsMissing, "send 'Authorization: Bearer <api key or token>'")
         scheme, _, credential = authorization.partition(" ")
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
-            raise unauthorized(
-                "credentials_malformed", "the Authorization header must be 'Bearer <credential>'"
-            )
+            raise unauthorized(CredentialsMalformed, "the Authorization header must be 'Bearer <credential>'")
         h = hashlib.sha256(credential.encode("utf-8", "replace")).digest()
         now = time.monotonic()
         hit = self._cache.get(h)
@@ -277,12 +284,12 @@ class Authenticator:
     async def _lookup(self, credential: str, h: bytes) -> tuple[Caller | Problem, float]:
         """Verify a credential that is not cached: (Caller or the problem, how long to cache it)."""
         if credential.startswith(DEMO_KEY_PREFIX) and self.settings.env != "dev":
-            return unauthorized("credentials_invalid", "demo keys work only with EAGLET_ENV=dev"), 60.0
+            return unauthorized(CredentialsInvalid, "demo keys work only with EAGLET_ENV=dev"), 60.0
         if credential.startswith(KEY_PREFIX):
             return await self._verify_key(h)
         if credential.count(".") == 2:
             return await self._verify_token(credential)
-        return unauthorized("credentials_malformed", "not an eaglet API key or a JWT"), 60.0
+        return unauthorized(CredentialsMalformed, "not an eaglet API key or a JWT"), 60.0
 
     def _reserve_lookup(self, client_ip: str) -> None:
         """Failed lookups are limited per client address (`authfail:<ip>`). Each lookup takes a
@@ -295,11 +302,8 @@ class Authenticator:
             "authfail:" + client_ip, r.auth_failures_per_ip, capacity=r.auth_failures_burst
         )
         if not d.allowed:
-            raise Problem(
-                429,
-                "rate_limited",
+            raise RateLimited(
                 f"too many failed authentications from this address; retry after {d.retry_after_s} s",
-                title="Too Many Requests",
                 headers={"Retry-After": str(d.retry_after_s)},
             )
 
@@ -308,9 +312,7 @@ class Authenticator:
             row = (await conn.execute(_LOOKUP, {"h": h})).mappings().first()
         if row is None:
             # Unknown, revoked or expired: remembered briefly so a bad key cannot hammer the database.
-            return unauthorized("credentials_invalid", "unknown, expired or revoked API key"), min(
-                self.ttl, 2.0
-            )
+            return unauthorized(CredentialsInvalid, "unknown, expired or revoked API key"), min(self.ttl, 2.0)
         ttl = self.ttl
         if row["expires_at"] is not None:
             from datetime import UTC, datetime
@@ -323,7 +325,7 @@ class Authenticator:
             # Created before the rule or edited by hand: refused, never given a wider scope.
             log.warning("API client %s has an invalid %s; its keys are refused", client_id, problem[0])
             return unauthorized(
-                "credentials_invalid",
+                CredentialsInvalid,
                 f"this API client's {problem[0]} {problem[1]}; ask an admin to replace the client",
             ), min(self.ttl, 2.0)
         principal = Principal(
@@ -369,13 +371,11 @@ class Authenticator:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
-            return unauthorized("credentials_malformed", "the bearer token is not a JWT"), 60.0
+            return unauthorized(CredentialsMalformed, "the bearer token is not a JWT"), 60.0
         try:
             if unverified.get("iss") == DEV_ISSUER and header.get("alg") == "HS256":
                 if not self.accept_dev_tokens:
-                    return unauthorized(
-                        "credentials_invalid", "development tokens are not accepted here"
-                    ), 60.0
+                    return unauthorized(CredentialsInvalid, "development tokens are not accepted here"), 60.0
                 claims = jwt.decode(
                     token,
                     self.settings.token_key.get_secret_value(),
@@ -390,9 +390,9 @@ class Authenticator:
         except Problem as p:
             return p, 10.0
         except jwt.ExpiredSignatureError:
-            return unauthorized("credentials_expired", "the bearer token has expired"), 60.0
+            return unauthorized(CredentialsExpired, "the bearer token has expired"), 60.0
         except jwt.PyJWTError as e:
-            return unauthorized("credentials_invalid", f"the bearer token is not valid ({e})"), 10.0
+            return unauthorized(CredentialsInvalid, f"the bearer token is not valid ({e})"), 10.0
         principal = self._principal_of(claims)
         if isinstance(principal, Problem):
             return principal, 10.0
@@ -406,11 +406,9 @@ class Authenticator:
         o = self.gw.oidc
         kind, region, org = claims.get(o.kind_claim), claims.get(o.region_claim), claims.get(o.org_claim)
         if kind is None or (isinstance(kind, str) and kind not in KINDS):
-            return Problem(403, "no_eaglet_role", f"the token carries no eaglet kind claim ({o.kind_claim})")
+            return NoEagletRole(f"the token carries no eaglet kind claim ({o.kind_claim})")
         if kind == "official" and region is None:
-            return Problem(
-                403, "no_eaglet_region", f"an official's token must carry a region ({o.region_claim})"
-            )
+            return NoEagletRegion(f"an official's token must carry a region ({o.region_claim})")
         # Scopes: OAuth's space-separated `scope` string (or a list, as some providers send it), or
         # a `scopes` list.
         if claims.get("scopes") is not None:
@@ -427,13 +425,13 @@ class Authenticator:
                 "scopes": scope_claim,
             }
             fact, reason = problem
-            return unauthorized("credentials_invalid", f"the token's {names[fact]} claim {reason}")
+            return unauthorized(CredentialsInvalid, f"the token's {names[fact]} claim {reason}")
         return Principal(sub=str(claims["sub"]), kind=kind, org=org, region=region, scopes=tuple(scopes))
 
     async def _verify_oidc(self, token: str, header: dict) -> dict:
         o = self.gw.oidc
         if not o.issuer or not (o.public_key_pem or o.jwks_url):
-            raise unauthorized("credentials_invalid", "no OIDC issuer is configured for bearer tokens")
+            raise unauthorized(CredentialsInvalid, "no OIDC issuer is configured for bearer tokens")
         if o.public_key_pem:
             key: Any = o.public_key_pem
         else:
@@ -442,7 +440,7 @@ class Authenticator:
             try:
                 signing = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
             except jwt.PyJWKClientError as e:
-                raise unauthorized("credentials_invalid", f"the token's signing key is unknown ({e})") from e
+                raise unauthorized(CredentialsInvalid, f"the token's signing key is unknown ({e})") from e
             key = signing.key
         return jwt.decode(
             token,

@@ -15,7 +15,7 @@ from gateway.ratelimit import Decision, RateLimiter
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstreams
 from services.common.context import client_id_var
-from services.common.errors import Problem
+from services.common.errors import Forbidden, RateLimited
 from services.common.settings import Settings
 
 
@@ -48,19 +48,15 @@ class Gateway:
             p = caller.principal
             reason = policy.denial(rule, p.kind, p.scopes, method)
             if reason:
-                raise Problem(403, "forbidden", reason)
+                raise Forbidden(reason)
             client_id_var.set(caller.client_id or p.sub)
             rate = caller.rate_per_s or self.gw.rates.for_kind(p.kind)
             decision = self.limiter.take(caller.rate_key, rate)
         else:
             decision = self.limiter.take("ip:" + client_ip, self.gw.rates.public_per_ip)
         if not decision.allowed:
-            raise Problem(
-                429,
-                "rate_limited",
-                f"too many requests; retry after {decision.retry_after_s} s",
-                title="Too Many Requests",
-                headers=decision.header_dict(),
+            raise RateLimited(
+                f"too many requests; retry after {decision.retry_after_s} s", headers=decision.header_dict()
             )
         return Admission(caller, decision)
 

@@ -12,7 +12,7 @@ from gateway.auth import Caller
 from gateway.core import Gateway
 from services.common.auth import Principal
 from services.common.context import request_id_var
-from services.common.errors import Problem
+from services.common.errors import Forbidden
 from services.common.pagination import PageParams, page_params_for
 
 bearer = HTTPBearer(
@@ -30,7 +30,7 @@ async def admitted_caller(
     gw: Gateway = request.app.state.gateway
     rule = policy.match("gateway", request.method, request.url.path)
     if rule is None:  # every gateway route has a rule (checked by tests)
-        raise Problem(403, "forbidden", "no policy covers this route")
+        raise Forbidden("no policy covers this route")
     admission = await gw.admit(
         rule, request.method, request.headers.get("authorization"), gw.client_address(request.scope).ip
     )

@@ -13,7 +13,9 @@ from typing import Any
 
 from gateway import policy
 from gateway.core import Gateway
+from gateway.errors import ADMISSION, UPSTREAM
 from gateway.upstream import UpstreamError
+from services.common.errors import Forbidden, add_problem
 
 log = logging.getLogger("eaglet.gateway.openapi")
 BEARER = "bearerAuth"
@@ -78,25 +80,20 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
                 rule = policy.match(service, method.upper(), path)
                 public = rule is not None and rule.public
                 # What the gateway itself may answer before or instead of the service. A public
-                # route still checks a credential that is sent (401) and is rate-limited, per
-                # caller or per IP (429); only a route behind the policy can be refused (403).
-                refusals = [("401", "Unauthorized"), ("429", "Too Many Requests")]
+                # route still checks a credential that is sent (401, and 403 for a person's token
+                # that maps to no eaglet principal) and is rate-limited, per caller or per IP (429);
+                # only a route behind the policy is refused by it (403 `forbidden`).
+                refusals = [p for p in ADMISSION if not (public and p is Forbidden)]
                 if public:
                     op["security"] = []
                 else:
                     op["security"] = [{BEARER: []}]
-                    refusals.insert(1, ("403", "Forbidden"))
                     if rule is not None:
                         allowed = ", ".join(sorted(rule.allow))
                         op["description"] = (op.get("description") or "") + f"\n\nGateway policy: {allowed}."
-                refusals += [
-                    ("502", "Bad Gateway"),  # upstream_bad_response: the service's answer was not HTTP
-                    ("503", "Service Unavailable"),
-                    ("504", "Gateway Timeout"),
-                ]
                 responses = op.setdefault("responses", {})
-                for status, description in refusals:
-                    responses.setdefault(status, _problem_ref(description))
+                for problem in (*refusals, *UPSTREAM):
+                    add_problem(responses.setdefault(str(problem.status), {}), problem)
                 new_item[method] = op
             paths[f"/{service}{path}"] = new_item
     for name in INTERNAL_SCHEMES:
@@ -106,13 +103,6 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
     if missing:
         info["x-eaglet-missing-services"] = missing
     return doc
-
-
-def _problem_ref(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}},
-    }
 
 
 class MergedOpenApi:

@@ -22,7 +22,7 @@ from gateway.core import Gateway
 from gateway.upstream import ClientBody, UpstreamError, client_disconnected
 from services.common import paths
 from services.common.auth import PRINCIPAL_HEADER
-from services.common.errors import Problem, problem_response
+from services.common.errors import NotFound, Problem, problem_response
 
 log = logging.getLogger("eaglet.gateway.proxy")
 
@@ -109,7 +109,7 @@ class ProxyMiddleware:
         method: str = scope["method"]
         rule = policy.match(service, method, rest)
         if rule is None:
-            raise Problem(404, "not_found", f"no route for {method} {path}")
+            raise NotFound(f"no route for {method} {path}")
         route = self._routes.get(rule.path)
         if route is None:
             route = self._routes[rule.path] = _Route(rule.path)

@@ -20,9 +20,10 @@ from starlette.types import Receive
 from yarl import URL
 
 from gateway.breaker import CircuitBreaker
+from gateway.errors import ClientDisconnected, UpstreamBadResponse, UpstreamUnavailable
 from gateway.settings import UpstreamSettings
 from services.common.auth import PRINCIPAL_HEADER
-from services.common.errors import Problem
+from services.common.errors import Problem, UpstreamTimeout
 from services.common.metrics import child
 from services.common.paths import quote_path
 from services.common.settings import Settings
@@ -55,22 +56,10 @@ class UpstreamError(Exception):
 
     def problem(self) -> Problem:
         if self.kind == "bad_response":
-            return Problem(
-                502,
-                "upstream_bad_response",
-                f"the {self.upstream} service sent an answer that is not valid HTTP",
-                title="Bad Gateway",
-            )
+            return UpstreamBadResponse(upstream=self.upstream)
         if self.kind == "timeout":
-            return Problem(
-                504,
-                "upstream_timeout",
-                f"the {self.upstream} service did not answer in time",
-                title="Gateway Timeout",
-            )
-        return Problem(
-            503,
-            "upstream_unavailable",
+            return UpstreamTimeout(f"the {self.upstream} service did not answer in time")
+        return UpstreamUnavailable(
             f"the {self.upstream} service is unavailable"
             + (" (circuit open)" if "circuit open" in self.detail else "")
             + f"; retry after {self.retry_after} s",
@@ -79,7 +68,7 @@ class UpstreamError(Exception):
 
 
 def client_disconnected() -> Problem:
-    return Problem(400, "client_disconnected", "the client went away while sending the body")
+    return ClientDisconnected()
 
 
 class ClientBody:

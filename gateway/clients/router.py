@@ -19,24 +19,24 @@ from gateway.clients.schemas import (
     RotateRequest,
 )
 from gateway.deps import CurrentCaller, Pagination
+from gateway.errors import ADMISSION, ClientRevoked
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import InvalidCursor, NotFound, responses
 from services.common.pagination import Page
 from services.common.types import text
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
-AUTH = (401, 403, 429)
 
 
 @router.post(
-    "", status_code=201, responses=responses(*AUTH, 422), summary="Create an API client and its first key"
+    "", status_code=201, responses=responses(*ADMISSION), summary="Create an API client and its first key"
 )
 async def create_client(body: ClientCreate, caller: CurrentCaller, session: DbSession) -> ClientCreated:
     """The key is in the response only this once; only its SHA-256 is stored."""
     return await service.create_client(session, caller.principal, body)
 
 
-@router.get("", responses=responses(*AUTH, 400, 422), summary="List API clients")
+@router.get("", responses=responses(*ADMISSION, InvalidCursor), summary="List API clients")
 async def list_clients(
     caller: CurrentCaller,
     session: DbSession,
@@ -49,13 +49,15 @@ async def list_clients(
     return Page(items=items, next_cursor=cursor)
 
 
-@router.get("/{client_id}", responses=responses(*AUTH, 404, 422), summary="One API client with its keys")
+@router.get("/{client_id}", responses=responses(*ADMISSION, NotFound), summary="One API client with its keys")
 async def get_client(client_id: uuid.UUID, caller: CurrentCaller, session: DbSession) -> ClientOut:
     return await service.get_client(session, client_id)
 
 
 @router.post(
-    "/{client_id}/revoke", responses=responses(*AUTH, 404, 422), summary="Revoke a client and all its keys"
+    "/{client_id}/revoke",
+    responses=responses(*ADMISSION, NotFound),
+    summary="Revoke a client and all its keys",
 )
 async def revoke_client(
     client_id: uuid.UUID, caller: CurrentCaller, session: DbSession, request: Request
@@ -68,7 +70,7 @@ async def revoke_client(
 @router.post(
     "/{client_id}/rotate",
     status_code=201,
-    responses=responses(*AUTH, 404, 409, 422),
+    responses=responses(*ADMISSION, NotFound, ClientRevoked),
     summary="Issue a new key; the old ones expire after a grace period",
 )
 async def rotate_client_key(
@@ -87,7 +89,7 @@ async def rotate_client_key(
 
 @router.post(
     "/{client_id}/keys/{key_id}/revoke",
-    responses=responses(*AUTH, 404, 422),
+    responses=responses(*ADMISSION, NotFound),
     summary="Revoke one key of a client",
 )
 async def revoke_client_key(

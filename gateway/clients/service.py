@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth import hash_key, key_display_prefix, new_key
 from gateway.clients.repository import ClientRepository
 from gateway.clients.schemas import ClientCreate, ClientCreated, ClientOut, KeyIssued, KeyOut
+from gateway.errors import ClientRevoked
 from gateway.models import ApiClient, ApiKey
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
-from services.common.errors import Problem, not_found
+from services.common.errors import NotFound
 from services.common.pagination import PageParams
 
 SCHEMA = "gateway"
@@ -122,7 +123,7 @@ async def get_client(session: AsyncSession, client_id: uuid.UUID) -> ClientOut:
     repo = ClientRepository(session)
     client = await repo.get(client_id)
     if client is None:
-        raise not_found("client", str(client_id))
+        raise NotFound(what="client", key=str(client_id))
     keys = await repo.keys_of([client.id])
     return client_out(client, keys[client.id])
 
@@ -145,7 +146,7 @@ async def revoke_client(session: AsyncSession, actor: Principal, client_id: uuid
     repo = ClientRepository(session)
     client = await repo.get(client_id, for_update=True)
     if client is None:
-        raise not_found("client", str(client_id))
+        raise NotFound(what="client", key=str(client_id))
     if client.revoked_at is None:
         before = _audit(client)
         now = _now()
@@ -167,9 +168,9 @@ async def rotate_key(
     repo = ClientRepository(session)
     client = await repo.get(client_id, for_update=True)
     if client is None:
-        raise not_found("client", str(client_id))
+        raise NotFound(what="client", key=str(client_id))
     if client.revoked_at is not None:
-        raise Problem(409, "client_revoked", f"client {client_id} is revoked; create a new client")
+        raise ClientRevoked(client_id=client_id)
     raw, row = await _issue_key(repo, client.id)
     expire_at = _now() + timedelta(hours=grace_hours)
     await repo.expire_other_keys(client.id, row.id, expire_at)
@@ -203,11 +204,11 @@ async def revoke_key(
     repo = ClientRepository(session)
     client = await repo.get(client_id, for_update=True)
     if client is None:
-        raise not_found("client", str(client_id))
+        raise NotFound(what="client", key=str(client_id))
     keys = {k.id: k for k in (await repo.keys_of([client.id]))[client.id]}
     key = keys.get(key_id)
     if key is None:
-        raise not_found("key", str(key_id))
+        raise NotFound(what="key", key=str(key_id))
     if key.revoked_at is None:
         now = _now()
         await repo.revoke_key(key.id, now)

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 
 from gateway.deps import CurrentCaller
+from gateway.errors import ADMISSION
 from gateway.profile.schemas import EnterpriseProfile
 from gateway.profile.service import build_profile
 from services.common.context import request_id_var
-from services.common.errors import responses
+from services.common.errors import BadGateway, NotFound, responses
 from services.common.types import CreditCode
 
 router = APIRouter(tags=["aggregates"])
@@ -18,7 +19,7 @@ router = APIRouter(tags=["aggregates"])
 
 @router.get(
     "/v1/enterprises/{credit_code}/profile",
-    responses=responses(401, 403, 404, 422, 429, 502),
+    responses=responses(*ADMISSION, NotFound, BadGateway),
     summary="An enterprise's full profile, each part scoped to the caller",
 )
 async def enterprise_profile(

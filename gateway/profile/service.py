@@ -23,7 +23,7 @@ from gateway.core import Gateway
 from gateway.profile.schemas import EnterpriseProfile, StandardsPart
 from gateway.upstream import UpstreamError
 from services.common.auth import Principal
-from services.common.errors import Problem, not_found
+from services.common.errors import BadGateway, NotFound
 
 log = logging.getLogger("eaglet.gateway.profile")
 PAGE = 500
@@ -81,7 +81,7 @@ async def build_profile(
             parts[key] = _Withheld()
     registry, finance, certs, led = (parts[n] for n in ("registry", "finance", "certs", "led"))
     if registry is None:
-        raise not_found("enterprise", credit_code)
+        raise NotFound(what="enterprise", key=credit_code)
     degraded: list[str] = []
     withheld: list[str] = []
 
@@ -111,7 +111,7 @@ async def build_profile(
             certifications=items, certifications_truncated=truncated, standards=led_value or []
         )
     if not isinstance(finance_part, dict | None):
-        raise Problem(502, "bad_gateway", "the finance service answered an unexpected body")
+        raise BadGateway("the finance service answered an unexpected body")
     return EnterpriseProfile(
         credit_code=credit_code,
         enterprise=enterprise if isinstance(enterprise, dict) else None,

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import StringConstraints
 
 from gateway.deps import CurrentCaller
+from gateway.errors import ADMISSION, NoTargets
 from gateway.progress.schemas import ProgressReport
 from gateway.progress.service import build_report, to_xlsx
 from services.common.context import request_id_var
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import PrincipalInvalid, RegionOutOfScope, responses
 from services.common.types import RegionCode, text
 
 router = APIRouter(tags=["aggregates"])
@@ -24,7 +25,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     "/v1/progress",
     response_model=ProgressReport,
     responses={
-        **responses(401, 403, 404, 422, 429),
+        **responses(*ADMISSION, PrincipalInvalid, RegionOutOfScope, NoTargets),
         200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}},
     },
     summary="Programme progress bulletin (定期通报进展): targets, actuals, status",

@@ -22,12 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.aggregate import readable, within_deadline
 from gateway.core import Gateway
+from gateway.errors import NoTargets
 from gateway.models import ProgrammeTarget
 from gateway.progress.repository import TargetRepository
 from gateway.progress.schemas import ProgressItem, ProgressReport
 from gateway.upstream import UpstreamError
 from services.common.auth import Principal, region_out_of_scope
-from services.common.errors import Problem
+from services.common.errors import Forbidden, Problem
 from services.common.spreadsheet import cell_text
 
 log = logging.getLogger("eaglet.gateway.progress")
@@ -64,7 +65,7 @@ async def _stats(gw: Gateway, service: str, principal: Principal, year: int, reg
         "/v1/stats", gw.signer.sign(principal, rid), rid, {"year": year, "region": region}
     )
     if status == 403:
-        raise Problem(403, "forbidden", f"the {service} service refuses these statistics to this caller")
+        raise Forbidden(f"the {service} service refuses these statistics to this caller")
     if status != 200 or not isinstance(body, dict):
         raise UpstreamError(service, "unavailable", detail=f"(stats answered {status})")
     return body.get("targets") or {}
@@ -86,9 +87,7 @@ async def build_report(
     if not targets:
         regions = await repo.regions_with_targets(programme, year)
         where = f"; targets exist for regions {', '.join(regions)}" if regions else ""
-        raise Problem(
-            404, "no_targets", f"no targets for programme {programme}, {year}, region {region}{where}"
-        )
+        raise NoTargets(programme=programme, year=year, region=region, where=where)
     owners = sorted({t.owner_service for t in targets if t.owner_service != "none"})
     services, withheld = readable(principal, owners)
     results = await within_deadline(

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from services.common.auth import CurrentPrincipal
 from services.common.db import bind_database, create_engine
-from services.common.errors import install_error_handlers, responses
+from services.common.errors import install_error_handlers
 from services.common.fast_path import FastPathMiddleware, FastRoute
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.health import router as health_router
@@ -39,7 +39,6 @@ whoami_router = APIRouter(tags=["identity"])
     "/v1/whoami",
     operation_id="whoami",
     summary="The verified principal of this call",
-    responses=responses(401),
 )
 async def whoami(principal: CurrentPrincipal) -> dict:
     return {

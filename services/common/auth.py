@@ -19,7 +19,14 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from services.common.context import request_id_var
-from services.common.errors import Problem, field_problem
+from services.common.errors import (
+    Forbidden,
+    PrincipalExpired,
+    PrincipalInvalid,
+    PrincipalMissing,
+    Problem,
+    RegionOutOfScope,
+)
 from services.common.middleware import header
 from services.common.regions import is_region_code
 from services.common.settings import Settings, get_settings
@@ -103,13 +110,7 @@ def principal_problem(kind: object, org: object, region: object, scopes: object)
 
 def region_out_of_scope(principal: Principal, region: str, pointer: str = "#/query/region") -> Problem:
     """The 403 every service gives when a caller names a region outside their own."""
-    return field_problem(
-        403,
-        "region_out_of_scope",
-        pointer,
-        "outside your region",
-        detail=f"region {region} is outside your region {principal.region}",
-    )
+    return RegionOutOfScope(pointer=pointer, region=region, own=principal.region)
 
 
 def region_prefix(code: str) -> str:
@@ -152,7 +153,7 @@ def _b64(part: str) -> bytes:
 
 
 def _invalid() -> Problem:
-    return Problem(401, "principal_invalid", "the forwarded principal is not valid")
+    return PrincipalInvalid("the forwarded principal is not valid")
 
 
 def _hs256_claims(token: str, key: bytes) -> dict[str, Any]:
@@ -182,7 +183,7 @@ def _hs256_claims(token: str, key: bytes) -> dict[str, Any]:
         raise _invalid()
     now = time.time()
     if now > exp + LEEWAY_S:
-        raise Problem(401, "principal_expired", "the forwarded principal has expired")
+        raise PrincipalExpired()
     if iat > now + LEEWAY_S or nbf > now + LEEWAY_S:
         raise _invalid()
     aud = claims.get("aud")
@@ -202,7 +203,7 @@ def verify_principal(token: str, settings: Settings | None = None) -> Principal:
     problem = principal_problem(kind, org, region, scopes)
     if problem is not None or not (cid is None or isinstance(cid, str)):
         fact = problem[0] if problem else "cid"
-        raise Problem(401, "principal_invalid", f"the forwarded principal's {fact} is not valid")
+        raise PrincipalInvalid(f"the forwarded principal's {fact} is not valid")
     return Principal(
         sub=str(claims["sub"]),
         kind=kind,
@@ -225,7 +226,7 @@ _principal_header = APIKeyHeader(
 def principal_of(scope: Any, token: str | None, settings: Settings) -> Principal:
     """The request's verified principal, cached in its state for the rest of the request."""
     if not token:
-        raise Problem(401, "principal_missing", f"this route needs the {PRINCIPAL_HEADER} header")
+        raise PrincipalMissing(f"this route needs the {PRINCIPAL_HEADER} header")
     state = scope.setdefault("state", {})
     cached = state.get("principal")
     if cached is None:
@@ -249,7 +250,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 def check_kind(principal: Principal, kinds: Sequence[str]) -> Principal:
     if principal.kind not in kinds:
-        raise Problem(403, "forbidden", f"{principal.kind} callers may not use this route")
+        raise Forbidden(f"{principal.kind} callers may not use this route")
     return principal
 
 

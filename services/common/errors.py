@@ -69,15 +69,95 @@ class Problem(Exception):
         self.headers = headers
 
 
-def not_found(what: str, key: str) -> Problem:
-    return Problem(404, "not_found", f"{what} {key} not found")
+class AmbiguousProblem(ValueError):
+    """A problem code defined twice."""
 
 
-def field_problem(status: int, code: str, pointer: str, message: str, detail: str | None = None) -> Problem:
-    """A problem about one field of the request."""
-    return Problem(
-        status, code, detail or message, errors=[{"pointer": pointer, "code": code, "message": message}]
-    )
+class NamedProblem:
+    """One problem a route can answer: status, stable code, title, when it is answered, and how
+    its detail and pointer are built. The one definition is used both to raise it
+    (``raise NotFound(what="loan", key=ref)``) and to declare it on the routes that answer it
+    (``responses=responses(NotFound, ...)``), so the OpenAPI lists exactly what a route answers.
+
+    ``detail`` and ``pointer`` are templates filled from the keyword values of a raise; a detail
+    given as the first argument replaces the template. A problem with a pointer is a field problem:
+    it carries one ``errors`` entry ``{pointer, code, message}`` (code: ``field_code``, else the
+    problem's; message: the ``message`` template, else the detail). A code names one problem:
+    defining the same code twice is an error at import."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        about: str,
+        *,
+        detail: str | None = None,
+        pointer: str | None = None,
+        message: str | None = None,
+        field_code: str | None = None,
+        title: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.about = about
+        self.detail = detail
+        self.pointer = pointer
+        self.message = message
+        self.field_code = field_code or code
+        self.title = title or HTTPStatus(status).phrase
+        known = _DEFINED.get(code)
+        if known is not None:
+            raise AmbiguousProblem(f"problem code {code!r} is defined twice ({known!r} and {self!r})")
+        _DEFINED[code] = self
+
+    def __repr__(self) -> str:
+        return f"NamedProblem({self.status}, {self.code!r})"
+
+    def __call__(
+        self,
+        detail: str | None = None,
+        /,
+        *,
+        pointer: str | None = None,
+        message: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        **values: Any,
+    ) -> Problem:
+        if detail is None and self.detail is not None:
+            detail = self.detail.format(**values)
+        if pointer is None and self.pointer is not None:
+            pointer = self.pointer.format(**values)
+        if message is None and self.message is not None:
+            message = self.message.format(**values)
+        if errors is None and pointer is not None:
+            errors = [
+                {"pointer": pointer, "code": self.field_code, "message": message or detail or self.about}
+            ]
+        return Problem(self.status, self.code, detail, title=self.title, errors=errors, headers=headers)
+
+    def body(self, detail: str | None = None, /, **values: Any) -> dict[str, Any]:
+        """The problem as a body to embed in a resource (a failed job's `error`), not an answer."""
+        p = self(detail, **values)
+        return problem_body(p.status, p.code, p.detail, p.title, p.errors)
+
+    def example(self) -> dict[str, Any]:
+        """An example body (the OpenAPI `examples` of the routes that declare it)."""
+        return {
+            "type": PROBLEM_BASE + self.code,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.about,
+            "code": self.code,
+        }
+
+
+_DEFINED: dict[str, NamedProblem] = {}
+
+
+def defined_problems() -> list[NamedProblem]:
+    """Every named problem defined so far (the `errors` modules define theirs at import)."""
+    return list(_DEFINED.values())
 
 
 def problem_body(
@@ -133,27 +213,153 @@ def validation_errors(errors: list[dict[str, Any]], prefix: tuple = ()) -> list[
     return out
 
 
-_STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "unprocessable",
-    429: "rate_limited",
-    500: "internal_error",
-    502: "bad_gateway",
-    503: "unavailable",
-    504: "upstream_timeout",
+# ---- the kit's problems -------------------------------------------------------------------------
+# Answered by the kit's machinery on any route they apply to (services.common.openapi declares
+# them there) or raised by the kit's helpers on the routes that use them.
+
+# The answer to an HTTP error raised by the framework, by status (a path no route serves, a method
+# a route does not allow, a body FastAPI cannot read as text).
+BadRequest = NamedProblem(400, "bad_request", "the body cannot be read as JSON text (not UTF-8)")
+Unauthorized = NamedProblem(401, "unauthorized", "the request is not authenticated")
+Forbidden = NamedProblem(403, "forbidden", "this caller may not do this")
+NotFound = NamedProblem(404, "not_found", "no such record in your scope", detail="{what} {key} not found")
+MethodNotAllowed = NamedProblem(405, "method_not_allowed", "the route does not allow this method")
+NotAcceptable = NamedProblem(406, "not_acceptable", "no representation the caller accepts")
+Conflict = NamedProblem(409, "conflict", "the request conflicts with the current state")
+PayloadTooLarge = NamedProblem(
+    413,
+    "payload_too_large",
+    "the body exceeds the body limit",
+    detail="the request body exceeds {limit} bytes",
+)
+UnsupportedMediaType = NamedProblem(415, "unsupported_media_type", "the body's content type is not accepted")
+Unprocessable = NamedProblem(422, "unprocessable", "the request cannot be processed")
+RateLimited = NamedProblem(429, "rate_limited", "too many requests from this caller; see Retry-After")
+InternalError = NamedProblem(
+    500, "internal_error", "an unexpected error", detail="an unexpected error occurred; quote the request_id"
+)
+BadGateway = NamedProblem(502, "bad_gateway", "an upstream answered something unexpected")
+Unavailable = NamedProblem(503, "unavailable", "the service is unavailable")
+UpstreamTimeout = NamedProblem(504, "upstream_timeout", "an upstream did not answer in time")
+_BY_STATUS = {
+    p.status: p
+    for p in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        Unprocessable,
+        RateLimited,
+        InternalError,
+        BadGateway,
+        Unavailable,
+        UpstreamTimeout,
+    )
 }
+
+# The request itself.
+ValidationFailed = NamedProblem(
+    422, "validation_failed", "a parameter or a body field is not valid (a pointer for each)"
+)
+InvalidPath = NamedProblem(
+    400, "invalid_path", "the path is one no parameter may hold (services.common.paths)", pointer="#/path"
+)
+InvalidHttpRequest = NamedProblem(400, "invalid_http_request", "the request is not valid HTTP/1.1")
+HeadersTooLarge = NamedProblem(431, "headers_too_large", "the request's header fields are too large")
+Required = NamedProblem(
+    422, "required", "a required field is cleared", pointer="/{field}", detail="{field} cannot be {how}"
+)
+
+# The forwarded principal (every route behind `CurrentPrincipal`).
+PrincipalMissing = NamedProblem(401, "principal_missing", "the route needs the forwarded principal")
+PrincipalInvalid = NamedProblem(401, "principal_invalid", "the forwarded principal is not valid")
+PrincipalExpired = NamedProblem(
+    401,
+    "principal_expired",
+    "the forwarded principal has expired",
+    detail="the forwarded principal has expired",
+)
+PRINCIPAL = (PrincipalMissing, PrincipalInvalid, PrincipalExpired)
+RegionOutOfScope = NamedProblem(
+    403,
+    "region_out_of_scope",
+    "the region asked for is outside the caller's region",
+    message="outside your region",
+    detail="region {region} is outside your region {own}",
+)
+
+# Lists, reads and writes.
+InvalidCursor = NamedProblem(
+    400,
+    "invalid_cursor",
+    "the cursor was not issued for this list, these filters and this caller",
+    pointer="#/query/cursor",
+    message="cursor was altered or truncated, or was issued for another list, other filters or "
+    "another caller",
+    detail="the cursor is not one this API issued for this list, these filters and this caller; "
+    "start again without it",
+)
+QueryTooBroad = NamedProblem(
+    422,
+    "query_too_broad",
+    "the query ran past the read timeout and was cancelled; narrow it",
+    detail="the query ran longer than {timeout_ms} ms and was cancelled; narrow it (a region, "
+    "more of the name) or try again later",
+)
+TooManyExports = NamedProblem(
+    429,
+    "too_many_exports",
+    "the caller runs as many exports as allowed already; see Retry-After",
+    detail="you are running {running} exports already; start another when one has finished",
+)
+ExportsBusy = NamedProblem(
+    429,
+    "exports_busy",
+    "every export connection stayed busy; see Retry-After",
+    detail="every export connection stayed busy for {wait_s:g} s; try again shortly",
+)
+AlreadyExists = NamedProblem(409, "already_exists", "a record with the same unique key exists")
+DatabaseUnavailable = NamedProblem(
+    503, "database_unavailable", "the database is not reachable", detail="the database is not reachable"
+)
+
+# Idempotency-Key (every POST that sends one).
+_IDEMPOTENCY_KEY = "#/header/idempotency-key"
+InvalidIdempotencyKey = NamedProblem(
+    400,
+    "invalid_idempotency_key",
+    "the Idempotency-Key is not 1–255 characters of text",
+    pointer=_IDEMPOTENCY_KEY,
+)
+IdempotencyInFlight = NamedProblem(
+    409,
+    "idempotency_in_flight",
+    "a request with this Idempotency-Key is still being processed; see Retry-After",
+    pointer=_IDEMPOTENCY_KEY,
+)
+IdempotencyKeyReused = NamedProblem(
+    422,
+    "idempotency_key_reused",
+    "this Idempotency-Key was used with a different request",
+    pointer=_IDEMPOTENCY_KEY,
+    detail="this Idempotency-Key was used with a different request",
+)
+IDEMPOTENCY = (InvalidIdempotencyKey, IdempotencyInFlight, IdempotencyKeyReused)
+
+
+def problem_for_status(status: int) -> NamedProblem | None:
+    """The kit's answer to a framework HTTP error of this status."""
+    return _BY_STATUS.get(status)
 
 
 def code_for_status(status: int) -> str:
-    return _STATUS_CODES.get(status, f"http_{status}")
+    named = _BY_STATUS.get(status)
+    return named.code if named is not None else f"http_{status}"
 
 
 # ---- unique violations ---------------------------------------------------------------------------
@@ -168,7 +374,7 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 @dataclass(frozen=True)
 class UniqueConflict:
-    code: str
+    problem: NamedProblem
     pointer: str
     message: str
 
@@ -176,11 +382,12 @@ class UniqueConflict:
 _UNIQUE_CONFLICTS: dict[str, UniqueConflict] = {}
 
 
-def unique_conflict(constraint: str, code: str, pointer: str, message: str) -> None:
-    """Say how a violation of this unique constraint reads to a client (the default: code
-    ``already_exists``, a pointer at each of the constraint's columns). Declared by the module
-    that owns the table, next to the rule it states."""
-    _UNIQUE_CONFLICTS[constraint] = UniqueConflict(code, pointer, message)
+def unique_conflict(constraint: str, problem: NamedProblem, pointer: str, message: str) -> None:
+    """Say how a violation of this unique constraint reads to a client (the default:
+    ``AlreadyExists``, a pointer at each of the constraint's columns). Declared by the module
+    that owns the table, next to the rule it states; the routes that write the table declare
+    `problem` (they answer it when they lose a race)."""
+    _UNIQUE_CONFLICTS[constraint] = UniqueConflict(problem, pointer, message)
 
 
 def _unique_violation(exc: BaseException) -> Any | None:
@@ -202,17 +409,15 @@ def conflict_problem(violation: Any) -> Problem:
     """The 409 problem for a driver unique-violation error (no SQL, no constraint names)."""
     declared = _UNIQUE_CONFLICTS.get(violation.constraint_name or "")
     if declared is not None:
-        return field_problem(409, declared.code, declared.pointer, declared.message)
+        return declared.problem(declared.message, pointer=declared.pointer)
     match = _KEY_COLUMNS.match(violation.detail or "")
     columns = [c.strip() for c in match["columns"].split(",")] if match else []
     if not columns or not all(_IDENTIFIER.match(c) for c in columns):
-        return Problem(409, "already_exists", "a record with the same unique key already exists")
+        return AlreadyExists("a record with the same unique key already exists")
     message = f"a record with this {' and '.join(columns)} already exists"
-    return Problem(
-        409,
-        "already_exists",
+    return AlreadyExists(
         message,
-        errors=[{"pointer": f"/{c}", "code": "already_exists", "message": message} for c in columns],
+        errors=[{"pointer": f"/{c}", "code": AlreadyExists.code, "message": message} for c in columns],
     )
 
 
@@ -241,7 +446,8 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = f"{first['pointer']}: {first['message']}" if first else "the request is not valid"
         if len(errors) > 1:
             detail += f" (and {len(errors) - 1} more)"
-        return problem_response(422, "validation_failed", detail, errors=errors)
+        p = ValidationFailed(detail, errors=errors)
+        return problem_response(p.status, p.code, p.detail, title=p.title, errors=p.errors)
 
     @app.exception_handler(IntegrityError)
     @app.exception_handler(asyncpg.UniqueViolationError)
@@ -254,16 +460,29 @@ def install_error_handlers(app: FastAPI) -> None:
     # Unhandled exceptions become a 500 problem in RequestContextMiddleware (it knows the request id).
 
 
-# Every route documents these; routes add their own specific ones.
-COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ProblemDetail, "content": {PROBLEM_JSON: {}}, "description": HTTPStatus(status).phrase}
-    for status in (400, 401, 403, 404, 409, 413, 422, 500)
-}
+def responses(*problems: NamedProblem) -> dict[int | str, dict[str, Any]]:
+    """A route's OpenAPI `responses` for the named problems it answers, by status: the problem
+    schema, each code in `x-problem-codes`, in the description and as an example."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for p in problems:
+        if not isinstance(p, NamedProblem):
+            raise TypeError(f"responses() takes named problems, not {p!r}")
+        add_problem(out.setdefault(p.status, {}), p)
+    return out
 
 
-def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the given problem statuses."""
-    return {
-        s: {"model": ProblemDetail, "content": {PROBLEM_JSON: {}}, "description": HTTPStatus(s).phrase}
-        for s in statuses
-    }
+def add_problem(response: dict[str, Any], p: NamedProblem) -> None:
+    """Add a named problem to one OpenAPI response object (a route's or a merged document's)."""
+    codes = response.setdefault(PROBLEM_CODES, [])
+    if p.code in codes:
+        return
+    codes.append(p.code)
+    description = response.get("description") or HTTPStatus(p.status).phrase
+    response["description"] = f"{description}\n- `{p.code}`: {p.about}"
+    media = response.setdefault("content", {}).setdefault(PROBLEM_JSON, {})
+    media["schema"] = {"$ref": "#/components/schemas/ProblemDetail"}
+    media.setdefault("examples", {})[p.code] = {"summary": p.about, "value": p.example()}
+
+
+# The OpenAPI extension on a problem response that lists the problem codes it may carry.
+PROBLEM_CODES = "x-problem-codes"

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
-from services.common.errors import Problem, responses
+from services.common.errors import DatabaseUnavailable, responses
 from services.common.metrics import render
 
 router = APIRouter(tags=["health"])
@@ -18,14 +18,19 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", operation_id="readyz", summary="The database is reachable", responses=responses(503))
+@router.get(
+    "/readyz",
+    operation_id="readyz",
+    summary="The database is reachable",
+    responses=responses(DatabaseUnavailable),
+)
 async def readyz(request: Request) -> dict[str, str]:
     try:
         async with asyncio.timeout(3):
             async with request.app.state.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
     except Exception as e:
-        raise Problem(503, "database_unavailable", "the database is not reachable") from e
+        raise DatabaseUnavailable() from e
     return {"status": "ready"}
 
 

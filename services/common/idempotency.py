@@ -39,7 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.auth import PRINCIPAL_HEADER, verify_principal
-from services.common.errors import Problem, problem_body
+from services.common.errors import (
+    IdempotencyInFlight,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    Problem,
+    problem_body,
+)
 from services.common.settings import Settings
 from services.common.types import text_problem
 
@@ -94,21 +100,12 @@ class IdempotencyMiddleware:
         self.lease_s = settings.idempotency_lease_s
         self._heartbeat_task: asyncio.Task | None = None
 
-    async def _send_problem(
-        self, send: Send, status: int, code: str, detail: str, headers: list[tuple[bytes, bytes]] = ()
-    ) -> None:
-        body = json.dumps(
-            problem_body(
-                status,
-                code,
-                detail,
-                errors=[{"pointer": "#/header/idempotency-key", "code": code, "message": detail}],
-            )
-        ).encode()
+    async def _send_problem(self, send: Send, p: Problem, headers: list[tuple[bytes, bytes]] = ()) -> None:
+        body = json.dumps(problem_body(p.status, p.code, p.detail, errors=p.errors)).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": status,
+                "status": p.status,
                 "headers": [(b"content-type", b"application/problem+json"), *headers],
             }
         )
@@ -130,9 +127,7 @@ class IdempotencyMiddleware:
             why = f": {refused[1]}" if refused else ""
             await self._send_problem(
                 send,
-                400,
-                "invalid_idempotency_key",
-                f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters of text{why}",
+                InvalidIdempotencyKey(f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters of text{why}"),
             )
             return
         try:
@@ -163,16 +158,14 @@ class IdempotencyMiddleware:
         if stored == "claimed":
             pass
         elif stored == "mismatch":
-            await self._send_problem(
-                send, 422, "idempotency_key_reused", "this Idempotency-Key was used with a different request"
-            )
+            await self._send_problem(send, IdempotencyKeyReused())
             return
         elif isinstance(stored, int):  # in flight: seconds until its lease runs out
             await self._send_problem(
                 send,
-                409,
-                "idempotency_in_flight",
-                f"a request with this Idempotency-Key is still being processed; retry in {stored} s",
+                IdempotencyInFlight(
+                    f"a request with this Idempotency-Key is still being processed; retry in {stored} s"
+                ),
                 [(b"retry-after", str(stored).encode())],
             )
             return

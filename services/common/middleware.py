@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import paths
 from services.common.context import client_id_var, request_id_var
-from services.common.errors import Problem, problem_body, problem_response
+from services.common.errors import InternalError, PayloadTooLarge, Problem, problem_body, problem_response
 from services.common.metrics import observe_request
 
 access_log = logging.getLogger("eaglet.access")
@@ -76,9 +76,8 @@ class RequestContextMiddleware:
             access_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             status = 500
             if not response_started:
-                body = json.dumps(
-                    problem_body(500, "internal_error", "an unexpected error occurred; quote the request_id")
-                ).encode()
+                p = InternalError()
+                body = json.dumps(problem_body(p.status, p.code, p.detail)).encode()
                 await send_wrapper(
                     {
                         "type": "http.response.start",
@@ -119,9 +118,8 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            problem_body(413, "payload_too_large", f"the request body exceeds {self.max_bytes} bytes")
-        ).encode()
+        p = PayloadTooLarge(limit=self.max_bytes)
+        body = json.dumps(problem_body(p.status, p.code, p.detail)).encode()
         await send(
             {
                 "type": "http.response.start",

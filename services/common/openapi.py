@@ -2,75 +2,116 @@
 
 Every error a route can return is documented. Some come from the kit's machinery rather than from
 the route's own code, so the route cannot be expected to list them; they are added here, once,
-for every operation they apply to:
+for every operation they apply to (the problems themselves are defined in services.common.errors):
 
+- an operation with parameters or a body answers 422 ``validation_failed`` with a pointer per
+  field (FastAPI's request validation; malformed JSON in valid text included);
 - an operation with a request body answers 400 ``bad_request`` when the body cannot be read as
-  JSON text at all (bytes that are not UTF-8: FastAPI's "error parsing the body") — malformed JSON
-  in valid text is a 422 ``validation_failed`` with a pointer, documented by FastAPI itself;
-- and 413 ``payload_too_large`` when the body exceeds the body limit (``BodyLimitMiddleware``);
+  JSON text at all (bytes that are not UTF-8: FastAPI's "error parsing the body"), and 413
+  ``payload_too_large`` when the body exceeds the body limit (``BodyLimitMiddleware``);
 - an operation with a path parameter answers 400 ``invalid_path`` for a path no parameter may hold
-  (the path rule, ``services.common.paths``: not UTF-8, dot segments, a final line feed).
+  (the path rule, ``services.common.paths``: not UTF-8, dot segments, a final line feed);
+- an operation behind the forwarded principal answers its 401 problems (missing, invalid, expired)
+  and, for a POST, the ``Idempotency-Key`` problems (``IdempotencyMiddleware``);
+- a writing operation that runs a unit of work answers 409 ``already_exists`` when the database
+  refuses a duplicate (the kit's unique-violation handler) and the table declares no problem of
+  its own for it.
+
+A route's own entry for a status is kept; the kit's codes are added to it.
 """
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic.json_schema import models_json_schema
 
-from services.common.errors import PROBLEM_JSON, ProblemDetail
+from services.common.db import unit_of_work
+from services.common.errors import (
+    IDEMPOTENCY,
+    PRINCIPAL,
+    PROBLEM_CODES,
+    AlreadyExists,
+    BadRequest,
+    InvalidPath,
+    NamedProblem,
+    PayloadTooLarge,
+    ProblemDetail,
+    ValidationFailed,
+    add_problem,
+)
 
-BODY_STATUSES = (400, 413)
-PATH_STATUSES = (400,)
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+WRITES = ("post", "put", "patch", "delete")
+PRINCIPAL_SCHEME = "EagletPrincipal"
 
 
 def document_kit_responses(app: FastAPI) -> None:
-    """Make ``app.openapi()`` add the kit's own answers to every operation they apply to (an
-    operation's own entry for a status is kept)."""
+    """Make ``app.openapi()`` add the kit's own answers to every operation they apply to."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
-        return add_kit_responses(build())
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = add_kit_responses(build(), _units_of_work(app))
+        app.openapi_schema = doc
+        return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _statuses(op: dict[str, Any]) -> tuple[int, ...]:
+def _runs_unit_of_work(dependant: Dependant) -> bool:
+    return any(d.call is unit_of_work or _runs_unit_of_work(d) for d in dependant.dependencies)
+
+
+def _units_of_work(app: FastAPI) -> set[str]:
+    """The operation ids of the routes that write through the unit of work."""
+    return {
+        route.unique_id
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute)
+        and {m.lower() for m in route.methods} & set(WRITES)
+        and _runs_unit_of_work(route.dependant)
+    }
+
+
+def kit_problems(method: str, op: dict[str, Any], writes: bool = False) -> list[NamedProblem]:
     """The kit's own answers that apply to an operation."""
-    out: tuple[int, ...] = ()
-    if any(p.get("in") == "path" for p in op.get("parameters", ())):
-        out += PATH_STATUSES
+    params = op.get("parameters", ())
+    out: list[NamedProblem] = []
+    if any(p.get("in") == "path" for p in params):
+        out.append(InvalidPath)
+    if params or "requestBody" in op:
+        out.append(ValidationFailed)
     if "requestBody" in op:
-        out += BODY_STATUSES
+        out += [BadRequest, PayloadTooLarge]
+    if any(PRINCIPAL_SCHEME in s for s in op.get("security", ())):
+        out += PRINCIPAL
+        if method == "post":
+            out += IDEMPOTENCY
+    if writes:
+        out.append(AlreadyExists)
     return out
 
 
-def add_kit_responses(doc: dict[str, Any]) -> dict[str, Any]:
-    ops = [
-        (op, statuses)
-        for item in (doc.get("paths") or {}).values()
-        for method, op in item.items()
-        if method in METHODS and (statuses := _statuses(op))
-    ]
-    if not ops:
-        return doc
+def add_kit_responses(doc: dict[str, Any], units_of_work: set[str] = frozenset()) -> dict[str, Any]:
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     _, defs = models_json_schema(
         [(ProblemDetail, "serialization")], ref_template="#/components/schemas/{model}"
     )
     for name, schema in defs.get("$defs", {}).items():
         schemas.setdefault(name, schema)
-    for op, statuses in ops:
-        responses = op.setdefault("responses", {})
-        for status in statuses:
-            responses.setdefault(
-                str(status),
-                {
-                    "description": HTTPStatus(status).phrase,
-                    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}},
-                },
-            )
+    for item in (doc.get("paths") or {}).values():
+        for method, op in item.items():
+            if method not in METHODS:
+                continue
+            responses = op.setdefault("responses", {})
+            validation = responses.get("422")
+            if validation is not None and PROBLEM_CODES not in validation:
+                del responses["422"]  # FastAPI's own entry (HTTPValidationError): the kit's answers it
+            for p in kit_problems(method, op, op.get("operationId") in units_of_work):
+                add_problem(responses.setdefault(str(p.status), {}), p)
     return doc

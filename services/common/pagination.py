@@ -28,7 +28,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.common.auth import Principal, get_principal
-from services.common.errors import Problem
+from services.common.errors import InvalidCursor, Problem
 from services.common.settings import get_settings
 from services.common.types import text
 
@@ -140,20 +140,7 @@ def _decode_value(v: Any, expected: type) -> Any:
 
 
 def invalid_cursor() -> Problem:
-    return Problem(
-        400,
-        "invalid_cursor",
-        "the cursor is not one this API issued for this list, these filters and this caller; "
-        "start again without it",
-        errors=[
-            {
-                "pointer": "#/query/cursor",
-                "code": "invalid_cursor",
-                "message": "cursor was altered or truncated, or was issued for another list, "
-                "other filters or another caller",
-            }
-        ],
-    )
+    return InvalidCursor()
 
 
 def encode_cursor(page: PageParams, values: Sequence[Any]) -> str:

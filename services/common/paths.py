@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote_to_bytes
 
-from services.common.errors import field_problem
+from services.common.errors import InvalidPath
 
 # RFC 3986 pchar besides letters and digits (unreserved, sub-delims, ":" and "@"), and "/".
 SAFE = "/-._~!$&'()*+,;=:@"
@@ -44,7 +44,7 @@ _PLAIN_QUERY = re.compile(rb"[A-Za-z0-9/\-._~!$&'()*+,;=:@?%\[\]]*")
 
 
 def invalid_path(message: str):
-    return field_problem(400, "invalid_path", "#/path", message)
+    return InvalidPath(message)
 
 
 def raw_path(scope) -> bytes:

@@ -49,7 +49,7 @@ import asyncpg
 
 from services.common.auth import Principal
 from services.common.db import plain_url
-from services.common.errors import Problem
+from services.common.errors import ExportsBusy, Problem, QueryTooBroad, TooManyExports
 
 _lock = asyncio.Lock()
 RETRY_AFTER_S = 5
@@ -104,19 +104,16 @@ class Shares:
 
 
 class QueryTimeout(Problem):
-    """A read-pool statement ran past the read timeout and PostgreSQL cancelled it."""
+    """A read-pool statement ran past the read timeout and PostgreSQL cancelled it: the named
+    problem `QueryTooBroad`."""
 
+    named = QueryTooBroad
     # The fast routes answer it themselves: the FastAPI route would only run the statement again.
     final = True
 
     def __init__(self, timeout_ms: int) -> None:
-        super().__init__(
-            422,
-            "query_too_broad",
-            f"the query ran longer than {timeout_ms} ms and was cancelled; narrow it (a region, "
-            "more of the name) or try again later",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
+        p = QueryTooBroad(timeout_ms=timeout_ms, headers={"Retry-After": str(RETRY_AFTER_S)})
+        super().__init__(p.status, p.code, p.detail, title=p.title, headers=p.headers)
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
@@ -249,23 +246,13 @@ async def export_connection(app: Any, caller: str) -> ExportLease:
     settings = app.state.settings.export
     shares: Shares = app.state.export_shares
     if not await shares.try_acquire(caller):
-        raise Problem(
-            429,
-            "too_many_exports",
-            f"you are running {settings.per_caller} exports already; start another when one has finished",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
+        raise TooManyExports(running=settings.per_caller, headers={"Retry-After": str(RETRY_AFTER_S)})
     try:
         try:
             async with asyncio.timeout(settings.wait_s):
                 await app.state.export_turns.acquire()
         except TimeoutError:
-            raise Problem(
-                429,
-                "exports_busy",
-                f"every export connection stayed busy for {settings.wait_s:g} s; try again shortly",
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            ) from None
+            raise ExportsBusy(wait_s=settings.wait_s, headers={"Retry-After": str(RETRY_AFTER_S)}) from None
         try:
             conn = await pool.acquire()
         except BaseException:

@@ -37,7 +37,7 @@ from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from services.common.errors import PROBLEM_JSON, problem_body
+from services.common.errors import PROBLEM_JSON, HeadersTooLarge, InvalidHttpRequest, problem_body
 
 log = logging.getLogger("eaglet.http")
 
@@ -46,7 +46,7 @@ HINT = (
     "the request is not valid HTTP/1.1 (spaces, control characters and non-ASCII characters in "
     "the path or query must be percent-encoded, as UTF-8)"
 )
-CODES = {400: "invalid_http_request", 431: "headers_too_large"}
+CODES = {p.status: p.code for p in (InvalidHttpRequest, HeadersTooLarge)}
 PHRASES = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}
 
 

@@ -14,8 +14,8 @@ from pydantic import StringConstraints
 
 from services.common.auth import Principal, region_out_of_scope, region_prefix, require_kind
 from services.common.credit_code import check_credit_code
-from services.common.errors import field_problem
 from services.common.types import text
+from services.registry.errors import CREDIT_CODE_PROBLEMS
 
 MANAGERS = ("official", "admin")
 DIRECTORY_READERS = ("official", "admin", "bank", "guarantor", "certifier")
@@ -64,7 +64,7 @@ async def normalized_code(  # async: no thread-pool hop per request
 ) -> str:
     result = check_credit_code(credit_code)
     if not result.valid:
-        raise field_problem(422, result.errors[0]["code"], "#/path/credit_code", result.message)
+        raise CREDIT_CODE_PROBLEMS[result.errors[0]["code"]](result.message)
     return result.normalized
 
 

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, Response
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, InvalidCursor, responses
 from services.common.http import json_response
 from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
 from services.finance.applications import repository, service
 from services.finance.applications.schemas import ApplicationOut
+from services.finance.errors import NoInstitution
 
 router = APIRouter(tags=["loan applications"])
 
@@ -25,7 +26,7 @@ router = APIRouter(tags=["loan applications"])
     description="Same batch semantics as loans; feeds 申贷获得率 in `GET /v1/stats`.",
     response_model=BatchResponse,
     dependencies=[require_kind("bank")],
-    responses=responses(400, 401, 403, 409, 413, 422),
+    responses=responses(Forbidden, NoInstitution),
 )
 async def post_applications_batch(
     body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
@@ -37,7 +38,7 @@ async def post_applications_batch(
     "/v1/applications",
     summary="List loan applications in the caller's scope",
     dependencies=[require_kind("bank", "official", "admin")],
-    responses=responses(400, 401, 403, 422),
+    responses=responses(InvalidCursor, Forbidden),
 )
 async def list_applications(
     session: DbSession,

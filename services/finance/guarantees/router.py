@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Response
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, InvalidCursor, responses
 from services.common.http import json_response
 from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
+from services.finance.errors import NoInstitution
 from services.finance.guarantees import repository, service
 from services.finance.guarantees.schemas import GuaranteeOut
 
@@ -25,7 +26,7 @@ router = APIRouter(tags=["guarantees"])
     description="Same batch semantics as loans. The guarantor is the caller's institution code.",
     response_model=BatchResponse,
     dependencies=[require_kind("guarantor")],
-    responses=responses(400, 401, 403, 409, 413, 422),
+    responses=responses(Forbidden, NoInstitution),
 )
 async def post_guarantees_batch(
     body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
@@ -41,7 +42,7 @@ async def post_guarantees_batch(
         "guarantees of borrowers in their region, admin all."
     ),
     dependencies=[require_kind("guarantor", "bank", "official", "admin")],
-    responses=responses(400, 401, 403, 422),
+    responses=responses(InvalidCursor, Forbidden),
 )
 async def list_guarantees(
     session: DbSession,

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.batch import BatchResponse, Finding, Parsed
-from services.common.errors import Problem
 from services.finance.batching import finding, order_check, run_batch
+from services.finance.errors import NoInstitution
 from services.finance.guarantees import repository
 from services.finance.guarantees.schemas import GuaranteeIn
 from services.finance.rules import RULES
@@ -56,7 +56,7 @@ async def ingest(
     session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
 ) -> BatchResponse:
     if not principal.org:
-        raise Problem(403, "no_institution", "the calling guarantor client has no institution code (org)")
+        raise NoInstitution(kind="guarantor")
 
     async def warnings(session: AsyncSession, valid: list[Parsed]) -> None:
         # Only what a guarantor may know: the registered institutions (listed to every caller).

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, InvalidCursor, responses
 from services.common.pagination import Page, Pagination, page_of
+from services.finance.errors import InstitutionExists
 from services.finance.institutions import repository, service
 from services.finance.institutions.schemas import InstitutionIn, InstitutionOut, Kind
 
@@ -21,7 +22,7 @@ router = APIRouter(tags=["institutions"])
     status_code=201,
     summary="Register a bank or guarantee institution (admin)",
     dependencies=[require_kind("admin")],
-    responses=responses(400, 401, 403, 409, 413, 422),
+    responses=responses(Forbidden, InstitutionExists),
 )
 async def create_institution(
     body: InstitutionIn, session: DbSession, principal: CurrentPrincipal
@@ -32,7 +33,7 @@ async def create_institution(
 @router.get(
     "/v1/institutions",
     summary="List institutions (ordered by code)",
-    responses=responses(400, 401, 422),
+    responses=responses(InvalidCursor),
 )
 async def list_institutions(
     session: DbSession,

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Response
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, InvalidCursor, responses
 from services.common.http import json_response
 from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
+from services.finance.errors import NoInstitution
 from services.finance.lines import repository, service
 from services.finance.lines.schemas import CreditLineOut
 
@@ -29,7 +30,7 @@ router = APIRouter(tags=["credit lines"])
     ),
     response_model=BatchResponse,
     dependencies=[require_kind("bank")],
-    responses=responses(400, 401, 403, 409, 413, 422),
+    responses=responses(Forbidden, NoInstitution),
 )
 async def post_credit_lines_batch(
     body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
@@ -41,7 +42,7 @@ async def post_credit_lines_batch(
     "/v1/credit-lines",
     summary="List credit lines in the caller's scope",
     dependencies=[require_kind("bank", "official", "admin")],
-    responses=responses(400, 401, 403, 422),
+    responses=responses(InvalidCursor, Forbidden),
 )
 async def list_credit_lines(
     session: DbSession,

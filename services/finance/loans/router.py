@@ -10,10 +10,11 @@ from fastapi import APIRouter, Path, Query, Response
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse
 from services.common.db import DbSession
-from services.common.errors import not_found, responses
+from services.common.errors import Forbidden, InvalidCursor, NotFound, responses
 from services.common.http import json_response
 from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
+from services.finance.errors import NoInstitution
 from services.finance.fields import CodeFilter, Ref
 from services.finance.loans import repository, service
 from services.finance.loans.schemas import LoanOut, LoanStatus, Product
@@ -35,7 +36,7 @@ RefPath = Annotated[Ref, Path()]
     ),
     response_model=BatchResponse,
     dependencies=[require_kind("bank")],
-    responses=responses(400, 401, 403, 409, 413, 422),
+    responses=responses(Forbidden, NoInstitution),
 )
 async def post_loans_batch(
     body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
@@ -52,7 +53,7 @@ async def post_loans_batch(
         "pagination."
     ),
     dependencies=[require_kind("bank", "official", "admin")],
-    responses=responses(400, 401, 403, 422),
+    responses=responses(InvalidCursor, Forbidden),
 )
 async def list_loans(
     session: DbSession,
@@ -90,12 +91,12 @@ async def list_loans(
     "/v1/loans/{loan_ref}",
     summary="One of the calling bank's loans",
     dependencies=[require_kind("bank")],
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, NotFound),
 )
 async def get_own_loan(loan_ref: RefPath, session: DbSession, principal: CurrentPrincipal) -> LoanOut:
     row = await repository.get(session, principal, principal.org or "", loan_ref)
     if row is None:
-        raise not_found("loan", loan_ref)
+        raise NotFound(what="loan", key=loan_ref)
     return LoanOut.of(row)
 
 
@@ -103,12 +104,12 @@ async def get_own_loan(loan_ref: RefPath, session: DbSession, principal: Current
     "/v1/lenders/{lender}/loans/{loan_ref}",
     summary="A loan by lender and reference (officials in region, admin; a bank for its own)",
     dependencies=[require_kind("bank", "official", "admin")],
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, NotFound),
 )
 async def get_lender_loan(
     lender: RefPath, loan_ref: RefPath, session: DbSession, principal: CurrentPrincipal
 ) -> LoanOut:
     row = await repository.get(session, principal, lender, loan_ref)
     if row is None:
-        raise not_found("loan", f"{lender}/{loan_ref}")
+        raise NotFound(what="loan", key=f"{lender}/{loan_ref}")
     return LoanOut.of(row)

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.batch import BatchResponse, Finding, Parsed
-from services.common.errors import Problem
 from services.finance.batching import finding, order_check, run_batch, warning
+from services.finance.errors import NoInstitution
 from services.finance.loans import repository
 from services.finance.loans.schemas import LoanIn
 
@@ -47,7 +47,7 @@ def to_row(r: LoanIn) -> tuple[Any, ...]:
 
 def _lender(principal: Principal) -> str:
     if not principal.org:
-        raise Problem(403, "no_institution", "the calling bank client has no institution code (org)")
+        raise NoInstitution(kind="bank")
     return principal.org
 
 

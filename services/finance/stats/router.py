@@ -10,8 +10,15 @@ from fastapi import APIRouter, Path, Query, Request
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import RuleSetOut
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, NotFound, QueryTooBroad, RegionOutOfScope, responses
 from services.common.types import CreditCode, RegionCode
+from services.finance.errors import (
+    ConflictingPeriod,
+    MissingPeriod,
+    NoInstitution,
+    PeriodOrder,
+    TooManyMonths,
+)
 from services.finance.fields import CodeFilter
 from services.finance.rules import RULES
 from services.finance.stats import service
@@ -58,7 +65,17 @@ it), admin everything. Definitions:
     summary="Inclusive-finance statistics (new loans, balances, 两增, 申贷获得率, guarantees, targets)",
     description=STATS_DESCRIPTION,
     dependencies=[require_kind("bank", "official", "admin")],
-    responses=responses(401, 403, 404, 422),
+    responses=responses(
+        Forbidden,
+        NoInstitution,
+        RegionOutOfScope,
+        NotFound,
+        ConflictingPeriod,
+        MissingPeriod,
+        PeriodOrder,
+        QueryTooBroad,
+        TooManyMonths,
+    ),
 )
 async def get_stats(
     request: Request,
@@ -97,7 +114,7 @@ async def get_stats(
         "guarantees; an official gets 404 outside their region."
     ),
     dependencies=[require_kind("bank", "guarantor", "official", "admin")],
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, NotFound),
 )
 async def get_financing_summary(
     credit_code: Annotated[CreditCode, Path()], session: DbSession, principal: CurrentPrincipal
@@ -108,7 +125,6 @@ async def get_financing_summary(
 @router.get(
     "/v1/rules",
     summary="The validation rules and the rule-set version stamped on accepted records",
-    responses=responses(401),
 )
 async def list_rules(principal: CurrentPrincipal) -> RuleSetOut:
     return RULES.describe()

@@ -13,8 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, region_out_of_scope, region_prefix
 from services.common.db import raw_connection
-from services.common.errors import Problem, field_problem, not_found
+from services.common.errors import Forbidden, NotFound
 from services.common.readpool import connection
+from services.finance.errors import (
+    ConflictingPeriod,
+    MissingPeriod,
+    NoInstitution,
+    PeriodOrder,
+    TooManyMonths,
+)
 from services.finance.rules import RULES, SMB_NEW_LOANS_TARGET
 from services.finance.stats import repository as repo
 from services.finance.stats.repository import Filter
@@ -66,16 +73,16 @@ def minus_year(d: date) -> date:
 
 def resolve_period(year: int | None, p_from: date | None, p_to: date | None) -> tuple[date, date]:
     if year is not None and (p_from or p_to):
-        raise field_problem(422, "conflicting_period", "#/query/year", "give either year or from/to")
+        raise ConflictingPeriod()
     if year is None and p_from is None and p_to is None:
         year = datetime.now(SHANGHAI).year
     if year is not None:
         return date(year, 1, 1), date(year, 12, 31)
     if p_from is None or p_to is None:
         missing = "from" if p_from is None else "to"
-        raise field_problem(422, "missing_period", f"#/query/{missing}", "give both from and to")
+        raise MissingPeriod(missing=missing)
     if p_from > p_to:
-        raise field_problem(422, "period_order", "#/query/from", "from is after to")
+        raise PeriodOrder()
     return p_from, p_to
 
 
@@ -88,7 +95,7 @@ def _scope_region(principal: Principal, region: str | None) -> str | None:
     own = principal.region_prefix()
     asked = region_prefix(region) if region else None
     if principal.kind == "official" and not own:
-        raise Problem(403, "forbidden", "this official has no region")
+        raise Forbidden("this official has no region")
     if asked and own and not asked.startswith(own):
         raise region_out_of_scope(principal, region)
     return asked or own
@@ -98,9 +105,9 @@ def scope(principal: Principal, region: str | None, lender: str | None) -> tuple
     """The effective (region prefix, lender) of a statistics request."""
     if principal.kind == "bank":
         if not principal.org:
-            raise Problem(403, "no_institution", "the calling bank client has no institution code (org)")
+            raise NoInstitution(kind="bank")
         if lender and lender != principal.org:
-            raise not_found("lender", lender)
+            raise NotFound(what="lender", key=lender)
         lender = principal.org
     return _scope_region(principal, region), lender
 
@@ -186,9 +193,7 @@ async def stats(
 ) -> Stats:
     p_from, p_to = resolve_period(year, p_from, p_to)
     if group_by == "month" and (p_to.year - p_from.year) * 12 + p_to.month - p_from.month >= 36:
-        raise field_problem(
-            422, "too_many_months", "#/query/group_by", "group_by=month covers at most 36 months"
-        )
+        raise TooManyMonths()
     d_base = base_date(base, p_from, p_to)
     prefix, eff_lender = scope(principal, region, lender)
     loans_f, apps_f, g_f = filters(prefix, eff_lender)
@@ -324,7 +329,7 @@ async def financing_summary(session: AsyncSession, principal: Principal, code: s
     if principal.kind == "official":
         region = await repo.region_of(conn, code)
         if not principal.covers_region(region):
-            raise not_found("enterprise", code)
+            raise NotFound(what="enterprise", key=code)
     loans, lines, gs = Filter(), Filter(), Filter()
     if principal.kind == "bank":
         loans.add("l.lender = {}", principal.org or "")

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from services.common.auth import Principal
 from services.common.credit_code import check_credit_code
-from services.common.errors import not_found
+from services.common.errors import NotFound
 from services.common.pagination import PageParams, decode_cursor, encode_cursor
 from services.common.readpool import caller_key, fetch
 from services.common.types import RegionPrefix, text
@@ -450,7 +450,7 @@ async def one_json(app: Any, principal: Principal, code: str) -> bytes:
     it does not exist or lies outside the caller's region."""
     rows = await _fetch(app, one_statement(principal, code), caller_key(principal))
     if not rows:
-        raise not_found("enterprise", code)
+        raise NotFound(what="enterprise", key=code)
     out = item(rows[0])
     if principal.kind in DIRECTORY_ONLY:
         out.update(dict.fromkeys(HIDDEN_FROM_DIRECTORY_READERS))

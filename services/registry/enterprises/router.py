@@ -11,7 +11,17 @@ from pydantic import Field, StringConstraints
 from services.common.auth import Principal
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import (
+    ExportsBusy,
+    Forbidden,
+    InvalidCursor,
+    NotFound,
+    QueryTooBroad,
+    RegionOutOfScope,
+    Required,
+    TooManyExports,
+    responses,
+)
 from services.common.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -32,6 +42,7 @@ from services.registry.enterprises.schemas import (
     EnterpriseOut,
     EnterprisePatch,
 )
+from services.registry.errors import INVALID_CREDIT_CODE, EnterpriseExists
 from services.registry.scope import DirectoryReader, Manager, PathCreditCode
 
 router = APIRouter(prefix="/v1", tags=["enterprises"])
@@ -54,7 +65,7 @@ class ExportQuery(Filters):
     "/enterprises",
     status_code=201,
     summary="Register an enterprise",
-    responses=responses(401, 403, 409, 422),
+    responses=responses(Forbidden, RegionOutOfScope, EnterpriseExists),
 )
 async def create_enterprise(body: EnterpriseCreate, session: DbSession, principal: Manager) -> EnterpriseOut:
     """Officials may register enterprises under their own region only (403 otherwise). A credit code
@@ -66,7 +77,7 @@ async def create_enterprise(body: EnterpriseCreate, session: DbSession, principa
     "/enterprises",
     summary="List and search enterprises",
     response_model=Page[EnterpriseOut],
-    responses=responses(400, 401, 403, 422),
+    responses=responses(InvalidCursor, Forbidden, RegionOutOfScope, QueryTooBroad),
     openapi_extra=query_docs(ListQuery),
 )
 async def list_enterprises(
@@ -98,7 +109,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response_class=StreamingResponse,
     openapi_extra=query_docs(ExportQuery),
     responses={
-        **responses(401, 403, 422, 429),
+        **responses(Forbidden, RegionOutOfScope, QueryTooBroad, ExportsBusy, TooManyExports),
         200: {
             "description": "The file",
             "content": {
@@ -139,7 +150,7 @@ async def export_enterprises(
 @router.post(
     "/enterprises/batch",
     summary="Register or update up to 5,000 enterprises",
-    responses=responses(401, 403, 409, 422),
+    responses=responses(Forbidden),
 )
 async def batch_enterprises(
     body: BatchRequest, session: DbSession, principal: Manager, atomic: AtomicParam = False
@@ -150,7 +161,7 @@ async def batch_enterprises(
     return await service.batch(session, principal, body.records, atomic)
 
 
-@router.get("/rules", summary="Validation rules for posted enterprises", responses=responses(401))
+@router.get("/rules", summary="Validation rules for posted enterprises", responses=responses(Forbidden))
 async def list_rules(principal: DirectoryReader) -> RuleSetOut:
     return service.ENTERPRISE_RULES.describe()
 
@@ -159,7 +170,7 @@ async def list_rules(principal: DirectoryReader) -> RuleSetOut:
     "/enterprises/{credit_code}",
     summary="One enterprise (directory record for banks, guarantors and certifiers)",
     response_model=EnterpriseOut,
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, RegionOutOfScope, NotFound, QueryTooBroad, *INVALID_CREDIT_CODE),
 )
 async def get_enterprise(
     credit_code: PathCreditCode, request: Request, principal: DirectoryReader
@@ -174,7 +185,7 @@ async def get_enterprise(
 @router.patch(
     "/enterprises/{credit_code}",
     summary="Change an enterprise's registered facts",
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, RegionOutOfScope, NotFound, Required, *INVALID_CREDIT_CODE),
 )
 async def patch_enterprise(
     credit_code: PathCreditCode,

@@ -20,11 +20,12 @@ from services.common.batch import (
 )
 from services.common.changes import Change, record_changes
 from services.common.db import raw_connection
-from services.common.errors import Problem, field_problem, not_found
+from services.common.errors import NotFound, Required
 from services.common.types import TEXT_ERROR_TYPES
 from services.registry.enterprises import listing
 from services.registry.enterprises import repository as repo
 from services.registry.enterprises.schemas import EnterpriseCreate, EnterpriseOut, EnterprisePatch
+from services.registry.errors import EnterpriseExists
 
 SCHEMA = "registry"
 
@@ -95,9 +96,7 @@ async def create(session: AsyncSession, principal: Principal, body: EnterpriseCr
     values = body.model_dump()
     values["rule_set_version"] = ENTERPRISE_RULES.version
     if not await repo.insert(session, values):
-        raise field_problem(
-            409, "enterprise_exists", "/credit_code", f"enterprise {body.credit_code} is already registered"
-        )
+        raise EnterpriseExists(credit_code=body.credit_code)
     await record_changes(
         session, SCHEMA, principal, [Change("created", "enterprise", body.credit_code, None, values)]
     )
@@ -106,7 +105,7 @@ async def create(session: AsyncSession, principal: Principal, body: EnterpriseCr
 
 async def require_visible(session: AsyncSession, principal: Principal, code: str) -> None:
     if not await repo.exists_visible(session, principal, code):
-        raise not_found("enterprise", code)
+        raise NotFound(what="enterprise", key=code)
 
 
 async def patch(
@@ -114,11 +113,11 @@ async def patch(
 ) -> EnterpriseOut:
     current = await repo.lock_visible(session, principal, code)
     if current is None:
-        raise not_found("enterprise", code)
+        raise NotFound(what="enterprise", key=code)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()}
     for required in ("name", "region_code", "industry_code"):
         if required in changes and changes[required] is None:
-            raise field_problem(422, "required", f"/{required}", f"{required} cannot be cleared")
+            raise Required(field=required, how="cleared")
     if "region_code" in changes:
         _check_scope(principal, changes["region_code"])
     before = {k: getattr(current, k) for k in changes}
@@ -248,8 +247,3 @@ async def _write(
 
 def _errors(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity == "error"]
-
-
-def ensure(condition: bool, status: int, code: str, detail: str) -> None:
-    if not condition:
-        raise Problem(status, code, detail)

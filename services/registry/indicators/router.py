@@ -5,8 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from services.common.db import DbSession
-from services.common.errors import field_problem, responses
+from services.common.errors import Forbidden, InvalidCursor, NotFound, RegionOutOfScope, responses
 from services.common.pagination import Page, Pagination
+from services.registry.errors import INVALID_CREDIT_CODE, YearOutOfRange
 from services.registry.indicators import service
 from services.registry.indicators.schemas import IndicatorsIn, IndicatorsOut, max_year
 from services.registry.scope import Manager, PathCreditCode
@@ -17,7 +18,10 @@ router = APIRouter(prefix="/v1", tags=["indicators"])
 @router.put(
     "/enterprises/{credit_code}/indicators/{year}",
     summary="Record (or replace) one year's indicators",
-    responses={**responses(401, 403, 404, 422), 201: {"model": IndicatorsOut, "description": "Created"}},
+    responses={
+        **responses(Forbidden, NotFound, YearOutOfRange, *INVALID_CREDIT_CODE),
+        201: {"model": IndicatorsOut, "description": "Created"},
+    },
 )
 async def put_indicators(
     credit_code: PathCreditCode,
@@ -31,7 +35,7 @@ async def put_indicators(
     indicators, and the derived ratios (R&D intensity, main-business share, debt ratio, CNC rate).
     201 when the year is new, 200 when replaced."""
     if year > max_year():
-        raise field_problem(422, "year_out_of_range", "#/path/year", f"year must be 1949–{max_year()}")
+        raise YearOutOfRange(f"year must be 1949–{max_year()}", pointer="#/path/year")
     out, created = await service.put(session, principal, credit_code, year, body)
     response.status_code = 201 if created else 200
     return out
@@ -40,7 +44,7 @@ async def put_indicators(
 @router.get(
     "/enterprises/{credit_code}/indicators",
     summary="The years of indicators on record",
-    responses=responses(400, 401, 403, 404, 422),
+    responses=responses(InvalidCursor, Forbidden, RegionOutOfScope, NotFound, *INVALID_CREDIT_CODE),
 )
 async def list_indicators(
     credit_code: PathCreditCode, session: DbSession, principal: Manager, page: Pagination

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
+from services.common.errors import NotFound
 from services.registry.enterprises import service as enterprises
 from services.registry.indicators import repository as repo
 from services.registry.indicators.models import Indicators
@@ -83,7 +84,7 @@ async def put(
 ) -> tuple[IndicatorsOut, bool]:
     ent = await enterprises.repo.lock_visible(session, principal, code)
     if ent is None:
-        raise enterprises.not_found("enterprise", code)
+        raise NotFound(what="enterprise", key=code)
     values = to_columns(code, year, body)
     before = await repo.get(session, code, year)
     before_out = to_out(before, ent.industry_code) if before else None
@@ -113,6 +114,6 @@ async def put(
 async def list_years(session: AsyncSession, principal: Principal, code: str, params):
     ent = await enterprises.repo.get(session, principal, code)
     if ent is None:
-        raise enterprises.not_found("enterprise", code)
+        raise NotFound(what="enterprise", key=code)
     rows, cursor = await repo.list_years(session, code, params)
     return [to_out(r, ent["industry_code"]) for r in rows], cursor

@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, InvalidCursor, NotFound, RegionOutOfScope, Required, responses
 from services.common.pagination import Page, Pagination
 from services.common.types import RegionPrefix
+from services.registry.errors import INVALID_CREDIT_CODE, ParkExists
 from services.registry.parks import repository as repo
 from services.registry.parks import service
 from services.registry.parks.schemas import ParkIn, ParkOut, ParkPatch, TenancyIn, TenancyOut
@@ -18,13 +19,16 @@ ParkId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 @router.post(
-    "/parks", status_code=201, summary="Register a 小微企业园", responses=responses(401, 403, 409, 422)
+    "/parks",
+    status_code=201,
+    summary="Register a 小微企业园",
+    responses=responses(Forbidden, RegionOutOfScope, ParkExists),
 )
 async def create_park(body: ParkIn, session: DbSession, principal: Manager) -> ParkOut:
     return await service.create(session, principal, body)
 
 
-@router.get("/parks", summary="List parks", responses=responses(400, 401, 403, 422))
+@router.get("/parks", summary="List parks", responses=responses(InvalidCursor, Forbidden, RegionOutOfScope))
 async def list_parks(
     session: DbSession,
     principal: Manager,
@@ -38,7 +42,7 @@ async def list_parks(
     return Page(items=[service.to_out(p, n) for p, n in rows], next_cursor=cursor)
 
 
-@router.get("/parks/{park_id}", summary="One park", responses=responses(401, 403, 404, 422))
+@router.get("/parks/{park_id}", summary="One park", responses=responses(Forbidden, NotFound))
 async def get_park(park_id: ParkId, session: DbSession, principal: Manager) -> ParkOut:
     return await service.get(session, principal, park_id)
 
@@ -46,7 +50,7 @@ async def get_park(park_id: ParkId, session: DbSession, principal: Manager) -> P
 @router.patch(
     "/parks/{park_id}",
     summary="Change a park (rating, demo base, …)",
-    responses=responses(401, 403, 404, 409, 422),
+    responses=responses(Forbidden, RegionOutOfScope, NotFound, ParkExists, Required),
 )
 async def patch_park(park_id: ParkId, body: ParkPatch, session: DbSession, principal: Manager) -> ParkOut:
     return await service.patch(session, principal, park_id, body)
@@ -55,7 +59,10 @@ async def patch_park(park_id: ParkId, body: ParkPatch, session: DbSession, princ
 @router.put(
     "/parks/{park_id}/tenants/{credit_code}",
     summary="Record an enterprise's tenancy in a park",
-    responses={**responses(401, 403, 404, 422), 201: {"model": TenancyOut, "description": "Created"}},
+    responses={
+        **responses(Forbidden, NotFound, *INVALID_CREDIT_CODE),
+        201: {"model": TenancyOut, "description": "Created"},
+    },
 )
 async def put_park_tenant(
     park_id: ParkId,
@@ -72,7 +79,9 @@ async def put_park_tenant(
 
 
 @router.get(
-    "/parks/{park_id}/tenants", summary="A park's tenants", responses=responses(400, 401, 403, 404, 422)
+    "/parks/{park_id}/tenants",
+    summary="A park's tenants",
+    responses=responses(InvalidCursor, Forbidden, NotFound),
 )
 async def list_park_tenants(
     park_id: ParkId,

@@ -4,17 +4,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, region_out_of_scope
 from services.common.changes import Change, record_changes
-from services.common.errors import field_problem, not_found, unique_conflict
+from services.common.errors import NotFound, Required, unique_conflict
 from services.registry.enterprises import repository as enterprises
+from services.registry.errors import ParkExists
 from services.registry.parks import repository as repo
 from services.registry.parks.models import Park
 from services.registry.parks.schemas import ParkIn, ParkOut, ParkPatch, TenancyIn, TenancyOut
 
 # A name is unique within its region (checked first for a precise message; the constraint decides
 # between concurrent registrations).
-unique_conflict(
-    "uq_parks_region_code_name", "park_exists", "/name", "a park of this name exists in the region"
-)
+unique_conflict("uq_parks_region_code_name", ParkExists, "/name", "a park of this name exists in the region")
 
 FIELDS = ("name", "region_code", "address", "opened_on", "star_rating", "rated_on", "national_demo_base")
 
@@ -37,9 +36,7 @@ def _scope(principal: Principal, region_code: str) -> None:
 async def create(session: AsyncSession, principal: Principal, body: ParkIn) -> ParkOut:
     _scope(principal, body.region_code)
     if await repo.name_taken(session, body.region_code, body.name):
-        raise field_problem(
-            409, "park_exists", "/name", f"a park named {body.name} exists in {body.region_code}"
-        )
+        raise ParkExists(name=body.name, region=body.region_code)
     values = body.model_dump()
     if values.get("national_demo_base") is None:
         values["national_demo_base"] = False
@@ -53,25 +50,25 @@ async def create(session: AsyncSession, principal: Principal, body: ParkIn) -> P
 async def get(session: AsyncSession, principal: Principal, park_id: int) -> ParkOut:
     park = await repo.get(session, principal, park_id)
     if park is None:
-        raise not_found("park", str(park_id))
+        raise NotFound(what="park", key=str(park_id))
     return to_out(park, await repo.tenants_now(session, park_id))
 
 
 async def patch(session: AsyncSession, principal: Principal, park_id: int, body: ParkPatch) -> ParkOut:
     park = await repo.get(session, principal, park_id, lock=True)
     if park is None:
-        raise not_found("park", str(park_id))
+        raise NotFound(what="park", key=str(park_id))
     changes = body.model_dump(exclude_unset=True)
     for required in ("name", "region_code", "national_demo_base"):
         if required in changes and changes[required] is None:
-            raise field_problem(422, "required", f"/{required}", f"{required} cannot be cleared")
+            raise Required(field=required, how="cleared")
     if "region_code" in changes:
         _scope(principal, changes["region_code"])
     name, region = changes.get("name", park.name), changes.get("region_code", park.region_code)
     if (name, region) != (park.name, park.region_code) and await repo.name_taken(
         session, region, name, park.id
     ):
-        raise field_problem(409, "park_exists", "/name", f"a park named {name} exists in {region}")
+        raise ParkExists(name=name, region=region)
     before = _snapshot(park)
     for k, v in changes.items():
         setattr(park, k, v)
@@ -93,9 +90,9 @@ async def put_tenant(
 ) -> tuple[TenancyOut, bool]:
     park = await repo.get(session, principal, park_id)
     if park is None:
-        raise not_found("park", str(park_id))
+        raise NotFound(what="park", key=str(park_id))
     if not await enterprises.exists_visible(session, principal, code):
-        raise not_found("enterprise", code)
+        raise NotFound(what="enterprise", key=code)
     before = await repo.tenancy(session, park_id, code)
     snapshot = {"moved_in_on": before.moved_in_on, "moved_out_on": before.moved_out_on} if before else None
     await repo.upsert_tenancy(session, park_id, code, body.moved_in_on, body.moved_out_on)
@@ -118,7 +115,7 @@ async def put_tenant(
 
 async def tenants(session, principal, park_id, current, params):
     if await repo.get(session, principal, park_id) is None:
-        raise not_found("park", str(park_id))
+        raise NotFound(what="park", key=str(park_id))
     rows, cursor = await repo.tenants(session, park_id, current, params)
     items = [
         TenancyOut(

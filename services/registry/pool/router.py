@@ -5,10 +5,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, InvalidCursor, NotFound, RegionOutOfScope, responses
 from services.common.pagination import Page, Pagination
 from services.common.types import RegionPrefix
 from services.registry.enterprises.schemas import Tier
+from services.registry.errors import (
+    INVALID_CREDIT_CODE,
+    AlreadyInTier,
+    NotInTier,
+    RuleSetTierMismatch,
+    TooManyScreenings,
+    UnknownRuleSet,
+    YearOutOfRange,
+)
 from services.registry.pool import runner, service
 from services.registry.pool.schemas import (
     DecisionIn,
@@ -24,7 +33,7 @@ from services.registry.scope import Manager, PathCreditCode
 router = APIRouter(prefix="/v1", tags=["cultivation pool"])
 
 
-@router.get("/rule-sets", summary="Screening rule sets (versioned data)", responses=responses(401, 403))
+@router.get("/rule-sets", summary="Screening rule sets (versioned data)", responses=responses(Forbidden))
 async def list_rule_sets(principal: Manager) -> RuleSetList:
     """Each criterion has an id, description, threshold and the indicator years it needs
     (relative to the screening year)."""
@@ -37,7 +46,16 @@ async def list_rule_sets(principal: Manager) -> RuleSetList:
     status_code=201,
     summary="Screen every enterprise in scope against a rule set",
     responses={
-        **responses(401, 403, 422, 429),
+        **responses(
+            InvalidCursor,
+            Forbidden,
+            RegionOutOfScope,
+            NotFound,
+            RuleSetTierMismatch,
+            UnknownRuleSet,
+            YearOutOfRange,
+            TooManyScreenings,
+        ),
         202: {
             "model": ScreeningOut,
             "description": "Accepted: a large region is screened in the background. `Location` "
@@ -73,7 +91,7 @@ async def create_screening(
 @router.get(
     "/screenings/{screening_id}",
     summary="A stored screening with its candidates (paginated)",
-    responses=responses(400, 401, 403, 404, 422),
+    responses=responses(InvalidCursor, Forbidden, NotFound),
 )
 async def get_screening(
     screening_id: Annotated[int, Path(ge=1, le=2**62)],
@@ -95,7 +113,7 @@ async def get_screening(
     "/pool/decisions",
     status_code=201,
     summary="Admit, reject or exit an enterprise at a pool tier",
-    responses=responses(401, 403, 404, 409, 422),
+    responses=responses(Forbidden, NotFound, AlreadyInTier, NotInTier, YearOutOfRange),
 )
 async def create_pool_decision(body: DecisionIn, session: DbSession, principal: Manager) -> DecisionOut:
     """An enterprise holds at most one active tier: admitting it at another tier promotes (or moves)
@@ -105,7 +123,11 @@ async def create_pool_decision(body: DecisionIn, session: DbSession, principal: 
     return await service.decide(session, principal, body)
 
 
-@router.get("/pool", summary="Enterprises holding a pool tier", responses=responses(400, 401, 403, 422))
+@router.get(
+    "/pool",
+    summary="Enterprises holding a pool tier",
+    responses=responses(InvalidCursor, Forbidden, RegionOutOfScope),
+)
 async def list_pool(
     session: DbSession,
     principal: Manager,
@@ -121,7 +143,7 @@ async def list_pool(
 @router.get(
     "/enterprises/{credit_code}/pool-history",
     summary="Every pool decision about an enterprise, oldest first",
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, NotFound, *INVALID_CREDIT_CODE),
 )
 async def pool_history(
     credit_code: PathCreditCode, session: DbSession, principal: Manager

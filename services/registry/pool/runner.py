@@ -29,8 +29,8 @@ from typing import Any
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
-from services.common.errors import problem_body
 from services.common.settings import Settings
+from services.registry.errors import ScreeningFailed, ScreeningWorkerDied
 from services.registry.pool import evaluation
 from services.registry.pool import repository as repo
 from services.registry.pool.evaluation import BackgroundRun, Run
@@ -120,10 +120,8 @@ async def _supervise(app: Any, principal: Principal, run: BackgroundRun) -> None
 def run_problem(exc: BaseException) -> dict[str, Any]:
     """The problem a failed run reports (nothing internal: the log has the details)."""
     if isinstance(exc, BrokenProcessPool):
-        return problem_body(
-            503, "screening_worker_died", "the process evaluating this screening stopped; start it again"
-        )
-    return problem_body(500, "screening_failed", "the screening could not be completed; quote the request_id")
+        return ScreeningWorkerDied.body()
+    return ScreeningFailed.body()
 
 
 async def _fail(app: Any, principal: Principal, screening_id: int, exc: BaseException) -> None:

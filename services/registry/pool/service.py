@@ -11,10 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
 from services.common.context import request_id_var
-from services.common.errors import Problem, field_problem, not_found, problem_body
+from services.common.errors import NotFound
 from services.common.pagination import PageParams, cursor_binding, list_filters
 from services.common.settings import ScreeningSettings, Settings
 from services.registry.enterprises import repository as enterprises
+from services.registry.errors import (
+    AlreadyInTier,
+    NotInTier,
+    RuleSetTierMismatch,
+    ScreeningAbandoned,
+    TooManyScreenings,
+    UnknownRuleSet,
+    YearOutOfRange,
+)
 from services.registry.indicators.schemas import max_year
 from services.registry.pool import repository as repo
 from services.registry.pool import runner
@@ -45,18 +54,11 @@ def _first_page(principal: Principal, screening_id: int) -> PageParams:
 def _rule_set(body: ScreeningIn) -> dict:
     rs = rule_sets().get(body.rule_set)
     if rs is None:
-        raise field_problem(
-            422, "unknown_rule_set", "/rule_set", f"no rule set {body.rule_set!r}; see GET /v1/rule-sets"
-        )
+        raise UnknownRuleSet(rule_set=body.rule_set)
     if body.tier not in rs["tiers"]:
-        raise field_problem(
-            422,
-            "rule_set_tier_mismatch",
-            "/tier",
-            f"rule set {rs['id']} screens tiers {', '.join(rs['tiers'])}",
-        )
+        raise RuleSetTierMismatch(f"rule set {rs['id']} screens tiers {', '.join(rs['tiers'])}")
     if body.year > max_year():
-        raise field_problem(422, "year_out_of_range", "/year", f"year must be ≤ {max_year()}")
+        raise YearOutOfRange(f"year must be ≤ {max_year()}", pointer="/year")
     return rs
 
 
@@ -88,12 +90,7 @@ async def screen(
     opts = settings.screening
     if await repo.fewer_than(session, region, opts.background_above + 1) is None:
         if await repo.running_by(session, principal.sub, opts.lease_s) >= opts.per_caller:
-            raise Problem(
-                429,
-                "too_many_screenings",
-                f"you have {opts.per_caller} screenings running already; start another when one has finished",
-                headers={"Retry-After": "30"},
-            )
+            raise TooManyScreenings(running=opts.per_caller, headers={"Retry-After": "30"})
         screening = await repo.add_screening(
             session, Screening(**fields, status="running", progress=0, heartbeat_at=func.now())
         )
@@ -142,11 +139,7 @@ async def screen(
 
 
 def _abandoned() -> dict:
-    return problem_body(
-        503,
-        "screening_abandoned",
-        "the process running this screening stopped (no heartbeat within the lease); start it again",
-    )
+    return ScreeningAbandoned.body()
 
 
 async def visible_screening(session: AsyncSession, principal: Principal, screening_id: int) -> Screening:
@@ -155,7 +148,7 @@ async def visible_screening(session: AsyncSession, principal: Principal, screeni
     s = await repo.get_screening(session, screening_id)
     own = principal.region_prefix()
     if s is None or (own is not None and not (s.region or "").startswith(own)):
-        raise not_found("screening", str(screening_id))
+        raise NotFound(what="screening", key=str(screening_id))
     return s
 
 
@@ -192,17 +185,15 @@ async def get_screening(
 async def decide(session: AsyncSession, principal: Principal, body: DecisionIn) -> DecisionOut:
     code = body.credit_code
     if body.year > max_year():
-        raise field_problem(422, "year_out_of_range", "/year", f"year must be ≤ {max_year()}")
+        raise YearOutOfRange(f"year must be ≤ {max_year()}", pointer="/year")
     ent = await enterprises.lock_visible(session, principal, code)
     if ent is None:
-        raise not_found("enterprise", code)
+        raise NotFound(what="enterprise", key=code)
     current = ent.tier
     if body.decision == "admit" and current == body.tier:
-        raise Problem(409, "already_in_tier", f"{code} already holds tier {current}")
+        raise AlreadyInTier(code=code, tier=current)
     if body.decision == "exit" and current != body.tier:
-        raise Problem(
-            409, "not_in_tier", f"{code} does not hold tier {body.tier} (active tier: {current or 'none'})"
-        )
+        raise NotInTier(code=code, tier=body.tier, current=current or "none")
     if body.screening_id is not None:
         await visible_screening(session, principal, body.screening_id)
     decision = await repo.add_decision(
@@ -235,7 +226,7 @@ def _decision_dict(d: PoolDecision) -> dict:
 
 async def history(session: AsyncSession, principal: Principal, code: str) -> list[DecisionOut]:
     if not await enterprises.exists_visible(session, principal, code):
-        raise not_found("enterprise", code)
+        raise NotFound(what="enterprise", key=code)
     return [DecisionOut.model_validate(_decision_dict(d)) for d in await repo.history(session, code)]
 
 

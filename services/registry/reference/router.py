@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Query
 from pydantic import StringConstraints
 
 from services.common.credit_code import check_credit_code, describe
-from services.common.errors import Problem, field_problem, not_found, responses
+from services.common.errors import NotFound, responses
 from services.common.types import RegionCode, text
+from services.registry.errors import IndicatorRequired, UnknownIndustry
 from services.registry.reference import data
 from services.registry.reference.schemas import (
     CreditCodeOut,
@@ -29,7 +30,7 @@ def _region_dict(r: data.Region) -> dict:
     return {**r.__dict__, "successors": list(r.successors)}
 
 
-@router.get("/regions", summary="Zhejiang administrative divisions (GB/T 2260)", responses=responses(422))
+@router.get("/regions", summary="Zhejiang administrative divisions (GB/T 2260)")
 async def list_regions(
     level: Annotated[text(StringConstraints(pattern="^(province|city|county)$")) | None, Query()] = None,
     parent: Annotated[RegionCode | None, Query()] = None,
@@ -48,12 +49,12 @@ async def list_regions(
     return RegionList(version=version, items=items)
 
 
-@router.get("/regions/{code}", summary="One region with its children", responses=responses(404, 422))
+@router.get("/regions/{code}", summary="One region with its children", responses=responses(NotFound))
 async def get_region(code: Annotated[RegionCode, Path()]) -> RegionDetail:
     version, regions = data.regions_data()
     r = regions.get(code)
     if r is None:
-        raise not_found("region", code)
+        raise NotFound(what="region", key=code)
     children = [_region_dict(c) for c in regions.values() if c.parent == code]
     return RegionDetail(**_region_dict(r), version=version, children=children)
 
@@ -67,7 +68,6 @@ async def list_industries() -> IndustryList:
 @router.get(
     "/tools/credit-code/{code}",
     summary="Check a 统一社会信用代码 (public)",
-    responses=responses(422),
 )
 async def check_credit_code_tool(
     code: Annotated[text(StringConstraints(max_length=64)), Path()],
@@ -92,7 +92,7 @@ Yuan = Annotated[Decimal | None, Query(ge=0, le=Decimal("1e15"), decimal_places=
 @router.get(
     "/tools/size-class",
     summary="Classify an enterprise's size (企业划型, public)",
-    responses=responses(422),
+    responses=responses(IndicatorRequired, UnknownIndustry),
 )
 async def size_class_tool(
     industry_code: Annotated[
@@ -111,15 +111,13 @@ async def size_class_tool(
     send get a 422 naming it."""
     problem = data.industry_class_problem(industry_code)
     if problem:
-        raise field_problem(422, "unknown_industry", "#/query/industry_code", problem)
+        raise UnknownIndustry(problem)
     try:
         result = classify(
             industry_code, {"employees": employees, "revenue": revenue, "total_assets": total_assets}
         )
     except MissingIndicator as e:
-        raise Problem(
-            422,
-            "indicator_required",
+        raise IndicatorRequired(
             f"industry {industry_code} is classified on " + ", ".join(e.names),
             errors=[
                 {

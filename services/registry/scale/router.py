@@ -3,8 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, NotFound, responses
 from services.common.pagination import Page
+from services.registry.errors import INVALID_CREDIT_CODE, YearOutOfRange
 from services.registry.scale import service
 from services.registry.scale.schemas import ScaleStatusIn, ScaleStatusOut
 from services.registry.scope import Manager, PathCreditCode
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["scale status"])
     "/enterprises/{credit_code}/scale-status",
     status_code=201,
     summary="Record a 规上 (above-scale) status fact",
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, NotFound, YearOutOfRange, *INVALID_CREDIT_CODE),
 )
 async def add_scale_status(
     credit_code: PathCreditCode, body: ScaleStatusIn, session: DbSession, principal: Manager
@@ -29,7 +30,7 @@ async def add_scale_status(
 @router.get(
     "/enterprises/{credit_code}/scale-status",
     summary="Scale-status history (小升规 entries marked)",
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, NotFound, *INVALID_CREDIT_CODE),
 )
 async def list_scale_status(
     credit_code: PathCreditCode, session: DbSession, principal: Manager

@@ -4,8 +4,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
-from services.common.errors import field_problem, not_found
+from services.common.errors import NotFound
 from services.registry.enterprises import repository as enterprises
+from services.registry.errors import YearOutOfRange
 from services.registry.indicators.schemas import max_year
 from services.registry.scale import repository as repo
 from services.registry.scale.models import ScaleStatus
@@ -24,11 +25,9 @@ def with_entries(facts: list[ScaleStatus]) -> list[ScaleStatusOut]:
 
 async def add(session: AsyncSession, principal: Principal, code: str, body: ScaleStatusIn) -> ScaleStatusOut:
     if body.effective_year > max_year():
-        raise field_problem(
-            422, "year_out_of_range", "/effective_year", f"effective_year must be ≤ {max_year()}"
-        )
+        raise YearOutOfRange(f"effective_year must be ≤ {max_year()}", pointer="/effective_year")
     if await enterprises.lock_visible(session, principal, code) is None:
-        raise not_found("enterprise", code)
+        raise NotFound(what="enterprise", key=code)
     fact = await repo.add(session, ScaleStatus(credit_code=code, **body.model_dump()))
     await record_changes(
         session,
@@ -42,5 +41,5 @@ async def add(session: AsyncSession, principal: Principal, code: str, body: Scal
 
 async def history(session: AsyncSession, principal: Principal, code: str) -> list[ScaleStatusOut]:
     if not await enterprises.exists_visible(session, principal, code):
-        raise not_found("enterprise", code)
+        raise NotFound(what="enterprise", key=code)
     return with_entries(await repo.history(session, code))

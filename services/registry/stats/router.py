@@ -5,9 +5,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, RegionOutOfScope, responses
 from services.common.http import json_response
 from services.common.types import RegionPrefix
+from services.registry.errors import BaselineNotBeforeYear, YearOutOfRange
 from services.registry.scope import Manager
 from services.registry.stats import service
 from services.registry.stats.schemas import StatsOut
@@ -39,7 +40,7 @@ caller's region or a sub-region, as of the end of `year` (today for the current 
     summary="Registry statistics and programme targets",
     description=DESCRIPTION,
     response_model=StatsOut,
-    responses=responses(401, 403, 422),
+    responses=responses(Forbidden, RegionOutOfScope, BaselineNotBeforeYear, YearOutOfRange),
 )
 async def get_stats(
     session: DbSession,

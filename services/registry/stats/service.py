@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.errors import field_problem
+from services.registry.errors import BaselineNotBeforeYear, YearOutOfRange
 from services.registry.reference.data import region as region_info
 from services.registry.reference.data import targets
 from services.registry.scope import effective_region
@@ -124,12 +124,10 @@ async def stats(
     today = date.today()
     year = year or today.year
     if year > today.year + 1:
-        raise field_problem(422, "year_out_of_range", "#/query/year", f"year must be ≤ {today.year + 1}")
+        raise YearOutOfRange(f"year must be ≤ {today.year + 1}", pointer="#/query/year")
     baseline = baseline_year if baseline_year is not None else year - 1
     if baseline >= year:
-        raise field_problem(
-            422, "baseline_not_before_year", "#/query/baseline_year", "baseline_year must be before year"
-        )
+        raise BaselineNotBeforeYear()
     scope = effective_region(principal, region)
     as_of = min(date(year, 12, 31), today)
     key = (str(session.bind.url), scope, year, baseline, as_of, group_by)

@@ -5,8 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, NotFound, responses
 from services.common.pagination import Page
+from services.registry.errors import INVALID_CREDIT_CODE, AlreadyRevoked
 from services.registry.scope import Manager, PathCreditCode
 from services.registry.titles import service
 from services.registry.titles.schemas import RevokeIn, TitleIn, TitleOut
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["titles"])
     "/enterprises/{credit_code}/titles",
     status_code=201,
     summary="Record a title or honour (dated, with rule version)",
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, NotFound, *INVALID_CREDIT_CODE),
 )
 async def add_title(
     credit_code: PathCreditCode, body: TitleIn, session: DbSession, principal: Manager
@@ -30,7 +31,7 @@ async def add_title(
 @router.get(
     "/enterprises/{credit_code}/titles",
     summary="All titles of an enterprise, with their state today",
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, NotFound, *INVALID_CREDIT_CODE),
 )
 async def list_titles(credit_code: PathCreditCode, session: DbSession, principal: Manager) -> Page[TitleOut]:
     return Page(items=await service.list_for(session, principal, credit_code), next_cursor=None)
@@ -39,7 +40,7 @@ async def list_titles(credit_code: PathCreditCode, session: DbSession, principal
 @router.post(
     "/enterprises/{credit_code}/titles/{title_id}/revoke",
     summary="Revoke a title with a reason",
-    responses=responses(401, 403, 404, 409, 422),
+    responses=responses(Forbidden, NotFound, AlreadyRevoked, *INVALID_CREDIT_CODE),
 )
 async def revoke_title(
     credit_code: PathCreditCode,

@@ -6,8 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
-from services.common.errors import Problem, not_found
+from services.common.errors import NotFound
 from services.registry.enterprises import repository as enterprises
+from services.registry.errors import AlreadyRevoked
 from services.registry.titles import repository as repo
 from services.registry.titles.models import Title
 from services.registry.titles.schemas import RevokeIn, TitleIn, TitleOut
@@ -32,7 +33,7 @@ def to_out(t: Title) -> TitleOut:
 
 async def _visible(session: AsyncSession, principal: Principal, code: str) -> None:
     if not await enterprises.exists_visible(session, principal, code):
-        raise not_found("enterprise", code)
+        raise NotFound(what="enterprise", key=code)
 
 
 async def add(session: AsyncSession, principal: Principal, code: str, body: TitleIn) -> TitleOut:
@@ -58,9 +59,9 @@ async def revoke(
     await _visible(session, principal, code)
     title = await repo.get_for_update(session, code, title_id)
     if title is None:
-        raise not_found("title", str(title_id))
+        raise NotFound(what="title", key=str(title_id))
     if title.status == "revoked":
-        raise Problem(409, "already_revoked", f"title {title_id} was revoked on {title.revoked_on}")
+        raise AlreadyRevoked(title_id=title_id, revoked_on=title.revoked_on)
     title.status = "revoked"
     title.revoked_on = body.revoked_on or date.today()
     title.revoke_reason = body.reason

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Response
 
 from services.common.auth import Principal, require_kind
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, NotFound, responses
 from services.common.types import CreditCode
 from services.standards.adoption import service
 from services.standards.adoption.schemas import AdoptionIn, AdoptionOut
@@ -26,7 +26,7 @@ Year = Annotated[int, Path(ge=2000, le=2100)]
         "NEQ products are kept but not counted. 201 when the year is new, 200 when replaced."
     ),
     status_code=200,
-    responses={201: {"model": AdoptionOut, "description": "Created"}} | responses(401, 403, 404, 422),
+    responses={201: {"model": AdoptionOut, "description": "Created"}} | responses(Forbidden, NotFound),
 )
 async def put_adoption(
     credit_code: Annotated[CreditCode, Path()],
@@ -45,7 +45,7 @@ async def put_adoption(
 @router.get(
     "/v1/enterprises/{credit_code}/adoption/{year}",
     summary="An enterprise's adoption report for a year",
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, NotFound),
 )
 async def get_adoption(
     credit_code: Annotated[CreditCode, Path()], year: Year, session: DbSession, principal: Official

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
-from services.common.errors import not_found
+from services.common.errors import NotFound
 from services.standards.adoption import repository as repo
 from services.standards.adoption.models import AdoptionReport
 from services.standards.adoption.schemas import AdoptingProduct, AdoptionIn, AdoptionOut, rate_of
@@ -67,5 +67,5 @@ async def get(session: AsyncSession, principal: Principal, credit_code: str, yea
     await _require_enterprise_in_scope(session, principal, credit_code, "#/path/credit_code")
     row = await repo.get(session, credit_code, year)
     if row is None:
-        raise not_found("adoption report", f"{credit_code}/{year}")
+        raise NotFound(what="adoption report", key=f"{credit_code}/{year}")
     return to_out(row)

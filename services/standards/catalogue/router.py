@@ -9,7 +9,7 @@ from pydantic import StringConstraints
 
 from services.common.auth import CurrentPrincipal, Principal, require_kind
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, InvalidCursor, NotFound, Required, responses
 from services.common.pagination import Page, Pagination
 from services.common.types import CreditCode, text
 from services.standards.catalogue import service
@@ -23,6 +23,7 @@ from services.standards.catalogue.schemas import (
     StandardPatch,
     StandardStatus,
 )
+from services.standards.errors import InvalidStandardCode, LevelMismatch, StandardExists
 
 router = APIRouter(tags=["standards catalogue"])
 Writer = Annotated[Principal, require_kind("admin", "official")]
@@ -38,7 +39,7 @@ CodePath = Annotated[
     "/v1/standards",
     status_code=201,
     summary="Add a standard to the catalogue",
-    responses=responses(401, 403, 409, 422),
+    responses=responses(Forbidden, StandardExists),
 )
 async def create_standard(body: StandardCreate, session: DbSession, principal: Writer) -> StandardOut:
     return await service.create(session, principal, body)
@@ -48,7 +49,7 @@ async def create_standard(body: StandardCreate, session: DbSession, principal: W
     "/v1/standards",
     summary="Search the catalogue",
     description="Ordered by code. `q` matches code or title (case-insensitive substring).",
-    responses=responses(400, 401, 422),
+    responses=responses(InvalidCursor),
 )
 async def list_standards(
     session: DbSession,
@@ -71,7 +72,7 @@ async def list_standards(
     "201 when the enterprise is new to the standard, 200 otherwise. Officials only for enterprises "
     "in their region.",
     responses={200: {"model": DrafterOut, "description": "Already recorded (role kept or changed)"}}
-    | responses(401, 403, 404, 422),
+    | responses(Forbidden, NotFound, InvalidStandardCode),
     status_code=201,
 )
 async def add_drafter(
@@ -86,7 +87,7 @@ async def add_drafter(
 @router.get(
     "/v1/standards/{code:path}",
     summary="One standard by number",
-    responses=responses(401, 404, 422),
+    responses=responses(NotFound, InvalidStandardCode),
 )
 async def get_standard(code: CodePath, session: DbSession, principal: CurrentPrincipal) -> StandardOut:
     return await service.get(session, code)
@@ -95,7 +96,7 @@ async def get_standard(code: CodePath, session: DbSession, principal: CurrentPri
 @router.patch(
     "/v1/standards/{code:path}",
     summary="Change a standard (title, level, status, publication date, adoption)",
-    responses=responses(401, 403, 404, 422),
+    responses=responses(Forbidden, NotFound, InvalidStandardCode, LevelMismatch, Required),
 )
 async def update_standard(
     code: CodePath, body: StandardPatch, session: DbSession, principal: Writer
@@ -107,7 +108,7 @@ async def update_standard(
     "/v1/enterprises/{credit_code}/standards",
     summary="Standards an enterprise drafted, with its role",
     description="Officials see enterprises in their region only (404 otherwise).",
-    responses=responses(400, 401, 403, 404, 422),
+    responses=responses(InvalidCursor, Forbidden, NotFound),
 )
 async def list_enterprise_standards(
     credit_code: Annotated[CreditCode, Path()],

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
-from services.common.errors import Problem, field_problem, not_found
+from services.common.errors import NotFound, Required
 from services.common.pagination import PageParams, page_of
 from services.standards.catalogue import repository as repo
 from services.standards.catalogue.codes import normalize_standard_code
@@ -20,6 +20,7 @@ from services.standards.catalogue.schemas import (
     StandardPatch,
     _check_level,
 )
+from services.standards.errors import InvalidStandardCode, LevelMismatch, StandardExists
 
 SCHEMA = "standards"
 
@@ -44,7 +45,7 @@ def _code_from_path(raw: str) -> str:
     try:
         return normalize_standard_code(raw)
     except ValueError as e:
-        raise field_problem(422, "invalid_standard_code", "#/path/code", str(e)) from e
+        raise InvalidStandardCode(str(e)) from e
 
 
 async def create(session: AsyncSession, principal: Principal, body: StandardCreate) -> StandardOut:
@@ -59,9 +60,7 @@ async def create(session: AsyncSession, principal: Principal, body: StandardCrea
     )
     created = await repo.add(session, standard)
     if created is None:
-        raise field_problem(
-            409, "standard_exists", "/code", f"standard {body.code} is already in the catalogue"
-        )
+        raise StandardExists(code=body.code)
     out = to_out(created)
     await record_changes(
         session, SCHEMA, principal, [Change("created", "standard", created.code, None, out.model_dump())]
@@ -73,7 +72,7 @@ async def get(session: AsyncSession, raw_code: str) -> StandardOut:
     code = _code_from_path(raw_code)
     s = await repo.get_by_code(session, code)
     if s is None:
-        raise not_found("standard", code)
+        raise NotFound(what="standard", key=code)
     return to_out(s)
 
 
@@ -83,7 +82,7 @@ async def patch(
     code = _code_from_path(raw_code)
     s = await repo.get_by_code(session, code, for_update=True)
     if s is None:
-        raise not_found("standard", code)
+        raise NotFound(what="standard", key=code)
     before = to_out(s)
     values = {}
     fields = body.model_fields_set
@@ -91,7 +90,7 @@ async def patch(
         if f in fields:
             value = getattr(body, f)
             if value is None:
-                raise field_problem(422, "required", f"/{f}", f"{f} cannot be null")
+                raise Required(field=f, how="null")
             values[f] = value
     if "published_on" in fields:
         values["published_on"] = body.published_on
@@ -101,7 +100,7 @@ async def patch(
     try:
         _check_level(code, values.get("level", s.level))
     except ValueError as e:
-        raise field_problem(422, "level_mismatch", "/level", str(e)) from e
+        raise LevelMismatch(str(e)) from e
     changed = {k: v for k, v in values.items() if getattr(s, k) != v}
     if changed:
         await repo.update(session, s, changed)
@@ -129,11 +128,10 @@ async def _require_enterprise_in_scope(
 ) -> None:
     region = await repo.enterprise_region(session, credit_code)
     if not repo.enterprise_visible(principal, region):
-        raise Problem(
-            404,
-            "not_found",
+        raise NotFound(
             f"enterprise {credit_code} not found in your region",
-            errors=[{"pointer": pointer, "code": "not_found", "message": "outside your region"}],
+            pointer=pointer,
+            message="outside your region",
         )
 
 
@@ -143,7 +141,7 @@ async def add_drafter(
     code = _code_from_path(raw_code)
     s = await repo.get_by_code(session, code)
     if s is None:
-        raise not_found("standard", code)
+        raise NotFound(what="standard", key=code)
     await _require_enterprise_in_scope(session, principal, body.credit_code, "/credit_code")
     before_role, inserted = await repo.upsert_drafter(session, s.id, body.credit_code, body.role)
     out = DrafterOut(standard_code=code, credit_code=body.credit_code, role=body.role)

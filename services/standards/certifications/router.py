@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Response
 from services.common.auth import CurrentPrincipal, Principal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, InvalidCursor, NotFound, responses
 from services.common.pagination import Page, Pagination
 from services.common.types import CreditCode
 from services.standards.catalogue.schemas import StandardCode
@@ -24,6 +24,7 @@ from services.standards.certifications.schemas import (
     EffectiveStatus,
     HistoryEntry,
 )
+from services.standards.errors import AmbiguousCertificateNo
 
 router = APIRouter(tags=["certifications"])
 Reader = Annotated[Principal, require_kind("admin", "official", "certifier")]
@@ -47,7 +48,7 @@ CertifierQuery = Annotated[
         "rejected. Send `Idempotency-Key` to make a retry safe. Certification bodies only."
     ),
     response_model=BatchResponse,
-    responses=responses(401, 403, 409, 413, 422),
+    responses=responses(Forbidden),
 )
 async def push_certifications(
     body: BatchRequest,
@@ -61,7 +62,7 @@ async def push_certifications(
     return Response(content=json.dumps(result, ensure_ascii=False), media_type="application/json")
 
 
-@router.get("/v1/rules", summary="The certification push rule set and its version", responses=responses(401))
+@router.get("/v1/rules", summary="The certification push rule set and its version")
 async def list_rules(principal: CurrentPrincipal) -> RuleSetOut:
     return RULES.describe()
 
@@ -75,7 +76,7 @@ async def list_rules(principal: CurrentPrincipal) -> RuleSetOut:
         "`status` filters on the effective status (`expired` = valid or suspended and past expires_on, "
         "Asia/Shanghai); `expiring_before` keeps certificates with expires_on before that date."
     ),
-    responses=responses(400, 401, 403, 422),
+    responses=responses(InvalidCursor, Forbidden),
 )
 async def list_certifications(
     session: DbSession,
@@ -103,7 +104,7 @@ async def list_certifications(
 @router.get(
     "/v1/certifications/{certificate_no:path}/history",
     summary="Every accepted change of a certificate, oldest first (append-only)",
-    responses=responses(400, 401, 403, 404, 409, 422),
+    responses=responses(InvalidCursor, Forbidden, NotFound, AmbiguousCertificateNo),
 )
 async def certification_history(
     certificate_no: CertificateNoPath,
@@ -120,7 +121,7 @@ async def certification_history(
     "/v1/certifications/{certificate_no:path}",
     summary="One certificate in your scope",
     description="409 when the number exists at several bodies in your scope and no `certifier` is given.",
-    responses=responses(401, 403, 404, 409, 422),
+    responses=responses(Forbidden, NotFound, AmbiguousCertificateNo),
 )
 async def get_certification(
     certificate_no: CertificateNoPath, session: DbSession, principal: Reader, certifier: CertifierQuery = None

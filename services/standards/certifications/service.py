@@ -19,13 +19,14 @@ from services.common.batch import (
     rejected_key,
 )
 from services.common.context import request_id_var
-from services.common.errors import Problem, not_found
+from services.common.errors import Forbidden, NotFound
 from services.common.pagination import PageParams, page_of
 from services.standards.catalogue.codes import is_zhejiang_made
 from services.standards.certifications import repository as repo
 from services.standards.certifications.models import TERMINAL, Certificate
 from services.standards.certifications.rules import RULES, rule_for_error
 from services.standards.certifications.schemas import CertificateOut, CertificateRecord, HistoryEntry
+from services.standards.errors import AmbiguousCertificateNo
 
 SCHEMA = "standards"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -147,7 +148,7 @@ async def push_batch(
     with their findings are not worth a pydantic model each."""
     certifier = principal.org
     if principal.kind != "certifier" or not certifier:
-        raise Problem(403, "forbidden", "only a certification body (with its org code) pushes certificates")
+        raise Forbidden("only a certification body (with its org code) pushes certificates")
     today = today_shanghai()
     parsed, rejected = _parse(records)
     results: list[dict[str, Any] | None] = [None] * len(records)
@@ -228,15 +229,10 @@ async def _one(
 ) -> Certificate:
     found = await repo.find_visible(session, principal, certificate_no, certifier)
     if not found:
-        raise not_found("certificate", certificate_no)
+        raise NotFound(what="certificate", key=certificate_no)
     if len(found) > 1:
         bodies = ", ".join(c.certifier for c in found)
-        raise Problem(
-            409,
-            "ambiguous_certificate_no",
-            f"certificate {certificate_no} exists at several bodies ({bodies}); pass ?certifier=",
-            errors=[{"pointer": "#/query/certifier", "code": "required", "message": f"one of: {bodies}"}],
-        )
+        raise AmbiguousCertificateNo(number=certificate_no, bodies=bodies)
     return found[0]
 
 

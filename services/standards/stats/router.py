@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from services.common.auth import Principal, require_kind
 from services.common.db import DbSession
-from services.common.errors import responses
+from services.common.errors import Forbidden, RegionOutOfScope, responses
 from services.common.types import RegionCode
 from services.standards.stats import service
 from services.standards.stats.definitions import description
@@ -21,7 +21,7 @@ router = APIRouter(tags=["statistics"])
     "/v1/stats",
     summary="Standards led, 浙江制造 standards, 品字标 SMEs and the adoption rate",
     description=description(),
-    responses=responses(401, 403, 422),
+    responses=responses(Forbidden, RegionOutOfScope),
 )
 async def standards_stats(
     session: DbSession,

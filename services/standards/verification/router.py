@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from services.common.errors import responses
+from services.common.errors import QueryTooBroad, responses
 from services.standards.certifications.schemas import CertificateNoParam, CertifierParam
+from services.standards.errors import CertificateNotFound
 from services.standards.verification import service
 from services.standards.verification.schemas import LookupRequest, LookupResponse, Verification
 
@@ -27,7 +28,7 @@ VERIFY_PATH = "/v1/public/certifications/{certificate_no:path}"
         "named body does not) is a 404 problem."
     ),
     response_model=Verification,
-    responses=responses(404, 422),
+    responses=responses(CertificateNotFound, QueryTooBroad),
 )
 async def verify_certificate(
     certificate_no: Annotated[CertificateNoParam, Path()],
@@ -45,7 +46,7 @@ async def verify_certificate(
     summary="Verify up to 100 certificate numbers at once (public)",
     description="One result per number asked, in order; `found: false` for unknown numbers.",
     response_model=LookupResponse,
-    responses=responses(413, 422),
+    responses=responses(QueryTooBroad),
 )
 async def lookup_certificates(body: LookupRequest, request: Request) -> Response:
     return _json(await service.lookup(request.app, body.certificate_nos))

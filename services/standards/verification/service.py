@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from services.common.errors import Problem
 from services.standards.certifications.service import effective_status, today_shanghai
+from services.standards.errors import CertificateNotFound
 from services.standards.verification import repository as repo
 
 _ONE_DAY = timedelta(days=1)
@@ -48,7 +48,7 @@ async def verify(app: Any, certificate_no: str, certifier: str | None) -> dict[s
     number = certificate_no.strip()
     rows = await repo.by_number(app, number, certifier.strip() if certifier else None)
     if not rows:
-        raise Problem(404, "certificate_not_found", f"no certificate numbered {number} is on record")
+        raise CertificateNotFound(number=number)
     return holders(rows, today_shanghai())
 
 

@@ -1,0 +1,89 @@
+"""The gateway's named problems: its refusals at the front door (credentials, policy, upstreams)
+and its own routes' problems. Raised where they happen and declared on the routes (the gateway's
+own) or on every proxied operation of the merged OpenAPI (gateway.openapi). The kit's problems
+(services.common.errors) are used as they are: `forbidden`, `rate_limited`, `upstream_timeout`,
+`bad_gateway`, `not_found`."""
+
+from __future__ import annotations
+
+from services.common.errors import (
+    BadGateway,
+    Forbidden,
+    NamedProblem,
+    NotFound,
+    RateLimited,
+    UpstreamTimeout,
+)
+
+# 401, sent with `WWW-Authenticate: Bearer realm="eaglet"` (gateway.auth.unauthorized).
+CredentialsMissing = NamedProblem(401, "credentials_missing", "no Authorization header")
+CredentialsMalformed = NamedProblem(
+    401, "credentials_malformed", "the Authorization header is not 'Bearer <api key or JWT>'"
+)
+CredentialsInvalid = NamedProblem(
+    401, "credentials_invalid", "an unknown, revoked or invalid API key or token"
+)
+CredentialsExpired = NamedProblem(401, "credentials_expired", "the bearer token has expired")
+CREDENTIALS = (CredentialsMissing, CredentialsMalformed, CredentialsInvalid, CredentialsExpired)
+
+# 403: a person's token that maps to no eaglet principal; the policy's refusal is `forbidden`.
+NoEagletRole = NamedProblem(403, "no_eaglet_role", "the token carries no eaglet kind claim")
+NoEagletRegion = NamedProblem(403, "no_eaglet_region", "an official's token carries no region")
+
+# The upstream could not answer (gateway.upstream.UpstreamError).
+UpstreamBadResponse = NamedProblem(
+    502,
+    "upstream_bad_response",
+    "the service's answer was not valid HTTP",
+    detail="the {upstream} service sent an answer that is not valid HTTP",
+)
+UpstreamUnavailable = NamedProblem(
+    503, "upstream_unavailable", "the service is unavailable or its circuit is open; see Retry-After"
+)
+UPSTREAM = (UpstreamBadResponse, UpstreamUnavailable, UpstreamTimeout)
+ClientDisconnected = NamedProblem(
+    400,
+    "client_disconnected",
+    "the client went away while sending the body",
+    detail="the client went away while sending the body",
+)
+
+# What the front door may answer before or instead of a route: credentials (401), the policy
+# (403: a route behind it only), the rate limit (429, per caller or per IP).
+ADMISSION = (*CREDENTIALS, NoEagletRole, NoEagletRegion, Forbidden, RateLimited)
+
+# The gateway's own routes.
+NoTargets = NamedProblem(
+    404,
+    "no_targets",
+    "the programme has no targets for this year and region",
+    detail="no targets for programme {programme}, {year}, region {region}{where}",
+)
+ClientRevoked = NamedProblem(
+    409,
+    "client_revoked",
+    "the client is revoked; create a new client",
+    detail="client {client_id} is revoked; create a new client",
+)
+
+__all__ = [
+    "ADMISSION",
+    "CREDENTIALS",
+    "UPSTREAM",
+    "BadGateway",
+    "ClientDisconnected",
+    "ClientRevoked",
+    "CredentialsExpired",
+    "CredentialsInvalid",
+    "CredentialsMalformed",
+    "CredentialsMissing",
+    "Forbidden",
+    "NoEagletRegion",
+    "NoEagletRole",
+    "NoTargets",
+    "NotFound",
+    "RateLimited",
+    "UpstreamBadResponse",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]
