@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from services.common.context import request_id_var
-from services.common.errors import Problem, field_problem
+from services.common.errors import Problem
 from services.common.middleware import header
 from services.common.regions import is_region_code
 from services.common.settings import Settings, get_settings
@@ -44,24 +44,6 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.kind == "admin"
-
-    def region_prefix(self) -> str | None:
-        """The region prefix an official's reads are limited to (``33``, ``3301``, ``330106``);
-        None means no regional limit (admin). Trailing zero pairs are dropped: 330100 → 3301.
-
-        An official whose region is not a code of the reference table is refused (401), never
-        widened: a blank region would otherwise be the prefix of every region."""
-        if self.kind != "official":
-            return None
-        if not is_region_code(self.region):
-            raise _invalid()
-        return region_prefix(self.region)
-
-    def covers_region(self, region_code: str | None) -> bool:
-        prefix = self.region_prefix()
-        if prefix is None:
-            return True
-        return bool(region_code) and region_code.startswith(prefix)
 
     @property
     def actor(self) -> dict[str, str | None]:
@@ -99,25 +81,6 @@ def principal_problem(kind: object, org: object, region: object, scopes: object)
     if not isinstance(scopes, list | tuple) or not all(isinstance(s, str) for s in scopes):
         return "scopes", "must be a list of strings"
     return None
-
-
-def region_out_of_scope(principal: Principal, region: str, pointer: str = "#/query/region") -> Problem:
-    """The 403 every service gives when a caller names a region outside their own."""
-    return field_problem(
-        403,
-        "region_out_of_scope",
-        pointer,
-        "outside your region",
-        detail=f"region {region} is outside your region {principal.region}",
-    )
-
-
-def region_prefix(code: str) -> str:
-    """330000 → 33, 330100 → 3301, 330106 → 330106 (GB/T 2260 hierarchy by prefix)."""
-    code = code.strip()
-    while len(code) > 2 and code.endswith("00"):
-        code = code[:-2]
-    return code
 
 
 def mint_principal(
