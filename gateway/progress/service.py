@@ -27,8 +27,9 @@ from gateway.models import ProgrammeTarget
 from gateway.progress.repository import TargetRepository
 from gateway.progress.schemas import ProgressItem, ProgressReport
 from gateway.upstream import UpstreamError
-from services.common.auth import Principal, region_out_of_scope
+from services.common.auth import Principal
 from services.common.errors import Forbidden, Problem
+from services.common.scope import RegionScope
 from services.common.spreadsheet import cell_text
 
 log = logging.getLogger("eaglet.gateway.progress")
@@ -80,8 +81,7 @@ async def build_report(
     region: str,
     rid: str | None,
 ) -> ProgressReport:
-    if not principal.covers_region(region):
-        raise region_out_of_scope(principal, region)
+    RegionScope.of(principal).require(region, "#/query/region")
     repo = TargetRepository(session)
     targets = await repo.targets(programme, year, region)
     if not targets:

@@ -25,7 +25,6 @@ from services.common.errors import (
     PrincipalInvalid,
     PrincipalMissing,
     Problem,
-    RegionOutOfScope,
 )
 from services.common.middleware import header
 from services.common.regions import is_region_code
@@ -51,24 +50,6 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.kind == "admin"
-
-    def region_prefix(self) -> str | None:
-        """The region prefix an official's reads are limited to (``33``, ``3301``, ``330106``);
-        None means no regional limit (admin). Trailing zero pairs are dropped: 330100 → 3301.
-
-        An official whose region is not a code of the reference table is refused (401), never
-        widened: a blank region would otherwise be the prefix of every region."""
-        if self.kind != "official":
-            return None
-        if not is_region_code(self.region):
-            raise _invalid()
-        return region_prefix(self.region)
-
-    def covers_region(self, region_code: str | None) -> bool:
-        prefix = self.region_prefix()
-        if prefix is None:
-            return True
-        return bool(region_code) and region_code.startswith(prefix)
 
     @property
     def actor(self) -> dict[str, str | None]:
@@ -106,19 +87,6 @@ def principal_problem(kind: object, org: object, region: object, scopes: object)
     if not isinstance(scopes, list | tuple) or not all(isinstance(s, str) for s in scopes):
         return "scopes", "must be a list of strings"
     return None
-
-
-def region_out_of_scope(principal: Principal, region: str, pointer: str = "#/query/region") -> Problem:
-    """The 403 every service gives when a caller names a region outside their own."""
-    return RegionOutOfScope(pointer=pointer, region=region, own=principal.region)
-
-
-def region_prefix(code: str) -> str:
-    """330000 → 33, 330100 → 3301, 330106 → 330106 (GB/T 2260 hierarchy by prefix)."""
-    code = code.strip()
-    while len(code) > 2 and code.endswith("00"):
-        code = code[:-2]
-    return code
 
 
 def mint_principal(

@@ -1,9 +1,10 @@
-"""Who sees which finance records. Applied only inside repositories.
+"""Who sees which finance records (tenant scoping). Applied only inside repositories.
 
 - bank: its own records (owner column = the principal's org);
 - guarantor: its own guarantees;
-- official: records whose borrower region falls under theirs (registry region, or for unmatched
-  borrowers the credit code's area digits — stored as ``borrower_region`` when the record is stored);
+- official: records whose borrower region falls under theirs (the kit's `RegionScope`; the
+  borrower region is the registry's, or for unmatched borrowers the credit code's area digits —
+  stored as ``borrower_region`` when the record is stored);
 - admin: everything.
 """
 
@@ -13,6 +14,9 @@ from sqlalchemy import false, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.common.auth import Principal
+from services.common.errors import NotFound
+from services.common.scope import RegionScope
+from services.finance.errors import NoInstitution
 
 
 def visible(
@@ -25,12 +29,21 @@ def visible(
     if principal.is_admin:
         return true()
     if principal.kind == "official":
-        prefix = principal.region_prefix() or ""
-        if not prefix:
-            return false()
-        return region_col.startswith(prefix, autoescape=True)
+        return RegionScope.of(principal).clause(region_col)
     if principal.kind == "bank" and bank_col is not None and principal.org:
         return bank_col == principal.org
     if principal.kind == "guarantor" and guarantor_col is not None and principal.org:
         return guarantor_col == principal.org
     return false()
+
+
+def stats_lender(principal: Principal, lender: str | None) -> str | None:
+    """The lender a statistics request is limited to: a bank's own institution (naming another
+    is a 404, as one that does not exist), else the `lender` filter as given."""
+    if principal.kind != "bank":
+        return lender
+    if not principal.org:
+        raise NoInstitution(kind="bank")
+    if lender and lender != principal.org:
+        raise NotFound(what="lender", key=lender)
+    return principal.org

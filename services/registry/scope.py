@@ -1,8 +1,8 @@
-"""Who may see which enterprise: the one place the registry's region scoping is defined.
+"""Who may use the registry's routes, and what directory readers see.
 
-Officials see enterprises whose region code starts with their prefix (33 province, 3301 city,
-330106 county); admin sees all; banks, guarantors and certifiers may read only the directory
-record of one enterprise by credit code. Repositories call these helpers in their SQL.
+Managers (officials, admin) manage the registry; banks, guarantors and certifiers may read only the
+directory record of one enterprise by credit code. Which regions an official reaches is the kit's
+`RegionScope` (services/common/scope.py), applied in the repositories.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Path
 from pydantic import StringConstraints
 
-from services.common.auth import Principal, region_out_of_scope, region_prefix, require_kind
+from services.common.auth import Principal, require_kind
 from services.common.credit_code import check_credit_code
 from services.common.types import text
 from services.registry.errors import CREDIT_CODE_PROBLEMS
@@ -34,26 +34,6 @@ HIDDEN_FROM_DIRECTORY_READERS = (
 
 Manager = Annotated[Principal, require_kind(*MANAGERS)]
 DirectoryReader = Annotated[Principal, require_kind(*DIRECTORY_READERS)]
-
-
-def region_like(principal: Principal) -> str | None:
-    """LIKE pattern limiting an official's rows, or None (no limit)."""
-    prefix = principal.region_prefix()
-    return None if prefix is None else prefix + "%"
-
-
-def effective_region(
-    principal: Principal, requested: str | None, pointer: str = "#/query/region"
-) -> str | None:
-    """The region prefix a query runs on: the requested one if the caller covers it, else 403."""
-    own = principal.region_prefix()
-    if requested is None:
-        return own
-    # 330000, 3300 and 33 all mean the province; 330100 and 3301 mean Hangzhou.
-    requested = region_prefix(requested)
-    if own is not None and not requested.startswith(own):
-        raise region_out_of_scope(principal, requested, pointer)
-    return requested
 
 
 async def normalized_code(  # async: no thread-pool hop per request

@@ -100,14 +100,3 @@ def test_another_key_or_algorithm_or_an_edited_payload_is_invalid():
 )
 def test_a_principal_whose_identity_facts_are_malformed_is_refused_not_widened(changes):
     assert code_of(signed(good_claims(**changes))) == "principal_invalid"
-
-
-def test_an_officials_region_prefix_is_never_blank():
-    assert Principal(sub="o", kind="official", region="330100").region_prefix() == "3301"
-    assert Principal(sub="a", kind="admin").region_prefix() is None
-    for odd in (" ", "", "%", None, "3301", "339999"):
-        with pytest.raises(Problem) as e:
-            Principal(sub="o", kind="official", region=odd).region_prefix()
-        assert e.value.status == 401 and e.value.code == "principal_invalid"
-        with pytest.raises(Problem):
-            Principal(sub="o", kind="official", region=odd).covers_region("330106")

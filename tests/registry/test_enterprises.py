@@ -390,6 +390,10 @@ async def test_an_official_filtering_outside_their_region_gets_403(c, as_, db):
         r = await c.get(path, params={"region": "3302"}, headers=headers)
         assert r.status_code == 403 and r.json()["code"] == "region_out_of_scope"
         assert r.json()["errors"][0]["pointer"] == "#/query/region"
+        # The region as the caller named it (one wording for every service), not its prefix.
+        assert r.json()["detail"] == "region 3302 is outside your region 330100"
+    r = await c.get("/v1/enterprises", params={"region": "330200"}, headers=headers)
+    assert r.json()["detail"] == "region 330200 is outside your region 330100"
 
 
 async def test_search_results_page_in_rank_order_then_name_order(c, as_, db):

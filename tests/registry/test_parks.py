@@ -27,3 +27,26 @@ async def test_registering_an_existing_park_again_is_the_same_409(client_for, as
     r = await c.post("/v1/parks", json=park, headers=as_())
     assert r.status_code == 409 and r.json()["code"] == "park_exists"
     assert r.json()["errors"][0]["pointer"] == "/name"
+
+
+async def test_the_park_list_region_filter_is_the_region_scope_of_every_list(client_for, as_):
+    # Disagreement: the park list matched ?region= as a raw LIKE prefix (330100 found only parks
+    # filed under the city code itself) and intersected it with the caller's region (an empty list
+    # outside it). The lists' rule won: 330100 and 3301 mean Hangzhou, and a region outside the
+    # caller's is a 403, as for enterprises, screenings and statistics.
+    c = client_for("registry")
+    for name, region in (("西湖园", "330106"), ("滨江园", "330108"), ("鄞州园", "330212")):
+        r = await c.post("/v1/parks", json={"name": name, "region_code": region}, headers=as_())
+        assert r.status_code == 201, r.text
+
+    async def names(region, headers=None):
+        r = await c.get("/v1/parks", params={"region": region}, headers=headers or as_())
+        assert r.status_code == 200, r.text
+        return {p["name"] for p in r.json()["items"]}
+
+    assert await names("330100") == await names("3301") == {"西湖园", "滨江园"}
+    assert await names("330000") == {"西湖园", "滨江园", "鄞州园"}
+    assert await names("330106", as_("official", region="330100")) == {"西湖园"}
+    r = await c.get("/v1/parks", params={"region": "3302"}, headers=as_("official", region="330100"))
+    assert r.status_code == 403 and r.json()["code"] == "region_out_of_scope"
+    assert r.json()["errors"][0]["pointer"] == "#/query/region"

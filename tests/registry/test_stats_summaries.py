@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from services.common.db import async_url
+from services.common.scope import RegionScope
 from services.registry.stats import repository as stats_repo
 from tests.registry.test_stats import arrange
 from tests.registry_data import add_enterprise
@@ -96,7 +97,7 @@ async def test_statistics_from_summaries_equal_the_direct_statements(c, as_, db,
         async with AsyncSession(engine) as session:
             for year, baseline in ((2022, 2021), (2022, 2020), (2021, 2020), (2023, 2022)):
                 for region in (None, "33", "3302", "330212"):
-                    args = (session, region, year, baseline, date(year, 12, 31), group_by)
+                    args = (session, RegionScope(region), year, baseline, date(year, 12, 31), group_by)
                     fast = await stats_repo.figures(*args)
                     slow = await stats_repo.figures(*args, stats_repo.DIRECT)
                     drop_zero = lambda g: {k: {f: v for f, v in d.items() if v} for k, d in g.items()}  # noqa: E731

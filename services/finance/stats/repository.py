@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from services.common.auth import Principal
+from services.common.scope import RegionScope
 from services.finance.rules import LEVERAGE_CAP, LEVERAGE_CAP_SMALL_MICRO
 
 
@@ -33,6 +35,19 @@ class Filter:
     @property
     def where(self) -> str:
         return " AND ".join(self.clauses) if self.clauses else "true"
+
+
+def filters(region: RegionScope, lender: str | None) -> tuple[Filter, Filter, Filter]:
+    """WHERE fragments for loans/applications (owner lender), guarantees (lender_code), from the
+    request's region scope and lender (`services.finance.scope.stats_lender`)."""
+    loans, guarantees = Filter(), Filter()
+    if region.restricted:
+        loans.clauses.append(region.where("l.borrower_region", loans.param))
+        guarantees.clauses.append(region.where("l.borrower_region", guarantees.param))
+    if lender:
+        loans.add("l.lender = {}", lender)
+        guarantees.add("l.lender_code = {}", lender)
+    return loans, loans, guarantees
 
 
 GROUP_EXPR = {
@@ -239,12 +254,21 @@ async def smb_new_loans(conn: asyncpg.Connection, flt: Filter, years: tuple[int,
     )
 
 
-async def financing_summary(conn: asyncpg.Connection, code: str, loans: Filter, lines: Filter, gs: Filter):
-    lo = Filter(list(loans.clauses), list(loans.params))
+async def financing_summary(conn: asyncpg.Connection, principal: Principal, code: str):
+    """One enterprise's loans, credit lines and guarantees, of those the caller sees: a bank its
+    own, a guarantor its own guarantees (no loans or lines), an official or admin all of them (the
+    enterprise being in the official's region, `enterprise_in_scope`)."""
+    lo, li, g = Filter(), Filter(), Filter()
+    if principal.kind == "bank":
+        lo.add("l.lender = {}", principal.org or "")
+        li.add("l.lender = {}", principal.org or "")
+        g.add("l.lender_code = {}", principal.org or "")
+    elif principal.kind == "guarantor":
+        lo.add("false")
+        li.add("false")
+        g.add("l.guarantor = {}", principal.org or "")
     lo.add("l.borrower_credit_code = {}", code)
-    li = Filter(list(lines.clauses), list(lines.params))
     li.add("l.borrower_credit_code = {}", code)
-    g = Filter(list(gs.clauses), list(gs.params))
     g.add("l.borrower_credit_code = {}", code)
     loan_row = await conn.fetchrow(
         f"""SELECT count(*) AS n, COALESCE(sum(amount), 0) AS amount,
@@ -266,11 +290,16 @@ async def financing_summary(conn: asyncpg.Connection, code: str, loans: Filter, 
     return loan_row, line_row, g_row
 
 
-async def region_of(conn: asyncpg.Connection, code: str) -> str:
+async def enterprise_in_scope(conn: asyncpg.Connection, principal: Principal, code: str) -> bool:
+    """Whether the enterprise lies in the caller's region scope: its directory region, else (not
+    in the registry) the credit code's area digits."""
+    scope = RegionScope.of(principal)
+    if not scope.restricted:
+        return True
     region = await conn.fetchval(
         "SELECT region_code FROM registry.enterprise_directory WHERE credit_code = $1", code
     )
-    return region or code[2:8]
+    return scope.covers(region or code[2:8])
 
 
 # --- month summaries (migration 0003: loan_month_totals, loan_inclusive_borrower_months) -------
@@ -293,12 +322,14 @@ def is_month_end(d: date) -> bool:
     return (d + timedelta(days=1)).day == 1
 
 
-def summary_applies(p_from: date, p_to: date, d_base: date, prefix: str | None, group_by: str | None) -> bool:
+def summary_applies(
+    p_from: date, p_to: date, d_base: date, region: RegionScope, group_by: str | None
+) -> bool:
     return (
         p_from.day == 1
         and is_month_end(p_to)
         and is_month_end(d_base)
-        and len(prefix or "") in (0, 2, 4, 6)
+        and len(region.prefix or "") in (0, 2, 4, 6)
         and group_by in SUMMARY_GROUPS
     )
 
@@ -319,11 +350,11 @@ _SUMS = """
 """
 
 
-def _cells(f: Filter, prefix: str | None, lender: str | None, level: int, by_lender: bool) -> str:
+def _cells(f: Filter, region: RegionScope, lender: str | None, level: int, by_lender: bool) -> str:
     """WHERE over loan_inclusive_borrower_months `c`: the cells of one dedup level."""
     clauses = [f"length(c.scope_region) = {int(level)}"]
-    if prefix:
-        clauses.append(f"c.scope_region LIKE {f.param(prefix + '%')}")
+    if region.restricted:
+        clauses.append(region.where("c.scope_region", f.param))
     if lender:
         clauses.append(f"c.scope_lender = {f.param(lender)}")
     elif by_lender:
@@ -336,7 +367,7 @@ def _cells(f: Filter, prefix: str | None, lender: str | None, level: int, by_len
 async def summary_figures(
     conn: asyncpg.Connection,
     flt: Filter,
-    prefix: str | None,
+    region: RegionScope,
     lender: str | None,
     p_from: date,
     p_to: date,
@@ -362,7 +393,7 @@ async def summary_figures(
     for r in rows.values():
         r.update(inc_borrowers_end=0, inc_borrowers_base=0, first_time=0)
 
-    plen = len(prefix or "")
+    plen = len(region.prefix or "")
     levels: list[tuple[bool, str, str]] = [(True, "NULL::text", _cells_args(plen, False))]
     if group_by == "city":
         levels.append((False, "substr(c.scope_region, 1, 4) || '00'", _cells_args(max(plen, 4), False)))
@@ -373,7 +404,7 @@ async def summary_figures(
     for is_total, key, (level, by_lender) in levels:
         c = Filter()
         cm_t, cm_b = c.param(month_start(p_to)), c.param(month_start(d_base))
-        where = _cells(c, prefix, lender, level, by_lender)
+        where = _cells(c, region, lender, level, by_lender)
         for r in await conn.fetch(
             f"""SELECT {key} AS g,
                        COALESCE(sum(c.delta) FILTER (WHERE c.month <= {cm_t}::date), 0) AS e,
@@ -433,7 +464,12 @@ def _empty(is_total: bool, g: str | None) -> dict:
 
 
 async def summary_two_increases(
-    conn: asyncpg.Connection, flt: Filter, prefix: str | None, lender: str | None, p_to: date, d_base: date
+    conn: asyncpg.Connection,
+    flt: Filter,
+    region: RegionScope,
+    lender: str | None,
+    p_to: date,
+    d_base: date,
 ) -> list[dict]:
     f = Filter(list(flt.clauses), list(flt.params))
     pt, db = f.param(month_start(p_to)), f.param(month_start(d_base))
@@ -454,7 +490,7 @@ async def summary_two_increases(
     }
     c = Filter()
     cm_t, cm_b = c.param(month_start(p_to)), c.param(month_start(d_base))
-    where = _cells(c, prefix, lender, len(prefix or ""), True)
+    where = _cells(c, region, lender, len(region.prefix or ""), True)
     for r in await conn.fetch(
         f"""SELECT c.scope_lender AS lender,
                    COALESCE(sum(c.delta) FILTER (WHERE c.month <= {cm_t}::date), 0) AS e,

@@ -1,4 +1,4 @@
-"""Statistics: periods, scoping of aggregates, and the figures' definitions in code."""
+"""Statistics: periods and the figures' definitions in code (scoping: the repository)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal, region_out_of_scope, region_prefix
+from services.common.auth import Principal
 from services.common.db import raw_connection
-from services.common.errors import Forbidden, NotFound
+from services.common.errors import NotFound
 from services.common.readpool import connection
+from services.common.scope import RegionScope
 from services.finance.errors import (
     ConflictingPeriod,
     MissingPeriod,
-    NoInstitution,
     PeriodOrder,
     TooManyMonths,
 )
 from services.finance.rules import RULES, SMB_NEW_LOANS_TARGET
+from services.finance.scope import stats_lender
 from services.finance.stats import repository as repo
-from services.finance.stats.repository import Filter
 from services.finance.stats.schemas import (
     Applications,
     Balance,
@@ -88,41 +88,6 @@ def resolve_period(year: int | None, p_from: date | None, p_to: date | None) -> 
 
 def base_date(base: str, p_from: date, p_to: date) -> date:
     return minus_year(p_to) if base == "same_period_last_year" else p_from - timedelta(days=1)
-
-
-def _scope_region(principal: Principal, region: str | None) -> str | None:
-    """The effective region prefix: the caller's, narrowed by ?region= (which must lie inside it)."""
-    own = principal.region_prefix()
-    asked = region_prefix(region) if region else None
-    if principal.kind == "official" and not own:
-        raise Forbidden("this official has no region")
-    if asked and own and not asked.startswith(own):
-        raise region_out_of_scope(principal, region)
-    return asked or own
-
-
-def scope(principal: Principal, region: str | None, lender: str | None) -> tuple[str | None, str | None]:
-    """The effective (region prefix, lender) of a statistics request."""
-    if principal.kind == "bank":
-        if not principal.org:
-            raise NoInstitution(kind="bank")
-        if lender and lender != principal.org:
-            raise NotFound(what="lender", key=lender)
-        lender = principal.org
-    return _scope_region(principal, region), lender
-
-
-def filters(prefix: str | None, lender: str | None) -> tuple[Filter, Filter, Filter]:
-    """WHERE fragments for loans/applications (owner lender), guarantees (lender_code), from the
-    effective scope that `scope` decided."""
-    loans, guarantees = Filter(), Filter()
-    if prefix:
-        loans.add("l.borrower_region LIKE {}", prefix + "%")
-        guarantees.add("l.borrower_region LIKE {}", prefix + "%")
-    if lender:
-        loans.add("l.lender = {}", lender)
-        guarantees.add("l.lender_code = {}", lender)
-    return loans, loans, guarantees
 
 
 def _figures(r) -> LoanFigures:
@@ -195,9 +160,10 @@ async def stats(
     if group_by == "month" and (p_to.year - p_from.year) * 12 + p_to.month - p_from.month >= 36:
         raise TooManyMonths()
     d_base = base_date(base, p_from, p_to)
-    prefix, eff_lender = scope(principal, region, lender)
-    loans_f, apps_f, g_f = filters(prefix, eff_lender)
-    summary = USE_SUMMARIES and repo.summary_applies(p_from, p_to, d_base, prefix, group_by)
+    eff_lender = stats_lender(principal, lender)
+    region_scope = RegionScope.of(principal).narrow(region)
+    loans_f, apps_f, g_f = repo.filters(region_scope, eff_lender)
+    summary = USE_SUMMARIES and repo.summary_applies(p_from, p_to, d_base, region_scope, group_by)
     g = group_by if group_by != "month" else None
 
     # The statements are independent reads: each runs on its own read-pool connection at the same
@@ -208,9 +174,13 @@ async def stats(
             return await fn(conn, *args)
 
     if summary:
-        figures = on_connection(repo.summary_figures, loans_f, prefix, eff_lender, p_from, p_to, d_base, g)
+        figures = on_connection(
+            repo.summary_figures, loans_f, region_scope, eff_lender, p_from, p_to, d_base, g
+        )
         first_time = on_connection(repo.first_time_borrowers, loans_f, p_from, p_to, g)
-        two_increases = on_connection(repo.summary_two_increases, loans_f, prefix, eff_lender, p_to, d_base)
+        two_increases = on_connection(
+            repo.summary_two_increases, loans_f, region_scope, eff_lender, p_to, d_base
+        )
     else:
         figures = on_connection(repo.loan_figures, loans_f, p_from, p_to, d_base, g)
         first_time = _nothing()
@@ -326,20 +296,9 @@ async def stats(
 
 async def financing_summary(session: AsyncSession, principal: Principal, code: str) -> FinancingSummary:
     conn = await raw_connection(session)
-    if principal.kind == "official":
-        region = await repo.region_of(conn, code)
-        if not principal.covers_region(region):
-            raise NotFound(what="enterprise", key=code)
-    loans, lines, gs = Filter(), Filter(), Filter()
-    if principal.kind == "bank":
-        loans.add("l.lender = {}", principal.org or "")
-        lines.add("l.lender = {}", principal.org or "")
-        gs.add("l.lender_code = {}", principal.org or "")
-    elif principal.kind == "guarantor":
-        loans.add("false")
-        lines.add("false")
-        gs.add("l.guarantor = {}", principal.org or "")
-    lo, li, g = await repo.financing_summary(conn, code, loans, lines, gs)
+    if not await repo.enterprise_in_scope(conn, principal, code):
+        raise NotFound(what="enterprise", key=code)
+    lo, li, g = await repo.financing_summary(conn, principal, code)
     return FinancingSummary(
         credit_code=code,
         loans_count=lo["n"],

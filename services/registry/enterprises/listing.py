@@ -25,10 +25,11 @@ from services.common.credit_code import check_credit_code
 from services.common.errors import NotFound
 from services.common.pagination import PageParams, decode_cursor, encode_cursor
 from services.common.readpool import caller_key, fetch
+from services.common.scope import RegionScope
 from services.common.types import RegionPrefix, text
 from services.registry.enterprises.schemas import ScaleStatus, SizeClass, Tier
 from services.registry.reference.data import regions
-from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS, effective_region
+from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS
 from services.registry.titles.db import ACTIVE_TITLE, titles_of
 
 # A list item as `EnterpriseOut` has it, keys in its order: computed in SQL where that is cheaper
@@ -102,24 +103,12 @@ class Sql:
 # ---- filters and scope --------------------------------------------------------------------
 
 
-def _region(sql: Sql, prefix: str) -> None:
-    """A county code is an equality, a city prefix an equality on `substr(region_code, 1, 4)`: both
-    are answered by indexes in credit-code order for the list (migration 0008) and in name order for
-    a name search (migration 0011). Other lengths are a LIKE."""
-    if len(prefix) == 6:
-        sql.where(f"e.region_code = {sql.arg(prefix, 'text')}")
-    elif len(prefix) == 4:
-        sql.where(f"substr(e.region_code, 1, 4) = {sql.arg(prefix, 'text')}")
-    else:
-        sql.where(f"e.region_code LIKE {sql.arg(prefix + '%', 'text')}")
-
-
 def add_filters(sql: Sql, principal: Principal, f: Filters) -> None:
     """The caller's scope and the filters. An official's region filter must lie inside their
     region (403); without one they get their whole region. 330000 and 330100 mean 33 and 3301."""
-    prefix = effective_region(principal, f.region)
-    if prefix:
-        _region(sql, prefix)
+    scope = RegionScope.of(principal).narrow(f.region)
+    if scope.restricted:
+        sql.where(scope.where("e.region_code", lambda v: sql.arg(v, "text"), city_index=True))
     if f.industry:
         if f.industry.isalpha():
             sql.where(f"e.industry_section = {sql.arg(f.industry.upper(), 'text')}")

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.db import raw_connection
+from services.common.scope import RegionScope
 from services.registry.enterprises import listing
 from services.registry.enterprises.models import Enterprise
-from services.registry.scope import region_like
 
 E = Enterprise.__table__
 FIELDS = (
@@ -28,8 +28,8 @@ FIELDS = (
 
 
 def scoped(stmt: Select, principal: Principal) -> Select:
-    like = region_like(principal)
-    return stmt if like is None else stmt.where(Enterprise.region_code.like(like))
+    scope = RegionScope.of(principal)
+    return stmt.where(scope.clause(Enterprise.region_code)) if scope.restricted else stmt
 
 
 async def get(session: AsyncSession, principal: Principal, code: str) -> Any | None:
@@ -100,8 +100,7 @@ WHERE credit_code = ANY($1::text[]) ORDER BY credit_code FOR UPDATE
 """
 
 
-def _update_changed(like: str | None) -> str:
-    scope = "" if like is None else f" AND t.region_code LIKE ${_N + 2}"
+def _update_changed(scope: str) -> str:
     fields = ", ".join(f"t.{f}" for f in FIELDS)
     new = ", ".join(f"i.{f}" for f in FIELDS)
     return f"""
@@ -145,7 +144,13 @@ async def update_changed(
     the codes updated. A record registered outside the caller's region is never touched."""
     if not rows:
         return set()
-    like = region_like(principal)
+    region = RegionScope.of(principal)
+    args: list[Any] = [*_columns(rows), rule_set_version]
+
+    def bind(value: str) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    scope = f" AND {region.where('t.region_code', bind)}" if region.restricted else ""
     conn = await raw_connection(session)
-    args = [*_columns(rows), rule_set_version, *([] if like is None else [like])]
-    return {r[0] for r in await conn.fetch(_update_changed(like), *args)}
+    return {r[0] for r in await conn.fetch(_update_changed(scope), *args)}

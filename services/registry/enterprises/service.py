@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal, region_out_of_scope
+from services.common.auth import Principal
 from services.common.batch import (
     BatchResponse,
     Finding,
@@ -21,6 +21,7 @@ from services.common.batch import (
 from services.common.changes import Change, record_changes
 from services.common.db import raw_connection
 from services.common.errors import NotFound, Required
+from services.common.scope import RegionScope
 from services.common.types import TEXT_ERROR_TYPES
 from services.registry.enterprises import listing
 from services.registry.enterprises import repository as repo
@@ -86,13 +87,8 @@ def to_out(row: Any) -> EnterpriseOut:
     return EnterpriseOut.model_validate(listing.item(row))
 
 
-def _check_scope(principal: Principal, region_code: str, pointer: str = "/region_code") -> None:
-    if not principal.covers_region(region_code):
-        raise region_out_of_scope(principal, region_code, pointer)
-
-
 async def create(session: AsyncSession, principal: Principal, body: EnterpriseCreate) -> EnterpriseOut:
-    _check_scope(principal, body.region_code)
+    RegionScope.of(principal).require(body.region_code, "/region_code")
     values = body.model_dump()
     values["rule_set_version"] = ENTERPRISE_RULES.version
     if not await repo.insert(session, values):
@@ -119,7 +115,7 @@ async def patch(
         if required in changes and changes[required] is None:
             raise Required(field=required, how="cleared")
     if "region_code" in changes:
-        _check_scope(principal, changes["region_code"])
+        RegionScope.of(principal).require(changes["region_code"], "/region_code")
     before = {k: getattr(current, k) for k in changes}
     changed = {k: v for k, v in changes.items() if before[k] != v}
     if changed:
@@ -149,7 +145,7 @@ async def batch(
             ]
             continue
         seen[rec.credit_code] = p.index
-        if not principal.covers_region(rec.region_code):
+        if not RegionScope.of(principal).covers(rec.region_code):
             rejected[p.index] = [
                 ENTERPRISE_RULES.finding("REG-E006", f"region {rec.region_code} is outside your region")
             ]
@@ -214,7 +210,7 @@ async def _write(
         code = new["credit_code"]
         if code in created:
             continue
-        if principal.covers_region(stored[code]["region_code"]):
+        if RegionScope.of(principal).covers(stored[code]["region_code"]):
             diffs[code] = [k for k in repo.FIELDS if stored[code][k] != new[k]]
         else:
             rejected[index] = [

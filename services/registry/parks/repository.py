@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.pagination import PageParams, keyset, page_of
+from services.common.scope import RegionScope
 from services.registry.enterprises.models import Enterprise
 from services.registry.parks.models import Park, ParkTenant
-from services.registry.scope import region_like
 
 
 def _tenant_count():
@@ -27,13 +27,12 @@ def _tenant_count():
     )
 
 
-def _scoped(stmt, principal: Principal):
-    like = region_like(principal)
-    return stmt if like is None else stmt.where(Park.region_code.like(like))
+def _scoped(stmt, scope: RegionScope):
+    return stmt.where(scope.clause(Park.region_code)) if scope.restricted else stmt
 
 
 async def get(session: AsyncSession, principal: Principal, park_id: int, lock: bool = False) -> Park | None:
-    stmt = _scoped(select(Park).where(Park.id == park_id), principal)
+    stmt = _scoped(select(Park).where(Park.id == park_id), RegionScope.of(principal))
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalars().first()
@@ -63,10 +62,9 @@ async def add(session: AsyncSession, park: Park) -> Park:
     return park
 
 
-async def list_page(session, principal, region, stars, min_stars, params: PageParams):
-    stmt = _scoped(select(Park, _tenant_count()), principal)
-    if region:
-        stmt = stmt.where(Park.region_code.like(region + "%"))
+async def list_page(session, scope: RegionScope, stars, min_stars, params: PageParams):
+    """The parks in `scope` (the caller's region, narrowed by the list's region filter)."""
+    stmt = _scoped(select(Park, _tenant_count()), scope)
     if stars:
         stmt = stmt.where(Park.star_rating == stars)
     if min_stars:

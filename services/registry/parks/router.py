@@ -7,12 +7,13 @@ from fastapi import APIRouter, Path, Query, Response
 from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, NotFound, RegionOutOfScope, Required, responses
 from services.common.pagination import Page, Pagination
+from services.common.scope import RegionScope
 from services.common.types import RegionPrefix
 from services.registry.errors import INVALID_CREDIT_CODE, ParkExists
 from services.registry.parks import repository as repo
 from services.registry.parks import service
 from services.registry.parks.schemas import ParkIn, ParkOut, ParkPatch, TenancyIn, TenancyOut
-from services.registry.scope import Manager, PathCreditCode, effective_region
+from services.registry.scope import Manager, PathCreditCode
 
 router = APIRouter(prefix="/v1", tags=["parks"])
 ParkId = Annotated[int, Path(ge=1, le=2**62)]
@@ -37,8 +38,8 @@ async def list_parks(
     stars: Annotated[int | None, Query(ge=1, le=5, description="Exact star rating")] = None,
     min_stars: Annotated[int | None, Query(ge=1, le=5, description="At least this many stars")] = None,
 ) -> Page[ParkOut]:
-    effective_region(principal, None)
-    rows, cursor = await repo.list_page(session, principal, region, stars, min_stars, page)
+    scope = RegionScope.of(principal).narrow(region)
+    rows, cursor = await repo.list_page(session, scope, stars, min_stars, page)
     return Page(items=[service.to_out(p, n) for p, n in rows], next_cursor=cursor)
 
 

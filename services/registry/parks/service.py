@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal, region_out_of_scope
+from services.common.auth import Principal
 from services.common.changes import Change, record_changes
 from services.common.errors import NotFound, Required, unique_conflict
+from services.common.scope import RegionScope
 from services.registry.enterprises import repository as enterprises
 from services.registry.errors import ParkExists
 from services.registry.parks import repository as repo
@@ -28,13 +29,8 @@ def _snapshot(park: Park) -> dict:
     return {f: getattr(park, f) for f in FIELDS}
 
 
-def _scope(principal: Principal, region_code: str) -> None:
-    if not principal.covers_region(region_code):
-        raise region_out_of_scope(principal, region_code, "/region_code")
-
-
 async def create(session: AsyncSession, principal: Principal, body: ParkIn) -> ParkOut:
-    _scope(principal, body.region_code)
+    RegionScope.of(principal).require(body.region_code, "/region_code")
     if await repo.name_taken(session, body.region_code, body.name):
         raise ParkExists(name=body.name, region=body.region_code)
     values = body.model_dump()
@@ -63,7 +59,7 @@ async def patch(session: AsyncSession, principal: Principal, park_id: int, body:
         if required in changes and changes[required] is None:
             raise Required(field=required, how="cleared")
     if "region_code" in changes:
-        _scope(principal, changes["region_code"])
+        RegionScope.of(principal).require(changes["region_code"], "/region_code")
     name, region = changes.get("name", park.name), changes.get("region_code", park.region_code)
     if (name, region) != (park.name, park.region_code) and await repo.name_taken(
         session, region, name, park.id

@@ -31,6 +31,7 @@ import orjson
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes_on
 from services.common.db import plain_url
+from services.common.scope import RegionScope
 from services.registry.pool import repository as repo
 from services.registry.pool.rules import evaluate
 
@@ -99,7 +100,7 @@ def _outcome(run: Run, enterprise: dict[str, Any], years: dict[int, dict]) -> tu
 async def _evaluated(conn: asyncpg.Connection, run: Run) -> AsyncIterator[tuple[str, str, str]]:
     """(credit code, outcome, criteria JSON) of every enterprise in scope, in credit-code order.
     Runs inside a transaction on `conn` (a cursor needs one)."""
-    text, args = repo.screening_input(run.region, run.years)
+    text, args = repo.screening_input(RegionScope(run.region), run.years)
     enterprise: dict[str, Any] | None = None
     years: dict[int, dict] = {}
     async for row in conn.cursor(text, *args, prefetch=PREFETCH):
@@ -152,7 +153,8 @@ async def _background(run: BackgroundRun) -> dict[str, int]:
     )
     try:
         sid = run.screening_id
-        total = await beat.fetchval(repo.COUNT_IN, (run.region or "") + "%")
+        count_sql, count_args = repo.count_in(RegionScope(run.region))
+        total = await beat.fetchval(count_sql, *count_args)
         await beat.execute(repo.PROGRESS, sid, 0, total)
         counts = dict.fromkeys(OUTCOMES, 0)
         done = 0

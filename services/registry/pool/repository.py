@@ -7,6 +7,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.pagination import PageParams, keyset, page_of
+from services.common.scope import RegionScope, named
 from services.registry.enterprises.models import Enterprise
 from services.registry.indicators.models import Indicators
 from services.registry.pool.models import PoolDecision, Screening, ScreeningResult
@@ -17,21 +18,39 @@ INDICATOR_COLUMNS = tuple(c.name for c in Indicators.__table__.c)
 ENTERPRISE_FIELDS = ("credit_code", "industry_code", "established_on")
 
 
-def screening_input(region: str | None, years: list[int]) -> tuple[str, list]:
-    """Every enterprise under `region` (None: all) with its indicator rows of `years`, in
-    credit-code order: one row per enterprise and year (one of NULL indicators when it has none),
-    so a run reads them as one stream and holds one enterprise at a time."""
+def screening_input(scope: RegionScope, years: list[int]) -> tuple[str, list]:
+    """Every enterprise in `scope` with its indicator rows of `years`, in credit-code order: one
+    row per enterprise and year (one of NULL indicators when it has none), so a run reads them as
+    one stream and holds one enterprise at a time."""
     indicators = ", ".join(f"i.{c}" for c in INDICATOR_COLUMNS)
     enterprise = ", ".join(f"e.{c} AS enterprise_{c}" for c in ENTERPRISE_FIELDS)
+    args: list[Any] = [years]
     return (
         f"SELECT {enterprise}, {indicators} FROM registry.enterprises e "
-        "LEFT JOIN registry.indicators i ON i.credit_code = e.credit_code AND i.year = ANY($2::int[]) "
-        "WHERE e.region_code LIKE $1 ORDER BY e.credit_code, i.year",
-        [(region or "") + "%", years],
+        "LEFT JOIN registry.indicators i ON i.credit_code = e.credit_code AND i.year = ANY($1::int[]) "
+        f"WHERE {scope.where('e.region_code', _positional(args))} ORDER BY e.credit_code, i.year",
+        args,
     )
 
 
-COUNT_IN = "SELECT count(*) FROM registry.enterprises WHERE region_code LIKE $1"
+def count_in(scope: RegionScope) -> tuple[str, list]:
+    args: list[Any] = []
+    return (
+        f"SELECT count(*) FROM registry.enterprises WHERE {scope.where('region_code', _positional(args))}",
+        args,
+    )
+
+
+def _positional(args: list[Any]):
+    """A `RegionScope.where` binder for asyncpg: appends to `args`, answers `$n`."""
+
+    def bind(value: str) -> str:
+        args.append(value)
+        return f"${len(args)}::text"
+
+    return bind
+
+
 PROGRESS = (
     "UPDATE registry.screenings SET progress = $2, total = coalesce($3, total), heartbeat_at = now() "
     "WHERE id = $1 AND status = 'running'"
@@ -47,16 +66,17 @@ FINISH = (
 RESULT_COLUMNS = ("screening_id", "credit_code", "outcome", "criteria")
 
 
-async def fewer_than(session: AsyncSession, region: str | None, limit: int) -> int | None:
-    """How many enterprises lie under `region` when fewer than `limit`, else None (counting
-    stops at the limit: a province is not counted to decide it is large)."""
+async def fewer_than(session: AsyncSession, scope: RegionScope, limit: int) -> int | None:
+    """How many enterprises lie in `scope` when fewer than `limit`, else None (counting stops at
+    the limit: a province is not counted to decide it is large)."""
+    params: dict[str, Any] = {"n": limit}
     n = (
         await session.execute(
             text(
-                "SELECT count(*) FROM (SELECT 1 FROM registry.enterprises WHERE region_code LIKE :p "
-                "LIMIT :n) t"
+                "SELECT count(*) FROM (SELECT 1 FROM registry.enterprises "
+                f"WHERE {scope.where('region_code', named(params, 'p'))} LIMIT :n) t"
             ),
-            {"p": (region or "") + "%", "n": limit},
+            params,
         )
     ).scalar_one()
     return n if n < limit else None
@@ -120,8 +140,13 @@ async def add_results(session: AsyncSession, screening_id: int, rows: list[tuple
     )
 
 
-async def get_screening(session: AsyncSession, screening_id: int) -> Screening | None:
-    return await session.get(Screening, screening_id)
+async def get_screening(session: AsyncSession, scope: RegionScope, screening_id: int) -> Screening | None:
+    """A screening of a region in `scope` (its region or below; a whole-province screening of an
+    admin, region NULL, is in no official's scope)."""
+    stmt = select(Screening).where(Screening.id == screening_id)
+    if scope.restricted:
+        stmt = stmt.where(scope.clause(Screening.region))
+    return (await session.execute(stmt)).scalars().first()
 
 
 async def candidates(session: AsyncSession, screening_id: int, outcome: str | None, params: PageParams):
@@ -158,7 +183,7 @@ async def current_tier(session: AsyncSession, code: str) -> str | None:
 
 
 async def members(
-    session: AsyncSession, region: str | None, tier: str | None, year: int | None, params: PageParams
+    session: AsyncSession, scope: RegionScope, tier: str | None, year: int | None, params: PageParams
 ):
     stmt = select(
         Enterprise.credit_code,
@@ -169,8 +194,8 @@ async def members(
         Enterprise.tier,
         Enterprise.tier_year,
     ).where(Enterprise.tier.is_not(None))
-    if region:
-        stmt = stmt.where(Enterprise.region_code.like(region + "%"))
+    if scope.restricted:
+        stmt = stmt.where(scope.clause(Enterprise.region_code))
     if tier:
         stmt = stmt.where(Enterprise.tier == tier)
     if year:

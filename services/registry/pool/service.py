@@ -13,6 +13,7 @@ from services.common.changes import Change, record_changes
 from services.common.context import request_id_var
 from services.common.errors import NotFound
 from services.common.pagination import PageParams, cursor_binding, list_filters
+from services.common.scope import RegionScope
 from services.common.settings import ScreeningSettings, Settings
 from services.registry.enterprises import repository as enterprises
 from services.registry.errors import (
@@ -38,7 +39,6 @@ from services.registry.pool.schemas import (
     ScreeningOut,
 )
 from services.registry.reference.data import rule_sets
-from services.registry.scope import effective_region
 
 TIER_ORDER = {"seedling": 1, "specialized": 2, "champion_candidate": 3, "champion": 4}
 
@@ -70,7 +70,8 @@ async def screen(
     and stored with its results in this unit of work; above that it is stored `running` and the
     returned run is to be started once this unit of work has committed (the route answers 202)."""
     rs = _rule_set(body)
-    region = effective_region(principal, body.region, "/region")
+    scope = RegionScope.of(principal).narrow(body.region, "/region")
+    region = scope.prefix
     run = {
         "database_url": settings.database_url,
         "statement_timeout_ms": settings.db.statement_timeout_ms,
@@ -88,7 +89,7 @@ async def screen(
     }
     change = {**body.model_dump(), "rule_version": rs["version"], "region": region}
     opts = settings.screening
-    if await repo.fewer_than(session, region, opts.background_above + 1) is None:
+    if await repo.fewer_than(session, scope, opts.background_above + 1) is None:
         if await repo.running_by(session, principal.sub, opts.lease_s) >= opts.per_caller:
             raise TooManyScreenings(running=opts.per_caller, headers={"Retry-After": "30"})
         screening = await repo.add_screening(
@@ -145,9 +146,8 @@ def _abandoned() -> dict:
 async def visible_screening(session: AsyncSession, principal: Principal, screening_id: int) -> Screening:
     """A screening of the caller's region or below (officials; admin: any). Any other is a 404,
     exactly as one that does not exist: reading it or citing it in a decision tells nothing."""
-    s = await repo.get_screening(session, screening_id)
-    own = principal.region_prefix()
-    if s is None or (own is not None and not (s.region or "").startswith(own)):
+    s = await repo.get_screening(session, RegionScope.of(principal), screening_id)
+    if s is None:
         raise NotFound(what="screening", key=str(screening_id))
     return s
 
@@ -231,4 +231,4 @@ async def history(session: AsyncSession, principal: Principal, code: str) -> lis
 
 
 async def members(session, principal, region, tier, year, params):
-    return await repo.members(session, effective_region(principal, region), tier, year, params)
+    return await repo.members(session, RegionScope.of(principal).narrow(region), tier, year, params)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.scope import UNRESTRICTED, RegionScope, named
 from services.registry.titles.db import held_on
 
 KEYS = {
@@ -34,13 +36,14 @@ async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> list
 
 def _statements() -> list[tuple[str, str]]:
     """(name, SQL template) of every statistics statement; `{ke}`/`{kp}` is the group key over the
-    enterprise's / park's region; parameters :rl (region LIKE), :y, :b (baseline), :as_of."""
+    enterprise's / park's region, `{re}`/`{rp}`/`{rs}` the region scope over the enterprise's /
+    park's / summary's region (parameter :rl); parameters :y, :b (baseline), :as_of."""
     return [
         (
             "titles",
             """SELECT {ke} AS k, t.kind, count(DISTINCT t.credit_code) AS n
             FROM registry.titles t JOIN registry.enterprises e USING (credit_code)
-            WHERE t.kind IN ('tech_sme', 'high_tech') AND e.region_code LIKE :rl
+            WHERE t.kind IN ('tech_sme', 'high_tech') AND {re}
               AND """
             + held_on("t", ":as_of")
             + """
@@ -59,7 +62,7 @@ def _statements() -> list[tuple[str, str]]:
                   FROM registry.scale_statuses WHERE effective_year <= greatest(:y, :b)
                   GROUP BY credit_code) s
             JOIN registry.enterprises e USING (credit_code)
-            WHERE e.region_code LIKE :rl
+            WHERE {re}
             GROUP BY 1""",
         ),
         (
@@ -78,21 +81,21 @@ def _statements() -> list[tuple[str, str]]:
               coalesce(sum(s.champion), 0) AS champion,
               coalesce(sum(s.on_cloud) FILTER (WHERE s.year = :y), 0) AS cloud
             FROM registry.region_year_summaries s
-            WHERE s.region_code LIKE :rl AND s.year <= :y  -- baseline < year
+            WHERE {rs} AND s.year <= :y  -- baseline < year
             GROUP BY 1""",
         ),
         (
             "tiers",
             """SELECT {ke} AS k, d.tier, count(*) AS n
             FROM ({TIERS_AT}) d JOIN registry.enterprises e USING (credit_code)
-            WHERE d.decision = 'admit' AND e.region_code LIKE :rl
+            WHERE d.decision = 'admit' AND {re}
             GROUP BY 1, 2""",
         ),
         (
             "cloud",
             """SELECT {ke} AS k, count(*) AS n
             FROM registry.indicators i JOIN registry.enterprises e USING (credit_code)
-            WHERE i.year = :y AND i.on_cloud AND e.region_code LIKE :rl
+            WHERE i.year = :y AND i.on_cloud AND {re}
             GROUP BY 1""",
         ),
         (
@@ -107,7 +110,7 @@ def _statements() -> list[tuple[str, str]]:
               SELECT d.tier, d.decision FROM registry.pool_decisions d
               WHERE d.credit_code = i.credit_code AND d.year <= :y AND d.decision IN ('admit', 'exit')
               ORDER BY d.year DESC, d.id DESC LIMIT 1) d
-            WHERE i.year = :y AND i.cnc_denominator IS NOT NULL AND e.region_code LIKE :rl
+            WHERE i.year = :y AND i.cnc_denominator IS NOT NULL AND {re}
               AND d.decision = 'admit' AND d.tier IN ('champion', 'champion_candidate')
             GROUP BY 1, 2""",
         ),
@@ -117,34 +120,42 @@ def _statements() -> list[tuple[str, str]]:
               count(*) FILTER (WHERE p.opened_on IS NULL OR p.opened_on <= :as_of) AS parks,
               count(*) FILTER (WHERE p.star_rating >= 4 AND (p.rated_on IS NULL OR p.rated_on <= :as_of)
                                AND (p.opened_on IS NULL OR p.opened_on <= :as_of)) AS star_parks
-            FROM registry.parks p WHERE p.region_code LIKE :rl GROUP BY 1""",
+            FROM registry.parks p WHERE {rp} GROUP BY 1""",
         ),
         (
             "park_tenants",
             """SELECT {kp} AS k, count(DISTINCT t.credit_code) AS n
             FROM registry.park_tenants t JOIN registry.parks p ON p.id = t.park_id
-            WHERE p.region_code LIKE :rl AND t.moved_in_on <= :as_of
+            WHERE {rp} AND t.moved_in_on <= :as_of
               AND (t.moved_out_on IS NULL OR t.moved_out_on > :as_of)
             GROUP BY 1""",
         ),
     ]
 
 
-def _render(sql: str, group_by: str | None) -> str:
+def _render(sql: str, group_by: str | None, scope: RegionScope, bind: Callable[[str], str]) -> str:
     return sql.format(
-        ke=_key(group_by, "e"), kp=_key(group_by, "p"), ks=_key(group_by, "s"), TIERS_AT=TIERS_AT
+        ke=_key(group_by, "e"),
+        kp=_key(group_by, "p"),
+        ks=_key(group_by, "s"),
+        re=scope.where("e.region_code", bind),
+        rp=scope.where("p.region_code", bind),
+        rs=scope.where("s.region_code", bind),
+        TIERS_AT=TIERS_AT,
     )
 
 
-def raw_statements(group_by: str | None, names: tuple[str, ...] | None = None) -> list[str]:
-    """The same statements for asyncpg ($1 region LIKE, $2 year, $3 baseline, $4 as_of), as the
-    benchmark's raw baseline runs them."""
+def raw_statements(
+    group_by: str | None, names: tuple[str, ...] | None = None, scope: RegionScope = UNRESTRICTED
+) -> list[str]:
+    """The same statements for asyncpg ($1 the region scope's value, $2 year, $3 baseline,
+    $4 as_of), as the benchmark's raw baseline runs them."""
     out = []
     for name, sql in _statements():
         if names is not None and name not in names:
             continue
-        sql = _render(sql, group_by)
-        for k, v in ((":rl", "$1::text"), (":y", "$2::int"), (":b", "$3::int"), (":as_of", "$4::date")):
+        sql = _render(sql, group_by, scope, lambda _: "$1::text")
+        for k, v in ((":y", "$2::int"), (":b", "$3::int"), (":as_of", "$4::date")):
             sql = sql.replace(k, v)
         out.append(sql)
     return out
@@ -187,7 +198,7 @@ def default_names(year: int, baseline: int) -> tuple[str, ...]:
 
 async def figures(
     session: AsyncSession,
-    region: str | None,
+    scope: RegionScope,
     year: int,
     baseline: int,
     as_of: date,
@@ -196,7 +207,8 @@ async def figures(
 ) -> dict[str, dict[str, Any]]:
     """{group key: {figure: value}}; the key is 'all' without grouping. `names` limits the
     statements run (see `_statements`)."""
-    p = {"rl": (region or "") + "%", "y": year, "b": baseline, "as_of": as_of}
+    p: dict[str, Any] = {"y": year, "b": baseline, "as_of": as_of}
+    bind = named(p, "rl")
     out: dict[str, dict[str, Any]] = {}
 
     def put(k: str, name: str, value: Any) -> None:
@@ -207,7 +219,7 @@ async def figures(
     for name, sql in _statements():
         if name not in names:
             continue
-        for r in await _rows(session, _render(sql, group_by), p):
+        for r in await _rows(session, _render(sql, group_by, scope, bind), p):
             if name == "summaries":
                 adjacent = baseline == year - 1
                 for f in ("above_year", "above_baseline") + (("entries", "exits") if adjacent else ()):

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.scope import RegionScope
 from services.registry.errors import BaselineNotBeforeYear, YearOutOfRange
 from services.registry.reference.data import region as region_info
 from services.registry.reference.data import targets
-from services.registry.scope import effective_region
 from services.registry.stats import repository as repo
 from services.registry.stats.schemas import CncBasis, Figures, GroupStats, PoolSizes, StatsOut, Target
 
@@ -128,9 +128,9 @@ async def stats(
     baseline = baseline_year if baseline_year is not None else year - 1
     if baseline >= year:
         raise BaselineNotBeforeYear()
-    scope = effective_region(principal, region)
+    scope = RegionScope.of(principal).narrow(region)
     as_of = min(date(year, 12, 31), today)
-    key = (str(session.bind.url), scope, year, baseline, as_of, group_by)
+    key = (str(session.bind.url), scope.prefix, year, baseline, as_of, group_by)
     cached = _cache_get(key, await repo.data_version(session))
     if cached is None:
         # Single flight: concurrent misses of one key wait for the first to compute, then read
@@ -156,7 +156,7 @@ async def stats(
         year=year,
         baseline_year=baseline,
         as_of=as_of,
-        region=scope,
+        region=scope.prefix,
         figures=figures,
         pool=pool,
         targets=target_actuals(figures),

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.pagination import PageParams, keyset
+from services.common.scope import RegionScope
 from services.standards.catalogue.models import Standard, StandardDrafter
 from services.standards.registry_views import DIRECTORY, region_of
 
@@ -74,8 +75,10 @@ async def enterprise_region(session: AsyncSession, credit_code: str) -> str:
     return row.scalar_one()
 
 
-def enterprise_visible(principal: Principal, region: str) -> bool:
-    return principal.covers_region(region)
+async def enterprise_in_scope(session: AsyncSession, principal: Principal, credit_code: str) -> bool:
+    """Whether the enterprise (registered or not) lies in the caller's region scope."""
+    scope = RegionScope.of(principal)
+    return not scope.restricted or scope.covers(await enterprise_region(session, credit_code))
 
 
 async def upsert_drafter(

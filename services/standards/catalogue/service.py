@@ -126,8 +126,7 @@ async def list_(
 async def _require_enterprise_in_scope(
     session: AsyncSession, principal: Principal, credit_code: str, pointer: str
 ) -> None:
-    region = await repo.enterprise_region(session, credit_code)
-    if not repo.enterprise_visible(principal, region):
+    if not await repo.enterprise_in_scope(session, principal, credit_code):
         raise NotFound(
             f"enterprise {credit_code} not found in your region",
             pointer=pointer,

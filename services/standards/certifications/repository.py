@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.db import raw_connection
 from services.common.pagination import PageParams, keyset
+from services.common.scope import RegionScope
 from services.standards.certifications.models import Certificate, CertificateHistory
 
 STATE_FIELDS = (
@@ -251,12 +252,11 @@ def scoped(stmt: Select, principal: Principal) -> Select:
         return stmt
     if principal.kind == "certifier":
         return stmt.where(Certificate.certifier == (principal.org or "\x00"))
-    prefix = principal.region_prefix() if principal.kind == "official" else None
-    if prefix is None:  # any other kind sees nothing
+    if principal.kind != "official":  # any other kind sees nothing
         return stmt.where(False)
     region = func.coalesce(_directory.c.region_code, func.substr(Certificate.holder_credit_code, 3, 6))
     return stmt.outerjoin(_directory, _directory.c.credit_code == Certificate.holder_credit_code).where(
-        region.startswith(prefix, autoescape=True)
+        RegionScope.of(principal).clause(region)
     )
 
 

@@ -1,5 +1,5 @@
 """Statistics SQL over standards tables and the registry views (docs/contracts.md). Every query
-filters by the region prefix and groups by the requested level with GROUPING SETS, so totals are
+filters by the caller's region scope and groups by the requested level with GROUPING SETS, so totals are
 distinct counts, not sums of group rows."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.scope import RegionScope, named
 from services.standards.registry_views import DIRECTORY, SCALE_HISTORY, SIZES, region_of
 
 
@@ -39,9 +40,10 @@ async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> dict
 
 
 async def intl_standards_led(
-    session: AsyncSession, end: date, prefix: str, group_by: str | None
+    session: AsyncSession, end: date, scope: RegionScope, group_by: str | None
 ) -> dict[str | None, tuple]:
     region = region_of("dr.credit_code", "d")
+    params: dict[str, Any] = {"end": end}
     sql = f"""
         SELECT {_head(group_by)}, count(DISTINCT s.id)
         FROM (
@@ -50,21 +52,22 @@ async def intl_standards_led(
           JOIN standards.standard_drafters dr ON dr.standard_id = s.id AND dr.role = 'lead'
           LEFT JOIN {DIRECTORY} d ON d.credit_code = dr.credit_code
           WHERE s.level = 'international' AND (s.published_on IS NULL OR s.published_on <= :end)
-            AND {region} LIKE :prefix
+            AND {scope.where(region, named(params, "prefix"))}
         ) s
         {_group(group_by)}
     """
-    return await _rows(session, sql, {"end": end, "prefix": prefix + "%"})
+    return await _rows(session, sql, params)
 
 
 async def zhejiang_made_standards(
-    session: AsyncSession, end: date, prefix: str, group_by: str | None, whole_province: bool
+    session: AsyncSession, end: date, scope: RegionScope, group_by: str | None
 ) -> dict[str | None, tuple]:
     base = (
         "s.level = 'zhejiang_made' AND s.status = 'current' "
         "AND (s.published_on IS NULL OR s.published_on <= :end)"
     )
     region = region_of("dr.credit_code", "d")
+    params: dict[str, Any] = {"end": end}
     sql = f"""
         SELECT {_head(group_by)}, count(DISTINCT s.id)
         FROM (
@@ -72,12 +75,12 @@ async def zhejiang_made_standards(
           FROM standards.standards s
           JOIN standards.standard_drafters dr ON dr.standard_id = s.id AND dr.role = 'lead'
           LEFT JOIN {DIRECTORY} d ON d.credit_code = dr.credit_code
-          WHERE {base} AND {region} LIKE :prefix
+          WHERE {base} AND {scope.where(region, named(params, "prefix"))}
         ) s
         {_group(group_by)}
     """
-    out = await _rows(session, sql, {"end": end, "prefix": prefix + "%"})
-    if whole_province:
+    out = await _rows(session, sql, params)
+    if scope.whole_province:
         total = (
             await session.execute(
                 text(f"SELECT count(*) FROM standards.standards s WHERE {base}"), {"end": end}
@@ -88,9 +91,10 @@ async def zhejiang_made_standards(
 
 
 async def pinzibiao_smes(
-    session: AsyncSession, end: date, year: int, prefix: str, group_by: str | None
+    session: AsyncSession, end: date, year: int, scope: RegionScope, group_by: str | None
 ) -> dict[str | None, tuple]:
     region = region_of("c.holder_credit_code", "d")
+    params: dict[str, Any] = {"end": end, "year": year}
     sql = f"""
         WITH at_end AS (
           SELECT DISTINCT ON (h.certificate_id) h.certificate_id, h.status
@@ -109,17 +113,19 @@ async def pinzibiao_smes(
             ORDER BY es.year DESC LIMIT 1
           ) sz ON sz.size_class IN ('small', 'medium', 'micro')
           LEFT JOIN {DIRECTORY} d ON d.credit_code = c.holder_credit_code
-          WHERE c.issued_on <= :end AND c.expires_on >= :end AND {region} LIKE :prefix
+          WHERE c.issued_on <= :end AND c.expires_on >= :end
+            AND {scope.where(region, named(params, "prefix"))}
         ) x
         {_group(group_by)}
     """
-    return await _rows(session, sql, {"end": end, "year": year, "prefix": prefix + "%"})
+    return await _rows(session, sql, params)
 
 
 async def adoption(
-    session: AsyncSession, year: int, prefix: str, group_by: str | None
+    session: AsyncSession, year: int, scope: RegionScope, group_by: str | None
 ) -> dict[str | None, tuple]:
     region = "d.region_code"
+    params: dict[str, Any] = {"year": year}
     sql = f"""
         SELECT {_head(group_by)},
                COALESCE(sum(adopting), 0), COALESCE(sum(main), 0)
@@ -132,8 +138,8 @@ async def adoption(
             WHERE sh.credit_code = a.credit_code AND sh.effective_year <= :year
             ORDER BY sh.effective_year DESC LIMIT 1
           ) ss ON ss.status = 'above'
-          WHERE a.year = :year AND {region} LIKE :prefix
+          WHERE a.year = :year AND {scope.where(region, named(params, "prefix"))}
         ) x
         {_group(group_by)}
     """
-    return await _rows(session, sql, {"year": year, "prefix": prefix + "%"})
+    return await _rows(session, sql, params)

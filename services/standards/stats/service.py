@@ -1,4 +1,4 @@
-"""Statistics: region resolution for the caller, figures and targets."""
+"""Statistics: the caller's region scope (narrowed by `region`), figures and targets."""
 
 from __future__ import annotations
 
@@ -6,20 +6,12 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal, region_out_of_scope, region_prefix
+from services.common.auth import Principal
+from services.common.scope import RegionScope
 from services.standards.adoption.schemas import rate_of
 from services.standards.stats import repository as repo
 from services.standards.stats.definitions import DEFINITIONS, PROGRAMME, TARGETS
 from services.standards.stats.schemas import Figures, GroupFigures, Ratio, StatsOut, TargetOut
-
-
-def _resolve_region(principal: Principal, region: str | None) -> str | None:
-    own = principal.region_prefix()
-    if region is None:
-        return principal.region if own is not None else None
-    if own is not None and not region_prefix(region).startswith(own):
-        raise region_out_of_scope(principal, region)
-    return region
 
 
 def _ratio(numerator: int, denominator: int) -> Ratio:
@@ -33,14 +25,13 @@ def _ratio(numerator: int, denominator: int) -> Ratio:
 async def stats(
     session: AsyncSession, principal: Principal, year: int, region: str | None, group_by: str | None
 ) -> StatsOut:
-    region = _resolve_region(principal, region)
-    prefix = region_prefix(region) if region else ""
+    scope = RegionScope.of(principal).narrow(region)
+    region = region or scope.owner  # the region the figures are for, as named (else the caller's)
     end = date(year, 12, 31)
-    whole_province = prefix in ("", "33")
-    intl = await repo.intl_standards_led(session, end, prefix, group_by)
-    zzb = await repo.zhejiang_made_standards(session, end, prefix, group_by, whole_province)
-    smes = await repo.pinzibiao_smes(session, end, year, prefix, group_by)
-    adopt = await repo.adoption(session, year, prefix, group_by)
+    intl = await repo.intl_standards_led(session, end, scope, group_by)
+    zzb = await repo.zhejiang_made_standards(session, end, scope, group_by)
+    smes = await repo.pinzibiao_smes(session, end, year, scope, group_by)
+    adopt = await repo.adoption(session, year, scope, group_by)
 
     def figures(key: str | None) -> dict:
         num, den = adopt.get(key, (0, 0))
