@@ -262,10 +262,10 @@ async def test_a_common_word_pages_prefixes_then_names_containing_it(c, as_, db)
 async def test_a_querys_pairs_are_the_pairs_the_database_indexes_for_the_same_name(db, name):
     """The query side (Python) and the name side (registry.name_grams) read a name alike: lower
     case, whitespace removed; the index holds its pairs plus the skip pairs a_b."""
-    from services.registry.enterprises.listing import _letters, bigrams
+    from services.registry.enterprises.search import bigrams, letters
 
     grams = await db.fetchval("SELECT registry.name_grams($1)", name)
-    s = _letters(name)
+    s = letters(name)
     skips = {f"{s[i]}_{s[i + 2]}" for i in range(len(s) - 2)}
     assert grams == sorted(set(bigrams(name)) | skips)
 

@@ -208,7 +208,7 @@ async def test_a_callers_searches_wait_for_their_own_share_while_others_are_serv
     code = await add_enterprise(db, name="杭州共享测试有限公司", region_code="330106")
     searcher = official("searcher")
     me = readpool.caller_key(verify_principal(searcher[PRINCIPAL_HEADER]))
-    async with readpool.connection(app, caller=me):  # the searcher's one turn is taken
+    async with readpool.pools_of(app).connection(caller=me):  # the searcher's one turn is taken
         search = asyncio.create_task(c.get("/v1/enterprises", params={"q": "有限公司"}, headers=searcher))
         bank = await c.get(f"/v1/enterprises/{code}", headers=principal_headers("bank", org="B001"))
         assert bank.status_code == 200

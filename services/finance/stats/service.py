@@ -6,18 +6,15 @@ import asyncio
 from calendar import monthrange
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, region_out_of_scope, region_prefix
-from services.common.db import raw_connection
 from services.common.errors import Problem, field_problem, not_found
-from services.common.readpool import connection
+from services.common.readpool import Reader
 from services.finance.rules import RULES, SMB_NEW_LOANS_TARGET
 from services.finance.stats import repository as repo
-from services.finance.stats.repository import Filter
 from services.finance.stats.schemas import (
     Applications,
     Balance,
@@ -105,19 +102,6 @@ def scope(principal: Principal, region: str | None, lender: str | None) -> tuple
     return _scope_region(principal, region), lender
 
 
-def filters(prefix: str | None, lender: str | None) -> tuple[Filter, Filter, Filter]:
-    """WHERE fragments for loans/applications (owner lender), guarantees (lender_code), from the
-    effective scope that `scope` decided."""
-    loans, guarantees = Filter(), Filter()
-    if prefix:
-        loans.add("l.borrower_region LIKE {}", prefix + "%")
-        guarantees.add("l.borrower_region LIKE {}", prefix + "%")
-    if lender:
-        loans.add("l.lender = {}", lender)
-        guarantees.add("l.lender_code = {}", lender)
-    return loans, loans, guarantees
-
-
 def _figures(r) -> LoanFigures:
     a_inc = r["a_inc"] or ZERO
     return LoanFigures(
@@ -173,7 +157,7 @@ async def _nothing() -> None:
 
 
 async def stats(
-    app: Any,
+    reads: Reader,
     principal: Principal,
     *,
     year: int | None,
@@ -191,7 +175,7 @@ async def stats(
         )
     d_base = base_date(base, p_from, p_to)
     prefix, eff_lender = scope(principal, region, lender)
-    loans_f, apps_f, g_f = filters(prefix, eff_lender)
+    loans_f, apps_f, g_f = repo.scope_filters(prefix, eff_lender)
     summary = USE_SUMMARIES and repo.summary_applies(p_from, p_to, d_base, prefix, group_by)
     g = group_by if group_by != "month" else None
 
@@ -199,7 +183,7 @@ async def stats(
     # time, so the answer takes as long as the slowest (first-time borrowers over 2,000,000 loans),
     # not the sum. Each statement sees committed data as of its start, as sequential reads would.
     async def on_connection(fn, *args):
-        async with connection(app) as conn:
+        async with reads.connection() as conn:
             return await fn(conn, *args)
 
     if summary:
@@ -320,21 +304,11 @@ async def stats(
 
 
 async def financing_summary(session: AsyncSession, principal: Principal, code: str) -> FinancingSummary:
-    conn = await raw_connection(session)
     if principal.kind == "official":
-        region = await repo.region_of(conn, code)
+        region = await repo.region_of(session, code)
         if not principal.covers_region(region):
             raise not_found("enterprise", code)
-    loans, lines, gs = Filter(), Filter(), Filter()
-    if principal.kind == "bank":
-        loans.add("l.lender = {}", principal.org or "")
-        lines.add("l.lender = {}", principal.org or "")
-        gs.add("l.lender_code = {}", principal.org or "")
-    elif principal.kind == "guarantor":
-        loans.add("false")
-        lines.add("false")
-        gs.add("l.guarantor = {}", principal.org or "")
-    lo, li, g = await repo.financing_summary(conn, code, loans, lines, gs)
+    lo, li, g = await repo.financing_summary(session, principal, code)
     return FinancingSummary(
         credit_code=code,
         loans_count=lo["n"],
