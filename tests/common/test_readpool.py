@@ -37,7 +37,9 @@ async def test_one_caller_holds_at_most_its_share_while_others_are_served(small_
 
 async def test_a_callers_turns_are_freed_for_the_next_statement(small_pool):
     for _ in range(5):  # more statements than the share, one after another
-        assert (await readpool.pools_of(small_pool).fetch("SELECT 2 AS two", caller="official:a"))[0]["two"] == 2
+        assert (await readpool.pools_of(small_pool).fetch("SELECT 2 AS two", caller="official:a"))[0][
+            "two"
+        ] == 2
     async with readpool.pools_of(small_pool).connection(caller="official:a") as conn:
         assert await conn.fetchval("SELECT 3") == 3
 
