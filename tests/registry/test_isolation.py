@@ -260,11 +260,15 @@ async def test_the_fast_routes_query_too_broad_is_the_routes_byte_for_byte(datab
     from services.registry.app import ROUTERS
 
     settings = get_settings().model_copy(update={"db": DatabaseSettings(read_statement_timeout_ms=200)})
-    routes_only = create_service_app("registry", title="r", description="r", routers=ROUTERS, settings=settings)
+    routes_only = create_service_app(
+        "registry", title="r", description="r", routers=ROUTERS, settings=settings
+    )
     transport = httpx.ASGITransport(app=routes_only, raise_app_exceptions=False)
     locker = await asyncpg.connect(plain_url(database_url))
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://routed.test", timeout=30) as slow_c:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://routed.test", timeout=30
+        ) as slow_c:
             async for _app, fast_c in _app_client(DatabaseSettings(read_statement_timeout_ms=200)):
                 tx = locker.transaction()
                 await tx.start()
