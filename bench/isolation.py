@@ -191,7 +191,7 @@ async def main() -> None:
             assert r.status in (201, 202), await r.text()
 
         # Raw baseline: the detail statement through asyncpg, alone.
-        from services.registry.enterprises.listing import one_statement
+        from services.registry.enterprises.repository import one_statement
 
         raw_pool = await asyncpg.create_pool(db.dsn, min_size=BANK_CONNECTIONS, max_size=BANK_CONNECTIONS)
         bank_p = Principal(sub="bench-bank", kind="bank", org="B001")

@@ -171,7 +171,8 @@ async def main() -> None:
         as_of = date(2022, 12, 31)
         from services.common.auth import Principal as P
         from services.common.pagination import PageParams
-        from services.registry.enterprises.listing import Filters, one_statement, page_statement
+        from services.registry.enterprises.repository import one_statement, page_statement
+        from services.registry.enterprises.schemas import Filters
 
         bench_principal = P(sub="bench", kind="admin")
         first_page = PageParams(limit=50, cursor=None)

@@ -6,10 +6,11 @@ worker's CPU under load). A service may therefore register a `FastRoute` for a h
 function of the request that answers the plain, successful case with a JSON body, or declines by
 returning None — or by raising a `Problem` or a pydantic `ValidationError` — and the request then
 goes on to the FastAPI route unchanged. A problem marked `final` (a statement that ran past the
-read timeout) is answered here instead: the route would only do the same work again. The route stays the one definition of validation, problems
-and the OpenAPI; a fast route calls the same functions the route's dependencies call (principal,
-kind check, query model, service), so the two cannot drift, and each service's tests hold the fast
-answer byte for byte to the route's.
+read timeout) is answered here instead: the route would only do the same work again. The route
+stays the one definition of validation, problems and the OpenAPI; a fast route makes the same calls
+as the route (principal, kind check, query model, the reader of `services/common/readpool.py`,
+repository, serialisation in the schema module) and never imports the router module, so the two
+cannot drift, and each service's tests hold the fast answer byte for byte to the route's.
 
 The layer sits just inside the kit's request-context middleware: a fast answer still carries the
 request id and is counted in the metrics under the route's template.

@@ -5,10 +5,17 @@ PostgreSQL (session set-up, statement building, cache keys, row mappings). These
 parameterised SQL text straight to asyncpg: each text is prepared once per connection (asyncpg's
 statement cache), so a read is one Bind/Execute round trip; no pre-ping and no reset round trip.
 
-Requests take read connections through `fetch` / `connection`, in arrival order: asyncpg's pool
-hands a released connection to whoever asks next, so under load a waiting request could be
-overtaken again and again (measured: p99 70 ms against p50 10 ms). A FIFO semaphore sized like
-the pool queues them fairly in front of it.
+The pools of an app are one `ReadPools` (`pools_of(app)`); a request reaches them as a `Reader`:
+the read pool as one caller sees it, handed to routes by the dependencies `CallerReads` (the
+verified principal's share) and `Reads` (no caller's share), and to fast routes by `reader` with the
+same arguments. Repositories receive the reader, never the app. A reader takes a connection per
+statement (`fetch`) or per block (`connection`) and gives it back at once, so a route running
+statements side by side (the financing statistics) holds one connection per statement, and none
+while it serialises its answer.
+
+Connections are handed out in arrival order: asyncpg's pool hands a released connection to
+whoever asks next, so under load a waiting request could be overtaken again and again. A FIFO
+semaphore sized like the pool queues them fairly in front of it.
 
 One tenant cannot take the read pool from the others:
 - A caller (`caller_key`: one bank, guarantor or certifier — all its API clients together — or one
@@ -24,7 +31,7 @@ One tenant cannot take the read pool from the others:
 Refusals for capacity are 429s for the same reason: a caller beyond its share of exports, or every
 export connection busy.
 
-Exports never use the read pool: `export_connection` leases a connection of the export pool
+Exports never use the read pool: `Reader.export` leases a connection of the export pool
 (`export.connections` per process; a download waits at most `export.wait_s` for one, then 429
 `exports_busy`), at most `export.per_caller` per caller (one more: 429 `too_many_exports`). A
 stalled download therefore holds an export connection, and only until its send timeout
@@ -35,23 +42,28 @@ outside a transaction), so a connection needs no reset on release; asyncpg still
 transaction left open. Export connections are reset as asyncpg does by default (their cursors
 live in transactions that a dropped download may leave behind). Both pools are created on first
 use and closed with the app (`close_read_pool` in the app's lifespan).
+
+Point lookups that many requests make at once share one statement through a `Coalescer` kept with
+the pools (`ReadPools.coalescer`): one per process and lookup, like the pools themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
+from fastapi import Depends, Request
 
-from services.common.auth import Principal
+from services.common.auth import CurrentPrincipal, Principal
+from services.common.coalesce import Coalescer
 from services.common.db import plain_url
 from services.common.errors import ExportsBusy, Problem, QueryTooBroad, TooManyExports
+from services.common.settings import Settings
 
-_lock = asyncio.Lock()
 RETRY_AFTER_S = 5
 
 
@@ -120,103 +132,159 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     """Nothing to reset: see the module docstring."""
 
 
-async def _create(app: Any, name: str, size: int, timeout_ms: int, **kwargs: Any) -> asyncpg.Pool:
-    return await asyncpg.create_pool(
-        plain_url(app.state.settings.database_url),
-        min_size=1,
-        max_size=size,
-        server_settings={
-            "application_name": f"eaglet-{app.state.service}-{name}",
-            "statement_timeout": str(timeout_ms),
-            "TimeZone": "UTC",
-        },
-        **kwargs,
-    )
+class ReadPools:
+    """One app's read pool and export pool (each created on first use) and its coalesced lookups."""
 
+    def __init__(self, settings: Settings, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        self._lock = asyncio.Lock()
+        self._read: asyncpg.Pool | None = None
+        self._export: asyncpg.Pool | None = None
+        db = settings.db
+        self._turns = asyncio.Semaphore(db.read_pool_size)
+        self._shares = Shares(db.read_pool_per_caller)
+        self._export_turns = asyncio.Semaphore(settings.export.connections)
+        self._export_shares = Shares(settings.export.per_caller)
+        self._coalescers: dict[str, Coalescer] = {}
 
-async def read_pool(app: Any) -> asyncpg.Pool:
-    pool = getattr(app.state, "read_pool", None)
-    if pool is None:
-        async with _lock:
-            pool = getattr(app.state, "read_pool", None)
-            if pool is None:
-                db = app.state.settings.db
-                pool = await _create(
-                    app, "read", db.read_pool_size, db.read_statement_timeout_ms, reset=_no_reset
-                )
-                app.state.read_pool_turns = asyncio.Semaphore(db.read_pool_size)
-                app.state.read_pool_shares = Shares(db.read_pool_per_caller)
-                app.state.read_pool = pool
-    return pool
+    async def _create(self, name: str, size: int, timeout_ms: int, **kwargs: Any) -> asyncpg.Pool:
+        return await asyncpg.create_pool(
+            plain_url(self.settings.database_url),
+            min_size=1,
+            max_size=size,
+            server_settings={
+                "application_name": f"eaglet-{self.service}-{name}",
+                "statement_timeout": str(timeout_ms),
+                "TimeZone": "UTC",
+            },
+            **kwargs,
+        )
 
+    async def read_pool(self) -> asyncpg.Pool:
+        pool = self._read
+        if pool is None:
+            async with self._lock:
+                pool = self._read
+                if pool is None:
+                    db = self.settings.db
+                    pool = self._read = await self._create(
+                        "read", db.read_pool_size, db.read_statement_timeout_ms, reset=_no_reset
+                    )
+        return pool
 
-def _timed_out(app: Any) -> QueryTimeout:
-    return QueryTimeout(app.state.settings.db.read_statement_timeout_ms)
+    def _timed_out(self) -> QueryTimeout:
+        return QueryTimeout(self.settings.db.read_statement_timeout_ms)
 
-
-@asynccontextmanager
-async def connection(app: Any, caller: str | None = None) -> AsyncIterator[asyncpg.Connection]:
-    """A read-pool connection, within the caller's share, handed out in the order requests asked
-    for one. Without a caller (public lookups, the kit's own use) only the FIFO turn applies."""
-    pool = await read_pool(app)
-    shares: Shares = app.state.read_pool_shares
-    if caller is not None:
-        await shares.acquire(caller)
-    try:
-        async with app.state.read_pool_turns, pool.acquire() as conn:
-            try:
-                yield conn
-            except asyncpg.QueryCanceledError:
-                raise _timed_out(app) from None
-    finally:
+    @asynccontextmanager
+    async def connection(self, caller: str | None = None) -> AsyncIterator[asyncpg.Connection]:
+        """A read-pool connection, within the caller's share, handed out in the order requests
+        asked for one. Without a caller (public lookups, the kit's own use) only the FIFO turn
+        applies."""
+        pool = await self.read_pool()
+        shares = self._shares
         if caller is not None:
-            shares.release(caller)
+            await shares.acquire(caller)
+        try:
+            async with self._turns, pool.acquire() as conn:
+                try:
+                    yield conn
+                except asyncpg.QueryCanceledError:
+                    raise self._timed_out() from None
+        finally:
+            if caller is not None:
+                shares.release(caller)
 
-
-async def fetch(app: Any, sql: str, *args: Any, caller: str | None = None) -> list[asyncpg.Record]:
-    """One statement on a read-pool connection taken in turn (as `connection`, without the cost of
-    a generator-based context manager on every hot read)."""
-    pool = await read_pool(app)
-    shares: Shares = app.state.read_pool_shares
-    if caller is not None:
-        await shares.acquire(caller)
-    try:
-        async with app.state.read_pool_turns:
-            conn = await pool.acquire()
-            try:
-                return await conn.fetch(sql, *args)
-            except asyncpg.QueryCanceledError:
-                raise _timed_out(app) from None
-            finally:
-                await pool.release(conn)
-    finally:
+    async def fetch(self, sql: str, *args: Any, caller: str | None = None) -> list[asyncpg.Record]:
+        """One statement on a read-pool connection taken in turn (as `connection`, without the
+        cost of a generator-based context manager on every hot read)."""
+        pool = self._read
+        if pool is None:
+            pool = await self.read_pool()
+        shares = self._shares
         if caller is not None:
+            await shares.acquire(caller)
+        try:
+            async with self._turns:
+                conn = await pool.acquire()
+                try:
+                    return await conn.fetch(sql, *args)
+                except asyncpg.QueryCanceledError:
+                    raise self._timed_out() from None
+                finally:
+                    await pool.release(conn)
+        finally:
+            if caller is not None:
+                shares.release(caller)
+
+    def coalescer(self, name: str, load_many: Callable[[list], Awaitable[Any]], missing: Any) -> Coalescer:
+        """The process's one `Coalescer` for the lookup `name` (created with `load_many` on first use)."""
+        found = self._coalescers.get(name)
+        if found is None:
+            found = self._coalescers[name] = Coalescer(load_many, missing)
+        return found
+
+    # ---- exports ---------------------------------------------------------------------------------
+
+    async def export_pool(self) -> asyncpg.Pool:
+        pool = self._export
+        if pool is None:
+            async with self._lock:
+                pool = self._export
+                if pool is None:
+                    size = self.settings.export.connections
+                    pool = self._export = await self._create(
+                        "export", size, self.settings.db.statement_timeout_ms
+                    )
+        return pool
+
+    async def export_connection(self, caller: str) -> ExportLease:
+        """An export connection for `caller`, or the problem saying why not (429: the caller runs
+        as many exports as they may, or every export connection stayed busy for `export.wait_s`)."""
+        pool = await self.export_pool()
+        settings = self.settings.export
+        shares = self._export_shares
+        if not await shares.try_acquire(caller):
+            raise TooManyExports(running=settings.per_caller, headers={"Retry-After": str(RETRY_AFTER_S)})
+        try:
+            try:
+                async with asyncio.timeout(settings.wait_s):
+                    await self._export_turns.acquire()
+            except TimeoutError:
+                raise ExportsBusy(
+                    wait_s=settings.wait_s, headers={"Retry-After": str(RETRY_AFTER_S)}
+                ) from None
+            try:
+                conn = await pool.acquire()
+            except BaseException:
+                self._export_turns.release()
+                raise
+        except BaseException:
             shares.release(caller)
+            raise
+        return ExportLease(self, caller, conn)
 
+    async def _give_back(self, caller: str, conn: asyncpg.Connection) -> None:
+        try:
+            await self._export.release(conn)
+        finally:
+            self._export_turns.release()
+            self._export_shares.release(caller)
 
-# ---- exports -------------------------------------------------------------------------------------
-
-
-async def export_pool(app: Any) -> asyncpg.Pool:
-    pool = getattr(app.state, "export_pool", None)
-    if pool is None:
-        async with _lock:
-            pool = getattr(app.state, "export_pool", None)
-            if pool is None:
-                settings = app.state.settings
-                size = settings.export.connections
-                pool = await _create(app, "export", size, settings.db.statement_timeout_ms)
-                app.state.export_turns = asyncio.Semaphore(size)
-                app.state.export_shares = Shares(settings.export.per_caller)
-                app.state.export_pool = pool
-    return pool
+    async def close(self) -> None:
+        """Close whichever pools were created."""
+        for name in ("_read", "_export"):
+            pool = getattr(self, name)
+            if pool is not None:
+                setattr(self, name, None)
+                await pool.close()
 
 
 @dataclass
 class ExportLease:
     """An export connection held for one download; `release` (once) gives everything back."""
 
-    app: Any
+    pools: ReadPools
     caller: str
     conn: asyncpg.Connection | None
 
@@ -224,50 +292,70 @@ class ExportLease:
         conn, self.conn = self.conn, None
         if conn is None:
             return
-        try:
-            if conn.is_in_transaction():
-                # A download that ended early (client gone or stalled) leaves its cursor's
-                # transaction open when it was cancelled mid-fetch: end it here, out of the
-                # cancelled stream (asyncpg's reset would too, but logs it as an error).
-                try:
-                    await conn.execute("ROLLBACK")
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                    pass  # the pool's reset below ends it, or closes the connection
-            await self.app.state.export_pool.release(conn)
-        finally:
-            self.app.state.export_turns.release()
-            self.app.state.export_shares.release(self.caller)
+        if conn.is_in_transaction():
+            # A download that ended early (client gone or stalled) leaves its cursor's
+            # transaction open when it was cancelled mid-fetch: end it here, out of the
+            # cancelled stream (asyncpg's reset would too, but logs it as an error).
+            try:
+                await conn.execute("ROLLBACK")
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                pass  # the pool's reset ends it, or closes the connection
+        await self.pools._give_back(self.caller, conn)
 
 
-async def export_connection(app: Any, caller: str) -> ExportLease:
-    """An export connection for `caller`, or the problem saying why not (429: the caller runs as
-    many exports as they may, or every export connection stayed busy for `export.wait_s`)."""
-    pool = await export_pool(app)
-    settings = app.state.settings.export
-    shares: Shares = app.state.export_shares
-    if not await shares.try_acquire(caller):
-        raise TooManyExports(running=settings.per_caller, headers={"Retry-After": str(RETRY_AFTER_S)})
-    try:
-        try:
-            async with asyncio.timeout(settings.wait_s):
-                await app.state.export_turns.acquire()
-        except TimeoutError:
-            raise ExportsBusy(wait_s=settings.wait_s, headers={"Retry-After": str(RETRY_AFTER_S)}) from None
-        try:
-            conn = await pool.acquire()
-        except BaseException:
-            app.state.export_turns.release()
-            raise
-    except BaseException:
-        shares.release(caller)
-        raise
-    return ExportLease(app, caller, conn)
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """The read pool as one caller sees it: what a repository receives for its reads. `caller`
+    None: public reads (only the FIFO turn applies)."""
+
+    pools: ReadPools
+    caller: str | None
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        return await self.pools.fetch(sql, *args, caller=self.caller)
+
+    def connection(self) -> Any:
+        """`async with reader.connection() as conn`: one read-pool connection for a block."""
+        return self.pools.connection(self.caller)
+
+    async def export(self) -> ExportLease:
+        """An export connection within the caller's share of exports (a public reader has none)."""
+        if self.caller is None:
+            raise RuntimeError("exports are per caller")
+        return await self.pools.export_connection(self.caller)
+
+
+def pools_of(app: Any) -> ReadPools:
+    """The app's pools (created, without connecting, on first use)."""
+    pools = getattr(app.state, "read_pools", None)
+    if pools is None:
+        pools = app.state.read_pools = ReadPools(app.state.settings, app.state.service)
+    return pools
+
+
+def reader(app: Any, principal: Principal | None) -> Reader:
+    """The reader of a request: within `principal`'s share, or public (None). The dependencies
+    below and the fast routes build it here."""
+    return Reader(pools_of(app), None if principal is None else caller_key(principal))
+
+
+async def uncounted_reads(request: Request) -> Reader:
+    return reader(request.app, None)
+
+
+async def caller_reads(request: Request, principal: CurrentPrincipal) -> Reader:
+    return reader(request.app, principal)
+
+
+# A route's reads: `reads: CallerReads` (within the verified caller's share) or `reads: Reads`
+# (only the FIFO turn: public lookups, and the statistics, whose statements run side by side).
+Reads = Annotated[Reader, Depends(uncounted_reads)]
+CallerReads = Annotated[Reader, Depends(caller_reads)]
 
 
 async def close_read_pool(app: Any) -> None:
     """Close the app's read pool and export pool (whichever were created)."""
-    for name in ("read_pool", "export_pool"):
-        pool = getattr(app.state, name, None)
-        if pool is not None:
-            setattr(app.state, name, None)
-            await pool.close()
+    pools = getattr(app.state, "read_pools", None)
+    if pools is not None:
+        app.state.read_pools = None  # a later use starts afresh (new pools, new queues)
+        await pools.close()

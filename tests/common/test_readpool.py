@@ -25,11 +25,11 @@ async def small_pool(database_url):
 
 async def test_one_caller_holds_at_most_its_share_while_others_are_served(small_pool):
     slow = [
-        asyncio.create_task(readpool.fetch(small_pool, "SELECT pg_sleep(1.5)", caller="official:a"))
+        asyncio.create_task(readpool.pools_of(small_pool).fetch("SELECT pg_sleep(1.5)", caller="official:a"))
         for _ in range(4)
     ]
     await asyncio.sleep(0.2)  # the slow statements have taken what they may
-    rows = await asyncio.wait_for(readpool.fetch(small_pool, "SELECT 1 AS one", caller="bank:b"), 10)
+    rows = await asyncio.wait_for(readpool.pools_of(small_pool).fetch("SELECT 1 AS one", caller="bank:b"), 10)
     assert rows[0]["one"] == 1
     assert not any(t.done() for t in slow), "the other caller waited for the slow caller's statements"
     await asyncio.gather(*slow)
@@ -37,8 +37,10 @@ async def test_one_caller_holds_at_most_its_share_while_others_are_served(small_
 
 async def test_a_callers_turns_are_freed_for_the_next_statement(small_pool):
     for _ in range(5):  # more statements than the share, one after another
-        assert (await readpool.fetch(small_pool, "SELECT 2 AS two", caller="official:a"))[0]["two"] == 2
-    async with readpool.connection(small_pool, caller="official:a") as conn:
+        assert (await readpool.pools_of(small_pool).fetch("SELECT 2 AS two", caller="official:a"))[0][
+            "two"
+        ] == 2
+    async with readpool.pools_of(small_pool).connection(caller="official:a") as conn:
         assert await conn.fetchval("SELECT 3") == 3
 
 
@@ -57,14 +59,14 @@ async def test_a_statement_past_the_read_timeout_is_a_422_query_too_broad(databa
     app = SimpleNamespace(state=SimpleNamespace(settings=settings, service="test"))
     try:
         with pytest.raises(Problem) as raised:
-            await readpool.fetch(app, "SELECT pg_sleep(2)", caller="official:a")
+            await readpool.pools_of(app).fetch("SELECT pg_sleep(2)", caller="official:a")
         assert raised.value.status == 422 and raised.value.code == "query_too_broad"
         assert int(raised.value.headers["Retry-After"]) >= 1
         with pytest.raises(Problem) as raised:
-            async with readpool.connection(app) as conn:
+            async with readpool.pools_of(app).connection() as conn:
                 await conn.fetch("SELECT pg_sleep(2)")
         assert raised.value.code == "query_too_broad"
         # The connection is usable again afterwards.
-        assert (await readpool.fetch(app, "SELECT 4 AS four"))[0]["four"] == 4
+        assert (await readpool.pools_of(app).fetch("SELECT 4 AS four"))[0]["four"] == 4
     finally:
         await readpool.close_read_pool(app)

@@ -148,3 +148,35 @@ async def test_financing_summary_is_scoped(client_for, as_, dataset):
     assert b2["loans_count"] == 1 and b2["guarantees_count"] == 0
     r = await c.get(f"/v1/enterprises/{s1}/financing-summary", headers=as_("official", region="330200"))
     assert r.status_code == 404
+
+
+async def test_the_statistics_statements_are_not_counted_against_the_callers_read_share(database_url):
+    """The statistics run their statements side by side on the read pool, outside the caller's
+    share (`Reads`, not `CallerReads`): a bank whose share is all taken still gets its figures.
+    The list and search routes of the registry count every statement against the share."""
+    import asyncio
+
+    import httpx
+
+    from services.common import readpool
+    from services.common.auth import Principal, principal_headers
+    from services.common.settings import DatabaseSettings, get_settings
+    from services.finance.app import create_app
+
+    settings = get_settings().model_copy(
+        update={"db": DatabaseSettings(read_pool_size=8, read_pool_per_caller=1)}
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://finance.test", timeout=30) as c:
+            bank = readpool.caller_key(Principal(sub="stats-bank", kind="bank", org="B001"))
+            async with readpool.pools_of(app).connection(caller=bank):  # the bank's one share is taken
+                r = await asyncio.wait_for(
+                    c.get("/v1/stats", params={"year": 2024}, headers=principal_headers("bank", org="B001")),
+                    20,
+                )
+            assert r.status_code == 200, r.text
+    finally:
+        await readpool.close_read_pool(app)
+        await app.state.engine.dispose()

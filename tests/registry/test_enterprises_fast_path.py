@@ -8,7 +8,7 @@ import pytest
 from services.common.app import create_service_app
 from services.common.readpool import close_read_pool
 from services.registry.app import ROUTERS
-from services.registry.enterprises import listing, router
+from services.registry.enterprises import fast_path, repository
 from tests.registry_data import add_enterprise
 
 
@@ -61,6 +61,7 @@ async def test_answers_are_the_routes_answers(c, routed, as_, db):
         assert fast.status_code == slow.status_code == 200, (path, params, fast.text)
         assert fast.content == slow.content, (path, params)
         assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
+        assert fast.headers["content-length"] == slow.headers["content-length"]
     refused = [
         ("/v1/enterprises", {}, {}),  # 401: no principal
         ("/v1/enterprises", {}, bank),  # 403: banks read single directory records only
@@ -85,8 +86,8 @@ async def test_the_plain_case_never_reaches_the_route(c, as_, db, monkeypatch):
         raise AssertionError("the plain case went to the route")
 
     # the routes look these up at call time; the fast paths hold their own references
-    monkeypatch.setattr(router, "list_json", route_must_not_run)
-    monkeypatch.setattr(listing, "one_json", route_must_not_run)
+    monkeypatch.setattr(repository, "list_page", route_must_not_run)
+    monkeypatch.setattr(repository, "one_row", route_must_not_run)
     r = await c.get("/v1/enterprises", headers=as_(), params={"region": "3301"})
     assert r.status_code == 200 and [e["credit_code"] for e in r.json()["items"]] == [code]
     r = await c.get(f"/v1/enterprises/{code}", headers={**as_(), "X-Request-ID": "rid-fast-2"})
@@ -94,3 +95,18 @@ async def test_the_plain_case_never_reaches_the_route(c, as_, db, monkeypatch):
     assert r.headers["x-request-id"] == "rid-fast-2"
     metrics = (await c.get("/metrics")).text
     assert 'route="/v1/enterprises/{credit_code}"' in metrics
+
+
+def test_the_fast_routes_sit_on_the_repository_and_schemas_never_the_router():
+    """A fast route makes the route's calls, not the route itself: importing the router would put
+    HTTP wiring under the fast path (and a cycle one edit away)."""
+    import ast
+    import inspect
+
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(inspect.getsource(fast_path)))
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert "services.registry.enterprises.router" not in imported
+    assert {"services.registry.enterprises.repository", "services.registry.enterprises.schemas"} <= imported

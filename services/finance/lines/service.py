@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.batch import BatchResponse, Finding, Parsed
-from services.common.db import raw_connection
 from services.finance.batching import finding, order_check, run_batch
 from services.finance.lines import repository
 from services.finance.lines.schemas import CreditLineIn
@@ -47,8 +46,7 @@ async def ingest(
         changed = {p.record.borrower_credit_code for p in valid if p.record.line_ref in statuses}
         if changed:
             changed |= set(previous)
-            conn = await raw_connection(session)
-            await loans_repository.recompute_inclusive(conn, lender, sorted(changed), principal)
+            await loans_repository.recompute_inclusive_in(session, lender, sorted(changed), principal)
 
     return await run_batch(
         session,

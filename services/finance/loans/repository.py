@@ -119,6 +119,13 @@ async def known_guarantee_refs(session: AsyncSession, lender: str, refs: list[st
     return {r["guarantee_ref"] for r in rows}
 
 
+async def recompute_inclusive_in(
+    session: AsyncSession, lender: str, borrowers: list[str], principal: Principal
+) -> int:
+    """`recompute_inclusive` inside the request's unit of work."""
+    return await recompute_inclusive(await raw_connection(session), lender, borrowers, principal)
+
+
 async def recompute_inclusive(
     conn: asyncpg.Connection, lender: str, borrowers: list[str], principal: Principal
 ) -> int:

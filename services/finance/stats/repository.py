@@ -1,52 +1,31 @@
-"""Statistics SQL: one scan of the loans per figure set (two-level aggregation: per borrower,
+"""Statistics SQL (conditions built with the kit's `Sql`): one scan of the loans per figure set (two-level aggregation: per borrower,
 then per group, so distinct-borrower counts need no DISTINCT), plus applications and guarantees."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.db import raw_connection
 from services.common.scope import RegionScope
+from services.common.sql import Sql
 from services.finance.rules import LEVERAGE_CAP, LEVERAGE_CAP_SMALL_MICRO
 
 
-@dataclass
-class Filter:
-    """WHERE fragments and their parameters (asyncpg $n placeholders, numbered as added)."""
-
-    clauses: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
-
-    def add(self, template: str, *values: Any) -> None:
-        names = []
-        for v in values:
-            self.params.append(v)
-            names.append(f"${len(self.params)}")
-        self.clauses.append(template.format(*names))
-
-    def param(self, value: Any) -> str:
-        self.params.append(value)
-        return f"${len(self.params)}"
-
-    @property
-    def where(self) -> str:
-        return " AND ".join(self.clauses) if self.clauses else "true"
-
-
-def filters(region: RegionScope, lender: str | None) -> tuple[Filter, Filter, Filter]:
-    """WHERE fragments for loans/applications (owner lender), guarantees (lender_code), from the
+def scope_filters(region: RegionScope, lender: str | None) -> tuple[Sql, Sql, Sql]:
+    """The conditions on loans, applications (owner lender) and guarantees (lender_code) from the
     request's region scope and lender (`services.finance.scope.stats_lender`)."""
-    loans, guarantees = Filter(), Filter()
+    loans, guarantees = Sql(), Sql()
     if region.restricted:
-        loans.clauses.append(region.where("l.borrower_region", loans.param))
-        guarantees.clauses.append(region.where("l.borrower_region", guarantees.param))
+        loans.where(region.where("l.borrower_region", loans.arg))
+        guarantees.where(region.where("l.borrower_region", guarantees.arg))
     if lender:
-        loans.add("l.lender = {}", lender)
-        guarantees.add("l.lender_code = {}", lender)
+        loans.where(f"l.lender = {loans.arg(lender)}")
+        guarantees.where(f"l.lender_code = {guarantees.arg(lender)}")
     return loans, loans, guarantees
 
 
@@ -103,15 +82,15 @@ def _inner_exprs(p_from: str, p_to: str, d_end: str, d_base: str) -> str:
 
 async def loan_figures(
     conn: asyncpg.Connection,
-    flt: Filter,
+    flt: Sql,
     p_from: date,
     p_to: date,
     d_base: date,
     group_by: str | None,
 ) -> list[asyncpg.Record]:
     """Rows (is_total, g, figures…) — the total row has is_total = true."""
-    f = Filter(list(flt.clauses), list(flt.params))
-    pf, pt, db = f.param(p_from), f.param(p_to), f.param(d_base)
+    f = flt.copy()
+    pf, pt, db = f.arg(p_from), f.arg(p_to), f.arg(d_base)
     upper = f"GREATEST({pt}::date, {db}::date)"
     if group_by in GROUP_EXPR:
         g = GROUP_EXPR[group_by]
@@ -120,7 +99,7 @@ async def loan_figures(
             SELECT GROUPING({g}) = 1 AS is_total, {g} AS g, l.borrower_credit_code AS b,
                    {_inner_exprs(f"{pf}::date", f"{pt}::date", f"{pt}::date", f"{db}::date")}
             FROM finance.loans l
-            WHERE {f.where} AND l.issued_on <= {upper}
+            WHERE {f.where_sql} AND l.issued_on <= {upper}
             GROUP BY GROUPING SETS (({g}, l.borrower_credit_code), (l.borrower_credit_code))
         )
         SELECT is_total, g, {_OUTER} FROM per GROUP BY is_total, g ORDER BY is_total, g
@@ -131,23 +110,23 @@ async def loan_figures(
             SELECT l.borrower_credit_code AS b,
                    {_inner_exprs(f"{pf}::date", f"{pt}::date", f"{pt}::date", f"{db}::date")}
             FROM finance.loans l
-            WHERE {f.where} AND l.issued_on <= {upper}
+            WHERE {f.where_sql} AND l.issued_on <= {upper}
             GROUP BY l.borrower_credit_code
         )
         SELECT true AS is_total, NULL::text AS g, {_OUTER} FROM per
         """
-    return await conn.fetch(sql, *f.params)
+    return await conn.fetch(sql, *f.args)
 
 
 async def loan_figures_by_month(
-    conn: asyncpg.Connection, flt: Filter, months: list[tuple[str, date, date, date]]
+    conn: asyncpg.Connection, flt: Sql, months: list[tuple[str, date, date, date]]
 ) -> list[asyncpg.Record]:
     """One figure set per (label, month start, month end, base date)."""
-    f = Filter(list(flt.clauses), list(flt.params))
-    labels = f.param([m[0] for m in months])
-    starts = f.param([m[1] for m in months])
-    ends = f.param([m[2] for m in months])
-    bases = f.param([m[3] for m in months])
+    f = flt.copy()
+    labels = f.arg([m[0] for m in months])
+    starts = f.arg([m[1] for m in months])
+    ends = f.arg([m[2] for m in months])
+    bases = f.arg([m[3] for m in months])
     sql = f"""
     WITH p AS (SELECT * FROM unnest({labels}::text[], {starts}::date[], {ends}::date[], {bases}::date[])
                AS p(label, p_from, p_to, d_base)),
@@ -155,26 +134,24 @@ async def loan_figures_by_month(
         SELECT p.label AS g, l.borrower_credit_code AS b,
                {_inner_exprs("p.p_from", "p.p_to", "p.p_to", "p.d_base")}
         FROM finance.loans l JOIN p ON l.issued_on <= GREATEST(p.p_to, p.d_base)
-        WHERE {f.where}
+        WHERE {f.where_sql}
         GROUP BY p.label, l.borrower_credit_code
     )
     SELECT false AS is_total, g, {_OUTER} FROM per GROUP BY g ORDER BY g
     """
-    return await conn.fetch(sql, *f.params)
+    return await conn.fetch(sql, *f.args)
 
 
-async def two_increases(
-    conn: asyncpg.Connection, flt: Filter, p_to: date, d_base: date
-) -> list[asyncpg.Record]:
-    f = Filter(list(flt.clauses), list(flt.params))
-    pt, db = f.param(p_to), f.param(d_base)
+async def two_increases(conn: asyncpg.Connection, flt: Sql, p_to: date, d_base: date) -> list[asyncpg.Record]:
+    f = flt.copy()
+    pt, db = f.arg(p_to), f.arg(d_base)
     sql = f"""
     WITH per AS (
         SELECT l.lender, l.borrower_credit_code,
                sum({_bal(pt + "::date")}) AS bal_end, sum({_bal(db + "::date")}) AS bal_base,
                sum({_bal(pt + "::date", True)}) AS inc_end, sum({_bal(db + "::date", True)}) AS inc_base
         FROM finance.loans l
-        WHERE {f.where} AND l.issued_on <= GREATEST({pt}::date, {db}::date)
+        WHERE {f.where_sql} AND l.issued_on <= GREATEST({pt}::date, {db}::date)
         GROUP BY l.lender, l.borrower_credit_code
     )
     SELECT lender, sum(bal_end) AS bal_end, sum(bal_base) AS bal_base,
@@ -183,26 +160,26 @@ async def two_increases(
            count(*) FILTER (WHERE inc_base > 0) AS inc_borrowers_base
     FROM per GROUP BY lender ORDER BY lender
     """
-    return await conn.fetch(sql, *f.params)
+    return await conn.fetch(sql, *f.args)
 
 
-async def applications(conn: asyncpg.Connection, flt: Filter, p_from: date, p_to: date) -> asyncpg.Record:
-    f = Filter(list(flt.clauses), list(flt.params))
-    pf, pt = f.param(p_from), f.param(p_to)
+async def applications(conn: asyncpg.Connection, flt: Sql, p_from: date, p_to: date) -> asyncpg.Record:
+    f = flt.copy()
+    pf, pt = f.arg(p_from), f.arg(p_to)
     sql = f"""
     SELECT count(DISTINCT l.borrower_credit_code COLLATE "C") AS applied,
            count(DISTINCT l.borrower_credit_code COLLATE "C") FILTER (WHERE l.decision = 'approved') AS obtained
     FROM finance.loan_applications l
-    WHERE {f.where} AND l.applied_on BETWEEN {pf}::date AND {pt}::date
+    WHERE {f.where_sql} AND l.applied_on BETWEEN {pf}::date AND {pt}::date
     """
-    return await conn.fetchrow(sql, *f.params)
+    return await conn.fetchrow(sql, *f.args)
 
 
 async def guarantees(
-    conn: asyncpg.Connection, flt: Filter, p_from: date, p_to: date
+    conn: asyncpg.Connection, flt: Sql, p_from: date, p_to: date
 ) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
-    f = Filter(list(flt.clauses), list(flt.params))
-    pf, pt = f.param(p_from), f.param(p_to)
+    f = flt.copy()
+    pf, pt = f.arg(p_from), f.arg(p_to)
     in_force = (
         f"(l.starts_on <= {pt}::date AND (l.released_on IS NULL OR l.released_on > {pt}::date) "
         f"AND (l.compensated_on IS NULL OR l.compensated_on > {pt}::date))"
@@ -223,14 +200,14 @@ async def guarantees(
                COALESCE(sum(l.compensated_amount) FILTER (WHERE {comp}), 0) AS compensated,
                COALESCE(sum(l.recovered_amount) FILTER (WHERE {comp}), 0) AS recovered
         FROM finance.guarantees l
-        WHERE {f.where}
+        WHERE {f.where_sql}
         GROUP BY l.guarantor
     """
     rows = await conn.fetch(
         f"""SELECT per.*, i.net_assets, COALESCE(i.small_micro_focused, false) AS small_micro_focused
             FROM ({per}) per LEFT JOIN finance.institutions i ON i.code = per.guarantor
             ORDER BY per.guarantor""",
-        *f.params,
+        *f.args,
     )
     totals = {
         k: sum((r[k] for r in rows), 0)
@@ -243,59 +220,59 @@ def leverage_cap(small_micro_focused: bool):
     return LEVERAGE_CAP_SMALL_MICRO if small_micro_focused else LEVERAGE_CAP
 
 
-async def smb_new_loans(conn: asyncpg.Connection, flt: Filter, years: tuple[int, ...]) -> Any:
-    f = Filter(list(flt.clauses), list(flt.params))
-    y0, y1 = f.param(date(min(years), 1, 1)), f.param(date(max(years), 12, 31))
+async def smb_new_loans(conn: asyncpg.Connection, flt: Sql, years: tuple[int, ...]) -> Any:
+    f = flt.copy()
+    y0, y1 = f.arg(date(min(years), 1, 1)), f.arg(date(max(years), 12, 31))
     return await conn.fetchval(
         f"""SELECT COALESCE(sum(l.amount), 0) FROM finance.loans l
-            WHERE {f.where} AND l.size_class IN ('small', 'micro')
+            WHERE {f.where_sql} AND l.size_class IN ('small', 'micro')
               AND l.issued_on BETWEEN {y0}::date AND {y1}::date""",
-        *f.params,
+        *f.args,
     )
 
 
-async def financing_summary(conn: asyncpg.Connection, principal: Principal, code: str):
-    """One enterprise's loans, credit lines and guarantees, of those the caller sees: a bank its
-    own, a guarantor its own guarantees (no loans or lines), an official or admin all of them (the
-    enterprise being in the official's region, `enterprise_in_scope`)."""
-    lo, li, g = Filter(), Filter(), Filter()
+async def financing_summary(session: AsyncSession, principal: Principal, code: str):
+    """The (loans, active credit lines, guarantees) figures of one enterprise the caller sees: a
+    bank its own records, a guarantor only its guarantees."""
+    conn = await raw_connection(session)
+    lo, li, g = Sql(), Sql(), Sql()
     if principal.kind == "bank":
-        lo.add("l.lender = {}", principal.org or "")
-        li.add("l.lender = {}", principal.org or "")
-        g.add("l.lender_code = {}", principal.org or "")
+        lo.where(f"l.lender = {lo.arg(principal.org or '')}")
+        li.where(f"l.lender = {li.arg(principal.org or '')}")
+        g.where(f"l.lender_code = {g.arg(principal.org or '')}")
     elif principal.kind == "guarantor":
-        lo.add("false")
-        li.add("false")
-        g.add("l.guarantor = {}", principal.org or "")
-    lo.add("l.borrower_credit_code = {}", code)
-    li.add("l.borrower_credit_code = {}", code)
-    g.add("l.borrower_credit_code = {}", code)
+        lo.where("false")
+        li.where("false")
+        g.where(f"l.guarantor = {g.arg(principal.org or '')}")
+    for f in (lo, li, g):
+        f.where(f"l.borrower_credit_code = {f.arg(code)}")
     loan_row = await conn.fetchrow(
         f"""SELECT count(*) AS n, COALESCE(sum(amount), 0) AS amount,
                    COALESCE(sum(outstanding_balance) FILTER (WHERE closed_on IS NULL), 0) AS balance,
                    COALESCE(sum(amount) FILTER (WHERE inclusive), 0) AS inclusive_amount
-            FROM finance.loans l WHERE {lo.where}""",
-        *lo.params,
+            FROM finance.loans l WHERE {lo.where_sql}""",
+        *lo.args,
     )
     line_row = await conn.fetchrow(
         f"""SELECT count(*) AS n, COALESCE(sum(amount), 0) AS amount
-            FROM finance.credit_lines l WHERE {li.where} AND l.status = 'active'""",
-        *li.params,
+            FROM finance.credit_lines l WHERE {li.where_sql} AND l.status = 'active'""",
+        *li.args,
     )
     g_row = await conn.fetchrow(
         f"""SELECT count(*) AS n, COALESCE(sum(guaranteed_amount), 0) AS amount
-            FROM finance.guarantees l WHERE {g.where}""",
-        *g.params,
+            FROM finance.guarantees l WHERE {g.where_sql}""",
+        *g.args,
     )
     return loan_row, line_row, g_row
 
 
-async def enterprise_in_scope(conn: asyncpg.Connection, principal: Principal, code: str) -> bool:
+async def enterprise_in_scope(session: AsyncSession, principal: Principal, code: str) -> bool:
     """Whether the enterprise lies in the caller's region scope: its directory region, else (not
     in the registry) the credit code's area digits."""
     scope = RegionScope.of(principal)
     if not scope.restricted:
         return True
+    conn = await raw_connection(session)
     region = await conn.fetchval(
         "SELECT region_code FROM registry.enterprise_directory WHERE credit_code = $1", code
     )
@@ -350,13 +327,13 @@ _SUMS = """
 """
 
 
-def _cells(f: Filter, region: RegionScope, lender: str | None, level: int, by_lender: bool) -> str:
+def _cells(f: Sql, region: RegionScope, lender: str | None, level: int, by_lender: bool) -> str:
     """WHERE over loan_inclusive_borrower_months `c`: the cells of one dedup level."""
     clauses = [f"length(c.scope_region) = {int(level)}"]
     if region.restricted:
-        clauses.append(region.where("c.scope_region", f.param))
+        clauses.append(region.where("c.scope_region", f.arg))
     if lender:
-        clauses.append(f"c.scope_lender = {f.param(lender)}")
+        clauses.append(f"c.scope_lender = {f.arg(lender)}")
     elif by_lender:
         clauses.append("c.scope_lender <> ''")
     else:
@@ -366,7 +343,7 @@ def _cells(f: Filter, region: RegionScope, lender: str | None, level: int, by_le
 
 async def summary_figures(
     conn: asyncpg.Connection,
-    flt: Filter,
+    flt: Sql,
     region: RegionScope,
     lender: str | None,
     p_from: date,
@@ -376,8 +353,8 @@ async def summary_figures(
 ) -> dict[tuple[bool, str | None], dict]:
     """The rows of `loan_figures` by (is_total, group), read from the month summaries — all but
     first-time borrowers, which `first_time_borrowers` counts and `with_first_time` adds."""
-    f = Filter(list(flt.clauses), list(flt.params))
-    pf, pt, db = f.param(month_start(p_from)), f.param(month_start(p_to)), f.param(month_start(d_base))
+    f = flt.copy()
+    pf, pt, db = f.arg(month_start(p_from)), f.arg(month_start(p_to)), f.arg(month_start(d_base))
     g = _SUM_GROUP.get(group_by or "")
     head, sets = (
         (f"GROUPING({g}) = 1 AS is_total, {g} AS g", f"(({g}), ())") if g else ("true, NULL::text", "(())")
@@ -385,9 +362,9 @@ async def summary_figures(
     sums = await conn.fetch(
         f"""SELECT {head}, {_SUMS.format(f=pf, t=pt, b=db)}
             FROM finance.loan_month_totals l
-            WHERE {f.where} AND l.month <= GREATEST({pt}::date, {db}::date)
+            WHERE {f.where_sql} AND l.month <= GREATEST({pt}::date, {db}::date)
             GROUP BY GROUPING SETS {sets}""",
-        *f.params,
+        *f.args,
     )
     rows = {(r[0], r[1]): {**dict(r), "is_total": r[0], "g": r[1]} for r in sums}
     for r in rows.values():
@@ -402,8 +379,8 @@ async def summary_figures(
     elif group_by == "lender":
         levels.append((False, "c.scope_lender", _cells_args(plen, True)))
     for is_total, key, (level, by_lender) in levels:
-        c = Filter()
-        cm_t, cm_b = c.param(month_start(p_to)), c.param(month_start(d_base))
+        c = Sql()
+        cm_t, cm_b = c.arg(month_start(p_to)), c.arg(month_start(d_base))
         where = _cells(c, region, lender, level, by_lender)
         for r in await conn.fetch(
             f"""SELECT {key} AS g,
@@ -412,7 +389,7 @@ async def summary_figures(
                 FROM finance.loan_inclusive_borrower_months c
                 WHERE {where} AND c.month <= GREATEST({cm_t}::date, {cm_b}::date)
                 GROUP BY 1""",
-            *c.params,
+            *c.args,
         ):
             row = rows.setdefault((is_total, r["g"]), _empty(is_total, r["g"]))
             row["inc_borrowers_end"], row["inc_borrowers_base"] = r["e"], r["b"]
@@ -421,12 +398,12 @@ async def summary_figures(
 
 
 async def first_time_borrowers(
-    conn: asyncpg.Connection, flt: Filter, p_from: date, p_to: date, group_by: str | None
+    conn: asyncpg.Connection, flt: Sql, p_from: date, p_to: date, group_by: str | None
 ) -> list[asyncpg.Record]:
     """(is_total, group, distinct borrowers of first loans issued in the period), by an
     index-only scan of the partial index over first loans."""
-    f2 = Filter(list(flt.clauses), list(flt.params))
-    a, b = f2.param(p_from), f2.param(p_to)
+    f2 = flt.copy()
+    a, b = f2.arg(p_from), f2.arg(p_to)
     g2 = GROUP_EXPR.get(group_by or "") if group_by in _SUM_GROUP else None
     head, sets = (f"GROUPING({g2}) = 1, {g2}", f"(({g2}), ())") if g2 else ("true, NULL::text", "(())")
     return await conn.fetch(
@@ -434,9 +411,9 @@ async def first_time_borrowers(
         # database's collation and counts the same (equality does not depend on collation).
         f"""SELECT {head}, count(DISTINCT l.borrower_credit_code COLLATE "C")
             FROM finance.loans l
-            WHERE {f2.where} AND l.is_first_loan AND l.issued_on BETWEEN {a}::date AND {b}::date
+            WHERE {f2.where_sql} AND l.is_first_loan AND l.issued_on BETWEEN {a}::date AND {b}::date
             GROUP BY GROUPING SETS {sets}""",
-        *f2.params,
+        *f2.args,
     )
 
 
@@ -464,15 +441,10 @@ def _empty(is_total: bool, g: str | None) -> dict:
 
 
 async def summary_two_increases(
-    conn: asyncpg.Connection,
-    flt: Filter,
-    region: RegionScope,
-    lender: str | None,
-    p_to: date,
-    d_base: date,
+    conn: asyncpg.Connection, flt: Sql, region: RegionScope, lender: str | None, p_to: date, d_base: date
 ) -> list[dict]:
-    f = Filter(list(flt.clauses), list(flt.params))
-    pt, db = f.param(month_start(p_to)), f.param(month_start(d_base))
+    f = flt.copy()
+    pt, db = f.arg(month_start(p_to)), f.arg(month_start(d_base))
     out = {
         r["lender"]: dict(r)
         for r in await conn.fetch(
@@ -483,13 +455,13 @@ async def summary_two_increases(
                        COALESCE(sum(l.inc_delta) FILTER (WHERE l.month <= {db}), 0) AS inc_base,
                        0 AS inc_borrowers_end, 0 AS inc_borrowers_base
                 FROM finance.loan_month_totals l
-                WHERE {f.where} AND l.month <= GREATEST({pt}::date, {db}::date)
+                WHERE {f.where_sql} AND l.month <= GREATEST({pt}::date, {db}::date)
                 GROUP BY l.lender HAVING sum(l.n_all) > 0""",
-            *f.params,
+            *f.args,
         )
     }
-    c = Filter()
-    cm_t, cm_b = c.param(month_start(p_to)), c.param(month_start(d_base))
+    c = Sql()
+    cm_t, cm_b = c.arg(month_start(p_to)), c.arg(month_start(d_base))
     where = _cells(c, region, lender, len(region.prefix or ""), True)
     for r in await conn.fetch(
         f"""SELECT c.scope_lender AS lender,
@@ -498,18 +470,18 @@ async def summary_two_increases(
             FROM finance.loan_inclusive_borrower_months c
             WHERE {where} AND c.month <= GREATEST({cm_t}::date, {cm_b}::date)
             GROUP BY 1""",
-        *c.params,
+        *c.args,
     ):
         if r["lender"] in out:
             out[r["lender"]]["inc_borrowers_end"], out[r["lender"]]["inc_borrowers_base"] = r["e"], r["b"]
     return [out[k] for k in sorted(out)]
 
 
-async def summary_smb_new_loans(conn: asyncpg.Connection, flt: Filter, years: tuple[int, ...]) -> Any:
-    f = Filter(list(flt.clauses), list(flt.params))
-    y0, y1 = f.param(date(min(years), 1, 1)), f.param(date(max(years), 12, 1))
+async def summary_smb_new_loans(conn: asyncpg.Connection, flt: Sql, years: tuple[int, ...]) -> Any:
+    f = flt.copy()
+    y0, y1 = f.arg(date(min(years), 1, 1)), f.arg(date(max(years), 12, 1))
     return await conn.fetchval(
         f"""SELECT COALESCE(sum(l.a_sm), 0) FROM finance.loan_month_totals l
-            WHERE {f.where} AND l.month BETWEEN {y0}::date AND {y1}::date""",
-        *f.params,
+            WHERE {f.where_sql} AND l.month BETWEEN {y0}::date AND {y1}::date""",
+        *f.args,
     )

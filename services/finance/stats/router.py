@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import RuleSetOut
 from services.common.db import DbSession
 from services.common.errors import Forbidden, NotFound, QueryTooBroad, RegionOutOfScope, responses
+from services.common.readpool import Reads
 from services.common.types import CreditCode, RegionCode
 from services.finance.errors import (
     ConflictingPeriod,
@@ -78,8 +79,8 @@ it), admin everything. Definitions:
     ),
 )
 async def get_stats(
-    request: Request,
     principal: CurrentPrincipal,
+    reads: Reads,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: Annotated[date | None, Query()] = None,
@@ -93,7 +94,7 @@ async def get_stats(
     if to is not None and not (date(2000, 1, 1) <= to <= date(2100, 12, 31)):
         to = max(min(to, date(2100, 12, 31)), date(2000, 1, 1))
     return await service.stats(
-        request.app,
+        reads,
         principal,
         year=year,
         p_from=from_,

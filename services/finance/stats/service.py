@@ -6,15 +6,13 @@ import asyncio
 from calendar import monthrange
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.db import raw_connection
 from services.common.errors import NotFound
-from services.common.readpool import connection
+from services.common.readpool import Reader
 from services.common.scope import RegionScope
 from services.finance.errors import (
     ConflictingPeriod,
@@ -145,7 +143,7 @@ async def _nothing() -> None:
 
 
 async def stats(
-    app: Any,
+    reads: Reader,
     principal: Principal,
     *,
     year: int | None,
@@ -162,7 +160,7 @@ async def stats(
     d_base = base_date(base, p_from, p_to)
     eff_lender = stats_lender(principal, lender)
     region_scope = RegionScope.of(principal).narrow(region)
-    loans_f, apps_f, g_f = repo.filters(region_scope, eff_lender)
+    loans_f, apps_f, g_f = repo.scope_filters(region_scope, eff_lender)
     summary = USE_SUMMARIES and repo.summary_applies(p_from, p_to, d_base, region_scope, group_by)
     g = group_by if group_by != "month" else None
 
@@ -170,7 +168,7 @@ async def stats(
     # time, so the answer takes as long as the slowest (first-time borrowers over 2,000,000 loans),
     # not the sum. Each statement sees committed data as of its start, as sequential reads would.
     async def on_connection(fn, *args):
-        async with connection(app) as conn:
+        async with reads.connection() as conn:
             return await fn(conn, *args)
 
     if summary:
@@ -295,10 +293,9 @@ async def stats(
 
 
 async def financing_summary(session: AsyncSession, principal: Principal, code: str) -> FinancingSummary:
-    conn = await raw_connection(session)
-    if not await repo.enterprise_in_scope(conn, principal, code):
+    if not await repo.enterprise_in_scope(session, principal, code):
         raise NotFound(what="enterprise", key=code)
-    lo, li, g = await repo.financing_summary(conn, principal, code)
+    lo, li, g = await repo.financing_summary(session, principal, code)
     return FinancingSummary(
         credit_code=code,
         loans_count=lo["n"],

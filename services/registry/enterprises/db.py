@@ -4,7 +4,7 @@ services read (docs/contracts.md).
 `name_grams(name)` is what the GIN index on `enterprises.name_grams` holds for a name: the
 distinct pairs (c[i] || c[i+1]) and skip pairs (c[i] || '_' || c[i+2]) of the lower-cased name
 without whitespace, sorted; a one-character name is its own gram. The query side reads a query the
-same way (`listing._letters` and `bigrams`; tests/registry/enterprises/test_db.py holds the two
+same way (`search.letters` and `bigrams`; tests/registry/enterprises/test_db.py holds the two
 together).
 """
 

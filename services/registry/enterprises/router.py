@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import Field, StringConstraints
 
-from services.common.auth import Principal
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
 from services.common.db import DbSession
 from services.common.errors import (
@@ -23,42 +19,24 @@ from services.common.errors import (
     responses,
 )
 from services.common.pagination import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    PAGING,
     Page,
-    PageParams,
-    cursor_binding,
 )
 from services.common.query import QueryModel, query_docs
-from services.common.readpool import caller_key, export_connection
+from services.common.readpool import CallerReads
 from services.common.streaming import DownloadResponse
-from services.common.types import text
-from services.registry.enterprises import listing, service
+from services.registry.enterprises import repository, schemas, service
 from services.registry.enterprises.export import csv_stream, xlsx_stream
-from services.registry.enterprises.listing import Filters
 from services.registry.enterprises.schemas import (
     EnterpriseCreate,
     EnterpriseOut,
     EnterprisePatch,
+    ExportQuery,
+    ListQuery,
 )
 from services.registry.errors import INVALID_CREDIT_CODE, EnterpriseExists
 from services.registry.scope import DirectoryReader, Manager, PathCreditCode
 
 router = APIRouter(prefix="/v1", tags=["enterprises"])
-
-
-class ListQuery(Filters):
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size (max 500)")
-    cursor: text(StringConstraints(max_length=2048)) | None = Field(
-        None,
-        description="Opaque cursor from the previous page's next_cursor; valid only for the same "
-        "list, with the same filters, for the same caller",
-    )
-
-
-class ExportQuery(Filters):
-    format: Literal["csv", "xlsx"] = Field("csv", description="csv (UTF-8 with BOM) or xlsx")
 
 
 @router.post(
@@ -81,23 +59,15 @@ async def create_enterprise(body: EnterpriseCreate, session: DbSession, principa
     openapi_extra=query_docs(ListQuery),
 )
 async def list_enterprises(
-    request: Request, principal: Manager, query: ListQuery = QueryModel(ListQuery)
+    principal: Manager, reads: CallerReads, query: ListQuery = QueryModel(ListQuery)
 ) -> Response:
     """Keyset-paginated, ordered by credit code (or by match quality, then credit code, with `q`).
     Officials see only their region; a `region` outside it is a 403 problem. A statement running
     past the read timeout (`EAGLET_DB__READ_STATEMENT_TIMEOUT_MS`) is cancelled: 422
     `query_too_broad`."""
-    return Response(await list_json(request.app, principal, query), media_type="application/json")
-
-
-async def list_json(app: Any, principal: Principal, query: ListQuery) -> bytes:
-    """The list page's body (the route's, and `fast_path.py`'s for the same request). Its cursors
-    are bound to this list, the query's filters and the caller."""
-    filters = query.model_dump(mode="json", exclude=PAGING)
-    binding = cursor_binding("registry.list_enterprises", principal, filters)
-    page = PageParams(limit=query.limit, cursor=query.cursor, binding=binding)
-    rows, cursor = await listing.list_page(app, principal, query, page)
-    return listing.page_json(rows, cursor)
+    # The same two calls as the fast route's (fast_path.py), which answers the plain case.
+    rows, cursor = await repository.list_page(reads, principal, query, query.page(principal))
+    return Response(schemas.page_json(rows, cursor), media_type="application/json")
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -120,7 +90,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     },
 )
 async def export_enterprises(
-    request: Request, principal: Manager, query: ExportQuery = QueryModel(ExportQuery)
+    request: Request, principal: Manager, reads: CallerReads, query: ExportQuery = QueryModel(ExportQuery)
 ) -> DownloadResponse:
     """Same filters and scope as the list; every matching row, ordered by credit code.
 
@@ -128,11 +98,10 @@ async def export_enterprises(
     `EAGLET_EXPORT__PER_CALLER` at once (one more: 429 `too_many_exports` with Retry-After); when
     every export connection stays busy for `EAGLET_EXPORT__WAIT_S`, 429 `exports_busy`. A client
     that takes no data for `EAGLET_EXPORT__SEND_TIMEOUT_S` is dropped (a truncated body)."""
-    app = request.app
-    statement = await listing.export_plan(app, principal, query)
-    lease = await export_connection(app, caller_key(principal))
-    settings = app.state.settings.export
-    rows = listing.export_rows(lease.conn, statement, settings.fetch_rows, settings.loop_share)
+    statement = await repository.export_plan(reads, principal, query)
+    lease = await reads.export()
+    settings = request.app.state.settings.export
+    rows = repository.export_rows(lease.conn, statement, settings.fetch_rows, settings.loop_share)
     if query.format == "xlsx":
         body, media_type, filename = xlsx_stream(rows), XLSX, "enterprises.xlsx"
     else:
@@ -173,13 +142,12 @@ async def list_rules(principal: DirectoryReader) -> RuleSetOut:
     responses=responses(Forbidden, RegionOutOfScope, NotFound, QueryTooBroad, *INVALID_CREDIT_CODE),
 )
 async def get_enterprise(
-    credit_code: PathCreditCode, request: Request, principal: DirectoryReader
+    credit_code: PathCreditCode, principal: DirectoryReader, reads: CallerReads
 ) -> Response:
     """Current size class, scale status, active titles and pool tier included. Outside the caller's
     region: 404."""
-    return Response(
-        await listing.one_json(request.app, principal, credit_code), media_type="application/json"
-    )
+    row = await service.detail(reads, principal, credit_code)
+    return Response(schemas.detail_json(row, principal), media_type="application/json")
 
 
 @router.patch(

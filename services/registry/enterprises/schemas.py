@@ -1,12 +1,21 @@
+"""Enterprises' request and response shapes: the bodies, the list's query model, and the one
+serialisation of an enterprise row (`item`) that every answer uses."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from services.common.types import CreditCode, Money, Text, text
-from services.registry.reference.data import industry_class_problem, region
+from services.common.auth import Principal
+from services.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, PAGING, PageParams, cursor_binding
+from services.common.types import CreditCode, Money, RegionPrefix, Text, text
+from services.registry.reference.data import industry_class_problem, region, regions
+from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS
 
 SizeClass = Literal["large", "medium", "small", "micro"]
 Tier = Literal["seedling", "specialized", "champion_candidate", "champion"]
@@ -100,3 +109,99 @@ class EnterpriseOut(BaseModel):
     rule_set_version: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+# ---- the list's query model -----------------------------------------------------------------
+
+
+class Filters(BaseModel):
+    """The list's filters (also the export's): the query-string model of both routes
+    (validated in one pydantic call) and the input of the repository's statements."""
+
+    region: RegionPrefix | None = Field(
+        None, description="Region code prefix: 3301 = Hangzhou, 330106 = 西湖区"
+    )
+    industry: text(StringConstraints(pattern=r"^([A-Ta-t]|\d{2,4})$")) | None = Field(
+        None,
+        description="Section letter (C), division (34), group (344) or class (3441) of GB/T 4754-2017",
+    )
+    size: SizeClass | None = None
+    tier: Tier | None = None
+    title: text(StringConstraints(pattern=r"^[a-z_]{2,40}$")) | None = Field(
+        None, description="An active title kind, e.g. tech_sme"
+    )
+    scale: ScaleStatus | None = None
+    q: text(StringConstraints(min_length=1, max_length=100)) | None = Field(
+        None,
+        description="Name search, best first: exact name, name prefix, every character pair present; "
+        "when there are none of those, fuzzy matches (one character mistyped, extra or missing), "
+        "closest first. Or an exact credit code",
+    )
+
+    @property
+    def search(self) -> str | None:
+        return self.q.strip() if self.q and self.q.strip() else None
+
+
+LIST_ENDPOINT = "registry.list_enterprises"  # what the list's cursors are bound to
+
+
+class ListQuery(Filters):
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size (max 500)")
+    cursor: text(StringConstraints(max_length=2048)) | None = Field(
+        None,
+        description="Opaque cursor from the previous page's next_cursor; valid only for the same "
+        "list, with the same filters, for the same caller",
+    )
+
+    def page(self, principal: Principal) -> PageParams:
+        """The page asked for; its cursors are bound to this list, the filters and the caller."""
+        filters = self.model_dump(mode="json", exclude=PAGING)
+        binding = cursor_binding(LIST_ENDPOINT, principal, filters)
+        return PageParams(limit=self.limit, cursor=self.cursor, binding=binding)
+
+
+class ExportQuery(Filters):
+    format: Literal["csv", "xlsx"] = Field("csv", description="csv (UTF-8 with BOM) or xlsx")
+
+
+# ---- rows as `EnterpriseOut` ------------------------------------------------------------------
+# The repository's rows carry EnterpriseOut's keys in its order (region_name as a placeholder, a
+# search row's match_rank last); these fill in the region name and serialise once with orjson.
+
+
+@cache
+def _region_names() -> dict[str, str]:
+    return {code: r.name for code, r in regions().items()}
+
+
+def item(row: Any) -> dict[str, Any]:
+    """A row in the shape of `EnterpriseOut` (same keys, order and formats)."""
+    return items([row])[0]
+
+
+def items(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    if not rows:
+        return []
+    keys = tuple(k for k in rows[0].keys() if k != "match_rank")  # match_rank comes last
+    names = _region_names()
+    out = []
+    for row in rows:
+        d = dict(zip(keys, row, strict=False))  # a search row's match_rank (last) is left out
+        d["region_name"] = names.get(d["region_code"])
+        out.append(d)
+    return out
+
+
+def page_json(rows: Sequence[Any], cursor: str | None) -> bytes:
+    """The list page's body."""
+    return orjson.dumps({"items": items(rows), "next_cursor": cursor}, option=orjson.OPT_UTC_Z)
+
+
+def detail_json(row: Any, principal: Principal) -> bytes:
+    """The detail record's body: the directory record (registered facts left empty) for banks,
+    guarantors and certifiers."""
+    out = item(row)
+    if principal.kind in DIRECTORY_ONLY:
+        out.update(dict.fromkeys(HIDDEN_FROM_DIRECTORY_READERS))
+    return orjson.dumps(out, option=orjson.OPT_UTC_Z)

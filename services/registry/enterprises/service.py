@@ -21,11 +21,11 @@ from services.common.batch import (
 from services.common.changes import Change, record_changes
 from services.common.db import raw_connection
 from services.common.errors import NotFound, Required
+from services.common.readpool import Reader
 from services.common.scope import RegionScope
 from services.common.types import TEXT_ERROR_TYPES
-from services.registry.enterprises import listing
 from services.registry.enterprises import repository as repo
-from services.registry.enterprises.schemas import EnterpriseCreate, EnterpriseOut, EnterprisePatch
+from services.registry.enterprises.schemas import EnterpriseCreate, EnterpriseOut, EnterprisePatch, item
 from services.registry.errors import EnterpriseExists
 
 SCHEMA = "registry"
@@ -83,8 +83,8 @@ def rule_for_error(err: dict[str, Any]) -> str:
 
 
 def to_out(row: Any) -> EnterpriseOut:
-    """A row of `listing.one_statement` as the create and patch answers (the detail's shape)."""
-    return EnterpriseOut.model_validate(listing.item(row))
+    """A row of `repository.one_statement` as the create and patch answers (the detail's shape)."""
+    return EnterpriseOut.model_validate(item(row))
 
 
 async def create(session: AsyncSession, principal: Principal, body: EnterpriseCreate) -> EnterpriseOut:
@@ -97,6 +97,14 @@ async def create(session: AsyncSession, principal: Principal, body: EnterpriseCr
         session, SCHEMA, principal, [Change("created", "enterprise", body.credit_code, None, values)]
     )
     return to_out(await repo.get(session, principal, body.credit_code))
+
+
+async def detail(reads: Reader, principal: Principal, code: str) -> Any:
+    """The detail record's row; 404 when it does not exist or lies outside the caller's region."""
+    row = await repo.one_row(reads, principal, code)
+    if row is None:
+        raise NotFound(what="enterprise", key=code)
+    return row
 
 
 async def require_visible(session: AsyncSession, principal: Principal, code: str) -> None:

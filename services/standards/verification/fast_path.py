@@ -6,8 +6,9 @@ lookup itself, so the kit's fast-path layer (`services/common/fast_path.py`) ans
 case here: a number (and optional `certifier`) of ordinary characters that some body holds — one
 body or several, the answer lists every holder's record. Everything else — odd characters, unknown
 numbers (404), other query parameters — goes on to the FastAPI route in `router.py`, which stays
-the one definition of validation, errors and the OpenAPI. The body is built by the same
-`service.holders` and `service.encode` as the route's, so both answer byte for byte alike.
+the one definition of validation, errors and the OpenAPI. The rows come from the same repository
+call and the body is built by the same `service.holders` and `service.encode` as the route's, so
+both answer byte for byte alike; this module never imports the router.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from services.common.fast_path import FastRoute
+from services.common.readpool import reader
 from services.standards.certifications.service import today_shanghai
 from services.standards.verification import repository as repo
-from services.standards.verification.router import VERIFY_PATH
+from services.standards.verification.schemas import VERIFY_PATH
 from services.standards.verification.service import encode, holders
 
 PREFIX = "/v1/public/certifications/"
@@ -41,7 +43,7 @@ async def _verify(app: Any, scope: dict, number: str) -> bytes | None:
         if len(params) != 1 or params[0][0] != "certifier" or not PLAIN.fullmatch(params[0][1]):
             return None
         certifier = params[0][1]
-    rows = await repo.by_number(app, number, certifier)
+    rows = await repo.by_number(reader(app, None), number, certifier)
     return encode(holders(rows, today_shanghai())) if rows else None
 
 

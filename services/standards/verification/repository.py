@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from services.common.coalesce import Coalescer
-from services.common.readpool import fetch
+from services.common.readpool import Reader
 
 COLUMNS = (
     "certificate_no, certifier, holder_name, holder_credit_code, product, standard_code, "
@@ -19,22 +18,21 @@ MANY = (
 )
 
 
-async def by_number(app: Any, certificate_no: str, certifier: str | None) -> list[Any]:
+async def by_number(reads: Reader, certificate_no: str, certifier: str | None) -> list[Any]:
     """The certificates with this number — every body's, or this body's — ordered by body.
-    Verifications in flight together share one query (`services/common/coalesce.py`): under load
-    that is the difference between a pool hand-out and a round trip per scan and one per loop turn."""
-    lookups = getattr(app.state, "verification_lookups", None)
-    if lookups is None:
-        lookups = app.state.verification_lookups = Coalescer(lambda numbers: by_numbers(app, numbers), ())
+    Verifications in flight together share one query (`services/common/coalesce.py`, one per
+    process beside the read pool): under load that is the difference between a pool hand-out and
+    a round trip per scan and one per loop turn."""
+    lookups = reads.pools.coalescer("verification", lambda numbers: by_numbers(reads, numbers), ())
     rows = await lookups.get(certificate_no)
     if certifier:
         return [r for r in rows if r["certifier"] == certifier]
     return rows
 
 
-async def by_numbers(app: Any, numbers: list[str]) -> dict[str, list[Any]]:
+async def by_numbers(reads: Reader, numbers: list[str]) -> dict[str, list[Any]]:
     """The certificates with these numbers, by number, each number's ordered by body."""
     found: dict[str, list[Any]] = defaultdict(list)
-    for row in await fetch(app, MANY, numbers):
+    for row in await reads.fetch(MANY, numbers):
         found[row["certificate_no"]].append(row)
     return found

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from services.common.errors import QueryTooBroad, responses
+from services.common.readpool import Reads
 from services.standards.certifications.schemas import CertificateNoParam, CertifierParam
 from services.standards.errors import CertificateNotFound
-from services.standards.verification import service
+from services.standards.verification import schemas, service
 from services.standards.verification.schemas import LookupRequest, LookupResponse, Verification
 
 router = APIRouter(tags=["public verification"])
-VERIFY_PATH = "/v1/public/certifications/{certificate_no:path}"
+VERIFY_PATH = schemas.VERIFY_PATH
 
 
 @router.get(
@@ -32,13 +33,13 @@ VERIFY_PATH = "/v1/public/certifications/{certificate_no:path}"
 )
 async def verify_certificate(
     certificate_no: Annotated[CertificateNoParam, Path()],
-    request: Request,
+    reads: Reads,
     certifier: Annotated[
         CertifierParam | None, Query(description="Only this certification body's certificate")
     ] = None,
 ) -> Response:
     # Built as plain data and serialised once; the response model documents it.
-    return _json(await service.verify(request.app, certificate_no, certifier))
+    return _json(await service.verify(reads, certificate_no, certifier))
 
 
 @router.post(
@@ -48,8 +49,8 @@ async def verify_certificate(
     response_model=LookupResponse,
     responses=responses(QueryTooBroad),
 )
-async def lookup_certificates(body: LookupRequest, request: Request) -> Response:
-    return _json(await service.lookup(request.app, body.certificate_nos))
+async def lookup_certificates(body: LookupRequest, reads: Reads) -> Response:
+    return _json(await service.lookup(reads, body.certificate_nos))
 
 
 def _json(content: dict) -> Response:

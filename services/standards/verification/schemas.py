@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.standards.certifications.schemas import CertificateNo, EffectiveStatus
 
+# The verification route's template (the route's and the fast route's: metrics name it so).
+VERIFY_PATH = "/v1/public/certifications/{certificate_no:path}"
+
 
 class PublicCertificate(BaseModel):
     model_config = ConfigDict(extra="forbid")

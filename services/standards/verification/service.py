@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from services.common.readpool import Reader
 from services.standards.certifications.service import effective_status, today_shanghai
 from services.standards.errors import CertificateNotFound
 from services.standards.verification import repository as repo
@@ -41,12 +42,12 @@ def public(row: Any, today: date) -> dict[str, Any]:
     }
 
 
-async def verify(app: Any, certificate_no: str, certifier: str | None) -> dict[str, Any]:
+async def verify(reads: Reader, certificate_no: str, certifier: str | None) -> dict[str, Any]:
     """Every holder body's public record of this number (ordered by body), or the one body's with
     `certifier`: `{"items": [...]}`. Numbers are each body's own, so one body issuing another's
     number never turns that body's verification into an error. None: a 404 problem."""
     number = certificate_no.strip()
-    rows = await repo.by_number(app, number, certifier.strip() if certifier else None)
+    rows = await repo.by_number(reads, number, certifier.strip() if certifier else None)
     if not rows:
         raise CertificateNotFound(number=number)
     return holders(rows, today_shanghai())
@@ -57,11 +58,11 @@ def holders(rows: Any, today: date) -> dict[str, Any]:
     return {"items": [public(row, today) for row in rows]}
 
 
-async def lookup(app: Any, numbers: list[str]) -> dict[str, Any]:
+async def lookup(reads: Reader, numbers: list[str]) -> dict[str, Any]:
     today = today_shanghai()
     found = {
         n: [public(row, today) for row in rows]
-        for n, rows in (await repo.by_numbers(app, sorted(set(numbers)))).items()
+        for n, rows in (await repo.by_numbers(reads, sorted(set(numbers)))).items()
     }
     return {
         "results": [

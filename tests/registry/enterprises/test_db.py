@@ -1,10 +1,11 @@
-"""A name's grams: the query side (Python, `listing._letters` and `bigrams`) and the name side
+"""A name's grams: the query side (Python, `search.letters` and `bigrams`) and the name side
 (`registry.name_grams`, declared in services/registry/enterprises/db.py, whose results the GIN
 index holds) read a name alike: lower case, whitespace removed; pairs plus the skip pairs a_b."""
 
 import pytest
 
-from services.registry.enterprises.listing import _letters, bigrams
+from services.registry.enterprises.search import bigrams
+from services.registry.enterprises.search import letters as _letters
 
 
 def _expected(name: str) -> list[str]:
