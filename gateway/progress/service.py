@@ -1,4 +1,6 @@
-"""The progress bulletin: targets (gateway.programme_targets) against the owner services' statistics.
+"""The progress bulletin: the programme targets (services/common/targets.py) against the owner
+services' statistics. A figure and the elapsed share it is compared with both come from the
+target's one window: the owner service measures its figure over it, the bulletin takes the share of it.
 
 Status of a target:
 - `met`: actual ≥ target;
@@ -22,13 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.aggregate import readable, within_deadline
 from gateway.core import Gateway
-from gateway.models import ProgrammeTarget
-from gateway.progress.repository import TargetRepository
 from gateway.progress.schemas import ProgressItem, ProgressReport
 from gateway.upstream import UpstreamError
 from services.common.auth import Principal, region_out_of_scope
 from services.common.errors import Problem
 from services.common.spreadsheet import cell_text
+from services.common.targets import ProgrammeTarget, regions_with_targets, targets_of
 
 log = logging.getLogger("eaglet.gateway.progress")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -48,11 +49,11 @@ def elapsed_share(start: date, end: date, today: date) -> Decimal:
 def status_of(
     t: ProgrammeTarget, actual: Decimal | None, today: date
 ) -> tuple[str, Decimal | None, Decimal | None]:
-    expected = (elapsed_share(t.period_start, t.period_end, today) * HUNDRED).quantize(Q2)
+    expected = (elapsed_share(t.window_start, t.window_end, today) * HUNDRED).quantize(Q2)
     if actual is None or t.owner_service == "none":
         return "not_tracked", None, expected
-    ratio = (actual / t.target * HUNDRED).quantize(Q2) if t.target else None
-    if actual >= t.target:
+    ratio = (actual / t.value * HUNDRED).quantize(Q2) if t.value else None
+    if actual >= t.value:
         return "met", ratio, expected
     if t.unit != "percent" and ratio is not None and ratio >= expected:
         return "on_track", ratio, expected
@@ -81,10 +82,9 @@ async def build_report(
 ) -> ProgressReport:
     if not principal.covers_region(region):
         raise region_out_of_scope(principal, region)
-    repo = TargetRepository(session)
-    targets = await repo.targets(programme, year, region)
+    targets = await targets_of(session, programme, year, region)
     if not targets:
-        regions = await repo.regions_with_targets(programme, year)
+        regions = await regions_with_targets(session, programme, year)
         where = f"; targets exist for regions {', '.join(regions)}" if regions else ""
         raise Problem(
             404, "no_targets", f"no targets for programme {programme}, {year}, region {region}{where}"
@@ -121,15 +121,15 @@ async def build_report(
             ProgressItem(
                 key=t.key,
                 name_zh=t.name_zh,
-                target=t.target,
+                target=t.value,
                 actual=actual,
                 unit=t.unit,
                 ratio=ratio,
                 expected_ratio=expected if status != "not_tracked" else None,
                 status=status,
                 owner_service=t.owner_service,
-                period_start=t.period_start,
-                period_end=t.period_end,
+                period_start=t.window_start,
+                period_end=t.window_end,
                 definition=fact.get("definition"),
                 note=t.note,
             )
