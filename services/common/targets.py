@@ -21,8 +21,8 @@ from services.common.db import raw_connection
 
 VIEW = "registry.programme_target_directory"
 # The targets the services' statistics report against: the programme's province-wide targets,
-# whatever year or region the statistics are asked for. The bulletin picks its own programme,
-# year and region.
+# whatever year or region the statistics are asked for. The bulletin shows these by default and
+# may be asked for another programme, year or region.
 REPORTED = ("chuying-2022", 2022, "330000")
 
 
