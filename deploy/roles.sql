@@ -14,6 +14,8 @@ CREATE ROLE eaglet_gateway LOGIN PASSWORD 'gateway';
 -- … the change logs stay append-only (no UPDATE/DELETE):
 -- REVOKE UPDATE, DELETE ON registry.changes, finance.changes, standards.changes, gateway.changes FROM PUBLIC;
 -- … and finance and standards read the registry only through its views:
--- GRANT USAGE ON SCHEMA registry TO eaglet_finance, eaglet_standards;
+-- GRANT USAGE ON SCHEMA registry TO eaglet_finance, eaglet_standards, eaglet_gateway;
 -- GRANT SELECT ON registry.enterprise_directory, registry.enterprise_sizes, registry.scale_status_history
 --   TO eaglet_finance, eaglet_standards;
+-- … the programme targets, which every service and the gateway's bulletin report against:
+-- GRANT SELECT ON registry.programme_target_directory TO eaglet_finance, eaglet_standards, eaglet_gateway;

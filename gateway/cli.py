@@ -1,4 +1,7 @@
-"""`eaglet clients …` (create, list, revoke, rotate) and `eaglet token` (dev person tokens)."""
+"""`eaglet clients …` (create, list, revoke, rotate) and `eaglet token` (dev person tokens).
+
+`register(app)` adds them to the `eaglet` command (services/cli/), which depends on this module;
+this module depends only on the kit."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from services.common.auth import Principal
+from services.common.commands import database, fail
 
 
 def _actor() -> Principal:
@@ -24,7 +28,6 @@ def _actor() -> Principal:
 
 def _run(work):
     """Run `work(session)` in one transaction against the configured (or embedded) database."""
-    from services.cli import database
     from services.common.db import create_engine, create_sessionmaker
     from services.common.settings import get_settings
 
@@ -47,16 +50,11 @@ def _run(work):
         return asyncio.run(go(url))
 
 
-def _fail(message: str) -> None:
-    typer.secho(f"eaglet: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
-
-
 def _uuid(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        _fail(f"{value!r} is not a client id (a UUID; see `eaglet clients list`)")
+        fail(f"{value!r} is not a client id (a UUID; see `eaglet clients list`)")
         raise
 
 
@@ -90,7 +88,7 @@ def register(app: typer.Typer) -> None:
                 rate_per_s=Decimal(str(rate)) if rate is not None else None,
             )
         except ValidationError as e:
-            _fail(
+            fail(
                 "; ".join(f"{'/'.join(map(str, err['loc'])) or 'client'}: {err['msg']}" for err in e.errors())
             )
         created = _run(lambda session: create_client(session, _actor(), data))
@@ -144,7 +142,7 @@ def register(app: typer.Typer) -> None:
         try:
             out = _run(lambda session: revoke_client(session, _actor(), cid))
         except Problem as p:
-            _fail(p.detail or p.code)
+            fail(p.detail or p.code)
         typer.echo(f"client {out.id} revoked at {out.revoked_at.isoformat()}")
 
     @clients.command("rotate")
@@ -161,7 +159,7 @@ def register(app: typer.Typer) -> None:
         try:
             out = _run(lambda session: rotate_key(session, _actor(), cid, grace_hours))
         except Problem as p:
-            _fail(p.detail or p.code)
+            fail(p.detail or p.code)
         if as_json:
             typer.echo(out.model_dump_json())
             return
@@ -184,7 +182,7 @@ def register(app: typer.Typer) -> None:
 
         problem = principal_problem(kind, org, region, list(scopes or []))
         if problem is not None:
-            _fail(f"--{problem[0]} {problem[1]}")
+            fail(f"--{problem[0]} {problem[1]}")
         settings = get_settings()
         if settings.env != "dev":
             typer.secho(

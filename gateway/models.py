@@ -1,24 +1,19 @@
-"""The gateway schema: API clients and their keys, and the programme targets of the bulletin."""
+"""The gateway schema: API clients and their keys."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
-    Date,
     DateTime,
     ForeignKey,
-    Identity,
-    Integer,
     LargeBinary,
     Numeric,
     String,
     Text,
-    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import UUID
@@ -65,26 +60,3 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class ProgrammeTarget(Base):
-    """A programme target (domain.md §1) for a year and region: data, not code."""
-
-    __tablename__ = "programme_targets"
-    __table_args__ = (UniqueConstraint("programme", "year", "region_code", "key"), {"schema": SCHEMA})
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    programme: Mapped[str] = mapped_column(Text)
-    year: Mapped[int] = mapped_column(Integer)
-    region_code: Mapped[str] = mapped_column(String(6))
-    key: Mapped[str] = mapped_column(Text)
-    position: Mapped[int] = mapped_column(Integer)
-    name_zh: Mapped[str] = mapped_column(Text)
-    target: Mapped[Decimal] = mapped_column(Numeric(20, 2))
-    unit: Mapped[str] = mapped_column(Text)
-    # registry | finance | standards | none (not tracked by this platform)
-    owner_service: Mapped[str] = mapped_column(Text)
-    period_start: Mapped[date] = mapped_column(Date)
-    period_end: Mapped[date] = mapped_column(Date)
-    note: Mapped[str | None] = mapped_column(Text)
-    data_version: Mapped[str] = mapped_column(Text)

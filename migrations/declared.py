@@ -17,6 +17,7 @@ import services.registry.indicators.models  # noqa: F401
 import services.registry.parks.models  # noqa: F401
 import services.registry.pool.models  # noqa: F401
 import services.registry.scale.models  # noqa: F401
+import services.registry.targets.models  # noqa: F401
 import services.registry.titles.models  # noqa: F401
 import services.standards.adoption.models  # noqa: F401
 import services.standards.catalogue.models  # noqa: F401
@@ -29,6 +30,7 @@ from services.registry.indicators import db as indicators_db
 from services.registry.pool import db as pool_db
 from services.registry.scale import db as scale_db
 from services.registry.stats import db as registry_stats_db
+from services.registry.targets import db as targets_db
 from services.registry.titles import db as titles_db
 from services.standards.certifications import db as certifications_db
 
@@ -41,6 +43,7 @@ ENTITIES = [
     *pool_db.ENTITIES,
     *titles_db.ENTITIES,
     *registry_stats_db.ENTITIES,
+    *targets_db.ENTITIES,
     *finance_stats_db.ENTITIES,
     *certifications_db.ENTITIES,
 ]

@@ -20,7 +20,7 @@ from services.common.settings import get_settings
 from tests.support import SERVICE_FACTORIES, LiveServer, start_live
 
 # Tables holding reference data loaded by migrations: never emptied between tests.
-KEEP_TABLES: set[str] = {"public.alembic_version", "public.eaglet_seeds", "gateway.programme_targets"}
+KEEP_TABLES: set[str] = {"public.alembic_version", "public.eaglet_seeds", "registry.programme_targets"}
 SCHEMAS = ("registry", "finance", "standards", "gateway")
 TEST_DB = "eaglet_test"
 

@@ -2,6 +2,8 @@
 
 import asyncio
 import socket
+import subprocess
+import sys
 
 import asyncpg
 from typer.testing import CliRunner
@@ -108,3 +110,38 @@ def test_serve_refuses_an_unknown_process_or_parser_with_one_clear_line():
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 1, result.output
         assert says in result.output and "Traceback" not in result.output
+
+
+def test_the_seed_registry_lists_every_seed_module_in_loading_order():
+    from services.cli import ROOT
+    from services.cli.seeds import BY_OWNER, SEEDS
+
+    on_disk = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for pattern in ("services/*/seed.py", "gateway/seed.py")
+        for p in ROOT.glob(pattern)
+    }
+    assert {s.name for s in SEEDS} == on_disk
+    # the registry's enterprises first (the others read them from registry.enterprise_directory)
+    assert [s.owner for s in SEEDS] == ["registry", "finance", "standards", "gateway"]
+    assert all(BY_OWNER[o].generate for o in ("registry", "finance", "standards"))
+
+
+def test_a_seed_module_that_cannot_be_imported_stops_seeding_before_anything_loads(database_url, monkeypatch):
+    seeds_recorded = count(database_url, "public.eaglet_seeds")
+    monkeypatch.delitem(
+        sys.modules, "services.cli.seeds", raising=False
+    )  # the registry imports its seeds again …
+    monkeypatch.setitem(sys.modules, "services.finance.seed", None)  # … and this one cannot be
+    result = CliRunner().invoke(app, ["seed"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, ImportError) and "services.finance.seed" in str(result.exception)
+    assert "seeded:" not in result.output
+    assert count(database_url, "registry.enterprises") == 0  # not even the seeds before it
+    assert count(database_url, "public.eaglet_seeds") == seeds_recorded
+
+
+def test_the_gateway_commands_do_not_import_the_eaglet_command():
+    # the dependency goes one way: services/cli registers gateway/cli's commands
+    code = "import sys, gateway.cli; assert not any(m.startswith('services.cli') for m in sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -15,6 +15,7 @@ from gateway.progress.service import build_report, to_xlsx
 from services.common.context import request_id_var
 from services.common.db import DbSession
 from services.common.errors import PrincipalInvalid, RegionOutOfScope, responses
+from services.common.targets import REPORTED
 from services.common.types import RegionCode, text
 
 router = APIRouter(tags=["aggregates"])
@@ -34,11 +35,11 @@ async def progress(
     caller: CurrentCaller,
     session: DbSession,
     request: Request,
-    year: Annotated[int, Query(ge=2000, le=2100)] = 2022,
+    year: Annotated[int, Query(ge=2000, le=2100)] = REPORTED[1],
     region: Annotated[
         RegionCode | None, Query(description="Default: the official's region, else 330000")
     ] = None,
-    programme: Annotated[text(StringConstraints(min_length=1, max_length=64)), Query()] = "chuying-2022",
+    programme: Annotated[text(StringConstraints(min_length=1, max_length=64)), Query()] = REPORTED[0],
     format: Annotated[Literal["json", "xlsx"], Query()] = "json",
 ):
     """Every target of the programme for the year and region, the actual from its owner service's

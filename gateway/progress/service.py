@@ -1,4 +1,6 @@
-"""The progress bulletin: targets (gateway.programme_targets) against the owner services' statistics.
+"""The progress bulletin: the programme targets (services/common/targets.py) against the owner
+services' statistics. A figure and the elapsed share it is compared with both come from the
+target's one window: the owner service measures its figure over it, the bulletin takes the share of it.
 
 Status of a target:
 - `met`: actual ≥ target;
@@ -23,14 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.aggregate import readable, within_deadline
 from gateway.core import Gateway
 from gateway.errors import NoTargets
-from gateway.models import ProgrammeTarget
-from gateway.progress.repository import TargetRepository
 from gateway.progress.schemas import ProgressItem, ProgressReport
 from gateway.upstream import UpstreamError
 from services.common.auth import Principal
 from services.common.errors import Forbidden, Problem
 from services.common.scope import RegionScope
 from services.common.spreadsheet import cell_text
+from services.common.targets import ProgrammeTarget, regions_with_targets, targets_of
 
 log = logging.getLogger("eaglet.gateway.progress")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -50,11 +51,11 @@ def elapsed_share(start: date, end: date, today: date) -> Decimal:
 def status_of(
     t: ProgrammeTarget, actual: Decimal | None, today: date
 ) -> tuple[str, Decimal | None, Decimal | None]:
-    expected = (elapsed_share(t.period_start, t.period_end, today) * HUNDRED).quantize(Q2)
+    expected = (elapsed_share(t.window_start, t.window_end, today) * HUNDRED).quantize(Q2)
     if actual is None or t.owner_service == "none":
         return "not_tracked", None, expected
-    ratio = (actual / t.target * HUNDRED).quantize(Q2) if t.target else None
-    if actual >= t.target:
+    ratio = (actual / t.value * HUNDRED).quantize(Q2) if t.value else None
+    if actual >= t.value:
         return "met", ratio, expected
     if t.unit != "percent" and ratio is not None and ratio >= expected:
         return "on_track", ratio, expected
@@ -82,10 +83,9 @@ async def build_report(
     rid: str | None,
 ) -> ProgressReport:
     RegionScope.of(principal).require(region, "#/query/region")
-    repo = TargetRepository(session)
-    targets = await repo.targets(programme, year, region)
+    targets = await targets_of(session, programme, year, region)
     if not targets:
-        regions = await repo.regions_with_targets(programme, year)
+        regions = await regions_with_targets(session, programme, year)
         where = f"; targets exist for regions {', '.join(regions)}" if regions else ""
         raise NoTargets(programme=programme, year=year, region=region, where=where)
     owners = sorted({t.owner_service for t in targets if t.owner_service != "none"})
@@ -120,15 +120,15 @@ async def build_report(
             ProgressItem(
                 key=t.key,
                 name_zh=t.name_zh,
-                target=t.target,
+                target=t.value,
                 actual=actual,
                 unit=t.unit,
                 ratio=ratio,
                 expected_ratio=expected if status != "not_tracked" else None,
                 status=status,
                 owner_service=t.owner_service,
-                period_start=t.period_start,
-                period_end=t.period_end,
+                period_start=t.window_start,
+                period_end=t.window_end,
                 definition=fact.get("definition"),
                 note=t.note,
             )

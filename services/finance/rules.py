@@ -19,10 +19,6 @@ MAX_ANNUAL_RATE = Decimal("36")
 MAX_FEE_RATE = Decimal("36")
 LEVERAGE_CAP = Decimal("10")
 LEVERAGE_CAP_SMALL_MICRO = Decimal("15")
-SMB_NEW_LOANS_TARGET = {
-    "value": Decimal("500000000000.00"),
-    "years": (2020, 2021, 2022),
-}
 
 RULES = RuleSet(
     "finance",

@@ -100,7 +100,7 @@ async def test_progress_bulletin_equals_the_services_statistics(
             assert items[key]["owner_service"] == service
     assert Decimal(items["smb_new_loans"]["actual"]) >= Decimal("2500000")
     assert items["tech_trade"]["status"] == "not_tracked" and items["tech_trade"]["actual"] is None
-    loans = items["smb_new_loans"]  # 2022–2024 is over and 2.5 million ≪ 500 billion
+    loans = items["smb_new_loans"]  # 2020–2022 is over and 2.5 million ≪ 500 billion
     assert loans["status"] == "behind" and loans["expected_ratio"] == "100.00"
     ratio = Decimal(loans["actual"]) / Decimal("500000000000") * 100
     assert Decimal(loans["ratio"]) == ratio.quantize(Decimal("0.01"))

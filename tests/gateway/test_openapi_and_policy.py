@@ -4,8 +4,8 @@ from datetime import date
 from decimal import Decimal
 
 from gateway import policy
-from gateway.models import ProgrammeTarget
 from gateway.progress.service import status_of
+from services.common.targets import ProgrammeTarget
 
 
 async def test_merged_openapi_holds_every_services_operations(gateway_live, http):
@@ -101,7 +101,20 @@ def test_policy_table_examples():
 
 def _target(unit="enterprises", start=date(2022, 1, 1), end=date(2022, 12, 31)):
     return ProgrammeTarget(
-        key="k", target=Decimal(1000), unit=unit, owner_service="registry", period_start=start, period_end=end
+        programme="p",
+        programme_name="p",
+        year=2022,
+        region_code="330000",
+        key="k",
+        position=1,
+        name_zh="k",
+        value=Decimal(1000),
+        unit=unit,
+        owner_service="registry",
+        window_start=start,
+        window_end=end,
+        note=None,
+        data_version="1",
     )
 
 

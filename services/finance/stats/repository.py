@@ -220,9 +220,10 @@ def leverage_cap(small_micro_focused: bool):
     return LEVERAGE_CAP_SMALL_MICRO if small_micro_focused else LEVERAGE_CAP
 
 
-async def smb_new_loans(conn: asyncpg.Connection, flt: Sql, years: tuple[int, ...]) -> Any:
+async def smb_new_loans(conn: asyncpg.Connection, flt: Sql, start: date, end: date) -> Any:
+    """Σ amount of small/micro loans issued within [start, end] (a target's window)."""
     f = flt.copy()
-    y0, y1 = f.arg(date(min(years), 1, 1)), f.arg(date(max(years), 12, 31))
+    y0, y1 = f.arg(start), f.arg(end)
     return await conn.fetchval(
         f"""SELECT COALESCE(sum(l.amount), 0) FROM finance.loans l
             WHERE {f.where_sql} AND l.size_class IN ('small', 'micro')
@@ -477,9 +478,10 @@ async def summary_two_increases(
     return [out[k] for k in sorted(out)]
 
 
-async def summary_smb_new_loans(conn: asyncpg.Connection, flt: Sql, years: tuple[int, ...]) -> Any:
+async def summary_smb_new_loans(conn: asyncpg.Connection, flt: Sql, start: date, end: date) -> Any:
+    """smb_new_loans from the month totals: for a window of whole months only."""
     f = flt.copy()
-    y0, y1 = f.arg(date(min(years), 1, 1)), f.arg(date(max(years), 12, 1))
+    y0, y1 = f.arg(start.replace(day=1)), f.arg(end.replace(day=1))
     return await conn.fetchval(
         f"""SELECT COALESCE(sum(l.a_sm), 0) FROM finance.loan_month_totals l
             WHERE {f.where_sql} AND l.month BETWEEN {y0}::date AND {y1}::date""",

@@ -56,8 +56,8 @@ it), admin everything. Definitions:
   net assets (cap 10×, 15× for small-micro focused guarantors). For banks: guarantees naming them.
 - **groups** (`group_by`): city / county (borrower region), lender, product, or month (each month's
   new loans and its month-end balance against the month-end a year earlier, or the period base).
-- **targets.smb_new_loans**: new lending to small-micro enterprises over the programme years
-  (2020–2022) against the 5000亿 target.
+- **targets.smb_new_loans**: new lending to small-micro enterprises over the window of the
+  programme target (the programme targets table, as `years`) against the 5000亿 target.
 """
 
 

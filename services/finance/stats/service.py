@@ -6,6 +6,7 @@ import asyncio
 from calendar import monthrange
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,13 +15,15 @@ from services.common.auth import Principal
 from services.common.errors import NotFound
 from services.common.readpool import Reader
 from services.common.scope import RegionScope
+from services.common.sql import Sql
+from services.common.targets import ProgrammeTarget, reported_targets
 from services.finance.errors import (
     ConflictingPeriod,
     MissingPeriod,
     PeriodOrder,
     TooManyMonths,
 )
-from services.finance.rules import RULES, SMB_NEW_LOANS_TARGET
+from services.finance.rules import RULES
 from services.finance.scope import stats_lender
 from services.finance.stats import repository as repo
 from services.finance.stats.schemas import (
@@ -142,6 +145,15 @@ async def _nothing() -> None:
     return None
 
 
+async def _smb_new_loans(conn, loans_f: Sql) -> tuple[ProgrammeTarget, Any]:
+    """The smb_new_loans target and the lending summed over its window (the table's, nowhere else's)."""
+    target = (await reported_targets(conn, "finance"))["smb_new_loans"]
+    start, end = target.window_start, target.window_end
+    whole_months = start.day == 1 and (end + timedelta(days=1)).day == 1
+    query = repo.summary_smb_new_loans if USE_SUMMARIES and whole_months else repo.smb_new_loans
+    return target, await query(conn, loans_f, start, end)
+
+
 async def stats(
     reads: Reader,
     principal: Principal,
@@ -188,18 +200,14 @@ async def stats(
         if group_by == "month"
         else _nothing()
     )
-    rows, first_rows, two_rows, month_rows, a, (g_tot, g_rows), smb = await asyncio.gather(
+    rows, first_rows, two_rows, month_rows, a, (g_tot, g_rows), (smb_target, smb) = await asyncio.gather(
         figures,
         first_time,
         two_increases,
         months,
         on_connection(repo.applications, apps_f, p_from, p_to),
         on_connection(repo.guarantees, g_f, p_from, p_to),
-        on_connection(
-            repo.summary_smb_new_loans if USE_SUMMARIES else repo.smb_new_loans,
-            loans_f,
-            SMB_NEW_LOANS_TARGET["years"],
-        ),
+        on_connection(_smb_new_loans, loans_f),
     )
     if summary:
         rows = repo.with_first_time(rows, first_rows)
@@ -242,8 +250,6 @@ async def stats(
                 within_cap=None if lev is None else lev <= cap,
             )
         )
-    target_value = SMB_NEW_LOANS_TARGET["value"]
-    years = list(SMB_NEW_LOANS_TARGET["years"])
     return Stats(
         period=Period(from_=p_from, to=p_to, base=base, base_date=d_base),
         region=region,
@@ -277,16 +283,16 @@ async def stats(
         targets={
             "smb_new_loans": Target(
                 value=f"{Decimal(smb):.2f}",
-                unit="yuan",
+                unit=smb_target.unit,
                 definition=(
                     "全省3年新增投向小微企业贷款: sum of the amounts of loans issued "
-                    f"{years[0]}-01-01..{years[-1]}-12-31 to borrowers sized small or micro (registry size "
-                    "for the issue year, else the bank's), within the caller's scope and filters; target "
-                    "500,000,000,000 yuan (5000亿) over the three programme years"
+                    f"{smb_target.window_start}..{smb_target.window_end} to borrowers sized small or micro "
+                    "(registry size for the issue year, else the bank's), within the caller's scope and "
+                    f"filters; target {smb_target.value:,.0f} yuan ({smb_target.note})"
                 ),
-                target=f"{target_value:.2f}",
-                progress_percent=f"{pct(smb, target_value):.2f}",
-                years=years,
+                target=smb_target.value_text,
+                progress_percent=f"{pct(smb, smb_target.value):.2f}",
+                years=smb_target.window_years,
             )
         },
     )

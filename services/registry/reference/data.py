@@ -1,7 +1,7 @@
 """Versioned reference data shipped with the service (JSON under services/registry/data/).
 
-Industries (GB/T 4754-2017), the size-class threshold table, the screening rule sets and the
-programme targets. Loaded once per process; read-only. The regions (GB/T 2260, Zhejiang) live in
+Industries (GB/T 4754-2017), the size-class threshold table and the screening rule sets. (The
+programme targets file is loaded into a table by a migration: services/registry/targets/.) Loaded once per process; read-only. The regions (GB/T 2260, Zhejiang) live in
 the kit (`services/common/regions.py`): the gateway and every service check principals' regions
 against the same table; they are re-exported here for the registry's modules.
 """
@@ -81,8 +81,3 @@ def industry_class_problem(code: str) -> str | None:
 def rule_sets() -> dict[str, dict[str, Any]]:
     raw = _load("rule_sets.json")
     return {rs["id"]: rs for rs in raw["rule_sets"]}
-
-
-@cache
-def targets() -> dict[str, Any]:
-    return _load("targets.json")

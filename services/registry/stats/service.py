@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.scope import RegionScope
+from services.common.targets import ProgrammeTarget, reported_targets
 from services.registry.errors import BaselineNotBeforeYear, YearOutOfRange
 from services.registry.reference.data import region as region_info
-from services.registry.reference.data import targets
 from services.registry.stats import repository as repo
+from services.registry.stats.definitions import DEFINITIONS
 from services.registry.stats.schemas import CncBasis, Figures, GroupStats, PoolSizes, StatsOut, Target
 
 TIERS = ("seedling", "specialized", "champion_candidate", "champion")
@@ -70,16 +71,16 @@ def _rate(num: Decimal, den: Decimal) -> str | None:
     return str((Decimal(num) * 100 / Decimal(den)).quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
-def target_actuals(figures: Figures) -> dict[str, Target]:
+def target_actuals(figures: Figures, targets: dict[str, ProgrammeTarget]) -> dict[str, Target]:
     """The progress-bulletin feed: each registry-owned target key with its actual figure."""
     out = {}
-    for key, t in targets()["targets"].items():
+    for key, t in targets.items():
         actual = getattr(figures, key)
         out[key] = Target(
             value=None if actual is None else str(actual),
-            target=t["value"],
-            unit=t["unit"],
-            definition=t["definition"],
+            target=t.value_text,
+            unit=t.unit,
+            definition=DEFINITIONS[key],
         )
     return out
 
@@ -159,6 +160,6 @@ async def stats(
         region=scope.prefix,
         figures=figures,
         pool=pool,
-        targets=target_actuals(figures),
+        targets=target_actuals(figures, await reported_targets(session, "registry")),
         groups=groups,
     )

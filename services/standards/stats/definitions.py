@@ -1,5 +1,6 @@
-"""Statistic definitions (shown in the OpenAPI description) and the programme targets this service
-owns (../shared/domain.md §1). Targets are data: a new programme adds an entry, code stays."""
+"""Statistic definitions (shown in the OpenAPI description) of the figures this service reports
+against the programme targets it owns (../shared/domain.md §1; the targets themselves are data:
+services/common/targets.py)."""
 
 from __future__ import annotations
 
@@ -28,14 +29,6 @@ DEFINITIONS = {
         "are industrial (sections B, C, D) and above scale (latest scale-status fact effective in or "
         "before the year is `above`), in percent with 2 places; null when no report counts."
     ),
-}
-
-PROGRAMME = "雏鹰行动 2022"
-TARGETS = {
-    "adoption_rate": {"target": "70", "unit": "percent"},
-    "intl_standards_led": {"target": "45", "unit": "standards"},
-    "zhejiang_made_standards": {"target": "3000", "unit": "standards"},
-    "pinzibiao_smes": {"target": "800", "unit": "enterprises"},
 }
 
 

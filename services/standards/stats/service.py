@@ -8,9 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.scope import RegionScope
+from services.common.targets import reported_targets
 from services.standards.adoption.schemas import rate_of
 from services.standards.stats import repository as repo
-from services.standards.stats.definitions import DEFINITIONS, PROGRAMME, TARGETS
+from services.standards.stats.definitions import DEFINITIONS
 from services.standards.stats.schemas import Figures, GroupFigures, Ratio, StatsOut, TargetOut
 
 
@@ -56,12 +57,12 @@ async def stats(
     targets = {
         key: TargetOut(
             value=values[key],
-            unit=t["unit"],
+            unit=t.unit,
             definition=DEFINITIONS[key],
-            target=t["target"],
-            programme=PROGRAMME,
+            target=t.value_text,
+            programme=t.programme_name,
         )
-        for key, t in TARGETS.items()
+        for key, t in (await reported_targets(session, "standards")).items()
     }
     return StatsOut(
         **total.model_dump(),

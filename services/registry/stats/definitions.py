@@ -1,0 +1,23 @@
+"""How the registry counts the figures it reports against the programme targets it owns (the
+targets themselves are data: services/common/targets.py)."""
+
+from __future__ import annotations
+
+DEFINITIONS = {
+    "tech_smes": "科技型中小企业: enterprises holding an active tech_sme title",
+    "net_new_above_scale": (
+        "净增小升规企业: above-scale enterprises at the end of the year minus those at the end of the "
+        "baseline year"
+    ),
+    "champion_candidates": "入库培育隐形冠军企业: enterprises in the pool at tier champion_candidate",
+    "champions": "隐形冠军企业 (about 200): enterprises in the pool at tier champion",
+    "cloud_enterprises": "企业上云: enterprises whose indicators for the year report on_cloud",
+    "champion_cnc_rate": (
+        "隐形冠军及培育企业装备数控化率: Σ NC equipment ÷ Σ production equipment over champion and "
+        "champion_candidate enterprises"
+    ),
+    "high_tech": "高新技术企业: enterprises holding an active high_tech title",
+    "parks": "小微企业园 (cumulative): parks opened by the end of the year",
+    "park_tenants": "入园小微企业: distinct enterprises with a tenancy in force at the end of the year",
+    "star_parks": "四星、五星级小微企业园: parks rated 4 or 5 stars",
+}
