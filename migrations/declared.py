@@ -12,11 +12,13 @@ import services.finance.guarantees.models  # noqa: F401
 import services.finance.institutions.models  # noqa: F401
 import services.finance.lines.models  # noqa: F401
 import services.finance.loans.models  # noqa: F401
+import services.finance.stats.models  # noqa: F401
 import services.registry.enterprises.models  # noqa: F401
 import services.registry.indicators.models  # noqa: F401
 import services.registry.parks.models  # noqa: F401
 import services.registry.pool.models  # noqa: F401
 import services.registry.scale.models  # noqa: F401
+import services.registry.stats.models  # noqa: F401
 import services.registry.titles.models  # noqa: F401
 import services.standards.adoption.models  # noqa: F401
 import services.standards.catalogue.models  # noqa: F401
