@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.errors import field_problem
+from services.common.today import today_shanghai
 from services.registry.reference.data import region as region_info
 from services.registry.reference.data import targets
 from services.registry.scope import effective_region
@@ -121,7 +122,7 @@ async def stats(
     group_by: str | None,
     baseline_year: int | None,
 ) -> StatsOut:
-    today = date.today()
+    today = today_shanghai()  # the programme's today (services/common/today.py)
     year = year or today.year
     if year > today.year + 1:
         raise field_problem(422, "year_out_of_range", "#/query/year", f"year must be ≤ {today.year + 1}")
