@@ -58,7 +58,9 @@ def compare_options() -> dict:
     return {
         "include_schemas": True,
         "compare_type": True,
-        "compare_server_default": False,
+        # defaults too; a generated column it can only compare crudely (it warns about
+        # enterprises.industry_section: tests/test_migrations.py compares the expressions exactly)
+        "compare_server_default": True,
         "include_object": include_object,
     }
 

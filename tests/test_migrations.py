@@ -114,9 +114,10 @@ def _definitions_differing_from_the_models(url: str) -> list[tuple[str, str, str
     """Autogenerate compares an index by name and columns only (not its method, operator classes,
     INCLUDE list or WHERE clause) and a foreign key without its ON DELETE. So each index and
     foreign key or unique constraint of the models is also built from the model's DDL in place of
-    the migrated one (in a transaction rolled back) and PostgreSQL's own definitions of both are
-    compared: (object, migrated, model) for each that differs."""
-    from sqlalchemy import ForeignKeyConstraint, UniqueConstraint
+    the migrated one, each generated column's expression beside it (in a transaction rolled
+    back), and PostgreSQL's own definitions of both are compared: (object, migrated, model) for
+    each that differs."""
+    from sqlalchemy import Computed, ForeignKeyConstraint, UniqueConstraint
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import AddConstraint, CreateIndex
 
@@ -156,6 +157,23 @@ def _definitions_differing_from_the_models(url: str) -> list[tuple[str, str, str
                     model = await conn.fetchval(sql, qualified, c.name)
                     if migrated != model:
                         out.append((f"{qualified}.{c.name}", migrated, model))
+                for column in table.columns:
+                    if not isinstance(column.computed, Computed):
+                        continue
+                    sql = (
+                        "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
+                        "ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
+                        "WHERE d.adrelid = to_regclass($1) AND a.attname = $2"
+                    )
+                    migrated = await conn.fetchval(sql, qualified, column.name)
+                    expression = ddl(column.computed.sqltext)
+                    await conn.execute(
+                        f"ALTER TABLE {qualified} ADD COLUMN model_{column.name} "
+                        f"{ddl(column.type)} GENERATED ALWAYS AS ({expression}) STORED"
+                    )
+                    model = await conn.fetchval(sql, qualified, f"model_{column.name}")
+                    if migrated != model:
+                        out.append((f"{qualified}.{column.name}", migrated, model))
             await tr.rollback()
         finally:
             await conn.close()
@@ -202,6 +220,7 @@ def test_every_revision_upgrades_and_downgrades_one_step_at_a_time_and_ends_as_d
     # the tables, columns, indexes and constraints are as the models declare them
     assert [describe(op) for op in ops if not isinstance(op, ReversibleOp)] == []
     # ... down to each index's method, operator classes, INCLUDE and WHERE, each key's ON DELETE
+    # and each generated column's expression
     assert _definitions_differing_from_the_models(url) == []
     # and `alembic check` itself (migrations/env.py) finds nothing to generate
     command.check(_config(url))
