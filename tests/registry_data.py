@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import asyncpg
 
 from services.common.credit_code import ALPHABET, make_credit_code
+from services.common.today import today_shanghai
 from services.registry.reference.sizing import classify, figures_for
 
 _counter = itertools.count(1)
@@ -86,7 +87,7 @@ async def add_enterprise(
             tier,
             date.today().year,
         )
-    today = date.today()
+    today = today_shanghai()
     for kind in titles or []:
         await db.execute(
             "INSERT INTO registry.titles (credit_code, kind, level, issuer, valid_from, valid_to) "

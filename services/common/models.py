@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -51,6 +52,7 @@ def changes_table(schema: str) -> Table:
         Column("before", JSONB),
         Column("after", JSONB),
         Column("request_id", Text),
+        Index("ix_changes_entity_type_entity_key", "entity_type", "entity_key"),
         schema=schema,
     )
 
@@ -71,9 +73,19 @@ def idempotency_table(schema: str) -> Table:
         Column("holder", Text),  # the process running the request (host:pid:token)
         Column("claim", Text),  # that run's token
         Column("lease_until", DateTime(timezone=True)),  # free to take over after, unless renewed
+        Index("ix_idempotency_keys_created_at", "created_at"),  # expired keys are purged by age
         schema=schema,
     )
 
+
+# Which demo data sets `eaglet up` has loaded (first start only), by seed module name.
+SEEDS = Table(
+    "eaglet_seeds",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("seeded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    schema="public",
+)
 
 CHANGES = {s: changes_table(s) for s in SCHEMAS}
 IDEMPOTENCY = {s: idempotency_table(s) for s in SCHEMAS}

@@ -3,12 +3,13 @@
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
 
 from services.common.credit_code import make_credit_code
+from services.common.today import TODAY_SQL, today_shanghai
 from tests.registry_data import add_enterprise, new_credit_code
 
 HZ_XIHU, NB_YINZHOU = "330106", "330212"
@@ -422,7 +423,7 @@ async def test_shown_titles_follow_title_changes_and_the_calendar(c, as_, db):
     trigger on titles) only while the row's set still holds; past its last day they are read from
     the titles themselves, so expiry needs nobody to touch the row."""
     code = await add_enterprise(db)
-    today = date.today()
+    today = today_shanghai()
     url = f"/v1/enterprises/{code}/titles"
 
     async def shown():
@@ -470,7 +471,7 @@ async def test_shown_titles_follow_title_changes_and_the_calendar(c, as_, db):
 
 async def test_a_statement_writing_many_titles_refreshes_every_enterprise_it_touches(db):
     codes = [await add_enterprise(db) for _ in range(3)]
-    today = date.today()
+    today = today_shanghai()
     await db.execute(
         "INSERT INTO registry.titles (credit_code, kind, level, valid_from, valid_to) "
         "SELECT c, k, 'provincial', $2::date, $3::date FROM unnest($1::text[]) c, unnest(ARRAY['tech_sme', 'high_tech']) k",
@@ -504,12 +505,12 @@ async def test_refresh_titles_renews_the_sets_that_ran_out(c, as_, db):
         await add_enterprise(db, titles=["tech_sme"]),
     )
     await db.execute(
-        "UPDATE registry.enterprises SET active_titles = '{}', titles_until = current_date - 1 WHERE credit_code = $1",
+        f"UPDATE registry.enterprises SET active_titles = '{{}}', titles_until = {TODAY_SQL} - 1 WHERE credit_code = $1",
         stale,
     )
     assert await refresh_stale(db) == 1
     rows = await db.fetch(
-        "SELECT credit_code, active_titles, titles_until >= current_date AS holds FROM registry.enterprises "
+        f"SELECT credit_code, active_titles, titles_until >= {TODAY_SQL} AS holds FROM registry.enterprises "
         "WHERE credit_code = ANY($1::text[])",
         [fresh, stale],
     )

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from services.common.today import today_shanghai
 from tests.registry_data import add_enterprise
 
 
@@ -73,7 +74,7 @@ async def test_indicator_validation(c, as_, db):
 
 async def test_titles_expire_by_themselves_and_can_be_revoked(c, as_, db):
     code = await add_enterprise(db)
-    today = date.today()
+    today = today_shanghai()
     url = f"/v1/enterprises/{code}/titles"
     old = {
         "kind": "high_tech",

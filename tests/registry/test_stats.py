@@ -1,9 +1,8 @@
 """Statistics on a crafted dataset; every expected number is computed by hand in the comments."""
 
-from datetime import date
-
 import pytest
 
+from services.common.today import today_shanghai
 from tests.registry_data import add_enterprise
 
 
@@ -127,7 +126,7 @@ async def test_province_figures_for_2022(c, as_, db):
 
 async def test_titles_count_as_of_today_and_groups_by_city(c, as_, db):
     await arrange(db)
-    year = date.today().year
+    year = today_shanghai().year
     s = (await c.get("/v1/stats", params={"year": year, "group_by": "city"}, headers=as_())).json()
     assert (s["figures"]["tech_smes"], s["figures"]["high_tech"]) == (3, 1)
     groups = {g["region_code"]: g for g in s["groups"]}

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,6 +28,13 @@ class Loan(PostedRecord, Base):
         Index("ix_loans_borrower_credit_code", "borrower_credit_code"),
         Index("ix_loans_lender_borrower_credit_code", "lender", "borrower_credit_code"),
         Index("ix_loans_borrower_region", "borrower_region"),
+        # first-time borrowers of a period: an index-only scan over the first loans issued in it
+        Index(
+            "ix_loans_first_issued_on",
+            "issued_on",
+            postgresql_include=["borrower_credit_code", "borrower_region", "lender", "product"],
+            postgresql_where=text("is_first_loan"),
+        ),
         {"schema": "finance"},
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic_utils.pg_function import PGFunction
 from alembic_utils.pg_view import PGView
 
-from services.registry.titles.db import active_on
+from services.registry.titles.db import active
 
 S = "registry"
 
@@ -56,7 +56,7 @@ DIRECTORY = PGView(
     definition=f"""SELECT e.credit_code, e.name, e.region_code, e.industry_code, e.industry_section,
        e.size_class, e.size_year, e.scale_status, e.tier,
        ARRAY(SELECT DISTINCT t.kind FROM {S}.titles t
-             WHERE t.credit_code = e.credit_code AND {active_on()}
+             WHERE t.credit_code = e.credit_code AND {active()}
              ORDER BY t.kind) AS titles
 FROM {S}.enterprises e""",
 )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Computed, Date, DateTime, Integer, Numeric, Text, func
+from sqlalchemy import Computed, Date, DateTime, Index, Integer, Numeric, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,7 +13,61 @@ from services.registry.reference.db import INDUSTRY_SECTION
 
 class Enterprise(Base):
     __tablename__ = "enterprises"
-    __table_args__ = {"schema": "registry"}
+    # The list reads a page in credit-code order from the index matching its filters (a region is
+    # a county code or a city prefix `substr(region_code, 1, 4)`); names are searched by prefix
+    # (text_pattern_ops) and by grams (GIN); the statistics read a region by credit code.
+    __table_args__ = (
+        Index(
+            "ix_enterprises_region_code",
+            "region_code",
+            "credit_code",
+            postgresql_ops={"region_code": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_enterprises_tier_region_code",
+            "tier",
+            "region_code",
+            "credit_code",
+            postgresql_ops={"region_code": "text_pattern_ops"},
+            postgresql_where=text("tier IS NOT NULL"),
+        ),
+        Index("ix_enterprises_name", "name", postgresql_ops={"name": "text_pattern_ops"}),
+        Index(
+            "ix_enterprises_industry_code",
+            "industry_code",
+            "credit_code",
+            postgresql_ops={"industry_code": "text_pattern_ops"},
+        ),
+        Index("ix_enterprises_name_grams", "name_grams", postgresql_using="gin"),
+        Index("ix_enterprises_credit_code_region_code", "credit_code", postgresql_include=["region_code"]),
+        Index("ix_enterprises_city_credit_code", text("substr(region_code, 1, 4)"), "credit_code"),
+        Index(
+            "ix_enterprises_tier_city_credit_code",
+            "tier",
+            text("substr(region_code, 1, 4)"),
+            "credit_code",
+            postgresql_where=text("tier IS NOT NULL"),
+        ),
+        Index(
+            "ix_enterprises_tier_credit_code",
+            "tier",
+            "credit_code",
+            postgresql_where=text("tier IS NOT NULL"),
+        ),
+        Index(
+            "ix_enterprises_city_name",
+            text("substr(region_code, 1, 4)"),
+            "name",
+            postgresql_ops={"name": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_enterprises_county_name",
+            "region_code",
+            "name",
+            postgresql_ops={"name": "text_pattern_ops"},
+        ),
+        {"schema": "registry"},
+    )
 
     credit_code: Mapped[str] = mapped_column(Text, primary_key=True)
     name: Mapped[str] = mapped_column(Text)

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, Numeric, Text, func
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, Numeric, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,9 +15,23 @@ class Indicators(Base):
     """One enterprise's annual figures (money in yuan) and the size class they yield."""
 
     __tablename__ = "indicators"
-    __table_args__ = {"schema": "registry"}
+    # The statistics read a year's rows, the cloud figure only enterprises on the cloud and the
+    # CNC figure only enterprises reporting CNC figures.
+    __table_args__ = (
+        Index("ix_indicators_year", "year"),
+        Index("ix_indicators_year_credit_code", "year", "credit_code", postgresql_where=text("on_cloud")),
+        Index(
+            "ix_indicators_year_credit_code_cnc",
+            "year",
+            "credit_code",
+            postgresql_where=text("cnc_denominator IS NOT NULL"),
+        ),
+        {"schema": "registry"},
+    )
 
-    credit_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(
+        Text, ForeignKey("registry.enterprises.credit_code", ondelete="CASCADE"), primary_key=True
+    )
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     employees: Mapped[int | None] = mapped_column(Integer)
     revenue: Mapped[Decimal | None] = mapped_column(Numeric(17, 2))

@@ -2,7 +2,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Identity, SmallInteger, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
@@ -12,7 +24,7 @@ class Park(Base):
     """小微企业园: a small and micro enterprise park."""
 
     __tablename__ = "parks"
-    __table_args__ = {"schema": "registry"}
+    __table_args__ = (UniqueConstraint("region_code", "name"), {"schema": "registry"})
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
@@ -28,10 +40,14 @@ class Park(Base):
 
 class ParkTenant(Base):
     __tablename__ = "park_tenants"
-    __table_args__ = {"schema": "registry"}
+    __table_args__ = (Index("ix_park_tenants_credit_code", "credit_code"), {"schema": "registry"})
 
-    park_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    credit_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    park_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("registry.parks.id", ondelete="CASCADE"), primary_key=True
+    )
+    credit_code: Mapped[str] = mapped_column(
+        Text, ForeignKey("registry.enterprises.credit_code", ondelete="CASCADE"), primary_key=True
+    )
     moved_in_on: Mapped[date] = mapped_column(Date)
     moved_out_on: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Identity, Integer, Text, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
@@ -12,10 +12,15 @@ class ScaleStatus(Base):
     """A dated 规上 fact: the enterprise is above/below scale from `effective_year`."""
 
     __tablename__ = "scale_statuses"
-    __table_args__ = {"schema": "registry"}
+    __table_args__ = (
+        Index("ix_scale_statuses_credit_code_effective_year", "credit_code", "effective_year"),
+        {"schema": "registry"},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    credit_code: Mapped[str] = mapped_column(Text)
+    credit_code: Mapped[str] = mapped_column(
+        Text, ForeignKey("registry.enterprises.credit_code", ondelete="CASCADE")
+    )
     status: Mapped[str] = mapped_column(Text)
     effective_year: Mapped[int] = mapped_column(Integer)
     source: Mapped[str | None] = mapped_column(Text)

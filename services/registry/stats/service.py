@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.scope import RegionScope
 from services.common.targets import ProgrammeTarget, reported_targets
+from services.common.today import today_shanghai
 from services.registry.errors import BaselineNotBeforeYear, YearOutOfRange
 from services.registry.reference.data import region as region_info
 from services.registry.stats import repository as repo
@@ -122,7 +123,7 @@ async def stats(
     group_by: str | None,
     baseline_year: int | None,
 ) -> StatsOut:
-    today = date.today()
+    today = today_shanghai()  # the programme's today (services/common/today.py)
     year = year or today.year
     if year > today.year + 1:
         raise YearOutOfRange(f"year must be ≤ {today.year + 1}", pointer="#/query/year")

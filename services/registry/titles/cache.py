@@ -3,16 +3,19 @@
 A row's set is trusted only through its `titles_until`; after that the list and the detail read
 the titles themselves, which is correct but gives up the row's speed. The trigger on `titles`
 refreshes rows whose titles are written; rows whose set simply ran out (a title expired or a
-future one began) are refreshed here — `eaglet refresh-titles`, run daily after midnight UTC.
+future one began, a revocation took effect) are refreshed here — `eaglet refresh-titles`, run daily
+after midnight in Shanghai (16:00 UTC).
 """
 
 from __future__ import annotations
 
 import asyncpg
 
-REFRESH_STALE = """
+from services.common.today import TODAY_SQL
+
+REFRESH_STALE = f"""
 WITH stale AS (
-  SELECT ARRAY(SELECT credit_code FROM registry.enterprises WHERE titles_until < current_date) AS codes
+  SELECT ARRAY(SELECT credit_code FROM registry.enterprises WHERE titles_until < {TODAY_SQL}) AS codes
 )
 SELECT cardinality(codes) FROM stale, LATERAL registry.refresh_title_cache(codes)
 """

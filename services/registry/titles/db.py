@@ -1,19 +1,18 @@
-"""The "active title" rule in SQL, and the per-enterprise cache of active title kinds.
+"""The "held title" rule in SQL, and the per-enterprise cache of the title kinds held today.
 
-A title counts from valid_from through valid_to (inclusive) while its status is active: expired
-titles stop counting without anyone touching them. `service.state()` is the same rule in Python
-(tests/registry/titles/test_db.py runs both over the same titles). CURRENT_DATE is the
-database's date (sessions run in UTC).
+A title is held on day D when valid_from <= D, D <= valid_to (or no valid_to), and it is not
+revoked on or before D: a revocation dated in the future takes effect on its date. Expired titles
+stop counting without anyone touching them. "Active" is held today, today being the Shanghai
+calendar date (`services.common.today`). `service.held_on` is the same rule in Python
+(tests/registry/titles/test_db.py runs both over the same titles); the statistics count titles
+held on their as-of date with the same predicate.
 
-The statistics count titles *held* on a past day instead (`held_on`): a title revoked later was
-still held that day. On today's date the two differ only for a revocation dated in the future
-(revoked already, so not active; held until its revoked_on).
-
-Each enterprise row keeps the kinds active today (`active_titles`) and the last day that set stays
-the same (`titles_until`: the day before the next title starts counting, or the day the next one
-expires). Readers use the row's set while CURRENT_DATE <= titles_until and compute it from `titles`
-otherwise (`titles_of`); a statement trigger on `titles` recomputes the rows of the enterprises
-whose titles changed, and `cache.refresh_stale` the rows whose set ran out.
+Each enterprise row keeps the kinds held today (`active_titles`) and the last day that set stays
+the same (`titles_until`: the day before the next title starts being held, or the last day a held
+one is held: its valid_to or the day before its revocation). Readers use the row's set while today
+<= titles_until and compute it from `titles` otherwise (`titles_of`); a statement trigger on
+`titles` recomputes the rows of the enterprises whose titles changed, and `cache.refresh_stale`
+the rows whose set ran out.
 """
 
 from __future__ import annotations
@@ -21,36 +20,44 @@ from __future__ import annotations
 from alembic_utils.pg_function import PGFunction
 
 from services.common.db_entities import changed_rows_triggers
+from services.common.today import TODAY_SQL
 
 S = "registry"
 
 
-def active_on(t: str = "t", day: str = "current_date") -> str:
-    """SQL: title `t` counts on `day`."""
-    return f"{t}.status = 'active' AND {t}.valid_from <= {day} AND ({t}.valid_to IS NULL OR {t}.valid_to >= {day})"
-
-
 def held_on(t: str, day: str) -> str:
-    """SQL: title `t` was held on `day` (revoked after that day: still held then)."""
+    """SQL: title `t` is held on `day`."""
     return (
-        f"{t}.valid_from <= {day} AND ({t}.valid_to IS NULL OR {t}.valid_to >= {day}) "
-        f"AND ({t}.status = 'active' OR {t}.revoked_on > {day})"
+        f"({t}.valid_from <= {day} AND ({t}.valid_to IS NULL OR {t}.valid_to >= {day}) "
+        f"AND ({t}.status = 'active' OR {t}.revoked_on > {day}))"
     )
 
 
-ACTIVE_TITLE = active_on("t", "CURRENT_DATE")
+def active(t: str = "t") -> str:
+    """SQL: title `t` is held today."""
+    return held_on(t, TODAY_SQL)
+
+
+def last_held_day(t: str) -> str:
+    """SQL: the last day title `t` is held (NULL: no end), given it is held some day."""
+    return f"least({t}.valid_to, CASE WHEN {t}.status = 'revoked' THEN {t}.revoked_on - 1 END)"
+
+
+ACTIVE_TITLE = active("t")
 
 
 def titles_of(alias: str) -> str:
-    """SQL: the active title kinds of enterprise row `alias`: its cached set while today is within
-    the days it holds, else read from titles."""
+    """SQL: the title kinds enterprise row `alias` holds today: its cached set while today is
+    within the days it holds, else read from titles."""
     return (
-        f"CASE WHEN CURRENT_DATE <= {alias}.titles_until THEN {alias}.active_titles ELSE "
+        f"CASE WHEN {TODAY_SQL} <= {alias}.titles_until THEN {alias}.active_titles ELSE "
         f"ARRAY(SELECT DISTINCT t.kind FROM registry.titles t "
         f"WHERE t.credit_code = {alias}.credit_code AND {ACTIVE_TITLE} ORDER BY t.kind) END AS titles"
     )
 
 
+# The set changes the day after a held title's last held day, or on the first day of a title
+# held later (the day before it is the set's last day); titles never held again do not count.
 REFRESH_TITLE_CACHE = PGFunction(
     schema=S,
     signature="refresh_title_cache(codes text[])",
@@ -60,11 +67,12 @@ REFRESH_TITLE_CACHE = PGFunction(
   FROM (
     SELECT x.code,
       COALESCE((SELECT array_agg(DISTINCT t.kind ORDER BY t.kind) FROM {S}.titles t
-                WHERE t.credit_code = x.code AND {active_on()}), '{{}}') AS kinds,
-      COALESCE((SELECT min(CASE WHEN t.valid_from > current_date THEN t.valid_from - 1 ELSE t.valid_to END)
+                WHERE t.credit_code = x.code AND {active()}), '{{}}') AS kinds,
+      COALESCE((SELECT min(CASE WHEN t.valid_from > {TODAY_SQL} THEN t.valid_from - 1 ELSE {last_held_day("t")} END)
                 FROM {S}.titles t
-                WHERE t.credit_code = x.code AND t.status = 'active'
-                  AND (t.valid_from > current_date OR t.valid_to >= current_date)), 'infinity') AS until
+                WHERE t.credit_code = x.code
+                  AND ({active()} OR (t.valid_from > {TODAY_SQL} AND {held_on("t", "t.valid_from")}))),
+               'infinity') AS until
     FROM (SELECT DISTINCT unnest(codes) AS code) x
   ) c
   WHERE e.credit_code = c.code

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Identity, Text, func
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Identity, Index, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
@@ -12,10 +12,16 @@ class Title(Base):
     """A dated title (称号) or honour: valid_from..valid_to, active unless revoked."""
 
     __tablename__ = "titles"
-    __table_args__ = {"schema": "registry"}
+    __table_args__ = (
+        Index("ix_titles_credit_code", "credit_code"),
+        Index("ix_titles_kind_valid_to", "kind", "valid_to"),
+        {"schema": "registry"},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    credit_code: Mapped[str] = mapped_column(Text)
+    credit_code: Mapped[str] = mapped_column(
+        Text, ForeignKey("registry.enterprises.credit_code", ondelete="CASCADE")
+    )
     kind: Mapped[str] = mapped_column(Text)
     level: Mapped[str] = mapped_column(Text)
     issuer: Mapped[str | None] = mapped_column(Text)

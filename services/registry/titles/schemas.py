@@ -47,7 +47,9 @@ class TitleIn(BaseModel):
 class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: text(StringConstraints(strip_whitespace=True, min_length=1, max_length=200), multiline=True)
-    revoked_on: date | None = Field(None, description="Defaults to today")
+    revoked_on: date | None = Field(
+        None, description="Defaults to today (Asia/Shanghai); a later date takes effect on that day"
+    )
 
 
 class TitleOut(BaseModel):
@@ -61,7 +63,9 @@ class TitleOut(BaseModel):
     valid_to: date | None
     status: Literal["active", "revoked"]
     state: Literal["active", "pending", "expired", "revoked"] = Field(
-        description="As of today: pending (not yet valid), active, expired (past valid_to), revoked"
+        description="As of today (Asia/Shanghai): pending (not yet valid), active, expired (past "
+        "valid_to), revoked (from its revoked_on: a revocation dated later keeps the title active "
+        "until that day)"
     )
     revoked_on: date | None
     revoke_reason: str | None

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
 from services.common.errors import NotFound
+from services.common.today import today_shanghai
 from services.registry.enterprises import repository as enterprises
 from services.registry.errors import AlreadyRevoked
 from services.registry.titles import repository as repo
@@ -14,15 +15,28 @@ from services.registry.titles.models import Title
 from services.registry.titles.schemas import RevokeIn, TitleIn, TitleOut
 
 
+def held_on(t: Title, day: date) -> bool:
+    """Title `t` is held on `day`: valid_from <= day <= valid_to (if any), and not revoked on or
+    before `day` (a revocation dated in the future takes effect on its date). `db.held_on` is the
+    same rule in SQL."""
+    return (
+        t.valid_from <= day
+        and (t.valid_to is None or day <= t.valid_to)
+        and (t.status == "active" or (t.revoked_on is not None and t.revoked_on > day))
+    )
+
+
 def state(t: Title, today: date | None = None) -> str:
-    today = today or date.today()
-    if t.status == "revoked":
+    """As of `today` (the programme's, Shanghai): active when held, else revoked (from its
+    revoked_on), pending (before valid_from) or expired (after valid_to)."""
+    today = today or today_shanghai()
+    if held_on(t, today):
+        return "active"
+    if t.status == "revoked" and (t.revoked_on is None or t.revoked_on <= today):
         return "revoked"
     if t.valid_from > today:
         return "pending"
-    if t.valid_to is not None and t.valid_to < today:
-        return "expired"
-    return "active"
+    return "expired"
 
 
 def to_out(t: Title) -> TitleOut:
@@ -63,7 +77,7 @@ async def revoke(
     if title.status == "revoked":
         raise AlreadyRevoked(title_id=title_id, revoked_on=title.revoked_on)
     title.status = "revoked"
-    title.revoked_on = body.revoked_on or date.today()
+    title.revoked_on = body.revoked_on or today_shanghai()
     title.revoke_reason = body.reason
     await session.flush()
     await record_changes(

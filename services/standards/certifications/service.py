@@ -3,10 +3,9 @@ batch, and the derived `expired` status."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from operator import itemgetter
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,7 @@ from services.common.batch import (
 from services.common.context import request_id_var
 from services.common.errors import Forbidden, NotFound
 from services.common.pagination import PageParams, page_of
+from services.common.today import today_shanghai
 from services.standards.catalogue.codes import is_zhejiang_made
 from services.standards.certifications import repository as repo
 from services.standards.certifications.models import TERMINAL, Certificate
@@ -29,11 +29,6 @@ from services.standards.certifications.schemas import CertificateOut, Certificat
 from services.standards.errors import AmbiguousCertificateNo
 
 SCHEMA = "standards"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def today_shanghai() -> date:
-    return datetime.now(SHANGHAI).date()
 
 
 def effective_status(status: str, expires_on: date, today: date) -> str:

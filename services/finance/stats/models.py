@@ -1,0 +1,74 @@
+"""The statistics summary tables, filled by the triggers of `db.py` (which says what each holds)
+and read by `repository.py`; no ORM class maps them: only SQL writes and reads them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Identity,
+    Index,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+from services.common.models import metadata
+
+S = "finance"
+MONEY = Numeric(20, 2)
+
+LOAN_MONTH_TOTALS = Table(
+    "loan_month_totals",
+    metadata,
+    Column("lender", Text, nullable=False),
+    Column("borrower_region", String(6), nullable=False),
+    Column("product", String(24), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("n_all", BigInteger, nullable=False),
+    Column("a_all", MONEY, nullable=False),
+    Column("n_sm", BigInteger, nullable=False),
+    Column("a_sm", MONEY, nullable=False),
+    Column("n_inc", BigInteger, nullable=False),
+    Column("a_inc", MONEY, nullable=False),
+    Column("rate_w", Numeric, nullable=False),
+    Column("bal_delta", MONEY, nullable=False),
+    Column("inc_delta", MONEY, nullable=False),
+    PrimaryKeyConstraint("lender", "borrower_region", "product", "month"),
+    schema=S,
+)
+
+# No key: a borrower's islands in a cell are replaced as a whole when a write touches it.
+LOAN_INCLUSIVE_ISLANDS = Table(
+    "loan_inclusive_islands",
+    metadata,
+    Column("borrower_credit_code", String(18), nullable=False),
+    Column("scope_region", String(6), nullable=False),
+    Column("scope_lender", Text, nullable=False),
+    Column("first_month", Date, nullable=False),
+    Column("end_month", Date, nullable=False),
+    Index("ix_loan_inclusive_islands_borrower_credit_code", "borrower_credit_code"),
+    schema=S,
+)
+
+LOAN_INCLUSIVE_BORROWER_MONTHS = Table(
+    "loan_inclusive_borrower_months",
+    metadata,
+    Column("scope_region", String(6), nullable=False),
+    Column("scope_lender", Text, nullable=False),
+    Column("month", Date, nullable=False),
+    Column("delta", BigInteger, nullable=False),
+    PrimaryKeyConstraint("scope_region", "scope_lender", "month"),
+    schema=S,
+)
+
+# One row per writing transaction, whose deferred trigger applies the summaries.
+LOAN_SUMMARY_MARKS = Table(
+    "loan_summary_marks",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    schema=S,
+)
