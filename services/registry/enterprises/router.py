@@ -12,6 +12,7 @@ from services.common.auth import Principal
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
 from services.common.db import DbSession
 from services.common.errors import responses
+from services.common.http import json_data_response
 from services.common.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -139,15 +140,16 @@ async def export_enterprises(
 @router.post(
     "/enterprises/batch",
     summary="Register or update up to 5,000 enterprises",
+    response_model=BatchResponse,
     responses=responses(401, 403, 409, 422),
 )
 async def batch_enterprises(
     body: BatchRequest, session: DbSession, principal: Manager, atomic: AtomicParam = False
-) -> BatchResponse:
+) -> Response:
     """Upsert by credit code: per-record `created | updated | unchanged | rejected` with rule ids
     (see `GET /v1/rules`). Valid records are committed together; `?atomic=true` commits nothing if
     any record is rejected."""
-    return await service.batch(session, principal, body.records, atomic)
+    return json_data_response(await service.batch(session, principal, body.records, atomic))
 
 
 @router.get("/rules", summary="Validation rules for posted enterprises", responses=responses(401))
