@@ -160,6 +160,7 @@ def _push(principal: Principal, certifier: str, today: date) -> BatchSpec:
         return rejected
 
     async def upsert(session: AsyncSession, accepted: list[Parsed]) -> Written:
+        # `accepted` are the records the look-up kept: their transitions are the ones it planned
         await repo.write_transitions(
             session, certifier, transitions, pushed, RULES.version, principal, request_id_var.get()
         )
