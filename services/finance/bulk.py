@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.context import request_id_var
+from services.common.db import raw_connection
 
 
 @dataclass
@@ -36,6 +38,18 @@ class UpsertSpec:
     # derived columns: name → SQL expression over the staging row `s` and the joins
     derived: dict[str, str] = field(default_factory=dict)
     joins: str = ""
+
+
+async def upsert_in(
+    session: AsyncSession,
+    spec: UpsertSpec,
+    owner: str,
+    rows: list[tuple[Any, ...]],
+    principal: Principal,
+    rule_set_version: str,
+) -> dict[str, str]:
+    """`upsert` inside the request's unit of work."""
+    return await upsert(await raw_connection(session), spec, owner, rows, principal, rule_set_version)
 
 
 async def upsert(

@@ -51,6 +51,37 @@ async def test_duplicate_refs_in_one_batch_reject_every_occurrence(client_for, a
     assert await db.fetchval("SELECT count(*) FROM finance.loans WHERE loan_ref = 'DUP'") == 0
 
 
+async def test_a_record_a_rule_rejects_is_no_occurrence_of_its_ref(client_for, as_, db):
+    """Rules run before the duplicate check, which sees only the records that passed them."""
+    bad, good = loan(loan_ref="ONCE", matures_on="2022-02-28"), loan(loan_ref="ONCE")
+    body = (
+        await client_for("finance").post(
+            "/v1/loans/batch", json={"records": [bad, good]}, headers=as_("bank", org="B001")
+        )
+    ).json()
+    assert [x["status"] for x in body["results"]] == ["rejected", "created"]
+    assert [e["rule"] for e in body["results"][0]["errors"]] == ["FIN-V007"]
+    assert [x["key"] for x in body["results"]] == ["ONCE", "ONCE"]
+
+
+async def test_a_rejected_record_reports_no_warnings(client_for, as_):
+    stranger = new_credit_code("330782")
+    records = [
+        loan(borrower=stranger, matures_on="2022-02-28"),  # FIN-V007
+        loan(borrower=stranger, loan_ref="TWICE"),
+        loan(borrower=stranger, loan_ref="TWICE"),  # FIN-V010, both
+        loan(borrower=stranger),
+    ]
+    body = (
+        await client_for("finance").post(
+            "/v1/loans/batch", json={"records": records}, headers=as_("bank", org="B001")
+        )
+    ).json()
+    assert [x["status"] for x in body["results"]] == ["rejected", "rejected", "rejected", "created"]
+    assert [[w["rule"] for w in x["warnings"]] for x in body["results"]] == [[], [], [], ["FIN-W001"]]
+    assert body["results"][1]["errors"][0]["message"] == "loan_ref TWICE appears 2 times in this batch"
+
+
 async def test_warnings_do_not_block_and_unmatched_borrowers_are_listable(client_for, as_, db):
     c, bank = client_for("finance"), as_("bank", org="B001")
     known = await add_enterprise(db, sizes={2022: "micro"})

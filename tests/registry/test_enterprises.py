@@ -336,6 +336,53 @@ async def test_batch_updates_and_replays_by_idempotency_key(c, as_, db):
     assert r2.headers.get("idempotent-replayed") == "true" and r2.json() == r1.json()
 
 
+async def test_a_batch_applies_the_region_rule_before_looking_for_duplicates(c, as_, db):
+    """REG-E006 runs before REG-E007, which sees only the records that passed it (the pipeline's
+    order: rules, then duplicates). A first occurrence outside the caller's region no longer blocks
+    a later one inside it, and a later occurrence outside it is REG-E006, not REG-E007."""
+    code = new_credit_code(HZ_XIHU)
+    records = [
+        body(credit_code=code, region_code=NB_YINZHOU),
+        body(credit_code=code),
+        body(credit_code=code, region_code=NB_YINZHOU),
+        body(credit_code=code),
+    ]
+    r = await c.post(
+        "/v1/enterprises/batch", json={"records": records}, headers=as_("official", region="330100")
+    )
+    out = r.json()
+    assert [x["status"] for x in out["results"]] == ["rejected", "created", "rejected", "rejected"]
+    assert [[e["rule"] for e in x["errors"]] for x in out["results"]] == [
+        ["REG-E006"],
+        [],
+        ["REG-E006"],
+        ["REG-E007"],
+    ]
+    assert out["results"][3]["errors"][0]["message"] == f"{code} already appears at record 1"
+    assert out["results"][3]["errors"][0]["pointer"] == "/credit_code"
+
+
+async def test_a_rejected_record_that_parsed_reports_its_normalised_credit_code(c, as_, db):
+    """`key` is the credit code as parsed (stripped, upper-cased) for every record that parsed,
+    rejected by a rule or by the write as well as accepted; as sent only when it did not parse."""
+    outside = new_credit_code(NB_YINZHOU)
+    theirs = await add_enterprise(db, region_code=NB_YINZHOU)
+    mine = new_credit_code(HZ_XIHU)
+    records = [
+        body(credit_code=f" {outside.lower()} ", region_code=NB_YINZHOU),  # REG-E006, rule
+        body(credit_code=theirs.lower()),  # REG-E006, registered outside the region
+        body(credit_code=f" {mine.lower()}"),
+        body(credit_code=" 91abc ", industry_code="3484"),  # REG-E001: not parsed
+    ]
+    r = await c.post(
+        "/v1/enterprises/batch", json={"records": records}, headers=as_("official", region="330100")
+    )
+    out = r.json()
+    assert [x["status"] for x in out["results"]] == ["rejected", "rejected", "created", "rejected"]
+    assert [x["key"] for x in out["results"]] == [outside, theirs, mine, "91abc"]
+    assert out["results"][1]["errors"][0]["message"] == f"{theirs} is registered outside your region"
+
+
 async def test_csv_and_xlsx_exports_match_the_filtered_list(c, as_, db):
     for i in range(3):
         await add_enterprise(db, name=f"杭州导出测试{i}有限公司", region_code="330106", sizes={2022: "small"})

@@ -208,6 +208,28 @@ async def test_atomic_commits_nothing_when_a_record_is_rejected(c, body_a, db):
     assert await db.fetchval("SELECT count(*) FROM standards.changes") == 0
 
 
+async def test_an_uncommitted_atomic_push_reports_its_valid_records_unchanged(c, body_a, db):
+    """Nothing was written, so nothing was created or updated (as every batch route answers)."""
+    stored = cert(certificate_no="U-1")
+    await push(c, body_a, [stored])
+    records = [cert(certificate_no="U-2"), {**stored, "product": "永磁同步电机"}, cert(status="bogus")]
+    out = (await push(c, body_a, records, atomic=True)).json()
+    assert out["committed"] is False
+    assert [x["status"] for x in out["results"]] == ["unchanged", "unchanged", "rejected"]
+    assert out["summary"] == {"received": 3, "created": 0, "updated": 0, "unchanged": 2, "rejected": 1}
+    assert await db.fetchval("SELECT count(*) FROM standards.certificate_history") == 1
+
+
+async def test_a_record_the_lifecycle_rejects_reports_its_errors_and_no_warnings(c, body_a):
+    """A warning tells how a record is stored ("accepted; check the number"); a rejected one is not."""
+    rec = _status(cert(standard_code="T/ZZB 9999-2024"), "revoked", f"{Y}-05-01")
+    first = (await push(c, body_a, [rec])).json()["results"][0]
+    assert first["status"] == "created" and {w["rule"] for w in first["warnings"]} == {"STD-W001", "STD-W003"}
+    back = (await push(c, body_a, [_status(rec, "valid", f"{Y}-06-01", None)])).json()["results"][0]
+    assert back["status"] == "rejected" and [f["rule"] for f in back["errors"]] == ["STD-V012"]
+    assert back["warnings"] == [] and back["key"] == rec["certificate_no"]
+
+
 async def test_only_certification_bodies_push(c, as_):
     for headers in (as_("admin"), as_("official", region="330000"), as_("certifier")):
         r = await push(c, headers, [cert()])

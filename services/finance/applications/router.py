@@ -10,7 +10,7 @@ from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse
 from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, responses
-from services.common.http import json_response
+from services.common.http import json_data_response
 from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
 from services.finance.applications import repository, service
@@ -31,7 +31,7 @@ router = APIRouter(tags=["loan applications"])
 async def post_applications_batch(
     body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
 ) -> Response:
-    return json_response(await service.ingest(session, principal, body.records, atomic))
+    return json_data_response(await service.ingest(session, principal, body.records, atomic))
 
 
 @router.get(

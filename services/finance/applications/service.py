@@ -7,14 +7,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.batch import BatchResponse, Finding
+from services.common.batch import FindingData, run_batch
 from services.finance.applications import repository
 from services.finance.applications.schemas import ApplicationIn
-from services.finance.batching import finding, order_check, run_batch
+from services.finance.batching import finance_batch, finding, order_check
 from services.finance.loans.service import _lender
 
 
-def cross_check(r: ApplicationIn) -> list[Finding]:
+def cross_check(r: ApplicationIn) -> list[FindingData]:
     errors = order_check(
         "FIN-V007", r.applied_on, r.decided_on, "/decided_on", "decided_on is before applied_on"
     )
@@ -31,16 +31,14 @@ def to_row(r: ApplicationIn) -> tuple[Any, ...]:
 
 async def ingest(
     session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
-) -> BatchResponse:
-    return await run_batch(
-        session,
+) -> dict[str, Any]:
+    spec = finance_batch(
         principal,
         _lender(principal),
-        records,
         model=ApplicationIn,
         key_field="application_ref",
-        cross_check=cross_check,
-        spec=repository.SPEC,
+        rules=cross_check,
+        upsert_spec=repository.SPEC,
         to_row=to_row,
-        atomic=atomic,
     )
+    return await run_batch(session, spec, records, atomic)

@@ -7,15 +7,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.batch import BatchResponse, Finding, Parsed
-from services.finance.batching import finding, order_check, run_batch
+from services.common.batch import FindingData, Parsed, run_batch
+from services.finance.batching import finance_batch, finding, order_check
 from services.finance.errors import NoInstitution
 from services.finance.guarantees import repository
 from services.finance.guarantees.schemas import GuaranteeIn
-from services.finance.rules import RULES
 
 
-def cross_check(r: GuaranteeIn) -> list[Finding]:
+def cross_check(r: GuaranteeIn) -> list[FindingData]:
     errors = order_check("FIN-V007", r.starts_on, r.ends_on, "/ends_on", "ends_on is before starts_on")
     errors += order_check(
         "FIN-V007", r.starts_on, r.released_on, "/released_on", "released_on is before starts_on"
@@ -54,11 +53,11 @@ def to_row(r: GuaranteeIn) -> tuple[Any, ...]:
 
 async def ingest(
     session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
-) -> BatchResponse:
+) -> dict[str, Any]:
     if not principal.org:
         raise NoInstitution(kind="guarantor")
 
-    async def warnings(session: AsyncSession, valid: list[Parsed]) -> None:
+    async def warnings(session: AsyncSession, valid: list[Parsed]) -> dict[int, list[FindingData]]:
         # Only what a guarantor may know: the registered institutions (listed to every caller).
         # Whether the named bank holds `loan_ref` is the bank's business — a guarantor sees no
         # loans, so no warning may depend on them (the bank's own loans get FIN-W003).
@@ -66,18 +65,17 @@ async def ingest(
         for p in valid:
             r = p.record
             if r.lender_code not in banks:
-                p.warnings.append(RULES.finding("FIN-W004", f"{r.lender_code} is not a registered bank"))
+                p.warnings.append(finding("FIN-W004", f"{r.lender_code} is not a registered bank"))
+        return {}
 
-    return await run_batch(
-        session,
+    spec = finance_batch(
         principal,
         principal.org,
-        records,
         model=GuaranteeIn,
         key_field="guarantee_ref",
-        cross_check=cross_check,
-        spec=repository.SPEC,
+        rules=cross_check,
+        upsert_spec=repository.SPEC,
         to_row=to_row,
-        atomic=atomic,
-        add_warnings=warnings,
+        look_up=warnings,
     )
+    return await run_batch(session, spec, records, atomic)

@@ -7,15 +7,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.batch import BatchResponse, Finding, Parsed
-from services.finance.batching import finding, order_check, run_batch
+from services.common.batch import FindingData, Parsed, run_batch
+from services.finance.batching import finance_batch, finding, order_check
 from services.finance.lines import repository
 from services.finance.lines.schemas import CreditLineIn
 from services.finance.loans import repository as loans_repository
 from services.finance.loans.service import _lender
 
 
-def cross_check(r: CreditLineIn) -> list[Finding]:
+def cross_check(r: CreditLineIn) -> list[FindingData]:
     errors = order_check(
         "FIN-V007", r.granted_on, r.expires_on, "/expires_on", "expires_on is before granted_on"
     )
@@ -35,12 +35,13 @@ def to_row(r: CreditLineIn) -> tuple[Any, ...]:
 
 async def ingest(
     session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
-) -> BatchResponse:
+) -> dict[str, Any]:
     lender = _lender(principal)
     previous: list[str] = []
 
-    async def remember(session: AsyncSession, valid: list[Parsed]) -> None:
+    async def remember(session: AsyncSession, valid: list[Parsed]) -> dict[int, list[FindingData]]:
         previous.extend(await repository.borrowers_of(session, lender, [p.record.line_ref for p in valid]))
+        return {}
 
     async def reclassify(session: AsyncSession, statuses: dict[str, str], valid: list[Parsed]) -> None:
         changed = {p.record.borrower_credit_code for p in valid if p.record.line_ref in statuses}
@@ -48,17 +49,15 @@ async def ingest(
             changed |= set(previous)
             await loans_repository.recompute_inclusive_in(session, lender, sorted(changed), principal)
 
-    return await run_batch(
-        session,
+    spec = finance_batch(
         principal,
         lender,
-        records,
         model=CreditLineIn,
         key_field="line_ref",
-        cross_check=cross_check,
-        spec=repository.SPEC,
+        rules=cross_check,
+        upsert_spec=repository.SPEC,
         to_row=to_row,
-        atomic=atomic,
-        add_warnings=remember,
+        look_up=remember,
         after_write=reclassify,
     )
+    return await run_batch(session, spec, records, atomic)

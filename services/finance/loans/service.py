@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.batch import BatchResponse, Finding, Parsed
-from services.finance.batching import finding, order_check, run_batch, warning
+from services.common.batch import FindingData, Parsed, run_batch
+from services.finance.batching import finance_batch, finding, order_check
 from services.finance.errors import NoInstitution
 from services.finance.loans import repository
 from services.finance.loans.schemas import LoanIn
@@ -16,8 +16,8 @@ from services.finance.loans.schemas import LoanIn
 CLOSED = ("repaid", "written_off")
 
 
-def cross_check(r: LoanIn) -> list[Finding]:
-    errors: list[Finding] = []
+def cross_check(r: LoanIn) -> list[FindingData]:
+    errors: list[FindingData] = []
     errors += order_check(
         "FIN-V007", r.issued_on, r.matures_on, "/matures_on", "matures_on is before issued_on"
     )
@@ -53,10 +53,10 @@ def _lender(principal: Principal) -> str:
 
 async def ingest(
     session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
-) -> BatchResponse:
+) -> dict[str, Any]:
     lender = _lender(principal)
 
-    async def warnings(session: AsyncSession, valid: list[Parsed]) -> None:
+    async def warnings(session: AsyncSession, valid: list[Parsed]) -> dict[int, list[FindingData]]:
         codes = sorted({p.record.borrower_credit_code for p in valid})
         known = await repository.known_borrowers(session, codes)
         line_refs = sorted({p.record.credit_line_ref for p in valid if p.record.credit_line_ref})
@@ -67,27 +67,26 @@ async def ingest(
             r = p.record
             if r.borrower_credit_code not in known:
                 p.warnings.append(
-                    warning(
+                    finding(
                         "FIN-W001", f"{r.borrower_credit_code} is not in the registry; stored as unmatched"
                     )
                 )
             if r.credit_line_ref and r.credit_line_ref not in lines:
-                p.warnings.append(warning("FIN-W002", f"no credit line {r.credit_line_ref} at {lender}"))
+                p.warnings.append(finding("FIN-W002", f"no credit line {r.credit_line_ref} at {lender}"))
             if r.guarantee_ref and r.guarantee_ref not in guarantees:
                 p.warnings.append(
-                    warning("FIN-W003", f"no guarantee {r.guarantee_ref} naming lender {lender}")
+                    finding("FIN-W003", f"no guarantee {r.guarantee_ref} naming lender {lender}")
                 )
+        return {}
 
-    return await run_batch(
-        session,
+    spec = finance_batch(
         principal,
         lender,
-        records,
         model=LoanIn,
         key_field="loan_ref",
-        cross_check=cross_check,
-        spec=repository.SPEC,
+        rules=cross_check,
+        upsert_spec=repository.SPEC,
         to_row=to_row,
-        atomic=atomic,
-        add_warnings=warnings,
+        look_up=warnings,
     )
+    return await run_batch(session, spec, records, atomic)

@@ -18,6 +18,7 @@ from services.common.errors import (
     TooManyExports,
     responses,
 )
+from services.common.http import json_data_response
 from services.common.pagination import (
     Page,
 )
@@ -119,15 +120,16 @@ async def export_enterprises(
 @router.post(
     "/enterprises/batch",
     summary="Register or update up to 5,000 enterprises",
+    response_model=BatchResponse,
     responses=responses(Forbidden),
 )
 async def batch_enterprises(
     body: BatchRequest, session: DbSession, principal: Manager, atomic: AtomicParam = False
-) -> BatchResponse:
+) -> Response:
     """Upsert by credit code: per-record `created | updated | unchanged | rejected` with rule ids
     (see `GET /v1/rules`). Valid records are committed together; `?atomic=true` commits nothing if
     any record is rejected."""
-    return await service.batch(session, principal, body.records, atomic)
+    return json_data_response(await service.batch(session, principal, body.records, atomic))
 
 
 @router.get("/rules", summary="Validation rules for posted enterprises", responses=responses(Forbidden))

@@ -8,18 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.batch import (
-    BatchResponse,
-    Finding,
+    BatchSpec,
+    FindingData,
+    KeepFirst,
     Parsed,
-    RecordResult,
     Rule,
     RuleSet,
-    parse_records,
-    rejected_key,
-    summarize,
+    Written,
+    run_batch,
 )
 from services.common.changes import Change, record_changes
-from services.common.db import raw_connection
 from services.common.errors import NotFound, Required
 from services.common.readpool import Reader
 from services.common.scope import RegionScope
@@ -137,73 +135,41 @@ async def patch(
     return to_out(await repo.get(session, principal, code))
 
 
+def _batch(principal: Principal) -> BatchSpec:
+    def in_region(rec: EnterpriseCreate) -> list[FindingData]:
+        if RegionScope.of(principal).covers(rec.region_code):
+            return []
+        return [ENTERPRISE_RULES.finding("REG-E006", f"region {rec.region_code} is outside your region")]
+
+    async def upsert(session: AsyncSession, accepted: list[Parsed]) -> Written:
+        return await _upsert(session, principal, accepted)
+
+    return BatchSpec(
+        rule_set=ENTERPRISE_RULES,
+        model=EnterpriseCreate,
+        key_field="credit_code",
+        rule_for_error=rule_for_error,
+        duplicates=KeepFirst("REG-E007"),
+        rules=in_region,
+        upsert=upsert,
+    )
+
+
 async def batch(
     session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
-) -> BatchResponse:
-    parsed, rejected = parse_records(records, EnterpriseCreate, rule_for_error, ENTERPRISE_RULES)
-    seen: dict[str, int] = {}
-    ok = []
-    for p in parsed:
-        rec: EnterpriseCreate = p.record
-        if rec.credit_code in seen:
-            rejected[p.index] = [
-                ENTERPRISE_RULES.finding(
-                    "REG-E007", f"{rec.credit_code} already appears at record {seen[rec.credit_code]}"
-                )
-            ]
-            continue
-        seen[rec.credit_code] = p.index
-        if not RegionScope.of(principal).covers(rec.region_code):
-            rejected[p.index] = [
-                ENTERPRISE_RULES.finding("REG-E006", f"region {rec.region_code} is outside your region")
-            ]
-            continue
-        ok.append(p)
-    # nothing is written when an atomic batch has a rejected record: the valid ones stay unchanged
-    statuses = (
-        await _write(session, principal, ok, atomic, rejected) if ok and not (atomic and rejected) else {}
-    )
-    results = {
-        p.index: RecordResult(
-            index=p.index, key=p.record.credit_code, status=statuses.get(p.index, "unchanged")
-        )
-        for p in ok
-        if p.index not in rejected
-    }
-    for index, findings in rejected.items():
-        key = rejected_key(records[index], "credit_code")
-        results[index] = RecordResult(index=index, key=key, status="rejected", errors=_errors(findings))
-    ordered = [results[i] for i in sorted(results)]
-    committed = not (atomic and rejected)
-    return BatchResponse(
-        rule_set_version=ENTERPRISE_RULES.version,
-        atomic=atomic,
-        committed=committed,
-        summary=summarize(ordered),
-        results=ordered,
-    )
+) -> dict[str, Any]:
+    return await run_batch(session, _batch(principal), records, atomic)
 
 
-async def _write(
-    session: AsyncSession,
-    principal: Principal,
-    ok: list[Parsed],
-    atomic: bool,
-    rejected: dict[int, list[Finding]],
-) -> dict[int, str]:
-    """Write the valid records; return index → created | updated | unchanged. A record registered
-    outside the caller's region is added to `rejected` and left as it is.
+async def _upsert(session: AsyncSession, principal: Principal, accepted: list[Parsed]) -> Written:
+    """Write the valid records: created | updated by index, and the records registered outside
+    the caller's region (REG-E006), which are left as they are.
 
     Never read, then decide, then write: the insert decides `created` (of concurrent inserts of one
     code the primary key lets exactly one win), the other records are locked and read as last
-    committed, and the update decides `updated` (rows that differ and lie in the caller's region).
-    With `atomic`, a record found outside the region undoes the whole batch (a savepoint)."""
+    committed, and the update decides `updated` (rows that differ and lie in the caller's region)."""
     version = ENTERPRISE_RULES.version
-    values = {p.index: p.record.model_dump() for p in ok}
-    conn = await raw_connection(session)
-    savepoint = conn.transaction() if atomic else None
-    if savepoint is not None:
-        await savepoint.start()
+    values = {p.index: p.record.model_dump() for p in accepted}
     created: set[str] = set()
     stored: dict[str, dict[str, Any]] = {}
     pending = list(values.values())
@@ -213,6 +179,7 @@ async def _write(
         stored |= await repo.lock_many(session, [v["credit_code"] for v in rest])
         pending = [v for v in rest if v["credit_code"] not in stored]
 
+    written = Written()
     diffs: dict[str, list[str]] = {}  # in-region records already registered: fields that differ
     for index, new in values.items():
         code = new["credit_code"]
@@ -221,33 +188,23 @@ async def _write(
         if RegionScope.of(principal).covers(stored[code]["region_code"]):
             diffs[code] = [k for k in repo.FIELDS if stored[code][k] != new[k]]
         else:
-            rejected[index] = [
+            written.rejected[index] = [
                 ENTERPRISE_RULES.finding(
                     "REG-E006", f"{code} is registered outside your region", "/credit_code"
                 )
             ]
-    if savepoint is not None and rejected:
-        await savepoint.rollback()
-        return {}
     changed = [v for v in values.values() if diffs.get(v["credit_code"])]
     updated = await repo.update_changed(session, principal, changed, version)
-    if savepoint is not None:
-        await savepoint.commit()
 
-    status: dict[int, str] = {}
     changes: list[Change] = []
     for index, new in values.items():
         code = new["credit_code"]
         if code in created:
-            status[index] = "created"
+            written.statuses[index] = "created"
             changes.append(Change("created", "enterprise", code, None, new))
         elif code in updated:
-            status[index] = "updated"
+            written.statuses[index] = "updated"
             old = {k: stored[code][k] for k in diffs[code]}
             changes.append(Change("updated", "enterprise", code, old, {k: new[k] for k in diffs[code]}))
     await record_changes(session, SCHEMA, principal, changes)
-    return status
-
-
-def _errors(findings: list[Finding]) -> list[Finding]:
-    return [f for f in findings if f.severity == "error"]
+    return written

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from services.common.auth import CurrentPrincipal, Principal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
 from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, NotFound, responses
+from services.common.http import json_data_response
 from services.common.pagination import Page, Pagination
 from services.common.types import CreditCode
 from services.standards.catalogue.schemas import StandardCode
@@ -56,10 +56,7 @@ async def push_certifications(
     principal: Annotated[Principal, require_kind("certifier")],
     atomic: AtomicParam = False,
 ) -> Response:
-    # Plain data serialised once (the response model stays for the OpenAPI document): FastAPI
-    # would otherwise validate and re-serialise up to 5,000 results.
-    result = await service.push_batch(session, principal, body.records, atomic)
-    return Response(content=json.dumps(result, ensure_ascii=False), media_type="application/json")
+    return json_data_response(await service.push_batch(session, principal, body.records, atomic))
 
 
 @router.get("/v1/rules", summary="The certification push rule set and its version")

@@ -7,15 +7,17 @@ from datetime import date
 from operator import itemgetter
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.batch import (
-    Finding,
+    BatchSpec,
+    FindingData,
+    InOrder,
     Parsed,
-    parse_records,
-    rejected_key,
+    Status,
+    Written,
+    run_batch,
 )
 from services.common.context import request_id_var
 from services.common.errors import Forbidden, NotFound
@@ -63,36 +65,9 @@ def to_out(c: Certificate, today: date) -> CertificateOut:
 _STATE = itemgetter(*repo.STATE_FIELDS)
 _STATUS = repo.STATE_FIELDS.index("status")
 _EFFECTIVE_ON = repo.STATE_FIELDS.index("status_effective_on")
-_RECORDS = TypeAdapter(list[CertificateRecord])
 
 
-def _parse(records: list[dict[str, Any]]) -> tuple[list[Parsed], dict[int, list[Finding]]]:
-    """Validate the whole list in one call; only when something is wrong, record by record (so
-    that each bad record gets its own findings and the good ones are kept)."""
-    try:
-        items = _RECORDS.validate_python(records)
-    except ValidationError:
-        return parse_records(records, CertificateRecord, rule_for_error, RULES)
-    return [Parsed(i, item, raw, []) for i, (item, raw) in enumerate(zip(items, records, strict=True))], {}
-
-
-def _warning(rule_id: str, message: str) -> dict[str, Any]:
-    """A warning finding as plain data (several per record; no model construction)."""
-    rule = RULES.rules[rule_id]
-    return {
-        "rule": rule.id,
-        "severity": rule.severity,
-        "pointer": rule.pointer,
-        "code": rule.id,
-        "message": message,
-    }
-
-
-def _plain(findings: list[Finding]) -> list[dict[str, Any]]:
-    return [f.model_dump() for f in findings]
-
-
-def _record_findings(r: CertificateRecord, today: date) -> list[Finding]:
+def _record_findings(r: CertificateRecord, today: date) -> list[FindingData]:
     """Rules that need more than one field of the record."""
     out = []
     if r.expires_on <= r.issued_on:
@@ -112,7 +87,7 @@ def _record_findings(r: CertificateRecord, today: date) -> list[Finding]:
     return out
 
 
-def _lifecycle_findings(stored: tuple, new: tuple) -> list[Finding]:
+def _lifecycle_findings(stored: tuple, new: tuple) -> list[FindingData]:
     out = []
     status, effective_on = stored[_STATUS], stored[_EFFECTIVE_ON]
     if status in TERMINAL and new[_STATUS] != status:
@@ -133,81 +108,82 @@ def _lifecycle_findings(stored: tuple, new: tuple) -> list[Finding]:
     return out
 
 
+def _push(principal: Principal, certifier: str, today: date) -> BatchSpec:
+    """A body's push: records of one certificate apply in order, each checked against the state
+    the stored row and the earlier records leave (the look-up, under the body's lock), and the
+    accepted transitions are written set-based in one statement."""
+    transitions: list[tuple] = []  # (certificate_no, *state, revision, action), in push order
+    pushed: list[dict[str, Any]] = []  # the matching records exactly as pushed
+    statuses: dict[int, Status] = {}
+
+    async def look_up(session: AsyncSession, accepted: list[Parsed]) -> dict[int, list[FindingData]]:
+        await repo.lock_certifier(session, certifier)
+        stored = await repo.load_states(
+            session, certifier, sorted({p.record.certificate_no for p in accepted})
+        )
+        levels = await repo.standard_levels(session, sorted({p.record.standard_code for p in accepted}))
+        known = await repo.known_holders(session, sorted({p.record.holder_credit_code for p in accepted}))
+        # certificate_no → (state tuple, revision): the stored state, then each accepted transition
+        current = {n: (_STATE(row), row["revision"]) for n, row in stored.items()}
+        rejected = {}
+        for p in accepted:
+            r: CertificateRecord = p.record
+            new = _STATE(r.__dict__)
+            before = current.get(r.certificate_no)
+            if before is not None:
+                errors = _lifecycle_findings(before[0], new)
+                if errors:
+                    rejected[p.index] = errors
+                    continue
+            if r.standard_code not in levels:
+                p.warnings.append(
+                    RULES.finding("STD-W001", f"{r.standard_code} is not in the standards catalogue")
+                )
+            if not is_zhejiang_made(r.standard_code):
+                p.warnings.append(
+                    RULES.finding("STD-W002", f"{r.standard_code} is not a 浙江制造 (T/ZZB) standard")
+                )
+            if r.holder_credit_code not in known:
+                p.warnings.append(RULES.finding("STD-W003", f"{r.holder_credit_code} is not in the registry"))
+            if before is not None and before[0] == new:
+                continue  # unchanged
+            action: Status = "created" if before is None else "updated"
+            revision = before[1] + 1 if before is not None else 1
+            current[r.certificate_no] = (new, revision)
+            transitions.append((r.certificate_no, *new, revision, action))
+            pushed.append(p.raw)
+            statuses[p.index] = action
+        return rejected
+
+    async def upsert(session: AsyncSession, accepted: list[Parsed]) -> Written:
+        # `accepted` are the records the look-up kept: their transitions are the ones it planned
+        await repo.write_transitions(
+            session, certifier, transitions, pushed, RULES.version, principal, request_id_var.get()
+        )
+        return Written(statuses)
+
+    return BatchSpec(
+        rule_set=RULES,
+        model=CertificateRecord,
+        key_field="certificate_no",
+        rule_for_error=rule_for_error,
+        duplicates=InOrder(),
+        rules=lambda r: _record_findings(r, today),
+        look_up=look_up,
+        upsert=upsert,
+    )
+
+
 async def push_batch(
     session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
 ) -> dict[str, Any]:
     """Check every record against the rules and the lifecycle (stored state, then earlier records
     of the batch, in order), then write the accepted transitions set-based in one statement.
-
-    Returns the `BatchResponse` as plain data (serialised once by the router): up to 5,000 results
-    with their findings are not worth a pydantic model each."""
+    Returns the `BatchResponse` as plain data."""
     certifier = principal.org
     if principal.kind != "certifier" or not certifier:
         raise Forbidden("only a certification body (with its org code) pushes certificates")
-    today = today_shanghai()
-    parsed, rejected = _parse(records)
-    results: list[dict[str, Any] | None] = [None] * len(records)
-    for i, f in rejected.items():
-        key = rejected_key(records[i], "certificate_no")
-        results[i] = {"index": i, "key": key, "status": "rejected", "errors": _plain(f), "warnings": []}
-
-    await repo.lock_certifier(session, certifier)
-    numbers = sorted({p.record.certificate_no for p in parsed})
-    stored = await repo.load_states(session, certifier, numbers) if numbers else {}
-    levels = await repo.standard_levels(session, sorted({p.record.standard_code for p in parsed}))
-    known = await repo.known_holders(session, sorted({p.record.holder_credit_code for p in parsed}))
-
-    # certificate_no → (state tuple, revision): the stored state, then each accepted transition
-    current: dict[str, tuple[tuple, int]] = {n: (_STATE(row), row["revision"]) for n, row in stored.items()}
-    transitions: list[tuple] = []
-    pushed: list[dict[str, Any]] = []
-    counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rejected)}
-    for p in parsed:
-        r: CertificateRecord = p.record
-        key = r.certificate_no
-        new = _STATE(r.__dict__)
-        before = current.get(key)
-        errors = _record_findings(r, today)
-        if not errors and before is not None:
-            errors = _lifecycle_findings(before[0], new)
-        warnings = []
-        if r.standard_code not in levels:
-            warnings.append(_warning("STD-W001", f"{r.standard_code} is not in the standards catalogue"))
-        if not is_zhejiang_made(r.standard_code):
-            warnings.append(_warning("STD-W002", f"{r.standard_code} is not a 浙江制造 (T/ZZB) standard"))
-        if r.holder_credit_code not in known:
-            warnings.append(_warning("STD-W003", f"{r.holder_credit_code} is not in the registry"))
-        if errors:
-            status = "rejected"
-        elif before is not None and before[0] == new:
-            status = "unchanged"
-        else:
-            status = "created" if before is None else "updated"
-            revision = before[1] + 1 if before is not None else 1
-            current[key] = (new, revision)
-            transitions.append((key, *new, revision, status))
-            pushed.append(p.raw)
-        counts[status] += 1
-        results[p.index] = {
-            "index": p.index,
-            "key": key,
-            "status": status,
-            "errors": _plain(errors) if errors else [],
-            "warnings": warnings,
-        }
-
-    committed = not (atomic and counts["rejected"])
-    if committed:
-        await repo.write_transitions(
-            session, certifier, transitions, pushed, RULES.version, principal, request_id_var.get()
-        )
-    return {
-        "rule_set_version": RULES.version,
-        "atomic": atomic,
-        "committed": committed,
-        "summary": {"received": len(records), **counts},
-        "results": results,
-    }
+    return await run_batch(session, _push(principal, certifier, today_shanghai()), records, atomic)
 
 
 async def list_(
