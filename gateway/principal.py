@@ -1,7 +1,8 @@
 """Signing the forwarded principal cheaply: a standard HS256 JWT (what
-``services.common.auth.verify_principal`` checks), built without PyJWT's per-call key preparation
-(which costs ~0.15 ms, more than the rest of the gateway's own work on a call). The claims that do
-not change per request are serialised once per caller."""
+``services.common.auth.verify_principal`` checks), built without PyJWT's per-call key preparation,
+which costs more than the rest of the gateway's own work on a call
+(docs/gateway.md#upstream-client-and-performance). The claims that do not change per request are
+serialised once per caller."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The upstream client: one aiohttp session per service with a tuned keep-alive pool, per-upstream
 timeouts, a circuit breaker, and retries only where repeating a request is safe.
 
-Measured on this 2-core machine (bench/gateway.py): httpx's default pool collapsed under 32
-concurrent connections, aiohttp with a TCPConnector kept most of the direct throughput.
+aiohttp with a `TCPConnector` keep-alive pool, not httpx: under concurrent load httpx's default
+pool collapsed where aiohttp kept most of the direct throughput (bench/gateway.py; figures in
+docs/gateway.md#upstream-client-and-performance).
 """
 
 from __future__ import annotations

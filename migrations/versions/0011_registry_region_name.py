@@ -2,10 +2,10 @@
 
 A name-prefix page is read in name order from the name index and filtered by the caller's region.
 Company names mostly start with their city, so for a city or county official that filter is
-strongly correlated with the name: a Hangzhou official's 杭州 page is found at once, but 宁波 —
-90,000 names, none in Hangzhou — read them all (115–140 ms on 1,000,000 enterprises). With the
-region first, the index holds exactly the caller's names in name order (宁波 for a Hangzhou official:
-the prefix step ~1 ms; the whole search 11–18 ms, now spent in the pair search).
+strongly correlated with the name: a Hangzhou official's 杭州 page is found at once, but a prefix
+with no match in the caller's region (宁波 for a Hangzhou official) reads every name starting with
+it. With the region first, the index holds exactly the caller's names in name order, so the prefix
+step reads only those (figures: docs/registry.md, "Name indexes within a city and a county").
 
 Revision ID: 0011_registry_region_name
 Revises: 0010_registry_name_grams

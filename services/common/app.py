@@ -23,7 +23,8 @@ from services.common.settings import Settings, get_settings
 
 VERSION = "0.1.0"
 # eaglet exports Prometheus metrics and JSON logs, not OpenTelemetry: FastAPI 0.16x's built-in
-# telemetry otherwise asks the global OTel providers on every request (≈ 3 % of a verification's CPU).
+# telemetry otherwise asks the global OTel providers on every request, work nothing reads
+# (its cost: docs/architecture.md#measurements).
 NO_OTEL = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 

@@ -1,6 +1,6 @@
 """Point lookups made in the same event-loop turn, answered by one set-based query.
 
-Under load many requests for single records are in flight at once (32 people scanning the QR codes
+Under load many requests for single records are in flight at once (people scanning the QR codes
 of certified products). Each one paying for its own pool hand-out and round trip costs the worker
 more Python than the lookup costs PostgreSQL. A `Coalescer` gathers the keys asked for while the
 loop runs the handlers that are ready, then loads them all with one `load_many` call (e.g.

@@ -1,16 +1,16 @@
 """Hot GET routes answered in front of FastAPI's router, for the common case only.
 
 FastAPI 0.16x's routing, exception and dependency layers cost more Python per request than a hot
-read's own work (measured on the enterprise list: dependency solving alone was a fifth of the
-worker's CPU under load). A service may therefore register a `FastRoute` for a hot GET: a pure
-function of the request that answers the plain, successful case with a JSON body, or declines by
-returning None — or by raising a `Problem` or a pydantic `ValidationError` — and the request then
-goes on to the FastAPI route unchanged. A problem marked `final` (a statement that ran past the
-read timeout) is answered here instead: the route would only do the same work again. The route
-stays the one definition of validation, problems and the OpenAPI; a fast route makes the same calls
-as the route (principal, kind check, query model, the reader of `services/common/readpool.py`,
-repository, serialisation in the schema module) and never imports the router module, so the two
-cannot drift, and each service's tests hold the fast answer byte for byte to the route's.
+read's own work (figures: docs/architecture.md#measurements). A service may therefore register a
+`FastRoute` for a hot GET: a pure function of the request that answers the plain, successful case
+with a JSON body, or declines by returning None — or by raising a `Problem` or a pydantic
+`ValidationError` — and the request then goes on to the FastAPI route unchanged. A problem marked
+`final` (a statement that ran past the read timeout) is answered here instead: the route would only
+do the same work again. The route stays the one definition of validation, problems and the OpenAPI;
+a fast route makes the same calls as the route (principal, kind check, query model, the reader of
+`services/common/readpool.py`, repository, serialisation in the schema module) and never imports the
+router module, so the two cannot drift, and each service's tests hold the fast answer byte for byte
+to the route's.
 
 The layer sits just inside the kit's request-context middleware: a fast answer still carries the
 request id and is counted in the metrics under the route's template.

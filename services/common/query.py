@@ -1,7 +1,7 @@
 """Query strings validated as one pydantic model, for routes on hot read paths.
 
-FastAPI resolves every declared query parameter per request with type introspection (measured
-here at about 1 ms for the enterprise list's nine parameters, more than the query it runs). A route
+FastAPI resolves every declared query parameter per request with type introspection, which on a
+hot list costs more than the query it runs (docs/architecture.md#measurements). A route
 that uses `QueryModel(Model)` validates `request.query_params` against the model in one pydantic
 call instead, and publishes the same parameters in OpenAPI (`openapi_extra=query_docs(Model)`).
 Errors are the usual 422 problem with `#/query/<name>` pointers.

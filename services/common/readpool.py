@@ -20,7 +20,7 @@ semaphore sized like the pool queues them fairly in front of it.
 One tenant cannot take the read pool from the others:
 - A caller (`caller_key`: one bank, guarantor or certifier — all its API clients together — or one
   official) holds at most `read_pool_per_caller` read connections at once. The share is taken
-  *before* the FIFO turn, so a caller's own backlog (sixteen stop-word searches at once) waits
+  *before* the FIFO turn, so a caller's own backlog (a burst of stop-word searches) waits
   behind itself, and everybody else's statements queue only behind what callers are running.
 - Every statement on the read pool runs under `read_statement_timeout_ms` (PostgreSQL's
   statement_timeout on these connections): one running longer is cancelled and answered as the

@@ -280,7 +280,7 @@ async def enterprise_in_scope(session: AsyncSession, principal: Principal, code:
     return scope.covers(region or code[2:8])
 
 
-# --- month summaries (migration 0003: loan_month_totals, loan_inclusive_borrower_months) -------
+# --- month summaries (loan_month_totals, loan_inclusive_borrower_months: models.py, db.py) ---
 # Exact for month-aligned periods: `from` the first day of a month, `to` and the base date the last
 # day of a month. The service falls back to the loan-level queries above for any other period.
 

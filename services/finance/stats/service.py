@@ -45,8 +45,8 @@ from services.finance.stats.schemas import (
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# Month-aligned periods read the month summaries maintained with every loan write (see
-# migration 0003); switch off to compute everything from the loans (tests compare both).
+# Month-aligned periods read the month summaries maintained with every loan write (the triggers
+# of services/finance/stats/db.py); switch off to compute everything from the loans (tests compare both).
 USE_SUMMARIES = True
 ZERO = Decimal("0")
 
@@ -177,8 +177,8 @@ async def stats(
     g = group_by if group_by != "month" else None
 
     # The statements are independent reads: each runs on its own read-pool connection at the same
-    # time, so the answer takes as long as the slowest (first-time borrowers over 2,000,000 loans),
-    # not the sum. Each statement sees committed data as of its start, as sequential reads would.
+    # time, so the answer takes as long as the slowest (docs/finance.md, "Full scale"), not the
+    # sum. Each statement sees committed data as of its start, as sequential reads would.
     async def on_connection(fn, *args):
         async with reads.connection() as conn:
             return await fn(conn, *args)

@@ -251,8 +251,8 @@ def _fuzzy_match(sql: Sql, q: str) -> str:
 
 
 def _shared(sql: Sql, grams: Sequence[str]) -> str:
-    """How many of `grams` a row's name has (a sum of containment tests: a quarter cheaper per
-    row than intersecting the arrays in a subquery, measured over a thousand candidates)."""
+    """How many of `grams` a row's name has: a sum of containment tests, cheaper per row than
+    intersecting the arrays in a subquery (docs/registry.md#performance-benchregistrypy)."""
     return "(" + " + ".join(f"(e.name_grams @> {sql.arg([g], 'text[]')})::int" for g in grams) + ")"
 
 
@@ -468,9 +468,9 @@ async def export_plan(reads: Reader, principal: Principal, f: Filters) -> tuple[
     return export_statement(principal, f, fuzzy)
 
 
-# Writing a file is Python per row (≈ 40 µs: decoding, cells, CSV), and a download filling a
-# client's buffers — a stalled client's too: several MB before it stalls — would take the event
-# loop from the lookups it serves. An export therefore works in slices of a few rows and pauses
+# Writing a file is Python per row (decoding, cells, CSV), and a download filling a client's
+# buffers — a stalled client's too, until they are full — would take the event loop from the
+# lookups it serves (figures: docs/registry.md#tenants-do-not-stall-each-other). An export therefore works in slices of a few rows and pauses
 # after each, in proportion: the exports running together take at most `loop_share` of the loop
 # (each 1/n of it when n run), and a lookup waits for a slice at most, never for a download.
 SLICE_ROWS = 10

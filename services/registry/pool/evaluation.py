@@ -1,8 +1,9 @@
 """A screening's evaluation, run in a worker process (runner.py), never on a service's event loop.
 
-The evaluation is CPU-bound Python — measured on 200,000 generated enterprises: 7–24 s by rule
-set, plus reading 400,000 indicator rows and serialising 200,000 criteria lists — and a thread
-would hold the GIL against the loop serving requests. A worker reads the region's enterprises with
+The evaluation is CPU-bound Python — every enterprise of the region with its indicator rows is
+read, evaluated and its criteria list serialised (seconds for a large region: docs/registry.md,
+"Tenants do not stall each other") — and a thread would hold the GIL against the loop serving
+requests. A worker reads the region's enterprises with
 their indicator rows as one stream in credit-code order (`repository.screening_input`), evaluates
 each enterprise as it arrives (`rules.evaluate`, the one definition of the criteria) and:
 - `evaluate_answered`: hands back (credit code, outcome, criteria JSON) for every enterprise — a
@@ -117,7 +118,8 @@ async def _evaluated(conn: asyncpg.Connection, run: Run) -> AsyncIterator[tuple[
 
 
 # A worker keeps one event loop and, for answered screenings, one connection across tasks: a
-# county's screening is then one round of statements, not a connection set-up (≈ 30 ms) each time.
+# county's screening is then one round of statements, not a connection set-up as well each time
+# (a set-up costs more than a small region's statements: docs/architecture.md#measurements).
 _loop: asyncio.AbstractEventLoop | None = None
 _readers: dict[str, asyncpg.Connection] = {}
 

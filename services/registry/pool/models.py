@@ -30,7 +30,7 @@ class Screening(Base):
     incomplete: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    # A run's state (migration 0013): running | done | failed, enterprises evaluated of total,
+    # A run's state: running | done | failed, enterprises evaluated of total,
     # the heartbeat of a background run, when it ended, and its problem when it failed.
     status: Mapped[str] = mapped_column(Text, default="done", server_default="done")
     total: Mapped[int | None] = mapped_column(Integer)

@@ -66,7 +66,7 @@ def _statements() -> list[tuple[str, str]]:
             GROUP BY 1""",
         ),
         (
-            # Scale, pool tiers and cloud from the per-(region, year) summaries (migration 0007):
+            # Scale, pool tiers and cloud from the per-(region, year) summaries (stats/db.py):
             # deltas summed over years ≤ year (≤ baseline), counts of the year itself. Entries and
             # exits here are between year − 1 and year; another baseline takes "scale" instead.
             "summaries",
@@ -100,7 +100,7 @@ def _statements() -> list[tuple[str, str]]:
         ),
         (
             "cnc",
-            # Only enterprises reporting CNC figures for the year (partial index, migration 0008),
+            # Only enterprises reporting CNC figures for the year (partial index, indicators/models.py),
             # each with its tier at the year end looked up by index.
             """SELECT {ke} AS k, i.cnc_basis AS basis, sum(i.cnc_numerator) AS num,
                    sum(i.cnc_denominator) AS den, count(*) AS n
@@ -162,7 +162,7 @@ def raw_statements(
 
 
 async def data_version(session: AsyncSession) -> int:
-    """Bumped by every statement that changes a table the statistics read (migration 0006)."""
+    """Bumped by every statement that changes a table the statistics read (stats/db.py)."""
     return (
         await session.execute(text("SELECT pg_sequence_last_value('registry.data_version')"))
     ).scalar() or 0

@@ -1,5 +1,6 @@
 """The programme targets data file (`services/registry/data/programme_targets.json`): the one
-source the `registry.programme_targets` table is loaded from (migration 0014).
+source the `registry.programme_targets` table (`models.py`) is loaded from, by the migration
+that ships each change of the file (`load`).
 
 A target's window is the period its figure is measured over: the owner service sums or counts
 within it, and the progress bulletin takes the elapsed share of it. Nothing else defines a window.
