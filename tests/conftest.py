@@ -102,6 +102,35 @@ def apps(database_url: str) -> dict:
 
 
 @pytest.fixture
+async def routes_only(database_url: str) -> AsyncIterator[Callable[..., httpx.AsyncClient]]:
+    """`routes_only("registry")` → a client for that service built without its fast routes, so
+    every request is answered by the FastAPI routes: the reference a fast route must equal."""
+    from services.common.app import create_service_app
+    from services.common.readpool import close_read_pool
+    from services.finance.app import ROUTERS as FINANCE
+    from services.registry.app import ROUTERS as REGISTRY
+    from services.standards.app import ROUTERS as STANDARDS
+
+    routers = {"registry": REGISTRY, "finance": FINANCE, "standards": STANDARDS}
+    made: list[tuple[object, httpx.AsyncClient]] = []
+
+    def make(name: str, settings=None) -> httpx.AsyncClient:
+        app = create_service_app(
+            name, title=name, description="routes only", routers=routers[name], settings=settings
+        )
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        client = httpx.AsyncClient(transport=transport, base_url="http://routed.test", timeout=30)
+        made.append((app, client))
+        return client
+
+    yield make
+    for app, client in made:
+        await client.aclose()
+        await close_read_pool(app)
+        await app.state.engine.dispose()
+
+
+@pytest.fixture
 def client_for(apps: dict) -> Callable[[str], httpx.AsyncClient]:
     """`client_for("registry")` → an httpx client calling that app in-process."""
     made: list[httpx.AsyncClient] = []

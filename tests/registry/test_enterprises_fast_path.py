@@ -5,9 +5,6 @@ pointers — and the plain case never reaches the route."""
 import httpx
 import pytest
 
-from services.common.app import create_service_app
-from services.common.readpool import close_read_pool
-from services.registry.app import ROUTERS
 from services.registry.enterprises import fast_path, repository
 from tests.registry_data import add_enterprise
 
@@ -18,15 +15,9 @@ def c(client_for):
 
 
 @pytest.fixture
-async def routed(database_url):
-    """The registry without fast routes: every request is answered by the FastAPI routes."""
-    app = create_service_app("registry", title="registry", description="routes only", routers=ROUTERS)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://routed.test"
-    ) as client:
-        yield client
-    await close_read_pool(app)
-    await app.state.engine.dispose()
+def routed(routes_only):
+    """The registry service without fast routes: every request is answered by the FastAPI routes."""
+    return routes_only("registry")
 
 
 def problem(r: httpx.Response) -> tuple:

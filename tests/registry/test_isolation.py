@@ -250,39 +250,29 @@ async def test_a_search_past_the_read_timeout_is_a_422_query_too_broad_problem(q
         await locker.close()
 
 
-async def test_the_fast_routes_query_too_broad_is_the_routes_byte_for_byte(database_url):
+async def test_the_fast_routes_query_too_broad_is_the_routes_byte_for_byte(database_url, routes_only):
     """A statement past the read timeout is answered by the fast route itself (a final problem):
     the same bytes and headers as the FastAPI route's answer to the same request."""
     import asyncpg
 
-    from services.common.app import create_service_app
     from services.common.db import plain_url
-    from services.registry.app import ROUTERS
 
     settings = get_settings().model_copy(update={"db": DatabaseSettings(read_statement_timeout_ms=200)})
-    routes_only = create_service_app(
-        "registry", title="r", description="r", routers=ROUTERS, settings=settings
-    )
-    transport = httpx.ASGITransport(app=routes_only, raise_app_exceptions=False)
+    slow_c = routes_only("registry", settings)
     locker = await asyncpg.connect(plain_url(database_url))
     try:
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://routed.test", timeout=30
-        ) as slow_c:
-            async for _app, fast_c in _app_client(DatabaseSettings(read_statement_timeout_ms=200)):
-                tx = locker.transaction()
-                await tx.start()
-                await locker.execute("LOCK TABLE registry.titles IN ACCESS EXCLUSIVE MODE")
-                headers = {**official("patient", "330000"), "X-Request-ID": "rid-too-broad"}
-                for params in ({"q": "有限公司"}, {"region": "3301"}):
-                    fast = await fast_c.get("/v1/enterprises", params=params, headers=headers)
-                    slow = await slow_c.get("/v1/enterprises", params=params, headers=headers)
-                    assert fast.status_code == slow.status_code == 422, fast.text
-                    assert fast.content == slow.content
-                    for name in ("content-type", "content-length", "retry-after", "x-request-id"):
-                        assert fast.headers.get(name) == slow.headers.get(name), name
-                await tx.rollback()
+        async for _app, fast_c in _app_client(DatabaseSettings(read_statement_timeout_ms=200)):
+            tx = locker.transaction()
+            await tx.start()
+            await locker.execute("LOCK TABLE registry.titles IN ACCESS EXCLUSIVE MODE")
+            headers = {**official("patient", "330000"), "X-Request-ID": "rid-too-broad"}
+            for params in ({"q": "有限公司"}, {"region": "3301"}):
+                fast = await fast_c.get("/v1/enterprises", params=params, headers=headers)
+                slow = await slow_c.get("/v1/enterprises", params=params, headers=headers)
+                assert fast.status_code == slow.status_code == 422, fast.text
+                assert fast.content == slow.content
+                for name in ("content-type", "content-length", "retry-after", "x-request-id"):
+                    assert fast.headers.get(name) == slow.headers.get(name), name
+            await tx.rollback()
     finally:
         await locker.close()
-        await readpool.close_read_pool(routes_only)
-        await routes_only.state.engine.dispose()

@@ -5,12 +5,8 @@ service without fast routes answers each request here through the route."""
 import ast
 import inspect
 
-import httpx
 import pytest
 
-from services.common.app import create_service_app
-from services.common.readpool import close_read_pool
-from services.standards.app import ROUTERS
 from services.standards.verification import fast_path
 from tests.standards.helpers import cert, push
 
@@ -23,15 +19,9 @@ def c(client_for):
 
 
 @pytest.fixture
-async def routed(database_url):
+def routed(routes_only):
     """The standards service without fast routes: every request is answered by the FastAPI routes."""
-    app = create_service_app("standards", title="standards", description="routes only", routers=ROUTERS)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://routed.test"
-    ) as client:
-        yield client
-    await close_read_pool(app)
-    await app.state.engine.dispose()
+    return routes_only("standards")
 
 
 async def test_fast_and_routed_answers_are_byte_identical(c, routed, as_):
