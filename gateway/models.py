@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     ARRAY,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     LargeBinary,
@@ -28,7 +29,11 @@ class ApiClient(Base):
     """A machine client (a bank's system, a certification body, …) or an admin tool."""
 
     __tablename__ = "api_clients"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        CheckConstraint("kind IN ('bank', 'guarantor', 'certifier', 'official', 'admin')", name="kind"),
+        CheckConstraint("rate_per_s IS NULL OR rate_per_s > 0", name="rate_positive"),
+        {"schema": SCHEMA},
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(16))

@@ -85,7 +85,7 @@ async def add_enterprise(
             "VALUES ($1, $2, $3, 'admit', 'test arrangement', 'test')",
             code,
             tier,
-            date.today().year,
+            today_shanghai().year,
         )
     today = today_shanghai()
     for kind in titles or []:

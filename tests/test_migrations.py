@@ -112,16 +112,17 @@ def _flat(ops) -> list:
 
 def _definitions_differing_from_the_models(url: str) -> list[tuple[str, str, str]]:
     """Autogenerate compares an index by name and columns only (not its method, operator classes,
-    INCLUDE list or WHERE clause) and a foreign key without its ON DELETE. So each index and
-    foreign key or unique constraint of the models is also built from the model's DDL in place of
-    the migrated one, each generated column's expression beside it (in a transaction rolled
-    back), and PostgreSQL's own definitions of both are compared: (object, migrated, model) for
-    each that differs."""
-    from sqlalchemy import Computed, ForeignKeyConstraint, UniqueConstraint
+    INCLUDE list or WHERE clause), a foreign key without its ON DELETE, and check constraints not
+    at all. So each index and check, foreign key or unique constraint of the models is also built
+    from the model's DDL in place of the migrated one, each generated column's expression beside
+    it (in a transaction rolled back), and PostgreSQL's own definitions of both are compared:
+    (object, migrated, model) for each that differs, or that only the database holds."""
+    from sqlalchemy import CheckConstraint, Computed, ForeignKeyConstraint, UniqueConstraint
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import AddConstraint, CreateIndex
 
     from migrations.declared import metadata
+    from services.common.models import SCHEMAS
 
     def ddl(element) -> str:
         return str(element.compile(dialect=postgresql.dialect()))
@@ -132,6 +133,23 @@ def _definitions_differing_from_the_models(url: str) -> list[tuple[str, str, str
         try:
             tr = conn.transaction()
             await tr.start()
+            checks = await conn.fetch(
+                "SELECT c.conrelid::regclass::text AS t, c.conname, pg_get_constraintdef(c.oid) AS d "
+                "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                "WHERE c.contype = 'c' AND n.nspname = ANY($1::text[])",
+                list(SCHEMAS),
+            )
+            declared = {
+                (f"{t.schema}.{t.name}", c.name)
+                for t in metadata.tables.values()
+                for c in t.constraints
+                if isinstance(c, CheckConstraint)
+            }
+            out += [
+                (f"{r['t']}.{r['conname']}", r["d"], None)
+                for r in checks
+                if (r["t"], r["conname"]) not in declared
+            ]
             for table in metadata.tables.values():
                 qualified = f"{table.schema}.{table.name}"
                 for index in table.indexes:
@@ -144,7 +162,7 @@ def _definitions_differing_from_the_models(url: str) -> list[tuple[str, str, str
                     if migrated != model:
                         out.append((name, migrated, model))
                 for c in table.constraints:
-                    if not isinstance(c, (ForeignKeyConstraint, UniqueConstraint)):
+                    if not isinstance(c, (CheckConstraint, ForeignKeyConstraint, UniqueConstraint)):
                         continue
                     sql = (
                         "SELECT pg_get_constraintdef(oid) FROM pg_constraint "

@@ -18,7 +18,6 @@ import io
 import logging
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,9 +31,9 @@ from services.common.errors import Forbidden, Problem
 from services.common.scope import RegionScope
 from services.common.spreadsheet import cell_text
 from services.common.targets import ProgrammeTarget, regions_with_targets, targets_of
+from services.common.today import SHANGHAI, shanghai_date
 
 log = logging.getLogger("eaglet.gateway.progress")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 HUNDRED = Decimal(100)
 Q2 = Decimal("0.01")
 
@@ -105,7 +104,7 @@ async def build_report(
             continue
         actuals[service] = result
     now = datetime.now(SHANGHAI)
-    today = now.date()
+    today = shanghai_date(now)
     items = []
     for t in targets:
         fact = actuals.get(t.owner_service, {}).get(t.key) or {}

@@ -16,11 +16,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import asyncpg
+from alembic_utils.pg_trigger import PGTrigger
 
 from services.common.credit_code import ALPHABET, VALUE, WEIGHTS, make_credit_code
+from services.common.today import today_shanghai
 from services.registry.enterprises.repository import FIELDS
+from services.registry.indicators import db as indicators_db
+from services.registry.pool import db as pool_db
 from services.registry.reference.data import regions
 from services.registry.reference.sizing import classify, figures_for, table
+from services.registry.scale import db as scale_db
+from services.registry.stats import db as stats_db
 
 DEMO_PER_CITY = 30
 YEARS = (2021, 2022)
@@ -467,13 +473,6 @@ async def _reference_tables(conn: asyncpg.Connection) -> None:
     await conn.copy_records_to_table("_gen_industries", records=rows)
 
 
-DERIVED_TRIGGERS = (
-    ("indicators", "refresh_size"),
-    ("scale_statuses", "refresh_scale"),
-    ("pool_decisions", "refresh_tier"),
-)
-
-
 async def generate(conn: asyncpg.Connection, count: int, *, chunk: int = 250_000, seed: int = 4754) -> None:
     """Bulk-load `count` enterprises (codes marked 'G' at position 9) with 2021 and 2022
     indicators, plus scale facts (~8 %), tech_sme titles (~6 %) and pool tiers (~4 %).
@@ -486,7 +485,7 @@ async def generate(conn: asyncpg.Connection, count: int, *, chunk: int = 250_000
     start = (
         await conn.fetchval("SELECT count(*) FROM registry.enterprises WHERE substr(credit_code, 9, 1) = 'G'")
     ) or 0
-    today = date.today()
+    today = today_shanghai()
     done = 0
     while done < count:
         n_chunk = min(chunk, count - done)
@@ -507,16 +506,11 @@ async def generate(conn: asyncpg.Connection, count: int, *, chunk: int = 250_000
         await conn.execute(f"VACUUM ANALYZE registry.{t}")
 
 
-def _load_triggers() -> list[tuple[str, str]]:
-    """(table, trigger) switched off during the bulk load: the derived-column triggers (the load
-    writes those columns itself) and the statistics summaries' (rebuilt once at the end)."""
-    out = [(t, f"{t}_{fn}_{e}") for t, fn in DERIVED_TRIGGERS for e in ("insert", "update", "delete")]
-    out += [
-        (t, f"{t}_summarize_{e}")
-        for t in ("scale_statuses", "pool_decisions", "indicators")
-        for e in ("insert", "update", "delete")
-    ]
-    return out
+def load_triggers() -> list[PGTrigger]:
+    """The triggers switched off during the bulk load, as their modules declare them: the
+    derived-column triggers (the load writes those columns itself) and the statistics summaries'
+    write triggers (rebuilt once at the end)."""
+    return [*indicators_db.TRIGGERS, *scale_db.TRIGGERS, *pool_db.TRIGGERS, *stats_db.FACT_SUMMARY_TRIGGERS]
 
 
 async def _load_chunk(conn: asyncpg.Connection, start: int, count: int, today: date, seed: int) -> None:
@@ -524,8 +518,8 @@ async def _load_chunk(conn: asyncpg.Connection, start: int, count: int, today: d
         await conn.execute(sql.replace("@SEED", str(seed)), *args)
 
     await _reference_tables(conn)
-    for t, trigger in _load_triggers():
-        await conn.execute(f"ALTER TABLE registry.{t} DISABLE TRIGGER {trigger}")
+    for trigger in load_triggers():
+        await conn.execute(f"ALTER TABLE {trigger.on_entity} DISABLE TRIGGER {trigger.signature}")
     g = _generated(start, count)
     emp, rev, ta = _figures_sql(1)
     size_2022 = _classify_sql(emp, rev, ta)
@@ -569,5 +563,5 @@ async def _load_chunk(conn: asyncpg.Connection, start: int, count: int, today: d
         f"""INSERT INTO registry.pool_decisions (credit_code, tier, year, decision, reason, decided_by)
             SELECT g.code, {tier}, 2022, 'admit', 'generated', 'generated' FROM {g} WHERE {has_tier}"""
     )
-    for t, trigger in _load_triggers():
-        await conn.execute(f"ALTER TABLE registry.{t} ENABLE TRIGGER {trigger}")
+    for trigger in load_triggers():
+        await conn.execute(f"ALTER TABLE {trigger.on_entity} ENABLE TRIGGER {trigger.signature}")

@@ -18,9 +18,9 @@ from datetime import date, timedelta
 import asyncpg
 
 from services.common.credit_code import ALPHABET, make_credit_code
+from services.common.today import today_shanghai
 from services.standards.certifications.repository import STATE_FIELDS, write_states
 from services.standards.certifications.rules import VERSION
-from services.standards.certifications.service import today_shanghai
 
 BODIES = [("CQM", "方圆标志认证集团有限公司"), ("CQC", "中国质量认证中心"), ("ZJGX", "浙江公信认证有限公司")]
 INTERNATIONAL = [

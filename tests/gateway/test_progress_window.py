@@ -1,11 +1,11 @@
 """The progress bulletin measures a figure and its elapsed share over one window: the target's."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from gateway.progress.service import elapsed_share
 from services.common.auth import principal_headers
+from services.common.today import today_shanghai
 from tests.finance.helpers import loan
 from tests.gateway.conftest import bearer
 from tests.gateway.test_aggregates import post_loans
@@ -16,7 +16,7 @@ ROW = "programme = 'chuying-2022' AND year = 2022 AND region_code = '330000' AND
 async def test_the_bulletins_actual_and_elapsed_share_use_the_same_window(
     gateway_live, live_services, db, new_client, http
 ):
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = today_shanghai()
     start, end = today - timedelta(days=200), today + timedelta(days=165)  # not whole months either
     saved = await db.fetchrow(f"SELECT window_start, window_end FROM registry.programme_targets WHERE {ROW}")
     await db.execute(

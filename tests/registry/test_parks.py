@@ -2,6 +2,9 @@
 
 import asyncio
 from collections import Counter
+from datetime import date, timedelta
+
+from tests.registry_data import add_enterprise
 
 
 async def test_concurrent_registrations_of_one_park_give_one_201_and_409_problems(client_for, as_, db):
@@ -50,3 +53,42 @@ async def test_the_park_list_region_filter_is_the_region_scope_of_every_list(cli
     r = await c.get("/v1/parks", params={"region": "3302"}, headers=as_("official", region="330100"))
     assert r.status_code == 403 and r.json()["code"] == "region_out_of_scope"
     assert r.json()["errors"][0]["pointer"] == "#/query/region"
+
+
+async def test_a_parks_tenants_today_are_counted_on_the_programmes_today_everywhere(
+    client_for, as_, db, monkeypatch
+):
+    # Disagreement: the park list counted tenants on the database session's CURRENT_DATE (UTC, so
+    # yesterday before 08:00 in Shanghai), the park and its tenant list on the process's date. The
+    # programme's today (the Shanghai date) won for all three.
+    from services.registry.parks import repository
+
+    day = date(2031, 5, 20)
+    monkeypatch.setattr(repository, "today_shanghai", lambda: day)
+    c = client_for("registry")
+    r = await c.post("/v1/parks", json={"name": "未来园", "region_code": "330106"}, headers=as_())
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    tenancies = {
+        "moved in today": (day, None),
+        "moves in tomorrow": (day + timedelta(days=1), None),
+        "moved out today": (day - timedelta(days=30), day),
+        "moves out tomorrow": (day - timedelta(days=30), day + timedelta(days=1)),
+    }
+    codes = {}
+    for what, (moved_in, moved_out) in tenancies.items():
+        codes[what] = await add_enterprise(db)
+        await db.execute(
+            "INSERT INTO registry.park_tenants (park_id, credit_code, moved_in_on, moved_out_on) "
+            "VALUES ($1, $2, $3, $4)",
+            pid,
+            codes[what],
+            moved_in,
+            moved_out,
+        )
+    current = {codes["moved in today"], codes["moves out tomorrow"]}
+    listed = (await c.get("/v1/parks", params={"region": "330106"}, headers=as_())).json()["items"]
+    assert [p["tenants"] for p in listed if p["id"] == pid] == [2]
+    assert (await c.get(f"/v1/parks/{pid}", headers=as_())).json()["tenants"] == 2
+    r = await c.get(f"/v1/parks/{pid}/tenants", headers=as_())
+    assert {t["credit_code"] for t in r.json()["items"]} == current

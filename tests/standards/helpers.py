@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from services.common.credit_code import make_credit_code
+from services.common.today import today_shanghai
 
 _n = itertools.count(1)
 HOLDER = make_credit_code("91330106MA2AAAAA0")
 ZZB = "T/ZZB 0001—2023"
-
-
-def today_shanghai() -> date:
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 # Test certificates are issued on 1 March of last year: in force today, every month of last year

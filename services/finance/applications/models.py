@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
+    CheckConstraint,
     Date,
     Index,
     Numeric,
@@ -24,6 +25,7 @@ class LoanApplication(PostedRecord, Base):
     __table_args__ = (
         UniqueConstraint("lender", "application_ref"),
         Index("ix_loan_applications_borrower_region", "borrower_region"),
+        CheckConstraint("decision IN ('pending', 'approved', 'rejected')", name="decision"),
         {"schema": "finance"},
     )
 

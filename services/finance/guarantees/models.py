@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     Index,
     Numeric,
@@ -27,6 +28,8 @@ class Guarantee(PostedRecord, Base):
         Index("ix_guarantees_lender_code", "lender_code"),
         Index("ix_guarantees_borrower_region", "borrower_region"),
         Index("ix_guarantees_borrower_credit_code", "borrower_credit_code"),
+        CheckConstraint("guaranteed_amount > 0", name="amount_positive"),
+        CheckConstraint("status IN ('active', 'released', 'compensated')", name="status"),
         {"schema": "finance"},
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, DateTime, Numeric, String, Text, func
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Numeric, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
@@ -13,7 +13,10 @@ from services.common.models import Base
 
 class Institution(Base):
     __tablename__ = "institutions"
-    __table_args__ = {"schema": "finance"}
+    __table_args__ = (
+        CheckConstraint("kind IN ('bank', 'guarantor')", name="kind"),
+        {"schema": "finance"},
+    )
 
     code: Mapped[str] = mapped_column(Text, primary_key=True)
     name: Mapped[str] = mapped_column(Text)

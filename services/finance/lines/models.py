@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
+    CheckConstraint,
     Date,
     Index,
     Numeric,
@@ -25,6 +26,8 @@ class CreditLine(PostedRecord, Base):
         UniqueConstraint("lender", "line_ref"),
         Index("ix_credit_lines_lender_borrower_credit_code", "lender", "borrower_credit_code"),
         Index("ix_credit_lines_borrower_region", "borrower_region"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("status IN ('active', 'closed')", name="status"),
         {"schema": "finance"},
     )
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.code_region import code_region_sql
 from services.common.db import raw_connection
 from services.common.pagination import PageParams, keyset
 from services.finance import bulk
@@ -13,7 +14,7 @@ from services.finance.lines.models import CreditLine
 from services.finance.scope import visible
 
 REPORTED = ["line_ref", "borrower_credit_code", "amount", "granted_on", "expires_on", "status", "closed_on"]
-REGION = "COALESCE(d.region_code, substr(s.borrower_credit_code, 3, 6))"
+REGION = code_region_sql("s.borrower_credit_code", "d.region_code")
 DIRECTORY_JOIN = """
     LEFT JOIN LATERAL (SELECT dd.region_code FROM registry.enterprise_directory dd
                        WHERE dd.credit_code = s.borrower_credit_code LIMIT 1) d ON true

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     Index,
     Numeric,
@@ -34,6 +35,14 @@ class Loan(PostedRecord, Base):
             "issued_on",
             postgresql_include=["borrower_credit_code", "borrower_region", "lender", "product"],
             postgresql_where=text("is_first_loan"),
+        ),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "outstanding_balance >= 0 AND outstanding_balance <= amount", name="balance_within_amount"
+        ),
+        CheckConstraint("status IN ('outstanding', 'repaid', 'overdue', 'written_off')", name="status"),
+        CheckConstraint(
+            "(status IN ('repaid', 'written_off')) = (closed_on IS NOT NULL)", name="closed_on_status"
         ),
         {"schema": "finance"},
     )

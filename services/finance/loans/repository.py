@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.code_region import code_region_sql
 from services.common.context import request_id_var
 from services.common.db import raw_connection
 from services.common.pagination import PageParams, keyset
@@ -71,7 +72,7 @@ SPEC = bulk.UpsertSpec(
     columns=REPORTED,
     entity_type="loan",
     derived={
-        "borrower_region": "COALESCE(d.region_code, substr(s.borrower_credit_code, 3, 6))",
+        "borrower_region": code_region_sql("s.borrower_credit_code", "d.region_code"),
         "matched": "(d.credit_code IS NOT NULL)",
         "size_class": _size,
         "size_source": "(CASE WHEN es.size_class IS NOT NULL THEN 'registry' ELSE 'bank' END)",

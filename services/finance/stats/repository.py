@@ -10,6 +10,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.code_region import code_region
 from services.common.db import raw_connection
 from services.common.scope import RegionScope
 from services.common.sql import Sql
@@ -277,7 +278,7 @@ async def enterprise_in_scope(session: AsyncSession, principal: Principal, code:
     region = await conn.fetchval(
         "SELECT region_code FROM registry.enterprise_directory WHERE credit_code = $1", code
     )
-    return scope.covers(region or code[2:8])
+    return scope.covers(code_region(code, region))
 
 
 # --- month summaries (loan_month_totals, loan_inclusive_borrower_months: models.py, db.py) ---

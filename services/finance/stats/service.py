@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from calendar import monthrange
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +16,7 @@ from services.common.readpool import Reader
 from services.common.scope import RegionScope
 from services.common.sql import Sql
 from services.common.targets import ProgrammeTarget, reported_targets
+from services.common.today import today_shanghai
 from services.finance.errors import (
     ConflictingPeriod,
     MissingPeriod,
@@ -44,7 +44,6 @@ from services.finance.stats.schemas import (
     TwoIncreases,
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Month-aligned periods read the month summaries maintained with every loan write (the triggers
 # of services/finance/stats/db.py); switch off to compute everything from the loans (tests compare both).
 USE_SUMMARIES = True
@@ -76,7 +75,7 @@ def resolve_period(year: int | None, p_from: date | None, p_to: date | None) -> 
     if year is not None and (p_from or p_to):
         raise ConflictingPeriod()
     if year is None and p_from is None and p_to is None:
-        year = datetime.now(SHANGHAI).year
+        year = today_shanghai().year
     if year is not None:
         return date(year, 1, 1), date(year, 12, 31)
     if p_from is None or p_to is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Computed, Date, DateTime, Index, Integer, Numeric, Text, func, text
+from sqlalchemy import CheckConstraint, Computed, Date, DateTime, Index, Integer, Numeric, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,6 +66,13 @@ class Enterprise(Base):
             "name",
             postgresql_ops={"name": "text_pattern_ops"},
         ),
+        CheckConstraint("char_length(credit_code) = 18", name="credit_code_length"),
+        CheckConstraint("region_code ~ '^[0-9]{6}$'", name="region_code_format"),
+        CheckConstraint("industry_code ~ '^[0-9]{4}$'", name="industry_code_format"),
+        CheckConstraint("registered_capital >= 0", name="registered_capital_nonnegative"),
+        CheckConstraint("size_class IN ('large', 'medium', 'small', 'micro')", name="size_class"),
+        CheckConstraint("scale_status IN ('above', 'below')", name="scale_status"),
+        CheckConstraint("tier IN ('seedling', 'specialized', 'champion_candidate', 'champion')", name="tier"),
         {"schema": "registry"},
     )
 

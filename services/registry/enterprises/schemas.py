@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from services.common.auth import Principal
 from services.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, PAGING, PageParams, cursor_binding
+from services.common.today import today_shanghai
 from services.common.types import CreditCode, Money, RegionPrefix, Text, text
 from services.registry.reference.data import industry_class_problem, region, regions
 from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS
@@ -54,7 +55,7 @@ class EnterpriseFields(BaseModel):
     @field_validator("established_on")
     @classmethod
     def _established(cls, v: date | None) -> date | None:
-        if v is not None and not (date(1949, 1, 1) <= v <= date.today()):
+        if v is not None and not (date(1949, 1, 1) <= v <= today_shanghai()):
             raise ValueError("established_on must lie between 1949-01-01 and today")
         return v
 

@@ -25,13 +25,25 @@ MAX_FUZZY_COMBINATIONS = 40
 # Queries up to this many characters match fuzzily within one edit (a handful of index probes per
 # character); longer ones by the share of pairs, which is selective enough at that length.
 MAX_ONE_EDIT_QUERY = 12
-# Joins one set's grams into one text (whitespace to `letters`, so it never occurs in a gram).
+# Joins one set's grams into one text (a control character: the text rule refuses it in a query,
+# so it never occurs in a gram).
 GRAM_SEPARATOR = "\x1f"
+
+# What `[[:space:]]` matches in the database (C.UTF-8 ctype), which `registry.name_grams` removes:
+# fewer than Python's whitespace (not U+001C–U+001F, U+0085, U+00A0, U+2007, U+202F).
+NAME_SPACES = (
+    "\t\n\v\f\r \u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u2009\u200a\u2028\u2029\u205f\u3000"
+)
+_DROP_SPACES = dict.fromkeys(map(ord, NAME_SPACES))
+# The database lowers character by character (simple case mapping); Python's str.lower() applies
+# the full mapping (İ → i + combining dot) and the final-sigma rule (Σ → ς).
+_SIMPLE_LOWER = {"\u0130": "i"}
 
 
 def letters(q: str) -> str:
-    """The query as `registry.name_grams(name)` reads a name: lower case, whitespace removed."""
-    return "".join(q.lower().split())
+    """The query as `registry.name_grams(name)` reads a name: the database's spaces removed, each
+    character lowered as the database lowers it."""
+    return "".join(_SIMPLE_LOWER.get(c) or c.lower() for c in q.translate(_DROP_SPACES))
 
 
 def bigrams(q: str) -> list[str]:

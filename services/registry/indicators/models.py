@@ -4,7 +4,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, Numeric, Text, func, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +37,14 @@ class Indicators(Base):
             "credit_code",
             postgresql_where=text("cnc_denominator IS NOT NULL"),
         ),
+        CheckConstraint("year BETWEEN 1949 AND 2200", name="year_range"),
+        CheckConstraint("size_class IN ('large', 'medium', 'small', 'micro')", name="size_class"),
+        CheckConstraint("cnc_basis IN ('count', 'value')", name="cnc_basis"),
+        CheckConstraint(
+            "cnc_numerator IS NULL OR cnc_denominator IS NULL OR cnc_numerator <= cnc_denominator",
+            name="cnc_fraction",
+        ),
+        CheckConstraint("market_share_scope IN ('national', 'global')", name="market_share_scope"),
         {"schema": "registry"},
     )
 

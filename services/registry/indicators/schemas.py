@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
+from services.common.today import today_shanghai
 from services.common.types import Money
 from services.registry.reference.schemas import SizeOut
 
@@ -18,7 +18,7 @@ Count = Annotated[int, Field(ge=0, le=10_000_000)]
 
 
 def max_year() -> int:
-    return date.today().year + 1
+    return today_shanghai().year + 1
 
 
 class CncEquipment(BaseModel):

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -24,7 +25,12 @@ class Park(Base):
     """小微企业园: a small and micro enterprise park."""
 
     __tablename__ = "parks"
-    __table_args__ = (UniqueConstraint("region_code", "name"), {"schema": "registry"})
+    __table_args__ = (
+        UniqueConstraint("region_code", "name"),
+        CheckConstraint("star_rating BETWEEN 1 AND 5", name="star_rating"),
+        CheckConstraint("region_code ~ '^[0-9]{6}$'", name="region_code_format"),
+        {"schema": "registry"},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
@@ -40,7 +46,11 @@ class Park(Base):
 
 class ParkTenant(Base):
     __tablename__ = "park_tenants"
-    __table_args__ = (Index("ix_park_tenants_credit_code", "credit_code"), {"schema": "registry"})
+    __table_args__ = (
+        Index("ix_park_tenants_credit_code", "credit_code"),
+        CheckConstraint("moved_out_on IS NULL OR moved_out_on >= moved_in_on", name="dates"),
+        {"schema": "registry"},
+    )
 
     park_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("registry.parks.id", ondelete="CASCADE"), primary_key=True

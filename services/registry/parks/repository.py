@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,12 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.pagination import PageParams, keyset, page_of
 from services.common.scope import RegionScope
+from services.common.today import today_shanghai
 from services.registry.enterprises.models import Enterprise
 from services.registry.parks.models import Park, ParkTenant
 
 
 def _tenant_count():
-    today = func.current_date()
+    today = today_shanghai()
     return (
         select(func.count())
         .where(
@@ -39,7 +38,7 @@ async def get(session: AsyncSession, principal: Principal, park_id: int, lock: b
 
 
 async def tenants_now(session: AsyncSession, park_id: int) -> int:
-    today = date.today()
+    today = today_shanghai()
     stmt = select(func.count()).where(
         ParkTenant.park_id == park_id,
         ParkTenant.moved_in_on <= today,
@@ -96,7 +95,7 @@ async def tenants(session: AsyncSession, park_id: int, current: bool, params: Pa
         .where(ParkTenant.park_id == park_id)
     )
     if current:
-        today = date.today()
+        today = today_shanghai()
         stmt = stmt.where(
             and_(
                 ParkTenant.moved_in_on <= today,

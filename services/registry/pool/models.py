@@ -3,7 +3,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +26,8 @@ class Screening(Base):
     # Running screenings are looked up by caller (how many each runs) and by age of heartbeat.
     __table_args__ = (
         Index("ix_screenings_running", "created_by", postgresql_where=text("status = 'running'")),
+        CheckConstraint("tier IN ('seedling', 'specialized', 'champion_candidate', 'champion')", name="tier"),
+        CheckConstraint("status IN ('running', 'done', 'failed')", name="status"),
         {"schema": "registry"},
     )
 
@@ -42,7 +55,10 @@ class Screening(Base):
 
 class ScreeningResult(Base):
     __tablename__ = "screening_results"
-    __table_args__ = {"schema": "registry"}
+    __table_args__ = (
+        CheckConstraint("outcome IN ('eligible', 'ineligible', 'incomplete')", name="outcome"),
+        {"schema": "registry"},
+    )
 
     screening_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("registry.screenings.id", ondelete="CASCADE"), primary_key=True
@@ -60,6 +76,8 @@ class PoolDecision(Base):
     __tablename__ = "pool_decisions"
     __table_args__ = (
         Index("ix_pool_decisions_credit_code_year", "credit_code", "year"),
+        CheckConstraint("tier IN ('seedling', 'specialized', 'champion_candidate', 'champion')", name="tier"),
+        CheckConstraint("decision IN ('admit', 'reject', 'exit')", name="decision"),
         {"schema": "registry"},
     )
 

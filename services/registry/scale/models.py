@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Index, Integer, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Identity, Index, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
@@ -14,6 +14,7 @@ class ScaleStatus(Base):
     __tablename__ = "scale_statuses"
     __table_args__ = (
         Index("ix_scale_statuses_credit_code_effective_year", "credit_code", "effective_year"),
+        CheckConstraint("status IN ('above', 'below')", name="status"),
         {"schema": "registry"},
     )
 

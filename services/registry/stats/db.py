@@ -222,23 +222,25 @@ FACTS = ("scale_statuses", "pool_decisions", "indicators")
 EVENTS = ("insert", "update", "delete")
 
 
+def fact_summary_trigger(t: str, event: str) -> PGTrigger:
+    """The trigger folding the rows an `event` wrote to fact table `t` into the summaries."""
+    ref = {
+        "insert": "NEW TABLE AS new_rows",
+        "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    }.get(event, "OLD TABLE AS old_rows")
+    return PGTrigger(
+        schema=S,
+        signature=f"{t}_summarize_{event}",
+        on_entity=f"{S}.{t}",
+        definition=f"AFTER {event.upper()} ON {S}.{t} REFERENCING {ref} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {S}.summarize_{t}_{event}()",
+    )
+
+
 def summary_triggers() -> list[PGTrigger]:
     out = []
     for t in FACTS:
-        for event in EVENTS:
-            ref = {
-                "insert": "NEW TABLE AS new_rows",
-                "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-            }.get(event, "OLD TABLE AS old_rows")
-            out.append(
-                PGTrigger(
-                    schema=S,
-                    signature=f"{t}_summarize_{event}",
-                    on_entity=f"{S}.{t}",
-                    definition=f"AFTER {event.upper()} ON {S}.{t} REFERENCING {ref} "
-                    f"FOR EACH STATEMENT EXECUTE FUNCTION {S}.summarize_{t}_{event}()",
-                )
-            )
+        out += [fact_summary_trigger(t, event) for event in EVENTS]
         out.append(
             PGTrigger(
                 schema=S,
@@ -285,6 +287,8 @@ SUMMARY_FUNCTIONS = [
     ],
 ]
 SUMMARY_TRIGGERS = summary_triggers()
+# The fact tables' write triggers (a bulk load switches them off and rebuilds the summaries).
+FACT_SUMMARY_TRIGGERS = [fact_summary_trigger(t, event) for t in FACTS for event in EVENTS]
 
 # The statistics read these tables: a write to any of them makes a new data version.
 FACT_TABLES = (

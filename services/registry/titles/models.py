@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Identity, Index, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Identity, Index, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
@@ -15,6 +15,8 @@ class Title(Base):
     __table_args__ = (
         Index("ix_titles_credit_code", "credit_code"),
         Index("ix_titles_kind_valid_to", "kind", "valid_to"),
+        CheckConstraint("status IN ('active', 'revoked')", name="status"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity"),
         {"schema": "registry"},
     )
 

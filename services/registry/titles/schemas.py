@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services.common.today import today_shanghai
 from services.common.types import text
 
 TitleKind = Literal[
@@ -39,7 +40,7 @@ class TitleIn(BaseModel):
     def _dates(self) -> TitleIn:
         if self.valid_to is not None and self.valid_to < self.valid_from:
             raise ValueError("valid_to is before valid_from")
-        if self.valid_from < date(1949, 1, 1) or self.valid_from.year > date.today().year + 1:
+        if self.valid_from < date(1949, 1, 1) or self.valid_from.year > today_shanghai().year + 1:
             raise ValueError("valid_from must lie between 1949 and next year")
         return self
 

@@ -7,10 +7,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.code_region import code_region_sql
 from services.common.pagination import PageParams, keyset
 from services.common.scope import RegionScope
 from services.standards.catalogue.models import Standard, StandardDrafter
-from services.standards.registry_views import DIRECTORY, region_of
+from services.standards.registry_views import DIRECTORY
 
 
 async def get_by_code(session: AsyncSession, code: str, *, for_update: bool = False) -> Standard | None:
@@ -67,7 +68,7 @@ async def enterprise_region(session: AsyncSession, credit_code: str) -> str:
     """The region of an enterprise: the directory's, else the credit code's area code."""
     row = await session.execute(
         text(
-            f"SELECT {region_of('CAST(:code AS text)', 'd')} FROM (SELECT 1) AS one "
+            f"SELECT {code_region_sql('CAST(:code AS text)', 'd.region_code')} FROM (SELECT 1) AS one "
             f"LEFT JOIN {DIRECTORY} d ON d.credit_code = :code"
         ),
         {"code": credit_code},

@@ -11,10 +11,11 @@ import json
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, column, func, select, table, text
+from sqlalchemy import Select, column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
+from services.common.code_region import code_region_clause
 from services.common.db import raw_connection
 from services.common.pagination import PageParams, keyset
 from services.common.scope import RegionScope
@@ -254,7 +255,7 @@ def scoped(stmt: Select, principal: Principal) -> Select:
         return stmt.where(Certificate.certifier == (principal.org or "\x00"))
     if principal.kind != "official":  # any other kind sees nothing
         return stmt.where(False)
-    region = func.coalesce(_directory.c.region_code, func.substr(Certificate.holder_credit_code, 3, 6))
+    region = code_region_clause(Certificate.holder_credit_code, _directory.c.region_code)
     return stmt.outerjoin(_directory, _directory.c.credit_code == Certificate.holder_credit_code).where(
         RegionScope.of(principal).clause(region)
     )

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.code_region import code_region_sql
 from services.common.scope import RegionScope, named
-from services.standards.registry_views import DIRECTORY, SCALE_HISTORY, SIZES, region_of
+from services.standards.registry_views import DIRECTORY, SCALE_HISTORY, SIZES
 
 
 def _group_expr(region_sql: str, group_by: str | None) -> str:
@@ -42,7 +43,7 @@ async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> dict
 async def intl_standards_led(
     session: AsyncSession, end: date, scope: RegionScope, group_by: str | None
 ) -> dict[str | None, tuple]:
-    region = region_of("dr.credit_code", "d")
+    region = code_region_sql("dr.credit_code", "d.region_code")
     params: dict[str, Any] = {"end": end}
     sql = f"""
         SELECT {_head(group_by)}, count(DISTINCT s.id)
@@ -66,7 +67,7 @@ async def zhejiang_made_standards(
         "s.level = 'zhejiang_made' AND s.status = 'current' "
         "AND (s.published_on IS NULL OR s.published_on <= :end)"
     )
-    region = region_of("dr.credit_code", "d")
+    region = code_region_sql("dr.credit_code", "d.region_code")
     params: dict[str, Any] = {"end": end}
     sql = f"""
         SELECT {_head(group_by)}, count(DISTINCT s.id)
@@ -93,7 +94,7 @@ async def zhejiang_made_standards(
 async def pinzibiao_smes(
     session: AsyncSession, end: date, year: int, scope: RegionScope, group_by: str | None
 ) -> dict[str | None, tuple]:
-    region = region_of("c.holder_credit_code", "d")
+    region = code_region_sql("c.holder_credit_code", "d.region_code")
     params: dict[str, Any] = {"end": end, "year": year}
     sql = f"""
         WITH at_end AS (

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from services.common.fast_path import FastRoute
 from services.common.readpool import reader
-from services.standards.certifications.service import today_shanghai
+from services.common.today import today_shanghai
 from services.standards.verification import repository as repo
 from services.standards.verification.schemas import VERIFY_PATH
 from services.standards.verification.service import encode, holders

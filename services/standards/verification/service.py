@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 
 from services.common.readpool import Reader
-from services.standards.certifications.service import effective_status, today_shanghai
+from services.common.today import today_shanghai
+from services.standards.certifications.service import effective_status
 from services.standards.errors import CertificateNotFound
 from services.standards.verification import repository as repo
 
