@@ -43,7 +43,7 @@ def _cache_put(key: tuple, version: int, value: Any) -> None:
     _cache[key] = (version, time.monotonic(), value)
 
 
-async def _compute(session, key, scope, year, baseline, as_of, group_by) -> tuple[dict, dict]:
+async def _compute(session, key, scope, year, baseline, as_of, group_by) -> tuple[dict, dict, dict]:
     version = await repo.data_version(session)
     cached = _cache_get(key, version)
     if cached is not None:
@@ -60,7 +60,8 @@ async def _compute(session, key, scope, year, baseline, as_of, group_by) -> tupl
     else:
         raw = {}
         total = (await repo.figures(session, scope, year, baseline, as_of, None)).get("all", {})
-    cached = (total, raw)
+    # The targets are read with the figures they are set against, and cached with them.
+    cached = (total, raw, await reported_targets(session, "registry"))
     if await repo.data_version(session) == version:
         _cache_put(key, version, cached)
     return cached
@@ -145,7 +146,7 @@ async def stats(
             lock = _locks[lock_key] = asyncio.Lock()
         async with lock:
             cached = await _compute(session, key, scope, year, baseline, as_of, group_by)
-    total, raw = cached
+    total, raw, targets = cached
     figures, pool = build(total)
     groups = None
     if group_by:
@@ -161,6 +162,6 @@ async def stats(
         region=scope.prefix,
         figures=figures,
         pool=pool,
-        targets=target_actuals(figures, await reported_targets(session, "registry")),
+        targets=target_actuals(figures, targets),
         groups=groups,
     )
