@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.context import request_id_var
-from services.common.models import CHANGES
+from services.common.models import CHANGES, SCHEMAS
 
 
 @dataclass(frozen=True)
@@ -102,3 +102,31 @@ async def record_changes_on(
 
 async def record_change(session: AsyncSession, schema: str, actor: Principal, change: Change) -> None:
     await record_changes(session, schema, actor, [change])
+
+
+# The feed's rule, in its one home. A row's `seq` is handed out when it is inserted, before its
+# transaction commits, so `seq > last` skips a row whose transaction commits after a later one was
+# read. The feed orders by (xid, seq) instead and serves a row only when its transaction id is
+# below the snapshot's xmin: every transaction below xmin has ended (its rows are visible, or never
+# will be), and every transaction still to commit has an xid at or above it. So nothing can later
+# appear at or before a cursor the feed handed out, and the cursor resumes exactly.
+_AFTER = """
+SELECT *
+FROM {schema}.changes
+WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+  AND (xid, seq) > ($1::xid8, $2::bigint)
+ORDER BY xid, seq
+LIMIT $3
+"""
+
+
+async def changes_after(
+    conn: asyncpg.Connection, schema: str, after: tuple[int, int] | None, limit: int
+) -> list[asyncpg.Record]:
+    """The committed changes of `schema` after the cursor `after` = (xid, seq) of the last row
+    read (None: from the start), in commit-safe order, at most `limit`; the last row's
+    `(r["xid"], r["seq"])` is the next cursor."""
+    if schema not in SCHEMAS:
+        raise ValueError(f"unknown schema: {schema!r}")
+    xid, seq = after if after is not None else (0, 0)  # below every transaction id and identity
+    return await conn.fetch(_AFTER.format(schema=schema), xid, seq, limit)

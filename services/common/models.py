@@ -17,7 +17,9 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import UserDefinedType
 
 SCHEMAS = ("registry", "finance", "standards", "gateway")
 
@@ -36,8 +38,26 @@ class Base(DeclarativeBase):
     metadata = metadata
 
 
+class XID8(UserDefinedType):
+    """PostgreSQL's 64-bit transaction id (`xid8`); asyncpg reads it as an int."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "XID8"
+
+
+# so that reflection (autogenerate, `alembic check`) knows the type it is compared with
+ischema_names.setdefault("xid8", XID8)
+
+
 def changes_table(schema: str) -> Table:
-    """Append-only change log: the audit trail and the source of change feeds."""
+    """Append-only change log: the audit trail and the source of change feeds.
+
+    `xid` is the writing transaction's id: the feed orders by (xid, seq) and serves a row only once
+    its transaction is below every running one (`changes.changes_after`); `seq` alone is handed
+    out before commit, so it is not commit order.
+    """
     return Table(
         "changes",
         metadata,
@@ -52,7 +72,9 @@ def changes_table(schema: str) -> Table:
         Column("before", JSONB),
         Column("after", JSONB),
         Column("request_id", Text),
+        Column("xid", XID8(), nullable=False, server_default=func.pg_current_xact_id()),
         Index("ix_changes_entity_type_entity_key", "entity_type", "entity_key"),
+        Index("ix_changes_xid_seq", "xid", "seq"),
         schema=schema,
     )
 
