@@ -120,7 +120,7 @@ def _b64(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
-def _invalid() -> Problem:
+def invalid_principal() -> Problem:
     return PrincipalInvalid("the forwarded principal is not valid")
 
 
@@ -133,30 +133,30 @@ def _hs256_claims(token: str, key: bytes) -> dict[str, Any]:
         signed = f"{header_b64}.{payload_b64}".encode("ascii")
         signature = _b64(signature_b64)
     except ValueError:
-        raise _invalid() from None
+        raise invalid_principal() from None
     # The signature first: nothing the caller wrote is parsed before it is known to be ours.
     if not hmac.compare_digest(signature, hmac.digest(key, signed, "sha256")):
-        raise _invalid()
+        raise invalid_principal()
     try:
         header = orjson.loads(_b64(header_b64))
         claims = orjson.loads(_b64(payload_b64))
     except ValueError:
-        raise _invalid() from None
+        raise invalid_principal() from None
     if not isinstance(header, dict) or header.get("alg") != "HS256":
-        raise _invalid()
+        raise invalid_principal()
     if not isinstance(claims, dict) or not all(k in claims for k in ("exp", "iat", "sub")):
-        raise _invalid()
+        raise invalid_principal()
     exp, iat, nbf = claims["exp"], claims["iat"], claims.get("nbf", 0)
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat, nbf)):
-        raise _invalid()
+        raise invalid_principal()
     now = time.time()
     if now > exp + LEEWAY_S:
         raise PrincipalExpired()
     if iat > now + LEEWAY_S or nbf > now + LEEWAY_S:
-        raise _invalid()
+        raise invalid_principal()
     aud = claims.get("aud")
     if claims.get("iss") != ISSUER or not (aud == AUDIENCE or (isinstance(aud, list) and AUDIENCE in aud)):
-        raise _invalid()
+        raise invalid_principal()
     return claims
 
 

@@ -305,33 +305,21 @@ class IdempotencyMiddleware:
     ) -> None:
         """Store the response (or release the key after a 5xx) — if the claim is still ours: one
         taken over after our lease ran out belongs to the request that took it."""
+        params = {"o": owner, "k": key, "c": claim}
         try:
-            await self._store(engine, owner, key, claim, status, content_type, payload)
+            async with engine.begin() as conn:
+                if status >= 500:
+                    await conn.execute(
+                        text(f"DELETE FROM {self.table} WHERE owner = :o AND key = :k AND claim = :c"), params
+                    )
+                else:
+                    await conn.execute(
+                        text(
+                            f"UPDATE {self.table} SET state = 'done', status_code = :s, content_type = :t, "
+                            "response_body = :b, completed_at = now(), lease_until = NULL "
+                            "WHERE owner = :o AND key = :k AND claim = :c"
+                        ),
+                        {**params, "s": status, "t": content_type, "b": payload},
+                    )
         except Exception:  # the database is away: the claim's lease runs out, a retry takes it over
             log.warning("could not finish the Idempotency-Key claim of %s", owner, exc_info=True)
-
-    async def _store(
-        self,
-        engine: AsyncEngine,
-        owner: str,
-        key: str,
-        claim: str,
-        status: int,
-        content_type: str | None,
-        payload: bytes,
-    ) -> None:
-        params = {"o": owner, "k": key, "c": claim}
-        async with engine.begin() as conn:
-            if status >= 500:
-                await conn.execute(
-                    text(f"DELETE FROM {self.table} WHERE owner = :o AND key = :k AND claim = :c"), params
-                )
-            else:
-                await conn.execute(
-                    text(
-                        f"UPDATE {self.table} SET state = 'done', status_code = :s, content_type = :t, "
-                        "response_body = :b, completed_at = now(), lease_until = NULL "
-                        "WHERE owner = :o AND key = :k AND claim = :c"
-                    ),
-                    {**params, "s": status, "t": content_type, "b": payload},
-                )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from services.common.auth import Principal, _invalid
+from services.common.auth import Principal, invalid_principal
 from services.common.errors import Problem, RegionOutOfScope
 from services.common.regions import is_region_code
 
@@ -58,7 +58,7 @@ class RegionScope:
         if principal.kind != "official":
             return UNRESTRICTED
         if not is_region_code(principal.region):
-            raise _invalid()
+            raise invalid_principal()
         return cls(region_prefix(principal.region), principal.region)
 
     @property

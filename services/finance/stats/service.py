@@ -148,7 +148,7 @@ async def _smb_new_loans(conn, loans_f: Sql) -> tuple[ProgrammeTarget, Any]:
     """The smb_new_loans target and the lending summed over its window (the table's, nowhere else's)."""
     target = (await reported_targets(conn, "finance"))["smb_new_loans"]
     start, end = target.window_start, target.window_end
-    whole_months = start.day == 1 and (end + timedelta(days=1)).day == 1
+    whole_months = start.day == 1 and repo.is_month_end(end)
     query = repo.summary_smb_new_loans if USE_SUMMARIES and whole_months else repo.smb_new_loans
     return target, await query(conn, loans_f, start, end)
 
