@@ -136,13 +136,15 @@ async def patch(
 
 
 def _batch(principal: Principal) -> BatchSpec:
+    scope = RegionScope.of(principal)  # once per batch, not per record
+
     def in_region(rec: EnterpriseCreate) -> list[FindingData]:
-        if RegionScope.of(principal).covers(rec.region_code):
+        if scope.covers(rec.region_code):
             return []
         return [ENTERPRISE_RULES.finding("REG-E006", f"region {rec.region_code} is outside your region")]
 
     async def upsert(session: AsyncSession, accepted: list[Parsed]) -> Written:
-        return await _upsert(session, principal, accepted)
+        return await _upsert(session, principal, scope, accepted)
 
     return BatchSpec(
         rule_set=ENTERPRISE_RULES,
@@ -161,7 +163,9 @@ async def batch(
     return await run_batch(session, _batch(principal), records, atomic)
 
 
-async def _upsert(session: AsyncSession, principal: Principal, accepted: list[Parsed]) -> Written:
+async def _upsert(
+    session: AsyncSession, principal: Principal, scope: RegionScope, accepted: list[Parsed]
+) -> Written:
     """Write the valid records: created | updated by index, and the records registered outside
     the caller's region (REG-E006), which are left as they are.
 
@@ -185,7 +189,7 @@ async def _upsert(session: AsyncSession, principal: Principal, accepted: list[Pa
         code = new["credit_code"]
         if code in created:
             continue
-        if RegionScope.of(principal).covers(stored[code]["region_code"]):
+        if scope.covers(stored[code]["region_code"]):
             diffs[code] = [k for k in repo.FIELDS if stored[code][k] != new[k]]
         else:
             written.rejected[index] = [
