@@ -13,6 +13,7 @@ from services.common.db import bind_database, create_engine
 from services.common.errors import install_error_handlers
 from services.common.fast_path import FastPathMiddleware, FastRoute
 from services.common.gc_tuning import freeze_startup_objects
+from services.common.head import HeadMiddleware
 from services.common.health import router as health_router
 from services.common.idempotency import IdempotencyMiddleware
 from services.common.logging import configure_logging
@@ -102,12 +103,14 @@ def create_service_app(
 
     # Order: the outermost is added last. Request context wraps everything so even a 413 carries
     # the request id; the body limit applies before idempotency reads the body. A service's fast
-    # routes (GETs: no body, no idempotency) are answered just inside the request context.
+    # routes (GETs: no body, no idempotency) are answered just inside the request context, behind the
+    # layer that routes a HEAD as its GET.
     app.add_middleware(
         IdempotencyMiddleware, schema=schema or name, get_engine=lambda: app.state.engine, settings=settings
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if fast_routes:
         app.add_middleware(FastPathMiddleware, service_app=app, routes=fast_routes)
+    app.add_middleware(HeadMiddleware)  # a HEAD is routed as its GET, fast routes included
     app.add_middleware(RequestContextMiddleware, service=name)
     return app

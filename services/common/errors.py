@@ -232,7 +232,13 @@ PayloadTooLarge = NamedProblem(
     "the body exceeds the body limit",
     detail="the request body exceeds {limit} bytes",
 )
-UnsupportedMediaType = NamedProblem(415, "unsupported_media_type", "the body's content type is not accepted")
+UnsupportedMediaType = NamedProblem(
+    415,
+    "unsupported_media_type",
+    "the body's Content-Type is not JSON (`application/json`)",
+    pointer="#/header/content-type",
+    detail="the body must be sent as application/json, not {got}",
+)
 Unprocessable = NamedProblem(422, "unprocessable", "the request cannot be processed")
 RateLimited = NamedProblem(429, "rate_limited", "too many requests from this caller; see Retry-After")
 InternalError = NamedProblem(
@@ -263,6 +269,22 @@ _BY_STATUS = {
 }
 
 # The request itself.
+MalformedJson = NamedProblem(
+    400,
+    "malformed_json",
+    "the body is not well-formed JSON (the message gives the line and column)",
+    pointer="",
+    detail="the body is not well-formed JSON: {where}",
+    message="{where}",
+)
+PreconditionFailed = NamedProblem(
+    412,
+    "precondition_failed",
+    "If-Match names no current representation: the resource changed since it was read",
+    pointer="#/header/if-match",
+    detail="the resource has changed since the If-Match entity tag was issued; read it again",
+    message="not the current entity tag",
+)
 ValidationFailed = NamedProblem(
     422, "validation_failed", "a parameter or a body field is not valid (a pointer for each)"
 )
@@ -433,14 +455,18 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else None
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route for {request.method} {request.url.path}"
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
-            detail = f"{request.method} is not allowed on {request.url.path}"
-        return problem_response(
-            exc.status_code, code_for_status(exc.status_code), detail, headers=getattr(exc, "headers", None)
-        )
+            method = request.scope.get(REQUESTED_METHOD, request.method)
+            detail = f"{method} is not allowed on {request.url.path}"
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request.app, request.scope))}
+        return problem_response(exc.status_code, code_for_status(exc.status_code), detail, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = body_refusal(request, exc)
+        if refused is not None:
+            return await _problem(request, refused)
         errors = validation_errors(list(exc.errors()))
         first = errors[0] if errors else None
         detail = f"{first['pointer']}: {first['message']}" if first else "the request is not valid"
@@ -458,6 +484,80 @@ def install_error_handlers(app: FastAPI) -> None:
         return await _problem(request, conflict_problem(violation))
 
     # Unhandled exceptions become a 500 problem in RequestContextMiddleware (it knows the request id).
+
+
+# ---- what FastAPI's own answers leave out -------------------------------------------------------
+# The method a request was made with, when the kit routes it as another (HEAD is routed as GET:
+# services.common.head), so that a 405 names what the caller sent.
+REQUESTED_METHOD = "eaglet.requested_method"
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
+    """Every method some route of `app` serves on this path (Starlette's 405 names only the first
+    route matching the path: `GET` for a path that also takes `PATCH`). HEAD wherever GET is
+    (services.common.head answers it)."""
+    table = getattr(app.state, "allow_table", None)
+    if table is None:
+        from fastapi.routing import iter_route_contexts
+        from starlette.routing import compile_path
+
+        table = [
+            (compile_path(route.path)[0], frozenset(route.methods))
+            for route in iter_route_contexts(app.routes)
+            if route.methods and route.path
+        ]
+        app.state.allow_table = table
+    path = scope["path"]
+    methods: set[str] = set()
+    for regex, route_methods in table:
+        if regex.match(path):
+            methods |= route_methods
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods, key=lambda m: (_METHOD_ORDER.index(m) if m in _METHOD_ORDER else 99, m))
+
+
+def is_json(content_type: str | None) -> bool:
+    """`application/json` or `application/<anything>+json`, parameters aside (FastAPI's rule for
+    reading a body as JSON)."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def line_column(text: str, pos: int) -> str:
+    pos = max(0, min(pos, len(text)))
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return f"line {line} column {column}"
+
+
+def body_refusal(request: Request, exc: RequestValidationError) -> Problem | None:
+    """A body FastAPI could not take as JSON at all: sent as another media type (415, FastAPI
+    reads it as bytes and the model refuses them), or not well-formed (400 with pointer `""`, the
+    document, and the line and column; FastAPI reports a character offset as if it were a field)."""
+    route = request.scope.get("route")
+    for e in exc.errors():
+        if e.get("type") == "json_invalid":
+            loc = tuple(e.get("loc", ()))
+            pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+            doc = exc.body if isinstance(exc.body, str) else ""
+            reason = (e.get("ctx") or {}).get("error") or "not JSON"
+            return MalformedJson(where=f"{line_column(doc, pos)}: {reason}")
+    if getattr(route, "body_field", None) is not None:
+        content_type = request.headers.get("content-type")
+        length = request.headers.get("content-length")
+        has_body = (length is not None and length != "0") or "transfer-encoding" in request.headers
+        if has_body and not is_json(content_type):
+            got = (content_type or "").split(";", 1)[0].strip()[:100]
+            if not got:
+                return UnsupportedMediaType(
+                    "the body must be sent as application/json (no Content-Type was sent)"
+                )
+            return UnsupportedMediaType(got=got.encode("ascii", "backslashreplace").decode())
+    return None
 
 
 def responses(*problems: NamedProblem) -> dict[int | str, dict[str, Any]]:

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.common import conditional
 from services.common.errors import Problem, problem_response
 
 # (service app, ASGI scope, path arguments) → the 200 JSON body, or None to let the route answer.
@@ -36,6 +37,9 @@ class FastRoute:
     path: str  # the FastAPI route's template: metrics and the access log name the route by it
     match: Callable[[str], tuple | None]  # request path → path arguments, or None: not this route
     answer: Answer
+    # A single resource: the answer carries its ETag and `If-None-Match` gets the 304, exactly
+    # as the route answers them (services.common.conditional).
+    conditional: bool = False
 
 
 def exact(path: str) -> Callable[[str], tuple | None]:
@@ -69,19 +73,32 @@ class FastPathMiddleware:
                     body = None  # the route answers it, with its problem
                 except ValidationError:
                     body = None
+                if body is not None and route.conditional:
+                    if_none_match = _if_none_match(scope)
+                    if not conditional.readable(if_none_match):
+                        body = None  # the route answers the header's 422
                 if body is not None:
                     scope["route"] = route  # stands in for the APIRoute: metrics read `.path`
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": 200,
-                            "headers": [
+                    if route.conditional:
+                        status, headers, body = conditional.answer(body, if_none_match)
+                    else:
+                        status, headers = (
+                            200,
+                            [
                                 (b"content-length", str(len(body)).encode()),
                                 (b"content-type", b"application/json"),
                             ],
-                        }
-                    )
+                        )
+                    await send({"type": "http.response.start", "status": status, "headers": headers})
                     await send({"type": "http.response.body", "body": body})
                     return
                 break
         await self.app(scope, receive, send)
+
+
+def _if_none_match(scope: Scope) -> str | None:
+    """The header as the route reads it (the first field of that name)."""
+    for k, v in scope["headers"]:
+        if k == b"if-none-match":
+            return v.decode("latin-1")
+    return None

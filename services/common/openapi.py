@@ -5,9 +5,11 @@ the route's own code, so the route cannot be expected to list them; they are add
 for every operation they apply to (the problems themselves are defined in services.common.errors):
 
 - an operation with parameters or a body answers 422 ``validation_failed`` with a pointer per
-  field (FastAPI's request validation; malformed JSON in valid text included);
-- an operation with a request body answers 400 ``bad_request`` when the body cannot be read as
-  JSON text at all (bytes that are not UTF-8: FastAPI's "error parsing the body"), and 413
+  field (FastAPI's request validation);
+- an operation with a request body answers 400 ``malformed_json`` (pointer ``""``, line and
+  column in the message) when the body is not well-formed JSON, 400 ``bad_request`` when it cannot
+  be read as JSON text at all (bytes that are not UTF-8: FastAPI's "error parsing the body"), 415
+  ``unsupported_media_type`` when it is sent as another media type than JSON, and 413
   ``payload_too_large`` when the body exceeds the body limit (``BodyLimitMiddleware``);
 - an operation with a path parameter answers 400 ``invalid_path`` for a path no parameter may hold
   (the path rule, ``services.common.paths``: not UTF-8, dot segments, a final line feed);
@@ -37,9 +39,11 @@ from services.common.errors import (
     AlreadyExists,
     BadRequest,
     InvalidPath,
+    MalformedJson,
     NamedProblem,
     PayloadTooLarge,
     ProblemDetail,
+    UnsupportedMediaType,
     ValidationFailed,
     add_problem,
 )
@@ -87,7 +91,7 @@ def kit_problems(method: str, op: dict[str, Any], writes: bool = False) -> list[
     if params or "requestBody" in op:
         out.append(ValidationFailed)
     if "requestBody" in op:
-        out += [BadRequest, PayloadTooLarge]
+        out += [MalformedJson, BadRequest, UnsupportedMediaType, PayloadTooLarge]
     if any(PRINCIPAL_SCHEME in s for s in op.get("security", ())):
         out += PRINCIPAL
         if method == "post":

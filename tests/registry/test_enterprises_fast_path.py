@@ -53,6 +53,29 @@ async def test_answers_are_the_routes_answers(c, routed, as_, db):
         assert fast.content == slow.content, (path, params)
         assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
         assert fast.headers["content-length"] == slow.headers["content-length"]
+        assert fast.headers.get("etag") == slow.headers.get("etag"), (path, params)
+        if "etag" not in fast.headers:
+            continue
+        # the detail: the same entity tag, the same 304 without a body, the same HEAD
+        etag = fast.headers["etag"]
+        for method, extra in (
+            ("GET", {"If-None-Match": etag}),
+            ("GET", {"If-None-Match": f'W/"other", W/{etag}'}),
+            ("GET", {"If-None-Match": "*"}),
+            ("GET", {"If-None-Match": '"stale"'}),
+            ("GET", {"If-None-Match": 'garbage, "unterminated'}),
+            ("HEAD", {}),
+            ("HEAD", {"If-None-Match": etag}),
+        ):
+            fast = await c.request(method, path, params=params, headers={**headers, **extra})
+            slow = await routed.request(method, path, params=params, headers={**headers, **extra})
+            assert (fast.status_code, fast.content) == (slow.status_code, slow.content), (method, extra)
+            for name in ("etag", "content-length", "content-type"):
+                assert fast.headers.get(name) == slow.headers.get(name), (method, extra, name)
+            assert fast.headers["etag"] == etag
+            fresh = extra.get("If-None-Match") not in (None, '"stale"', 'garbage, "unterminated')
+            assert fast.status_code == (304 if fresh else 200), (method, extra)
+            assert fast.content == (b"" if fresh or method == "HEAD" else slow.content)
     refused = [
         ("/v1/enterprises", {}, {}),  # 401: no principal
         ("/v1/enterprises", {}, bank),  # 403: banks read single directory records only

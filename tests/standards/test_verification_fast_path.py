@@ -10,7 +10,7 @@ import pytest
 from services.standards.verification import fast_path
 from tests.standards.helpers import cert, push
 
-HEADERS_THAT_MATTER = ("content-type", "content-length", "x-request-id", "retry-after")
+HEADERS_THAT_MATTER = ("content-type", "content-length", "x-request-id", "retry-after", "etag")
 
 
 @pytest.fixture
@@ -43,6 +43,26 @@ async def test_fast_and_routed_answers_are_byte_identical(c, routed, as_):
         assert fast.content == slow.content, (path, params)
         for name in HEADERS_THAT_MATTER:
             assert fast.headers.get(name) == slow.headers.get(name), (path, params, name)
+        if fast.status_code != 200:
+            continue
+        # the same entity tag, the same 304 (no body), the same HEAD
+        etag = fast.headers["etag"]
+        for method, extra in (
+            ("GET", {"If-None-Match": etag}),
+            ("GET", {"If-None-Match": f'"x", W/{etag}'}),
+            ("HEAD", {}),
+            ("GET", {"If-None-Match": '"stale"'}),
+        ):
+            fast = await c.request(method, path, params=params, headers={**headers, **extra})
+            slow = await routed.request(method, path, params=params, headers={**headers, **extra})
+            assert fast.status_code == slow.status_code, (method, path, extra)
+            assert fast.content == slow.content, (method, path, extra)
+            for name in HEADERS_THAT_MATTER:
+                assert fast.headers.get(name) == slow.headers.get(name), (method, path, extra, name)
+            if "If-None-Match" in extra and extra["If-None-Match"] != '"stale"':
+                assert fast.status_code == 304 and fast.content == b"" and fast.headers["etag"] == etag
+            elif method == "HEAD":
+                assert fast.status_code == 200 and fast.content == b"" and fast.headers["etag"] == etag
 
 
 def test_the_fast_route_sits_on_the_repository_never_the_router():

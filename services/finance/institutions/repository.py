@@ -21,6 +21,10 @@ async def create(session: AsyncSession, values: dict) -> Institution | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def get(session: AsyncSession, code: str) -> Institution | None:
+    return (await session.execute(select(Institution).where(Institution.code == code))).scalar_one_or_none()
+
+
 async def list_institutions(session: AsyncSession, params: PageParams, kind: str | None) -> list[Institution]:
     stmt = select(Institution)
     if kind:

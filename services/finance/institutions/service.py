@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_change
+from services.common.errors import NotFound
 from services.finance.errors import InstitutionExists
 from services.finance.institutions import repository
 from services.finance.institutions.models import Institution
@@ -23,3 +24,10 @@ async def register(session: AsyncSession, principal: Principal, body: Institutio
         Change("created", "institution", row.code, None, InstitutionOut.model_validate(row).model_dump()),
     )
     return row
+
+
+async def get(session: AsyncSession, code: str) -> InstitutionOut:
+    row = await repository.get(session, code)
+    if row is None:
+        raise NotFound(what="institution", key=code)
+    return InstitutionOut.model_validate(row)

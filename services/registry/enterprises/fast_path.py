@@ -49,5 +49,5 @@ async def _detail(app: Any, scope: dict, code: str) -> bytes | None:
 
 ROUTES = (
     FastRoute("/v1/enterprises", exact("/v1/enterprises"), _list),
-    FastRoute("/v1/enterprises/{credit_code}", _detail_path, _detail),
+    FastRoute("/v1/enterprises/{credit_code}", _detail_path, _detail, conditional=True),
 )

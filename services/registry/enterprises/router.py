@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
+from services.common import conditional
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
+from services.common.conditional import IfMatch, IfNoneMatch
 from services.common.db import DbSession
 from services.common.errors import (
     ExportsBusy,
     Forbidden,
     InvalidCursor,
     NotFound,
+    PreconditionFailed,
     QueryTooBroad,
     RegionOutOfScope,
     Required,
@@ -144,24 +147,32 @@ async def list_rules(principal: DirectoryReader) -> RuleSetOut:
     responses=responses(Forbidden, RegionOutOfScope, NotFound, QueryTooBroad, *INVALID_CREDIT_CODE),
 )
 async def get_enterprise(
-    credit_code: PathCreditCode, principal: DirectoryReader, reads: CallerReads
+    credit_code: PathCreditCode,
+    principal: DirectoryReader,
+    reads: CallerReads,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Current size class, scale status, active titles and pool tier included. Outside the caller's
-    region: 404."""
+    region: 404. With `ETag`; `If-None-Match` with it: 304 while nothing changed."""
     row = await service.detail(reads, principal, credit_code)
-    return Response(schemas.detail_json(row, principal), media_type="application/json")
+    return conditional.json_answer(schemas.detail_json(row, principal), if_none_match)
 
 
 @router.patch(
     "/enterprises/{credit_code}",
     summary="Change an enterprise's registered facts",
-    responses=responses(Forbidden, RegionOutOfScope, NotFound, Required, *INVALID_CREDIT_CODE),
+    response_model=EnterpriseOut,
+    responses=responses(
+        Forbidden, RegionOutOfScope, NotFound, Required, PreconditionFailed, *INVALID_CREDIT_CODE
+    ),
 )
 async def patch_enterprise(
     credit_code: PathCreditCode,
     body: EnterprisePatch,
     session: DbSession,
     principal: Manager,
-    response: Response,
-) -> EnterpriseOut:
-    return await service.patch(session, principal, credit_code, body)
+    if_match: IfMatch = None,
+) -> Response:
+    """With `If-Match` (the detail's `ETag`): 412 `precondition_failed` when the record changed
+    since, nothing written. The answer is the new detail record with its `ETag`."""
+    return conditional.tagged_json(await service.patch(session, principal, credit_code, body, if_match))

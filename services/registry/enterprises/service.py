@@ -18,12 +18,19 @@ from services.common.batch import (
     run_batch,
 )
 from services.common.changes import Change, record_changes
+from services.common.conditional import require_match
 from services.common.errors import NotFound, Required
 from services.common.readpool import Reader
 from services.common.scope import RegionScope
 from services.common.types import TEXT_ERROR_TYPES
 from services.registry.enterprises import repository as repo
-from services.registry.enterprises.schemas import EnterpriseCreate, EnterpriseOut, EnterprisePatch, item
+from services.registry.enterprises.schemas import (
+    EnterpriseCreate,
+    EnterpriseOut,
+    EnterprisePatch,
+    detail_json,
+    item,
+)
 from services.registry.errors import EnterpriseExists
 
 SCHEMA = "registry"
@@ -111,11 +118,15 @@ async def require_visible(session: AsyncSession, principal: Principal, code: str
 
 
 async def patch(
-    session: AsyncSession, principal: Principal, code: str, body: EnterprisePatch
-) -> EnterpriseOut:
+    session: AsyncSession, principal: Principal, code: str, body: EnterprisePatch, if_match: str | None = None
+) -> bytes:
+    """The change, and the detail record after it (the bytes the detail GET answers this caller).
+    `If-Match` is compared with the record as it stands once the row is locked."""
     current = await repo.lock_visible(session, principal, code)
     if current is None:
         raise NotFound(what="enterprise", key=code)
+    if if_match is not None:
+        require_match(if_match, detail_json(await repo.get(session, principal, code), principal))
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()}
     for required in ("name", "region_code", "industry_code"):
         if required in changes and changes[required] is None:
@@ -132,7 +143,7 @@ async def patch(
             principal,
             [Change("updated", "enterprise", code, {k: before[k] for k in changed}, changed)],
         )
-    return to_out(await repo.get(session, principal, code))
+    return detail_json(await repo.get(session, principal, code), principal)
 
 
 def _batch(principal: Principal) -> BatchSpec:

@@ -4,8 +4,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from services.common.conditional import IfMatch, IfNoneMatch, json_answer, representation, tagged_json
 from services.common.db import DbSession
-from services.common.errors import Forbidden, InvalidCursor, NotFound, RegionOutOfScope, Required, responses
+from services.common.errors import (
+    Forbidden,
+    InvalidCursor,
+    NotFound,
+    PreconditionFailed,
+    RegionOutOfScope,
+    Required,
+    responses,
+)
 from services.common.pagination import Page, Pagination
 from services.common.scope import RegionScope
 from services.common.types import RegionPrefix
@@ -43,18 +52,28 @@ async def list_parks(
     return Page(items=[service.to_out(p, n) for p, n in rows], next_cursor=cursor)
 
 
-@router.get("/parks/{park_id}", summary="One park", responses=responses(Forbidden, NotFound))
-async def get_park(park_id: ParkId, session: DbSession, principal: Manager) -> ParkOut:
-    return await service.get(session, principal, park_id)
+@router.get(
+    "/parks/{park_id}", summary="One park", response_model=ParkOut, responses=responses(Forbidden, NotFound)
+)
+async def get_park(
+    park_id: ParkId, session: DbSession, principal: Manager, if_none_match: IfNoneMatch = None
+) -> Response:
+    """With `ETag`; `If-None-Match` with it: 304 while nothing changed."""
+    return json_answer(representation(await service.get(session, principal, park_id)), if_none_match)
 
 
 @router.patch(
     "/parks/{park_id}",
     summary="Change a park (rating, demo base, …)",
-    responses=responses(Forbidden, RegionOutOfScope, NotFound, ParkExists, Required),
+    response_model=ParkOut,
+    responses=responses(Forbidden, RegionOutOfScope, NotFound, ParkExists, Required, PreconditionFailed),
 )
-async def patch_park(park_id: ParkId, body: ParkPatch, session: DbSession, principal: Manager) -> ParkOut:
-    return await service.patch(session, principal, park_id, body)
+async def patch_park(
+    park_id: ParkId, body: ParkPatch, session: DbSession, principal: Manager, if_match: IfMatch = None
+) -> Response:
+    """With `If-Match` (the park's `ETag`): 412 `precondition_failed` when it changed since,
+    nothing written. The answer is the park after the change, with its `ETag`."""
+    return tagged_json(representation(await service.patch(session, principal, park_id, body, if_match)))
 
 
 @router.put(

@@ -4,6 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
+from services.common.conditional import representation, require_match
 from services.common.errors import NotFound, Required, unique_conflict
 from services.common.scope import RegionScope
 from services.registry.enterprises import repository as enterprises
@@ -50,10 +51,15 @@ async def get(session: AsyncSession, principal: Principal, park_id: int) -> Park
     return to_out(park, await repo.tenants_now(session, park_id))
 
 
-async def patch(session: AsyncSession, principal: Principal, park_id: int, body: ParkPatch) -> ParkOut:
+async def patch(
+    session: AsyncSession, principal: Principal, park_id: int, body: ParkPatch, if_match: str | None = None
+) -> ParkOut:
+    """`If-Match` is compared with the park as it stands once its row is locked."""
     park = await repo.get(session, principal, park_id, lock=True)
     if park is None:
         raise NotFound(what="park", key=str(park_id))
+    if if_match is not None:
+        require_match(if_match, representation(to_out(park, await repo.tenants_now(session, park_id))))
     changes = body.model_dump(exclude_unset=True)
     for required in ("name", "region_code", "national_demo_base"):
         if required in changes and changes[required] is None:

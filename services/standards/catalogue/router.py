@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import StringConstraints
 
 from services.common.auth import CurrentPrincipal, Principal, require_kind
+from services.common.conditional import IfMatch, IfNoneMatch, json_answer, representation, tagged_json
 from services.common.db import DbSession
-from services.common.errors import Forbidden, InvalidCursor, NotFound, Required, responses
+from services.common.errors import Forbidden, InvalidCursor, NotFound, PreconditionFailed, Required, responses
 from services.common.pagination import Page, Pagination
 from services.common.types import CreditCode, text
 from services.standards.catalogue import service
@@ -87,21 +88,30 @@ async def add_drafter(
 @router.get(
     "/v1/standards/{code:path}",
     summary="One standard by number",
+    description="With `ETag`; `If-None-Match` with it: 304 while nothing changed.",
+    response_model=StandardOut,
     responses=responses(NotFound, InvalidStandardCode),
 )
-async def get_standard(code: CodePath, session: DbSession, principal: CurrentPrincipal) -> StandardOut:
-    return await service.get(session, code)
+async def get_standard(
+    code: CodePath, session: DbSession, principal: CurrentPrincipal, if_none_match: IfNoneMatch = None
+) -> Response:
+    return json_answer(representation(await service.get(session, code)), if_none_match)
 
 
 @router.patch(
     "/v1/standards/{code:path}",
     summary="Change a standard (title, level, status, publication date, adoption)",
-    responses=responses(Forbidden, NotFound, InvalidStandardCode, LevelMismatch, Required),
+    description="With `If-Match` (the standard's `ETag`): 412 `precondition_failed` when it changed "
+    "since, nothing written. The answer is the standard after the change, with its `ETag`.",
+    response_model=StandardOut,
+    responses=responses(
+        Forbidden, NotFound, InvalidStandardCode, LevelMismatch, Required, PreconditionFailed
+    ),
 )
 async def update_standard(
-    code: CodePath, body: StandardPatch, session: DbSession, principal: Writer
-) -> StandardOut:
-    return await service.patch(session, principal, code, body)
+    code: CodePath, body: StandardPatch, session: DbSession, principal: Writer, if_match: IfMatch = None
+) -> Response:
+    return tagged_json(representation(await service.patch(session, principal, code, body, if_match)))
 
 
 @router.get(

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
+from services.common.conditional import representation, require_match
 from services.common.errors import NotFound, Required
 from services.common.pagination import PageParams, page_of
 from services.standards.catalogue import repository as repo
@@ -77,13 +78,19 @@ async def get(session: AsyncSession, raw_code: str) -> StandardOut:
 
 
 async def patch(
-    session: AsyncSession, principal: Principal, raw_code: str, body: StandardPatch
+    session: AsyncSession,
+    principal: Principal,
+    raw_code: str,
+    body: StandardPatch,
+    if_match: str | None = None,
 ) -> StandardOut:
+    """`If-Match` is compared with the standard as it stands once its row is locked."""
     code = _code_from_path(raw_code)
     s = await repo.get_by_code(session, code, for_update=True)
     if s is None:
         raise NotFound(what="standard", key=code)
     before = to_out(s)
+    require_match(if_match, representation(before))
     values = {}
     fields = body.model_fields_set
     for f in ("level", "title", "status"):

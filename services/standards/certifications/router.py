@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from services.common.auth import CurrentPrincipal, Principal, require_kind
 from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
+from services.common.conditional import IfNoneMatch, json_answer, representation
 from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, NotFound, responses
 from services.common.http import json_data_response
@@ -117,10 +118,17 @@ async def certification_history(
 @router.get(
     "/v1/certifications/{certificate_no:path}",
     summary="One certificate in your scope",
-    description="409 when the number exists at several bodies in your scope and no `certifier` is given.",
+    description="409 when the number exists at several bodies in your scope and no `certifier` is given. "
+    "With `ETag`; `If-None-Match` with it: 304 while nothing changed.",
+    response_model=CertificateOut,
     responses=responses(Forbidden, NotFound, AmbiguousCertificateNo),
 )
 async def get_certification(
-    certificate_no: CertificateNoPath, session: DbSession, principal: Reader, certifier: CertifierQuery = None
-) -> CertificateOut:
-    return await service.get(session, principal, certificate_no, certifier)
+    certificate_no: CertificateNoPath,
+    session: DbSession,
+    principal: Reader,
+    certifier: CertifierQuery = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    found = await service.get(session, principal, certificate_no, certifier)
+    return json_answer(representation(found), if_none_match)

@@ -47,4 +47,4 @@ async def _verify(app: Any, scope: dict, number: str) -> bytes | None:
     return encode(holders(rows, today_shanghai())) if rows else None
 
 
-ROUTES = (FastRoute(VERIFY_PATH, _plain_number, _verify),)
+ROUTES = (FastRoute(VERIFY_PATH, _plain_number, _verify, conditional=True),)

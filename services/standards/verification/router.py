@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from services.common.conditional import IfNoneMatch, json_answer
 from services.common.errors import QueryTooBroad, responses
 from services.common.readpool import Reads
 from services.standards.certifications.schemas import CertificateNoParam, CertifierParam
@@ -26,7 +27,8 @@ VERIFY_PATH = schemas.VERIFY_PATH
         "the same one. `?certifier=` narrows to that body's. Each record has exactly the public "
         "fields; `status` is the effective status: `expired` from the day after `expires_on` "
         "(Asia/Shanghai) unless the body revoked or cancelled it. A number no body holds (or the "
-        "named body does not) is a 404 problem."
+        "named body does not) is a 404 problem. With `ETag`; `If-None-Match` with it: 304 while "
+        "nothing changed."
     ),
     response_model=Verification,
     responses=responses(CertificateNotFound, QueryTooBroad),
@@ -37,9 +39,10 @@ async def verify_certificate(
     certifier: Annotated[
         CertifierParam | None, Query(description="Only this certification body's certificate")
     ] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     # Built as plain data and serialised once; the response model documents it.
-    return _json(await service.verify(reads, certificate_no, certifier))
+    return json_answer(service.encode(await service.verify(reads, certificate_no, certifier)), if_none_match)
 
 
 @router.post(
