@@ -13,6 +13,11 @@ measured — else an aiohttp load generator in this process; batches with aiohtt
    throughputs and ratio per round, the median round's latency p50/p99 and what the gateway adds;
 2. a 5,000-loan `POST /v1/loans/batch` (fresh loan refs each round): direct vs gateway, median of
    rounds, ratio. The direct call is the baseline (the raw service in the same run).
+3. compression (gateway/compression.py) over `--compress-enterprises` generated enterprises
+   (20,000 at scale 1): a list page of 50 and of 500, one enterprise (under 1 KiB: sent as it
+   is), the CSV and the XLSX export of a city, each through the gateway with `Accept-Encoding:
+   identity` (the baseline, same run), `gzip` and `br`: bytes on the wire and the gateway
+   process's CPU per request (/proc), medians of `--compress-runs` runs.
 Goals (issue 6): GET ratio ≥ 0.65, batch ratio ≥ 0.9.
 """
 
@@ -119,6 +124,79 @@ async def post_batch(url: str, headers: dict, body: dict) -> tuple[float, int]:
         ) as r:
             await r.read()
             return time.perf_counter() - t0, r.status
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def wire_get(session: aiohttp.ClientSession, url: str, headers: dict) -> tuple[int, int]:
+    """Status and the body's size as sent (aiohttp does not decode: auto_decompress=False)."""
+    async with session.get(url, headers=headers) as r:
+        body = await r.read()
+        return r.status, len(body)
+
+
+async def measure_compression(args, gw: str, gateway_pid: int, key: str, conn_url: str) -> None:
+    from services.registry.seed import generate
+
+    count = max(2_000, int(args.compress_enterprises * args.scale))
+    conn = await asyncpg.connect(plain_url(conn_url))
+    try:
+        if await conn.fetchval("SELECT count(*) FROM registry.enterprises") < count:
+            await generate(conn, count)
+        one = await conn.fetchval("SELECT credit_code FROM registry.enterprises ORDER BY credit_code LIMIT 1")
+        city = await conn.fetchval(
+            "SELECT left(region_code, 4) FROM registry.enterprises GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        )
+        in_city = await conn.fetchval(
+            "SELECT count(*) FROM registry.enterprises WHERE region_code LIKE $1 || '%'", city
+        )
+    finally:
+        await conn.close()
+    targets = [
+        ("list, 50 items", "/registry/v1/enterprises?limit=50", 40),
+        ("list, 500 items", "/registry/v1/enterprises?limit=500", 10),
+        ("one enterprise", f"/registry/v1/enterprises/{one}", 40),
+        (f"CSV export, {in_city:,} rows", f"/registry/v1/enterprises/export?region={city}&format=csv", 2),
+        (f"XLSX export, {in_city:,} rows", f"/registry/v1/enterprises/export?region={city}&format=xlsx", 1),
+    ]
+    codings = ("identity", "gzip", "br")
+    print(
+        f"compression — {count:,} enterprises; gateway CPU per request (its process, /proc), "
+        f"bytes as sent; median of {args.compress_runs} runs, codings interleaved"
+    )
+    session = aiohttp.ClientSession(auto_decompress=False, timeout=aiohttp.ClientTimeout(total=600))
+    try:
+        for label, path, n in targets:
+            per: dict[str, list[tuple[float, int, float]]] = {c: [] for c in codings}
+            for run in range(args.compress_runs + 1):  # run 0 warms up
+                for coding in codings:
+                    headers = {"Authorization": f"Bearer {key}", "Accept-Encoding": coding}
+                    cpu0, t0 = process_cpu_s(gateway_pid), time.perf_counter()
+                    size = 0
+                    for _ in range(n):
+                        status, size = await wire_get(session, gw + path, headers)
+                        assert status == 200, (path, status)
+                    wall = (time.perf_counter() - t0) / n
+                    cpu = (process_cpu_s(gateway_pid) - cpu0) / n
+                    if run:
+                        per[coding].append((cpu, size, wall))
+            base_cpu = statistics.median(c for c, _, _ in per["identity"])
+            base_size = per["identity"][0][1]
+            print(f"  {label}:")
+            for coding in codings:
+                cpu = statistics.median(c for c, _, _ in per[coding])
+                wall = statistics.median(w for _, _, w in per[coding])
+                size = per[coding][0][1]
+                print(
+                    f"    {coding:8s} {size:>11,} B ({size / base_size:5.3f})  gateway CPU {cpu * 1000:8.2f} ms "
+                    f"(+{(cpu - base_cpu) * 1000:7.2f})  wall {wall * 1000:8.1f} ms"
+                )
+    finally:
+        await session.close()
 
 
 def main(args) -> None:
@@ -253,6 +331,11 @@ async def measure(args, url: str, services: list[processes.Service]) -> None:
                 f"(adds {g1.p50_ms - d1.p50_ms:.2f} ms), p99 {d1.p99_ms:.2f} / {g1.p99_ms:.2f} ms"
             )
 
+        if not args.skip_compression:
+            await measure_compression(args, gw, services[-1].proc.pid, official.key, url)
+        if args.skip_batch:
+            return
+
         size = max(100, int(5000 * min(1.0, args.scale)))
         rounds = args.rounds
         direct_fin = f"http://127.0.0.1:{ports['finance']}"
@@ -289,4 +372,8 @@ if __name__ == "__main__":
     parser.add_argument("--gateway-workers", type=int, default=1)
     parser.add_argument("--skip-get", action="store_true", help="only the batch comparison")
     parser.add_argument("--get-rounds", type=int, default=3, help="direct/gateway GET run pairs (median)")
+    parser.add_argument("--skip-batch", action="store_true", help="no batch comparison")
+    parser.add_argument("--skip-compression", action="store_true", help="no compression figures")
+    parser.add_argument("--compress-enterprises", type=int, default=20_000, help="at scale 1")
+    parser.add_argument("--compress-runs", type=int, default=5, help="runs per coding (median)")
     main(parser.parse_args())

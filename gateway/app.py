@@ -11,12 +11,13 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from gateway.auth import Authenticator
 from gateway.clients.router import router as clients_router
+from gateway.compression import CompressionMiddleware
 from gateway.core import Gateway
+from gateway.cors import CorsHeaders, CorsPolicy, Preflights
 from gateway.openapi import MergedOpenApi
 from gateway.profile.router import router as profile_router
 from gateway.progress.router import router as progress_router
@@ -24,8 +25,10 @@ from gateway.proxy import ProxyMiddleware
 from gateway.settings import GatewaySettings, get_gateway_settings
 from services.common.app import NO_OTEL, VERSION, operation_id
 from services.common.db import bind_database, create_engine
+from services.common.docs import install_docs
 from services.common.errors import install_error_handlers
 from services.common.gc_tuning import freeze_startup_objects
+from services.common.head import HeadMiddleware
 from services.common.health import router as health_router
 from services.common.logging import configure_logging
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -54,10 +57,12 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     async def lifespan(app: FastAPI):
         await gateway.upstreams.start()
         await authenticator.start(settings.database_url)
+        merged.refresh_soon()  # the services' documents, and the methods of their paths
         freeze_startup_objects()
         try:
             yield
         finally:
+            await merged.stop()
             await authenticator.stop()
             await gateway.upstreams.close()
             await engine.dispose()
@@ -90,18 +95,24 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
 
     merged = MergedOpenApi(gateway, app.openapi)
     app.state.openapi = merged
+    gateway.routes.refresh = merged.refresh_soon
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi_json() -> JSONResponse:
         return JSONResponse(await merged.document())
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="eaglet API")
+    install_docs(app, "eaglet API")
 
-    # Outermost last: request context (request id, access log, metrics) wraps everything; the
-    # proxy sits in front of the router so forwarded calls never touch FastAPI routing.
+    # Outermost last. The CORS headers go on every answer, the request context's own (a 500, an
+    # invalid path) too; inside it (request id, access log, metrics) preflights are answered,
+    # then compression wraps every body; the proxy sits in front of the router so forwarded
+    # calls never touch FastAPI routing, and a HEAD of the gateway's own routes is their GET.
+    cors = CorsPolicy(gw_settings.cors.allowed(settings.env), gw_settings.cors.max_age_s)
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(ProxyMiddleware, gateway=gateway)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CompressionMiddleware, min_bytes=gw_settings.compress_min_bytes)
+    app.add_middleware(Preflights, policy=cors)
     app.add_middleware(RequestContextMiddleware, service="gateway")
+    app.add_middleware(CorsHeaders, policy=cors)
     return app

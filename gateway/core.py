@@ -12,6 +12,7 @@ from gateway import policy
 from gateway.auth import Authenticator, Caller
 from gateway.principal import PrincipalSigner
 from gateway.ratelimit import Decision, RateLimiter
+from gateway.routes import RouteTable
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstreams
 from services.common.context import client_id_var
@@ -34,6 +35,7 @@ class Gateway:
         self.upstreams = Upstreams.from_settings(settings, gw.upstream)
         self.signer = PrincipalSigner(settings)
         self.addresses = ClientAddresses(gw.trusted_proxies)
+        self.routes = RouteTable(gw.openapi_max_age_s)
 
     def client_address(self, scope) -> ClientAddress:
         return self.addresses.of(scope)

@@ -48,6 +48,15 @@ ClientDisconnected = NamedProblem(
     detail="the client went away while sending the body",
 )
 
+# A browser's preflight from a page whose origin is not configured (gateway.cors): answered
+# without any CORS header, so the browser refuses the call it was asking about.
+OriginNotAllowed = NamedProblem(
+    403,
+    "origin_not_allowed",
+    "a cross-origin preflight from an origin the gateway is not configured for (EAGLET_CORS__ORIGINS)",
+    detail="cross-origin calls from this origin are not allowed",
+)
+
 # What the front door may answer before or instead of a route: credentials (401), the policy
 # (403: a route behind it only), the rate limit (429, per caller or per IP).
 ADMISSION = (*CREDENTIALS, NoEagletRole, NoEagletRegion, Forbidden, RateLimited)

@@ -11,10 +11,11 @@ import logging
 import time
 from typing import Any
 
+import aiohttp
+
 from gateway import policy
 from gateway.core import Gateway
 from gateway.errors import ADMISSION, UPSTREAM
-from gateway.upstream import UpstreamError
 from services.common.errors import Forbidden, add_problem
 
 log = logging.getLogger("eaglet.gateway.openapi")
@@ -112,28 +113,34 @@ class MergedOpenApi:
         self.specs: dict[str, dict | None] = {name: None for name in gw.upstreams}
         self.merged: dict | None = None
         self.last_try = 0.0
+        self.fetched_at = 0.0  # when every service's document was last fetched (monotonic)
         self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Task | None = None
 
     async def _fetch(self, service: str) -> dict | None:
+        # Straight on the upstream's session, past its breaker: fetched in the background (at
+        # start, and when the route table finds it missing or old), a document is nobody's call,
+        # and its failures must not open the circuit for the callers (nor an open one keep the
+        # document from being fetched).
         up = self.gw.upstreams[service]
+        assert up.session is not None
         try:
-            resp = await up.open(
-                "GET", up.url("/openapi.json"), {"Accept": "application/json"}, None, retryable=False
-            )
-            try:
+            async with up.session.get(
+                up.url("/openapi.json"), headers={"Accept": "application/json"}, allow_redirects=False
+            ) as resp:
                 if resp.status != 200:
                     return None
                 return await resp.json(content_type=None)
-            finally:
-                resp.release()
-        except (UpstreamError, ValueError, TimeoutError, OSError) as e:
+        except (aiohttp.ClientError, ValueError, TimeoutError, OSError) as e:
             log.warning("openapi of %s unavailable: %s", service, e)
             return None
 
     async def document(self) -> dict:
+        now = time.monotonic()
+        if self.merged is not None and now - self.fetched_at > self.gw.gw.openapi_max_age_s:
+            self.forget()  # a service may have been deployed with other routes since
         if self.merged is not None and all(self.specs.values()):
             return self.merged
-        now = time.monotonic()
         if self.merged is not None and now - self.last_try < self.gw.gw.openapi_refresh_s:
             return self.merged
         async with self._lock:
@@ -143,6 +150,9 @@ class MergedOpenApi:
                 fetched = await asyncio.gather(*(self._fetch(s) for s in missing))
                 for s, spec in zip(missing, fetched, strict=True):
                     self.specs[s] = spec
+                    self.gw.routes.load(s, spec)
+                if all(self.specs.values()):
+                    self.fetched_at = time.monotonic()
                 self.merged = merge(self.own(), self.specs)
         return self.merged
 
@@ -150,3 +160,16 @@ class MergedOpenApi:
         """Fetch every service's document again on the next request (after a deploy)."""
         self.specs = {name: None for name in self.specs}
         self.merged = None
+
+    def refresh_soon(self) -> None:
+        """Build the document (and the route table) in the background, unless that is running."""
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.get_running_loop().create_task(self.document())
+
+    async def stop(self) -> None:
+        if self._refreshing is not None and not self._refreshing.done():
+            self._refreshing.cancel()
+            try:
+                await self._refreshing
+            except (asyncio.CancelledError, Exception):
+                pass

@@ -107,6 +107,7 @@ class ProxyMiddleware:
         service, _, rest = path[1:].partition("/")
         rest = "/" + rest
         method: str = scope["method"]
+        gw.routes.check(service, method, rest, path)  # a wrong method: 405, before credentials
         rule = policy.match(service, method, rest)
         if rule is None:
             raise NotFound(f"no route for {method} {path}")

@@ -6,6 +6,9 @@
   ``EAGLET_RATES__BURST_S=2`` (bucket size in seconds of rate); failed authentications per IP
   ``EAGLET_RATES__AUTH_FAILURES_PER_IP=1`` with a bucket of ``…__AUTH_FAILURES_BURST=20``.
 - ``EAGLET_TRUSTED_PROXIES=10.0.0.0/8,192.168.1.5``: proxies whose ``X-Forwarded-For`` counts.
+- ``EAGLET_CORS__ORIGINS='["https://portal.example.cn"]'``: origins browsers may call from
+  (``EAGLET_ENV=dev``: the local dev servers by default), ``EAGLET_CORS__MAX_AGE_S=600``.
+- ``EAGLET_COMPRESS_MIN_BYTES=1024``: smallest response compressed.
 - ``EAGLET_UPSTREAM__CONNECT_TIMEOUT_S``, ``…__READ_TIMEOUT_S``, ``…__BREAKER_FAILURES``,
   ``…__BREAKER_OPEN_S``, ``…__RETRIES``; per service read timeouts in ``…__READ_TIMEOUTS``;
   the aggregates' deadline ``EAGLET_UPSTREAM__AGGREGATE_DEADLINE_S=3``.
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Annotated
 
@@ -77,12 +81,51 @@ class UpstreamSettings(BaseModel):
     buffer_body_bytes: int = 256 * 1024
 
 
+# The front-ends' origins in development (Vite's and the usual React/Next dev servers' ports).
+DEV_ORIGINS = ("http://localhost:5173", "http://localhost:3000")
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$")
+
+
+class CorsSettings(BaseModel):
+    """Browsers' cross-origin calls (gateway/cors.py)."""
+
+    # Origins whose pages may call the API (`scheme://host[:port]`, a JSON list). Unset: none, or
+    # DEV_ORIGINS with EAGLET_ENV=dev. `[]` turns them off in dev too.
+    origins: list[str] | None = None
+    # How long a browser may keep a preflight's answer (seconds; browsers cap it: Chromium at 2 h).
+    max_age_s: int = 600
+
+    @field_validator("origins")
+    @classmethod
+    def _serialised_origins(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        out = []
+        for origin in v:
+            o = origin.strip().lower()
+            if not _ORIGIN.match(o):
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host[:port], no path, no trailing slash, no '*'"
+                )
+            out.append(o)
+        return out
+
+    def allowed(self, env: str) -> frozenset[str]:
+        if self.origins is not None:
+            return frozenset(self.origins)
+        return frozenset(DEV_ORIGINS) if env == "dev" else frozenset()
+
+
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EAGLET_", env_nested_delimiter="__", extra="ignore")
 
     oidc: OidcSettings = OidcSettings()
     rates: RateSettings = RateSettings()
     upstream: UpstreamSettings = UpstreamSettings()
+    cors: CorsSettings = CorsSettings()
+    # Responses of at least this many bytes are compressed for a client that accepts it
+    # (gateway/compression.py); smaller ones gain less than the header costs.
+    compress_min_bytes: int = 1024
     # Proxies in front of the gateway whose X-Forwarded-For is believed (IPs or CIDRs, comma
     # separated or a JSON list). Default none: the client is the direct peer, whatever it writes.
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
@@ -94,6 +137,10 @@ class GatewaySettings(BaseSettings):
     last_used_every_s: float = 60.0
     # How often a missing service's OpenAPI is fetched again for the merged document.
     openapi_refresh_s: float = 5.0
+    # How long a service's fetched document (and the methods the gateway knows it serves on each
+    # path, gateway/routes.py) is kept before it is fetched again: a deploy's new routes are
+    # known within this.
+    openapi_max_age_s: float = 60.0
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from services.common.auth import CurrentPrincipal
 from services.common.db import bind_database, create_engine
+from services.common.docs import install_docs
 from services.common.errors import install_error_handlers
 from services.common.fast_path import FastPathMiddleware, FastRoute
 from services.common.gc_tuning import freeze_startup_objects
@@ -86,6 +87,8 @@ def create_service_app(
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
         telemetry=NO_OTEL,
+        docs_url=None,  # FastAPI's pages load their assets from a CDN: services.common.docs
+        redoc_url=None,
         # A path with a trailing slash is another path: a 404 problem, not a 307 whose Location
         # names this process's own (internal) address.
         redirect_slashes=False,
@@ -95,6 +98,7 @@ def create_service_app(
     bind_database(app, engine)
 
     install_error_handlers(app)
+    install_docs(app, title)
     app.include_router(health_router)
     app.include_router(whoami_router)
     for router in routers:

@@ -47,3 +47,6 @@ class HeadMiddleware:
         except (_HeadDone, ClientDisconnect):
             if not finished:
                 raise
+        finally:
+            if "route" in inner:  # the metrics and the access log name the GET's route
+                scope["route"] = inner["route"]

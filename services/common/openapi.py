@@ -11,6 +11,9 @@ for every operation they apply to (the problems themselves are defined in servic
   be read as JSON text at all (bytes that are not UTF-8: FastAPI's "error parsing the body"), 415
   ``unsupported_media_type`` when it is sent as another media type than JSON, and 413
   ``payload_too_large`` when the body exceeds the body limit (``BodyLimitMiddleware``);
+- an operation with parameters answers 431 ``headers_too_large`` when its request line and headers
+  exceed 16 KiB (the kit's HTTP protocol, ``services.common.server``: a long query or header
+  value of 4-byte characters, percent-encoded, passes that before its own length limit);
 - an operation with a path parameter answers 400 ``invalid_path`` for a path no parameter may hold
   (the path rule, ``services.common.paths``: not UTF-8, dot segments, a final line feed);
 - an operation behind the forwarded principal answers its 401 problems (missing, invalid, expired)
@@ -38,6 +41,7 @@ from services.common.errors import (
     PROBLEM_CODES,
     AlreadyExists,
     BadRequest,
+    HeadersTooLarge,
     InvalidPath,
     MalformedJson,
     NamedProblem,
@@ -90,6 +94,8 @@ def kit_problems(method: str, op: dict[str, Any], writes: bool = False) -> list[
         out.append(InvalidPath)
     if params or "requestBody" in op:
         out.append(ValidationFailed)
+    if params:
+        out.append(HeadersTooLarge)
     if "requestBody" in op:
         out += [MalformedJson, BadRequest, UnsupportedMediaType, PayloadTooLarge]
     if any(PRINCIPAL_SCHEME in s for s in op.get("security", ())):
