@@ -130,3 +130,40 @@ async def changes_after(
         raise ValueError(f"unknown schema: {schema!r}")
     xid, seq = after if after is not None else (0, 0)  # below every transaction id and identity
     return await conn.fetch(_AFTER.format(schema=schema), xid, seq, limit)
+
+
+# Where a reader without a cursor starts: just before the first row written at or after `since`
+# (the index on occurred_at finds it), counting only rows below the snapshot's xmin — a row of a
+# transaction still running sorts after that position whenever it commits. When no such row
+# exists, the position after the last row below xmin. One statement, so both answers come from
+# one snapshot. Rows are in (xid, seq) order and times are their transactions' start times, so
+# the start is exact up to the transactions running across `since` itself.
+_START = """
+WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+first AS (
+    SELECT c.xid, c.seq - 1 AS seq FROM {schema}.changes c, snap
+    WHERE c.occurred_at >= $1 AND c.xid < snap.xmin
+    ORDER BY c.occurred_at, c.xid, c.seq
+    LIMIT 1
+),
+last AS (
+    SELECT c.xid, c.seq FROM {schema}.changes c, snap
+    WHERE c.xid < snap.xmin
+    ORDER BY c.xid DESC, c.seq DESC
+    LIMIT 1
+)
+SELECT first.xid AS first_xid, first.seq AS first_seq, last.xid AS last_xid, last.seq AS last_seq
+FROM (SELECT) one LEFT JOIN first ON true LEFT JOIN last ON true
+"""
+
+
+async def changes_start(conn: asyncpg.Connection, schema: str, since: datetime) -> tuple[int, int]:
+    """The `changes_after` cursor from which the rows written since `since` are read."""
+    if schema not in SCHEMAS:
+        raise ValueError(f"unknown schema: {schema!r}")
+    row = await conn.fetchrow(_START.format(schema=schema), since)
+    if row["first_xid"] is not None:
+        return row["first_xid"], row["first_seq"]
+    if row["last_xid"] is not None:
+        return row["last_xid"], row["last_seq"]
+    return 0, 0
