@@ -4,6 +4,8 @@ Every error a route can return is documented. Some come from the kit's machinery
 the route's own code, so the route cannot be expected to list them; they are added here, once,
 for every operation they apply to (the problems themselves are defined in services.common.errors):
 
+- every operation answers 431 ``headers_too_large`` when its request line and header fields
+  exceed the server's bound (``services.common.server``: a long query string is enough);
 - an operation with parameters or a body answers 422 ``validation_failed`` with a pointer per
   field (FastAPI's request validation; malformed JSON in valid text included);
 - an operation with a request body answers 400 ``bad_request`` when the body cannot be read as
@@ -36,6 +38,7 @@ from services.common.errors import (
     PROBLEM_CODES,
     AlreadyExists,
     BadRequest,
+    HeadersTooLarge,
     InvalidPath,
     NamedProblem,
     PayloadTooLarge,
@@ -81,7 +84,7 @@ def _units_of_work(app: FastAPI) -> set[str]:
 def kit_problems(method: str, op: dict[str, Any], writes: bool = False) -> list[NamedProblem]:
     """The kit's own answers that apply to an operation."""
     params = op.get("parameters", ())
-    out: list[NamedProblem] = []
+    out: list[NamedProblem] = [HeadersTooLarge]
     if any(p.get("in") == "path" for p in params):
         out.append(InvalidPath)
     if params or "requestBody" in op:
