@@ -111,7 +111,7 @@ async def record_change(session: AsyncSession, schema: str, actor: Principal, ch
 # will be), and every transaction still to commit has an xid at or above it. So nothing can later
 # appear at or before a cursor the feed handed out, and the cursor resumes exactly.
 _AFTER = """
-SELECT *
+SELECT {columns}
 FROM {schema}.changes
 WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
   AND (xid, seq) > ($1::xid8, $2::bigint)
@@ -120,16 +120,43 @@ LIMIT $3
 """
 
 
+# Every column but the two JSON documents, which are most of a row's bytes.
+HEAD_COLUMNS = (
+    "seq, xid, occurred_at, actor_subject, actor_kind, actor_org, action, entity_type, entity_key, request_id"
+)
+
+
 async def changes_after(
-    conn: asyncpg.Connection, schema: str, after: tuple[int, int] | None, limit: int
+    conn: asyncpg.Connection,
+    schema: str,
+    after: tuple[int, int] | None,
+    limit: int,
+    *,
+    documents: bool = True,
 ) -> list[asyncpg.Record]:
     """The committed changes of `schema` after the cursor `after` = (xid, seq) of the last row
     read (None: from the start), in commit-safe order, at most `limit`; the last row's
-    `(r["xid"], r["seq"])` is the next cursor."""
+    `(r["xid"], r["seq"])` is the next cursor. `documents=False`: without `before` and `after`
+    (`change_documents` reads them for the rows that turn out to be wanted)."""
     if schema not in SCHEMAS:
         raise ValueError(f"unknown schema: {schema!r}")
     xid, seq = after if after is not None else (0, 0)  # below every transaction id and identity
-    return await conn.fetch(_AFTER.format(schema=schema), xid, seq, limit)
+    columns = "*" if documents else HEAD_COLUMNS
+    return await conn.fetch(_AFTER.format(schema=schema, columns=columns), xid, seq, limit)
+
+
+async def change_documents(
+    conn: asyncpg.Connection, schema: str, seqs: list[int]
+) -> dict[int, tuple[str | None, str | None]]:
+    """The `before` and `after` documents (JSON text) of these change rows, by seq."""
+    if schema not in SCHEMAS:
+        raise ValueError(f"unknown schema: {schema!r}")
+    if not seqs:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT seq, before::text, after::text FROM {schema}.changes WHERE seq = ANY($1::bigint[])", seqs
+    )
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 # Where a reader without a cursor starts: just before the first row written at or after `since`

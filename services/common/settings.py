@@ -84,7 +84,7 @@ class EventsSettings(BaseModel):
     retention_days: int = Field(30, gt=0)
     # Change rows one page examines at most, whatever it finds: a caller whose events are rare
     # among other callers' rows gets a short page (maybe empty) and a cursor past what was read.
-    scan_rows: int = Field(5_000, gt=0)
+    scan_rows: int = Field(2_000, gt=0)
 
 
 class ServiceSettings(BaseModel):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,7 +32,8 @@ import asyncpg
 from pydantic import TypeAdapter
 
 from services.common.auth import Principal
-from services.common.events import Catalogue, ChangeRow, Described, changed, segment
+from services.common.events import Catalogue, ChangeRow, Described, changed, decimal, segment
+from services.common.scope import RegionScope
 from services.finance import bulk
 from services.finance.applications.repository import SPEC as APPLICATIONS
 from services.finance.fields import MoneyOut, RateOut
@@ -48,11 +48,12 @@ _RATE = TypeAdapter(RateOut)
 
 def money(v: Any) -> str | None:
     """A stored amount as the lists write it ("1250000.00")."""
-    return None if v is None else _MONEY.dump_python(Decimal(str(v)), mode="json")
+    return None if v is None else _MONEY.dump_python(decimal(v), mode="json")
 
 
 def rate(v: Any) -> str | None:
-    return None if v is None else _RATE.dump_python(Decimal(str(v)), mode="json")
+    """A stored rate as the lists write it ("4.35")."""
+    return None if v is None else _RATE.dump_python(decimal(v), mode="json")
 
 
 Data = Callable[[dict[str, Any]], dict[str, Any]]
@@ -248,15 +249,38 @@ def describe(row: ChangeRow) -> Described | None:
     return Described(f"{kind.prefix}.updated", subject, data, links)
 
 
+def _owners(principal: Principal, kind: Kind, row: ChangeRow, prefix: str) -> bool:
+    """False when the row's key alone shows it is another owner's: a record's key is
+    `<owner>/<ref>`, so the caller's record has a key starting with its code and a `/` (codes may
+    hold a `/` too, so a key that does is then checked on the row itself)."""
+    if principal.kind == "bank" and kind.bank_fixed:
+        return row.entity_key.startswith(prefix)
+    if principal.kind == "guarantor":
+        return kind.guarantor is not None and row.entity_key.startswith(prefix)
+    return True
+
+
+def may_see(principal: Principal, row: ChangeRow) -> bool:
+    if principal.is_admin or principal.kind == "official":
+        return True
+    if principal.kind not in ("bank", "guarantor") or not principal.org:
+        return False
+    return _owners(principal, KINDS[row.entity_type], row, f"{principal.org}/")
+
+
 async def visible(conn: asyncpg.Connection, principal: Principal, rows: list[ChangeRow]) -> list[bool]:
     if principal.is_admin:
         return [True] * len(rows)
-    if principal.kind not in ("bank", "guarantor", "official"):
+    if principal.kind not in ("bank", "guarantor", "official") or (
+        principal.kind != "official" and not principal.org
+    ):
         return [False] * len(rows)
+    prefix = f"{principal.org}/"
     official = principal.kind == "official"
+    candidates = [r for r in rows if _owners(principal, KINDS[r.entity_type], r, prefix)]
     # The facts that can change are read from the stored records, for the rows that need them.
     wanted: dict[str, set[tuple[str, str]]] = {}
-    for row in rows:
+    for row in candidates:
         kind = KINDS[row.entity_type]
         if official or (principal.kind == "bank" and not kind.bank_fixed):
             state = row.after or row.before
@@ -268,8 +292,9 @@ async def visible(conn: asyncpg.Connection, principal: Principal, rows: list[Cha
         kind = KINDS[entity_type]
         columns = ["borrower_region"] + ([kind.bank] if kind.bank and not kind.bank_fixed else [])
         current[entity_type] = await bulk.stored(conn, kind.spec, sorted(keys), columns)
-    out = []
-    for row in rows:
+    scope = RegionScope.of(principal)
+    seen: set[int] = set()
+    for row in candidates:
         kind = KINDS[row.entity_type]
         state = row.after or row.before
         owner = state.get(kind.spec.owner_col)
@@ -277,18 +302,17 @@ async def visible(conn: asyncpg.Connection, principal: Principal, rows: list[Cha
         if row.entity_type in current:
             record = current[row.entity_type].get((owner, state.get(kind.spec.key_col)))
             if record is None:  # no such record (any more): nobody but admin reads it
-                out.append(False)
                 continue
             facts.update(record)
-        out.append(
-            sees(
-                principal,
-                region=facts.get("borrower_region"),
-                bank=facts.get(kind.bank) if kind.bank else None,
-                guarantor=facts.get(kind.guarantor) if kind.guarantor else None,
-            )
-        )
-    return out
+        if sees(
+            principal,
+            region=facts.get("borrower_region"),
+            bank=facts.get(kind.bank) if kind.bank else None,
+            guarantor=facts.get(kind.guarantor) if kind.guarantor else None,
+            scope=scope,
+        ):
+            seen.add(row.seq)
+    return [r.seq in seen for r in rows]
 
 
 _BOTH = frozenset({"loan.updated", "loan.reclassified"})
@@ -311,6 +335,7 @@ CATALOGUE = Catalogue(
     },
     describe=describe,
     visible=visible,
+    may_see=may_see,
     resync=(
         "/finance/v1/loans",
         "/finance/v1/credit-lines",

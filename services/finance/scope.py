@@ -46,13 +46,15 @@ def sees(
     region: str | None,
     bank: str | None = None,
     guarantor: str | None = None,
+    scope: RegionScope | None = None,
 ) -> bool:
     """`visible` for one record: its borrower region, its bank (the lender) and its guarantor,
-    None where the record has none."""
+    None where the record has none. `scope`: the caller's `RegionScope.of(principal)`, when a
+    loop over many records has built it once."""
     if principal.is_admin:
         return True
     if principal.kind == "official":
-        return RegionScope.of(principal).covers(region)
+        return (scope or RegionScope.of(principal)).covers(region)
     if principal.kind == "bank" and bank is not None and principal.org:
         return bank == principal.org
     if principal.kind == "guarantor" and guarantor is not None and principal.org:

@@ -152,5 +152,6 @@ CATALOGUE = Catalogue(
     },
     describe=describe,
     visible=visible,
+    may_see=lambda principal, row: principal.kind in MANAGERS,
     resync=("/registry/v1/enterprises/export", "/registry/v1/pool", "/registry/v1/enterprises/{code}/titles"),
 )

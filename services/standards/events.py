@@ -24,6 +24,7 @@ import asyncpg
 
 from services.common.auth import Principal
 from services.common.events import Catalogue, ChangeRow, Described, changed, segment
+from services.common.scope import RegionScope
 from services.standards.certifications import repository as certificates
 
 STANDARD_FIELDS = ("level", "title", "published_on", "status", "adoption")
@@ -103,18 +104,30 @@ def describe(row: ChangeRow) -> Described | None:
     return None
 
 
+def may_see(principal: Principal, row: ChangeRow) -> bool:
+    if row.entity_type != "certificate" or principal.kind in ("admin", "official"):
+        return True
+    # a body's own pushes (the seed's rows name their body in `after`, read in `visible`)
+    return (
+        principal.kind == "certifier"
+        and principal.org is not None
+        and (row.entity_key.startswith(principal.org + "|") or row.actor_kind != "certifier")
+    )
+
+
 async def visible(conn: asyncpg.Connection, principal: Principal, rows: list[ChangeRow]) -> list[bool]:
     keys = {r.seq: certificate_key(r) for r in rows if r.entity_type == "certificate"}
     regions: dict[tuple[str, str], str] = {}
     if principal.kind == "official" and keys:
         regions = await certificates.holder_regions(conn, sorted(set(keys.values())))
+    scope = RegionScope.of(principal)
     out = []
     for r in rows:
         if r.entity_type != "certificate":
             out.append(True)  # the standards catalogue: every caller reads it
             continue
         certifier, number = keys[r.seq]
-        out.append(certificates.sees(principal, certifier, regions.get((certifier, number))))
+        out.append(certificates.sees(principal, certifier, regions.get((certifier, number)), scope))
     return out
 
 
@@ -136,5 +149,6 @@ CATALOGUE = Catalogue(
     },
     describe=describe,
     visible=visible,
+    may_see=may_see,
     resync=("/standards/v1/certifications", "/standards/v1/standards"),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -253,3 +254,16 @@ def test_every_service_has_its_catalogue_with_the_agreed_types():
         assert cat.resync and all(p.startswith(f"/{service}/v1/") for p in cat.resync)
     with pytest.raises(ValueError):
         catalogue("gateway")
+
+
+@pytest.mark.parametrize(
+    "stored", ["999999999999.99", "1000000000000.00", "0.01", "1234567.89", "4.3500", "36.0000", "0", "12"]
+)
+def test_a_decimal_read_from_the_log_is_the_stored_one(stored):
+    """The log's numbers are decoded by orjson (as float or int); money and rates have at most 15
+    significant digits, so they come back exactly."""
+    import orjson
+
+    from services.common.events import decimal
+
+    assert decimal(orjson.loads(stored)) == Decimal(stored)

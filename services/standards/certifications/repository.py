@@ -263,15 +263,18 @@ def scoped(stmt: Select, principal: Principal) -> Select:
     )
 
 
-def sees(principal: Principal, certifier: str | None, holder_region: str | None) -> bool:
-    """`scoped` for one certificate: the body that holds it, its holder's region."""
+def sees(
+    principal: Principal, certifier: str | None, holder_region: str | None, scope: RegionScope | None = None
+) -> bool:
+    """`scoped` for one certificate: the body that holds it, its holder's region (`scope`: the
+    caller's `RegionScope.of(principal)`, when a loop has built it once)."""
     if principal.kind == "admin":
         return True
     if principal.kind == "certifier":
         return certifier is not None and certifier == principal.org
     if principal.kind != "official":
         return False
-    return RegionScope.of(principal).covers(holder_region)
+    return (scope or RegionScope.of(principal)).covers(holder_region)
 
 
 _HOLDER_REGIONS = f"""
