@@ -413,7 +413,7 @@ async def _events(
     else:
         documents = await change_documents(conn, cat.service, [r.seq for r in rows])
         for row in rows:
-            row.documents = documents[row.seq]
+            row.documents = documents.get(row.seq, (None, None))
     out: dict[int, Event] = {}
     for row, seen in zip(rows, await cat.visible(conn, principal, rows), strict=True):
         if not seen:
