@@ -76,6 +76,10 @@ RULES: tuple[Rule, ...] = (
     _rule("standards", WRITE_METHODS, r"^/v1/.*$", OFFICIALS, "/v1/* (write)"),
     # Registry writes: officials and admins.
     _rule("registry", WRITE_METHODS, r"^/v1/.*$", OFFICIALS, "/v1/* (write)"),
+    # The change feeds: every authenticated kind, each its own events (the services scope them).
+    _rule("registry", READ_METHODS, r"^/v1/events$", ANY_KIND, "/v1/events"),
+    _rule("finance", READ_METHODS, r"^/v1/events$", ANY_KIND, "/v1/events"),
+    _rule("standards", READ_METHODS, r"^/v1/events$", ANY_KIND, "/v1/events"),
     # Reads: any authenticated caller; the services decide what each kind sees (404 outside scope).
     _rule("registry", READ_METHODS, r"^/v1/.*$", ANY_KIND, "/v1/* (read)"),
     _rule("finance", READ_METHODS, r"^/v1/.*$", ANY_KIND, "/v1/* (read)"),

@@ -111,7 +111,7 @@ async def record_change(session: AsyncSession, schema: str, actor: Principal, ch
 # will be), and every transaction still to commit has an xid at or above it. So nothing can later
 # appear at or before a cursor the feed handed out, and the cursor resumes exactly.
 _AFTER = """
-SELECT *
+SELECT {columns}
 FROM {schema}.changes
 WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
   AND (xid, seq) > ($1::xid8, $2::bigint)
@@ -120,13 +120,77 @@ LIMIT $3
 """
 
 
+# Every column but the two JSON documents, which are most of a row's bytes.
+HEAD_COLUMNS = (
+    "seq, xid, occurred_at, actor_subject, actor_kind, actor_org, action, entity_type, entity_key, request_id"
+)
+
+
 async def changes_after(
-    conn: asyncpg.Connection, schema: str, after: tuple[int, int] | None, limit: int
+    conn: asyncpg.Connection,
+    schema: str,
+    after: tuple[int, int] | None,
+    limit: int,
+    *,
+    documents: bool = True,
 ) -> list[asyncpg.Record]:
     """The committed changes of `schema` after the cursor `after` = (xid, seq) of the last row
     read (None: from the start), in commit-safe order, at most `limit`; the last row's
-    `(r["xid"], r["seq"])` is the next cursor."""
+    `(r["xid"], r["seq"])` is the next cursor. `documents=False`: without `before` and `after`
+    (`change_documents` reads them for the rows that turn out to be wanted)."""
     if schema not in SCHEMAS:
         raise ValueError(f"unknown schema: {schema!r}")
     xid, seq = after if after is not None else (0, 0)  # below every transaction id and identity
-    return await conn.fetch(_AFTER.format(schema=schema), xid, seq, limit)
+    columns = "*" if documents else HEAD_COLUMNS
+    return await conn.fetch(_AFTER.format(schema=schema, columns=columns), xid, seq, limit)
+
+
+async def change_documents(
+    conn: asyncpg.Connection, schema: str, seqs: list[int]
+) -> dict[int, tuple[str | None, str | None]]:
+    """The `before` and `after` documents (JSON text) of these change rows, by seq."""
+    if schema not in SCHEMAS:
+        raise ValueError(f"unknown schema: {schema!r}")
+    if not seqs:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT seq, before::text, after::text FROM {schema}.changes WHERE seq = ANY($1::bigint[])", seqs
+    )
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+# Where a reader without a cursor starts: just before the first row written at or after `since`
+# (the index on occurred_at finds it), counting only rows below the snapshot's xmin — a row of a
+# transaction still running sorts after that position whenever it commits. When no such row
+# exists, the position after the last row below xmin. One statement, so both answers come from
+# one snapshot. Rows are in (xid, seq) order and times are their transactions' start times, so
+# the start is exact up to the transactions running across `since` itself.
+_START = """
+WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+first AS (
+    SELECT c.xid, c.seq - 1 AS seq FROM {schema}.changes c, snap
+    WHERE c.occurred_at >= $1 AND c.xid < snap.xmin
+    ORDER BY c.occurred_at, c.xid, c.seq
+    LIMIT 1
+),
+last AS (
+    SELECT c.xid, c.seq FROM {schema}.changes c, snap
+    WHERE c.xid < snap.xmin
+    ORDER BY c.xid DESC, c.seq DESC
+    LIMIT 1
+)
+SELECT first.xid AS first_xid, first.seq AS first_seq, last.xid AS last_xid, last.seq AS last_seq
+FROM (SELECT) one LEFT JOIN first ON true LEFT JOIN last ON true
+"""
+
+
+async def changes_start(conn: asyncpg.Connection, schema: str, since: datetime) -> tuple[int, int]:
+    """The `changes_after` cursor from which the rows written since `since` are read."""
+    if schema not in SCHEMAS:
+        raise ValueError(f"unknown schema: {schema!r}")
+    row = await conn.fetchrow(_START.format(schema=schema), since)
+    if row["first_xid"] is not None:
+        return row["first_xid"], row["first_seq"]
+    if row["last_xid"] is not None:
+        return row["last_xid"], row["last_seq"]
+    return 0, 0

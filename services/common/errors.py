@@ -326,6 +326,24 @@ InvalidCursor = NamedProblem(
     detail="the cursor is not one this API issued for this list, these filters and this caller; "
     "start again without it",
 )
+# The change feed (`GET /v1/events` of every service).
+CursorExpired = NamedProblem(
+    410,
+    "cursor_expired",
+    "the events after this cursor have passed the feed's horizon; re-read the current state, "
+    "then follow the feed again without a cursor",
+    pointer="#/query/after",
+    message="the events after this cursor are older than the feed keeps",
+    detail="the events after this cursor are older than {days} days, the feed's horizon; read the "
+    "current state from {resync}, then follow the feed again without `after`",
+)
+UnknownEventType = NamedProblem(
+    422,
+    "unknown_event_type",
+    "a requested event type is not one of this feed's types",
+    pointer="#/query/types",
+    detail="{type!r} is not an event type of this feed (its types: {known})",
+)
 QueryTooBroad = NamedProblem(
     422,
     "query_too_broad",

@@ -75,6 +75,8 @@ def changes_table(schema: str) -> Table:
         Column("xid", XID8(), nullable=False, server_default=func.pg_current_xact_id()),
         Index("ix_changes_entity_type_entity_key", "entity_type", "entity_key"),
         Index("ix_changes_xid_seq", "xid", "seq"),
+        # the feed finds its horizon (the first row of the last N days) by time
+        Index("ix_changes_occurred_at", "occurred_at"),
         schema=schema,
     )
 

@@ -4,6 +4,9 @@ Every error a route can return is documented. Some come from the kit's machinery
 the route's own code, so the route cannot be expected to list them; they are added here, once,
 for every operation they apply to (the problems themselves are defined in services.common.errors):
 
+- every operation answers 431 ``headers_too_large`` when its request line and header fields
+  exceed 16 KiB (the kit's HTTP protocol, ``services.common.server``: a long query or header
+  value of 4-byte characters, percent-encoded, passes that before its own length limit);
 - an operation with parameters or a body answers 422 ``validation_failed`` with a pointer per
   field (FastAPI's request validation);
 - an operation with a request body answers 400 ``malformed_json`` (pointer ``""``, line and
@@ -11,9 +14,6 @@ for every operation they apply to (the problems themselves are defined in servic
   be read as JSON text at all (bytes that are not UTF-8: FastAPI's "error parsing the body"), 415
   ``unsupported_media_type`` when it is sent as another media type than JSON, and 413
   ``payload_too_large`` when the body exceeds the body limit (``BodyLimitMiddleware``);
-- an operation with parameters answers 431 ``headers_too_large`` when its request line and headers
-  exceed 16 KiB (the kit's HTTP protocol, ``services.common.server``: a long query or header
-  value of 4-byte characters, percent-encoded, passes that before its own length limit);
 - an operation with a path parameter answers 400 ``invalid_path`` for a path no parameter may hold
   (the path rule, ``services.common.paths``: not UTF-8, dot segments, a final line feed);
 - an operation behind the forwarded principal answers its 401 problems (missing, invalid, expired)
@@ -89,13 +89,11 @@ def _units_of_work(app: FastAPI) -> set[str]:
 def kit_problems(method: str, op: dict[str, Any], writes: bool = False) -> list[NamedProblem]:
     """The kit's own answers that apply to an operation."""
     params = op.get("parameters", ())
-    out: list[NamedProblem] = []
+    out: list[NamedProblem] = [HeadersTooLarge]
     if any(p.get("in") == "path" for p in params):
         out.append(InvalidPath)
     if params or "requestBody" in op:
         out.append(ValidationFailed)
-    if params:
-        out.append(HeadersTooLarge)
     if "requestBody" in op:
         out += [MalformedJson, BadRequest, UnsupportedMediaType, PayloadTooLarge]
     if any(PRINCIPAL_SCHEME in s for s in op.get("security", ())):

@@ -75,6 +75,18 @@ class ScreeningSettings(BaseModel):
     per_caller: int = 2
 
 
+class EventsSettings(BaseModel):
+    """The change feed (services/common/events.py)."""
+
+    # The feed's horizon: it serves the events of the last `retention_days` days. A cursor whose
+    # next events are older is a 410 cursor_expired; the change log itself (the audit trail) is
+    # never deleted.
+    retention_days: int = Field(30, gt=0)
+    # Change rows one page examines at most, whatever it finds: a caller whose events are rare
+    # among other callers' rows gets a short page (maybe empty) and a cursor past what was read.
+    scan_rows: int = Field(2_000, gt=0)
+
+
 class ServiceSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int
@@ -133,6 +145,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = DatabaseSettings()
     export: ExportSettings = ExportSettings()
     screening: ScreeningSettings = ScreeningSettings()
+    events: EventsSettings = EventsSettings()
     registry: RegistrySettings = RegistrySettings()
     finance: FinanceSettings = FinanceSettings()
     standards: StandardsSettings = StandardsSettings()

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.common.app import create_service_app
+from services.common.events_route import events_router
 from services.common.settings import Settings
 from services.finance.applications.router import router as applications_router
 from services.finance.guarantees.router import router as guarantees_router
@@ -18,6 +19,7 @@ ROUTERS: list = [
     applications_router,
     guarantees_router,
     stats_router,
+    events_router("finance"),
 ]
 
 

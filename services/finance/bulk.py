@@ -113,3 +113,22 @@ async def upsert(
     )
     await conn.execute(f"DROP TABLE {stage}")
     return {r["k"]: ("created" if r["_inserted"] else "updated") for r in result}
+
+
+async def stored(
+    conn: asyncpg.Connection, spec: UpsertSpec, keys: Sequence[tuple[str, str]], columns: Sequence[str]
+) -> dict[tuple[str, str], asyncpg.Record]:
+    """The stored `columns` of the records with these natural keys (owner, key), by key; a key
+    with no record is absent. One statement on the (owner, key) unique index."""
+    if not keys:
+        return {}
+    owners, refs = [list(c) for c in zip(*keys, strict=True)]
+    cols = ", ".join(f"t.{c}" for c in columns)
+    rows = await conn.fetch(
+        f"SELECT t.{spec.owner_col} AS _owner, t.{spec.key_col} AS _key, {cols} "
+        f"FROM unnest($1::text[], $2::text[]) AS k(owner, key) "
+        f"JOIN finance.{spec.table} t ON t.{spec.owner_col} = k.owner AND t.{spec.key_col} = k.key",
+        owners,
+        refs,
+    )
+    return {(r["_owner"], r["_key"]): r for r in rows}

@@ -6,6 +6,9 @@
   borrower region is the registry's, or for unmatched borrowers the credit code's area digits —
   stored as ``borrower_region`` when the record is stored);
 - admin: everything.
+
+`visible` is the rule as a SQL condition (the lists and reads), `sees` the same rule in Python
+over one record's facts (the change feed); tests/finance/test_events.py holds them equal.
 """
 
 from __future__ import annotations
@@ -35,6 +38,28 @@ def visible(
     if principal.kind == "guarantor" and guarantor_col is not None and principal.org:
         return guarantor_col == principal.org
     return false()
+
+
+def sees(
+    principal: Principal,
+    *,
+    region: str | None,
+    bank: str | None = None,
+    guarantor: str | None = None,
+    scope: RegionScope | None = None,
+) -> bool:
+    """`visible` for one record: its borrower region, its bank (the lender) and its guarantor,
+    None where the record has none. `scope`: the caller's `RegionScope.of(principal)`, when a
+    loop over many records has built it once."""
+    if principal.is_admin:
+        return True
+    if principal.kind == "official":
+        return (scope or RegionScope.of(principal)).covers(region)
+    if principal.kind == "bank" and bank is not None and principal.org:
+        return bank == principal.org
+    if principal.kind == "guarantor" and guarantor is not None and principal.org:
+        return guarantor == principal.org
+    return False
 
 
 def stats_lender(principal: Principal, lender: str | None) -> str | None:

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.common.app import create_service_app
+from services.common.events_route import events_router
 from services.common.settings import Settings
 from services.registry.enterprises import fast_path
 from services.registry.enterprises.router import router as enterprises_router
@@ -24,6 +25,7 @@ ROUTERS: list = [
     pool_router,
     parks_router,
     stats_router,
+    events_router("registry"),
 ]
 
 

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.common.app import create_service_app
+from services.common.events_route import events_router
 from services.common.settings import Settings
 from services.standards.adoption.router import router as adoption_router
 from services.standards.catalogue.router import router as catalogue_router
@@ -18,6 +19,7 @@ ROUTERS: list = [
     certifications_router,
     adoption_router,
     stats_router,
+    events_router("standards"),
 ]
 
 

@@ -22,6 +22,9 @@ from services.common.today import today_shanghai
 from services.standards.certifications.repository import STATE_FIELDS, write_states
 from services.standards.certifications.rules import VERSION
 
+# The demo certificates' change rows: each one's state (as a push logs it) and its body.
+_STATE_PAIRS = ", ".join(f"'{f}', {f}" for f in STATE_FIELDS)
+
 BODIES = [("CQM", "方圆标志认证集团有限公司"), ("CQC", "中国质量认证中心"), ("ZJGX", "浙江公信认证有限公司")]
 INTERNATIONAL = [
     ("ISO 9001:2015", "Quality management systems — Requirements", "2015-09-15"),
@@ -295,7 +298,9 @@ async def seed_demo(conn: asyncpg.Connection) -> None:
     await conn.execute(
         "INSERT INTO standards.changes (actor_subject, actor_kind, action, entity_type, entity_key, after) "
         "SELECT $1, 'admin', 'created', 'certificate', certifier || '|' || certificate_no, "
-        "jsonb_build_object('status', status, 'revision', revision) FROM standards.certificates "
+        # the certificate's state as a push logs it, and the body (the seed is no certifier)
+        f"jsonb_build_object({_STATE_PAIRS}, 'revision', revision, "
+        "'certifier', certifier) FROM standards.certificates "
         "WHERE NOT EXISTS (SELECT 1 FROM standards.changes ch WHERE ch.entity_type = 'certificate' "
         "AND ch.entity_key = certificates.certifier || '|' || certificates.certificate_no)",
         SEED_SUB,

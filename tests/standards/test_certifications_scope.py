@@ -151,3 +151,10 @@ async def test_a_history_cursor_belongs_to_that_certificate(c, as_):
     assert r.status_code == 400 and r.json()["code"] == "invalid_cursor", r.text
     r = await c.get("/v1/certifications/H-1/history", headers=a, params={"cursor": first["next_cursor"]})
     assert [h["revision"] for h in r.json()["items"]] == [2, 3]
+
+
+async def test_a_certifier_without_an_org_code_lists_nothing(c, as_):
+    await push(c, as_("certifier", org="CQM"), [cert(certificate_no="MINE")])
+    r = await c.get("/v1/certifications", headers=as_("certifier"))
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == []

@@ -58,6 +58,16 @@ async def get(session: AsyncSession, principal: Principal, code: str) -> Any | N
     return await conn.fetchrow(text_, *args)
 
 
+async def regions_of(conn: Any, codes: Sequence[str]) -> dict[str, str]:
+    """The region codes of these enterprises, by credit code (the change feed's scope: the same
+    column `scoped` limits); an unknown code is absent."""
+    rows = await conn.fetch(
+        "SELECT credit_code, region_code FROM registry.enterprises WHERE credit_code = ANY($1::text[])",
+        list(codes),
+    )
+    return {r["credit_code"]: r["region_code"] for r in rows}
+
+
 async def exists_visible(session: AsyncSession, principal: Principal, code: str) -> bool:
     stmt = scoped(select(literal(1)).select_from(E).where(Enterprise.credit_code == code), principal)
     return (await session.execute(stmt)).first() is not None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, text
@@ -147,6 +148,15 @@ async def get_screening(session: AsyncSession, scope: RegionScope, screening_id:
     if scope.restricted:
         stmt = stmt.where(scope.clause(Screening.region))
     return (await session.execute(stmt)).scalars().first()
+
+
+async def screening_regions(conn: Any, ids: Sequence[int]) -> dict[int, str | None]:
+    """The regions of these screenings (None: a whole-province screening), by id; the change
+    feed's scope, the column `get_screening` limits."""
+    rows = await conn.fetch(
+        "SELECT id, region FROM registry.screenings WHERE id = ANY($1::bigint[])", list(ids)
+    )
+    return {r["id"]: r["region"] for r in rows}
 
 
 async def candidates(session: AsyncSession, screening_id: int, outcome: str | None, params: PageParams):

@@ -215,7 +215,16 @@ async def decide(session: AsyncSession, principal: Principal, body: DecisionIn) 
         session,
         "registry",
         principal,
-        [Change(action, "pool_membership", code, {"tier": current}, {"tier": active, **body.model_dump()})],
+        # after: the decision as made and the tier the enterprise holds once it is recorded
+        [
+            Change(
+                action,
+                "pool_membership",
+                code,
+                {"tier": current},
+                {**body.model_dump(), "active_tier": active},
+            )
+        ],
     )
     return DecisionOut.model_validate({**_decision_dict(decision), "active_tier": active})
 

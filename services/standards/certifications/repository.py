@@ -2,12 +2,14 @@
 
 Scoping (the one place it is applied): a certifier sees its own certificates; an official those
 whose holder's region (registry directory, else the credit code's area code) falls under theirs;
-admin everything.
+admin everything. `scoped` is the rule as a query condition (the lists and reads), `sees` the
+same rule in Python over one certificate's facts (the change feed, with `holder_regions`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -15,7 +17,7 @@ from sqlalchemy import Select, column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.code_region import code_region_clause
+from services.common.code_region import code_region_clause, code_region_sql
 from services.common.db import raw_connection
 from services.common.pagination import PageParams, keyset
 from services.common.scope import RegionScope
@@ -251,14 +253,46 @@ async def write_transitions(
 def scoped(stmt: Select, principal: Principal) -> Select:
     if principal.kind == "admin":
         return stmt
-    if principal.kind == "certifier":
-        return stmt.where(Certificate.certifier == (principal.org or "\x00"))
+    if principal.kind == "certifier":  # a body without an org code holds no certificates
+        return stmt.where(Certificate.certifier == principal.org) if principal.org else stmt.where(False)
     if principal.kind != "official":  # any other kind sees nothing
         return stmt.where(False)
     region = code_region_clause(Certificate.holder_credit_code, _directory.c.region_code)
     return stmt.outerjoin(_directory, _directory.c.credit_code == Certificate.holder_credit_code).where(
         RegionScope.of(principal).clause(region)
     )
+
+
+def sees(
+    principal: Principal, certifier: str | None, holder_region: str | None, scope: RegionScope | None = None
+) -> bool:
+    """`scoped` for one certificate: the body that holds it, its holder's region (`scope`: the
+    caller's `RegionScope.of(principal)`, when a loop has built it once)."""
+    if principal.kind == "admin":
+        return True
+    if principal.kind == "certifier":
+        return certifier is not None and certifier == principal.org
+    if principal.kind != "official":
+        return False
+    return (scope or RegionScope.of(principal)).covers(holder_region)
+
+
+_HOLDER_REGIONS = f"""
+SELECT c.certifier, c.certificate_no, {code_region_sql("c.holder_credit_code", "d.region_code")} AS region
+FROM unnest($1::text[], $2::text[]) AS k(certifier, certificate_no)
+JOIN standards.certificates c ON c.certifier = k.certifier AND c.certificate_no = k.certificate_no
+LEFT JOIN registry.enterprise_directory d ON d.credit_code = c.holder_credit_code
+"""
+
+
+async def holder_regions(conn: Any, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The region of each of these certificates' holders now (as `scoped` computes it), by
+    (certifier, certificate_no); a certificate not stored is absent."""
+    if not keys:
+        return {}
+    certifiers, numbers = [list(c) for c in zip(*keys, strict=True)]
+    rows = await conn.fetch(_HOLDER_REGIONS, certifiers, numbers)
+    return {(r["certifier"], r["certificate_no"]): r["region"] for r in rows}
 
 
 def _effective_filter(stmt: Select, status: str, today: date) -> Select:
