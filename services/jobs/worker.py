@@ -23,8 +23,8 @@ import asyncpg
 from services.common.db import plain_url
 from services.common.jobs import WorkerResources
 from services.common.settings import Settings
+from services.jobs import loops as registered
 from services.jobs.app import app, queue_connector, schedule
-from services.jobs.loops import LOOPS
 from services.registry.pool import runner
 
 log = logging.getLogger("eaglet.worker")
@@ -71,7 +71,9 @@ async def _run_worker(settings: Settings, stop: asyncio.Event, name: str, db: as
             ),
             name="procrastinate-worker",
         )
-        loops = [asyncio.create_task(loop(settings, stop), name=loop.__qualname__) for loop in LOOPS]
+        loops = [
+            asyncio.create_task(loop(settings, stop), name=loop.__qualname__) for loop in registered.LOOPS
+        ]
         stopping = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([worker, *loops, stopping], return_when=asyncio.FIRST_COMPLETED)
         if stopping not in done:
