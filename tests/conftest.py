@@ -186,7 +186,7 @@ async def in_process_worker(database_url):
         return task
 
     yield start
-    for stop, task in started:
+    for stop, _ in started:
         stop.set()
     for _, task in started:
         await asyncio.wait_for(task, 60)
