@@ -23,6 +23,7 @@ certifiers) the institution, for people (officials) the person — and admins. A
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -399,6 +400,15 @@ async def run_tracked(
         await work(run)
     except Superseded:
         log.warning("job %s run %s: superseded by a later run; stopped", job_id, run.attempt)
+    except asyncio.CancelledError as exc:
+        # The worker is shutting down and its grace has run out: procrastinate aborts the run
+        # and retries it by the same strategy; with none left it would stay `running` forever.
+        if will_retry(context, exc):
+            async with pool.acquire() as conn:
+                await run.requeue(conn)
+        else:
+            await _fail(pool, run, JobWorkerDied.body(runs=context.job.attempts + 1), on_failure)
+        raise
     except Exception as exc:
         if will_retry(context, exc):
             log.warning("job %s run %s failed; retried", job_id, run.attempt, exc_info=exc)

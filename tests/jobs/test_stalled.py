@@ -122,3 +122,56 @@ async def test_sigterm_stops_a_worker_cleanly(db, workers):
     assert worker.stop() == 0, worker.log()
     assert await db.fetchval("SELECT count(*) FROM jobs.procrastinate_workers") == 0  # unregistered
     assert "Traceback" not in worker.log()
+
+
+async def test_a_run_a_stopping_worker_aborts_is_queued_again_and_finished_by_the_next_worker(
+    client_for, background, as_, db, database_url
+):
+    import asyncio
+
+    from services.jobs.worker import run
+    from tests.support import fast_worker_settings
+
+    c = client_for("registry")
+    await five_enterprises(c, as_, db)
+    official = as_("official", region="330106")
+    accepted = await background.post("/v1/screenings", json=SCREENING, headers=official)
+    job_id = accepted.json()["job"]["id"]
+    locker = await asyncpg.connect(plain_url(database_url))
+    tr = locker.transaction()
+    await tr.start()
+    try:
+        await locker.execute("LOCK TABLE registry.enterprises IN ACCESS EXCLUSIVE MODE")
+        stop = asyncio.Event()
+        first = asyncio.create_task(run(fast_worker_settings(shutdown_grace_s=0.5), stop))
+        await wait_for(lambda: blocked_screening_statements(db), "the run to be reading", 90)
+        stop.set()  # as SIGTERM does; the run cannot finish within the grace
+        await asyncio.wait_for(first, 60)
+        row = await job_row(db, job_id)
+        assert (row["status"], row["attempt"]) == ("queued", 1)
+        queued = await db.fetchval(
+            "SELECT status::text FROM jobs.procrastinate_jobs WHERE id = $1", row["queue_job_id"]
+        )
+        assert queued == "todo"
+    finally:
+        await tr.rollback()
+        await locker.close()
+    stop = asyncio.Event()
+    second = asyncio.create_task(run(fast_worker_settings(), stop))
+    try:
+
+        async def done():
+            r = await job_row(db, job_id)
+            return r if r["status"] in ("succeeded", "failed") else None
+
+        row = await wait_for(done, "the next worker to finish it", 90)
+    finally:
+        stop.set()
+        await asyncio.wait_for(second, 60)
+    assert (row["status"], row["attempt"]) == ("succeeded", 2)
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM registry.screening_results WHERE screening_id = $1", accepted.json()["id"]
+        )
+        == 5
+    )

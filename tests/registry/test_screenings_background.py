@@ -126,6 +126,14 @@ async def test_a_large_screening_answers_202_and_the_worker_ends_it_done_with_th
         str(body["id"]),
     )
     assert [a["action"] for a in actions] == ["created", "completed"]
+    # the answered screening has its `completed` row too, with the same data
+    answered_actions = await db.fetch(
+        "SELECT action, after FROM registry.changes WHERE entity_type = 'screening' AND entity_key = $1 "
+        "ORDER BY seq",
+        str(answered.json()["id"]),
+    )
+    assert [a["action"] for a in answered_actions] == ["created", "completed"]
+    assert answered_actions[1]["after"] == actions[1]["after"]
 
 
 async def test_the_job_is_stored_with_the_screening_or_not_at_all(c, background, as_, db):

@@ -135,7 +135,11 @@ async def screen(
         session,
         "registry",
         principal,
-        [Change("created", "screening", str(screening.id), None, {**change, **counts})],
+        [
+            Change("created", "screening", str(screening.id), None, {**change, **counts}),
+            # done at once: its `completed` row, as a background screening's (evaluation.py)
+            Change("completed", "screening", str(screening.id), None, {"evaluated": len(rows), **counts}),
+        ],
     )
     return await get_screening(
         session, principal, screening.id, None, _first_page(principal, screening.id), opts
