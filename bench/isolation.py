@@ -3,7 +3,8 @@
 A bank's enterprise detail GETs (another tenant's directory look-ups) are measured alone, then
 while, in turn:
   (a) 12 export downloads by 12 officials stall (the clients read the response head, then stop);
-  (b) a province-wide screening runs (every enterprise, the champion rule set: a background run);
+  (b) a province-wide screening runs (every enterprise, the champion rule set: a background run,
+      evaluated by the job worker, `eaglet worker`, started beside the registry);
   (c) one official sends 16 concurrent stop-word searches (`q=有限公司`: every name matches).
 The registry runs as a real server process (`eaglet serve registry`: 1 uvicorn worker, the
 service's default pool sizes); the bank's load comes from wrk (4 keep-alive connections, closed
@@ -150,6 +151,7 @@ async def main() -> None:
         "registry",
         env={"EAGLET_DB__POOL_SIZE": "16", "EAGLET_DB__READ_POOL_SIZE": str(settings.db.read_pool_size)},
     )
+    worker = processes.start_worker()  # runs the background screenings
     base = registry.url
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120))
     use_wrk = wrk.available()
@@ -321,6 +323,7 @@ async def main() -> None:
     finally:
         await http.close()
         registry.stop(timeout_s=30)
+        worker.stop(timeout_s=40)
         db.stop()
 
 

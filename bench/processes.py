@@ -81,3 +81,17 @@ def start(
         time.sleep(0.1)
     service.stop()
     raise RuntimeError(f"{name} did not answer /healthz in {timeout_s:.0f} s; see {log_path}")
+
+
+def start_worker(*, env: dict[str, str] | None = None) -> Service:
+    """Start `eaglet worker` (the job runner: background screenings, exports) with this process's
+    environment plus `env`. It serves no HTTP: it is running once it has started."""
+    from services.cli.worker import worker_command
+
+    full_env = {**os.environ, "EAGLET_LOG_LEVEL": "WARNING", **(env or {})}
+    log_path = os.path.join(tempfile.gettempdir(), f"eaglet-bench-worker-{os.getpid()}.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            worker_command(), cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    return Service(name="worker", url="", proc=proc, log_path=log_path)

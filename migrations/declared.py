@@ -14,6 +14,7 @@ import services.finance.lines.models  # noqa: F401
 import services.finance.loans.models  # noqa: F401
 import services.finance.stats.models  # noqa: F401
 import services.registry.enterprises.models  # noqa: F401
+import services.registry.exports.models  # noqa: F401
 import services.registry.indicators.models  # noqa: F401
 import services.registry.parks.models  # noqa: F401
 import services.registry.pool.models  # noqa: F401
@@ -51,8 +52,22 @@ ENTITIES = [
 ]
 
 
+# Procrastinate's schema: its tables, types, functions and triggers come from procrastinate's own
+# SQL (migration 0018), not from models or db.py declarations, so autogenerate leaves it alone
+# (it would otherwise propose dropping every one of them).
+QUEUE_SCHEMA = "jobs"
+
+
+def include_name(name, type_, parent_names) -> bool:
+    if type_ == "schema":
+        return name != QUEUE_SCHEMA
+    return parent_names.get("schema_name") != QUEUE_SCHEMA
+
+
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic's own version table is not a model."""
+    """Alembic's own version table is not a model; the queue's schema is procrastinate's."""
+    if getattr(obj, "schema", None) == QUEUE_SCHEMA:
+        return False
     return not (type_ == "table" and name == "alembic_version")
 
 
@@ -65,6 +80,7 @@ def compare_options() -> dict:
         # enterprises.industry_section: tests/test_migrations.py compares the expressions exactly)
         "compare_server_default": True,
         "include_object": include_object,
+        "include_name": include_name,
     }
 
 

@@ -21,7 +21,9 @@ from tests.support import SERVICE_FACTORIES, LiveServer, start_live
 
 # Tables holding reference data loaded by migrations: never emptied between tests.
 KEEP_TABLES: set[str] = {"public.alembic_version", "public.eaglet_seeds", "registry.programme_targets"}
-SCHEMAS = ("registry", "finance", "standards", "gateway")
+# The service schemas, and the job queue's (procrastinate's jobs, events and workers: a job left
+# queued by one test must not run in the next one's worker).
+SCHEMAS = ("registry", "finance", "standards", "gateway", "jobs")
 TEST_DB = "eaglet_test"
 
 
@@ -163,6 +165,31 @@ def live_services(database_url: str) -> AsyncIterator[dict[str, LiveServer]]:
     yield servers
     for s in servers.values():
         s.stop()
+
+
+@pytest.fixture
+async def in_process_worker(database_url):
+    """`await in_process_worker(settings=None)`: the job worker (services/jobs/worker.py) running
+    on this test's event loop, with short intervals (tests.support.fast_worker_settings);
+    stopped, its running jobs finished or aborted, when the test ends."""
+    import asyncio
+
+    from services.jobs.worker import run
+    from tests.support import fast_worker_settings
+
+    started: list[tuple[asyncio.Event, asyncio.Task]] = []
+
+    async def start(settings=None) -> asyncio.Task:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run(settings or fast_worker_settings(), stop))
+        started.append((stop, task))
+        return task
+
+    yield start
+    for stop, _ in started:
+        stop.set()
+    for _, task in started:
+        await asyncio.wait_for(task, 60)
 
 
 @pytest.fixture(scope="session")

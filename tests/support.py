@@ -171,3 +171,55 @@ def _parse_response(buf: bytes, eof: bool = False) -> RawResponse | None:
                 return None
             body, rest = body + rest[:size], rest[size + 2 :]
     return RawResponse(status, headers, rest) if eof else None
+
+
+# The job worker with short intervals, for tests: heartbeats every half second, a worker silent
+# for 3 s is taken as dead, stalled jobs looked for every second.
+FAST_WORKER_ENV = {
+    "EAGLET_JOBS__HEARTBEAT_S": "0.5",
+    "EAGLET_JOBS__STALLED_AFTER_S": "3",
+    "EAGLET_JOBS__POLL_S": "0.5",
+    "EAGLET_JOBS__SHUTDOWN_GRACE_S": "5",
+    "EAGLET_JOBS__STALLED_CRON": "* * * * * *",
+}
+
+
+def fast_worker_settings(**jobs: object):
+    """Settings of a test worker (FAST_WORKER_ENV's values), with `jobs` fields overridden."""
+    from services.common.settings import JobsSettings, get_settings
+
+    base = {k.removeprefix("EAGLET_JOBS__").lower(): v for k, v in FAST_WORKER_ENV.items()}
+    settings = get_settings()
+    return settings.model_copy(update={"jobs": JobsSettings(**{**base, **jobs})})
+
+
+@dataclass
+class WorkerProcess:
+    """`eaglet worker` as a real process (its log in `log_path`)."""
+
+    proc: subprocess.Popen
+    log_path: str
+
+    def log(self) -> str:
+        with open(self.log_path, errors="replace") as f:
+            return f.read()[-5000:]
+
+    def stop(self, timeout_s: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def start_worker(env: dict[str, str] | None = None, name: str = "worker") -> WorkerProcess:
+    from services.cli.worker import worker_command
+
+    full_env = {**os.environ, **FAST_WORKER_ENV, **(env or {})}
+    log_path = f"/tmp/eaglet-test-{name}-{os.getpid()}-{time.monotonic_ns()}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - kept open for the child's lifetime
+    proc = subprocess.Popen(worker_command(), env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    return WorkerProcess(proc, log_path)

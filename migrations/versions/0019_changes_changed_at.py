@@ -5,13 +5,13 @@ A reader of `GET /v1/events` without a cursor starts at the first row of the las
 range scan from that time instead of a walk over every older row of the audit trail.
 
 Revision ID: 0019_changes_changed_at
-Revises: 0017_changes_commit_order
+Revises: 0018_jobs_schema
 """
 
 from alembic import op
 
 revision = "0019_changes_changed_at"
-down_revision = "0017_changes_commit_order"
+down_revision = "0018_jobs_schema"
 branch_labels = None
 depends_on = None
 

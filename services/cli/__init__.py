@@ -2,7 +2,7 @@
 
 `app` is the Typer application (the `eaglet` entry point); the modules hold its commands:
 `database` (migrate, db-url, refresh-titles), `seeding` (seed …, over the registry in `seeds`),
-`stack` (serve, up). The gateway's own commands come from `gateway.cli`: this package depends on
+`stack` (serve, up), `worker` (the job runner). The gateway's own commands come from `gateway.cli`: this package depends on
 it, never the other way round.
 """
 

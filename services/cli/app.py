@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import gateway.cli
-from services.cli import database, seeding, stack
+from services.cli import database, seeding, stack, worker
 
 app = typer.Typer(
     help="eaglet — backend of the 雏鹰行动 SME cultivation platform",
@@ -18,4 +18,5 @@ app.command()(database.migrate)
 app.command("refresh-titles")(database.refresh_titles)
 app.command()(stack.serve)
 app.command()(stack.up)
+app.command()(worker.worker)
 gateway.cli.register(app)  # `clients …` and `token`, which live with their owner

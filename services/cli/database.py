@@ -44,7 +44,8 @@ def migrate(revision: str = typer.Argument("head", help="Target revision")) -> N
 
 
 def refresh_titles() -> None:
-    """Refresh the enterprises' cached active titles that ran out (daily, after midnight UTC)."""
+    """Refresh the enterprises' cached active titles that ran out, now (the job worker does it
+    daily after midnight in Shanghai: EAGLET_JOBS__TITLES_CRON)."""
     import asyncpg
 
     from services.registry.titles.cache import refresh_stale

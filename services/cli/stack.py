@@ -15,6 +15,7 @@ import typer
 
 from services.cli.database import run_migrations
 from services.cli.seeding import demo_data_refused, seed_demo_data
+from services.cli.worker import worker_command
 from services.common.commands import database, fail
 from services.common.settings import SERVICES, get_settings
 
@@ -98,7 +99,7 @@ def up(
     ready_timeout: float = typer.Option(60.0, help="Seconds to wait for every /readyz"),
 ) -> None:
     """Start PostgreSQL (embedded unless DATABASE_URL is set), migrate, seed on first start (in dev), then
-    registry, finance, standards and the gateway. Ctrl-C stops everything."""
+    registry, finance, standards, the gateway and the job worker. Ctrl-C stops everything."""
     settings = get_settings()
     refused = demo_data_refused(settings)
     if seed_demo and refused:
@@ -152,10 +153,15 @@ def up(
                 for name in PROCESSES
             }
             _wait_ready(urls, procs, ready_timeout)
+            # The worker after the services (it needs only the database; nothing waits for it).
+            procs["worker"] = subprocess.Popen(worker_command(), env=env, start_new_session=True)
             typer.echo("")
             typer.secho("eaglet is up", fg=typer.colors.GREEN, bold=True)
             for name in PROCESSES:
                 typer.echo(f"  {name:<10} {urls[name]}   (docs: {urls[name]}/docs)")
+            typer.echo(
+                f"  worker     pid {procs['worker'].pid} (jobs: background screenings, exports, upkeep)"
+            )
             typer.echo(f"  database   {url}")
             creds = demo_credentials()
             if creds:
@@ -180,9 +186,11 @@ def up(
             for proc in procs.values():
                 if proc.poll() is None:
                     proc.terminate()
-            for proc in procs.values():
+            for name, proc in procs.items():
+                # the worker lets its running jobs finish (or aborts them: they are retried)
+                grace = settings.jobs.shutdown_grace_s + 5 if name == "worker" else 10
                 try:
-                    proc.wait(timeout=10)
+                    proc.wait(timeout=grace)
                 except subprocess.TimeoutExpired:
                     proc.kill()
             typer.echo("eaglet: stopped services; stopping the database …")

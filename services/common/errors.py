@@ -364,6 +364,16 @@ ExportsBusy = NamedProblem(
     detail="every export connection stayed busy for {wait_s:g} s; try again shortly",
 )
 AlreadyExists = NamedProblem(409, "already_exists", "a record with the same unique key exists")
+# A job's own failures, reported in its status resource's `error` (never a route's answer).
+JobWorkerDied = NamedProblem(
+    503,
+    "job_worker_died",
+    "the worker running the job stopped every time it was run",
+    detail="the worker running this job stopped every time it was run ({runs} runs); start it again",
+)
+JobFailed = NamedProblem(
+    500, "job_failed", "the job could not be completed", detail="the job could not be completed"
+)
 DatabaseUnavailable = NamedProblem(
     503, "database_unavailable", "the database is not reachable", detail="the database is not reachable"
 )

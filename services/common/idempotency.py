@@ -58,6 +58,13 @@ _PROCESS_TOKEN = secrets.token_hex(4)
 _RUNNING: dict[tuple[str, str, str], str] = {}
 
 
+def expired_keys_sql(table: str, hours: str) -> str:
+    """The statement removing a table's keys older than the retention (`hours`: its parameter's
+    placeholder). Run now and then as a request claims a key, and by the worker's periodic
+    purge (services/jobs/upkeep.py) on every schema."""
+    return f"DELETE FROM {table} WHERE created_at < now() - make_interval(hours => {hours})"
+
+
 def process_holder() -> str:
     """This process as the holder of its claims (host, pid, and a token per start)."""
     return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}"
@@ -251,8 +258,7 @@ class IdempotencyMiddleware:
         async with engine.begin() as conn:
             if random.random() < 0.01:  # opportunistic expiry; keys are kept at least 24 h
                 await conn.execute(
-                    text(f"DELETE FROM {self.table} WHERE created_at < now() - make_interval(hours => :h)"),
-                    {"h": self.settings.idempotency_retention_h},
+                    text(expired_keys_sql(self.table, ":h")), {"h": self.settings.idempotency_retention_h}
                 )
             insert = text(
                 f"INSERT INTO {self.table} (owner, key, request_hash, state, holder, claim, lease_until) "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Identity,
@@ -102,6 +103,44 @@ def idempotency_table(schema: str) -> Table:
     )
 
 
+def jobs_table(schema: str) -> Table:
+    """The status of the jobs a service starts (services/common/jobs.py): what `GET /v1/jobs/{id}`
+    answers, whose caller it belongs to, and what its runs wrote.
+
+    The queue itself is procrastinate's (schema `jobs`, `queue_job_id`); it knows nothing of
+    owners, progress or results, and removes its finished jobs, so this row is the record.
+    `attempt` counts the runs started: a run writes only while the row still carries its number
+    (a run taken for dead and started again elsewhere writes nothing more).
+    """
+    return Table(
+        "jobs",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("kind", Text, nullable=False),  # screening | export
+        Column("status", Text, nullable=False, server_default="queued"),
+        Column("owner_kind", Text, nullable=False),
+        Column("owner_sub", Text, nullable=False),
+        Column("owner_org", Text),
+        Column("owner_region", Text),  # the owner as a principal: a task acts within their scope
+        Column("params", JSONB, nullable=False),  # what the task needs (filters, format, request id…)
+        Column("subject_id", BigInteger),  # the record it works on (a screening's id)
+        Column("queue_job_id", BigInteger),  # jobs.procrastinate_jobs.id (no key: procrastinate prunes)
+        Column("attempt", Integer, nullable=False, server_default="0"),
+        Column("progress", Integer, nullable=False, server_default="0"),
+        Column("total", Integer),
+        Column("result", JSONB),
+        Column("error", JSONB),  # a problem body (RFC 9457) when it failed
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("started_at", DateTime(timezone=True)),
+        Column("updated_at", DateTime(timezone=True)),
+        Column("finished_at", DateTime(timezone=True)),
+        CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="status"),
+        Index("ix_jobs_kind_subject_id", "kind", "subject_id"),
+        Index("ix_jobs_finished_at", "finished_at"),  # retention removes finished jobs by age
+        schema=schema,
+    )
+
+
 # Which demo data sets `eaglet up` has loaded (first start only), by seed module name.
 SEEDS = Table(
     "eaglet_seeds",
@@ -113,3 +152,6 @@ SEEDS = Table(
 
 CHANGES = {s: changes_table(s) for s in SCHEMAS}
 IDEMPOTENCY = {s: idempotency_table(s) for s in SCHEMAS}
+# The schemas whose service starts jobs (a status resource `GET /v1/jobs/{id}`).
+JOB_SCHEMAS = ("registry",)
+JOBS = {s: jobs_table(s) for s in JOB_SCHEMAS}

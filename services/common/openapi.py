@@ -20,7 +20,9 @@ for every operation they apply to (the problems themselves are defined in servic
   and, for a POST, the ``Idempotency-Key`` problems (``IdempotencyMiddleware``);
 - a writing operation that runs a unit of work answers 409 ``already_exists`` when the database
   refuses a duplicate (the kit's unique-violation handler) and the table declares no problem of
-  its own for it.
+  its own for it;
+- every operation answers 431 ``headers_too_large`` when the request line and headers exceed the
+  server's limit (``services.common.server``: a long query string, a huge cursor).
 
 A route's own entry for a status is kept; the kit's codes are added to it.
 """

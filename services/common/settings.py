@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_INTERNAL_KEY = "dev-internal-key-not-for-production-use-0000"
@@ -55,23 +55,23 @@ class ExportSettings(BaseModel):
     # The share of a process's event loop the exports running in it take together at most (the
     # rest stays with the lookups; an export alone on an idle process is slowed by as much).
     loop_share: float = 0.5
+    # Asynchronous exports (`POST /v1/exports`, written by the job worker) one caller may have
+    # queued or running at once; one more is a 429 too_many_exports.
+    async_per_caller: int = 2
 
 
 class ScreeningSettings(BaseModel):
-    """Screenings of the cultivation pool (services/registry/pool/runner.py)."""
+    """Screenings of the cultivation pool (services/registry/pool/runner.py, pool/tasks.py)."""
 
-    # Regions with more enterprises than this are screened in the background: 202 and a status
-    # resource. Smaller ones are answered with their results (201), as before.
+    # Regions with more enterprises than this are screened in the background by the job worker:
+    # 202 and a status resource. Smaller ones are answered with their results (201), as before.
     background_above: int = 5_000
-    # Worker processes evaluating screenings (each of the two kinds: answered and background).
+    # Processes evaluating screenings: per service process for the answered ones, per worker
+    # process for the background ones.
     processes: int = 1
     # Niceness of those processes: the evaluation yields the CPU to the requests being served.
     nice: int = 10
-    # A background run writes its heartbeat this often; a run whose heartbeat is older than
-    # lease_s is reported failed (its process died).
-    heartbeat_s: float = 5.0
-    lease_s: float = 60.0
-    # Background screenings one caller may have running at once; one more is a 429.
+    # Background screenings one caller may have queued or running at once; one more is a 429.
     per_caller: int = 2
 
 
@@ -85,6 +85,43 @@ class EventsSettings(BaseModel):
     # Change rows one page examines at most, whatever it finds: a caller whose events are rare
     # among other callers' rows gets a short page (maybe empty) and a cursor past what was read.
     scan_rows: int = Field(2_000, gt=0)
+
+
+class JobsSettings(BaseModel):
+    """The job runner (procrastinate, services/jobs/): the `eaglet worker` process."""
+
+    # Connections of the worker's procrastinate pool (psycopg): fetching jobs, heartbeats,
+    # LISTEN for new jobs. Its tasks' own SQL uses a separate asyncpg pool of `task_pool_size`.
+    pool_size: int = Field(4, ge=2)
+    task_pool_size: int = Field(4, ge=1)
+    # Jobs one worker process runs at once (asyncio tasks; screenings' CPU work goes to processes).
+    concurrency: int = Field(4, ge=1)
+    # A worker writes its heartbeat this often; a worker silent for stalled_after_s is taken as
+    # dead, and the jobs it held are run again (by the `stalled` periodic job, see its schedule).
+    heartbeat_s: float = Field(10.0, gt=0)
+    stalled_after_s: float = Field(30.0, gt=0)
+    # Without a notification, a worker looks for new jobs this often.
+    poll_s: float = Field(5.0, gt=0)
+    # On SIGTERM a worker waits this long for its running jobs, then aborts them (they are retried).
+    shutdown_grace_s: float = Field(30.0, ge=0)
+    # Periodic jobs, as cron lines in UTC (a sixth field counts seconds): stalled jobs retried; the
+    # enterprises' cached titles refreshed (after midnight in Shanghai, 16:00 UTC); expired
+    # Idempotency-Keys purged; what is kept only for the feed horizon removed (retention).
+    stalled_cron: str = "* * * * *"
+    titles_cron: str = "5 16 * * *"
+    idempotency_cron: str = "17 * * * *"
+    retention_cron: str = "40 17 * * *"
+    # Asynchronous exports: a finished file is kept this long, then removed (410 export_expired).
+    export_retention_h: int = Field(24, ge=1)
+
+    @field_validator("stalled_cron", "titles_cron", "idempotency_cron", "retention_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter  # procrastinate's own schedule parser
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a cron line: {value!r} (minute hour day month weekday [second])")
+        return value
 
 
 class ServiceSettings(BaseModel):
@@ -146,6 +183,7 @@ class Settings(BaseSettings):
     export: ExportSettings = ExportSettings()
     screening: ScreeningSettings = ScreeningSettings()
     events: EventsSettings = EventsSettings()
+    jobs: JobsSettings = JobsSettings()
     registry: RegistrySettings = RegistrySettings()
     finance: FinanceSettings = FinanceSettings()
     standards: StandardsSettings = StandardsSettings()

@@ -7,7 +7,9 @@ from services.common.events_route import events_router
 from services.common.settings import Settings
 from services.registry.enterprises import fast_path
 from services.registry.enterprises.router import router as enterprises_router
+from services.registry.exports.router import router as exports_router
 from services.registry.indicators.router import router as indicators_router
+from services.registry.jobs.router import router as jobs_router
 from services.registry.parks.router import router as parks_router
 from services.registry.pool import runner
 from services.registry.pool.router import router as pool_router
@@ -26,6 +28,8 @@ ROUTERS: list = [
     parks_router,
     stats_router,
     events_router("registry"),
+    jobs_router,
+    exports_router,
 ]
 
 

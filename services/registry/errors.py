@@ -108,3 +108,18 @@ ScreeningFailed = NamedProblem(
     "the screening could not be completed",
     detail="the screening could not be completed; quote the request_id",
 )
+
+# Asynchronous exports (services/registry/exports/).
+ExportNotReady = NamedProblem(
+    409,
+    "export_not_ready",
+    "the export has not finished; poll its job",
+    detail="export {job_id} is {status}; its file is there once its job has succeeded (GET {href})",
+)
+ExportExpired = NamedProblem(
+    410,
+    "export_expired",
+    "the export's file was removed after its retention; start the export again",
+    detail="export {job_id}'s file is kept {hours} h after it is written, and that has passed; "
+    "start the export again",
+)

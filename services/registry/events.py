@@ -6,9 +6,8 @@
 | enterprise, updated (PATCH or a batch)         | `enterprise.updated`                     |
 | pool_membership, admitted / rejected / exited  | `enterprise.pool_changed`                |
 | title, created / revoked                       | `enterprise.title_changed`               |
-| screening, created (answered: status done)     | `screening.completed`                    |
-| screening, completed (a background run)        | `screening.completed`                    |
-| screening, created (background: running)       | none: the 202's status resource says it  |
+| screening, completed (answered or background)  | `screening.completed`                    |
+| screening, created                             | none: its `completed` row is the event   |
 | the rest (IGNORED)                             | none                                     |
 
 Who sees an event: the registry's managers, as its lists: an official whose region covers the
@@ -50,8 +49,6 @@ def describe(row: ChangeRow) -> Described | None:
     t, action = row.entity_type, row.action
     if t == "screening":
         after = row.after
-        if action == "created" and after.get("status") == "running":
-            return None  # started in the background: its completion is the event
         sid = int(row.entity_key)
         data = {"screening_id": sid, **{k: after.get(k) for k in ("eligible", "ineligible", "incomplete")}}
         return Described(
@@ -134,10 +131,11 @@ CATALOGUE = Catalogue(
         ("pool_membership", "exited"): _POOL,
         ("title", "created"): _TITLE,
         ("title", "revoked"): _TITLE,
-        ("screening", "created"): _SCREENING,
         ("screening", "completed"): _SCREENING,
     },
     ignored={
+        ("screening", "created"): "every screening, answered at once or run in the background, "
+        "writes a `completed` row when its results are stored: that row is the event",
         ("screening", "failed"): "a failed run is reported by its status resource "
         "(GET /registry/v1/screenings/{id}, status failed, error)",
         ("indicators", "created"): "yearly figures, read with their own route "

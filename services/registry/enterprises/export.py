@@ -55,12 +55,20 @@ COLUMNS: list[tuple[str, str, Kind]] = [
     ("address", "地址", "text"),
 ]
 HEADERS = [zh for _, zh, _ in COLUMNS]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHEET = "企业名录"
 MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 CSV_ROWS_PER_CHUNK = 500
 XLSX_ROWS_PER_CHUNK = 1000  # rows handed to the worker thread at a time (the cursor prefetches 1000)
 FILE_CHUNK = 256 * 1024
+
+
+def file_kind(fmt: str) -> tuple[str, str]:
+    """(filename, content type) of a file of this format, streamed or written by the worker."""
+    if fmt == "xlsx":
+        return "enterprises.xlsx", XLSX
+    return "enterprises.csv", "text/csv; charset=utf-8"
 
 
 def values(row: Any) -> list[str | int | date | Decimal | None]:

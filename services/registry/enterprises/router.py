@@ -29,7 +29,7 @@ from services.common.query import QueryModel, query_docs
 from services.common.readpool import CallerReads
 from services.common.streaming import DownloadResponse
 from services.registry.enterprises import repository, schemas, service
-from services.registry.enterprises.export import csv_stream, xlsx_stream
+from services.registry.enterprises.export import XLSX, csv_stream, file_kind, xlsx_stream
 from services.registry.enterprises.schemas import (
     EnterpriseCreate,
     EnterpriseOut,
@@ -74,9 +74,6 @@ async def list_enterprises(
     return Response(schemas.page_json(rows, cursor), media_type="application/json")
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
 @router.get(
     "/enterprises/export",
     summary="Export the filtered list as CSV or XLSX (Chinese headers)",
@@ -106,10 +103,8 @@ async def export_enterprises(
     lease = await reads.export()
     settings = request.app.state.settings.export
     rows = repository.export_rows(lease.conn, statement, settings.fetch_rows, settings.loop_share)
-    if query.format == "xlsx":
-        body, media_type, filename = xlsx_stream(rows), XLSX, "enterprises.xlsx"
-    else:
-        body, media_type, filename = csv_stream(rows), "text/csv; charset=utf-8", "enterprises.csv"
+    body = xlsx_stream(rows) if query.format == "xlsx" else csv_stream(rows)
+    filename, media_type = file_kind(query.format)
     return DownloadResponse(
         body,
         send_timeout_s=settings.send_timeout_s,

@@ -1,18 +1,19 @@
-"""A screening's evaluation, run in a worker process (runner.py), never on a service's event loop.
+"""A screening's evaluation, run in a process of its own (runner.py), never on an event loop.
 
 The evaluation is CPU-bound Python — every enterprise of the region with its indicator rows is
 read, evaluated and its criteria list serialised (seconds for a large region: docs/registry.md,
 "Tenants do not stall each other") — and a thread would hold the GIL against the loop serving
-requests. A worker reads the region's enterprises with
-their indicator rows as one stream in credit-code order (`repository.screening_input`), evaluates
+requests (or the job worker's heartbeat). A process reads the region's enterprises with their
+indicator rows as one stream in credit-code order (`repository.screening_input`), evaluates
 each enterprise as it arrives (`rules.evaluate`, the one definition of the criteria) and:
 - `evaluate_answered`: hands back (credit code, outcome, criteria JSON) for every enterprise — a
   screening answered in its request; the request writes them in its unit of work;
-- `run_background`: streams them into `screening_results` with COPY and marks the run done, in
-  one transaction (results and status commit together), writing its progress and heartbeat as it
-  goes on a connection of its own. The run is done only while it still holds its lease: if it was
-  reported failed meanwhile, nothing is committed.
-Workers lower their own priority (`init_worker`): on a small host the requests being served
+- `run_background`: a job's run (pool/tasks.py): streams them into `screening_results` with COPY
+  and marks the screening done, its job succeeded and its `completed` change, in one transaction
+  (results and status commit together), writing its progress as it goes on a connection of its
+  own. All of it only while the run still holds its job: a run taken for dead and started again
+  elsewhere (services/common/jobs.py) commits nothing.
+Processes lower their own priority (`init_worker`): on a small host the requests being served
 get the CPU first, and the screening takes what is left.
 """
 
@@ -32,6 +33,8 @@ import orjson
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes_on
 from services.common.db import plain_url
+from services.common.jobs import Run as JobRun
+from services.common.jobs import Superseded
 from services.common.scope import RegionScope
 from services.registry.pool import repository as repo
 from services.registry.pool.rules import evaluate
@@ -61,21 +64,18 @@ class BackgroundRun(Run):
     screening_id: int = 0
     actor: Principal | None = None
     request_id: str | None = None
-    lease_s: float = 60.0
+    job: JobRun | None = None  # the job's run this evaluation belongs to
 
 
-class LeaseLost(Exception):
-    """The run was reported failed before it finished (its heartbeat had run out)."""
-
-
-def init_worker(nice: int, service_pid: int) -> None:
-    """Worker initializer: yield the CPU to the service's requests, and end with the service
-    process (a worker blocked on its task queue would otherwise outlive a killed service)."""
+def init_worker(nice: int, parent_pid: int) -> None:
+    """Process initializer: yield the CPU to the requests being served, and end with the process
+    that started it (a service or the job worker: one blocked on its task queue, or in a query,
+    would otherwise outlive a killed parent, and its uncommitted work with it)."""
     if nice > 0:
         os.nice(nice)
 
     def watch() -> None:
-        while os.getppid() == service_pid:
+        while os.getppid() == parent_pid:
             time.sleep(1)
         os._exit(1)
 
@@ -153,10 +153,13 @@ async def _background(run: BackgroundRun) -> dict[str, int]:
     reader, writer, beat = await asyncio.gather(
         _connect(run, "read"), _connect(run, "write"), _connect(run, "progress")
     )
+    job = run.job
+    assert job is not None
     try:
         sid = run.screening_id
         count_sql, count_args = repo.count_in(RegionScope(run.region))
         total = await beat.fetchval(count_sql, *count_args)
+        await job.progress(beat, 0, total)  # Superseded when the run no longer holds its job
         await beat.execute(repo.PROGRESS, sid, 0, total)
         counts = dict.fromkeys(OUTCOMES, 0)
         done = 0
@@ -170,26 +173,23 @@ async def _background(run: BackgroundRun) -> dict[str, int]:
                 yield sid, code, outcome, criteria
                 if time.monotonic() - reported >= PROGRESS_EVERY_S:
                     reported = time.monotonic()
+                    await job.progress(beat, done)
                     await beat.execute(repo.PROGRESS, sid, done, None)
 
         async with reader.transaction(readonly=True), writer.transaction():
-            # The COPY is one statement lasting as long as the evaluation feeding it: the lease,
-            # not the statement timeout, bounds it.
+            # The COPY is one statement lasting as long as the evaluation feeding it: the job's
+            # heartbeat (its worker's), not the statement timeout, bounds it.
             await writer.execute("SET LOCAL statement_timeout = 0")
             await writer.copy_records_to_table(
                 "screening_results", schema_name="registry", columns=repo.RESULT_COLUMNS, records=records()
             )
+            result = {"screening_id": sid, "evaluated": done, **counts}
+            await job.succeed(writer, result, done=done)  # Superseded: all of it rolls back
             finished = await writer.fetchval(
-                repo.FINISH,
-                sid,
-                done,
-                counts["eligible"],
-                counts["ineligible"],
-                counts["incomplete"],
-                run.lease_s,
+                repo.FINISH, sid, done, counts["eligible"], counts["ineligible"], counts["incomplete"]
             )
             if finished is None:
-                raise LeaseLost(f"screening {sid} was reported failed before it finished")
+                raise Superseded(f"screening {sid} is no longer running")
             await record_changes_on(
                 writer,
                 "registry",

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,13 +55,16 @@ PROGRESS = (
     "UPDATE registry.screenings SET progress = $2, total = coalesce($3, total), heartbeat_at = now() "
     "WHERE id = $1 AND status = 'running'"
 )
-# Done only while the run still holds its lease: a run reported failed (its heartbeat ran out)
-# stays failed.
+# Its job's run is checked beside it (services/common/jobs.py Run.succeed, same transaction).
 FINISH = (
     "UPDATE registry.screenings SET status = 'done', evaluated = $2, eligible = $3, ineligible = $4, "
     "incomplete = $5, progress = $2, total = $2, finished_at = now(), heartbeat_at = now() "
-    "WHERE id = $1 AND status = 'running' AND heartbeat_at > now() - make_interval(secs => $6) "
-    "RETURNING id"
+    "WHERE id = $1 AND status = 'running' RETURNING id"
+)
+# A background screening whose job failed for good (its problem), with the job's failure.
+FAIL = (
+    "UPDATE registry.screenings SET status = 'failed', error = $2::jsonb, finished_at = now() "
+    "WHERE id = $1 AND status = 'running' RETURNING id"
 )
 RESULT_COLUMNS = ("screening_id", "credit_code", "outcome", "criteria")
 
@@ -83,36 +85,14 @@ async def fewer_than(session: AsyncSession, scope: RegionScope, limit: int) -> i
     return n if n < limit else None
 
 
-async def running_by(session: AsyncSession, created_by: str, lease_s: float) -> int:
-    """Background screenings of this caller still running (heartbeat within the lease)."""
+async def running_by(session: AsyncSession, created_by: str) -> int:
+    """Background screenings of this caller not yet ended (queued or running in the worker)."""
     return (
         await session.execute(
-            text(
-                "SELECT count(*) FROM registry.screenings WHERE status = 'running' AND created_by = :by "
-                "AND heartbeat_at > now() - make_interval(secs => :lease)"
-            ),
-            {"by": created_by, "lease": lease_s},
+            text("SELECT count(*) FROM registry.screenings WHERE status = 'running' AND created_by = :by"),
+            {"by": created_by},
         )
     ).scalar_one()
-
-
-async def heartbeat(session: AsyncSession, screening_id: int) -> None:
-    await session.execute(
-        text("UPDATE registry.screenings SET heartbeat_at = now() WHERE id = :id AND status = 'running'"),
-        {"id": screening_id},
-    )
-
-
-async def mark_failed(session: AsyncSession, screening_id: int, problem: dict[str, Any]) -> bool:
-    """Failed with its problem, unless it ended already; whether it was still running."""
-    row = await session.execute(
-        text(
-            "UPDATE registry.screenings SET status = 'failed', error = CAST(:error AS jsonb), "
-            "finished_at = now() WHERE id = :id AND status = 'running' RETURNING id"
-        ),
-        {"id": screening_id, "error": json.dumps(problem, ensure_ascii=False)},
-    )
-    return row.first() is not None
 
 
 async def add_screening(session: AsyncSession, screening: Screening) -> Screening:

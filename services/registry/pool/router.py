@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, NotFound, RegionOutOfScope, responses
@@ -18,7 +18,7 @@ from services.registry.errors import (
     UnknownRuleSet,
     YearOutOfRange,
 )
-from services.registry.pool import runner, service
+from services.registry.pool import service
 from services.registry.pool.schemas import (
     DecisionIn,
     DecisionOut,
@@ -58,8 +58,14 @@ async def list_rule_sets(principal: Manager) -> RuleSetList:
         ),
         202: {
             "model": ScreeningOut,
-            "description": "Accepted: a large region is screened in the background. `Location` "
-            "(relative to this URL) is the screening; poll it until `status` is done or failed",
+            "description": "Accepted: a large region is screened in the background by the job "
+            "worker. `Location` (relative to this URL) is the screening: poll it until `status` is "
+            "done or failed. Its job's status resource is `job.href` in the body and the "
+            '`Link: <…>; rel="monitor"` header',
+            "headers": {
+                "Location": {"schema": {"type": "string"}, "description": "screenings/{id}"},
+                "Link": {"schema": {"type": "string"}, "description": '<../jobs/{id}>; rel="monitor"'},
+            },
         },
     },
 )
@@ -69,22 +75,22 @@ async def create_screening(
     principal: Manager,
     request: Request,
     response: Response,
-    background: BackgroundTasks,
 ) -> ScreeningOut:
     """Stores each enterprise's outcome (eligible | ineligible | incomplete) with per-criterion
     `pass | fail | missing_data` and the values used. Returns the first page of candidates (201).
 
     A region with more than `EAGLET_SCREENING__BACKGROUND_ABOVE` enterprises (5,000) is screened
-    in the background: 202 with `Location: screenings/{id}` and the screening `running`, its
-    `progress` growing; a caller may have `EAGLET_SCREENING__PER_CALLER` (2) running at once, one
-    more is a 429 `too_many_screenings`."""
-    out, run = await service.screen(session, principal, body, request.app.state.settings)
-    if run is not None:
+    in the background by the job worker: 202 with `Location: screenings/{id}` and the screening
+    `running`, its `progress` growing, its `job` (`GET /v1/jobs/{id}`, also in the `Link` header,
+    rel `monitor`) queued; the job is stored with the screening, in the same transaction. A
+    caller may have `EAGLET_SCREENING__PER_CALLER` (2) queued or running at once, one more is a
+    429 `too_many_screenings`."""
+    out, background = await service.screen(session, principal, body, request.app.state.settings)
+    if background:
         response.status_code = 202
         response.headers["Location"] = f"screenings/{out.id}"
-        # Started after the unit of work has committed the screening (background tasks run
-        # once the response is sent; `start` only creates the supervising task).
-        background.add_task(runner.start, request.app, principal, run)
+        if out.job is not None:
+            response.headers["Link"] = f'<../jobs/{out.job.id}>; rel="monitor"'
     return out
 
 
@@ -102,8 +108,9 @@ async def get_screening(
     outcome: Annotated[Literal["eligible", "ineligible", "incomplete"] | None, Query()] = None,
 ) -> ScreeningOut:
     """`status`: running (evaluated in the background; no candidates yet), done, or failed with
-    `error` (a problem: `screening_failed`, `screening_worker_died`, or `screening_abandoned` when
-    the process running it stopped)."""
+    `error` (a problem: `screening_failed`, `screening_worker_died` when the process evaluating
+    it died on its last run, `job_worker_died` when the worker running it stopped on every run,
+    or `screening_abandoned` for a run of an earlier version left unfinished)."""
     return await service.get_screening(
         session, principal, screening_id, outcome, page, request.app.state.settings.screening
     )

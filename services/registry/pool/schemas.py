@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.common.errors import ProblemDetail
+from services.common.jobs import JobRef
 from services.common.types import CreditCode, RegionPrefix, text
 from services.registry.enterprises.schemas import Tier
 
@@ -74,11 +75,14 @@ class ScreeningProgress(BaseModel):
 class ScreeningOut(BaseModel):
     id: int
     status: Literal["running", "done", "failed"] = Field(
-        description="running: evaluated in the background (poll this resource); done: the results "
-        "below are complete; failed: see `error`"
+        description="running: evaluated in the background (queued or running in the worker: poll "
+        "this resource, or its `job`); done: the results below are complete; failed: see `error`"
     )
     progress: ScreeningProgress
     error: ProblemDetail | None = Field(None, description="Why the run failed (a problem body)")
+    job: JobRef | None = Field(
+        None, description="The job evaluating it in the background (none for an answered screening)"
+    )
     finished_at: datetime | None = None
     tier: str
     year: int

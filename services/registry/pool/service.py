@@ -3,15 +3,15 @@ allow at most one active tier per enterprise. No commits here."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
 from services.common.context import request_id_var
+from services.common.db import raw_connection
 from services.common.errors import NotFound
+from services.common.jobs import JobRef, enqueue, job_of
 from services.common.pagination import PageParams, cursor_binding, list_filters
 from services.common.scope import RegionScope
 from services.common.settings import ScreeningSettings, Settings
@@ -20,15 +20,15 @@ from services.registry.errors import (
     AlreadyInTier,
     NotInTier,
     RuleSetTierMismatch,
-    ScreeningAbandoned,
     TooManyScreenings,
     UnknownRuleSet,
     YearOutOfRange,
 )
 from services.registry.indicators.schemas import max_year
+from services.registry.jobs.links import job_href
 from services.registry.pool import repository as repo
-from services.registry.pool import runner
-from services.registry.pool.evaluation import BackgroundRun, Run
+from services.registry.pool import runner, tasks
+from services.registry.pool.evaluation import Run
 from services.registry.pool.models import PoolDecision, Screening
 from services.registry.pool.schemas import (
     Candidate,
@@ -64,11 +64,12 @@ def _rule_set(body: ScreeningIn) -> dict:
 
 async def screen(
     session: AsyncSession, principal: Principal, body: ScreeningIn, settings: Settings
-) -> tuple[ScreeningOut, BackgroundRun | None]:
-    """A screening of the caller's region (or `region` under it). Up to
-    `screening.background_above` enterprises it is evaluated now (in a worker process, runner.py)
-    and stored with its results in this unit of work; above that it is stored `running` and the
-    returned run is to be started once this unit of work has committed (the route answers 202)."""
+) -> tuple[ScreeningOut, bool]:
+    """A screening of the caller's region (or `region` under it), and whether it runs in the
+    background. Up to `screening.background_above` enterprises it is evaluated now (in a process,
+    runner.py) and stored with its results in this unit of work; above that it is stored
+    `running` with its job queued in this same unit of work (the worker evaluates it: tasks.py),
+    and the route answers 202."""
     rs = _rule_set(body)
     scope = RegionScope.of(principal).narrow(body.region, "/region")
     region = scope.prefix
@@ -90,7 +91,7 @@ async def screen(
     change = {**body.model_dump(), "rule_version": rs["version"], "region": region}
     opts = settings.screening
     if await repo.fewer_than(session, scope, opts.background_above + 1) is None:
-        if await repo.running_by(session, principal.sub, opts.lease_s) >= opts.per_caller:
+        if await repo.running_by(session, principal.sub) >= opts.per_caller:
             raise TooManyScreenings(running=opts.per_caller, headers={"Retry-After": "30"})
         screening = await repo.add_screening(
             session, Screening(**fields, status="running", progress=0, heartbeat_at=func.now())
@@ -101,16 +102,18 @@ async def screen(
             principal,
             [Change("created", "screening", str(screening.id), None, {**change, "status": "running"})],
         )
-        background = BackgroundRun(
-            **run,
-            screening_id=screening.id,
-            actor=principal,
-            request_id=request_id_var.get(),
-            lease_s=opts.lease_s,
+        await enqueue(
+            await raw_connection(session),
+            "registry",
+            kind=tasks.JOB_KIND,
+            task_name=tasks.SCREENING,
+            principal=principal,
+            params={"rule_set": rs, "year": body.year, "region": region, "request_id": request_id_var.get()},
+            subject_id=screening.id,
         )
         return await get_screening(
             session, principal, screening.id, None, _first_page(principal, screening.id), opts
-        ), background
+        ), True
     rows = await runner.evaluate(settings, Run(**run))
     counts = {"eligible": 0, "ineligible": 0, "incomplete": 0}
     for _, outcome, _ in rows:
@@ -132,15 +135,15 @@ async def screen(
         session,
         "registry",
         principal,
-        [Change("created", "screening", str(screening.id), None, {**change, **counts})],
+        [
+            Change("created", "screening", str(screening.id), None, {**change, **counts}),
+            # done at once: its `completed` row, as a background screening's (evaluation.py)
+            Change("completed", "screening", str(screening.id), None, {"evaluated": len(rows), **counts}),
+        ],
     )
     return await get_screening(
         session, principal, screening.id, None, _first_page(principal, screening.id), opts
-    ), None
-
-
-def _abandoned() -> dict:
-    return ScreeningAbandoned.body()
+    ), False
 
 
 async def visible_screening(session: AsyncSession, principal: Principal, screening_id: int) -> Screening:
@@ -160,8 +163,8 @@ async def get_screening(
     params: PageParams,
     opts: ScreeningSettings,
 ) -> ScreeningOut:
-    """A screening with a page of its candidates (none until it is done). A running screening
-    whose heartbeat is older than the lease is reported failed: its process died."""
+    """A screening with a page of its candidates (none until it is done), and its job when it
+    runs in the background."""
     s = await visible_screening(session, principal, screening_id)
     rows, cursor = await repo.candidates(session, screening_id, outcome, params)
     items = [
@@ -176,10 +179,9 @@ async def get_screening(
     ]
     data = {c: getattr(s, c) for c in Screening.__table__.c.keys()}
     data["progress"] = {"evaluated": s.progress, "total": s.total}
-    lease = timedelta(seconds=opts.lease_s)
-    if s.status == "running" and (s.heartbeat_at is None or s.heartbeat_at < datetime.now(UTC) - lease):
-        data.update(status="failed", error=_abandoned())
-    return ScreeningOut(**data, candidates=CandidatePage(items=items, next_cursor=cursor))
+    job = await job_of(await raw_connection(session), "registry", tasks.JOB_KIND, screening_id)
+    ref = None if job is None else JobRef(id=job.id, status=job.status, href=job_href(job.id))
+    return ScreeningOut(**data, job=ref, candidates=CandidatePage(items=items, next_cursor=cursor))
 
 
 async def decide(session: AsyncSession, principal: Principal, body: DecisionIn) -> DecisionOut:

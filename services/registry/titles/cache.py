@@ -3,8 +3,8 @@
 A row's set is trusted only through its `titles_until`; after that the list and the detail read
 the titles themselves, which is correct but gives up the row's speed. The trigger on `titles`
 refreshes rows whose titles are written; rows whose set simply ran out (a title expired or a
-future one began, a revocation took effect) are refreshed here — `eaglet refresh-titles`, run daily
-after midnight in Shanghai (16:00 UTC).
+future one began, a revocation took effect) are refreshed here — daily after midnight in Shanghai
+by the job worker (tasks.py, `EAGLET_JOBS__TITLES_CRON`), or by hand with `eaglet refresh-titles`.
 """
 
 from __future__ import annotations
