@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from gateway.webhooks.dispatcher import Dispatcher
-from services.common.settings import Settings, get_settings
+from services.common.settings import Settings, WebhookSettings, get_settings
 from tests.finance.helpers import loan
 from tests.gateway.conftest import bearer
 
@@ -129,9 +129,14 @@ class FakeClock:
         return self.now
 
 
+def with_webhooks(base: Settings, **changes) -> Settings:
+    """`base` with these webhook settings (validated as if they came from the environment)."""
+    webhooks = WebhookSettings.model_validate({**base.webhooks.model_dump(), **changes})
+    return base.model_copy(update={"webhooks": webhooks})
+
+
 def webhook_settings(**changes) -> Settings:
-    base = get_settings()
-    return base.model_copy(update={"webhooks": base.webhooks.model_copy(update=changes)})
+    return with_webhooks(get_settings(), **changes)
 
 
 @pytest.fixture
@@ -208,4 +213,5 @@ __all__ = [
     "register",
     "step_until_delivered",
     "webhook_settings",
+    "with_webhooks",
 ]
