@@ -91,11 +91,18 @@ class Receiver:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         event = json.loads(body)
+        if event["type"] == "webhook.test":
+            return web.Response(status=204)
         key = event_key(event["subject"]["key"], event["data"]["outstanding_balance"])
         self.first_seen.setdefault(key, arrived)
         wid = request.headers["webhook-id"]
         self.ids[wid] = self.ids.get(wid, 0) + 1
         return web.Response(status=204)
+
+    def reset(self) -> None:
+        self.first_seen.clear()
+        self.ids.clear()
+        self.calls = self.failed = 0
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -288,8 +295,21 @@ async def measure(args, db: database.BenchDatabase, procs: list) -> None:
                 endpoints[bank] = (await resp.json())["id"]
 
     procs.append(start_dispatcher(env))
+    # ready when every receiver has had its endpoint's test event (the slow one: in its time)
+    async with aiohttp.ClientSession() as session:
+        for bank in BANKS:
+            async with session.post(
+                f"{gateway}/v1/webhooks/{endpoints[bank]}/test",
+                headers={"Authorization": f"Bearer {keys[bank]}"},
+            ) as resp:
+                assert resp.status == 202, await resp.text()
+    deadline = time.monotonic() + 60
+    while any(r.calls == 0 for r in receivers) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    for r in receivers:
+        r.reset()
 
-    borrower = make_credit_code("91330106EVTBENCH0")
+    borrower = make_credit_code("91330106MA2EW0001")
     per_batch = max(1, round(args.rate * TICK_S / len(BANKS)))
     writer = Writer(gateway, keys, per_batch, borrower)
     print(
@@ -310,11 +330,22 @@ async def measure(args, db: database.BenchDatabase, procs: list) -> None:
             break
         await asyncio.sleep(0.2)
     lat = [r.first_seen[k] - t for b, r in healthy for k, t in writer.acked[b].items() if k in r.first_seen]
+    if os.environ.get("BENCH_TIMELINE"):  # the healthy latencies by second of the run
+        by_s: dict[int, list[float]] = {}
+        for b, r in healthy:
+            for k, t in writer.acked[b].items():
+                if k in r.first_seen:
+                    by_s.setdefault(int(t - t_start), []).append(r.first_seen[k] - t)
+        for sec in sorted(by_s):
+            v = by_s[sec]
+            print(
+                f"  second {sec:3}: {len(v):4} events, p50 {pct(v, 0.5) * 1000:6.0f} ms, max {max(v) * 1000:6.0f} ms"
+            )
 
     conn = await asyncpg.connect(db.dsn)
     try:
         failing_bank = BANKS[kinds.index("failing")]
-        rounds = 0
+        rounds = manual = 0
         failing = receivers[kinds.index("failing")]
         while len(failing.first_seen) < len(writer.acked[failing_bank]) and rounds < 40:
             rounds += 1
@@ -323,6 +354,16 @@ async def measure(args, db: database.BenchDatabase, procs: list) -> None:
                 "WHERE endpoint_id = $1::uuid AND status = 'pending' AND locked_until IS NULL",
                 endpoints[failing_bank],
             )
+            # those that used up the schedule (ten failures in a row): retried as an operator would
+            exhausted = await conn.fetch(
+                "SELECT id FROM gateway.webhook_deliveries WHERE endpoint_id = $1::uuid AND status = 'failed'",
+                endpoints[failing_bank],
+            )
+            async with aiohttp.ClientSession() as session:
+                for row in exhausted:
+                    url = f"{gateway}/v1/webhooks/{endpoints[failing_bank]}/deliveries/{row['id']}/retry"
+                    async with session.post(url, headers={"Authorization": f"Bearer {keys[failing_bank]}"}):
+                        manual += 1
             await asyncio.sleep(1.0)
 
         print("\nreceiver                 events  received  p50 ms  p99 ms  max ms  dupl.  backlog")
@@ -351,10 +392,30 @@ async def measure(args, db: database.BenchDatabase, procs: list) -> None:
             print(
                 f"{r.name:24} {len(expected):6} {len(got):9} {figures} {r.duplicates:6} {pending:8}"
                 + (
-                    f"  ({r.failed} of {r.calls} calls failed; retries moved to now {rounds}×)"
+                    f"  ({r.failed} of {r.calls} calls failed; retries moved to now {rounds}×, {manual} retried by hand)"
                     if r.kind == "failing"
                     else ""
                 )
+            )
+        if os.environ.get("BENCH_TIMELINE"):  # where the time goes: the feed and fan-out, or sending
+            queued_at = {}
+            for row in await conn.fetch(
+                "SELECT body::jsonb AS e, extract(epoch FROM created_at) AS at FROM gateway.webhook_deliveries"
+            ):
+                e = json.loads(row["e"]) if isinstance(row["e"], str) else row["e"]
+                if e["type"] != "webhook.test":
+                    queued_at[event_key(e["subject"]["key"], e["data"]["outstanding_balance"])] = float(
+                        row["at"]
+                    )
+            fan, send = [], []
+            for b, r in healthy:
+                for k, t in writer.acked[b].items():
+                    if k in r.first_seen and k in queued_at:
+                        fan.append(queued_at[k] - t)
+                        send.append(r.first_seen[k] - queued_at[k])
+            print(
+                f"  commit→queued p50 {pct(fan, 0.5) * 1000:.0f} ms p99 {pct(fan, 0.99) * 1000:.0f} ms; "
+                f"queued→received p50 {pct(send, 0.5) * 1000:.0f} ms p99 {pct(send, 0.99) * 1000:.0f} ms"
             )
         print(
             f"\nhealthy receivers, commit→delivery: p50 {pct(lat, 0.5) * 1000:.0f} ms, "

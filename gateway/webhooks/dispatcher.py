@@ -34,6 +34,7 @@ import random
 import signal
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,7 @@ from gateway.webhooks.catalogue import services_of
 from gateway.webhooks.secrets import SecretBox, signature_headers
 from services.common.auth import Principal
 from services.common.db import plain_url
+from services.common.errors import Problem
 from services.common.settings import Settings, get_settings
 
 log = logging.getLogger("eaglet.webhooks")
@@ -73,6 +75,7 @@ class Claimed:
     body: str
     attempts: int  # this attempt's number
     lease: uuid.UUID
+    leased_until: datetime
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,9 @@ class Outcome:
         return f"HTTP {self.status_code}"
 
 
-# Cursors of enabled endpoints whose owner is not a revoked API client.
+# The feeds to follow: the cursors of enabled endpoints whose owner is not a revoked API client.
 _CURSORS = """
-SELECT c.endpoint_id, c.service, e.event_types, e.owner_sub, e.owner_kind, e.owner_org,
+SELECT c.endpoint_id, c.service, c.cursor, e.event_types, e.owner_sub, e.owner_kind, e.owner_org,
        e.owner_region, e.owner_scopes, e.owner_client_id
 FROM gateway.webhook_cursors c
 JOIN gateway.webhook_endpoints e ON e.id = c.endpoint_id
@@ -111,30 +114,38 @@ FROM unnest($2::text[], $3::text[], $4::text[]) AS e(id, type, body)
 ON CONFLICT (endpoint_id, event_id) DO NOTHING
 """
 
-# Up to $2 leases per endpoint (counting those other dispatchers hold), $3 in all.
+# The cursor moves only from where this page was read: another dispatcher that moved it first
+# wins, and this one's transaction (its deliveries, duplicates of the other's) is rolled back.
+_ADVANCE = """
+UPDATE gateway.webhook_cursors SET cursor = $4, updated_at = now(), last_error = NULL
+WHERE endpoint_id = $1 AND service = $2 AND cursor = $3
+"""
+
+_FEED_REFUSED = """
+UPDATE gateway.webhook_cursors SET last_error = $3, updated_at = now()
+WHERE endpoint_id = $1 AND service = $2
+"""
+
+# Per enabled endpoint, its earliest due deliveries not leased: as many as its share leaves
+# ($2 leases per endpoint, counting those other dispatchers hold: the ones being sent and those
+# next in line), $3 in all; leased for $4 s.
 _CLAIM = """
-WITH due AS (
-    SELECT e.id, e.url
+WITH picked AS (
+    SELECT d.id, e.url
     FROM gateway.webhook_endpoints e
-    WHERE e.enabled
-      AND e.id IN (SELECT d.endpoint_id FROM gateway.webhook_deliveries d
-                   WHERE d.status = 'pending' AND d.next_attempt_at <= $1)
-      AND NOT EXISTS (SELECT 1 FROM gateway.api_clients a
-                      WHERE a.id = e.owner_client_id AND a.revoked_at IS NOT NULL)
-),
-picked AS (
-    SELECT d.id, due.url
-    FROM due
     CROSS JOIN LATERAL (
         SELECT d.id FROM gateway.webhook_deliveries d
-        WHERE d.endpoint_id = due.id AND d.status = 'pending' AND d.next_attempt_at <= $1
+        WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= $1
           AND (d.locked_until IS NULL OR d.locked_until <= $1)
-        ORDER BY d.next_attempt_at, d.id
+        ORDER BY d.next_attempt_at
         LIMIT GREATEST(0, $2 - (SELECT count(*) FROM gateway.webhook_deliveries b
-                                WHERE b.endpoint_id = due.id AND b.status = 'pending'
+                                WHERE b.endpoint_id = e.id AND b.status = 'pending'
                                   AND b.locked_until > $1))
         FOR UPDATE SKIP LOCKED
     ) d
+    WHERE e.enabled
+      AND NOT EXISTS (SELECT 1 FROM gateway.api_clients a
+                      WHERE a.id = e.owner_client_id AND a.revoked_at IS NOT NULL)
     LIMIT $3
 )
 UPDATE gateway.webhook_deliveries d
@@ -145,35 +156,60 @@ UPDATE gateway.webhook_deliveries d
 RETURNING d.id, d.endpoint_id, picked.url, d.event_id, d.body, d.attempts
 """
 
+_RELEASE = """
+UPDATE gateway.webhook_deliveries SET locked_until = NULL, lease = NULL
+WHERE id = ANY($1::uuid[]) AND lease = ANY($2::uuid[])
+"""
+
 _SECRETS = """
 SELECT endpoint_id, sealed FROM gateway.webhook_secrets
 WHERE endpoint_id = ANY($1::uuid[]) AND (expires_at IS NULL OR expires_at > $2)
 ORDER BY created_at DESC
 """
 
-_DONE = """
-UPDATE gateway.webhook_deliveries
-   SET status = $3::text, next_attempt_at = $4, locked_until = NULL, lease = NULL,
-       last_status_code = $5, last_duration_ms = $6, last_response = $7, last_error = $8,
-       delivered_at = CASE WHEN $3::text = 'delivered' THEN $9 ELSE delivered_at END
- WHERE id = $1 AND lease = $2
-"""
-
-_ATTEMPT = """
+# The outcomes of many attempts in one statement: each written only while its lease is still
+# this dispatcher's, and logged as an attempt.
+_OUTCOMES = """
+WITH o AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::int[], $6::int[],
+                         $7::text[], $8::text[], $9::timestamptz[], $10::int[], $11::timestamptz[])
+        AS o(id, lease, status, next_at, code, ms, excerpt, error, finished, attempt, started)
+),
+done AS (
+    UPDATE gateway.webhook_deliveries d
+       SET status = o.status, next_attempt_at = o.next_at, locked_until = NULL, lease = NULL,
+           last_status_code = o.code, last_duration_ms = o.ms, last_response = o.excerpt,
+           last_error = o.error,
+           delivered_at = CASE WHEN o.status = 'delivered' THEN o.finished ELSE d.delivered_at END
+      FROM o
+     WHERE d.id = o.id AND d.lease = o.lease
+    RETURNING d.id
+)
 INSERT INTO gateway.webhook_attempts
     (delivery_id, attempt, started_at, status_code, duration_ms, response_excerpt, error, next_attempt_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+SELECT o.id, o.attempt, o.started, o.code, o.ms, o.excerpt, o.error, o.next_at FROM o JOIN done USING (id)
+RETURNING delivery_id
 """
 
-_SUCCEEDED = """
-UPDATE gateway.webhook_endpoints SET failing_since = NULL
-WHERE id = $1 AND failing_since IS NOT NULL
+# Each endpoint's failing period after a batch of outcomes: with a success among them, since the
+# first failure after the last success (or none); without, since when it was, or else since this
+# batch's first failure.
+_FAILING = """
+WITH u AS (
+    SELECT * FROM unnest($1::uuid[], $2::bool[], $3::timestamptz[]) AS u(id, succeeded, failing_from)
+)
+UPDATE gateway.webhook_endpoints e
+   SET failing_since = CASE WHEN u.succeeded THEN u.failing_from
+                            ELSE COALESCE(e.failing_since, u.failing_from) END
+  FROM u
+ WHERE e.id = u.id
+   AND e.failing_since IS DISTINCT FROM (CASE WHEN u.succeeded THEN u.failing_from
+                                              ELSE COALESCE(e.failing_since, u.failing_from) END)
 """
 
-_FAILED = """
-UPDATE gateway.webhook_endpoints SET failing_since = COALESCE(failing_since, $2)
-WHERE id = $1
-RETURNING failing_since, enabled
+_STILL_FAILING = """
+SELECT id, failing_since FROM gateway.webhook_endpoints
+WHERE id = ANY($1::uuid[]) AND enabled AND failing_since IS NOT NULL
 """
 
 _DISABLE = """
@@ -200,6 +236,19 @@ def clean_excerpt(raw: bytes) -> str:
     return raw[:EXCERPT_BYTES].decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
+@dataclass(frozen=True)
+class Attempted:
+    """One attempt made, and what it leaves the delivery as (written in batches)."""
+
+    claimed: Claimed
+    outcome: Outcome
+    started: datetime
+    finished: datetime
+    duration_ms: int
+    status: str  # delivered | pending | failed
+    next_at: datetime | None
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -222,7 +271,13 @@ class Dispatcher:
         self.pool: asyncpg.Pool | None = None
         self._clients: dict[uuid.UUID, tuple[httpx.AsyncClient, float]] = {}
         self._in_flight: set[asyncio.Task] = set()
-        self._send_wake = asyncio.Event()  # deliveries queued, or a slot freed
+        # leased deliveries waiting for one of their endpoint's slots, and the slots taken
+        self._queued: dict[uuid.UUID, deque[tuple[Claimed, list[str]]]] = {}
+        self._sending: dict[uuid.UUID, int] = {}
+        self._unsent: list[Claimed] = []  # leases to give back (not sent in time, or stopping)
+        self._attempted: list[Attempted] = []  # outcomes not written yet
+        self._send_wake = asyncio.Event()  # deliveries queued, or leases given back
+        self._record_wake = asyncio.Event()  # outcomes to write
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> Dispatcher:
@@ -230,7 +285,7 @@ class Dispatcher:
         self.pool = await asyncpg.create_pool(
             plain_url(self.settings.database_url or ""),
             min_size=1,
-            max_size=max(2, min(10, self.cfg.max_in_flight // 4 + 2)),
+            max_size=4,
             server_settings={
                 "application_name": "eaglet-webhooks",
                 "statement_timeout": str(db.statement_timeout_ms),
@@ -240,8 +295,16 @@ class Dispatcher:
         return self
 
     async def close(self) -> None:
+        """Finish the attempts under way, write their outcomes, give back the leases of the
+        deliveries still waiting (another dispatcher sends them at once, not after the lease)."""
+        for queue in self._queued.values():
+            self._unsent += [c for c, _ in queue]
+        self._queued.clear()
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=self.cfg.timeout_s + 1)
+        if self.pool is not None:
+            await self.record(self._take_attempted())
+            await self._release(self._take_unsent())
         for client, _ in self._clients.values():
             await client.aclose()
         self._clients.clear()
@@ -273,59 +336,44 @@ class Dispatcher:
         return queued, full
 
     async def _fan_out_one(self, conn: asyncpg.Connection, row: Any) -> tuple[int, bool]:
-        endpoint_id, service = row["endpoint_id"], row["service"]
+        """One feed of one endpoint: the page after its cursor, then (if it holds anything) its
+        deliveries and the cursor's move in one transaction. The page is read before the
+        transaction, so this reader holds no transaction id while it reads (the feed serves only
+        rows below every running transaction)."""
+        endpoint_id, service, cursor = row["endpoint_id"], row["service"], row["cursor"]
         types = services_of(list(row["event_types"])).get(service)
         if not types:
             return 0, False
-        async with conn.transaction():
-            got = await conn.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 0))",
-                str(endpoint_id),
-                service,
-            )
-            if not got:
-                return 0, False  # another dispatcher is on this cursor now
-            cursor = await conn.fetchval(
-                "SELECT cursor FROM gateway.webhook_cursors WHERE endpoint_id = $1 AND service = $2",
-                endpoint_id,
-                service,
-            )
-            if cursor is None:
-                return 0, False  # removed meanwhile
-            try:
-                page = await source.read_events(
-                    conn, service, principal_of(row), cursor, types, self.cfg.batch
-                )
-            except Exception as e:  # a refused cursor (expired): shown on the endpoint, tried again
-                why = getattr(e, "detail", None) or str(e) or type(e).__name__
-                log.warning("webhook %s: the %s feed refused its cursor: %s", endpoint_id, service, why)
-                await conn.execute(
-                    "UPDATE gateway.webhook_cursors SET last_error = $3, updated_at = now() "
-                    "WHERE endpoint_id = $1 AND service = $2",
-                    endpoint_id,
-                    service,
-                    why[:500],
-                )
-                return 0, False
-            if page.events:
-                await conn.execute(
-                    _FAN_OUT,
-                    endpoint_id,
-                    [e.id for e in page.events],
-                    [e.type for e in page.events],
-                    [json.dumps(e.as_json(), ensure_ascii=False, separators=(",", ":")) for e in page.events],
-                    self.clock(),
-                )
-            if page.next_cursor != cursor:
-                await conn.execute(
-                    "UPDATE gateway.webhook_cursors SET cursor = $3, updated_at = now(), last_error = NULL "
-                    "WHERE endpoint_id = $1 AND service = $2",
-                    endpoint_id,
-                    service,
-                    page.next_cursor,
-                )
-            # a full page: there is probably more behind it, read on without waiting
-            return len(page.events), len(page.events) >= self.cfg.batch
+        try:
+            page = await source.read_events(conn, service, principal_of(row), cursor, types, self.cfg.batch)
+        except Problem as e:  # the feed refuses the cursor (expired): shown on the endpoint, tried again
+            why = e.detail or e.code
+            log.warning("webhook %s: the %s feed refused its cursor: %s", endpoint_id, service, why)
+            await conn.execute(_FEED_REFUSED, endpoint_id, service, why[:500])
+            return 0, False
+        if page.next_cursor == cursor:
+            return 0, False
+        try:
+            async with conn.transaction():
+                if page.events:
+                    await conn.execute(
+                        _FAN_OUT,
+                        endpoint_id,
+                        [e.id for e in page.events],
+                        [e.type for e in page.events],
+                        [
+                            json.dumps(e.as_json(), ensure_ascii=False, separators=(",", ":"))
+                            for e in page.events
+                        ],
+                        self.clock(),
+                    )
+                moved = await conn.execute(_ADVANCE, endpoint_id, service, cursor, page.next_cursor)
+                if moved.split()[-1] == "0":
+                    raise _Lost()
+        except _Lost:  # another dispatcher moved the cursor first (or it is gone): nothing written
+            return 0, True
+        # a full page: there is probably more behind it, read on without waiting
+        return len(page.events), len(page.events) >= self.cfg.batch
 
     # -- sending ---------------------------------------------------------------------------
     async def claim(self, limit: int) -> list[Claimed]:
@@ -334,12 +382,21 @@ class Dispatcher:
             return []
         lease = uuid.uuid4()
         now = self.clock()
+        until = now + timedelta(seconds=self.cfg.lease_s)
+        share = 2 * self.cfg.per_endpoint  # those being sent, and as many next in line
         async with self._pool().acquire() as conn:
-            rows = await conn.fetch(_CLAIM, now, self.cfg.per_endpoint, limit, self.cfg.lease_s, lease)
+            rows = await conn.fetch(_CLAIM, now, share, limit, self.cfg.lease_s, lease)
         return [
-            Claimed(r["id"], r["endpoint_id"], r["url"], r["event_id"], r["body"], r["attempts"], lease)
+            Claimed(
+                r["id"], r["endpoint_id"], r["url"], r["event_id"], r["body"], r["attempts"], lease, until
+            )
             for r in rows
         ]
+
+    async def _release(self, unsent: list[Claimed]) -> None:
+        if unsent:
+            async with self._pool().acquire() as conn:
+                await conn.execute(_RELEASE, [c.id for c in unsent], list({c.lease for c in unsent}))
 
     async def _secrets(self, endpoint_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
         out: dict[uuid.UUID, list[str]] = {e: [] for e in endpoint_ids}
@@ -353,15 +410,21 @@ class Dispatcher:
         return out
 
     async def send_due(self) -> int:
-        """Claim what is due now and send it, waiting for every attempt (a test's step)."""
+        """Claim what is due now, send it and write the outcomes (a test's step)."""
         claimed = await self.claim(self.cfg.max_in_flight)
         if claimed:
             secrets = await self._secrets(sorted({c.endpoint_id for c in claimed}))
-            await asyncio.gather(*(self.deliver(c, secrets[c.endpoint_id]) for c in claimed))
+            slots = {e: asyncio.Semaphore(self.cfg.per_endpoint) for e in secrets}
+
+            async def one(c: Claimed) -> Attempted:
+                async with slots[c.endpoint_id]:
+                    return await self.deliver(c, secrets[c.endpoint_id])
+
+            await self.record(list(await asyncio.gather(*(one(c) for c in claimed))))
         return len(claimed)
 
-    async def deliver(self, d: Claimed, secrets: list[str]) -> Outcome:
-        """One attempt: check, sign, send, and record what happened."""
+    async def deliver(self, d: Claimed, secrets: list[str]) -> Attempted:
+        """One attempt: check, sign, send; and what it leaves the delivery as."""
         started = self.clock()
         t0 = time.monotonic()
         try:
@@ -372,8 +435,14 @@ class Dispatcher:
             log.exception("webhook delivery %s failed unexpectedly", d.id)
             outcome = Outcome(error=f"internal error: {type(e).__name__}")
         duration_ms = int((time.monotonic() - t0) * 1000)
-        await self._record(d, outcome, started, duration_ms)
-        return outcome
+        finished = self.clock()
+        if outcome.ok:
+            status, next_at = "delivered", None
+        else:
+            wait = schedule.retry_after(outcome.retry_after, finished)
+            next_at = schedule.next_attempt_at(d.attempts, finished, wait, self.rng)
+            status = "pending" if next_at is not None else "failed"
+        return Attempted(d, outcome, started, finished, duration_ms, status, next_at)
 
     async def _attempt(self, d: Claimed, secrets: list[str], started: datetime) -> Outcome:
         try:
@@ -448,63 +517,76 @@ class Dispatcher:
                 del self._clients[endpoint_id]
                 await client.aclose()
 
-    async def _record(self, d: Claimed, outcome: Outcome, started: datetime, duration_ms: int) -> None:
-        now = self.clock()
-        if outcome.ok:
-            status, next_at = "delivered", None
-        else:
-            wait = schedule.retry_after(outcome.retry_after, now)
-            next_at = schedule.next_attempt_at(d.attempts, now, wait, self.rng)
-            status = "pending" if next_at is not None else "failed"
+    # -- outcomes --------------------------------------------------------------------------
+    async def record(self, attempted: list[Attempted]) -> None:
+        """Write outcomes, their attempt log and what they mean for their endpoints, in one
+        transaction: failing periods, and disabling (a 410; failing for `disable_after_failing_h`)."""
+        if not attempted:
+            return
         async with self._pool().acquire() as conn, conn.transaction():
-            done = await conn.execute(
-                _DONE,
-                d.id,
-                d.lease,
-                status,
-                next_at,
-                outcome.status_code,
-                duration_ms,
-                outcome.excerpt,
-                outcome.error,
-                now,
+            written = await conn.fetch(
+                _OUTCOMES,
+                [a.claimed.id for a in attempted],
+                [a.claimed.lease for a in attempted],
+                [a.status for a in attempted],
+                [a.next_at for a in attempted],
+                [a.outcome.status_code for a in attempted],
+                [a.duration_ms for a in attempted],
+                [a.outcome.excerpt for a in attempted],
+                [a.outcome.error for a in attempted],
+                [a.finished for a in attempted],
+                [a.claimed.attempts for a in attempted],
+                [a.started for a in attempted],
             )
-            if done.split()[-1] == "0":
-                log.warning("webhook delivery %s: lease lost before the outcome was written", d.id)
+            kept = {r["delivery_id"] for r in written}
+            if len(kept) < len(attempted):
+                log.warning("%d webhook outcomes came after their lease ran out", len(attempted) - len(kept))
+            mine = sorted((a for a in attempted if a.claimed.id in kept), key=lambda a: a.finished)
+            periods: dict[uuid.UUID, tuple[bool, datetime | None]] = {}
+            gone: dict[uuid.UUID, datetime] = {}
+            last: dict[uuid.UUID, Outcome] = {}
+            for a in mine:
+                endpoint = a.claimed.endpoint_id
+                succeeded, since = periods.get(endpoint, (False, None))
+                if a.outcome.ok:
+                    periods[endpoint] = (True, None)
+                else:
+                    periods[endpoint] = (succeeded, since or a.finished)
+                    last[endpoint] = a.outcome
+                    if a.outcome.status_code == schedule.GONE:
+                        gone.setdefault(endpoint, a.finished)
+            ids = list(periods)
+            await conn.execute(_FAILING, ids, [periods[e][0] for e in ids], [periods[e][1] for e in ids])
+            failed = [e for e in ids if periods[e][1] is not None]
+            if not failed:
                 return
-            await conn.execute(
-                _ATTEMPT,
-                d.id,
-                d.attempts,
-                started,
-                outcome.status_code,
-                duration_ms,
-                outcome.excerpt,
-                outcome.error,
-                next_at,
-            )
-            if outcome.ok:
-                await conn.execute(_SUCCEEDED, d.endpoint_id)
-                return
-            row = await conn.fetchrow(_FAILED, d.endpoint_id, now)
-            if row is None or not row["enabled"]:
-                return
-            reason = None
-            if outcome.status_code == schedule.GONE:
-                reason = schedule.gone_reason(now)
-            elif now - row["failing_since"] >= timedelta(hours=self.cfg.disable_after_failing_h):
-                reason = schedule.failing_reason(
-                    row["failing_since"], self.cfg.disable_after_failing_h, outcome.describe()
-                )
-            if reason is not None:
-                await conn.execute(_DISABLE, d.endpoint_id, reason, now)
-                log.warning("webhook %s disabled: %s", d.endpoint_id, reason)
+            now = self.clock()
+            limit = timedelta(hours=self.cfg.disable_after_failing_h)
+            for row in await conn.fetch(_STILL_FAILING, failed):
+                endpoint = row["id"]
+                reason = None
+                if endpoint in gone:
+                    reason = schedule.gone_reason(gone[endpoint])
+                elif now - row["failing_since"] >= limit:
+                    reason = schedule.failing_reason(
+                        row["failing_since"], self.cfg.disable_after_failing_h, last[endpoint].describe()
+                    )
+                if reason is not None:
+                    await conn.execute(_DISABLE, endpoint, reason, now)
+                    log.warning("webhook %s disabled: %s", endpoint, reason)
+
+    def _take_attempted(self) -> list[Attempted]:
+        taken, self._attempted = self._attempted, []
+        return taken
 
     # -- the loop --------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         tasks = [
             asyncio.create_task(self._loop(stop, self._fan_out_round), name="webhooks fan-out"),
             asyncio.create_task(self._loop(stop, self._send_round, self._send_wake), name="webhooks send"),
+            asyncio.create_task(
+                self._loop(stop, self._record_round, self._record_wake), name="webhooks outcomes"
+            ),
         ]
         try:
             await stop.wait()
@@ -528,7 +610,7 @@ class Dispatcher:
                 await self._idle(stop, wake)
 
     async def _idle(self, stop: asyncio.Event, wake: asyncio.Event | None) -> None:
-        """Wait for the poll interval, the stop, or (the sender) new work."""
+        """Wait for the poll interval, the stop, or (sending, writing) new work."""
         waits = [asyncio.ensure_future(stop.wait())]
         if wake is not None:
             waits.append(asyncio.ensure_future(wake.wait()))
@@ -547,22 +629,76 @@ class Dispatcher:
         return more
 
     async def _send_round(self) -> bool:
-        free = self.cfg.max_in_flight - len(self._in_flight)
-        claimed = await self.claim(free)
+        """Lease what is due (up to twice what this process may send at once) and start what
+        the endpoints' free slots allow; the rest waits in line, its endpoint's next."""
+        queued = sum(len(q) for q in self._queued.values())
+        room = 2 * self.cfg.max_in_flight - queued - len(self._in_flight)
+        claimed = await self.claim(room)
         if claimed:
             secrets = await self._secrets(sorted({c.endpoint_id for c in claimed}))
             for c in claimed:
-                task = asyncio.create_task(self.deliver(c, secrets[c.endpoint_id]))
-                self._in_flight.add(task)
-                task.add_done_callback(self._sent)
+                self._queued.setdefault(c.endpoint_id, deque()).append((c, secrets[c.endpoint_id]))
+            self._dispatch()
         else:
             await self._close_idle_clients()
-        # claimed a full share: there may be more due at once
-        return len(claimed) == free and free > 0
+        if self._unsent:
+            await self._release(self._take_unsent())
+        return len(claimed) == room and room > 0  # a full share: there may be more due at once
 
-    def _sent(self, task: asyncio.Task) -> None:
+    def _dispatch(self) -> None:
+        """Start the waiting deliveries their endpoints have slots for. One whose lease would run
+        out before its attempt could end is not sent: its lease is given back."""
+        latest = self.clock() + timedelta(seconds=self.cfg.timeout_s)
+        for endpoint_id in list(self._queued):
+            queue = self._queued[endpoint_id]
+            while (
+                queue
+                and self._sending.get(endpoint_id, 0) < self.cfg.per_endpoint
+                and len(self._in_flight) < self.cfg.max_in_flight
+            ):
+                claimed, secrets = queue.popleft()
+                if claimed.leased_until < latest:
+                    self._unsent.append(claimed)
+                    continue
+                self._sending[endpoint_id] = self._sending.get(endpoint_id, 0) + 1
+                task = asyncio.create_task(self.deliver(claimed, secrets))
+                self._in_flight.add(task)
+                task.add_done_callback(lambda t, e=endpoint_id: self._sent(t, e))
+            if not queue:
+                del self._queued[endpoint_id]
+
+    def _sent(self, task: asyncio.Task, endpoint_id: uuid.UUID) -> None:
         self._in_flight.discard(task)
-        self._send_wake.set()  # a slot is free, and its endpoint may have more due
+        left = self._sending.get(endpoint_id, 1) - 1
+        if left:
+            self._sending[endpoint_id] = left
+        else:
+            self._sending.pop(endpoint_id, None)
+        if not task.cancelled() and task.exception() is None:
+            self._attempted.append(task.result())
+            self._record_wake.set()
+        self._dispatch()  # the endpoint's next in line takes the slot at once (no round trip)
+
+    def _take_unsent(self) -> list[Claimed]:
+        taken, self._unsent = self._unsent, []
+        return taken
+
+    async def _record_round(self) -> bool:
+        """Write the outcomes gathered since the last round (one transaction for all of them);
+        their leases end then, so their endpoints' slots are free for the next claim."""
+        attempted = self._take_attempted()
+        if attempted:
+            try:
+                await self.record(attempted)
+            except BaseException:
+                self._attempted[:0] = attempted  # written on the next round (or their leases run out)
+                raise
+            self._send_wake.set()
+        return False
+
+
+class _Lost(Exception):
+    """Another dispatcher moved a cursor first: this fan-out's transaction is rolled back."""
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
