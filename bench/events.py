@@ -20,6 +20,8 @@ which its transaction had committed; the write itself took the printed time befo
 lost (written, visible to the endpoint's owner, and neither received nor queued: must be 0),
 duplicates the receivers saw, the slow receiver's backlog, the feed read throughput from the
 start (events/s, a bank's and an admin's view), and the data sizes. Goal: healthy p99 < 1 s.
+With BENCH_TIMELINE=1 it also prints the healthy latencies by second of the run, and how they
+split between the feed and fan-out (commit → delivery queued) and the sending (queued → received).
 """
 
 from __future__ import annotations

@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import asyncpg
-import httpx
+import yarl
 
 from gateway.webhooks import schedule, source, ssrf
 from gateway.webhooks.catalogue import services_of
@@ -231,6 +232,20 @@ def principal_of(row: Any) -> Principal:
     )
 
 
+async def _first_bytes(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
+    """The first 2 KB of an answer's body, and whether that was all of it."""
+    raw = b""
+    try:
+        while len(raw) < EXCERPT_BYTES:
+            chunk = await response.content.read(EXCERPT_BYTES - len(raw))
+            if not chunk:
+                return raw, True
+            raw += chunk
+    except aiohttp.ClientPayloadError as e:
+        return raw + f"[answer cut: {type(e).__name__}]".encode(), False
+    return raw, response.content.at_eof()
+
+
 def clean_excerpt(raw: bytes) -> str:
     """At most 2 KB of a response, as text PostgreSQL can store (no NUL)."""
     return raw[:EXCERPT_BYTES].decode("utf-8", "replace").replace("\x00", "\ufffd")
@@ -269,7 +284,7 @@ class Dispatcher:
         self.verify = verify  # TLS verification (an ssl.SSLContext in tests)
         self.box = SecretBox(settings)
         self.pool: asyncpg.Pool | None = None
-        self._clients: dict[uuid.UUID, tuple[httpx.AsyncClient, float]] = {}
+        self._clients: dict[uuid.UUID, tuple[aiohttp.ClientSession, float]] = {}
         self._in_flight: set[asyncio.Task] = set()
         # leased deliveries waiting for one of their endpoint's slots, and the slots taken
         self._queued: dict[uuid.UUID, deque[tuple[Claimed, list[str]]]] = {}
@@ -305,8 +320,8 @@ class Dispatcher:
         if self.pool is not None:
             await self.record(self._take_attempted())
             await self._release(self._take_unsent())
-        for client, _ in self._clients.values():
-            await client.aclose()
+        for session, _ in self._clients.values():
+            await session.close()
         self._clients.clear()
         if self.pool is not None:
             await self.pool.close()
@@ -452,70 +467,65 @@ class Dispatcher:
         if not secrets:
             return Outcome(error="not sent: the endpoint has no signing secret that can be read")
         headers = signature_headers(d.event_id, started, d.body, secrets)
-        headers["content-type"] = "application/json"
-        headers["user-agent"] = USER_AGENT
+        headers["Content-Type"] = "application/json"
+        headers["User-Agent"] = USER_AGENT
         # Connect to the address just checked; the receiver still sees its own name (Host, and
         # SNI with the certificate checked against it).
-        host = (
-            f"[{target.host}]" if target.literal is not None and target.literal.version == 6 else target.host
-        )
+        v6 = target.literal is not None and target.literal.version == 6
+        host = f"[{target.host}]" if v6 else target.host
         default_port = 443 if target.scheme == "https" else 80
-        headers["host"] = host if target.port == default_port else f"{host}:{target.port}"
-        url = httpx.URL(d.url).copy_with(host=str(address))
+        headers["Host"] = host if target.port == default_port else f"{host}:{target.port}"
+        url = yarl.URL(d.url, encoded=False).with_host(str(address))
         named_tls = target.scheme == "https" and target.literal is None
-        extensions = {"sni_hostname": target.host} if named_tls else {}
-        client = self._client(d.endpoint_id)
-        request = client.build_request(
-            "POST", url, content=d.body.encode(), headers=headers, extensions=extensions
-        )
+        session = self._session(d.endpoint_id)
         try:
-            response = await client.send(request, stream=True)
-        except httpx.HTTPError as e:
+            async with session.post(
+                url,
+                data=d.body.encode(),
+                headers=headers,
+                allow_redirects=False,
+                server_hostname=target.host if named_tls else None,
+                ssl=self.verify if target.scheme == "https" else None,
+            ) as response:
+                raw, complete = await _first_bytes(response)
+                if not complete:
+                    response.close()  # the rest is not read: the connection is not reused
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+                location = response.headers.get("Location", "")
+        except aiohttp.ClientError as e:
             return Outcome(error=f"could not connect or send: {type(e).__name__}: {str(e)[:300]}")
-        try:
-            raw = b""
-            async for chunk in response.aiter_raw():
-                raw += chunk
-                if len(raw) >= EXCERPT_BYTES:
-                    break
-        except httpx.HTTPError as e:
-            raw += f"[answer cut: {type(e).__name__}]".encode()
-        finally:
-            await response.aclose()
-        status = response.status_code
         error = None
         if 300 <= status < 400:
-            where = response.headers.get("location", "")[:300]
-            error = f"HTTP {status}: redirected to {where!r}; redirects are not followed"
-        return Outcome(status, clean_excerpt(raw), error, response.headers.get("retry-after"))
+            error = f"HTTP {status}: redirected to {location[:300]!r}; redirects are not followed"
+        return Outcome(status, clean_excerpt(raw), error, retry_after)
 
-    def _client(self, endpoint_id: uuid.UUID) -> httpx.AsyncClient:
+    def _session(self, endpoint_id: uuid.UUID) -> aiohttp.ClientSession:
         """One connection pool per endpoint: its own connections (TLS for its host only), at most
-        `per_endpoint` of them, no proxy or netrc from the environment, no redirects."""
+        `per_endpoint` of them, no proxy or netrc from the environment, no cookies, no redirects."""
         now = time.monotonic()
         entry = self._clients.get(endpoint_id)
         if entry is None:
-            n = self.cfg.per_endpoint
-            client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.cfg.timeout_s),
-                follow_redirects=False,
-                trust_env=False,
-                verify=self.verify,
-                limits=httpx.Limits(
-                    max_connections=n, max_keepalive_connections=n, keepalive_expiry=KEEPALIVE_S
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self.cfg.per_endpoint, keepalive_timeout=KEEPALIVE_S, use_dns_cache=False
                 ),
+                timeout=aiohttp.ClientTimeout(total=self.cfg.timeout_s),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,
+                auto_decompress=False,
             )
         else:
-            client = entry[0]
-        self._clients[endpoint_id] = (client, now)
-        return client
+            session = entry[0]
+        self._clients[endpoint_id] = (session, now)
+        return session
 
     async def _close_idle_clients(self) -> None:
         now = time.monotonic()
-        for endpoint_id, (client, used) in list(self._clients.items()):
+        for endpoint_id, (session, used) in list(self._clients.items()):
             if now - used > IDLE_CLIENT_S:
                 del self._clients[endpoint_id]
-                await client.aclose()
+                await session.close()
 
     # -- outcomes --------------------------------------------------------------------------
     async def record(self, attempted: list[Attempted]) -> None:
