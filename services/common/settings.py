@@ -85,8 +85,9 @@ class WebhookSettings(BaseModel):
     allow_hosts: Annotated[list[str], NoDecode] = []
     # One delivery attempt's whole deadline: connect, send, response head and its first 2 KB.
     timeout_s: float = Field(15.0, gt=0)
-    # Deliveries to one endpoint in flight at once (all dispatchers together; each holds a lease):
-    # a slow receiver fills only its own slots.
+    # Deliveries to one endpoint in flight at once, per dispatcher (its leases over all dispatchers:
+    # twice this, the ones being sent and as many next in line): a slow receiver fills only its
+    # own slots.
     per_endpoint: int = Field(4, ge=1, le=100)
     # Deliveries one dispatcher process has in flight at once, over all endpoints.
     max_in_flight: int = Field(64, ge=1)
