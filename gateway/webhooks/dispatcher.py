@@ -368,10 +368,13 @@ class Dispatcher:
             return 0, False
         try:
             page = await source.read_events(conn, service, principal_of(row), cursor, types, self.cfg.batch)
-        except Problem as e:  # the feed refuses the cursor (expired): shown on the endpoint, tried again
+        except Problem as e:  # the feed refuses the cursor: kept on the cursor, and logged
             why = e.detail or e.code
             log.warning("webhook %s: the %s feed refused its cursor: %s", endpoint_id, service, why)
-            await conn.execute(_FEED_REFUSED, endpoint_id, service, why[:500])
+            async with conn.transaction():
+                await conn.execute(_FEED_REFUSED, endpoint_id, service, why[:500])
+                if e.status == schedule.GONE:  # expired: the events after it are gone for good
+                    await conn.execute(_DISABLE, endpoint_id, schedule.expired_reason(service), self.clock())
             return 0, False
         if page.next_cursor == cursor:
             return 0, False

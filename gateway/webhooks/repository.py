@@ -113,6 +113,22 @@ class WebhookRepository:
         )
         await self.session.execute(stmt.on_conflict_do_nothing())
 
+    async def restart_refused(self, endpoint_id: uuid.UUID, cursors: dict[str, str]) -> None:
+        """Feeds that refused the endpoint's cursor start again at these cursors (their present)."""
+        for service, cursor in cursors.items():
+            await self.session.execute(
+                update(WebhookCursor)
+                .where(WebhookCursor.endpoint_id == endpoint_id, WebhookCursor.service == service)
+                .values(cursor=cursor, last_error=None, updated_at=func.now())
+            )
+
+    async def refused(self, endpoint_id: uuid.UUID) -> set[str]:
+        """The feeds whose last read refused the endpoint's cursor."""
+        stmt = select(WebhookCursor.service).where(
+            WebhookCursor.endpoint_id == endpoint_id, WebhookCursor.last_error.is_not(None)
+        )
+        return set((await self.session.execute(stmt)).scalars())
+
     async def unfollow_others(self, endpoint_id: uuid.UUID, keep: set[str]) -> None:
         await self.session.execute(
             delete(WebhookCursor).where(

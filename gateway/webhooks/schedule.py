@@ -8,7 +8,8 @@
   it asks for more than the schedule (at most 24 h); never earlier.
 - An endpoint answering `410 Gone` is disabled at once; one whose every attempt has failed for
   `EAGLET_WEBHOOKS__DISABLE_AFTER_FAILING_H` (5 days) is disabled with that reason. Any
-  success ends the failing period.
+  success ends the failing period. One whose place in a feed has expired (disabled for longer
+  than the event horizon) is disabled too: enabled again, it starts at the feed's present.
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
 
 def gone_reason(at: datetime) -> str:
     return f"the receiver answered 410 Gone at {at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def expired_reason(service: str) -> str:
+    return (
+        f"the {service} feed no longer holds the events after this endpoint's place in it (older than "
+        "the event horizon; the exports have them); enabled again, it receives events from then on"
+    )
 
 
 def failing_reason(since: datetime, hours: float, last: str) -> str:

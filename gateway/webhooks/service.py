@@ -225,13 +225,16 @@ async def update(
         values["description"] = body.description
     now = _now()
     if "enabled" in fields and body.enabled != endpoint.enabled:
-        if body.enabled:  # resumes where its feeds stopped; the failing period starts over
+        if body.enabled:  # resumes where its feeds stopped (within the horizon); failing starts over
             values.update(enabled=True, disabled_reason=None, disabled_at=None, failing_since=None)
         else:
             values.update(enabled=False, disabled_reason=OWNER_DISABLED, disabled_at=now)
     if values:
         values["updated_at"] = now
         await repo.update(endpoint, values)
+        if values.get("enabled"):  # a feed that had expired the endpoint's place: from its present
+            refused = await repo.refused(endpoint.id)
+            await repo.restart_refused(endpoint.id, await _heads(session, refused))
         if "event_types" in values:
             wanted = set(services_of(endpoint.event_types))
             await repo.unfollow_others(endpoint.id, wanted)

@@ -225,3 +225,42 @@ async def test_redirects_are_not_followed_and_a_hung_receiver_times_out(
     assert elsewhere.requests == []
     assert rows[stuck.url]["last_status_code"] is None
     assert rows[stuck.url]["last_error"] == "no answer within 1 s" and rows[stuck.url]["status"] == "pending"
+
+
+async def test_an_endpoint_whose_place_in_the_feed_expired_is_disabled_and_restarts_at_the_present(
+    gateway_live, new_client, http, db, receivers, dispatcher, monkeypatch
+):
+    """The feed answers an expired cursor with a 410 problem (events past the horizon are gone):
+    the endpoint is disabled and says why; enabled again, it follows the feed from then on."""
+    from gateway.webhooks import source
+    from services.common.errors import Problem
+
+    _, key = await new_client("bank", org="B-EXP")
+    receiver = await receivers()
+    created = await register(http, gateway_live.url, key, receiver.url, TYPES)
+    base = f"{gateway_live.url}/v1/webhooks/{created['id']}"
+    stored = await db.fetchval("SELECT cursor FROM gateway.webhook_cursors")
+    read = source.read_events
+
+    async def expired(conn, service, principal, after, types, limit):
+        if after == stored:
+            raise Problem(410, "cursor_expired", "the cursor is older than the event horizon")
+        return await read(conn, service, principal, after, types, limit)
+
+    monkeypatch.setattr(source, "read_events", expired)
+    await post_loans(http, gateway_live.url, key, [loan(loan_ref="EXP-1")])
+    d = await dispatcher()
+    await d.fan_out()
+    endpoint = (await http.get(base, headers=bearer(key))).json()
+    assert endpoint["enabled"] is False and "no longer holds the events" in endpoint["disabled_reason"]
+    assert await db.fetchval("SELECT last_error FROM gateway.webhook_cursors") == (
+        "the cursor is older than the event horizon"
+    )
+    r = await http.patch(base, json={"enabled": True}, headers=bearer(key))
+    assert r.json()["enabled"] is True
+    row = await db.fetchrow("SELECT cursor, last_error FROM gateway.webhook_cursors")
+    assert row["cursor"] != stored and row["last_error"] is None
+    await post_loans(http, gateway_live.url, key, [loan(loan_ref="EXP-2")])
+    await d.fan_out()
+    assert await d.send_due() == 1
+    assert [r.event["data"]["loan_ref"] for r in receiver.requests] == ["EXP-2"]
