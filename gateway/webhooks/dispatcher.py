@@ -53,8 +53,8 @@ import yarl
 
 from gateway.webhooks import schedule, source, ssrf
 from gateway.webhooks.catalogue import services_of
+from gateway.webhooks.models import owner_principal
 from gateway.webhooks.secrets import SecretBox, signature_headers
-from services.common.auth import Principal
 from services.common.db import plain_url
 from services.common.errors import Problem
 from services.common.settings import Settings, get_settings
@@ -227,18 +227,6 @@ UPDATE gateway.webhook_endpoints
 """
 
 
-def principal_of(row: Any) -> Principal:
-    """The endpoint's owner as the gateway knew them at registration."""
-    return Principal(
-        sub=row["owner_sub"],
-        kind=row["owner_kind"],
-        org=row["owner_org"],
-        region=row["owner_region"],
-        scopes=tuple(row["owner_scopes"] or ()),
-        client_id=str(row["owner_client_id"]) if row["owner_client_id"] else None,
-    )
-
-
 async def _first_bytes(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
     """The first 2 KB of an answer's body, and whether that was all of it."""
     raw = b""
@@ -367,7 +355,9 @@ class Dispatcher:
         if not types:
             return 0, False
         try:
-            page = await source.read_events(conn, service, principal_of(row), cursor, types, self.cfg.batch)
+            page = await source.read_events(
+                conn, service, owner_principal(row), cursor, types, self.cfg.batch
+            )
         except Problem as e:  # the feed refuses the cursor: kept on the cursor, and logged
             why = e.detail or e.code
             log.warning("webhook %s: the %s feed refused its cursor: %s", endpoint_id, service, why)

@@ -4,7 +4,9 @@ endpoint and service, deliveries (one per endpoint and event) and each delivery'
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -26,9 +28,26 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from services.common.auth import Principal
 from services.common.models import Base
 
 SCHEMA = "gateway"
+
+
+OWNER_FIELDS = ("owner_sub", "owner_kind", "owner_org", "owner_region", "owner_scopes", "owner_client_id")
+
+
+def owner_principal(row: Mapping[str, Any]) -> Principal:
+    """An endpoint's owner as the gateway knew them at registration: the principal its feeds are
+    read with (`row`: an endpoint's columns)."""
+    return Principal(
+        sub=row["owner_sub"],
+        kind=row["owner_kind"],
+        org=row["owner_org"],
+        region=row["owner_region"],
+        scopes=tuple(row["owner_scopes"] or ()),
+        client_id=str(row["owner_client_id"]) if row["owner_client_id"] else None,
+    )
 
 
 class WebhookEndpoint(Base):
@@ -67,6 +86,10 @@ class WebhookEndpoint(Base):
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    @property
+    def owner(self) -> Principal:
+        return owner_principal({f: getattr(self, f) for f in OWNER_FIELDS})
 
 
 class WebhookSecret(Base):

@@ -122,9 +122,10 @@ async def _check_url(url: str, settings: Settings, resolver: ssrf.Resolver | Non
         ) from None
 
 
-async def _heads(session: AsyncSession, services: set[str]) -> dict[str, str]:
+async def _heads(session: AsyncSession, endpoint: WebhookEndpoint, services: set[str]) -> dict[str, str]:
+    """The present of these feeds, as the endpoint's owner reads them."""
     conn = await raw_connection(session)
-    return {s: await source.head_cursor(conn, s) for s in sorted(services)}
+    return {s: await source.head_cursor(conn, s, endpoint.owner) for s in sorted(services)}
 
 
 async def _owned(repo: WebhookRepository, caller: Caller, webhook_id: uuid.UUID, for_update: bool = False):
@@ -175,7 +176,7 @@ async def create(
         created_at=now,
     )
     await repo.add_secret(row)
-    await repo.follow(endpoint.id, await _heads(session, set(services_of(body.event_types))))
+    await repo.follow(endpoint.id, await _heads(session, endpoint, set(services_of(body.event_types))))
     await record_changes(
         session, SCHEMA, p, [Change("created", "webhook_endpoint", str(endpoint.id), None, _audit(endpoint))]
     )
@@ -234,12 +235,12 @@ async def update(
         await repo.update(endpoint, values)
         if values.get("enabled"):  # a feed that had expired the endpoint's place: from its present
             refused = await repo.refused(endpoint.id)
-            await repo.restart_refused(endpoint.id, await _heads(session, refused))
+            await repo.restart_refused(endpoint.id, await _heads(session, endpoint, refused))
         if "event_types" in values:
             wanted = set(services_of(endpoint.event_types))
             await repo.unfollow_others(endpoint.id, wanted)
             new = wanted - await repo.followed(endpoint.id)
-            await repo.follow(endpoint.id, await _heads(session, new))
+            await repo.follow(endpoint.id, await _heads(session, endpoint, new))
         await record_changes(
             session,
             SCHEMA,

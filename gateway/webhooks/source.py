@@ -2,8 +2,9 @@
 
 `read_events(conn, service, principal, after, types, limit)` and the `Event`/`EventPage` shapes
 are the feed's (thin events, scoped like the lists, an opaque cursor that resumes exactly).
-`head_cursor(conn, service)` is where a new subscription starts: after every event committed
-before it, so a new endpoint receives what happens from now on, not the feed's history.
+`head_cursor(conn, service, principal)` is where a new subscription starts: after every event
+committed before it, so a new endpoint receives what happens from now on, not the feed's history
+(the principal: a feed whose cursors are bound to their reader issues it for that reader).
 
 The reader here is this package's own stand-in until the services publish their feed: it serves
 one case, finance loans (`loan.created`, `loan.updated`, `loan.reclassified`), from
@@ -67,7 +68,7 @@ def _position(cursor: str | None) -> tuple[int, int] | None:
     return int(xid), int(seq)
 
 
-async def head_cursor(conn: asyncpg.Connection, service: str) -> str:
+async def head_cursor(conn: asyncpg.Connection, service: str, principal: Principal) -> str:
     """The cursor after everything already committed: rows of transactions below the snapshot's
     xmin are before it, every transaction still to commit (xid ≥ xmin) after it."""
     xmin = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
@@ -128,10 +129,10 @@ async def read_events(
 ) -> EventPage:
     """The caller's events of `service` after the cursor `after`, at most `limit` change rows read."""
     if service != "finance":
-        return EventPage([], after if after is not None else await head_cursor(conn, service))
+        return EventPage([], after if after is not None else await head_cursor(conn, service, principal))
     rows = await changes_after(conn, "finance", _position(after), limit)
     if not rows:
-        return EventPage([], after if after is not None else await head_cursor(conn, service))
+        return EventPage([], after if after is not None else await head_cursor(conn, service, principal))
     events = []
     for row in rows:
         event_type = _LOAN_TYPES.get(row["action"]) if row["entity_type"] == "loan" else None
