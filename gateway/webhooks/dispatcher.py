@@ -387,8 +387,7 @@ class Dispatcher:
                     raise _Lost()
         except _Lost:  # another dispatcher moved the cursor first (or it is gone): nothing written
             return 0, True
-        # a full page: there is probably more behind it, read on without waiting
-        return len(page.events), len(page.events) >= self.cfg.batch
+        return len(page.events), page.has_more  # more behind it: read on without waiting
 
     # -- sending ---------------------------------------------------------------------------
     async def claim(self, limit: int) -> list[Claimed]:

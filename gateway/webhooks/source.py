@@ -55,6 +55,7 @@ class Event:
 class EventPage:
     events: list[Event]
     next_cursor: str
+    has_more: bool = False  # the page stopped before the end of the committed log: read again now
 
 
 def _cursor(xid: int, seq: int) -> str:
@@ -143,7 +144,7 @@ async def read_events(
             continue
         events.append(_loan_event(row, after_row))
     last = rows[-1]
-    return EventPage(events, _cursor(last["xid"], last["seq"]))
+    return EventPage(events, _cursor(last["xid"], last["seq"]), has_more=len(rows) == limit)
 
 
 def _json(value: Any) -> Any:

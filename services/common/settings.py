@@ -96,8 +96,8 @@ class WebhookSettings(BaseModel):
     lease_s: float = Field(60.0, gt=0)
     # How often the dispatcher reads the feeds and looks for due deliveries when idle.
     poll_s: float = Field(0.1, gt=0)
-    # Events read per feed page, deliveries claimed per round.
-    batch: int = Field(500, ge=1, le=5000)
+    # Events asked for per feed page (the feed's page limit, 500, at most).
+    batch: int = Field(500, ge=1, le=500)
     # After a secret rotation the previous secret keeps signing beside the new one this long.
     rotation_grace_h: float = Field(24.0, ge=0)
     # An endpoint whose every delivery has failed for this long is disabled (5 days).
