@@ -3,7 +3,7 @@
 The one front door: authenticates every call (API keys, OIDC JWTs), applies the route policy and
 rate limits, forwards `/registry/v1/*`, `/finance/v1/*`, `/standards/v1/*` to the services with a
 signed principal (pure-ASGI proxy in front of the router), and serves its own routes: API clients
-(admin), the enterprise profile, the progress bulletin, and the merged OpenAPI.
+(admin), the enterprise profile, the progress bulletin, webhook endpoints, and the merged OpenAPI.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from gateway.profile.router import router as profile_router
 from gateway.progress.router import router as progress_router
 from gateway.proxy import ProxyMiddleware
 from gateway.settings import GatewaySettings, get_gateway_settings
+from gateway.webhooks.router import router as webhooks_router
 from services.common.app import NO_OTEL, VERSION, operation_id
 from services.common.db import bind_database, create_engine
 from services.common.docs import install_docs
@@ -39,7 +40,8 @@ DESCRIPTION = """The one front door of eaglet (雏鹰行动 SME cultivation plat
 
 Send `Authorization: Bearer <API key or OIDC token>`. The services' operations are under
 `/registry/v1`, `/finance/v1` and `/standards/v1`; the gateway's own: API clients (admin),
-the enterprise profile and the progress bulletin. Errors are RFC 9457 problems; 401 missing or
+the enterprise profile, the progress bulletin and webhook endpoints (`/v1/webhooks`, any caller,
+for its own events). Errors are RFC 9457 problems; 401 missing or
 bad credential, 403 route not allowed for the caller, 429 rate limited (`Retry-After`),
 503 `upstream_unavailable` (`Retry-After`), 504 `upstream_timeout`.
 """
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     app.include_router(clients_router)
     app.include_router(profile_router)
     app.include_router(progress_router)
+    app.include_router(webhooks_router)
     document_kit_responses(app)
 
     merged = MergedOpenApi(gateway, app.openapi)

@@ -75,6 +75,39 @@ ClientRevoked = NamedProblem(
     detail="client {client_id} is revoked; create a new client",
 )
 
+# Webhooks (gateway/webhooks/).
+WebhookUrlRefused = NamedProblem(
+    422,
+    "webhook_url_refused",
+    "the URL may not receive webhooks: not https, not a public address, or not a valid URL",
+    pointer="/url",
+)
+EventTypeOutOfScope = NamedProblem(
+    422,
+    "event_type_out_of_scope",
+    "the credential's scopes do not allow reading the feed this event type comes from",
+    pointer="/event_types/{index}",
+    detail="this credential's scopes do not include {service}:read, the feed of {event_type}",
+)
+TooManyWebhooks = NamedProblem(
+    409,
+    "too_many_webhooks",
+    "the caller has as many webhook endpoints as allowed; delete one first",
+    detail="you have {count} webhook endpoints, the most allowed; delete one first",
+)
+WebhookDisabled = NamedProblem(
+    409,
+    "webhook_disabled",
+    "the endpoint is disabled; enable it (PATCH enabled: true) first",
+    detail="webhook {webhook_id} is disabled ({reason}); enable it first",
+)
+DeliveryInFlight = NamedProblem(
+    409,
+    "delivery_in_flight",
+    "the delivery is being sent right now; look again in a moment",
+    detail="delivery {delivery_id} is being sent right now; look again in a moment",
+)
+
 __all__ = [
     "ADMISSION",
     "CREDENTIALS",
@@ -86,13 +119,18 @@ __all__ = [
     "CredentialsInvalid",
     "CredentialsMalformed",
     "CredentialsMissing",
+    "DeliveryInFlight",
+    "EventTypeOutOfScope",
     "Forbidden",
     "NoEagletRegion",
     "NoEagletRole",
     "NoTargets",
     "NotFound",
     "RateLimited",
+    "TooManyWebhooks",
     "UpstreamBadResponse",
     "UpstreamTimeout",
     "UpstreamUnavailable",
+    "WebhookDisabled",
+    "WebhookUrlRefused",
 ]

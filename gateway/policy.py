@@ -94,6 +94,8 @@ RULES: tuple[Rule, ...] = (
         "/v1/enterprises/{code}/profile",
     ),
     _rule("gateway", READ_METHODS, r"^/v1/progress$", OFFICIALS, "/v1/progress"),
+    # Webhook endpoints: every kind, each for its own events (an endpoint is its owner's only).
+    _rule("gateway", ALL_METHODS, r"^/v1/webhooks(/.*)?$", ANY_KIND, "/v1/webhooks"),
 )
 _BY_SERVICE: dict[str, tuple[Rule, ...]] = {}
 for _r in RULES:

@@ -317,6 +317,16 @@ def decode_position(service: str, principal: Principal, cursor: str) -> Position
     return Position(xid, seq, at)
 
 
+async def present_cursor(conn: asyncpg.Connection, service: str, principal: Principal) -> str:
+    """The caller's cursor after everything already committed (where a new subscription starts):
+    every transaction below the snapshot's xmin has ended, and every one still to commit has an xid
+    at or above it, so (xmin, 0) is before all of those and after all the rest."""
+    if service not in EVENT_TYPES:
+        raise ValueError(f"unknown feed: {service!r}")
+    xmin = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    return encode_position(service, principal, Position(xmin, 0, datetime.now(UTC)))
+
+
 # ---- reading ---------------------------------------------------------------------------------
 
 

@@ -16,6 +16,8 @@ for every operation they apply to (the problems themselves are defined in servic
   ``payload_too_large`` when the body exceeds the body limit (``BodyLimitMiddleware``);
 - an operation with a path parameter answers 400 ``invalid_path`` for a path no parameter may hold
   (the path rule, ``services.common.paths``: not UTF-8, dot segments, a final line feed);
+- an operation with query parameters answers 431 ``headers_too_large`` when they make the request
+  line longer than the server's limit (``services.common.server``: request line and headers);
 - an operation behind the forwarded principal answers its 401 problems (missing, invalid, expired)
   and, for a POST, the ``Idempotency-Key`` problems (``IdempotencyMiddleware``);
 - a writing operation that runs a unit of work answers 409 ``already_exists`` when the database
@@ -94,6 +96,8 @@ def kit_problems(method: str, op: dict[str, Any], writes: bool = False) -> list[
     out: list[NamedProblem] = [HeadersTooLarge]
     if any(p.get("in") == "path" for p in params):
         out.append(InvalidPath)
+    if any(p.get("in") == "query" for p in params):
+        out.append(HeadersTooLarge)
     if params or "requestBody" in op:
         out.append(ValidationFailed)
     if "requestBody" in op:

@@ -6,12 +6,13 @@ Secrets have development defaults that are refused unless ``EAGLET_ENV=dev``.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_INTERNAL_KEY = "dev-internal-key-not-for-production-use-0000"
 DEV_CURSOR_KEY = "dev-cursor-key-not-for-production-use-00000"
@@ -124,6 +125,55 @@ class JobsSettings(BaseModel):
         return value
 
 
+class WebhookSettings(BaseModel):
+    """Webhooks at the gateway (gateway/webhooks/): registration rules and the dispatcher."""
+
+    # Hosts (exact names, case-insensitive) whose webhook URLs may resolve to any address,
+    # private ones included (a bank's internal receiver). Outside EAGLET_ENV=dev every other
+    # host must resolve to public addresses only; https is required outside dev for all.
+    allow_hosts: Annotated[list[str], NoDecode] = []
+    # One delivery attempt's whole deadline: connect, send, response head and its first 2 KB.
+    timeout_s: float = Field(15.0, gt=0)
+    # Deliveries to one endpoint in flight at once, per dispatcher (its leases over all dispatchers:
+    # twice this, the ones being sent and as many next in line): a slow receiver fills only its
+    # own slots.
+    per_endpoint: int = Field(4, ge=1, le=100)
+    # Deliveries one dispatcher process has in flight at once, over all endpoints.
+    max_in_flight: int = Field(64, ge=1)
+    # A claimed delivery is leased for this long; a dispatcher that dies mid-delivery leaves it
+    # to another after the lease (longer than timeout_s, so a live attempt is never sent twice).
+    lease_s: float = Field(60.0, gt=0)
+    # How often the dispatcher reads the feeds and looks for due deliveries when idle.
+    poll_s: float = Field(0.1, gt=0)
+    # Events asked for per feed page (the feed's page limit, 500, at most).
+    batch: int = Field(500, ge=1, le=500)
+    # After a secret rotation the previous secret keeps signing beside the new one this long.
+    rotation_grace_h: float = Field(24.0, ge=0)
+    # An endpoint whose every delivery has failed for this long is disabled (5 days).
+    disable_after_failing_h: float = Field(120.0, gt=0)
+    # Name resolution of a webhook URL's host, at registration and before each delivery.
+    dns_timeout_s: float = Field(5.0, gt=0)
+    # Endpoints one owner (an API client, a person) may have.
+    max_endpoints_per_owner: int = Field(20, ge=1)
+    # Encrypts the signing secrets at rest (AES-GCM); empty: a key derived from internal_key
+    # (then changing EAGLET_INTERNAL_KEY makes every stored secret unreadable: rotate them).
+    secrets_key: SecretStr | None = None
+
+    @field_validator("allow_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, v):
+        if isinstance(v, str):
+            v = v.strip()
+            v = json.loads(v) if v.startswith("[") else [h for h in v.split(",")]
+        return [h.strip().lower().rstrip(".") for h in v if h and h.strip()]
+
+    @model_validator(mode="after")
+    def _lease_outlives_an_attempt(self) -> WebhookSettings:
+        if self.lease_s <= self.timeout_s:
+            raise ValueError("webhooks.lease_s must be longer than webhooks.timeout_s")
+        return self
+
+
 class ServiceSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int
@@ -184,6 +234,7 @@ class Settings(BaseSettings):
     screening: ScreeningSettings = ScreeningSettings()
     events: EventsSettings = EventsSettings()
     jobs: JobsSettings = JobsSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     registry: RegistrySettings = RegistrySettings()
     finance: FinanceSettings = FinanceSettings()
     standards: StandardsSettings = StandardsSettings()

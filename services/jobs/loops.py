@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from gateway.webhooks import dispatcher
 from services.common.settings import Settings
 
 Loop = Callable[[Settings, asyncio.Event], Awaitable[None]]
 
-LOOPS: list[Loop] = []
+LOOPS: list[Loop] = [
+    dispatcher.run,  # webhook deliveries: fan-out from the feeds, signed sends, retries
+]

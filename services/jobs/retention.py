@@ -2,7 +2,7 @@
 (`upkeep.retention`, schedule `EAGLET_JOBS__RETENTION_CRON`).
 
 A step is `async def step(conn, settings, horizon) -> int`: it removes what it keeps from before
-`horizon` (now − `EAGLET_JOBS__RETENTION_DAYS`; a step with a lifetime of its own uses that
+`horizon` (now − `EAGLET_EVENTS__RETENTION_DAYS`; a step with a lifetime of its own uses that
 instead) on `conn` (asyncpg, autocommit: a step that must be atomic opens a transaction) and
 answers how many rows it removed. Add a step by appending it to `RETENTION` with its name.
 The change logs themselves are never removed (the audit trail is append-only).
@@ -15,6 +15,7 @@ from datetime import datetime
 
 import asyncpg
 
+from gateway.webhooks.retention import purge_deliveries
 from services.common.models import JOB_SCHEMAS
 from services.common.settings import Settings
 from services.registry.exports.repository import remove_expired_files
@@ -38,7 +39,13 @@ async def export_files(conn: asyncpg.Connection, settings: Settings, horizon: da
     return await remove_expired_files(conn)
 
 
+async def webhook_deliveries(conn: asyncpg.Connection, settings: Settings, horizon: datetime) -> int:
+    """Webhook delivery logs (deliveries and their attempts) of events past the horizon."""
+    return await purge_deliveries(conn, horizon)
+
+
 RETENTION: list[tuple[str, Step]] = [
     ("export files", export_files),
     ("finished jobs", finished_jobs),
+    ("webhook deliveries", webhook_deliveries),
 ]
