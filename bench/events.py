@@ -95,7 +95,7 @@ class Receiver:
         event = json.loads(body)
         if event["type"] == "webhook.test":
             return web.Response(status=204)
-        key = event_key(event["subject"]["key"], event["data"]["outstanding_balance"])
+        key = key_of(event)
         self.first_seen.setdefault(key, arrived)
         wid = request.headers["webhook-id"]
         self.ids[wid] = self.ids.get(wid, 0) + 1
@@ -113,6 +113,13 @@ class Receiver:
 
 def event_key(subject_key: str, balance: str) -> str:
     return f"{subject_key}@{balance}"
+
+
+def key_of(event: dict) -> str:
+    """The write an event reports: its loan and the figure that write set (a new loan's amount,
+    an update's balance; every write of the run sets a figure of its own)."""
+    data = event["data"]
+    return event_key(event["subject"]["key"], data.get("outstanding_balance") or data["amount"])
 
 
 def pct(values: list[float], p: float) -> float:
@@ -201,7 +208,7 @@ def loan(ref: str, borrower: str, balance: str) -> dict:
         "borrower_name": "杭州基准测试科技有限公司",
         "borrower_size": "small",
         "product": "credit",
-        "amount": "1000000.00",
+        "amount": balance,  # a loan.created event carries the amount, an update the balance
         "annual_rate": "4.35",
         "issued_on": "2022-03-01",
         "matures_on": "2023-03-01",
@@ -241,13 +248,13 @@ async def feed_throughput(dsn: str, principal, seconds_cap: float = 30.0) -> tup
 
     conn = await asyncpg.connect(dsn)
     try:
-        events, cursor, t0 = 0, "x0.0", time.perf_counter()
+        events, cursor, t0 = 0, None, time.perf_counter()
         while time.perf_counter() - t0 < seconds_cap:
             page = await source.read_events(conn, "finance", principal, cursor, None, 500)
             events += len(page.events)
-            if page.next_cursor == cursor:
-                break
             cursor = page.next_cursor
+            if not page.has_more:
+                break
         return events, time.perf_counter() - t0
     finally:
         await conn.close()
@@ -406,9 +413,7 @@ async def measure(args, db: database.BenchDatabase, procs: list) -> None:
             ):
                 e = json.loads(row["e"]) if isinstance(row["e"], str) else row["e"]
                 if e["type"] != "webhook.test":
-                    queued_at[event_key(e["subject"]["key"], e["data"]["outstanding_balance"])] = float(
-                        row["at"]
-                    )
+                    queued_at[key_of(e)] = float(row["at"])
             fan, send = [], []
             for b, r in healthy:
                 for k, t in writer.acked[b].items():

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -223,3 +225,23 @@ def start_worker(env: dict[str, str] | None = None, name: str = "worker") -> Wor
     log = open(log_path, "wb")  # noqa: SIM115 - kept open for the child's lifetime
     proc = subprocess.Popen(worker_command(), env=full_env, stdout=log, stderr=subprocess.STDOUT)
     return WorkerProcess(proc, log_path)
+
+
+@asynccontextmanager
+async def registry_screening_in_background(above: int) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an in-process registry that screens every region of more than `above`
+    enterprises in the background (202, the job worker runs it)."""
+    from services.common.readpool import close_read_pool
+    from services.common.settings import ScreeningSettings, get_settings
+
+    settings = get_settings().model_copy(update={"screening": ScreeningSettings(background_above=above)})
+    app = create_registry(settings)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://registry.test", timeout=30
+        ) as client:
+            yield client
+    finally:
+        await close_read_pool(app)
+        await app.state.engine.dispose()

@@ -38,7 +38,6 @@ import asyncio
 import json
 import logging
 import random
-import signal
 import time
 import uuid
 from collections import deque
@@ -718,18 +717,12 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 
 def main() -> None:  # pragma: no cover - a process entry point, exercised by tests as a subprocess
     from services.common.logging import configure_logging
+    from services.common.process import run_until_signalled
 
     settings = get_settings()
     configure_logging("webhooks", settings.log_level)
 
-    async def go() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await run(settings, stop)
-
-    asyncio.run(go())
+    run_until_signalled(lambda stop: run(settings, stop))
 
 
 if __name__ == "__main__":

@@ -165,12 +165,19 @@ async def change_documents(
 # exists, the position after the last row below xmin. One statement, so both answers come from
 # one snapshot. Rows are in (xid, seq) order and times are their transactions' start times, so
 # the start is exact up to the transactions running across `since` itself.
+# Where a feed without a cursor starts: just before the smallest (xid, seq) of the rows written
+# since a time. Not the first row by time: `occurred_at` is its transaction's start, and a
+# transaction that started earlier may take its xid later, so the first row by time can come
+# after rows of the same window in commit-safe order, and starting there would skip them. The
+# window's rows are read from the index on (occurred_at, xid, seq) (index-only: no heap for the
+# audit rows before it); the cost grows with the window, not with the whole log.
 _START = """
 WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
 first AS (
-    SELECT c.xid, c.seq - 1 AS seq FROM {schema}.changes c, snap
-    WHERE c.occurred_at >= $1 AND c.xid < snap.xmin
-    ORDER BY c.occurred_at, c.xid, c.seq
+    SELECT w.xid, w.seq - 1 AS seq
+    FROM (SELECT c.xid, c.seq FROM {schema}.changes c, snap
+          WHERE c.occurred_at >= $1 AND c.xid < snap.xmin OFFSET 0) w
+    ORDER BY w.xid, w.seq
     LIMIT 1
 ),
 last AS (

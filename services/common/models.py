@@ -77,7 +77,7 @@ def changes_table(schema: str) -> Table:
         Index("ix_changes_entity_type_entity_key", "entity_type", "entity_key"),
         Index("ix_changes_xid_seq", "xid", "seq"),
         # the feed finds its horizon (the first row of the last N days) by time
-        Index("ix_changes_occurred_at", "occurred_at"),
+        Index("ix_changes_occurred_at", "occurred_at", "xid", "seq"),
         schema=schema,
     )
 

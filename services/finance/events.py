@@ -86,6 +86,12 @@ LOAN_FIELDS = (
     "size_source", "line_total", "inclusive", "inclusive_reason",
 )  # fmt: skip
 
+
+def _updatable(spec: bulk.UpsertSpec) -> tuple[str, ...]:
+    """The fields an update may change: what the bank reports but the key, and what is derived."""
+    return (*(c for c in spec.columns if c != spec.key_col), *spec.derived)
+
+
 KINDS: dict[str, Kind] = {
     "loan": Kind(
         spec=LOANS,
@@ -120,15 +126,7 @@ KINDS: dict[str, Kind] = {
         bank="lender",
         bank_fixed=True,
         guarantor=None,
-        fields=(
-            "borrower_credit_code",
-            "amount",
-            "granted_on",
-            "expires_on",
-            "status",
-            "closed_on",
-            "borrower_region",
-        ),
+        fields=_updatable(LINES),
         created=lambda r: {
             "lender": r.get("lender"),
             "line_ref": r.get("line_ref"),
@@ -148,14 +146,7 @@ KINDS: dict[str, Kind] = {
         bank="lender",
         bank_fixed=True,
         guarantor=None,
-        fields=(
-            "borrower_credit_code",
-            "applied_on",
-            "amount_requested",
-            "decision",
-            "decided_on",
-            "borrower_region",
-        ),
+        fields=_updatable(APPLICATIONS),
         created=lambda r: {
             "lender": r.get("lender"),
             "application_ref": r.get("application_ref"),
@@ -174,24 +165,7 @@ KINDS: dict[str, Kind] = {
         bank="lender_code",
         bank_fixed=False,
         guarantor="guarantor",
-        fields=(
-            "borrower_credit_code",
-            "lender_code",
-            "loan_ref",
-            "guaranteed_amount",
-            "outstanding_amount",
-            "fee_rate",
-            "starts_on",
-            "ends_on",
-            "status",
-            "released_on",
-            "compensated_on",
-            "compensated_amount",
-            "recovered_amount",
-            "counter_guarantee",
-            "reguarantee_share",
-            "borrower_region",
-        ),  # fmt: skip
+        fields=_updatable(GUARANTEES),
         created=lambda r: {
             "guarantor": r.get("guarantor"),
             "guarantee_ref": r.get("guarantee_ref"),

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from contextlib import suppress
 
 import asyncpg
 
 from services.common.db import plain_url
 from services.common.jobs import WorkerResources
+from services.common.process import run_until_signalled
 from services.common.settings import Settings
 from services.jobs import loops as registered
 from services.jobs.app import app, queue_connector, schedule
@@ -95,12 +95,4 @@ async def _run_worker(settings: Settings, stop: asyncio.Event, name: str, db: as
 
 def main(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT (the process's entry point)."""
-
-    async def go() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await run(settings, stop)
-
-    asyncio.run(go())
+    run_until_signalled(lambda stop: run(settings, stop))

@@ -210,6 +210,26 @@ async def test_the_start_never_skips_a_transaction_still_running(connect):
     assert [r["entity_key"] for r in await changes_after(reader, "finance", start, 10)] == ["BA/A", "BA/B"]
 
 
+async def test_the_start_is_the_first_row_in_commit_order_not_the_first_by_time(connect):
+    """A transaction that begins first but writes later has the earlier `occurred_at` (its start)
+    and the larger xid: a start at the first row by time would skip the other's row."""
+    early, late, reader = await connect(), await connect(), await connect()
+    first_to_start = early.transaction()
+    await first_to_start.start()
+    await early.fetchval("SELECT now()")  # the transaction's time is its start
+    async with late.transaction():
+        await append(late, "LATE")  # takes its xid first
+    await append(early, "EARLY")  # xid after LATE's, occurred_at before it
+    await first_to_start.commit()
+    rows = await reader.fetch("SELECT entity_key, xid::text::bigint AS xid, occurred_at FROM finance.changes")
+    by = {r["entity_key"]: r for r in rows}
+    assert by["BA/EARLY"]["occurred_at"] < by["BA/LATE"]["occurred_at"]
+    assert by["BA/EARLY"]["xid"] > by["BA/LATE"]["xid"]
+    start = await changes_start(reader, "finance", datetime.now(UTC) - timedelta(days=30))
+    read = [r["entity_key"] for r in await changes_after(reader, "finance", start, 10)]
+    assert read == ["BA/LATE", "BA/EARLY"]
+
+
 async def test_hostile_parameters_are_4xx_problems(c, as_, client_for):
     admin, bank = as_(), as_("bank", org="BA")
     cursor = (await page(c, admin))["next_cursor"]

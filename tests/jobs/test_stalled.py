@@ -8,27 +8,18 @@ import json
 import signal
 
 import asyncpg
-import httpx
 import pytest
 
 from services.common.db import plain_url
-from services.common.readpool import close_read_pool
-from services.common.settings import ScreeningSettings, get_settings
-from services.registry.app import create_app
 from tests.jobs.helpers import job_row, wait_for
 from tests.registry.test_screenings_background import SCREENING, five_enterprises
-from tests.support import start_worker
+from tests.support import registry_screening_in_background, start_worker
 
 
 @pytest.fixture
 async def background(database_url):
-    settings = get_settings().model_copy(update={"screening": ScreeningSettings(background_above=2)})
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://registry.test", timeout=30) as client:
+    async with registry_screening_in_background(2) as client:
         yield client
-    await close_read_pool(app)
-    await app.state.engine.dispose()
 
 
 @pytest.fixture

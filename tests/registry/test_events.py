@@ -7,16 +7,13 @@ import asyncio
 import time
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from services.common.events import EVENT_TYPES, catalogue
-from services.common.readpool import close_read_pool
-from services.common.settings import ScreeningSettings, get_settings
 from services.common.today import today_shanghai
-from services.registry.app import create_app
 from tests.registry.test_pool import CHAMPION_2022
 from tests.registry_data import add_enterprise, new_credit_code
+from tests.support import registry_screening_in_background
 
 SCREENING = {"tier": "champion_candidate", "year": 2022, "rule_set": "champion-zj-2022"}
 
@@ -29,13 +26,8 @@ def c(client_for):
 @pytest.fixture
 async def background(database_url):
     """A registry that screens every region of more than one enterprise in the background."""
-    settings = get_settings().model_copy(update={"screening": ScreeningSettings(background_above=1)})
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://registry.test", timeout=30) as client:
+    async with registry_screening_in_background(1) as client:
         yield client
-    await close_read_pool(app)
-    await app.state.engine.dispose()
 
 
 async def events(c, headers, **params) -> list[dict]:
