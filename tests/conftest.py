@@ -200,3 +200,19 @@ def settings_forged(database_url: str):
     return get_settings().model_copy(
         update={"internal_key": SecretStr("some-other-key-entirely-000000000000")}
     )
+
+
+@pytest.fixture
+async def connect(database_url: str) -> AsyncIterator[Callable[[], asyncpg.Connection]]:
+    """`await connect()` → a raw connection of its own (to hold a transaction open beside
+    others); every one made is closed when the test ends."""
+    made: list[asyncpg.Connection] = []
+
+    async def make() -> asyncpg.Connection:
+        conn = await asyncpg.connect(plain_url(database_url))
+        made.append(conn)
+        return conn
+
+    yield make
+    for conn in made:
+        await conn.close()

@@ -245,3 +245,17 @@ async def registry_screening_in_background(above: int) -> AsyncIterator[httpx.As
     finally:
         await close_read_pool(app)
         await app.state.engine.dispose()
+
+
+async def feed_events(c: httpx.AsyncClient, headers: dict, **params) -> list[dict]:
+    """Every event the caller sees in a service's `GET /v1/events`, from the start, page by page."""
+    seen, after = [], None
+    while True:
+        query = {"limit": 500, **params} | ({"after": after} if after else {})
+        r = await c.get("/v1/events", params=query, headers=headers)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        seen += body["items"]
+        after = body["next_cursor"]
+        if not body["has_more"]:
+            return seen

@@ -1,29 +1,12 @@
 """The change feed follows commit order: a row of a transaction that commits late is never skipped."""
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 
 from services.common.auth import Principal
 from services.common.changes import Change, changes_after, record_changes_on
-from services.common.db import plain_url
 
 ACTOR = Principal(sub="alice", kind="admin")
-
-
-@pytest.fixture
-async def connect(database_url: str) -> AsyncIterator:
-    made: list[asyncpg.Connection] = []
-
-    async def make() -> asyncpg.Connection:
-        conn = await asyncpg.connect(plain_url(database_url))
-        made.append(conn)
-        return conn
-
-    yield make
-    for conn in made:
-        await conn.close()
 
 
 async def _append(conn: asyncpg.Connection, key: str) -> None:

@@ -4,7 +4,6 @@ cursor that resumes exactly, the horizon and its 410, a bounded scan, and hostil
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -13,26 +12,11 @@ import pytest
 
 from services.common.auth import Principal
 from services.common.changes import Change, changes_after, changes_start, record_changes_on
-from services.common.db import plain_url
 from services.common.events import CATALOGUES, EVENT_TYPES, catalogue, read_events
 from services.common.settings import EventsSettings, get_settings
 
 ADMIN = Principal(sub="admin:test", kind="admin")  # the principal `as_("admin")` signs
 WRITER = Principal(sub="bank:BA", kind="bank", org="BA")
-
-
-@pytest.fixture
-async def connect(database_url: str) -> AsyncIterator:
-    made: list[asyncpg.Connection] = []
-
-    async def make() -> asyncpg.Connection:
-        conn = await asyncpg.connect(plain_url(database_url))
-        made.append(conn)
-        return conn
-
-    yield make
-    for conn in made:
-        await conn.close()
 
 
 @pytest.fixture

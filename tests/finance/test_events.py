@@ -12,6 +12,7 @@ from services.common.events import EVENT_TYPES, catalogue
 from services.finance.scope import sees
 from tests.finance.helpers import application, guarantee, line, loan
 from tests.registry_data import add_enterprise, new_credit_code
+from tests.support import feed_events
 
 
 @pytest.fixture
@@ -24,20 +25,6 @@ async def post(c, path, headers, records):
     assert r.status_code == 200, r.text
     assert all(x["status"] != "rejected" for x in r.json()["results"]), r.text
     return r.json()
-
-
-async def events(c, headers, **params) -> list[dict]:
-    """Every event the caller sees, from the start, page by page."""
-    seen, after = [], None
-    while True:
-        query = {"limit": 500, **params} | ({"after": after} if after else {})
-        r = await c.get("/v1/events", params=query, headers=headers)
-        assert r.status_code == 200, r.text
-        body = r.json()
-        seen += body["items"]
-        after = body["next_cursor"]
-        if not body["has_more"]:
-            return seen
 
 
 async def write_everything(c, as_, db) -> dict:
@@ -70,7 +57,7 @@ async def write_everything(c, as_, db) -> dict:
 
 async def test_every_finance_event_type_comes_from_a_real_write(c, as_, db):
     await write_everything(c, as_, db)
-    seen = await events(c, as_("admin"))
+    seen = await feed_events(c, as_("admin"))
     assert {e["type"] for e in seen} == EVENT_TYPES["finance"]
     by: dict = {}
     for e in seen:  # the first of each type and subject
@@ -132,35 +119,35 @@ async def test_every_finance_event_type_comes_from_a_real_write(c, as_, db):
 async def test_bank_b_never_sees_bank_a_events(c, as_, db):
     await write_everything(c, as_, db)
     await post(c, "/v1/loans/batch", as_("bank", org="BB"), [loan(loan_ref="L1")])
-    mine = await events(c, as_("bank", org="BB"))
+    mine = await feed_events(c, as_("bank", org="BB"))
     assert [(e["type"], e["subject"]["key"]) for e in mine] == [("loan.created", "BB/L1")]
     # a bank whose org code is a prefix of another's sees none of the other's
-    assert await events(c, as_("bank", org="B")) == []
-    a = await events(c, as_("bank", org="BA"))
+    assert await feed_events(c, as_("bank", org="B")) == []
+    a = await feed_events(c, as_("bank", org="BA"))
     assert {e["subject"]["key"].split("/")[0] for e in a} == {"BA", "GA"}  # its own, and G1 names it
     assert {e["type"] for e in a if e["subject"]["type"] == "guarantee"} == {
         "guarantee.created",
         "guarantee.updated",
     }
     # the guarantor sees its guarantees only; a certifier nothing
-    g = await events(c, as_("guarantor", org="GA"))
+    g = await feed_events(c, as_("guarantor", org="GA"))
     assert {e["subject"]["type"] for e in g} == {"guarantee"}
-    assert await events(c, as_("guarantor", org="GB")) == []
-    assert await events(c, as_("certifier", org="BA")) == []
+    assert await feed_events(c, as_("guarantor", org="GB")) == []
+    assert await feed_events(c, as_("certifier", org="BA")) == []
 
 
 async def test_an_official_sees_the_borrowers_of_its_region(c, as_, db):
     await write_everything(c, as_, db)
     nb = new_credit_code("330212")
     await post(c, "/v1/loans/batch", as_("bank", org="BB"), [loan(borrower=nb, loan_ref="NB")])
-    hangzhou = await events(c, as_("official", region="330100"))
+    hangzhou = await feed_events(c, as_("official", region="330100"))
     assert "BB/NB" not in {e["subject"]["key"] for e in hangzhou}
     assert {e["subject"]["type"] for e in hangzhou} == {"loan", "credit_line", "application", "guarantee"}
-    ningbo = await events(c, as_("official", region="330200"))
+    ningbo = await feed_events(c, as_("official", region="330200"))
     assert [e["subject"]["key"] for e in ningbo] == ["BB/NB"]
-    xihu = await events(c, as_("official", region="330106"))
+    xihu = await feed_events(c, as_("official", region="330106"))
     assert len(xihu) == len(hangzhou)
-    assert await events(c, as_("official", region="330102")) == []  # 上城区: none of these
+    assert await feed_events(c, as_("official", region="330102")) == []  # 上城区: none of these
 
 
 async def test_a_guarantee_moved_to_another_bank_is_that_banks_now(c, as_, db):
@@ -173,17 +160,19 @@ async def test_a_guarantee_moved_to_another_bank_is_that_banks_now(c, as_, db):
     await post(c, "/v1/guarantees/batch", data["guarantor"], [g])
     listed = (await c.get("/v1/guarantees", headers=as_("bank", org="BA"))).json()["items"]
     assert listed == []
-    assert [e for e in await events(c, as_("bank", org="BA")) if e["subject"]["type"] == "guarantee"] == []
-    bc = await events(c, as_("bank", org="BC"))
+    assert [
+        e for e in await feed_events(c, as_("bank", org="BA")) if e["subject"]["type"] == "guarantee"
+    ] == []
+    bc = await feed_events(c, as_("bank", org="BC"))
     assert [e["type"] for e in bc] == ["guarantee.created", "guarantee.updated", "guarantee.updated"]
     assert bc[-1]["data"]["changed"] == ["lender_code"]
 
 
 async def test_types_filter_the_feed(c, as_, db):
     await write_everything(c, as_, db)
-    only = await events(c, as_("admin"), types="loan.reclassified,guarantee.created")
+    only = await feed_events(c, as_("admin"), types="loan.reclassified,guarantee.created")
     assert sorted(e["type"] for e in only) == ["guarantee.created", "loan.reclassified", "loan.reclassified"]
-    repeated = await events(c, as_("admin"), types=["loan.reclassified", "guarantee.created"])
+    repeated = await feed_events(c, as_("admin"), types=["loan.reclassified", "guarantee.created"])
     assert repeated == only
     r = await c.get("/v1/events", params={"types": "loan.created,loan.deleted"}, headers=as_("admin"))
     assert r.status_code == 422, r.text

@@ -13,7 +13,7 @@ from services.common.events import EVENT_TYPES, catalogue
 from services.common.today import today_shanghai
 from tests.registry.test_pool import CHAMPION_2022
 from tests.registry_data import add_enterprise, new_credit_code
-from tests.support import registry_screening_in_background
+from tests.support import feed_events, registry_screening_in_background
 
 SCREENING = {"tier": "champion_candidate", "year": 2022, "rule_set": "champion-zj-2022"}
 
@@ -28,18 +28,6 @@ async def background(database_url):
     """A registry that screens every region of more than one enterprise in the background."""
     async with registry_screening_in_background(1) as client:
         yield client
-
-
-async def events(c, headers, **params) -> list[dict]:
-    seen, after = [], None
-    while True:
-        query = {"limit": 500, **params} | ({"after": after} if after else {})
-        r = await c.get("/v1/events", params=query, headers=headers)
-        assert r.status_code == 200, r.text
-        seen += r.json()["items"]
-        after = r.json()["next_cursor"]
-        if not r.json()["has_more"]:
-            return seen
 
 
 def enterprise(code: str, region: str, **kw) -> dict:
@@ -108,7 +96,7 @@ async def write_everything(c, background, as_, db, worker) -> dict:
 
 async def test_every_registry_event_type_comes_from_a_real_write(c, background, as_, db, in_process_worker):
     w = await write_everything(c, background, as_, db, in_process_worker)
-    seen = await events(c, as_("admin"))
+    seen = await feed_events(c, as_("admin"))
     assert {e["type"] for e in seen} == EVENT_TYPES["registry"]
     code = w["code"]
     kinds = [(e["type"], e["subject"]["key"]) for e in seen if e["subject"]["key"] in (code, w["nb"])]
@@ -162,21 +150,21 @@ async def test_every_registry_event_type_comes_from_a_real_write(c, background, 
 
 async def test_officials_see_their_region_and_other_kinds_nothing(c, background, as_, db, in_process_worker):
     w = await write_everything(c, background, as_, db, in_process_worker)
-    every = await events(c, as_("admin"))
-    xihu = await events(c, as_("official", region="330106"))
+    every = await feed_events(c, as_("admin"))
+    xihu = await feed_events(c, as_("official", region="330106"))
     assert w["nb"] not in {e["subject"]["key"] for e in xihu}
     assert len(xihu) == len(every) - 2  # all but 宁波's two
-    hangzhou = await events(c, as_("official", region="330100"))
+    hangzhou = await feed_events(c, as_("official", region="330100"))
     assert hangzhou == xihu
-    ningbo = await events(c, as_("official", region="330200"))
+    ningbo = await feed_events(c, as_("official", region="330200"))
     assert [(e["type"], e["subject"]["key"]) for e in ningbo] == [
         ("enterprise.created", w["nb"]),
         ("enterprise.updated", w["nb"]),
     ]
-    assert await events(c, as_("official", region="330102")) == []  # 上城区
-    assert len(await events(c, as_("official", region="330000"))) == len(every)
+    assert await feed_events(c, as_("official", region="330102")) == []  # 上城区
+    assert len(await feed_events(c, as_("official", region="330000"))) == len(every)
     for kind, org in (("bank", "B1"), ("guarantor", "G1"), ("certifier", "CQC")):
-        assert await events(c, as_(kind, org=org)) == []
+        assert await feed_events(c, as_(kind, org=org)) == []
 
 
 async def test_an_enterprise_moved_out_of_a_region_takes_its_events_along(c, as_, db):
@@ -187,15 +175,15 @@ async def test_an_enterprise_moved_out_of_a_region_takes_its_events_along(c, as_
     assert (
         await c.post("/v1/enterprises", json=enterprise(code, "330106"), headers=province)
     ).status_code == 201
-    assert len(await events(c, as_("official", region="330106"))) == 1
+    assert len(await feed_events(c, as_("official", region="330106"))) == 1
     assert (
         await c.patch(f"/v1/enterprises/{code}", json={"region_code": "330212"}, headers=province)
     ).status_code == 200
-    assert await events(c, as_("official", region="330106")) == []
+    assert await feed_events(c, as_("official", region="330106")) == []
     assert (
         await c.get(f"/v1/enterprises/{code}", headers=as_("official", region="330106"))
     ).status_code == 404
-    moved = await events(c, as_("official", region="330212"))
+    moved = await feed_events(c, as_("official", region="330212"))
     assert [e["type"] for e in moved] == ["enterprise.created", "enterprise.updated"]
     assert moved[1]["data"] == {"credit_code": code, "changed": ["region_code"], "region_code": "330212"}
 
@@ -209,8 +197,8 @@ async def test_a_screening_of_a_city_is_not_a_county_officials(c, as_, db):
         await c.get(f"/v1/screenings/{r.json()['id']}", headers=as_("official", region="330106"))
     ).status_code == 404
     types = {"types": "screening.completed"}
-    assert await events(c, as_("official", region="330106"), **types) == []
-    assert len(await events(c, as_("official", region="330100"), **types)) == 1
+    assert await feed_events(c, as_("official", region="330106"), **types) == []
+    assert len(await feed_events(c, as_("official", region="330100"), **types)) == 1
 
 
 def test_every_registry_change_shape_is_an_event_or_ignored_for_a_reason():

@@ -13,23 +13,12 @@ from services.common.events import EVENT_TYPES, catalogue
 from services.standards.certifications.repository import scoped, sees
 from tests.registry_data import add_enterprise
 from tests.standards.helpers import ZZB, Y, add_standard, cert, push
+from tests.support import feed_events
 
 
 @pytest.fixture
 def c(client_for):
     return client_for("standards")
-
-
-async def events(c, headers, **params) -> list[dict]:
-    seen, after = [], None
-    while True:
-        query = {"limit": 500, **params} | ({"after": after} if after else {})
-        r = await c.get("/v1/events", params=query, headers=headers)
-        assert r.status_code == 200, r.text
-        seen += r.json()["items"]
-        after = r.json()["next_cursor"]
-        if not r.json()["has_more"]:
-            return seen
 
 
 async def pushed(c, headers, records) -> None:
@@ -67,7 +56,7 @@ async def write_everything(c, as_, db) -> dict:
 
 async def test_every_standards_event_type_comes_from_a_real_write(c, as_, db):
     await write_everything(c, as_, db)
-    seen = await events(c, as_("admin"))
+    seen = await feed_events(c, as_("admin"))
     assert {e["type"] for e in seen} == EVENT_TYPES["standards"]
     assert [(e["type"], e["subject"]["key"]) for e in seen] == [
         ("standard.created", ZZB),
@@ -119,26 +108,26 @@ async def test_every_standards_event_type_comes_from_a_real_write(c, as_, db):
 
 async def test_a_body_sees_only_its_certificates_and_an_official_its_region(c, as_, db):
     await write_everything(c, as_, db)
-    cqm = await events(
+    cqm = await feed_events(
         c,
         as_("certifier", org="CQM"),
         types="certificate.created,certificate.updated,certificate.status_changed",
     )
     assert {e["subject"]["key"] for e in cqm} == {"CQM|HZ|1", "CQM|NB-1"}
-    zjgx = await events(c, as_("certifier", org="ZJGX"))
+    zjgx = await feed_events(c, as_("certifier", org="ZJGX"))
     assert [e["subject"]["key"] for e in zjgx if e["subject"]["type"] == "certificate"] == ["ZJGX|HZ|1"]
     # a body whose code is a prefix of another's sees nothing of the other's
     assert [
-        e for e in await events(c, as_("certifier", org="CQ")) if e["subject"]["type"] == "certificate"
+        e for e in await feed_events(c, as_("certifier", org="CQ")) if e["subject"]["type"] == "certificate"
     ] == []
     certs = {"types": "certificate.created"}
-    hangzhou = await events(c, as_("official", region="330100"), **certs)
+    hangzhou = await feed_events(c, as_("official", region="330100"), **certs)
     assert [e["subject"]["key"] for e in hangzhou] == ["CQM|HZ|1", "ZJGX|HZ|1"]  # holder in 西湖区
-    ningbo = await events(c, as_("official", region="330212"), **certs)
+    ningbo = await feed_events(c, as_("official", region="330212"), **certs)
     assert [e["subject"]["key"] for e in ningbo] == ["CQM|NB-1"]
     # banks and guarantors read the catalogue, not certificates
     for kind in ("bank", "guarantor"):
-        assert {e["subject"]["type"] for e in await events(c, as_(kind, org="B1"))} == {"standard"}
+        assert {e["subject"]["type"] for e in await feed_events(c, as_(kind, org="B1"))} == {"standard"}
 
 
 async def test_the_python_scope_is_the_lists_scope(db):
