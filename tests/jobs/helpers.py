@@ -41,3 +41,16 @@ async def job_row(db: asyncpg.Connection, job_id: int) -> asyncpg.Record:
 async def ended(db: asyncpg.Connection, job_id: int) -> asyncpg.Record | None:
     row = await job_row(db, job_id)
     return row if row["status"] in ("succeeded", "failed") else None
+
+
+async def queue_ended(db: asyncpg.Connection, queue_job_id: int) -> asyncpg.Record:
+    """procrastinate's own row once it has ended: the queue marks it after the task returns,
+    a moment after the task's own last transaction ended the status row."""
+
+    async def check() -> asyncpg.Record | None:
+        row = await db.fetchrow(
+            "SELECT status::text AS status, attempts FROM jobs.procrastinate_jobs WHERE id = $1", queue_job_id
+        )
+        return row if row is not None and row["status"] not in ("todo", "doing") else None
+
+    return await wait_for(check, "the queue's job to end")

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 from tests.jobs import sample_tasks
-from tests.jobs.helpers import ended, start_job, wait_for
+from tests.jobs.helpers import ended, queue_ended, start_job, wait_for
 
 
 async def events(db, queue_job_id: int) -> list[tuple[str, object]]:
@@ -25,9 +25,7 @@ async def test_a_job_that_fails_is_retried_with_backoff_and_then_succeeds(db, in
     assert row["status"] == "succeeded" and row["attempt"] == 3
     assert json.loads(row["result"]) == {"run": 3} and row["error"] is None
 
-    queued = await db.fetchrow(
-        "SELECT status::text, attempts FROM jobs.procrastinate_jobs WHERE id = $1", row["queue_job_id"]
-    )
+    queued = await queue_ended(db, row["queue_job_id"])
     assert (queued["status"], queued["attempts"]) == ("succeeded", 3)  # runs ended
     seen = await events(db, row["queue_job_id"])
     runs = [(k, at) for k, at in seen if k != "scheduled"]
@@ -66,10 +64,7 @@ async def test_a_job_failing_every_run_ends_failed_with_a_problem_and_its_domain
     assert error["code"] == "job_failed" and error["status"] == 500
     assert "on purpose" not in json.dumps(error)  # nothing internal in the problem
     assert json.loads(row["result"]) == {"failure": "noted"}  # on_failure, with the failure
-    status = await db.fetchval(
-        "SELECT status::text FROM jobs.procrastinate_jobs WHERE id = $1", row["queue_job_id"]
-    )
-    assert status == "failed"
+    assert (await queue_ended(db, row["queue_job_id"]))["status"] == "failed"
 
 
 async def test_a_job_whose_worker_died_on_every_run_allowed_fails_job_worker_died(db, in_process_worker):

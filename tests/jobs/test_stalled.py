@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from services.common.db import plain_url
-from tests.jobs.helpers import job_row, wait_for
+from tests.jobs.helpers import job_row, queue_ended, wait_for
 from tests.registry.test_screenings_background import SCREENING, five_enterprises
 from tests.support import registry_screening_in_background, start_worker
 
@@ -94,9 +94,7 @@ async def test_a_screening_whose_worker_is_killed_mid_run_is_run_again_by_anothe
         str(sid),
     )
     assert [a["action"] for a in actions] == ["created", "completed"]
-    queued = await db.fetchrow(
-        "SELECT status::text, attempts FROM jobs.procrastinate_jobs WHERE id = $1", row["queue_job_id"]
-    )
+    queued = await queue_ended(db, row["queue_job_id"])
     assert queued["status"] == "succeeded"
     retried = await db.fetchval(
         "SELECT count(*) FROM jobs.procrastinate_events WHERE job_id = $1 AND type = 'deferred_for_retry'",
