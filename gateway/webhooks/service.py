@@ -75,21 +75,7 @@ def webhook_out(e: WebhookEndpoint, secrets: list[WebhookSecret]) -> WebhookOut:
 
 
 def delivery_out(d: WebhookDelivery) -> DeliveryOut:
-    return DeliveryOut(
-        id=d.id,
-        event_id=d.event_id,
-        event_type=d.event_type,
-        status=d.status,
-        attempts=d.attempts,
-        created_at=d.created_at,
-        last_attempt_at=d.last_attempt_at,
-        last_status_code=d.last_status_code,
-        last_duration_ms=d.last_duration_ms,
-        last_response=d.last_response,
-        last_error=d.last_error,
-        next_attempt_at=d.next_attempt_at,
-        delivered_at=d.delivered_at,
-    )
+    return DeliveryOut.model_validate(d, from_attributes=True)
 
 
 def _audit(e: WebhookEndpoint) -> dict:

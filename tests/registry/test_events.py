@@ -12,10 +12,9 @@ import pytest
 from services.common.events import EVENT_TYPES, catalogue
 from services.common.today import today_shanghai
 from tests.registry.test_pool import CHAMPION_2022
+from tests.registry.test_screenings_background import SCREENING
 from tests.registry_data import add_enterprise, new_credit_code
 from tests.support import feed_events, registry_screening_in_background
-
-SCREENING = {"tier": "champion_candidate", "year": 2022, "rule_set": "champion-zj-2022"}
 
 
 @pytest.fixture

@@ -175,3 +175,32 @@ async def test_an_expired_file_is_gone_410(c, as_, db, in_process_worker):
     )
     r = await c.get(f"/v1/exports/{job_id}/file", headers=owner)
     assert r.status_code == 410 and r.json()["code"] == "export_expired", r.text
+
+
+async def test_hostile_job_and_export_requests_are_4xx_problems_and_queue_nothing(c, as_, db):
+    official = as_("official", region="330106")
+    cases = [
+        ("get", "/v1/jobs/0", None, 422),
+        ("get", f"/v1/jobs/{2**63}", None, 422),
+        ("get", "/v1/jobs/1%00", None, 422),
+        ("get", "/v1/jobs/abc", None, 422),
+        ("get", f"/v1/exports/{2**63}/file", None, 422),
+        ("get", "/v1/jobs/999", None, 404),  # no such job: as one of another caller
+        ("post", "/v1/exports", {"format": "pdf"}, 422),
+        ("post", "/v1/exports", {"format": "csv", "region": "33\x0001"}, 422),
+        ("post", "/v1/exports", b'{"format": "csv", "q": "\\ud800"}', 422),  # a lone surrogate
+        ("post", "/v1/exports", {"format": "csv", "q": "精" * 100_000}, 422),
+        ("post", "/v1/exports", {"format": "csv", "surprise": 1}, 422),
+        ("post", "/v1/exports", [1, 2], 422),
+    ]
+    for method, path, body, status in cases:
+        if method == "get":
+            r = await c.get(path, headers=official)
+        elif isinstance(body, bytes):
+            r = await c.post(path, content=body, headers={**official, "content-type": "application/json"})
+        else:
+            r = await c.post(path, json=body, headers=official)
+        assert r.status_code == status, (path, body, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json"), (path, r.text)
+    assert await db.fetchval("SELECT count(*) FROM registry.jobs") == 0
+    assert await db.fetchval("SELECT count(*) FROM jobs.procrastinate_jobs") == 0

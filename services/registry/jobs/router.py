@@ -23,7 +23,7 @@ async def get_job(
     """`status`: queued (waiting for a worker, also between retries) → running (`progress`
     growing) → succeeded (`links.result`: the outcome) or failed (`error`, a problem). A failed
     run is retried with backoff, so `attempts` may grow while the job is queued again. Jobs are
-    kept `EAGLET_JOBS__RETENTION_DAYS` (30) after they end. A job started by someone else — another
+    kept `EAGLET_EVENTS__RETENTION_DAYS` (30) after they end. A job started by someone else — another
     official, another institution — is a 404."""
     job = await visible_job(await raw_connection(session), "registry", principal, job_id)
     if job is None:
