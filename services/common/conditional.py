@@ -10,8 +10,10 @@ full record), and so does its tag, each caller's own.
 - A GET answers with `ETag`; with `If-None-Match` naming that tag (weak comparison) or `*`, it is a
   304 with the tag and no body. A header that cannot be read as a list of entity tags is ignored
   (never an error: it only asks for a shortcut).
-- A PATCH or PUT with `If-Match` goes on only when it names the current tag (strong comparison) or
-  is `*`; otherwise 412 `precondition_failed`, and nothing is written. The write routes compare
+- A PATCH, PUT or DELETE with `If-Match` goes on only when it names the current tag (strong
+  comparison) or is `*`; otherwise 412 `precondition_failed`, and nothing is written. A resource
+  that does not exist yet has no current tag: a PUT creating it with any `If-Match` (`*` too) is a
+  412 (RFC 9110 §13.1.1). The write routes compare
   inside their unit of work after locking the row, so two callers holding the same tag cannot
   both win. Without `If-Match` a write goes on as before (last write wins).
 - A write's answer carries the new representation's tag.
@@ -117,10 +119,13 @@ def matches(if_match: str | None, etag: str) -> bool:
     return tags == [] or any(not weak and opaque == etag for weak, opaque in tags)
 
 
-def require_match(if_match: str | None, current: bytes) -> None:
+def require_match(if_match: str | None, current: bytes | None) -> None:
     """Refuse a write whose `If-Match` does not name the current representation (`current`, the
-    bytes a GET by this caller answers now): 412, before anything is written."""
-    if if_match is not None and not matches(if_match, entity_tag(current)):
+    bytes a GET by this caller answers now; None: there is none yet): 412, before anything is
+    written."""
+    if if_match is None:
+        return
+    if current is None or not matches(if_match, entity_tag(current)):
         raise PreconditionFailed()
 
 
@@ -154,3 +159,24 @@ def tagged_json(body: bytes, status_code: int = 200) -> Response:
     return Response(
         body, status_code=status_code, media_type="application/json", headers={"ETag": entity_tag(body)}
     )
+
+
+# OpenAPI of the conditional routes: the `ETag` header of their answers and a GET's 304.
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The representation's strong entity tag: send it as `If-None-Match` to "
+        "revalidate, as `If-Match` to change only what you read",
+        "schema": {"type": "string"},
+    }
+}
+NOT_MODIFIED = {
+    304: {
+        "description": "Not Modified: `If-None-Match` names the current `ETag`; no body",
+        "headers": ETAG_HEADER,
+    }
+}
+
+
+def tagged(status: int = 200, description: str | None = None) -> dict[int, dict]:
+    """An answer (`status`) that carries the representation's `ETag`, for a route's `responses`."""
+    return {status: {"headers": ETAG_HEADER} | ({"description": description} if description else {})}

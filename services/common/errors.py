@@ -198,6 +198,8 @@ def loc_to_pointer(loc: tuple | list) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] == "body":
         return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts[1:])
+    if parts and parts[0] == "header" and len(parts) > 1:
+        parts[1] = parts[1].lower()  # one spelling of a case-insensitive name, as the problems name it
     if parts and parts[0] in ("query", "path", "header", "cookie"):
         return "#/" + "/".join(parts)
     return "/" + "/".join(parts)

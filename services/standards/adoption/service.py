@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.changes import Change, record_changes
+from services.common.conditional import representation, require_match
 from services.common.errors import NotFound
 from services.standards.adoption import repository as repo
 from services.standards.adoption.models import AdoptionReport
@@ -30,10 +31,19 @@ def to_out(r: AdoptionReport) -> AdoptionOut:
 
 
 async def put(
-    session: AsyncSession, principal: Principal, credit_code: str, year: int, body: AdoptionIn
+    session: AsyncSession,
+    principal: Principal,
+    credit_code: str,
+    year: int,
+    body: AdoptionIn,
+    if_match: str | None = None,
 ) -> tuple[AdoptionOut, bool]:
+    """Replace the year's report (created when new). With `if_match`, only when it names the
+    report as a GET answers it now (the row locked first, so of two callers holding one tag only
+    one writes); a year without a report fails any `If-Match`."""
     await _require_enterprise_in_scope(session, principal, credit_code, "#/path/credit_code")
     existing = await repo.get(session, credit_code, year, for_update=True)
+    require_match(if_match, representation(to_out(existing)) if existing else None)
     before = to_out(existing).model_dump(mode="json", exclude={"updated_at"}) if existing else None
     numerator = sum(1 for p in body.adopting_products if p.degree in ("IDT", "MOD"))
     row = await repo.upsert(
