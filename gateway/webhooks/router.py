@@ -27,8 +27,17 @@ from gateway.webhooks.schemas import (
     WebhookOut,
     WebhookUpdate,
 )
+from services.common.conditional import (
+    NOT_MODIFIED,
+    IfMatch,
+    IfNoneMatch,
+    json_answer,
+    representation,
+    tagged,
+    tagged_json,
+)
 from services.common.db import DbSession
-from services.common.errors import InvalidCursor, NotFound, Required, responses
+from services.common.errors import InvalidCursor, NotFound, PreconditionFailed, Required, responses
 from services.common.pagination import Page
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -55,31 +64,53 @@ async def list_webhooks(caller: CurrentCaller, session: DbSession, page: Paginat
 
 
 @router.get(
-    "/{webhook_id}", responses=responses(*ADMISSION, NotFound), summary="One of your webhook endpoints"
+    "/{webhook_id}",
+    response_model=WebhookOut,
+    responses=tagged() | NOT_MODIFIED | responses(*ADMISSION, NotFound),
+    summary="One of your webhook endpoints",
+    description="With `ETag`; `If-None-Match` with it: 304 while nothing changed.",
 )
-async def get_webhook(webhook_id: uuid.UUID, caller: CurrentCaller, session: DbSession) -> WebhookOut:
-    return await service.get(session, caller, webhook_id)
+async def get_webhook(
+    webhook_id: uuid.UUID, caller: CurrentCaller, session: DbSession, if_none_match: IfNoneMatch = None
+) -> Response:
+    return json_answer(representation(await service.get(session, caller, webhook_id)), if_none_match)
 
 
 @router.patch(
     "/{webhook_id}",
-    responses=responses(*ADMISSION, NotFound, Required, WebhookUrlRefused, EventTypeOutOfScope),
+    response_model=WebhookOut,
+    responses=tagged()
+    | responses(*ADMISSION, NotFound, Required, WebhookUrlRefused, EventTypeOutOfScope, PreconditionFailed),
     summary="Change, pause or re-enable a webhook endpoint",
+    description="With `If-Match` (the endpoint's `ETag`): 412 `precondition_failed` when it changed "
+    "since, nothing written. The answer is the endpoint after the change, with its `ETag`.",
 )
 async def update_webhook(
-    webhook_id: uuid.UUID, body: WebhookUpdate, caller: CurrentCaller, session: DbSession, request: Request
-) -> WebhookOut:
-    return await service.update(session, request.app.state.settings, caller, webhook_id, body)
+    webhook_id: uuid.UUID,
+    body: WebhookUpdate,
+    caller: CurrentCaller,
+    session: DbSession,
+    request: Request,
+    if_match: IfMatch = None,
+) -> Response:
+    out = await service.update(
+        session, request.app.state.settings, caller, webhook_id, body, if_match=if_match
+    )
+    return tagged_json(representation(out))
 
 
 @router.delete(
     "/{webhook_id}",
     status_code=204,
-    responses=responses(*ADMISSION, NotFound),
+    responses=responses(*ADMISSION, NotFound, PreconditionFailed),
     summary="Delete a webhook endpoint",
+    description="With `If-Match` (the endpoint's `ETag`): 412 `precondition_failed` when it changed "
+    "since, nothing deleted.",
 )
-async def delete_webhook(webhook_id: uuid.UUID, caller: CurrentCaller, session: DbSession) -> Response:
-    await service.delete(session, caller, webhook_id)
+async def delete_webhook(
+    webhook_id: uuid.UUID, caller: CurrentCaller, session: DbSession, if_match: IfMatch = None
+) -> Response:
+    await service.delete(session, caller, webhook_id, if_match)
     return Response(status_code=204)
 
 

@@ -9,6 +9,9 @@ its secrets and their rotation, test events and manual retries. No commits here.
 - The URL passes the SSRF guard (gateway/webhooks/ssrf.py) at registration and on every change.
 - A new endpoint starts at the head of each feed it follows: it receives what happens from now
   on. Adding types of another service later starts that feed at its head then.
+- An endpoint is a single resource with an `ETag` (services/common/conditional.py): a change or
+  a delete with an `If-Match` that is not its current tag is a 412, compared after its row is
+  locked, so of two holders of one tag only one changes it.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from gateway.webhooks.schemas import (
 )
 from gateway.webhooks.secrets import SecretBox, new_secret
 from services.common.changes import Change, record_changes
+from services.common.conditional import representation, require_match
 from services.common.db import raw_connection
 from services.common.errors import NotFound, Required
 from services.common.pagination import PageParams
@@ -173,6 +177,11 @@ async def create(
 async def get(session: AsyncSession, caller: Caller, webhook_id: uuid.UUID) -> WebhookOut:
     repo = WebhookRepository(session)
     endpoint = await _owned(repo, caller, webhook_id)
+    return await _current(repo, endpoint)
+
+
+async def _current(repo: WebhookRepository, endpoint: WebhookEndpoint) -> WebhookOut:
+    """The endpoint as its GET answers it now (the representation its ETag is the tag of)."""
     secrets = await repo.secrets_of([endpoint.id], _now())
     return webhook_out(endpoint, secrets[endpoint.id])
 
@@ -193,9 +202,11 @@ async def update(
     webhook_id: uuid.UUID,
     body: WebhookUpdate,
     resolver: ssrf.Resolver | None = None,
+    if_match: str | None = None,
 ) -> WebhookOut:
     repo = WebhookRepository(session)
     endpoint = await _owned(repo, caller, webhook_id, for_update=True)
+    require_match(if_match, representation(await _current(repo, endpoint)))
     fields = body.model_fields_set
     for f in ("url", "event_types", "enabled"):
         if f in fields and getattr(body, f) is None:
@@ -237,10 +248,13 @@ async def update(
     return webhook_out(endpoint, secrets[endpoint.id])
 
 
-async def delete(session: AsyncSession, caller: Caller, webhook_id: uuid.UUID) -> None:
+async def delete(
+    session: AsyncSession, caller: Caller, webhook_id: uuid.UUID, if_match: str | None = None
+) -> None:
     """The endpoint, its secrets, cursors and delivery log go; nothing more is sent to it."""
     repo = WebhookRepository(session)
     endpoint = await _owned(repo, caller, webhook_id, for_update=True)
+    require_match(if_match, representation(await _current(repo, endpoint)))
     before = _audit(endpoint)
     await repo.delete(endpoint)
     await record_changes(

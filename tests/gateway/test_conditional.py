@@ -150,3 +150,45 @@ async def test_hostile_conditional_headers_are_never_a_500(gateway_live, new_cli
             )
             r = raw_request(gateway_live.url, request)
             assert r.status in (200, 304, 400, 412, 422), (method, value[:40], r.status, r.body[:300])
+
+
+async def test_adoption_report_put_with_if_match(gateway_live, new_client, http, db):
+    """The adoption report through the front door, compressed too: the tag of a gzip answer
+    (`"…-gzip"`) serves If-None-Match and If-Match as the plain one does."""
+    code = await add_enterprise(db, region_code="330106")
+    _, first = await new_client("official", region="330100")
+    _, second = await new_client("official", region="330106")
+    url = f"{gateway_live.url}/standards/v1/enterprises/{code}/adoption/2023"
+    products = [
+        {"product": f"主导产品{i}", "standard_code": f"IEC 60{i:03d}-1:2020", "degree": "IDT"}
+        for i in range(40)
+    ]
+    body = {"main_products": 50, "adopting_products": products, "basis": "2023年统计年报"}
+    early = await http.put(url, json=body, headers={**bearer(first), "If-Match": "*"})
+    assert early.status_code == 412  # no report for the year yet
+    created = await http.put(url, json=body, headers=bearer(first))
+    assert created.status_code == 201 and created.headers["etag"]
+    gzip = {"Accept-Encoding": "gzip"}
+    read = await http.get(url, headers={**bearer(second), **gzip})
+    assert read.headers.get("content-encoding") == "gzip", "a report of 40 products is above 1 KiB"
+    tag = read.headers["etag"]
+    assert (await http.get(url, headers={**bearer(second), **gzip, "If-None-Match": tag})).status_code == 304
+    assert (
+        await http.get(url, headers={**bearer(first), "If-None-Match": created.headers["etag"]})
+    ).status_code == 304
+
+    replaced = await http.put(
+        url, json={**body, "main_products": 45}, headers={**bearer(second), "If-Match": tag}
+    )
+    assert replaced.status_code == 200, replaced.text
+    stale = await http.put(
+        url, json={**body, "main_products": 60}, headers={**bearer(first), "If-Match": tag}
+    )
+    assert stale.status_code == 412 and stale.json()["code"] == "precondition_failed"
+    assert stale.headers["content-type"] == "application/problem+json"
+    now = await http.get(url, headers=bearer(first))
+    assert now.json()["denominator"] == 45 and now.headers["etag"] == replaced.headers["etag"]
+    doc = (await http.get(gateway_live.url + "/openapi.json")).json()
+    put = doc["paths"]["/standards/v1/enterprises/{credit_code}/adoption/{year}"]["put"]
+    assert "If-Match" in {p["name"] for p in put["parameters"] if p["in"] == "header"}
+    assert "precondition_failed" in put["responses"]["412"]["x-problem-codes"]
