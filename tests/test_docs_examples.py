@@ -43,6 +43,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -389,6 +390,9 @@ def _run(example: Example, stack: Stack, env: dict[str, str]) -> tuple[str | Non
 def doc_stack(live_services, database_url):
     """The stack of `make run`: a registry screening regions of more than 100 enterprises in the
     background, the live finance and standards, a gateway in front of them, the job worker."""
+    missing = [tool for tool in ("bash", "curl", "sed", "tr") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"the doc examples run with the real {', '.join(missing)}: install them", pytrace=False)
     registry = start_live("registry", env={"EAGLET_SCREENING__BACKGROUND_ABOVE": "100"})
     gateway = start_gateway(live_services, registry=registry.url)
     yield {"gateway": gateway, "registry": registry, "services": live_services}
