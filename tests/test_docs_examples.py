@@ -25,7 +25,8 @@ How a page's examples are read (what a writer of an example needs to know):
   the page before it is used (an unset one fails the example); a placeholder value (`…`, `...`,
   `<next_cursor>`) never works: compute it from an earlier answer.
 - Files an example reads by name (`-d @loans.json`) are those of `FILES`, written into the
-  examples' working folder; files an example writes (`-o enterprises.xlsx`) go there too.
+  examples' working folder; files an example writes (`-o enterprises.xlsx`) go there too. There
+  `python3` and `.venv/bin/python` are the test's interpreter (the project's venv).
 - Works: every curl the command runs exits 0 and every answer's status is below 400 — unless the
   command's last line says which status it shows, as a comment `# → 404` (anywhere in the
   comment: `# 404 problem: → 404` is fine; the form is `→ NNN`); then every answer must have
