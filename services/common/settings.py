@@ -35,6 +35,14 @@ class DatabaseSettings(BaseModel):
     pool_timeout_s: float = 10.0
     statement_timeout_ms: int = 30_000
     pre_ping: bool = False
+    # Prepared statements asyncpg keeps per connection (and SQLAlchemy's cache beside it; both
+    # default to 100), on every pool of the process. Behind PgBouncer in transaction mode a
+    # transaction may get any server connection: the cache must be 0, or PgBouncer (≥ 1.21) must
+    # track prepared statements (its max_prepared_statements at least this) (docs/deploy.md).
+    statement_cache_size: int = Field(100, ge=0)
+    # The gateway's LISTEN connection (key revocations) needs a session of its own, which
+    # PgBouncer in transaction mode cannot give: the primary directly. Empty: the database URL.
+    listen_url: str | None = None
     recycle_s: int = 1800
     # "queue" (a real pool) or "null" (a connection per session; for tools that hop event loops)
     pool: Literal["queue", "null"] = "queue"

@@ -19,7 +19,7 @@ from contextlib import suppress
 
 import asyncpg
 
-from services.common.db import plain_url
+from services.common.db import plain_url, statement_cache
 from services.common.jobs import WorkerResources
 from services.common.process import run_until_signalled
 from services.common.settings import Settings
@@ -42,6 +42,7 @@ async def run(settings: Settings, stop: asyncio.Event, *, name: str = "eaglet-wo
             "statement_timeout": str(settings.db.statement_timeout_ms),
             "TimeZone": "UTC",
         },
+        **statement_cache(settings),
     )
     try:
         with app.replace_connector(queue_connector(settings)):
