@@ -72,7 +72,7 @@ def create_engine(settings: Settings, application_name: str) -> AsyncEngine:
                 "application_name": application_name,
                 "statement_timeout": str(db.statement_timeout_ms),
                 "TimeZone": "UTC",
-            }
+            },
         },
         **kwargs,
     )

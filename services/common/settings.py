@@ -122,6 +122,10 @@ class JobsSettings(BaseModel):
     retention_cron: str = "40 17 * * *"
     # Asynchronous exports: a finished file is kept this long, then removed (410 export_expired).
     export_retention_h: int = Field(24, ge=1)
+    # The worker's /healthz, /readyz and /metrics for an orchestrator's probes (services/jobs/health.py);
+    # port 0: none (`eaglet up` needs none).
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(0, ge=0, le=65535)
 
     @field_validator("stalled_cron", "titles_cron", "idempotency_cron", "retention_cron")
     @classmethod
