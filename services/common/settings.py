@@ -37,8 +37,8 @@ class DatabaseSettings(BaseModel):
     pre_ping: bool = False
     # Prepared statements asyncpg keeps per connection (and SQLAlchemy's cache beside it; both
     # default to 100), on every pool of the process. Behind PgBouncer in transaction mode a
-    # transaction may get any server connection: the cache must be 0, or PgBouncer (≥ 1.21) must
-    # track prepared statements (its max_prepared_statements at least this) (docs/deploy.md).
+    # statement may run on another server connection than the one that prepared it: 0 there
+    # (docs/deploy.md "Pooler and statement cache").
     statement_cache_size: int = Field(100, ge=0)
     # The gateway's LISTEN connection (key revocations) needs a session of its own, which
     # PgBouncer in transaction mode cannot give: the primary directly. Empty: the database URL.
