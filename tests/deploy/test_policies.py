@@ -489,6 +489,40 @@ def test_the_poolers_pool_transactions_of_the_cluster(rendered):
         assert spec["instances"] >= (2 if rendered.overlay == "prod" else 1)
 
 
+def test_the_connections_fit_the_server_and_each_roles_limit(rendered):
+    """At most: every pooler pod's server pool per role, every worker's pools (procrastinate's,
+    its tasks', the webhook dispatcher's 4), one LISTEN connection per gateway at the HPA's
+    maximum, the migration, and a reserve for the operator, replication and superuser."""
+    cluster = rendered.get("Cluster", "eaglet-db")["spec"]
+    roles = {r["name"]: r for r in cluster["managed"]["roles"]}
+    config = _config(rendered)
+    worker = rendered.get("Deployment", "eaglet-worker")
+    gateways = rendered.get("HorizontalPodAutoscaler", "eaglet-gateway")["spec"]["maxReplicas"]
+    per_worker = (
+        int(config.get("EAGLET_JOBS__POOL_SIZE", 4)) + int(config.get("EAGLET_JOBS__TASK_POOL_SIZE", 4)) + 4
+    )
+    by_role = {
+        "eaglet_worker": worker["spec"]["replicas"] * per_worker,
+        "eaglet_gateway": gateways,
+        "eaglet_owner": 1,
+    }
+    # the read-only pooler's readers are an overlay's: one role's worth of server connections
+    readers = {
+        "rw": ["eaglet_gateway", "eaglet_registry", "eaglet_finance", "eaglet_standards"],
+        "ro": ["readers"],
+    }
+    for pooler in rendered.of("Pooler"):
+        spec = pooler["spec"]
+        per_role = spec["instances"] * int(spec["pgbouncer"]["parameters"]["default_pool_size"])
+        for role in readers[spec["type"]]:
+            by_role[role] = by_role.get(role, 0) + per_role
+    for role, most in by_role.items():
+        limit = roles[role].get("connectionLimit", -1) if role in roles else -1
+        assert limit == -1 or most <= limit, (role, most, limit)
+    reserve = 10 + cluster["instances"]
+    assert sum(by_role.values()) + reserve <= int(cluster["postgresql"]["parameters"]["max_connections"])
+
+
 def test_the_database_default_timeout_is_the_engines(rendered):
     """Through PgBouncer the engine's statement_timeout cannot be sent at startup: the database's
     default stands in for it, and the owner's migrations have none."""
