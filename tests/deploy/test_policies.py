@@ -576,3 +576,25 @@ def test_migrations_run_as_the_owner_before_any_new_pod(rendered):
         assert _wave(job) < _wave(deployment), deployment["metadata"]["name"]
     for kind in ("ConfigMap", "ServiceAccount", "NetworkPolicy"):  # what the Job itself needs
         assert all(_wave(d) < _wave(job) for d in rendered.of(kind)), kind
+
+
+def test_the_apply_steps_of_the_guide_select_what_they_say(rendered):
+    """docs/deploy.md applies with label selectors when there is no Argo CD: first the objects of
+    component `database` and those of no component (settings, identity, policies), then the
+    migration, then everything."""
+    labels = {(d["kind"], d["metadata"]["name"]): d["metadata"].get("labels", {}) for d in rendered.docs}
+    assert all(v.get("app.kubernetes.io/part-of") == "eaglet" for v in labels.values())
+    first = {k for k, v in labels.items() if v.get("app.kubernetes.io/component") == "database"}
+    assert {kind for kind, _ in first} == {"Cluster", "Pooler", "ObjectStore", "ScheduledBackup"}
+    plain = {k for k, v in labels.items() if "app.kubernetes.io/component" not in v}
+    assert {kind for kind, _ in plain} == {"ServiceAccount", "ConfigMap", "NetworkPolicy"}
+    assert {k for k, v in labels.items() if v.get("app.kubernetes.io/component") == "migrate"} == {
+        ("Job", "eaglet-migrate")
+    }
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    for selector in (
+        "'app.kubernetes.io/component in (database)'",
+        "'app.kubernetes.io/part-of=eaglet,!app.kubernetes.io/component'",
+        "app.kubernetes.io/component=migrate",
+    ):
+        assert f"-l {selector}" in guide, selector
