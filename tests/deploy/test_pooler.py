@@ -187,3 +187,67 @@ async def test_the_pooler_drops_the_startup_statement_timeout(pooled_url):
         assert await conn.fetchval("SHOW statement_timeout") != "1234ms"
     finally:
         await conn.close()
+
+
+async def _gateway_behind_the_pooler(
+    pooled_url: str, listen_url: str, live_services, database_url: str
+) -> bool:
+    """A live gateway with its engine through the pooler (cache off) and its LISTEN connection on
+    `listen_url`: it serves an API key; then the key is revoked from another process. Whether
+    the gateway refused the key within 2 s (the cache TTL is 10 s: only the notification can)."""
+    import uuid
+    from decimal import Decimal
+
+    import httpx
+
+    from gateway.clients.schemas import ClientCreate
+    from gateway.clients.service import create_client, revoke_client
+    from services.common.auth import Principal
+    from services.common.db import create_sessionmaker
+    from tests.gateway.conftest import bearer, start_gateway
+
+    direct = _settings(database_url, 100)
+    engine = create_engine(
+        direct.model_copy(update={"db": direct.db.model_copy(update={"pool": "null"})}), "eaglet-test"
+    )
+    sessions = create_sessionmaker(engine)
+    admin = Principal(sub="test", kind="admin")
+    env = {
+        "EAGLET_DATABASE_URL": pooled_url,
+        "EAGLET_DB__STATEMENT_CACHE_SIZE": "0",
+        "EAGLET_DB__LISTEN_URL": listen_url,
+    }
+    server = start_gateway(live_services, env)
+    try:
+        async with sessions() as session:
+            data = ClientCreate(kind="bank", name="pooled bank", org="B-POOL", rate_per_s=Decimal("1000"))
+            created = await create_client(session, admin, data)
+            await session.commit()
+        url = server.url + "/finance/v1/whoami"
+        async with httpx.AsyncClient(timeout=15) as http:
+            answers = await asyncio.gather(*(http.get(url, headers=bearer(created.key)) for _ in range(20)))
+            assert [r.status_code for r in answers] == [200] * 20, answers[0].text
+            async with sessions() as session:  # as `eaglet clients revoke` does, from another process
+                await revoke_client(session, admin, uuid.UUID(str(created.id)))
+                await session.commit()
+            revoked = time.monotonic()
+            while time.monotonic() - revoked < 2:
+                if (await http.get(url, headers=bearer(created.key))).status_code == 401:
+                    return True
+                await asyncio.sleep(0.05)
+            return False
+    finally:
+        server.stop()
+        await engine.dispose()
+
+
+async def test_a_gateway_behind_the_pooler_hears_revocations_on_its_listen_url(
+    pooled_url, live_services, database_url
+):
+    assert await _gateway_behind_the_pooler(pooled_url, database_url, live_services, database_url)
+
+
+async def test_a_listen_through_the_pooler_hears_nothing(pooled_url, live_services, database_url):
+    """Why EAGLET_DB__LISTEN_URL: LISTEN through transaction pooling registers on a server
+    connection the client no longer holds; the notification never reaches the gateway."""
+    assert not await _gateway_behind_the_pooler(pooled_url, pooled_url, live_services, database_url)
