@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await gateway.upstreams.start()
-        await authenticator.start(settings.database_url)
+        await authenticator.start(settings.db.listen_url or settings.database_url)
         merged.refresh_soon()  # the services' documents, and the methods of their paths
         freeze_startup_objects()
         try:

@@ -54,7 +54,7 @@ from gateway.webhooks import schedule, source, ssrf
 from gateway.webhooks.catalogue import services_of
 from gateway.webhooks.models import owner_principal
 from gateway.webhooks.secrets import SecretBox, signature_headers
-from services.common.db import plain_url
+from services.common.db import plain_url, statement_cache
 from services.common.errors import Problem
 from services.common.settings import Settings, get_settings
 
@@ -300,6 +300,7 @@ class Dispatcher:
                 "statement_timeout": str(db.statement_timeout_ms),
                 "TimeZone": "UTC",
             },
+            **statement_cache(self.settings),
         )
         return self
 

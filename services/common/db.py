@@ -45,6 +45,12 @@ def require_server_version(version: tuple[int, ...]) -> None:
         )
 
 
+def statement_cache(settings: Settings) -> dict[str, int]:
+    """asyncpg's connection options for its prepared statement cache (EAGLET_DB__STATEMENT_CACHE_SIZE):
+    for every asyncpg connection and pool the process opens."""
+    return {"statement_cache_size": settings.db.statement_cache_size}
+
+
 def create_engine(settings: Settings, application_name: str) -> AsyncEngine:
     if not settings.database_url:
         raise RuntimeError("no database configured: set EAGLET_DATABASE_URL (or run `eaglet up`)")
@@ -59,11 +65,14 @@ def create_engine(settings: Settings, application_name: str) -> AsyncEngine:
     return create_async_engine(
         async_url(settings.database_url),
         connect_args={
+            **statement_cache(settings),
+            # SQLAlchemy's own LRU of asyncpg prepared statements, sized alike (0: none kept)
+            "prepared_statement_cache_size": db.statement_cache_size,
             "server_settings": {
                 "application_name": application_name,
                 "statement_timeout": str(db.statement_timeout_ms),
                 "TimeZone": "UTC",
-            }
+            },
         },
         **kwargs,
     )

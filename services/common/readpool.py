@@ -60,7 +60,7 @@ from fastapi import Depends, Request
 
 from services.common.auth import CurrentPrincipal, Principal
 from services.common.coalesce import Coalescer
-from services.common.db import plain_url
+from services.common.db import plain_url, statement_cache
 from services.common.errors import ExportsBusy, Problem, QueryTooBroad, TooManyExports
 from services.common.settings import Settings
 
@@ -158,6 +158,7 @@ class ReadPools:
                 "statement_timeout": str(timeout_ms),
                 "TimeZone": "UTC",
             },
+            **statement_cache(self.settings),
             **kwargs,
         )
 

@@ -35,6 +35,14 @@ class DatabaseSettings(BaseModel):
     pool_timeout_s: float = 10.0
     statement_timeout_ms: int = 30_000
     pre_ping: bool = False
+    # Prepared statements asyncpg keeps per connection (and SQLAlchemy's cache beside it; both
+    # default to 100), on every pool of the process. Behind PgBouncer in transaction mode a
+    # statement may run on another server connection than the one that prepared it: 0 there
+    # (docs/deploy.md "Pooler and statement cache").
+    statement_cache_size: int = Field(100, ge=0)
+    # The gateway's LISTEN connection (key revocations) needs a session of its own, which
+    # PgBouncer in transaction mode cannot give: the primary directly. Empty: the database URL.
+    listen_url: str | None = None
     recycle_s: int = 1800
     # "queue" (a real pool) or "null" (a connection per session; for tools that hop event loops)
     pool: Literal["queue", "null"] = "queue"
@@ -114,6 +122,10 @@ class JobsSettings(BaseModel):
     retention_cron: str = "40 17 * * *"
     # Asynchronous exports: a finished file is kept this long, then removed (410 export_expired).
     export_retention_h: int = Field(24, ge=1)
+    # The worker's /healthz, /readyz and /metrics for an orchestrator's probes (services/jobs/health.py);
+    # port 0: none (`eaglet up` needs none).
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(0, ge=0, le=65535)
 
     @field_validator("stalled_cron", "titles_cron", "idempotency_cron", "retention_cron")
     @classmethod

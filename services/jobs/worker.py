@@ -19,10 +19,11 @@ from contextlib import suppress
 
 import asyncpg
 
-from services.common.db import plain_url
+from services.common.db import plain_url, statement_cache
 from services.common.jobs import WorkerResources
 from services.common.process import run_until_signalled
 from services.common.settings import Settings
+from services.jobs import health
 from services.jobs import loops as registered
 from services.jobs.app import app, queue_connector, schedule
 from services.registry.pool import runner
@@ -42,6 +43,7 @@ async def run(settings: Settings, stop: asyncio.Event, *, name: str = "eaglet-wo
             "statement_timeout": str(settings.db.statement_timeout_ms),
             "TimeZone": "UTC",
         },
+        **statement_cache(settings),
     )
     try:
         with app.replace_connector(queue_connector(settings)):
@@ -74,6 +76,9 @@ async def _run_worker(settings: Settings, stop: asyncio.Event, name: str, db: as
         loops = [
             asyncio.create_task(loop(settings, stop), name=loop.__qualname__) for loop in registered.LOOPS
         ]
+        if jobs.health_port:
+            probes = health.serve(settings, db, lambda: not worker.done(), stop)
+            loops.append(asyncio.create_task(probes, name="health"))
         stopping = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([worker, *loops, stopping], return_when=asyncio.FIRST_COMPLETED)
         if stopping not in done:

@@ -53,6 +53,7 @@ class Run:
     rule_set: dict[str, Any]
     year: int
     region: str | None
+    statement_cache_size: int = 100  # EAGLET_DB__STATEMENT_CACHE_SIZE
 
     @property
     def years(self) -> list[int]:
@@ -90,6 +91,7 @@ async def _connect(run: Run, role: str) -> asyncpg.Connection:
             "statement_timeout": str(run.statement_timeout_ms),
             "TimeZone": "UTC",
         },
+        statement_cache_size=run.statement_cache_size,
     )
 
 

@@ -76,6 +76,7 @@ async def screen(
     run = {
         "database_url": settings.database_url,
         "statement_timeout_ms": settings.db.statement_timeout_ms,
+        "statement_cache_size": settings.db.statement_cache_size,
         "rule_set": rs,
         "year": body.year,
         "region": region,

@@ -39,6 +39,7 @@ async def screening(context: JobContext, job_id: int) -> None:
         background = BackgroundRun(
             database_url=settings.database_url,
             statement_timeout_ms=settings.db.statement_timeout_ms,
+            statement_cache_size=settings.db.statement_cache_size,
             rule_set=params["rule_set"],
             year=params["year"],
             region=params["region"],
