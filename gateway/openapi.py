@@ -101,7 +101,9 @@ def _response_schema(spec: dict[str, Any], operation_id: str) -> dict[str, Any] 
     return None
 
 
-def _type_parts(schemas: dict[str, Any], specs: dict[str, dict[str, Any]], renames: dict[str, dict[str, str]]) -> None:
+def _type_parts(
+    schemas: dict[str, Any], specs: dict[str, dict[str, Any]], renames: dict[str, dict[str, str]]
+) -> None:
     """Each aggregate field marked `PART_OF`: a `$ref` to its operation's schema (module doc); left
     untyped when that service's document is missing."""
     for schema in schemas.values():
@@ -230,7 +232,13 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
     drop_unused_schemas(doc)
     for name, schema in schemas.items():
         schema["title"] = name
-    used = {t for item in paths.values() for op in item.values() if isinstance(op, dict) for t in op.get("tags", ())}
+    used = {
+        t
+        for item in paths.values()
+        for op in item.values()
+        if isinstance(op, dict)
+        for t in op.get("tags", ())
+    }
     doc["tags"] = [t for name, t in tags.items() if name in used]
     info = doc.setdefault("info", {})
     if missing:

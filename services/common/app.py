@@ -38,6 +38,8 @@ KIT_TAGS = {
 
 def openapi_tags(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"name": name, "description": about} for name, about in {**tags, **KIT_TAGS}.items()]
+
+
 # eaglet exports Prometheus metrics and JSON logs, not OpenTelemetry: FastAPI 0.16x's built-in
 # telemetry otherwise asks the global OTel providers on every request, work nothing reads
 # (its cost: docs/architecture.md#measurements).

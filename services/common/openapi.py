@@ -147,7 +147,9 @@ def add_kit_responses(doc: dict[str, Any], units_of_work: set[str] = frozenset()
         [(ProblemDetail, "serialization")], ref_template="#/components/schemas/{model}"
     )
     for name, schema in defs.get("$defs", {}).items():
-        schemas.setdefault(name, schema)
+        # the kit's one definition (a route's `responses` may have made FastAPI write its own, in
+        # another mode): the same in every document, so the merged one keeps it once
+        schemas[name] = schema
     for item in (doc.get("paths") or {}).values():
         for method, op in item.items():
             if method not in METHODS:
