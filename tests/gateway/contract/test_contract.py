@@ -225,3 +225,81 @@ def test_the_profile_parts_are_the_services_own_schemas(merged_openapi):
     assert standards["certifications"]["items"] == certs
     assert standards["standards"]["items"] == led["properties"]["items"]["items"]
     assert not any(PART in str(s) for s in schemas.values() for PART in ("x-eaglet-part-of",))
+
+
+def test_merge_keeps_alike_schemas_once_and_prefixes_the_rest():
+    """Unit: a schema alike in every document that has it (and whose references are alike too) is
+    kept once; one that differs anywhere is prefixed in each service; a part whose service is
+    missing stays untyped, and its marker does not leak."""
+    from gateway.openapi import merge
+    from gateway.profile.schemas import PART_OF
+
+    def doc(schemas, paths=None):
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": paths or {},
+            "components": {"schemas": schemas},
+        }
+
+    problem = {"type": "object", "properties": {"code": {"type": "string"}}}
+    wrapper = {"type": "object", "properties": {"p": {"$ref": REF + "Problem"}}}
+    target_a = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    target_b = {"type": "object", "properties": {"b": {"type": "integer"}}}
+    uses = {"$ref": REF + "Wrapper"}
+
+    def get(ref, op):
+        return {
+            "/v1/x": {
+                "get": {
+                    "operationId": op,
+                    "responses": {"200": {"content": {"application/json": {"schema": {"$ref": REF + ref}}}}},
+                }
+            }
+        }
+
+    own = doc(
+        {
+            "Problem": problem,
+            "Profile": {
+                "type": "object",
+                "properties": {
+                    "reg": {
+                        "anyOf": [{"type": "object"}, {"type": "null"}],
+                        PART_OF: {"service": "registry", "operationId": "get_x"},
+                    },
+                    "fin": {"type": "object", PART_OF: {"service": "finance", "operationId": "get_x"}},
+                },
+            },
+        },
+        {
+            "/v1/profile": {
+                "get": {
+                    "responses": {
+                        "200": {"content": {"application/json": {"schema": {"$ref": REF + "Profile"}}}}
+                    }
+                }
+            }
+        },
+    )
+    registry = doc(
+        {"Problem": problem, "Wrapper": wrapper, "Target": target_a, "Body": uses},
+        {**get("Target", "get_x"), "/v1/b": get("Body", "get_b")["/v1/x"]},
+    )
+    standards = doc({"Problem": problem, "Wrapper": wrapper, "Target": target_b}, get("Target", "get_y"))
+    merged = merge(own, {"registry": registry, "finance": None, "standards": standards})
+    schemas = merged["components"]["schemas"]
+    assert set(schemas) == {
+        "Problem",
+        "Wrapper",
+        "registry_Target",
+        "registry_Body",
+        "standards_Target",
+        "Profile",
+    }
+    assert "registry_Problem" not in schemas and "standards_Wrapper" not in schemas
+    assert all(s["title"] == name for name, s in schemas.items())
+    profile = schemas["Profile"]["properties"]
+    assert profile["reg"]["anyOf"] == [{"$ref": REF + "registry_Target"}, {"type": "null"}]
+    assert profile["fin"] == {"type": "object"}  # finance missing: untyped, no marker left
+    assert merged["info"]["x-eaglet-missing-services"] == ["finance"]
