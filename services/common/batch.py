@@ -37,10 +37,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import loc_to_pointer
@@ -54,8 +54,48 @@ Status = Literal["created", "updated", "unchanged", "rejected"]
 FindingData = dict[str, Any]
 
 
-class BatchRequest(BaseModel):
+def _as_sent(records: Any) -> Any:
+    return records
+
+
+class BatchBody(BaseModel):
+    """Every batch body at runtime: 1–5,000 JSON objects, each parsed later on its own. A route's
+    own body class (`batch_request`) documents them with its `record_model`."""
+
+    record_model: ClassVar[type[BaseModel]]
     records: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def _as_sent(records: Any) -> Any:
+    return records
+
+
+def batch_request(name: str, model: type[BaseModel], example: dict[str, Any]) -> type[BatchBody]:
+    """The body of one batch route, ``{"records": [...]}``, read as `BatchBody` reads it (a list of
+    1–5,000 JSON objects, each parsed later by `run_batch`, so that a bad record is a rejected
+    result, never a 422 for the whole body) but documented with the domain's record model: its
+    fields, required ones, formats, enums, patterns and ``additionalProperties: false`` (the record
+    model forbids unknown fields; a misspelt field is a rejected record with its pointer). One
+    model, one home for the rules: the schema is the record model's own. `example` is one record."""
+    documented = Annotated[list[model], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
+    records = Annotated[
+        list[dict[str, Any]],
+        Field(
+            min_length=1,
+            max_length=MAX_BATCH,
+            description=f"1–{MAX_BATCH:,} records, each a {model.__name__}",
+        ),
+        BeforeValidator(_as_sent, json_schema_input_type=documented),
+    ]
+    namespace = {
+        "__module__": model.__module__,
+        "__qualname__": name,
+        "__doc__": f"A batch of {model.__name__} records, each checked on its own (`rejected` in `results`).",
+        "__annotations__": {"records": records},
+        "model_config": ConfigDict(json_schema_extra={"examples": [{"records": [example]}]}),
+        "record_model": model,
+    }
+    return type(name, (BatchBody,), namespace)
 
 
 AtomicParam = Annotated[
@@ -94,7 +134,9 @@ class BatchResponse(BaseModel):
         description="False when atomic=true and a record was rejected: nothing was written"
     )
     summary: BatchSummary
-    results: list[RecordResult]
+    results: list[RecordResult] = Field(
+        description="One per posted record, in posted order", json_schema_extra={"maxItems": MAX_BATCH}
+    )
 
 
 # ---- rule sets ----------------------------------------------------------------------------------

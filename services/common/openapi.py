@@ -27,6 +27,14 @@ for every operation they apply to (the problems themselves are defined in servic
   server's limit (``services.common.server``: a long query string, a huge cursor).
 
 A route's own entry for a status is kept; the kit's codes are added to it.
+
+The kit also completes the document as a contract (``complete_contract``): every POST it claims an
+``Idempotency-Key`` for (``IdempotencyMiddleware``: a POST behind the forwarded principal) declares
+the header, and its 409 ``idempotency_in_flight`` the ``Retry-After``; an operation with a summary
+and no description is described by its summary; schemas no operation reaches are dropped (FastAPI's
+``HTTPValidationError``: the kit answers 422 with a problem); an integer says its ``format``: int32
+or int64 as its own ``minimum``/``maximum`` allow, and int64 in what only answers carry (PostgreSQL
+integer and bigint values, and counts of rows).
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from services.common.errors import (
     AlreadyExists,
     BadRequest,
     HeadersTooLarge,
+    IdempotencyInFlight,
     InvalidPath,
     MalformedJson,
     NamedProblem,
@@ -59,6 +68,31 @@ from services.common.errors import (
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 WRITES = ("post", "put", "patch", "delete")
 PRINCIPAL_SCHEME = "EagletPrincipal"
+SCHEMA_REF = "#/components/schemas/"
+# What the kit's middleware reads (services.common.idempotency), declared where it is honoured.
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: the same key with the same request answers the stored "
+    "response (`Idempotent-Replayed: true`); with another request, 422 `idempotency_key_reused`; "
+    "while the first still runs, 409 `idempotency_in_flight` with `Retry-After`. Keys are per "
+    "caller and kept for `EAGLET_IDEMPOTENCY_RETENTION_H` hours.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "example": "5f0c2a4e-9d1b-4c1e-8a57-2b1d6f3e9a10",
+}
+HEADER_REF = "#/components/headers/"
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "integer", "format": "int64", "minimum": 0},
+}
+
+
+def use_header(doc: dict[str, Any], response: dict[str, Any], name: str, header: dict[str, Any]) -> None:
+    """Declare header `name` on `response`, as a reference to its one definition in the document's
+    `components.headers`."""
+    doc.setdefault("components", {}).setdefault("headers", {})[name] = header
+    response.setdefault("headers", {})[name] = {"$ref": HEADER_REF + name}
 
 
 def document_kit_responses(app: FastAPI) -> None:
@@ -104,11 +138,17 @@ def kit_problems(method: str, op: dict[str, Any], writes: bool = False) -> list[
         out += [MalformedJson, BadRequest, UnsupportedMediaType, PayloadTooLarge]
     if any(PRINCIPAL_SCHEME in s for s in op.get("security", ())):
         out += PRINCIPAL
-        if method == "post":
-            out += IDEMPOTENCY
+    if honours_idempotency_key(method, op):
+        out += IDEMPOTENCY
     if writes:
         out.append(AlreadyExists)
     return out
+
+
+def honours_idempotency_key(method: str, op: dict[str, Any]) -> bool:
+    """Whether the kit's IdempotencyMiddleware claims keys for this operation: a POST that runs
+    behind the forwarded principal."""
+    return method == "post" and any(PRINCIPAL_SCHEME in s for s in op.get("security", ()))
 
 
 def add_kit_responses(doc: dict[str, Any], units_of_work: set[str] = frozenset()) -> dict[str, Any]:
@@ -117,7 +157,9 @@ def add_kit_responses(doc: dict[str, Any], units_of_work: set[str] = frozenset()
         [(ProblemDetail, "serialization")], ref_template="#/components/schemas/{model}"
     )
     for name, schema in defs.get("$defs", {}).items():
-        schemas.setdefault(name, schema)
+        # the kit's one definition (a route's `responses` may have made FastAPI write its own, in
+        # another mode): the same in every document, so the merged one keeps it once
+        schemas[name] = schema
     for item in (doc.get("paths") or {}).values():
         for method, op in item.items():
             if method not in METHODS:
@@ -128,4 +170,101 @@ def add_kit_responses(doc: dict[str, Any], units_of_work: set[str] = frozenset()
                 del responses["422"]  # FastAPI's own entry (HTTPValidationError): the kit's answers it
             for p in kit_problems(method, op, op.get("operationId") in units_of_work):
                 add_problem(responses.setdefault(str(p.status), {}), p)
+    return complete_contract(doc)
+
+
+def complete_contract(doc: dict[str, Any]) -> dict[str, Any]:
+    """The parts of the contract the kit knows for every operation (module docstring)."""
+    for item in (doc.get("paths") or {}).values():
+        for method, op in item.items():
+            if method not in METHODS:
+                continue
+            if not op.get("description") and op.get("summary"):
+                op["description"] = op["summary"]
+            if honours_idempotency_key(method, op):
+                params = op.setdefault("parameters", [])
+                if not any(p.get("name", "").lower() == "idempotency-key" for p in params):
+                    params.append(dict(IDEMPOTENCY_KEY_PARAMETER))
+            in_flight = op.get("responses", {}).get(str(IdempotencyInFlight.status))
+            if in_flight is not None and IdempotencyInFlight.code in in_flight.get(PROBLEM_CODES, ()):
+                use_header(doc, in_flight, "Retry-After", RETRY_AFTER_HEADER)
+    drop_unused_schemas(doc)
+    integer_formats(doc)
     return doc
+
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def _integers(node: Any, answer: bool) -> None:
+    """Give each integer schema under `node` its format (see the module docstring)."""
+    if isinstance(node, list):
+        for v in node:
+            _integers(v, answer)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "integer" and "format" not in node:
+        low, high = node.get("minimum"), node.get("maximum")
+        if low is not None and high is not None and INT32[0] <= low and high <= INT32[1]:
+            node["format"] = "int32"
+        elif (low is not None and high is not None and INT64[0] <= low and high <= INT64[1]) or answer:
+            node["format"] = "int64"
+    for k, v in node.items():
+        if k not in ("examples", "example", "default", "const", "enum"):
+            _integers(v, answer)
+
+
+def integer_formats(doc: dict[str, Any]) -> None:
+    schemas = doc.get("components", {}).get("schemas") or {}
+    asked: set[str] = set()
+    for item in (doc.get("paths") or {}).values():
+        for method, op in item.items():
+            if method in METHODS:
+                _refs({"p": op.get("parameters", []), "b": op.get("requestBody", {})}, asked)
+                _integers(op.get("parameters", []), answer=False)
+                _integers(op.get("requestBody", {}), answer=False)
+                _integers(op.get("responses", {}), answer=True)
+    todo, sent = list(asked), set()
+    while todo:  # every schema a request may carry, through its references
+        name = todo.pop()
+        if name in sent or name not in schemas:
+            continue
+        sent.add(name)
+        todo += _refs(schemas[name], set())
+    for name, schema in schemas.items():
+        _integers(schema, answer=name not in sent)
+
+
+def _refs(node: Any, out: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(SCHEMA_REF):
+            out.add(ref[len(SCHEMA_REF) :])
+        for v in node.values():
+            _refs(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _refs(v, out)
+    return out
+
+
+def drop_unused_schemas(doc: dict[str, Any]) -> None:
+    """Remove the component schemas that nothing outside them reaches, directly or through others."""
+    schemas = doc.get("components", {}).get("schemas")
+    if not schemas:
+        return
+    outside = {k: v for k, v in doc.items() if k != "components"}
+    outside["components"] = {k: v for k, v in doc["components"].items() if k != "schemas"}
+    todo = list(_refs(outside, set()))
+    reached: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in reached or name not in schemas:
+            continue
+        reached.add(name)
+        todo += _refs(schemas[name], set())
+    for name in list(schemas):
+        if name not in reached:
+            del schemas[name]

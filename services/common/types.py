@@ -30,6 +30,7 @@ before the field's own constraints, so a pattern or checksum field answers with 
 from __future__ import annotations
 
 import re
+import re._parser
 import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
@@ -37,7 +38,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from services.common.credit_code import normalize_credit_code
+from services.common.credit_code import PATTERN, normalize_credit_code
 
 TEXT_CONTROL_CHARACTER = "text_control_character"
 TEXT_INVALID_UNICODE = "text_invalid_unicode"
@@ -126,6 +127,17 @@ def _rate_str(v: Decimal) -> str:
     return format(v.normalize(), "f") if v == v.to_integral() else format(v, "f")
 
 
+def patterned(pattern: str) -> tuple[StringConstraints, Any]:
+    r"""The constraint of a string that must match `pattern` (anchored, of bounded length), and the
+    length the pattern allows written into its JSON schema (`minLength`/`maxLength`): the pattern
+    is what enforces it (no stripping comes first), the schema says it outright. Use inside
+    `text(...)`: ``text(*patterned(r"^\d{6}$"))``."""
+    low, high = re._parser.parse(pattern).getwidth()
+    if high >= re._parser.MAXREPEAT:
+        raise ValueError(f"pattern {pattern!r} does not bound the length")
+    return StringConstraints(pattern=pattern), Field(json_schema_extra={"minLength": low, "maxLength": high})
+
+
 # Yuan with at most 2 decimal places, ≥ 0; serialised as "1250000.00". Accepts strings or numbers.
 Money = Annotated[
     Decimal,
@@ -138,12 +150,18 @@ Rate = Annotated[
     Field(ge=0, le=100, max_digits=7, decimal_places=4, examples=["4.35"]),
     PlainSerializer(_rate_str, return_type=str, when_used="json"),
 ]
+# How a credit code is documented: its normalised form (the pattern), the checksum in words. The
+# code accepts up to 64 characters, strips spaces and upper-cases before it checks (below).
+CREDIT_CODE_DOC = Field(
+    examples=["91330000733796106P"],
+    description="统一社会信用代码 (GB 32100-2015), checksum verified (sent in lower case or with "
+    "spaces around it, it is normalised)",
+    json_schema_extra={"pattern": PATTERN, "minLength": 18, "maxLength": 18},
+)
 # A validated, normalised USCC (strip + uppercase, checksum verified).
 CreditCode = text(
-    StringConstraints(min_length=1, max_length=64),
-    AfterValidator(normalize_credit_code),
-    Field(examples=["91330000733796106P"], description="统一社会信用代码 (GB 32100-2015), checksum verified"),
+    StringConstraints(min_length=1, max_length=64), AfterValidator(normalize_credit_code), CREDIT_CODE_DOC
 )
-RegionCode = text(StringConstraints(pattern=r"^\d{6}$"), Field(examples=["330106"]))
+RegionCode = text(*patterned(r"^\d{6}$"), Field(examples=["330106"]))
 # A region code prefix: 33 (or 330000) the province, 3301 (330100) a city, 330106 a county.
-RegionPrefix = text(StringConstraints(pattern=r"^\d{2,6}$"), Field(examples=["3301"]))
+RegionPrefix = text(*patterned(r"^\d{2,6}$"), Field(examples=["3301"]))

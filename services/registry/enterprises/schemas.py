@@ -12,9 +12,10 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.common.auth import Principal
+from services.common.batch import batch_request
 from services.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, PAGING, PageParams, cursor_binding
 from services.common.today import today_shanghai
-from services.common.types import CreditCode, Money, RegionPrefix, Text, text
+from services.common.types import CreditCode, Money, RegionPrefix, Text, patterned, text
 from services.registry.reference.data import industry_class_problem, region, regions
 from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS
 
@@ -72,6 +73,22 @@ class EnterpriseCreate(EnterpriseFields):
     _industry = field_validator("industry_code")(classmethod(lambda cls, v: check_industry(v)))
 
 
+EnterpriseBatchRequest = batch_request(
+    "EnterpriseBatchRequest",
+    EnterpriseCreate,
+    {
+        "credit_code": "91330106MA27XK3L4D",
+        "name": "杭州示例精密机械有限公司",
+        "region_code": "330106",
+        "industry_code": "3311",
+        "established_on": "2016-05-18",
+        "registered_capital": "5000000.00",
+        "address": "杭州市西湖区文三路 90 号",
+        "legal_representative": "王明",
+    },
+)
+
+
 class EnterprisePatch(EnterpriseFields):
     name: Name | None = None
     region_code: Text | None = None
@@ -122,13 +139,13 @@ class Filters(BaseModel):
     region: RegionPrefix | None = Field(
         None, description="Region code prefix: 3301 = Hangzhou, 330106 = 西湖区"
     )
-    industry: text(StringConstraints(pattern=r"^([A-Ta-t]|\d{2,4})$")) | None = Field(
+    industry: text(*patterned(r"^([A-Ta-t]|\d{2,4})$")) | None = Field(
         None,
         description="Section letter (C), division (34), group (344) or class (3441) of GB/T 4754-2017",
     )
     size: SizeClass | None = None
     tier: Tier | None = None
-    title: text(StringConstraints(pattern=r"^[a-z_]{2,40}$")) | None = Field(
+    title: text(*patterned(r"^[a-z_]{2,40}$")) | None = Field(
         None, description="An active title kind, e.g. tech_sme"
     )
     scale: ScaleStatus | None = None
