@@ -40,7 +40,7 @@ from functools import cache
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import loc_to_pointer
@@ -56,6 +56,35 @@ FindingData = dict[str, Any]
 
 class BatchRequest(BaseModel):
     records: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def _as_sent(records: Any) -> Any:
+    return records
+
+
+def batch_request(name: str, model: type[BaseModel], example: dict[str, Any]) -> type[BaseModel]:
+    """The body of one batch route, ``{"records": [...]}``, as `BatchRequest` reads it (a list of
+    1–5,000 JSON objects, each parsed later by `run_batch`, so that a bad record is a rejected
+    result, never a 422 for the whole body) but documented with the domain's record model: its
+    fields, required ones, formats, enums, patterns and ``additionalProperties: false`` (the record
+    model forbids unknown fields; a misspelt field is a rejected record with its pointer). One
+    model, one home for the rules: the schema is the record model's own. `example` is one record."""
+    documented = Annotated[list[model], Field(min_length=1, max_length=MAX_BATCH)]  # type: ignore[valid-type]
+    records = Annotated[
+        list[dict[str, Any]],
+        Field(
+            min_length=1,
+            max_length=MAX_BATCH,
+            description=f"1–{MAX_BATCH:,} records, each a {model.__name__}",
+        ),
+        BeforeValidator(_as_sent, json_schema_input_type=documented),
+    ]
+    return create_model(
+        name,
+        __config__=ConfigDict(json_schema_extra={"examples": [{"records": [example]}]}),
+        __doc__=f"A batch of {model.__name__} records, each checked on its own (`rejected` in `results`).",
+        records=(records, ...),
+    )
 
 
 AtomicParam = Annotated[

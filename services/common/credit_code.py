@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
+# A normalised code as the OpenAPI documents it (18 characters of ALPHABET; the checksum is checked
+# by `check`). Requests may send the code in lower case or with spaces around it: it is normalised.
+PATTERN = "^[0-9A-HJ-NPQRTUWXY]{18}$"
 VALUE = {c: i for i, c in enumerate(ALPHABET)}
 WEIGHTS = [pow(3, i, 31) for i in range(17)]  # 1, 3, 9, 27, 19, 26, 16, …
 

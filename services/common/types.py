@@ -37,7 +37,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from services.common.credit_code import normalize_credit_code
+from services.common.credit_code import PATTERN, normalize_credit_code
 
 TEXT_CONTROL_CHARACTER = "text_control_character"
 TEXT_INVALID_UNICODE = "text_invalid_unicode"
@@ -138,11 +138,17 @@ Rate = Annotated[
     Field(ge=0, le=100, max_digits=7, decimal_places=4, examples=["4.35"]),
     PlainSerializer(_rate_str, return_type=str, when_used="json"),
 ]
+# How a credit code is documented: its normalised form (the pattern), the checksum in words. The
+# code accepts up to 64 characters, strips spaces and upper-cases before it checks (below).
+CREDIT_CODE_DOC = Field(
+    examples=["91330000733796106P"],
+    description="统一社会信用代码 (GB 32100-2015), checksum verified (sent in lower case or with "
+    "spaces around it, it is normalised)",
+    json_schema_extra={"pattern": PATTERN, "minLength": 18, "maxLength": 18},
+)
 # A validated, normalised USCC (strip + uppercase, checksum verified).
 CreditCode = text(
-    StringConstraints(min_length=1, max_length=64),
-    AfterValidator(normalize_credit_code),
-    Field(examples=["91330000733796106P"], description="统一社会信用代码 (GB 32100-2015), checksum verified"),
+    StringConstraints(min_length=1, max_length=64), AfterValidator(normalize_credit_code), CREDIT_CODE_DOC
 )
 RegionCode = text(StringConstraints(pattern=r"^\d{6}$"), Field(examples=["330106"]))
 # A region code prefix: 33 (or 330000) the province, 3301 (330100) a city, 330106 a county.

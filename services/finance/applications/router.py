@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import CurrentPrincipal, require_kind
-from services.common.batch import AtomicParam, BatchRequest, BatchResponse
+from services.common.batch import AtomicParam, BatchResponse
 from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, responses
 from services.common.http import json_data_response
 from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
 from services.finance.applications import repository, service
-from services.finance.applications.schemas import ApplicationOut
+from services.finance.applications.schemas import ApplicationBatchRequest, ApplicationOut
 from services.finance.errors import NoInstitution
 
 router = APIRouter(tags=["loan applications"])
@@ -29,7 +29,10 @@ router = APIRouter(tags=["loan applications"])
     responses=responses(Forbidden, NoInstitution),
 )
 async def post_applications_batch(
-    body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
+    body: ApplicationBatchRequest,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    atomic: AtomicParam = False,
 ) -> Response:
     return json_data_response(await service.ingest(session, principal, body.records, atomic))
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from services.common.batch import batch_request
 from services.common.types import CreditCode
 from services.finance.fields import Amount, MoneyOut, Ref
 
@@ -22,6 +23,20 @@ class ApplicationIn(BaseModel):
     amount_requested: Amount
     decision: Decision
     decided_on: date | None = None
+
+
+ApplicationBatchRequest = batch_request(
+    "ApplicationBatchRequest",
+    ApplicationIn,
+    {
+        "application_ref": "A-2022-0042",
+        "borrower_credit_code": "91330106MA27XK3L4D",
+        "applied_on": "2022-02-01",
+        "amount_requested": "500000.00",
+        "decision": "approved",
+        "decided_on": "2022-02-10",
+    },
+)
 
 
 class ApplicationOut(BaseModel):

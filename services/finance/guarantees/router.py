@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import CurrentPrincipal, require_kind
-from services.common.batch import AtomicParam, BatchRequest, BatchResponse
+from services.common.batch import AtomicParam, BatchResponse
 from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, responses
 from services.common.http import json_data_response
@@ -15,7 +15,7 @@ from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
 from services.finance.errors import NoInstitution
 from services.finance.guarantees import repository, service
-from services.finance.guarantees.schemas import GuaranteeOut
+from services.finance.guarantees.schemas import GuaranteeBatchRequest, GuaranteeOut
 
 router = APIRouter(tags=["guarantees"])
 
@@ -29,7 +29,7 @@ router = APIRouter(tags=["guarantees"])
     responses=responses(Forbidden, NoInstitution),
 )
 async def post_guarantees_batch(
-    body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
+    body: GuaranteeBatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
 ) -> Response:
     return json_data_response(await service.ingest(session, principal, body.records, atomic))
 

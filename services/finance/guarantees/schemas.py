@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.batch import batch_request
 from services.common.types import CreditCode
 from services.finance.fields import Amount, MoneyIn, MoneyOut, RateIn, RateOut, Ref, ShareIn
 
@@ -33,6 +34,26 @@ class GuaranteeIn(BaseModel):
     recovered_amount: MoneyIn = Decimal("0")
     counter_guarantee: bool = Field(False, description="A counter-guarantee (反担保) secures it")
     reguarantee_share: ShareIn = Field(Decimal("0"), description="Share re-guaranteed, percent")
+
+
+GuaranteeBatchRequest = batch_request(
+    "GuaranteeBatchRequest",
+    GuaranteeIn,
+    {
+        "guarantee_ref": "G-2022-0318",
+        "borrower_credit_code": "91330106MA27XK3L4D",
+        "lender_code": "NBCB",
+        "loan_ref": "L-2022-000123",
+        "guaranteed_amount": "1000000.00",
+        "outstanding_amount": "800000.00",
+        "fee_rate": "1.00",
+        "starts_on": "2022-03-01",
+        "ends_on": "2023-03-01",
+        "status": "active",
+        "counter_guarantee": True,
+        "reguarantee_share": "40",
+    },
+)
 
 
 class GuaranteeOut(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from services.common.auth import CurrentPrincipal, require_kind
-from services.common.batch import AtomicParam, BatchRequest, BatchResponse
+from services.common.batch import AtomicParam, BatchResponse
 from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, responses
 from services.common.http import json_data_response
@@ -15,7 +15,7 @@ from services.common.pagination import Page, Pagination, page_of
 from services.common.types import CreditCode
 from services.finance.errors import NoInstitution
 from services.finance.lines import repository, service
-from services.finance.lines.schemas import CreditLineOut
+from services.finance.lines.schemas import CreditLineBatchRequest, CreditLineOut
 
 router = APIRouter(tags=["credit lines"])
 
@@ -33,7 +33,7 @@ router = APIRouter(tags=["credit lines"])
     responses=responses(Forbidden, NoInstitution),
 )
 async def post_credit_lines_batch(
-    body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
+    body: CreditLineBatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
 ) -> Response:
     return json_data_response(await service.ingest(session, principal, body.records, atomic))
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from services.common.batch import batch_request
 from services.common.types import CreditCode
 from services.finance.fields import Amount, MoneyOut, Ref
 
@@ -23,6 +24,20 @@ class CreditLineIn(BaseModel):
     expires_on: date
     status: LineStatus
     closed_on: date | None = None
+
+
+CreditLineBatchRequest = batch_request(
+    "CreditLineBatchRequest",
+    CreditLineIn,
+    {
+        "line_ref": "CL-2022-0007",
+        "borrower_credit_code": "91330106MA27XK3L4D",
+        "amount": "5000000.00",
+        "granted_on": "2022-01-01",
+        "expires_on": "2024-12-31",
+        "status": "active",
+    },
+)
 
 
 class CreditLineOut(BaseModel):

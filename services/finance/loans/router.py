@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from services.common.auth import CurrentPrincipal, require_kind
-from services.common.batch import AtomicParam, BatchRequest, BatchResponse
+from services.common.batch import AtomicParam, BatchResponse
 from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, NotFound, responses
 from services.common.http import json_data_response
@@ -17,7 +17,7 @@ from services.common.types import CreditCode
 from services.finance.errors import NoInstitution
 from services.finance.fields import CodeFilter, Ref
 from services.finance.loans import repository, service
-from services.finance.loans.schemas import LoanOut, LoanStatus, Product
+from services.finance.loans.schemas import LoanBatchRequest, LoanOut, LoanStatus, Product
 
 router = APIRouter(tags=["loans"])
 RefPath = Annotated[Ref, Path()]
@@ -39,7 +39,7 @@ RefPath = Annotated[Ref, Path()]
     responses=responses(Forbidden, NoInstitution),
 )
 async def post_loans_batch(
-    body: BatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
+    body: LoanBatchRequest, session: DbSession, principal: CurrentPrincipal, atomic: AtomicParam = False
 ) -> Response:
     return json_data_response(await service.ingest(session, principal, body.records, atomic))
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.batch import batch_request
 from services.common.types import CreditCode
 from services.finance.fields import Amount, MoneyIn, MoneyOut, Name, RateIn, RateOut, Ref
 
@@ -57,6 +58,28 @@ class LoanIn(BaseModel):
     outstanding_balance: MoneyIn
     status: LoanStatus
     closed_on: date | None = Field(None, description="Required when repaid or written off")
+
+
+LoanBatchRequest = batch_request(
+    "LoanBatchRequest",
+    LoanIn,
+    {
+        "loan_ref": "L-2022-000123",
+        "borrower_credit_code": "91330106MA27XK3L4D",
+        "borrower_name": "杭州示例精密机械有限公司",
+        "borrower_size": "small",
+        "product": "credit",
+        "amount": "1000000.00",
+        "annual_rate": "4.35",
+        "issued_on": "2022-03-01",
+        "matures_on": "2023-03-01",
+        "renewal_type": "new",
+        "is_first_loan": True,
+        "credit_line_ref": "CL-2022-0007",
+        "outstanding_balance": "800000.00",
+        "status": "outstanding",
+    },
+)
 
 
 class LoanOut(BaseModel):

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.common import conditional
-from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
+from services.common.batch import AtomicParam, BatchResponse, RuleSetOut
 from services.common.conditional import IfMatch, IfNoneMatch
 from services.common.db import DbSession
 from services.common.errors import (
@@ -31,6 +31,7 @@ from services.common.streaming import DownloadResponse
 from services.registry.enterprises import repository, schemas, service
 from services.registry.enterprises.export import XLSX, csv_stream, file_kind, xlsx_stream
 from services.registry.enterprises.schemas import (
+    EnterpriseBatchRequest,
     EnterpriseCreate,
     EnterpriseOut,
     EnterprisePatch,
@@ -122,7 +123,7 @@ async def export_enterprises(
     responses=responses(Forbidden),
 )
 async def batch_enterprises(
-    body: BatchRequest, session: DbSession, principal: Manager, atomic: AtomicParam = False
+    body: EnterpriseBatchRequest, session: DbSession, principal: Manager, atomic: AtomicParam = False
 ) -> Response:
     """Upsert by credit code: per-record `created | updated | unchanged | rejected` with rule ids
     (see `GET /v1/rules`). Valid records are committed together; `?atomic=true` commits nothing if

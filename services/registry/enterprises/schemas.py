@@ -12,6 +12,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.common.auth import Principal
+from services.common.batch import batch_request
 from services.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, PAGING, PageParams, cursor_binding
 from services.common.today import today_shanghai
 from services.common.types import CreditCode, Money, RegionPrefix, Text, text
@@ -70,6 +71,22 @@ class EnterpriseCreate(EnterpriseFields):
 
     _region = field_validator("region_code")(classmethod(lambda cls, v: check_region(v)))
     _industry = field_validator("industry_code")(classmethod(lambda cls, v: check_industry(v)))
+
+
+EnterpriseBatchRequest = batch_request(
+    "EnterpriseBatchRequest",
+    EnterpriseCreate,
+    {
+        "credit_code": "91330106MA27XK3L4D",
+        "name": "杭州示例精密机械有限公司",
+        "region_code": "330106",
+        "industry_code": "3311",
+        "established_on": "2016-05-18",
+        "registered_capital": "5000000.00",
+        "address": "杭州市西湖区文三路 90 号",
+        "legal_representative": "王明",
+    },
+)
 
 
 class EnterprisePatch(EnterpriseFields):

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from services.common.auth import CurrentPrincipal, Principal, require_kind
-from services.common.batch import AtomicParam, BatchRequest, BatchResponse, RuleSetOut
+from services.common.batch import AtomicParam, BatchResponse, RuleSetOut
 from services.common.conditional import IfNoneMatch, json_answer, representation
 from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, NotFound, responses
@@ -19,6 +19,7 @@ from services.standards.catalogue.schemas import StandardCode
 from services.standards.certifications import service
 from services.standards.certifications.rules import RULES
 from services.standards.certifications.schemas import (
+    CertificateBatchRequest,
     CertificateNoParam,
     CertificateOut,
     CertifierParam,
@@ -52,7 +53,7 @@ CertifierQuery = Annotated[
     responses=responses(Forbidden),
 )
 async def push_certifications(
-    body: BatchRequest,
+    body: CertificateBatchRequest,
     session: DbSession,
     principal: Annotated[Principal, require_kind("certifier")],
     atomic: AtomicParam = False,

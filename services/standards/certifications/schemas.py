@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from services.common.batch import batch_request
 from services.common.credit_code import normalize_credit_code
-from services.common.types import text
+from services.common.types import CREDIT_CODE_DOC, text
 from services.standards.catalogue.schemas import StandardCode
 
 Status = Literal["valid", "suspended", "revoked", "cancelled"]
@@ -20,9 +21,7 @@ EffectiveStatus = Literal["valid", "suspended", "revoked", "cancelled", "expired
 # (failures are not cached and raise every time).
 _credit_code = lru_cache(maxsize=65536)(normalize_credit_code)
 HolderCreditCode = text(
-    StringConstraints(min_length=1, max_length=64),
-    AfterValidator(_credit_code),
-    Field(examples=["91330000733796106P"], description="统一社会信用代码 (GB 32100-2015), checksum verified"),
+    StringConstraints(min_length=1, max_length=64), AfterValidator(_credit_code), CREDIT_CODE_DOC
 )
 CertificateNo = text(
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
@@ -56,6 +55,25 @@ class CertificateRecord(BaseModel):
     status_reason: text(StringConstraints(strip_whitespace=True, max_length=1000), multiline=True) | None = (
         None
     )
+
+
+CertificateBatchRequest = batch_request(
+    "CertificateBatchRequest",
+    CertificateRecord,
+    {
+        "certificate_no": "ZJM23CQM0001",
+        "holder_credit_code": "91330106MA27XK3L4D",
+        "holder_name": "杭州示例精密机械有限公司",
+        "product": "齿轮减速电机",
+        "scope": "设计、生产",
+        "standard_code": "T/ZZB 0001—2023",
+        "rule_code": "ZJM-006-4481-2023",
+        "issued_on": "2023-03-01",
+        "expires_on": "2026-02-28",
+        "status": "valid",
+        "status_effective_on": "2023-03-01",
+    },
+)
 
 
 class CertificateOut(BaseModel):
