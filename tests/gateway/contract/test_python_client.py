@@ -70,7 +70,7 @@ async def test_the_generated_client_against_the_gateway(eaglet_client, gateway_l
         assert [(e.credit_code, e.name) for e in listed.parsed.items] == [(code, "杭州客户端测试有限公司")]
 
         post_loans = api(eaglet_client, "finance_post_loans_batch")
-        record = models.LoanIn.from_dict(loan(borrower=code, amount="800000.00"))
+        record = models.LoanIn.from_dict(loan(borrower=code, amount="800000.00", outstanding_balance="800000.00"))
         assert (record.amount, record.status) == ("800000.00", models.LoanInStatus.OUTSTANDING)
         body = models.LoanBatchRequest(records=[record])
         posted = await post_loans.asyncio_detailed(client=bank, body=body)
