@@ -34,8 +34,8 @@ def test_every_operation_is_generated_without_a_warning(python_client, merged_op
         if method in METHODS
     }
     modules = {f.stem for f in (python_client.package / "api").glob("*/*.py") if f.stem != "__init__"}
-    assert len(modules) == len(operations) == 94
-    assert modules == operations
+    assert len(operations) > 90  # every service's part is in the document
+    assert sorted(operations - modules) == [] and len(modules) == len(operations)
 
 
 @pytest.fixture(scope="module")
