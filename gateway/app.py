@@ -24,7 +24,7 @@ from gateway.progress.router import router as progress_router
 from gateway.proxy import ProxyMiddleware
 from gateway.settings import GatewaySettings, get_gateway_settings
 from gateway.webhooks.router import router as webhooks_router
-from services.common.app import NO_OTEL, VERSION, operation_id
+from services.common.app import CONTACT, NO_OTEL, SERVERS, VERSION, openapi_tags, operation_id
 from services.common.db import bind_database, create_engine
 from services.common.docs import install_docs
 from services.common.errors import install_error_handlers
@@ -45,6 +45,13 @@ for its own events). Errors are RFC 9457 problems; 401 missing or
 bad credential, 403 route not allowed for the caller, 429 rate limited (`Retry-After`),
 503 `upstream_unavailable` (`Retry-After`), 504 `upstream_timeout`.
 """
+
+# The gateway's own tags (the services' come with their documents, prefixed: `finance: loans`).
+TAGS = {
+    "clients": "API clients and their keys (admin)",
+    "aggregates": "Answers composed from several services: the enterprise profile, the progress bulletin",
+    "webhooks": "Your webhook endpoints and their deliveries (signed POSTs of your events)",
+}
 
 
 def create_app(settings: Settings | None = None, gateway_settings: GatewaySettings | None = None) -> FastAPI:
@@ -73,6 +80,9 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
         title="eaglet gateway",
         description=DESCRIPTION,
         version=VERSION,
+        contact=CONTACT,
+        servers=SERVERS,
+        openapi_tags=openapi_tags(TAGS),
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
         openapi_url=None,

@@ -1,7 +1,19 @@
 """The merged OpenAPI: the gateway's own routes and every service's `/v1` operations under their
-prefixes (`/registry/v1/…`), operation ids and schema names prefixed (`registry_…`), the internal
+prefixes (`/registry/v1/…`), operation ids prefixed (`registry_…`), the internal
 `X-Eaglet-Principal` scheme replaced by Bearer auth, public routes without security. A service that
-was down when the document was built is asked again (at most every `openapi_refresh_s`)."""
+was down when the document was built is asked again (at most every `openapi_refresh_s`).
+
+Schemas: one the gateway and the services (or several services) define alike (the kit's
+`ProblemDetail`, `BatchResponse`…) is kept once under its own name; any other service schema is
+prefixed with its service (`finance_LoanIn`). Every schema's `title` is its name in this document,
+so that generated clients, which name types by title, see no two alike.
+
+What the gateway adds to every route it limits (its own behind a credential, every proxied one):
+the 429 `rate_limited` problem, `RateLimit-Limit`/`-Remaining`/`-Reset` on the answers (taken after
+the credential is checked: not on a 401), `Retry-After` on 429 and on 503 `upstream_unavailable`.
+
+A gateway aggregate's part that is a service's answer names that service's operation
+(`PART_OF`, on the field); here the part becomes a `$ref` to that operation's own schema."""
 
 from __future__ import annotations
 
@@ -16,26 +28,124 @@ import aiohttp
 from gateway import policy
 from gateway.core import Gateway
 from gateway.errors import ADMISSION, UPSTREAM
-from services.common.errors import Forbidden, add_problem
+from gateway.profile.schemas import PART_OF
+from services.common.errors import PROBLEM_CODES, Forbidden, RateLimited, add_problem
+from services.common.openapi import RETRY_AFTER_HEADER, SCHEMA_REF, drop_unused_schemas
 
 log = logging.getLogger("eaglet.gateway.openapi")
 BEARER = "bearerAuth"
 INTERNAL_SCHEMES = {"EagletPrincipal"}
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "Requests the caller's bucket holds (its burst)",
+    "RateLimit-Remaining": "Requests left in the bucket now",
+    "RateLimit-Reset": "Seconds until the bucket is full again",
+}
+UPSTREAM_UNAVAILABLE = "upstream_unavailable"
 
 
-def _rewrite_refs(node: Any, prefix: str) -> Any:
+def _rewrite_refs(node: Any, rename: dict[str, str]) -> Any:
     if isinstance(node, dict):
         out = {}
         for k, v in node.items():
-            if k == "$ref" and isinstance(v, str) and v.startswith("#/components/schemas/"):
-                out[k] = "#/components/schemas/" + prefix + v.rsplit("/", 1)[1]
+            if k == "$ref" and isinstance(v, str) and v.startswith(SCHEMA_REF):
+                name = v[len(SCHEMA_REF) :]
+                out[k] = SCHEMA_REF + rename.get(name, name)
             else:
-                out[k] = _rewrite_refs(v, prefix)
+                out[k] = _rewrite_refs(v, rename)
         return out
     if isinstance(node, list):
-        return [_rewrite_refs(v, prefix) for v in node]
+        return [_rewrite_refs(v, rename) for v in node]
     return node
+
+
+def _schema_refs(node: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, dict):
+            ref = n.get("$ref")
+            if isinstance(ref, str) and ref.startswith(SCHEMA_REF):
+                found.add(ref[len(SCHEMA_REF) :])
+            stack += n.values()
+        elif isinstance(n, list):
+            stack += n
+    return found
+
+
+def shared_schemas(documents: list[dict[str, Any]]) -> set[str]:
+    """Schema names that more than one document defines, identically in each, and whose every
+    reference is itself shared (so the one copy means the same in every document)."""
+    versions: dict[str, list[Any]] = {}
+    for d in documents:
+        for name, schema in (d.get("components", {}).get("schemas") or {}).items():
+            versions.setdefault(name, []).append(schema)
+    shared = {n for n, vs in versions.items() if len(vs) > 1 and all(v == vs[0] for v in vs[1:])}
+    changed = True
+    while changed:
+        changed = False
+        for name in list(shared):
+            if not _schema_refs(versions[name][0]) <= shared:
+                shared.discard(name)
+                changed = True
+    return shared
+
+
+def _response_schema(spec: dict[str, Any], operation_id: str) -> dict[str, Any] | None:
+    for item in (spec.get("paths") or {}).values():
+        for method, op in item.items():
+            if method in METHODS and op.get("operationId") == operation_id:
+                ok = op.get("responses", {}).get("200", {})
+                return ok.get("content", {}).get("application/json", {}).get("schema")
+    return None
+
+
+def _type_parts(schemas: dict[str, Any], specs: dict[str, dict[str, Any]], renames: dict[str, dict[str, str]]) -> None:
+    """Each aggregate field marked `PART_OF`: a `$ref` to its operation's schema (module doc); left
+    untyped when that service's document is missing."""
+    for schema in schemas.values():
+        for prop in (schema.get("properties") or {}).values():
+            part = prop.pop(PART_OF, None)
+            spec = specs.get(part["service"]) if part else None
+            if spec is None:
+                continue
+            answer = _response_schema(spec, part["operationId"]) or {}
+            name = answer.get("$ref", "")[len(SCHEMA_REF) :]
+            if part.get("page_items"):
+                page = (spec.get("components", {}).get("schemas") or {}).get(name, {})
+                name = page.get("properties", {}).get("items", {}).get("items", {}).get("$ref", "")
+                name = name[len(SCHEMA_REF) :]
+            if not name:
+                continue
+            target = {"$ref": SCHEMA_REF + renames[part["service"]].get(name, name)}
+            if "anyOf" in prop:
+                prop["anyOf"] = [b if b.get("type") == "null" else target for b in prop["anyOf"]]
+            elif part.get("page_items"):
+                prop["type"] = "array"
+                prop["items"] = target
+            else:
+                prop.pop("type", None)
+                prop.pop("additionalProperties", None)
+                prop.update(target)
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "integer", "format": "int64", "minimum": 0}}
+
+
+def add_gateway_headers(op: dict[str, Any]) -> None:
+    """The gateway's own headers on the answers of a route it limits (module doc)."""
+    for status, response in op.get("responses", {}).items():
+        headers = response.setdefault("headers", {})
+        if status != "401":
+            for name, about in RATE_LIMIT_HEADERS.items():
+                headers.setdefault(name, _header(about))
+        codes = response.get(PROBLEM_CODES, ())
+        if RateLimited.code in codes or UPSTREAM_UNAVAILABLE in codes:
+            headers["Retry-After"] = RETRY_AFTER_HEADER
+        if not headers:
+            del response["headers"]
 
 
 def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
@@ -43,6 +153,19 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
     paths = doc.setdefault("paths", {})
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
+    present = {name: spec for name, spec in services.items() if spec is not None}
+    shared = shared_schemas([own, *present.values()])
+    renames = {
+        service: {
+            name: name if name in shared else f"{service}_{name}"
+            for name in (spec.get("components", {}).get("schemas") or {})
+        }
+        for service, spec in present.items()
+    }
+    for item in paths.values():  # the gateway's own routes: limited when behind a credential
+        for method, op in item.items():
+            if method in METHODS and op.get("security"):
+                add_gateway_headers(op)
     schemes = components.setdefault("securitySchemes", {})
     schemes[BEARER] = {
         "type": "http",
@@ -56,9 +179,12 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
             missing.append(service)
             continue
         prefix = f"{service}_"
-        spec = _rewrite_refs(spec, prefix)
+        rename = renames[service]
+        for t in spec.get("tags", []):
+            tags.setdefault(f"{service}: {t['name']}", {**t, "name": f"{service}: {t['name']}"})
+        spec = _rewrite_refs(spec, rename)
         for name, schema in (spec.get("components", {}).get("schemas") or {}).items():
-            schemas[prefix + name] = schema
+            schemas.setdefault(rename[name], schema)
         for path, item in (spec.get("paths") or {}).items():
             if not path.startswith("/v1/"):
                 continue  # health and metrics of a service are not exposed through the gateway
@@ -72,7 +198,7 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
                     op["operationId"] = prefix + op["operationId"]
                 op["tags"] = [f"{service}: {t}" for t in op.get("tags", [])] or [service]
                 for t in op["tags"]:
-                    tags.setdefault(t, {"name": t})
+                    tags.setdefault(t, {"name": t, "description": f"The {service} service"})
                 op["parameters"] = [
                     p for p in op.get("parameters", []) if p.get("name", "").lower() != "x-eaglet-principal"
                 ]
@@ -95,11 +221,17 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
                 responses = op.setdefault("responses", {})
                 for problem in (*refusals, *UPSTREAM):
                     add_problem(responses.setdefault(str(problem.status), {}), problem)
+                add_gateway_headers(op)
                 new_item[method] = op
             paths[f"/{service}{path}"] = new_item
     for name in INTERNAL_SCHEMES:
         schemes.pop(name, None)
-    doc["tags"] = list(tags.values())
+    _type_parts(schemas, present, renames)
+    drop_unused_schemas(doc)
+    for name, schema in schemas.items():
+        schema["title"] = name
+    used = {t for item in paths.values() for op in item.values() if isinstance(op, dict) for t in op.get("tags", ())}
+    doc["tags"] = [t for name, t in tags.items() if name in used]
     info = doc.setdefault("info", {})
     if missing:
         info["x-eaglet-missing-services"] = missing

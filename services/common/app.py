@@ -24,6 +24,20 @@ from services.common.readpool import close_read_pool
 from services.common.settings import Settings, get_settings
 
 VERSION = "0.1.0"
+# Who answers for the API, in every document (OpenAPI `info.contact`).
+CONTACT = {"name": "eaglet platform team"}
+# Every document's `servers`: the address it was fetched from (a service's own, or the gateway's).
+SERVERS = [{"url": "/", "description": "The address this document was fetched from"}]
+# The tags of the kit's own routes; a service adds its own (`create_service_app(tags=…)`).
+KIT_TAGS = {
+    "identity": "Who the verified caller of this request is",
+    "events": "The change feed: every accepted change in commit order, resumable by cursor",
+    "health": "Liveness, readiness and Prometheus metrics of the process",
+}
+
+
+def openapi_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"name": name, "description": about} for name, about in {**tags, **KIT_TAGS}.items()]
 # eaglet exports Prometheus metrics and JSON logs, not OpenTelemetry: FastAPI 0.16x's built-in
 # telemetry otherwise asks the global OTel providers on every request, work nothing reads
 # (its cost: docs/architecture.md#measurements).
@@ -59,12 +73,14 @@ def create_service_app(
     title: str,
     description: str,
     routers: Sequence[APIRouter] = (),
+    tags: dict[str, str] | None = None,
     settings: Settings | None = None,
     schema: str | None = None,
     fast_routes: Sequence[FastRoute] = (),
     on_shutdown: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
 ) -> FastAPI:
-    """Build a service app bound to its schema. The engine is created here (connections are lazy)
+    """Build a service app bound to its schema (`tags`: the description of each tag its routers
+    use, for the OpenAPI). The engine is created here (connections are lazy)
     and disposed on shutdown, after the service's own `on_shutdown` steps."""
     settings = settings or get_settings()
     configure_logging(name, settings.log_level)
@@ -84,6 +100,9 @@ def create_service_app(
         title=title,
         description=description,
         version=VERSION,
+        contact=CONTACT,
+        servers=SERVERS,
+        openapi_tags=openapi_tags(tags or {}),
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
         telemetry=NO_OTEL,

@@ -27,6 +27,12 @@ for every operation they apply to (the problems themselves are defined in servic
   server's limit (``services.common.server``: a long query string, a huge cursor).
 
 A route's own entry for a status is kept; the kit's codes are added to it.
+
+The kit also completes the document as a contract (``complete_contract``): every POST it claims an
+``Idempotency-Key`` for (``IdempotencyMiddleware``: a POST behind the forwarded principal) declares
+the header, and its 409 ``idempotency_in_flight`` the ``Retry-After``; an operation with a summary
+and no description is described by its summary; schemas no operation reaches are dropped (FastAPI's
+``HTTPValidationError``: the kit answers 422 with a problem).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from services.common.errors import (
     AlreadyExists,
     BadRequest,
     HeadersTooLarge,
+    IdempotencyInFlight,
     InvalidPath,
     MalformedJson,
     NamedProblem,
@@ -59,6 +66,23 @@ from services.common.errors import (
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 WRITES = ("post", "put", "patch", "delete")
 PRINCIPAL_SCHEME = "EagletPrincipal"
+SCHEMA_REF = "#/components/schemas/"
+# What the kit's middleware reads (services.common.idempotency), declared where it is honoured.
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: the same key with the same request answers the stored "
+    "response (`Idempotent-Replayed: true`); with another request, 422 `idempotency_key_reused`; "
+    "while the first still runs, 409 `idempotency_in_flight` with `Retry-After`. Keys are per "
+    "caller and kept for `EAGLET_IDEMPOTENCY_RETENTION_H` hours.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "example": "5f0c2a4e-9d1b-4c1e-8a57-2b1d6f3e9a10",
+}
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 86400},
+}
 
 
 def document_kit_responses(app: FastAPI) -> None:
@@ -104,11 +128,17 @@ def kit_problems(method: str, op: dict[str, Any], writes: bool = False) -> list[
         out += [MalformedJson, BadRequest, UnsupportedMediaType, PayloadTooLarge]
     if any(PRINCIPAL_SCHEME in s for s in op.get("security", ())):
         out += PRINCIPAL
-        if method == "post":
-            out += IDEMPOTENCY
+    if honours_idempotency_key(method, op):
+        out += IDEMPOTENCY
     if writes:
         out.append(AlreadyExists)
     return out
+
+
+def honours_idempotency_key(method: str, op: dict[str, Any]) -> bool:
+    """Whether the kit's IdempotencyMiddleware claims keys for this operation: a POST that runs
+    behind the forwarded principal."""
+    return method == "post" and any(PRINCIPAL_SCHEME in s for s in op.get("security", ()))
 
 
 def add_kit_responses(doc: dict[str, Any], units_of_work: set[str] = frozenset()) -> dict[str, Any]:
@@ -128,4 +158,56 @@ def add_kit_responses(doc: dict[str, Any], units_of_work: set[str] = frozenset()
                 del responses["422"]  # FastAPI's own entry (HTTPValidationError): the kit's answers it
             for p in kit_problems(method, op, op.get("operationId") in units_of_work):
                 add_problem(responses.setdefault(str(p.status), {}), p)
+    return complete_contract(doc)
+
+
+def complete_contract(doc: dict[str, Any]) -> dict[str, Any]:
+    """The parts of the contract the kit knows for every operation (module docstring)."""
+    for item in (doc.get("paths") or {}).values():
+        for method, op in item.items():
+            if method not in METHODS:
+                continue
+            if not op.get("description") and op.get("summary"):
+                op["description"] = op["summary"]
+            if honours_idempotency_key(method, op):
+                params = op.setdefault("parameters", [])
+                if not any(p.get("name", "").lower() == "idempotency-key" for p in params):
+                    params.append(dict(IDEMPOTENCY_KEY_PARAMETER))
+            in_flight = op.get("responses", {}).get(str(IdempotencyInFlight.status))
+            if in_flight is not None and IdempotencyInFlight.code in in_flight.get(PROBLEM_CODES, ()):
+                in_flight.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
+    drop_unused_schemas(doc)
     return doc
+
+
+def _refs(node: Any, out: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(SCHEMA_REF):
+            out.add(ref[len(SCHEMA_REF) :])
+        for v in node.values():
+            _refs(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _refs(v, out)
+    return out
+
+
+def drop_unused_schemas(doc: dict[str, Any]) -> None:
+    """Remove the component schemas that nothing outside them reaches, directly or through others."""
+    schemas = doc.get("components", {}).get("schemas")
+    if not schemas:
+        return
+    outside = {k: v for k, v in doc.items() if k != "components"}
+    outside["components"] = {k: v for k, v in doc["components"].items() if k != "schemas"}
+    todo = list(_refs(outside, set()))
+    reached: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in reached or name not in schemas:
+            continue
+        reached.add(name)
+        todo += _refs(schemas[name], set())
+    for name in list(schemas):
+        if name not in reached:
+            del schemas[name]

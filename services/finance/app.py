@@ -29,5 +29,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="eaglet finance",
         description="Financing support: bank loans, credit lines and loan applications, guarantees, inclusive-finance statistics.",
         routers=ROUTERS,
+        tags={
+            "institutions": "Banks and guarantee institutions (admin registers them)",
+            "loans": "Bank loans: batch ingest by the lending bank, scoped lists and reads",
+            "credit lines": "Credit lines (授信) posted by banks",
+            "loan applications": "Loan applications (申贷) and their decisions, posted by banks",
+            "guarantees": "Financing guarantees (融资担保) posted by guarantee institutions",
+            "statistics": "Inclusive-finance statistics, the validation rules",
+        },
         settings=settings,
     )

@@ -29,6 +29,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="eaglet standards",
         description="Standards catalogue, drafting participation, 品字标 浙江制造 certification push and public verification, adoption statistics.",
         routers=ROUTERS,
+        tags={
+            "public verification": "Anyone may verify a 品字标 certificate by its number",
+            "standards catalogue": "The standards catalogue and its drafters",
+            "certifications": "品字标 浙江制造 certificate decisions pushed by certification bodies",
+            "adoption": "An enterprise's yearly standards adoption report",
+            "statistics": "Standards and certification statistics",
+        },
         settings=settings,
         fast_routes=fast_path.ROUTES,
     )

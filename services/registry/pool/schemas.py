@@ -21,7 +21,9 @@ class CriterionOut(BaseModel):
     years: list[int] = Field(description="Indicator years needed, relative to the screening year (0, -1)")
 
 
-class RuleSetOut(BaseModel):
+class ScreeningRuleSetOut(BaseModel):
+    """A screening rule set of the cultivation pool (criteria per tier; not a batch rule set)."""
+
     id: str
     name: str
     version: str
@@ -33,7 +35,7 @@ class RuleSetOut(BaseModel):
 
 class RuleSetList(BaseModel):
     version: str
-    items: list[RuleSetOut]
+    items: list[ScreeningRuleSetOut]
 
 
 class ScreeningIn(BaseModel):
