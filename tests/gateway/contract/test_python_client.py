@@ -66,29 +66,36 @@ async def test_the_generated_client_against_the_gateway(eaglet_client, gateway_l
             client=official, region="330106"
         )
         assert listed.status_code == 200
-        assert isinstance(listed.parsed, models.PageEnterpriseOut)
+        assert isinstance(listed.parsed, models.RegistryPageEnterpriseOut)
         assert [(e.credit_code, e.name) for e in listed.parsed.items] == [(code, "杭州客户端测试有限公司")]
 
         post_loans = api(eaglet_client, "finance_post_loans_batch")
-        record = models.LoanIn.from_dict(loan(borrower=code, amount="800000.00", outstanding_balance="800000.00"))
-        assert (record.amount, record.status) == ("800000.00", models.LoanInStatus.OUTSTANDING)
-        body = models.LoanBatchRequest(records=[record])
-        posted = await post_loans.asyncio_detailed(client=bank, body=body)
+        record = models.FinanceLoanIn.from_dict(
+            loan(borrower=code, amount="800000.00", outstanding_balance="800000.00")
+        )
+        assert (record.amount, record.status) == ("800000.00", models.FinanceLoanInStatus.OUTSTANDING)
+        body = models.FinanceLoanBatchRequest(records=[record])
+        posted = await post_loans.asyncio_detailed(client=bank, body=body, idempotency_key="py-client-1")
         assert posted.status_code == 200, posted.content
         assert posted.parsed.committed is True
         assert posted.parsed.summary.created == 1
         assert [r.status.value for r in posted.parsed.results] == ["created"]
+        again = await post_loans.asyncio_detailed(client=bank, body=body, idempotency_key="py-client-1")
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.parsed == posted.parsed
 
         # Problems are typed objects, told apart by their code.
         wrong = await api(eaglet_client, "registry_get_enterprise").asyncio_detailed(
             "91330000733796106X", client=official
         )
         assert wrong.status_code == 422
-        assert isinstance(wrong.parsed, models.ProblemDetail), wrong.content
+        assert isinstance(wrong.parsed, models.RegistryProblemDetail), wrong.content
         assert (wrong.parsed.status, wrong.parsed.code) == (422, "credit_code_check")
-        empty = await post_loans.asyncio_detailed(client=bank, body=models.LoanBatchRequest(records=[]))
+        empty = await post_loans.asyncio_detailed(
+            client=bank, body=models.FinanceLoanBatchRequest(records=[])
+        )
         assert empty.status_code == 422
-        assert isinstance(empty.parsed, models.ProblemDetail), empty.content
+        assert isinstance(empty.parsed, models.FinanceProblemDetail), empty.content
         assert empty.parsed.code == "validation_failed"
         assert [(e.pointer, type(e).__name__) for e in empty.parsed.errors] == [
             ("/records", "FieldProblem")

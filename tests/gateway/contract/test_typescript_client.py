@@ -71,6 +71,7 @@ async def test_the_compiled_usage_file_works_against_the_gateway(
     assert run.returncode == 0, run.stdout + run.stderr
     seen = json.loads(run.stdout)
     assert f"{code} 杭州前端测试有限公司" in seen["names"]
-    assert seen["batch"] == {"created": 1, "committed": True, "rejected": 0}
+    assert seen["batch"] == {"created": 1, "committed": True, "rejected": 0, "replayed": False}
+    assert seen["retried"] == {**seen["batch"], "replayed": True}
     # A wrong check character: the problem told apart by its code.
     assert seen["problem"].startswith("invalid credit code (credit_code_check): "), seen["problem"]

@@ -22,14 +22,20 @@ export async function enterpriseNames(api: Eaglet, region: string): Promise<stri
   return data.items.map((e) => `${e.credit_code} ${e.name}`);
 }
 
-export async function postLoans(api: Eaglet, records: LoanRecord[]) {
-  const { data, error } = await api.POST("/finance/v1/loans/batch", {
-    params: { query: { atomic: true } },
+/** Posts a batch; sent again with the same key (a retry), it is answered from the first post. */
+export async function postLoans(api: Eaglet, records: LoanRecord[], idempotencyKey: string) {
+  const { data, error, response } = await api.POST("/finance/v1/loans/batch", {
+    params: { query: { atomic: true }, header: { "Idempotency-Key": idempotencyKey } },
     body: { records },
   });
   if (error) throw new Error(`${error.status} ${error.code}`);
   const rejected = data.results.filter((r) => r.status === "rejected");
-  return { created: data.summary.created, committed: data.committed, rejected: rejected.length };
+  return {
+    created: data.summary.created,
+    committed: data.committed,
+    rejected: rejected.length,
+    replayed: response.headers.get("Idempotent-Replayed") === "true",
+  };
 }
 
 /** What a caller shows for a problem, told apart by its `code`. */
@@ -84,9 +90,11 @@ async function main(): Promise<void> {
   if (!url || !officialKey || !bankKey || !borrower) throw new Error("see the variables above");
   const official = eaglet(url, officialKey);
   const names = await enterpriseNames(official, borrower.slice(2, 8));
-  const batch = await postLoans(eaglet(url, bankKey), [loan(borrower, "TS-0001")]);
+  const bank = eaglet(url, bankKey);
+  const batch = await postLoans(bank, [loan(borrower, "TS-0001")], "ts-usage-1");
+  const retried = await postLoans(bank, [loan(borrower, "TS-0001")], "ts-usage-1");
   const problem = await lookUp(official, "91330000733796106X"); // a wrong check character
-  console.log(JSON.stringify({ names, batch, problem }));
+  console.log(JSON.stringify({ names, batch, retried, problem }));
 }
 
 declare const process: { env: Record<string, string | undefined> };
