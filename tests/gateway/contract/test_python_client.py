@@ -74,6 +74,10 @@ async def test_the_generated_client_against_the_gateway(eaglet_client, gateway_l
             loan(borrower=code, amount="800000.00", outstanding_balance="800000.00")
         )
         assert (record.amount, record.status) == ("800000.00", models.FinanceLoanInStatus.OUTSTANDING)
+        # A closed record model: no `additional_properties` for a misspelt field to hide in.
+        assert not hasattr(record, "additional_properties")
+        with pytest.raises(TypeError, match="amout"):
+            models.FinanceLoanIn(**{**record.to_dict(), "amout": "800000.00"})
         body = models.FinanceLoanBatchRequest(records=[record])
         posted = await post_loans.asyncio_detailed(client=bank, body=body, idempotency_key="py-client-1")
         assert posted.status_code == 200, posted.content
