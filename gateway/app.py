@@ -24,7 +24,7 @@ from gateway.progress.router import router as progress_router
 from gateway.proxy import ProxyMiddleware
 from gateway.settings import GatewaySettings, get_gateway_settings
 from gateway.webhooks.router import router as webhooks_router
-from services.common.app import CONTACT, NO_OTEL, SERVERS, VERSION, openapi_tags, operation_id
+from services.common.app import CONTACT, NO_OTEL, VERSION, openapi_tags, operation_id, servers
 from services.common.db import bind_database, create_engine
 from services.common.docs import install_docs
 from services.common.errors import install_error_handlers
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
         description=DESCRIPTION,
         version=VERSION,
         contact=CONTACT,
-        servers=SERVERS,
+        servers=servers(internal=False),
         openapi_tags=openapi_tags(TAGS),
         generate_unique_id_function=operation_id,
         lifespan=lifespan,

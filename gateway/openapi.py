@@ -10,7 +10,9 @@ so that generated clients, which name types by title, see no two alike.
 
 What the gateway adds to every route it limits (its own behind a credential, every proxied one):
 the 429 `rate_limited` problem, `RateLimit-Limit`/`-Remaining`/`-Reset` on the answers (taken after
-the credential is checked: not on a 401), `Retry-After` on 429 and on 503 `upstream_unavailable`.
+the credential is checked: not on a 401), `Retry-After` on 429 and on 503 `upstream_unavailable`;
+and on every answer `Access-Control-Allow-Origin` (for a configured origin, gateway/cors.py). Each
+header is defined once in `components.headers`.
 
 A gateway aggregate's part that is a service's answer names that service's operation
 (`PART_OF`, on the field); here the part becomes a `$ref` to that operation's own schema."""
@@ -30,7 +32,7 @@ from gateway.core import Gateway
 from gateway.errors import ADMISSION, UPSTREAM
 from gateway.profile.schemas import PART_OF
 from services.common.errors import PROBLEM_CODES, Forbidden, RateLimited, add_problem
-from services.common.openapi import RETRY_AFTER_HEADER, SCHEMA_REF, drop_unused_schemas
+from services.common.openapi import RETRY_AFTER_HEADER, SCHEMA_REF, drop_unused_schemas, use_header
 
 log = logging.getLogger("eaglet.gateway.openapi")
 BEARER = "bearerAuth"
@@ -101,7 +103,9 @@ def _response_schema(spec: dict[str, Any], operation_id: str) -> dict[str, Any] 
     return None
 
 
-def _type_parts(schemas: dict[str, Any], specs: dict[str, dict[str, Any]], renames: dict[str, dict[str, str]]) -> None:
+def _type_parts(
+    schemas: dict[str, Any], specs: dict[str, dict[str, Any]], renames: dict[str, dict[str, str]]
+) -> None:
     """Each aggregate field marked `PART_OF`: a `$ref` to its operation's schema (module doc); left
     untyped when that service's document is missing."""
     for schema in schemas.values():
@@ -134,18 +138,24 @@ def _header(description: str) -> dict[str, Any]:
     return {"description": description, "schema": {"type": "integer", "format": "int64", "minimum": 0}}
 
 
-def add_gateway_headers(op: dict[str, Any]) -> None:
-    """The gateway's own headers on the answers of a route it limits (module doc)."""
+CORS_ORIGIN_HEADER = {
+    "description": "The caller's `Origin` when it is one of the configured origins "
+    "(`EAGLET_CORS__ORIGINS`); absent for any other origin (gateway/cors.py)",
+    "schema": {"type": "string", "maxLength": 2048},
+}
+
+
+def add_gateway_headers(doc: dict[str, Any], op: dict[str, Any], limited: bool) -> None:
+    """The gateway's own headers on an operation's answers (module doc): CORS on every one; on a
+    route it limits, the rate-limit headers and 429's `Retry-After`; 503's `Retry-After`."""
     for status, response in op.get("responses", {}).items():
-        headers = response.setdefault("headers", {})
-        if status != "401":
+        use_header(doc, response, "Access-Control-Allow-Origin", CORS_ORIGIN_HEADER)
+        if limited and status != "401":
             for name, about in RATE_LIMIT_HEADERS.items():
-                headers.setdefault(name, _header(about))
+                use_header(doc, response, name, _header(about))
         codes = response.get(PROBLEM_CODES, ())
         if RateLimited.code in codes or UPSTREAM_UNAVAILABLE in codes:
-            headers["Retry-After"] = RETRY_AFTER_HEADER
-        if not headers:
-            del response["headers"]
+            use_header(doc, response, "Retry-After", RETRY_AFTER_HEADER)
 
 
 def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
@@ -164,8 +174,8 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
     }
     for item in paths.values():  # the gateway's own routes: limited when behind a credential
         for method, op in item.items():
-            if method in METHODS and op.get("security"):
-                add_gateway_headers(op)
+            if method in METHODS:
+                add_gateway_headers(doc, op, limited=bool(op.get("security")))
     schemes = components.setdefault("securitySchemes", {})
     schemes[BEARER] = {
         "type": "http",
@@ -185,6 +195,8 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
         spec = _rewrite_refs(spec, rename)
         for name, schema in (spec.get("components", {}).get("schemas") or {}).items():
             schemas.setdefault(rename[name], schema)
+        for name, header in (spec.get("components", {}).get("headers") or {}).items():
+            components.setdefault("headers", {}).setdefault(name, header)  # the kit's, alike in each
         for path, item in (spec.get("paths") or {}).items():
             if not path.startswith("/v1/"):
                 continue  # health and metrics of a service are not exposed through the gateway
@@ -221,7 +233,7 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
                 responses = op.setdefault("responses", {})
                 for problem in (*refusals, *UPSTREAM):
                     add_problem(responses.setdefault(str(problem.status), {}), problem)
-                add_gateway_headers(op)
+                add_gateway_headers(doc, op, limited=True)
                 new_item[method] = op
             paths[f"/{service}{path}"] = new_item
     for name in INTERNAL_SCHEMES:
@@ -230,7 +242,13 @@ def merge(own: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> di
     drop_unused_schemas(doc)
     for name, schema in schemas.items():
         schema["title"] = name
-    used = {t for item in paths.values() for op in item.values() if isinstance(op, dict) for t in op.get("tags", ())}
+    used = {
+        t
+        for item in paths.values()
+        for op in item.values()
+        if isinstance(op, dict)
+        for t in op.get("tags", ())
+    }
     doc["tags"] = [t for name, t in tags.items() if name in used]
     info = doc.setdefault("info", {})
     if missing:

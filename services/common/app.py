@@ -26,8 +26,21 @@ from services.common.settings import Settings, get_settings
 VERSION = "0.1.0"
 # Who answers for the API, in every document (OpenAPI `info.contact`).
 CONTACT = {"name": "eaglet platform team"}
-# Every document's `servers`: the address it was fetched from (a service's own, or the gateway's).
-SERVERS = [{"url": "/", "description": "The address this document was fetched from"}]
+
+
+def servers(internal: bool) -> list[dict]:
+    """A document's `servers`: the address it was fetched from. A service is internal (callers go
+    through the gateway); the gateway is the public front door."""
+    about = "this service, behind the gateway" if internal else "the gateway, the public front door"
+    return [
+        {
+            "url": "/",
+            "description": f"The address this document was fetched from: {about}",
+            "x-internal": internal,
+        }
+    ]
+
+
 # The tags of the kit's own routes; a service adds its own (`create_service_app(tags=…)`).
 KIT_TAGS = {
     "identity": "Who the verified caller of this request is",
@@ -38,6 +51,8 @@ KIT_TAGS = {
 
 def openapi_tags(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"name": name, "description": about} for name, about in {**tags, **KIT_TAGS}.items()]
+
+
 # eaglet exports Prometheus metrics and JSON logs, not OpenTelemetry: FastAPI 0.16x's built-in
 # telemetry otherwise asks the global OTel providers on every request, work nothing reads
 # (its cost: docs/architecture.md#measurements).
@@ -101,7 +116,7 @@ def create_service_app(
         description=description,
         version=VERSION,
         contact=CONTACT,
-        servers=SERVERS,
+        servers=servers(internal=True),
         openapi_tags=openapi_tags(tags or {}),
         generate_unique_id_function=operation_id,
         lifespan=lifespan,

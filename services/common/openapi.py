@@ -79,10 +79,18 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     "example": "5f0c2a4e-9d1b-4c1e-8a57-2b1d6f3e9a10",
 }
+HEADER_REF = "#/components/headers/"
 RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before trying again",
-    "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 86400},
+    "schema": {"type": "integer", "format": "int64", "minimum": 0},
 }
+
+
+def use_header(doc: dict[str, Any], response: dict[str, Any], name: str, header: dict[str, Any]) -> None:
+    """Declare header `name` on `response`, as a reference to its one definition in the document's
+    `components.headers`."""
+    doc.setdefault("components", {}).setdefault("headers", {})[name] = header
+    response.setdefault("headers", {})[name] = {"$ref": HEADER_REF + name}
 
 
 def document_kit_responses(app: FastAPI) -> None:
@@ -147,7 +155,9 @@ def add_kit_responses(doc: dict[str, Any], units_of_work: set[str] = frozenset()
         [(ProblemDetail, "serialization")], ref_template="#/components/schemas/{model}"
     )
     for name, schema in defs.get("$defs", {}).items():
-        schemas.setdefault(name, schema)
+        # the kit's one definition (a route's `responses` may have made FastAPI write its own, in
+        # another mode): the same in every document, so the merged one keeps it once
+        schemas[name] = schema
     for item in (doc.get("paths") or {}).values():
         for method, op in item.items():
             if method not in METHODS:
@@ -175,7 +185,7 @@ def complete_contract(doc: dict[str, Any]) -> dict[str, Any]:
                     params.append(dict(IDEMPOTENCY_KEY_PARAMETER))
             in_flight = op.get("responses", {}).get(str(IdempotencyInFlight.status))
             if in_flight is not None and IdempotencyInFlight.code in in_flight.get(PROBLEM_CODES, ()):
-                in_flight.setdefault("headers", {})["Retry-After"] = RETRY_AFTER_HEADER
+                use_header(doc, in_flight, "Retry-After", RETRY_AFTER_HEADER)
     drop_unused_schemas(doc)
     return doc
 

@@ -193,3 +193,17 @@ async def test_a_control_character_in_a_query_or_path_parameter_is_a_422_with_it
     assert [(e["pointer"], e["code"]) for e in r.json()["errors"]] == [
         ("#/path/loan_ref", "text_control_character")
     ]
+
+
+async def test_a_misspelt_field_rejects_only_its_record_with_a_pointer(client_for, as_, db):
+    """The OpenAPI forbids other fields in a record (additionalProperties: false); the service does
+    the same record by record: `amout` is that record's finding at /amout (and /amount is missing),
+    never a 422 for the batch, and the record beside it is created."""
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    good, typo = loan(), loan()
+    typo["amout"] = typo.pop("amount")
+    body = (await post(c, bank, [good, typo])).json()
+    assert [r["status"] for r in body["results"]] == ["created", "rejected"]
+    findings = {(e["pointer"], e["code"]) for e in body["results"][1]["errors"]}
+    assert findings == {("/amout", "extra_forbidden"), ("/amount", "missing")}
+    assert body["results"][1]["key"] == typo["loan_ref"]
