@@ -93,13 +93,13 @@ async def test_the_generated_client_against_the_gateway(eaglet_client, gateway_l
             "91330000733796106X", client=official
         )
         assert wrong.status_code == 422
-        assert isinstance(wrong.parsed, models.RegistryProblemDetail), wrong.content
+        assert isinstance(wrong.parsed, models.ProblemDetail), wrong.content
         assert (wrong.parsed.status, wrong.parsed.code) == (422, "credit_code_check")
         empty = await post_loans.asyncio_detailed(
             client=bank, body=models.FinanceLoanBatchRequest(records=[])
         )
         assert empty.status_code == 422
-        assert isinstance(empty.parsed, models.FinanceProblemDetail), empty.content
+        assert isinstance(empty.parsed, models.ProblemDetail), empty.content
         assert empty.parsed.code == "validation_failed"
         assert [(e.pointer, type(e).__name__) for e in empty.parsed.errors] == [
             ("/records", "FieldProblem")
