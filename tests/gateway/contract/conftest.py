@@ -72,7 +72,7 @@ def ts_project(node_bin, merged_openapi_file, tmp_path_factory) -> Path:
     from the merged document (`schema.d.ts`) and the pinned `node_modules` (a link)."""
     project = tmp_path_factory.mktemp("ts")
     for f in TS.iterdir():
-        if f.is_file():
+        if f.is_file() and f.suffix in (".ts", ".json"):
             shutil.copy(f, project / f.name)
     (project / "node_modules").symlink_to(node_bin.parent, target_is_directory=True)
     subprocess.run(
