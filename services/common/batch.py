@@ -37,10 +37,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import loc_to_pointer
@@ -54,7 +54,15 @@ Status = Literal["created", "updated", "unchanged", "rejected"]
 FindingData = dict[str, Any]
 
 
-class BatchRequest(BaseModel):
+def _as_sent(records: Any) -> Any:
+    return records
+
+
+class BatchBody(BaseModel):
+    """Every batch body at runtime: 1–5,000 JSON objects, each parsed later on its own. A route's
+    own body class (`batch_request`) documents them with its `record_model`."""
+
+    record_model: ClassVar[type[BaseModel]]
     records: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -62,8 +70,8 @@ def _as_sent(records: Any) -> Any:
     return records
 
 
-def batch_request(name: str, model: type[BaseModel], example: dict[str, Any]) -> type[BaseModel]:
-    """The body of one batch route, ``{"records": [...]}``, as `BatchRequest` reads it (a list of
+def batch_request(name: str, model: type[BaseModel], example: dict[str, Any]) -> type[BatchBody]:
+    """The body of one batch route, ``{"records": [...]}``, read as `BatchBody` reads it (a list of
     1–5,000 JSON objects, each parsed later by `run_batch`, so that a bad record is a rejected
     result, never a 422 for the whole body) but documented with the domain's record model: its
     fields, required ones, formats, enums, patterns and ``additionalProperties: false`` (the record
@@ -79,12 +87,15 @@ def batch_request(name: str, model: type[BaseModel], example: dict[str, Any]) ->
         ),
         BeforeValidator(_as_sent, json_schema_input_type=documented),
     ]
-    return create_model(
-        name,
-        __config__=ConfigDict(json_schema_extra={"examples": [{"records": [example]}]}),
-        __doc__=f"A batch of {model.__name__} records, each checked on its own (`rejected` in `results`).",
-        records=(records, ...),
-    )
+    namespace = {
+        "__module__": model.__module__,
+        "__qualname__": name,
+        "__doc__": f"A batch of {model.__name__} records, each checked on its own (`rejected` in `results`).",
+        "__annotations__": {"records": records},
+        "model_config": ConfigDict(json_schema_extra={"examples": [{"records": [example]}]}),
+        "record_model": model,
+    }
+    return type(name, (BatchBody,), namespace)
 
 
 AtomicParam = Annotated[
@@ -123,7 +134,9 @@ class BatchResponse(BaseModel):
         description="False when atomic=true and a record was rejected: nothing was written"
     )
     summary: BatchSummary
-    results: list[RecordResult]
+    results: list[RecordResult] = Field(
+        description="One per posted record, in posted order", json_schema_extra={"maxItems": MAX_BATCH}
+    )
 
 
 # ---- rule sets ----------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ class EventOut(BaseModel):
 
 
 class EventPageOut(BaseModel):
-    items: list[EventOut]
+    items: list[EventOut] = Field(json_schema_extra={"maxItems": MAX_LIMIT})
     next_cursor: str = Field(description="Send as `after` to read on; valid for this feed and this caller")
     has_more: bool = Field(description="false: caught up; wait before reading on")
 

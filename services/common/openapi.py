@@ -32,7 +32,9 @@ The kit also completes the document as a contract (``complete_contract``): every
 ``Idempotency-Key`` for (``IdempotencyMiddleware``: a POST behind the forwarded principal) declares
 the header, and its 409 ``idempotency_in_flight`` the ``Retry-After``; an operation with a summary
 and no description is described by its summary; schemas no operation reaches are dropped (FastAPI's
-``HTTPValidationError``: the kit answers 422 with a problem).
+``HTTPValidationError``: the kit answers 422 with a problem); an integer says its ``format``: int32
+or int64 as its own ``minimum``/``maximum`` allow, and int64 in what only answers carry (PostgreSQL
+integer and bigint values, and counts of rows).
 """
 
 from __future__ import annotations
@@ -187,7 +189,52 @@ def complete_contract(doc: dict[str, Any]) -> dict[str, Any]:
             if in_flight is not None and IdempotencyInFlight.code in in_flight.get(PROBLEM_CODES, ()):
                 use_header(doc, in_flight, "Retry-After", RETRY_AFTER_HEADER)
     drop_unused_schemas(doc)
+    integer_formats(doc)
     return doc
+
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def _integers(node: Any, answer: bool) -> None:
+    """Give each integer schema under `node` its format (see the module docstring)."""
+    if isinstance(node, list):
+        for v in node:
+            _integers(v, answer)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "integer" and "format" not in node:
+        low, high = node.get("minimum"), node.get("maximum")
+        if low is not None and high is not None and INT32[0] <= low and high <= INT32[1]:
+            node["format"] = "int32"
+        elif (low is not None and high is not None and INT64[0] <= low and high <= INT64[1]) or answer:
+            node["format"] = "int64"
+    for k, v in node.items():
+        if k not in ("examples", "example", "default", "const", "enum"):
+            _integers(v, answer)
+
+
+def integer_formats(doc: dict[str, Any]) -> None:
+    schemas = doc.get("components", {}).get("schemas") or {}
+    asked: set[str] = set()
+    for item in (doc.get("paths") or {}).values():
+        for method, op in item.items():
+            if method in METHODS:
+                _refs({"p": op.get("parameters", []), "b": op.get("requestBody", {})}, asked)
+                _integers(op.get("parameters", []), answer=False)
+                _integers(op.get("requestBody", {}), answer=False)
+                _integers(op.get("responses", {}), answer=True)
+    todo, sent = list(asked), set()
+    while todo:  # every schema a request may carry, through its references
+        name = todo.pop()
+        if name in sent or name not in schemas:
+            continue
+        sent.add(name)
+        todo += _refs(schemas[name], set())
+    for name, schema in schemas.items():
+        _integers(schema, answer=name not in sent)
 
 
 def _refs(node: Any, out: set[str]) -> set[str]:

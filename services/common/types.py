@@ -30,6 +30,7 @@ before the field's own constraints, so a pattern or checksum field answers with 
 from __future__ import annotations
 
 import re
+import re._parser
 import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
@@ -126,6 +127,17 @@ def _rate_str(v: Decimal) -> str:
     return format(v.normalize(), "f") if v == v.to_integral() else format(v, "f")
 
 
+def patterned(pattern: str) -> tuple[StringConstraints, Any]:
+    r"""The constraint of a string that must match `pattern` (anchored, of bounded length), and the
+    length the pattern allows written into its JSON schema (`minLength`/`maxLength`): the pattern
+    is what enforces it (no stripping comes first), the schema says it outright. Use inside
+    `text(...)`: ``text(*patterned(r"^\d{6}$"))``."""
+    low, high = re._parser.parse(pattern).getwidth()
+    if high >= re._parser.MAXREPEAT:
+        raise ValueError(f"pattern {pattern!r} does not bound the length")
+    return StringConstraints(pattern=pattern), Field(json_schema_extra={"minLength": low, "maxLength": high})
+
+
 # Yuan with at most 2 decimal places, ≥ 0; serialised as "1250000.00". Accepts strings or numbers.
 Money = Annotated[
     Decimal,
@@ -150,6 +162,6 @@ CREDIT_CODE_DOC = Field(
 CreditCode = text(
     StringConstraints(min_length=1, max_length=64), AfterValidator(normalize_credit_code), CREDIT_CODE_DOC
 )
-RegionCode = text(StringConstraints(pattern=r"^\d{6}$"), Field(examples=["330106"]))
+RegionCode = text(*patterned(r"^\d{6}$"), Field(examples=["330106"]))
 # A region code prefix: 33 (or 330000) the province, 3301 (330100) a city, 330106 a county.
-RegionPrefix = text(StringConstraints(pattern=r"^\d{2,6}$"), Field(examples=["3301"]))
+RegionPrefix = text(*patterned(r"^\d{2,6}$"), Field(examples=["3301"]))

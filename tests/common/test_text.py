@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from services.common.batch import BatchRequest
+from services.common.batch import BatchBody
 from services.common.types import (
     TEXT_CONTROL_CHARACTER,
     TEXT_INVALID_UNICODE,
@@ -108,7 +108,7 @@ def test_constrained_types_answer_the_text_rule_before_their_own():
 # ---- every string of every route ------------------------------------------------------------
 
 HOSTILE = "a\x00b"
-# The records of each batch route: `BatchRequest` takes them as JSON objects, each is then
+# The records of each batch route: `BatchBody` takes them as JSON objects, each is then
 # validated on its own with the service's record model (services/common/batch.py).
 BATCH_RECORDS = {
     ("finance", "/v1/loans/batch"): LoanIn,
@@ -219,9 +219,11 @@ def string_inputs(name: str, app) -> typing.Iterator[StringInput]:
                 models = [("query", getattr(d.call, "query_model", None))]  # QueryModel(...)
                 for p in d.body_params:
                     model = _body_model(p)
-                    if model is BatchRequest:
-                        model = BATCH_RECORDS.get((name, route.path))
-                        assert model, f"{where}: add its record model to BATCH_RECORDS"
+                    if isinstance(model, type) and issubclass(model, BatchBody):
+                        assert BATCH_RECORDS.get((name, route.path)) is model.record_model, (
+                            f"{where}: add its record model to BATCH_RECORDS"
+                        )
+                        model = model.record_model
                         models.append(("record", model))
                     else:
                         models.append(("body", model))

@@ -15,7 +15,7 @@ from services.common.auth import Principal
 from services.common.batch import batch_request
 from services.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, PAGING, PageParams, cursor_binding
 from services.common.today import today_shanghai
-from services.common.types import CreditCode, Money, RegionPrefix, Text, text
+from services.common.types import CreditCode, Money, RegionPrefix, Text, patterned, text
 from services.registry.reference.data import industry_class_problem, region, regions
 from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS
 
@@ -139,13 +139,13 @@ class Filters(BaseModel):
     region: RegionPrefix | None = Field(
         None, description="Region code prefix: 3301 = Hangzhou, 330106 = 西湖区"
     )
-    industry: text(StringConstraints(pattern=r"^([A-Ta-t]|\d{2,4})$")) | None = Field(
+    industry: text(*patterned(r"^([A-Ta-t]|\d{2,4})$")) | None = Field(
         None,
         description="Section letter (C), division (34), group (344) or class (3441) of GB/T 4754-2017",
     )
     size: SizeClass | None = None
     tier: Tier | None = None
-    title: text(StringConstraints(pattern=r"^[a-z_]{2,40}$")) | None = Field(
+    title: text(*patterned(r"^[a-z_]{2,40}$")) | None = Field(
         None, description="An active title kind, e.g. tech_sme"
     )
     scale: ScaleStatus | None = None

@@ -10,7 +10,7 @@ from pydantic import StringConstraints
 
 from services.common.credit_code import check_credit_code, describe
 from services.common.errors import NotFound, responses
-from services.common.types import RegionCode, text
+from services.common.types import RegionCode, patterned, text
 from services.registry.errors import IndicatorRequired, UnknownIndustry
 from services.registry.reference import data
 from services.registry.reference.schemas import (
@@ -32,7 +32,7 @@ def _region_dict(r: data.Region) -> dict:
 
 @router.get("/regions", summary="Zhejiang administrative divisions (GB/T 2260)")
 async def list_regions(
-    level: Annotated[text(StringConstraints(pattern="^(province|city|county)$")) | None, Query()] = None,
+    level: Annotated[text(*patterned("^(province|city|county)$")) | None, Query()] = None,
     parent: Annotated[RegionCode | None, Query()] = None,
     include_retired: Annotated[bool, Query(description="Also list retired codes (marked retired)")] = True,
 ) -> RegionList:
@@ -95,9 +95,7 @@ Yuan = Annotated[Decimal | None, Query(ge=0, le=Decimal("1e15"), decimal_places=
     responses=responses(IndicatorRequired, UnknownIndustry),
 )
 async def size_class_tool(
-    industry_code: Annotated[
-        text(StringConstraints(pattern=r"^\d{4}$")), Query(description="GB/T 4754-2017 class")
-    ],
+    industry_code: Annotated[text(*patterned(r"^\d{4}$")), Query(description="GB/T 4754-2017 class")],
     employees: Persons = None,
     revenue: Annotated[
         Decimal | None, Query(ge=0, le=Decimal("1e15"), decimal_places=2, description="营业收入, yuan")
