@@ -22,6 +22,7 @@ from gateway.openapi import MergedOpenApi
 from gateway.profile.router import router as profile_router
 from gateway.progress.router import router as progress_router
 from gateway.proxy import ProxyMiddleware
+from gateway.ratelimit import Buckets
 from gateway.settings import GatewaySettings, get_gateway_settings
 from gateway.webhooks.router import router as webhooks_router
 from services.common.app import NO_OTEL, VERSION, operation_id
@@ -52,12 +53,14 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     gw_settings = gateway_settings or get_gateway_settings()
     configure_logging("gateway", settings.log_level)
     engine = create_engine(settings, "eaglet-gateway")
-    authenticator = Authenticator(settings, gw_settings, engine)
+    buckets = Buckets.from_settings(settings, gw_settings)
+    authenticator = Authenticator(settings, gw_settings, engine, buckets)
     gateway = Gateway(settings, gw_settings, authenticator)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await gateway.upstreams.start()
+        await buckets.start()
         await authenticator.start(settings.database_url)
         merged.refresh_soon()  # the services' documents, and the methods of their paths
         freeze_startup_objects()
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
         finally:
             await merged.stop()
             await authenticator.stop()
+            await buckets.close()
             await gateway.upstreams.close()
             await engine.dispose()
 

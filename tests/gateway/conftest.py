@@ -27,12 +27,14 @@ OIDC_ISSUER = "https://sso.example.zj.gov.cn"
 OIDC_AUDIENCE = "eaglet-api"
 
 
-def start_gateway(live_services, env: dict[str, str] | None = None, **upstreams: str) -> LiveServer:
+def start_gateway(
+    live_services, env: dict[str, str] | None = None, options: tuple[str, ...] = (), **upstreams: str
+) -> LiveServer:
     """A live gateway in front of the live services, some of them replaced (`finance=URL`), with
-    `env` on top."""
+    `env` on top (and more `eaglet serve` options)."""
     urls = {name: s.url for name, s in live_services.items()} | upstreams
     where = {f"EAGLET_{name.upper()}__URL": url for name, url in urls.items()}
-    return start_live("gateway", env={**where, **(env or {})})
+    return start_live("gateway", env={**where, **(env or {})}, options=options)
 
 
 @pytest.fixture(scope="session")
@@ -218,6 +220,26 @@ def edge(live_services):
     stub.close()
 
 
+@pytest.fixture(scope="module")
+def redis_server():
+    """A real redis-server on a free port for the module's tests (tests.support.RedisServer)."""
+    from tests.support import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.close()
+
+
+def metric(server: LiveServer, name: str) -> float:
+    """A metric's value (without labels) on a live process's /metrics."""
+    import re
+
+    text = httpx.get(server.url + "/metrics", timeout=5).text
+    m = re.search(rf"^{name} (\S+)$", text, re.M)
+    assert m, f"{name} not in /metrics"
+    return float(m.group(1))
+
+
 def restart(server: LiveServer) -> None:
     server.stop()
     server.start()
@@ -272,4 +294,4 @@ async def http():
         yield c
 
 
-__all__ = ["EDGE_MAX_BODY", "bearer", "restart", "wait_until", "free_port"]
+__all__ = ["EDGE_MAX_BODY", "bearer", "metric", "restart", "wait_until", "free_port"]
