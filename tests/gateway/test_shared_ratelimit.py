@@ -134,7 +134,7 @@ def within_10_percent(accepted: int, elapsed: float) -> bool:
     return abs(accepted - expected) <= 0.1 * expected
 
 
-async def test_two_gateways_hold_one_client_to_its_rate_together(pair, new_client):
+async def test_two_gateways_hold_one_client_to_its_rate_together(pair, new_client, http):
     a, b = pair
     _, key = await new_client("bank", org="B-SHARED", rate=RATE)
     accepted, elapsed, statuses = await offer([a.url, b.url], key, seconds=4)
@@ -144,7 +144,7 @@ async def test_two_gateways_hold_one_client_to_its_rate_together(pair, new_clien
     assert within_10_percent(accepted, elapsed), (accepted, elapsed)
     # both answer with the shared bucket's size
     for gw in (a, b):
-        r = httpx.get(gw.url + "/registry/v1/anything", headers=bearer(key))
+        r = await http.get(gw.url + "/registry/v1/anything", headers=bearer(key))
         assert r.headers["ratelimit-limit"] == str(BURST)
         assert metric(gw, FALLBACK) == 0
 
@@ -184,7 +184,9 @@ async def shared_again(a, b, new_client) -> None:
         assert (await c.get(b.url + "/registry/v1/x", headers=bearer(key))).status_code == 429
 
 
-async def test_redis_down_falls_back_to_the_replicas_share_and_comes_back(pair, redis_server, new_client):
+async def test_redis_down_falls_back_to_the_replicas_share_and_comes_back(
+    pair, redis_server, new_client, http
+):
     a, b = pair
     down_before = [transitions(gw, DOWN_WORDS) for gw in (a, b)]
     back_before = [transitions(gw, BACK_WORDS) for gw in (a, b)]
@@ -194,7 +196,7 @@ async def test_redis_down_falls_back_to_the_replicas_share_and_comes_back(pair, 
         # answered, at once, never a 5xx; each gateway's bucket is its replica's share (20 ÷ 2)
         for gw in (a, b):
             started = time.monotonic()
-            r = httpx.get(gw.url + "/registry/v1/anything", headers=bearer(key), timeout=2)
+            r = await http.get(gw.url + "/registry/v1/anything", headers=bearer(key), timeout=2)
             assert r.status_code == 200 and time.monotonic() - started < 1.0
             assert r.headers["ratelimit-limit"] == str(BURST // 2)
             assert metric(gw, FALLBACK) == 1
