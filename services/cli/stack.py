@@ -62,12 +62,23 @@ def serve(
     host: str | None = typer.Option(None, help="Default: the process's EAGLET_<NAME>__HOST"),
     port: int | None = typer.Option(None, help="Default: the process's EAGLET_<NAME>__PORT"),
     http: str = typer.Option("auto", help="HTTP parser: auto (httptools when installed), httptools, h11"),
-    workers: int = typer.Option(1, min=1),
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        help="uvicorn worker processes sharing the port (default: EAGLET_<PROCESS>__WORKERS, 1)",
+    ),
     log_level: str = typer.Option("info"),
     access_log: bool = typer.Option(False, help="uvicorn's own access log (eaglet writes its own)"),
-    timeout_graceful_shutdown: int | None = typer.Option(None, help="Seconds"),
+    timeout_graceful_shutdown: int | None = typer.Option(
+        None, help="Seconds SIGTERM waits for in-flight requests (default: as long as they take)"
+    ),
 ) -> None:
-    """Run one process with uvicorn, answering even the HTTP parser's refusals as problems."""
+    """Run one process with uvicorn, answering even the HTTP parser's refusals as problems.
+
+    With several workers, uvicorn's supervisor binds the port once and runs that many worker
+    processes on the one socket (the kernel spreads the connections); it restarts a worker that
+    dies, and on SIGTERM stops accepting and lets every worker finish its in-flight requests
+    (within --timeout-graceful-shutdown) before it exits."""
     from services.common import server
 
     if process not in APP_MODULES:
@@ -75,6 +86,10 @@ def serve(
     if http != "auto" and http not in server.PROTOCOLS:
         fail(f"unknown HTTP parser {http!r}; one of auto, {', '.join(server.PROTOCOLS)}")
     svc = get_settings().service(process)
+    workers = workers or svc.workers
+    # The workers read their number from the settings (the gateway's local rate-limit buckets
+    # take rate ÷ replicas × workers): spawned processes inherit this environment.
+    os.environ[f"EAGLET_{process.upper()}__WORKERS"] = str(workers)
     server.serve(
         APP_MODULES[process],
         host=host or svc.host,
@@ -97,6 +112,11 @@ def up(
         None, "--seed/--no-seed", help="Load demo data on the first start (default: with EAGLET_ENV=dev only)"
     ),
     ready_timeout: float = typer.Option(60.0, help="Seconds to wait for every /readyz"),
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        help="uvicorn workers per service and gateway (default: each one's EAGLET_<PROCESS>__WORKERS, 1)",
+    ),
 ) -> None:
     """Start PostgreSQL (embedded unless DATABASE_URL is set), migrate, seed on first start (in dev), then
     registry, finance, standards, the gateway and the job worker. Ctrl-C stops everything."""
@@ -141,10 +161,10 @@ def up(
         try:
             for name in PROCESSES:
                 svc = settings.service(name)
+                options = ["--host", svc.host, "--port", str(svc.port), "--timeout-graceful-shutdown", "5"]
+                options += ["--workers", str(workers or svc.workers)]
                 procs[name] = subprocess.Popen(
-                    serve_command(
-                        name, "--host", svc.host, "--port", str(svc.port), "--timeout-graceful-shutdown", "5"
-                    ),
+                    serve_command(name, *options),
                     env=env,
                     start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
                 )
@@ -158,7 +178,9 @@ def up(
             typer.echo("")
             typer.secho("eaglet is up", fg=typer.colors.GREEN, bold=True)
             for name in PROCESSES:
-                typer.echo(f"  {name:<10} {urls[name]}   (docs: {urls[name]}/docs)")
+                n = workers or settings.service(name).workers
+                many = f", {n} workers" if n > 1 else ""
+                typer.echo(f"  {name:<10} {urls[name]}   (docs: {urls[name]}/docs{many})")
             typer.echo(
                 f"  worker     pid {procs['worker'].pid} (jobs: background screenings, exports, upkeep)"
             )

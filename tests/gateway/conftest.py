@@ -152,12 +152,16 @@ async def via_proxy():
 class StubUpstream:
     """An HTTP server standing in for a service, to see what the gateway forwards: it answers with
     the request target exactly as it arrived and the headers it received (`{"method", "target",
-    "headers"}`), `/v1/redirect?to=URL` with a 307 to that URL, and `/v1/not-http` with bytes that
-    are not an HTTP response."""
+    "headers"}`), `/v1/redirect?to=URL` with a 307 to that URL, `/v1/not-http` with bytes that
+    are not an HTTP response, and `/v1/slow?s=N` like any path after N seconds (`slow_started` is
+    set as it begins)."""
 
     def __init__(self) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import parse_qs, urlsplit
+
+        self.slow_started = threading.Event()
+        stub = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -167,6 +171,9 @@ class StubUpstream:
                 if length:
                     self.rfile.read(length)
                 split = urlsplit(self.path)
+                if split.path == "/v1/slow":
+                    stub.slow_started.set()
+                    time.sleep(float(parse_qs(split.query).get("s", ["1"])[0]))
                 if split.path == "/v1/not-http":
                     self.wfile.write(b"SPDY/9 maybe later\r\n\r\n")
                     self.close_connection = True
