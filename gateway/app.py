@@ -33,6 +33,7 @@ from services.common.gc_tuning import freeze_startup_objects
 from services.common.head import HeadMiddleware
 from services.common.health import router as health_router
 from services.common.logging import configure_logging
+from services.common.metrics import process_exiting
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from services.common.openapi import document_kit_responses
 from services.common.settings import Settings, get_settings
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
             await buckets.close()
             await gateway.upstreams.close()
             await engine.dispose()
+            process_exiting()
 
     app = FastAPI(
         title="eaglet gateway",

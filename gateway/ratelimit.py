@@ -82,6 +82,7 @@ FALLBACK = Gauge(
     "eaglet_gateway_ratelimit_fallback",
     "1 while EAGLET_REDIS_URL is set but Redis does not answer: this process decides alone, at "
     "rate ÷ processes (EAGLET_GATEWAY__REPLICAS × workers); 0 otherwise",
+    multiprocess_mode="livemax",  # several workers: 1 if any of them decides alone
 )
 DECISIONS = Counter(
     "eaglet_gateway_ratelimit_decisions_total",

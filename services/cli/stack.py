@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx
@@ -90,16 +92,43 @@ def serve(
     # The workers read their number from the settings (the gateway's local rate-limit buckets
     # take rate ÷ replicas × workers): spawned processes inherit this environment.
     os.environ[f"EAGLET_{process.upper()}__WORKERS"] = str(workers)
-    server.serve(
-        APP_MODULES[process],
-        host=host or svc.host,
-        port=port if port is not None else svc.port,
-        http=http,
-        workers=workers,
-        log_level=log_level,
-        access_log=access_log,
-        timeout_graceful_shutdown=timeout_graceful_shutdown,
-    )
+    metrics_dir = _multiprocess_metrics_dir(process) if workers > 1 else None
+    try:
+        server.serve(
+            APP_MODULES[process],
+            host=host or svc.host,
+            port=port if port is not None else svc.port,
+            http=http,
+            workers=workers,
+            log_level=log_level,
+            access_log=access_log,
+            timeout_graceful_shutdown=timeout_graceful_shutdown,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _multiprocess_metrics_dir(process: str) -> str | None:
+    """A fresh directory for the workers' Prometheus values (services/common/metrics.py), made
+    here, removed when the supervisor ends; None when PROMETHEUS_MULTIPROC_DIR is set already (it
+    is the operator's: emptied by them between runs) or no temporary directory can be written
+    (then each worker's /metrics reports that worker alone)."""
+    from services.common.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return None
+    try:
+        path = tempfile.mkdtemp(prefix=f"eaglet-metrics-{process}-")
+    except OSError as e:
+        typer.secho(
+            f"eaglet: no temporary directory for the workers' metrics ({e}); each worker's /metrics "
+            "reports that worker alone (set PROMETHEUS_MULTIPROC_DIR to a writable, empty directory)",
+            err=True,
+        )
+        return None
+    os.environ[MULTIPROC_ENV] = path
+    return path
 
 
 def serve_command(process: str, *options: str) -> list[str]:

@@ -57,11 +57,27 @@ def two_gateways(live_services):
     b.stop()
 
 
-async def test_workers_share_the_port(two_gateways, new_client):
+def requests_counted(server) -> float:
+    """eaglet_http_requests_total summed over its series, scrapes of /metrics left out (a scrape on
+    a connection of its own: any worker may answer it)."""
+    text = httpx.get(server.url + "/metrics", timeout=5).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("eaglet_http_requests_total{") and 'route="/metrics"' not in line
+    )
+
+
+async def test_workers_share_the_port_and_report_one_sum(two_gateways, new_client):
     _, b = two_gateways
     assert len(spawned_workers(b.proc.pid)) == 2
     _, key = await new_client("bank", org="B-WORKERS")
-    assert await fresh_connections(b.url, key, 6) == [200] * 6
+    before = await asyncio.to_thread(requests_counted, b)
+    assert await fresh_connections(b.url, key, 12) == [200] * 12
+    # whichever worker answers the scrape, it reports both workers' requests
+    await asyncio.to_thread(wait_until, lambda: requests_counted(b) == before + 12)
+    for _ in range(6):
+        assert await asyncio.to_thread(requests_counted, b) == before + 12
 
 
 async def test_a_key_revoked_on_one_gateway_is_refused_by_every_process_of_another(
