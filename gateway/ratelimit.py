@@ -15,8 +15,8 @@ Where the buckets live:
 - Redis set but unreachable, or slower than ``EAGLET_REDIS_TIMEOUT_S`` (50 ms): the decision is
   taken in this process as above, never failing or holding the request. The gateway logs the
   change once, sets ``eaglet_gateway_ratelimit_fallback`` to 1 and probes Redis in the background
-  (PING, 0.25 s doubling to 5 s); when it answers, decisions are shared again (logged once, the
-  gauge back to 0).
+  (SCRIPT LOAD, after 0.25 s doubling to every 5 s); when it answers, decisions are shared again
+  (logged once, the gauge back to 0).
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ class RedisBuckets:
     async def start(self) -> None:
         try:
             async with asyncio.timeout(max(self.timeout_s, 1.0)):
-                await self.client.ping()
+                await self.client.script_load(BUCKET_LUA)  # a connection made, the script known
         except Exception as e:
             self.down(e)
         else:
@@ -278,7 +278,9 @@ class RedisBuckets:
             await asyncio.sleep(delay)
             try:
                 async with asyncio.timeout(self.timeout_s):
-                    await self.client.ping()
+                    # the probe loads the script: a Redis restarted empty knows it before the
+                    # next decision (EVALSHA at once, not NOSCRIPT then EVAL)
+                    await self.client.script_load(BUCKET_LUA)
             except Exception:
                 delay = min(delay * 2, PROBE_BACKOFF_S[1])
                 continue
