@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.gateway.conftest import StubUpstream, bearer, start_gateway, wait_until
-from tests.support import start_live
+from tests.support import raw_request, start_live
 
 
 def spawned_workers(pid: int) -> list[int]:
@@ -78,6 +78,10 @@ async def test_workers_share_the_port_and_report_one_sum(two_gateways, new_clien
     await asyncio.to_thread(wait_until, lambda: requests_counted(b) == before + 12)
     for _ in range(6):
         assert await asyncio.to_thread(requests_counted, b) == before + 12
+    # each worker runs the kit's protocols: a parser refusal is a problem, not uvicorn's text
+    for _ in range(4):
+        refused = await asyncio.to_thread(raw_request, b.url, b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert refused.status == 400 and refused.json()["code"] == "invalid_http_request"
 
 
 async def test_a_key_revoked_on_one_gateway_is_refused_by_every_process_of_another(
