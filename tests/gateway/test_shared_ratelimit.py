@@ -231,3 +231,23 @@ async def test_a_stalled_redis_never_holds_a_request(pair, redis_server, new_cli
     finally:
         redis_server.resume()
     await shared_again(a, b, new_client)
+
+
+async def test_without_redis_each_process_keeps_its_share():
+    """No EAGLET_REDIS_URL: buckets in the process at rate ÷ (replicas × workers); one replica of
+    one worker is the configured rate itself."""
+    from gateway.ratelimit import Buckets
+    from gateway.settings import GatewaySettings
+    from services.common.settings import get_settings
+
+    settings = get_settings()
+    alone = Buckets.from_settings(settings, GatewaySettings())
+    assert alone.redis is None and alone.divisor == 1
+    assert (await alone.take("client:x", 10)).limit == 20  # 2 s of 10/s
+    gateway = settings.gateway.model_copy(update={"replicas": 3, "workers": 2})
+    many = Buckets.from_settings(settings.model_copy(update={"gateway": gateway}), GatewaySettings())
+    assert many.redis is None and many.divisor == 6
+    got = [await many.take("client:x", 30) for _ in range(11)]  # 60 tokens ÷ 6 processes
+    assert got[0].limit == 10 and [d.allowed for d in got].count(True) == 10
+    failures = await many.take("authfail:a", 1, capacity=20)  # an explicit bucket: its share too
+    assert failures.limit == 3
