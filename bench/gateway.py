@@ -18,6 +18,13 @@ measured — else an aiohttp load generator in this process; batches with aiohtt
    is), the CSV and the XLSX export of a city, each through the gateway with `Accept-Encoding:
    identity` (the baseline, same run), `gzip` and `br`: bytes on the wire and the gateway
    process's CPU per request (/proc), medians of `--compress-runs` runs.
+4. rate-limit decisions in the process vs in Redis (`EAGLET_REDIS_URL`, a `redis-server` this
+   script starts when Debian's package is installed): a second gateway shares the database and
+   decides in Redis; a client whose bucket is empty is answered 429 by the gateway itself (key
+   cached, no upstream), so each call's latency is the admission path with the decision in it:
+   `--ratelimit-calls` calls on one connection to each gateway, p50/p99, medians of 3 alternating
+   runs, and the difference; plus the Redis round trip the gateway itself measured
+   (`eaglet_gateway_ratelimit_redis_seconds`, mean).
 Goals (issue 6): GET ratio ≥ 0.65, batch ratio ≥ 0.9.
 """
 
@@ -206,6 +213,97 @@ async def measure_compression(args, gw: str, gateway_pid: int, key: str, conn_ur
         await session.close()
 
 
+async def sequential_latencies(url: str, headers: dict, calls: int) -> tuple[list[float], dict[int, int]]:
+    """`calls` GETs back to back on one keep-alive connection: each one's latency, and the statuses."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    connector = aiohttp.TCPConnector(limit=1, keepalive_timeout=60)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            async with session.get(url, headers=headers) as resp:
+                await resp.read()
+            latencies.append(time.perf_counter() - t0)
+            statuses[resp.status] = statuses.get(resp.status, 0) + 1
+    return latencies, statuses
+
+
+def histogram_mean(metrics: str, name: str) -> tuple[float, float]:
+    """(mean, count) of a histogram without labels in a /metrics text."""
+    values = {}
+    for line in metrics.splitlines():
+        for suffix in ("_sum", "_count"):
+            if line.startswith(name + suffix + " "):
+                values[suffix] = float(line.split()[1])
+    count = values.get("_count", 0.0)
+    return (values.get("_sum", 0.0) / count if count else float("nan")), count
+
+
+async def measure_ratelimit(args, env: dict, ports: dict, services: list, gw: str, url: str) -> None:
+    redis = processes.start_redis()
+    if redis is None:
+        print("rate-limit decisions: skipped (redis-server is not installed: apt-get install redis-server)")
+        return
+    services.append(redis)
+    shared_env = dict(env, EAGLET_REDIS_URL=redis.url)
+    shared = processes.start("gateway", env=shared_env, workers=args.gateway_workers)
+    services.append(shared)
+
+    from decimal import Decimal
+
+    from gateway.clients.schemas import ClientCreate
+    from gateway.clients.service import create_client
+    from services.common.auth import Principal
+    from services.common.db import create_engine, create_sessionmaker
+    from services.common.settings import get_settings
+
+    settings = get_settings()
+    engine = create_engine(
+        settings.model_copy(update={"db": settings.db.model_copy(update={"pool": "null"})}), "bench"
+    )
+    async with create_sessionmaker(engine)() as session:
+        slow = await create_client(
+            session,
+            Principal(sub="bench", kind="admin"),
+            ClientCreate(kind="bank", org="B-BENCH-RL", name="bench rate", rate_per_s=Decimal("0.01")),
+        )
+        await session.commit()
+    await engine.dispose()
+    headers = {"Authorization": f"Bearer {slow.key}"}
+    target = "/registry/v1/whoami"
+    n = args.ratelimit_calls
+    print(f"rate-limit decisions: {n} calls on one connection, an empty bucket (429 from the gateway)")
+    for base in (gw, shared.url):  # warm-up: the key verified and cached, the bucket emptied
+        await sequential_latencies(base + target, headers, 50)
+    runs: dict[str, list[tuple[float, float]]] = {"local": [], "redis": []}
+    for r in range(3):
+        order = (
+            (("local", gw), ("redis", shared.url)) if r % 2 == 0 else (("redis", shared.url), ("local", gw))
+        )
+        for label, base in order:
+            lat, statuses = await sequential_latencies(base + target, headers, n)
+            assert set(statuses) == {429}, statuses
+            runs[label].append((pct(lat, 0.5), pct(lat, 0.99)))  # ms
+    med = {
+        k: (statistics.median(p50 for p50, _ in v), statistics.median(p99 for _, p99 in v))
+        for k, v in runs.items()
+    }
+    for label in ("local", "redis"):
+        p50s = ", ".join(f"{p50:.3f}" for p50, _ in runs[label])
+        print(
+            f"  {label:5s}: p50 {med[label][0]:.3f} ms  p99 {med[label][1]:.3f} ms  (p50 of the runs: {p50s})"
+        )
+    print(
+        f"  Redis adds: p50 {med['redis'][0] - med['local'][0]:+.3f} ms, "
+        f"p99 {med['redis'][1] - med['local'][1]:+.3f} ms per decision"
+    )
+    metrics = httpx.get(shared.url + "/metrics").text  # noqa: ASYNC210 - after the measurement
+    mean, count = histogram_mean(metrics, "eaglet_gateway_ratelimit_redis_seconds")
+    print(
+        f"  the gateway's own measure of the script's round trip: mean {mean * 1000:.3f} ms over {count:.0f}"
+    )
+
+
 def main(args) -> None:
     os.environ["EAGLET_ENV"] = "dev"
     db = asyncio.run(database.prepare("eaglet_bench_gateway"))
@@ -340,6 +438,8 @@ async def measure(args, url: str, services: list[processes.Service]) -> None:
 
         if not args.skip_compression:
             await measure_compression(args, gw, services[-1].proc.pid, official.key, url)
+        if not args.skip_ratelimit:
+            await measure_ratelimit(args, env, ports, services, gw, url)
         if args.skip_batch:
             return
 
@@ -383,4 +483,6 @@ if __name__ == "__main__":
     parser.add_argument("--skip-compression", action="store_true", help="no compression figures")
     parser.add_argument("--compress-enterprises", type=int, default=20_000, help="at scale 1")
     parser.add_argument("--compress-runs", type=int, default=5, help="runs per coding (median)")
+    parser.add_argument("--skip-ratelimit", action="store_true", help="no local vs Redis decision figures")
+    parser.add_argument("--ratelimit-calls", type=int, default=2000, help="calls per run (3 runs each)")
     main(parser.parse_args())

@@ -95,3 +95,30 @@ def start_worker(*, env: dict[str, str] | None = None) -> Service:
             worker_command(), cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
         )
     return Service(name="worker", url="", proc=proc, log_path=log_path)
+
+
+def start_redis(timeout_s: float = 10) -> Service | None:
+    """A `redis-server` (Debian: `apt-get install redis-server`) on a free loopback port, no
+    persistence; None when it is not installed."""
+    import shutil
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    port = free_port()
+    log_path = os.path.join(tempfile.gettempdir(), f"eaglet-bench-redis-{port}.log")
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(args, cwd=tempfile.gettempdir(), stdout=log, stderr=subprocess.STDOUT)
+    service = Service(name="redis", url=f"redis://127.0.0.1:{port}/0", proc=proc, log_path=log_path)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return service
+        except OSError:
+            time.sleep(0.05)
+    service.stop()
+    raise RuntimeError(f"redis-server did not answer in {timeout_s:.0f} s; see {log_path}")

@@ -22,6 +22,7 @@ from gateway.openapi import MergedOpenApi
 from gateway.profile.router import router as profile_router
 from gateway.progress.router import router as progress_router
 from gateway.proxy import ProxyMiddleware
+from gateway.ratelimit import Buckets
 from gateway.settings import GatewaySettings, get_gateway_settings
 from gateway.webhooks.router import router as webhooks_router
 from services.common.app import CONTACT, NO_OTEL, VERSION, openapi_tags, operation_id, servers
@@ -32,6 +33,7 @@ from services.common.gc_tuning import freeze_startup_objects
 from services.common.head import HeadMiddleware
 from services.common.health import router as health_router
 from services.common.logging import configure_logging
+from services.common.metrics import process_exiting
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from services.common.openapi import document_kit_responses
 from services.common.settings import Settings, get_settings
@@ -59,12 +61,14 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     gw_settings = gateway_settings or get_gateway_settings()
     configure_logging("gateway", settings.log_level)
     engine = create_engine(settings, "eaglet-gateway")
-    authenticator = Authenticator(settings, gw_settings, engine)
+    buckets = Buckets.from_settings(settings, gw_settings)
+    authenticator = Authenticator(settings, gw_settings, engine, buckets)
     gateway = Gateway(settings, gw_settings, authenticator)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await gateway.upstreams.start()
+        await buckets.start()
         await authenticator.start(settings.db.listen_url or settings.database_url)
         merged.refresh_soon()  # the services' documents, and the methods of their paths
         freeze_startup_objects()
@@ -73,8 +77,10 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
         finally:
             await merged.stop()
             await authenticator.stop()
+            await buckets.close()
             await gateway.upstreams.close()
             await engine.dispose()
+            process_exiting()
 
     app = FastAPI(
         title="eaglet gateway",

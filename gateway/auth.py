@@ -32,7 +32,7 @@ from gateway.errors import (
     NoEagletRegion,
     NoEagletRole,
 )
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import Buckets
 from gateway.settings import GatewaySettings
 from services.common.auth import KINDS, Principal, principal_problem
 from services.common.errors import NamedProblem, Problem, RateLimited
@@ -124,7 +124,9 @@ def mint_dev_token(
 
 
 class Authenticator:
-    def __init__(self, settings: Settings, gw: GatewaySettings, engine: AsyncEngine) -> None:
+    def __init__(
+        self, settings: Settings, gw: GatewaySettings, engine: AsyncEngine, buckets: Buckets | None = None
+    ) -> None:
         self.settings = settings
         self.gw = gw
         self.engine = engine
@@ -139,7 +141,8 @@ class Authenticator:
         self._listening = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self.accept_dev_tokens = settings.env == "dev" or gw.oidc.accept_dev_tokens
-        self._failures = RateLimiter(burst_s=1.0)  # authfail:<ip> buckets (capacity from settings)
+        # The process's rate-limit buckets (authfail:<ip> among them; capacity from settings).
+        self.buckets = buckets if buckets is not None else Buckets(gw.rates.burst_s)
         self._inflight: dict[bytes, asyncio.Future] = {}  # sha256(credential) → its lookup
 
     # -- cache ---------------------------------------------------------------------------
@@ -257,12 +260,14 @@ class Authenticator:
     ) -> Caller | Problem:
         """Look a credential up (others sending it meanwhile wait for this lookup) and cache the
         outcome. The failure token reserved for the address is kept only if it is refused."""
-        if client_ip is not None:
-            self._reserve_lookup(client_ip)
         done = asyncio.get_running_loop().create_future()
-        self._inflight[h] = done
+        self._inflight[h] = done  # before any await: one lookup per credential at a time
+        reserved = False
         result: Caller | Problem | None = None
         try:
+            if client_ip is not None:
+                await self._reserve_lookup(client_ip)
+                reserved = True
             result, ttl = await self._lookup(credential, h)
             if len(self._cache) > 100_000:
                 self._cache.clear()
@@ -276,10 +281,11 @@ class Authenticator:
             if not done.done():  # failed or cancelled: those waiting look it up themselves
                 done.cancel()
             self._inflight.pop(h, None)
-            if client_ip is not None and not (
-                isinstance(result, Problem) and result.code in COUNTED_FAILURES
-            ):
-                self._failures.refund("authfail:" + client_ip, self.gw.rates.auth_failures_burst)
+            if reserved and not (isinstance(result, Problem) and result.code in COUNTED_FAILURES):
+                r = self.gw.rates
+                await self.buckets.refund(
+                    "authfail:" + client_ip, r.auth_failures_per_ip, r.auth_failures_burst
+                )
 
     async def _lookup(self, credential: str, h: bytes) -> tuple[Caller | Problem, float]:
         """Verify a credential that is not cached: (Caller or the problem, how long to cache it)."""
@@ -291,14 +297,14 @@ class Authenticator:
             return await self._verify_token(credential)
         return unauthorized(CredentialsMalformed, "not an eaglet API key or a JWT"), 60.0
 
-    def _reserve_lookup(self, client_ip: str) -> None:
+    async def _reserve_lookup(self, client_ip: str) -> None:
         """Failed lookups are limited per client address (`authfail:<ip>`). Each lookup takes a
         token before it starts and gives it back unless the credential is refused, so concurrent
         guesses cannot overshoot the limit; repeats of one refused key are answered from the cache
         and take none. With no token left a credential that is not already verified gets 429
         before it is looked up: guessing keys cannot reach the database faster than the limit."""
         r = self.gw.rates
-        d = self._failures.take(
+        d = await self.buckets.take(
             "authfail:" + client_ip, r.auth_failures_per_ip, capacity=r.auth_failures_burst
         )
         if not d.allowed:

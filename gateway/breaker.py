@@ -15,6 +15,7 @@ BREAKER_STATE = Gauge(
     "eaglet_gateway_breaker_state",
     "Circuit breaker state per upstream (0 closed, 1 half-open, 2 open)",
     ["upstream"],
+    multiprocess_mode="livemax",  # several workers: the most open of them
 )
 STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 

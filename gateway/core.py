@@ -11,7 +11,7 @@ from typing import NamedTuple
 from gateway import policy
 from gateway.auth import Authenticator, Caller
 from gateway.principal import PrincipalSigner
-from gateway.ratelimit import Decision, RateLimiter
+from gateway.ratelimit import Decision
 from gateway.routes import RouteTable
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstreams
@@ -31,7 +31,7 @@ class Gateway:
         self.settings = settings
         self.gw = gw
         self.auth = authenticator
-        self.limiter = RateLimiter(gw.rates.burst_s)
+        self.limiter = authenticator.buckets  # one set of buckets per process (gateway/ratelimit.py)
         self.upstreams = Upstreams.from_settings(settings, gw.upstream)
         self.signer = PrincipalSigner(settings)
         self.addresses = ClientAddresses(gw.trusted_proxies)
@@ -53,9 +53,9 @@ class Gateway:
                 raise Forbidden(reason)
             client_id_var.set(caller.client_id or p.sub)
             rate = caller.rate_per_s or self.gw.rates.for_kind(p.kind)
-            decision = self.limiter.take(caller.rate_key, rate)
+            decision = await self.limiter.take(caller.rate_key, rate)
         else:
-            decision = self.limiter.take("ip:" + client_ip, self.gw.rates.public_per_ip)
+            decision = await self.limiter.take("ip:" + client_ip, self.gw.rates.public_per_ip)
         if not decision.allowed:
             raise RateLimited(
                 f"too many requests; retry after {decision.retry_after_s} s", headers=decision.header_dict()

@@ -5,6 +5,9 @@
 - ``EAGLET_RATES__BANK=50`` (requests per second, per client), ``EAGLET_RATES__PUBLIC_PER_IP=10``,
   ``EAGLET_RATES__BURST_S=2`` (bucket size in seconds of rate); failed authentications per IP
   ``EAGLET_RATES__AUTH_FAILURES_PER_IP=1`` with a bucket of ``…__AUTH_FAILURES_BURST=20``.
+- ``EAGLET_REDIS_URL=redis://redis:6379/0``: rate-limit buckets shared by every gateway process
+  (gateway/ratelimit.py); a decision waits at most ``EAGLET_REDIS_TIMEOUT_S=0.05``, then is taken
+  locally at rate ÷ (``EAGLET_GATEWAY__REPLICAS`` × workers).
 - ``EAGLET_TRUSTED_PROXIES=10.0.0.0/8,192.168.1.5``: proxies whose ``X-Forwarded-For`` counts.
 - ``EAGLET_CORS__ORIGINS='["https://portal.example.cn"]'``: origins browsers may call from
   (``EAGLET_ENV=dev``: the local dev servers by default), ``EAGLET_CORS__MAX_AGE_S=600``.
@@ -21,7 +24,7 @@ import re
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import BaseModel, IPvAnyNetwork, field_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -129,6 +132,12 @@ class GatewaySettings(BaseSettings):
     # Proxies in front of the gateway whose X-Forwarded-For is believed (IPs or CIDRs, comma
     # separated or a JSON list). Default none: the client is the direct peer, whatever it writes.
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = []
+    # Rate-limit buckets in Redis, shared by every gateway process (replicas and workers); unset:
+    # in each process at rate ÷ (EAGLET_GATEWAY__REPLICAS × workers). A secret: it may carry a
+    # password (redis://:password@host:6379/0, rediss:// for TLS).
+    redis_url: SecretStr | None = None
+    # A rate-limit decision waits this long for Redis at most, then is taken in this process.
+    redis_timeout_s: float = Field(0.05, gt=0)
     # How long a verified API key (or token) is trusted without looking at the database again.
     # Revocations through this gateway or `eaglet clients revoke` also reach running gateways at
     # once (PostgreSQL NOTIFY); the TTL bounds staleness if that notification is missed.

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +33,7 @@ __all__ = [
     "SERVICE_FACTORIES",
     "LiveServer",
     "RawResponse",
+    "RedisServer",
     "create_gateway",
     "free_port",
     "raw_request",
@@ -53,6 +57,8 @@ class LiveServer:
     extra: dict = field(default_factory=dict)
     # A test-only app factory ("module:function") served like a process; None: the process `name`.
     app: str | None = None
+    # More options of `eaglet serve` (e.g. "--workers", "2").
+    options: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -82,8 +88,9 @@ class LiveServer:
     def _command(self) -> list[str]:
         if self.app is None:
             return serve_command(
-                self.name, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"
-            )
+                self.name, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                *self.options,
+            )  # fmt: skip
         code = (
             "from services.common.server import serve; "
             f"serve({self.app!r}, host='127.0.0.1', port={self.port}, log_level='warning')"
@@ -100,11 +107,15 @@ class LiveServer:
 
 
 def start_live(
-    name: str, env: dict[str, str] | None = None, port: int | None = None, app: str | None = None
+    name: str,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    app: str | None = None,
+    options: tuple[str, ...] = (),
 ) -> LiveServer:
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return LiveServer(name=name, port=port or free_port(), env=full_env, app=app).start()
+    return LiveServer(name=name, port=port or free_port(), env=full_env, app=app, options=options).start()
 
 
 @dataclass
@@ -259,3 +270,62 @@ async def feed_events(c: httpx.AsyncClient, headers: dict, **params) -> list[dic
         after = body["next_cursor"]
         if not body["has_more"]:
             return seen
+
+
+class RedisServer:
+    """A real ``redis-server`` (Debian's package: `apt-get install redis-server`; `.ci/run`
+    installs it) on a free loopback port, no persistence; stopped, started again on the same port,
+    or paused (SIGSTOP: it accepts connections and never answers) by tests."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server)")
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="eaglet-redis-")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_s: float = 10) -> RedisServer:
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning"]  # fmt: skip
+        log = open(os.path.join(self.dir, "redis.log"), "ab")  # noqa: SIM115 - the child's lifetime
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited: {open(os.path.join(self.dir, 'redis.log')).read()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start in {timeout_s} s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -145,3 +145,87 @@ def test_the_gateway_commands_do_not_import_the_eaglet_command():
     # the dependency goes one way: services/cli registers gateway/cli's commands
     code = "import sys, gateway.cli; assert not any(m.startswith('services.cli') for m in sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_serve_runs_the_workers_of_the_settings_and_tells_them_their_number(monkeypatch):
+    """`eaglet serve` takes its workers from EAGLET_<PROCESS>__WORKERS (or --workers), exports the
+    number for the workers' own settings, and gives several workers one metrics directory."""
+    import os
+
+    from services.common import server
+    from services.common.settings import get_settings
+
+    seen = []
+
+    def fake_serve(app_path, **options):
+        metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        seen.append(
+            (
+                app_path,
+                options["workers"],
+                os.environ["EAGLET_GATEWAY__WORKERS"],
+                metrics_dir and os.path.isdir(metrics_dir),
+            )
+        )
+
+    monkeypatch.setattr(server, "serve", fake_serve)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("EAGLET_GATEWAY__WORKERS", "3")
+    get_settings.cache_clear()
+    try:
+        assert CliRunner().invoke(app, ["serve", "gateway"]).exit_code == 0
+        made = os.environ.pop("PROMETHEUS_MULTIPROC_DIR")
+        assert not os.path.exists(made)  # removed when the supervisor ends
+        assert CliRunner().invoke(app, ["serve", "gateway", "--workers", "1"]).exit_code == 0
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert seen == [("gateway.app:create_app", 3, "3", True), ("gateway.app:create_app", 1, "1", None)]
+
+
+def test_up_passes_workers_to_every_http_process(monkeypatch):
+    from contextlib import contextmanager
+
+    from services.cli import stack
+
+    started: list[list[str]] = []
+
+    class FakeProc:
+        pid = 1
+        returncode = 0
+
+        def __init__(self, args, **_kw) -> None:
+            started.append(list(args))
+
+        def poll(self):
+            return None
+
+        def terminate(self) -> None:
+            pass
+
+        def wait(self, timeout=None) -> int:
+            return 0
+
+    @contextmanager
+    def fake_database(_settings):
+        yield "postgresql://nowhere/eaglet"
+
+    def not_ready(*_args) -> None:
+        raise RuntimeError("stopped by the test before /readyz")
+
+    monkeypatch.setattr(stack, "database", fake_database)
+    monkeypatch.setattr(stack, "run_migrations", lambda _url: None)
+    monkeypatch.setattr(stack, "_port_free", lambda *_a: True)
+    monkeypatch.setattr(stack, "_wait_ready", not_ready)
+    monkeypatch.setattr(stack.subprocess, "Popen", FakeProc)
+    import signal
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = CliRunner().invoke(app, ["up", "--no-seed", "--workers", "2"])
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    assert "stopped by the test" in result.output
+    assert [cmd[cmd.index("serve") + 1] for cmd in started] == ["registry", "finance", "standards", "gateway"]
+    assert all(cmd[cmd.index("--workers") + 1] == "2" for cmd in started)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx
@@ -62,12 +64,23 @@ def serve(
     host: str | None = typer.Option(None, help="Default: the process's EAGLET_<NAME>__HOST"),
     port: int | None = typer.Option(None, help="Default: the process's EAGLET_<NAME>__PORT"),
     http: str = typer.Option("auto", help="HTTP parser: auto (httptools when installed), httptools, h11"),
-    workers: int = typer.Option(1, min=1),
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        help="uvicorn worker processes sharing the port (default: EAGLET_<PROCESS>__WORKERS, 1)",
+    ),
     log_level: str = typer.Option("info"),
     access_log: bool = typer.Option(False, help="uvicorn's own access log (eaglet writes its own)"),
-    timeout_graceful_shutdown: int | None = typer.Option(None, help="Seconds"),
+    timeout_graceful_shutdown: int | None = typer.Option(
+        None, help="Seconds SIGTERM waits for in-flight requests (default: as long as they take)"
+    ),
 ) -> None:
-    """Run one process with uvicorn, answering even the HTTP parser's refusals as problems."""
+    """Run one process with uvicorn, answering even the HTTP parser's refusals as problems.
+
+    With several workers, uvicorn's supervisor binds the port once and runs that many worker
+    processes on the one socket (the kernel spreads the connections); it restarts a worker that
+    dies, and on SIGTERM stops accepting and lets every worker finish its in-flight requests
+    (within --timeout-graceful-shutdown) before it exits."""
     from services.common import server
 
     if process not in APP_MODULES:
@@ -75,16 +88,47 @@ def serve(
     if http != "auto" and http not in server.PROTOCOLS:
         fail(f"unknown HTTP parser {http!r}; one of auto, {', '.join(server.PROTOCOLS)}")
     svc = get_settings().service(process)
-    server.serve(
-        APP_MODULES[process],
-        host=host or svc.host,
-        port=port if port is not None else svc.port,
-        http=http,
-        workers=workers,
-        log_level=log_level,
-        access_log=access_log,
-        timeout_graceful_shutdown=timeout_graceful_shutdown,
-    )
+    workers = workers or svc.workers
+    # The workers read their number from the settings (the gateway's local rate-limit buckets
+    # take rate ÷ replicas × workers): spawned processes inherit this environment.
+    os.environ[f"EAGLET_{process.upper()}__WORKERS"] = str(workers)
+    metrics_dir = _multiprocess_metrics_dir(process) if workers > 1 else None
+    try:
+        server.serve(
+            APP_MODULES[process],
+            host=host or svc.host,
+            port=port if port is not None else svc.port,
+            http=http,
+            workers=workers,
+            log_level=log_level,
+            access_log=access_log,
+            timeout_graceful_shutdown=timeout_graceful_shutdown,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _multiprocess_metrics_dir(process: str) -> str | None:
+    """A fresh directory for the workers' Prometheus values (services/common/metrics.py), made
+    here, removed when the supervisor ends; None when PROMETHEUS_MULTIPROC_DIR is set already (it
+    is the operator's: emptied by them between runs) or no temporary directory can be written
+    (then each worker's /metrics reports that worker alone)."""
+    from services.common.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return None
+    try:
+        path = tempfile.mkdtemp(prefix=f"eaglet-metrics-{process}-")
+    except OSError as e:
+        typer.secho(
+            f"eaglet: no temporary directory for the workers' metrics ({e}); each worker's /metrics "
+            "reports that worker alone (set PROMETHEUS_MULTIPROC_DIR to a writable, empty directory)",
+            err=True,
+        )
+        return None
+    os.environ[MULTIPROC_ENV] = path
+    return path
 
 
 def serve_command(process: str, *options: str) -> list[str]:
@@ -97,6 +141,11 @@ def up(
         None, "--seed/--no-seed", help="Load demo data on the first start (default: with EAGLET_ENV=dev only)"
     ),
     ready_timeout: float = typer.Option(60.0, help="Seconds to wait for every /readyz"),
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        help="uvicorn workers per service and gateway (default: each one's EAGLET_<PROCESS>__WORKERS, 1)",
+    ),
 ) -> None:
     """Start PostgreSQL (embedded unless DATABASE_URL is set), migrate, seed on first start (in dev), then
     registry, finance, standards, the gateway and the job worker. Ctrl-C stops everything."""
@@ -141,10 +190,10 @@ def up(
         try:
             for name in PROCESSES:
                 svc = settings.service(name)
+                options = ["--host", svc.host, "--port", str(svc.port), "--timeout-graceful-shutdown", "5"]
+                options += ["--workers", str(workers or svc.workers)]
                 procs[name] = subprocess.Popen(
-                    serve_command(
-                        name, "--host", svc.host, "--port", str(svc.port), "--timeout-graceful-shutdown", "5"
-                    ),
+                    serve_command(name, *options),
                     env=env,
                     start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
                 )
@@ -158,7 +207,9 @@ def up(
             typer.echo("")
             typer.secho("eaglet is up", fg=typer.colors.GREEN, bold=True)
             for name in PROCESSES:
-                typer.echo(f"  {name:<10} {urls[name]}   (docs: {urls[name]}/docs)")
+                n = workers or settings.service(name).workers
+                many = f", {n} workers" if n > 1 else ""
+                typer.echo(f"  {name:<10} {urls[name]}   (docs: {urls[name]}/docs{many})")
             typer.echo(
                 f"  worker     pid {procs['worker'].pid} (jobs: background screenings, exports, upkeep)"
             )

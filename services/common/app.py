@@ -18,6 +18,7 @@ from services.common.head import HeadMiddleware
 from services.common.health import router as health_router
 from services.common.idempotency import IdempotencyMiddleware
 from services.common.logging import configure_logging
+from services.common.metrics import process_exiting
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from services.common.openapi import document_kit_responses
 from services.common.readpool import close_read_pool
@@ -110,6 +111,7 @@ def create_service_app(
             await step(app)
         await close_read_pool(app)
         await app.state.engine.dispose()
+        process_exiting()
 
     app = FastAPI(
         title=title,

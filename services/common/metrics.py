@@ -1,7 +1,14 @@
-"""Prometheus metrics: one registry per process, labelled by service so tests can host several apps."""
+"""Prometheus metrics: one registry per process, labelled by service so tests can host several apps.
+
+With several uvicorn workers on one port (`eaglet serve --workers N`) a scrape reaches one of them:
+`eaglet serve` then gives the workers one directory (``PROMETHEUS_MULTIPROC_DIR``, prometheus_client's
+multi-process mode) and ``render`` reports every worker's counts summed (gauges: their maximum,
+over the workers alive; a worker marks itself dead as it shuts down).
+"""
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -32,5 +39,22 @@ def observe_request(service: str, method: str, route: str, status: int, seconds:
     child(REQUESTS, service, method, route, str(status)).inc()
 
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
 def render() -> tuple[bytes, str]:
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import CollectorRegistry, multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def process_exiting() -> None:
+    """At a worker's shutdown: its gauges no longer count (multi-process mode only)."""
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())

@@ -191,6 +191,9 @@ class ServiceSettings(BaseModel):
     port: int
     # Where the gateway reaches this service; defaults to http://host:port.
     url: str | None = None
+    # uvicorn worker processes `eaglet serve` runs for this process (one listening socket shared
+    # by all; `--workers` overrides it and sets it for the workers, so they know their number).
+    workers: int = Field(1, ge=1)
 
     @property
     def base_url(self) -> str:
@@ -212,6 +215,10 @@ class StandardsSettings(ServiceSettings):
 
 class GatewayProcessSettings(ServiceSettings):
     port: int = 8000
+    # Gateway replicas behind the load balancer. Buckets kept in a process (no EAGLET_REDIS_URL,
+    # or Redis unreachable) allow rate ÷ (replicas × workers), so that all of them together never
+    # let a client past its rate (gateway/ratelimit.py).
+    replicas: int = Field(1, ge=1)
 
 
 class Settings(BaseSettings):

@@ -26,12 +26,14 @@ class Note(BaseModel):
 @router.post("/v1/notes", status_code=201)
 async def create_note(note: Note, session: DbSession, principal: CurrentPrincipal) -> dict:
     """`slow` waits for `gate`, `hang` never returns in a server started with IDEMPOTENCY_TEST_HANG=1,
-    `boom` fails: each after writing its note."""
+    `boom` fails, `pause…` answers after half a second: each after writing its note."""
     await record_change(session, "registry", principal, Change("created", "note", note.text))
     if note.text == "slow":
         await gate.wait()
     if note.text == "hang" and os.environ.get("IDEMPOTENCY_TEST_HANG") == "1":
         await asyncio.sleep(3600)
+    if note.text.startswith("pause"):
+        await asyncio.sleep(0.5)
     if note.text == "boom":
         raise RuntimeError("kaboom")
     return {"text": note.text}

@@ -27,12 +27,14 @@ OIDC_ISSUER = "https://sso.example.zj.gov.cn"
 OIDC_AUDIENCE = "eaglet-api"
 
 
-def start_gateway(live_services, env: dict[str, str] | None = None, **upstreams: str) -> LiveServer:
+def start_gateway(
+    live_services, env: dict[str, str] | None = None, options: tuple[str, ...] = (), **upstreams: str
+) -> LiveServer:
     """A live gateway in front of the live services, some of them replaced (`finance=URL`), with
-    `env` on top."""
+    `env` on top (and more `eaglet serve` options)."""
     urls = {name: s.url for name, s in live_services.items()} | upstreams
     where = {f"EAGLET_{name.upper()}__URL": url for name, url in urls.items()}
-    return start_live("gateway", env={**where, **(env or {})})
+    return start_live("gateway", env={**where, **(env or {})}, options=options)
 
 
 @pytest.fixture(scope="session")
@@ -150,12 +152,16 @@ async def via_proxy():
 class StubUpstream:
     """An HTTP server standing in for a service, to see what the gateway forwards: it answers with
     the request target exactly as it arrived and the headers it received (`{"method", "target",
-    "headers"}`), `/v1/redirect?to=URL` with a 307 to that URL, and `/v1/not-http` with bytes that
-    are not an HTTP response."""
+    "headers"}`), `/v1/redirect?to=URL` with a 307 to that URL, `/v1/not-http` with bytes that
+    are not an HTTP response, and `/v1/slow?s=N` like any path after N seconds (`slow_started` is
+    set as it begins)."""
 
     def __init__(self) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import parse_qs, urlsplit
+
+        self.slow_started = threading.Event()
+        stub = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -165,6 +171,9 @@ class StubUpstream:
                 if length:
                     self.rfile.read(length)
                 split = urlsplit(self.path)
+                if split.path == "/v1/slow":
+                    stub.slow_started.set()
+                    time.sleep(float(parse_qs(split.query).get("s", ["1"])[0]))
                 if split.path == "/v1/not-http":
                     self.wfile.write(b"SPDY/9 maybe later\r\n\r\n")
                     self.close_connection = True
@@ -216,6 +225,26 @@ def edge(live_services):
     yield {"gateway": gw, "stub": stub}
     gw.stop()
     stub.close()
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    """A real redis-server on a free port for the module's tests (tests.support.RedisServer)."""
+    from tests.support import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.close()
+
+
+def metric(server: LiveServer, name: str) -> float:
+    """A metric's value (without labels) on a live process's /metrics."""
+    import re
+
+    text = httpx.get(server.url + "/metrics", timeout=5).text
+    m = re.search(rf"^{name} (\S+)$", text, re.M)
+    assert m, f"{name} not in /metrics"
+    return float(m.group(1))
 
 
 def restart(server: LiveServer) -> None:
@@ -272,4 +301,4 @@ async def http():
         yield c
 
 
-__all__ = ["EDGE_MAX_BODY", "bearer", "restart", "wait_until", "free_port"]
+__all__ = ["EDGE_MAX_BODY", "bearer", "metric", "restart", "wait_until", "free_port"]
