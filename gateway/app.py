@@ -18,6 +18,7 @@ from gateway.clients.router import router as clients_router
 from gateway.compression import CompressionMiddleware
 from gateway.core import Gateway
 from gateway.cors import CorsHeaders, CorsPolicy, Preflights
+from gateway.idempotency import caller_owner
 from gateway.openapi import MergedOpenApi
 from gateway.profile.router import router as profile_router
 from gateway.progress.router import router as progress_router
@@ -32,6 +33,7 @@ from services.common.errors import install_error_handlers
 from services.common.gc_tuning import freeze_startup_objects
 from services.common.head import HeadMiddleware
 from services.common.health import router as health_router
+from services.common.idempotency import IdempotencyMiddleware
 from services.common.logging import configure_logging
 from services.common.metrics import process_exiting
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -125,9 +127,17 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     # Outermost last. The CORS headers go on every answer, the request context's own (a 500, an
     # invalid path) too; inside it (request id, access log, metrics) preflights are answered,
     # then compression wraps every body; the proxy sits in front of the router so forwarded
-    # calls never touch FastAPI routing, and a HEAD of the gateway's own routes is their GET.
+    # calls never touch FastAPI routing; behind it the gateway's own POSTs honour Idempotency-Key,
+    # and a HEAD of the gateway's own routes is their GET.
     cors = CorsPolicy(gw_settings.cors.allowed(settings.env), gw_settings.cors.max_age_s)
     app.add_middleware(HeadMiddleware)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        schema="gateway",
+        get_engine=lambda: engine,
+        settings=settings,
+        owner_of=caller_owner(gateway),
+    )
     app.add_middleware(ProxyMiddleware, gateway=gateway)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CompressionMiddleware, min_bytes=gw_settings.compress_min_bytes)

@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway import policy
 from gateway.auth import Caller
-from gateway.core import Gateway
+from gateway.core import Admission, Gateway
 from services.common.auth import Principal
 from services.common.context import request_id_var
 from services.common.errors import Forbidden
@@ -22,18 +22,31 @@ bearer = HTTPBearer(
 )
 
 
+async def admit_own_route(gw: Gateway, scope, method: str, path: str, authorization: str | None) -> Admission:
+    """Admission to one of the gateway's own routes: its policy rule, the caller, the rate limit
+    (401, 403, 429 problems)."""
+    rule = policy.match("gateway", method, path)
+    if rule is None:  # every gateway route has a rule (checked by tests)
+        raise Forbidden("no policy covers this route")
+    return await gw.admit(rule, method, authorization, gw.client_address(scope).ip)
+
+
 async def admitted_caller(
     request: Request,
     response: Response,
     _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
-    gw: Gateway = request.app.state.gateway
-    rule = policy.match("gateway", request.method, request.url.path)
-    if rule is None:  # every gateway route has a rule (checked by tests)
-        raise Forbidden("no policy covers this route")
-    admission = await gw.admit(
-        rule, request.method, request.headers.get("authorization"), gw.client_address(request.scope).ip
-    )
+    # Admitted once per request: by the Idempotency-Key middleware when it needed the caller
+    # (gateway/idempotency.py), else here.
+    admission: Admission | None = getattr(request.state, "admission", None)
+    if admission is None:
+        admission = await admit_own_route(
+            request.app.state.gateway,
+            request.scope,
+            request.method,
+            request.url.path,
+            request.headers.get("authorization"),
+        )
     for k, v in admission.decision.header_dict().items():
         response.headers[k] = v
     assert admission.caller is not None

@@ -9,7 +9,9 @@ Two requests are the same when method and path are equal, their queries hold the
 (in any order; repeated parameters in their order) and their bodies are equal: parsed, for a JSON
 body (key order and whitespace do not matter), else byte for byte.
 
-Keys are per caller (the verified principal). The key is claimed in its own short transaction
+Keys are per caller: the verified principal in a service (``principal_owner``), the authenticated
+caller at the gateway's own routes (``gateway/idempotency.py``); a request whose caller is not
+established (no or a bad credential) runs unclaimed, and its route answers the 401. The key is claimed in its own short transaction
 before the request runs; the response is stored after the request's unit of work has committed.
 A 5xx releases the key so the client may retry.
 
@@ -31,7 +33,7 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from sqlalchemy import text
@@ -98,12 +100,44 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {k.lower(): v for k, v in scope.get("headers", ())}
 
 
+# Who owns a request's key: an owner string, or None when the caller is not established.
+OwnerOf = Callable[[Scope, dict[bytes, bytes]], Awaitable[str | None]]
+
+
+def owner_name(kind: str, org: str | None, sub: str) -> str:
+    return f"{kind}:{org or ''}:{sub}"
+
+
+def principal_owner(settings: Settings) -> OwnerOf:
+    """A service's callers: the principal the gateway signed (X-Eaglet-Principal)."""
+
+    async def owner_of(scope: Scope, headers: dict[bytes, bytes]) -> str | None:
+        token = headers.get(PRINCIPAL_HEADER.lower().encode())
+        if token is None:
+            return None
+        try:
+            principal = verify_principal(token.decode("latin-1"), settings)
+        except Problem:
+            return None  # the route answers 401
+        return owner_name(principal.kind, principal.org, principal.sub)
+
+    return owner_of
+
+
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, schema: str, get_engine: Callable[[], AsyncEngine], settings: Settings):
+    def __init__(
+        self,
+        app: ASGIApp,
+        schema: str,
+        get_engine: Callable[[], AsyncEngine],
+        settings: Settings,
+        owner_of: OwnerOf | None = None,
+    ):
         self.app = app
         self.table = f"{schema}.idempotency_keys"
         self.get_engine = get_engine
         self.settings = settings
+        self.owner_of = owner_of or principal_owner(settings)
         self.lease_s = settings.idempotency_lease_s
         self._heartbeat_task: asyncio.Task | None = None
 
@@ -124,9 +158,12 @@ class IdempotencyMiddleware:
             return
         headers = _headers(scope)
         key_raw = headers.get(HEADER)
-        token = headers.get(PRINCIPAL_HEADER.lower().encode())
-        if key_raw is None or token is None:
+        if key_raw is None:
             await self.app(scope, receive, send)
+            return
+        owner = await self.owner_of(scope, headers)
+        if owner is None:
+            await self.app(scope, receive, send)  # no established caller: the route answers 401
             return
         key = key_raw.decode("latin-1").strip()
         refused = text_problem(key)  # the kit's text rule: a key is stored and compared as text
@@ -137,12 +174,6 @@ class IdempotencyMiddleware:
                 InvalidIdempotencyKey(f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters of text{why}"),
             )
             return
-        try:
-            principal = verify_principal(token.decode("latin-1"), self.settings)
-        except Problem:
-            await self.app(scope, receive, send)  # the route answers 401
-            return
-        owner = f"{principal.kind}:{principal.org or ''}:{principal.sub}"
 
         # Read the whole body once (the body limit middleware runs outside this one).
         chunks = []

@@ -29,7 +29,7 @@ for every operation they apply to (the problems themselves are defined in servic
 A route's own entry for a status is kept; the kit's codes are added to it.
 
 The kit also completes the document as a contract (``complete_contract``): every POST it claims an
-``Idempotency-Key`` for (``IdempotencyMiddleware``: a POST behind the forwarded principal) declares
+``Idempotency-Key`` for (``IdempotencyMiddleware``: a POST behind a caller's credential) declares
 the header, and its 409 ``idempotency_in_flight`` the ``Retry-After``; an operation with a summary
 and no description is described by its summary; schemas no operation reaches are dropped (FastAPI's
 ``HTTPValidationError``: the kit answers 422 with a problem); an integer says its ``format``: int32
@@ -145,10 +145,15 @@ def kit_problems(method: str, op: dict[str, Any], writes: bool = False) -> list[
     return out
 
 
+# The schemes a caller is established by: a service's forwarded principal, the gateway's bearer
+# credential at its own routes (gateway/idempotency.py).
+CALLER_SCHEMES = (PRINCIPAL_SCHEME, "bearerAuth")
+
+
 def honours_idempotency_key(method: str, op: dict[str, Any]) -> bool:
-    """Whether the kit's IdempotencyMiddleware claims keys for this operation: a POST that runs
-    behind the forwarded principal."""
-    return method == "post" and any(PRINCIPAL_SCHEME in s for s in op.get("security", ()))
+    """Whether the kit's IdempotencyMiddleware claims keys for this operation: a POST behind a
+    caller's credential."""
+    return method == "post" and any(scheme in s for s in op.get("security", ()) for scheme in CALLER_SCHEMES)
 
 
 def add_kit_responses(doc: dict[str, Any], units_of_work: set[str] = frozenset()) -> dict[str, Any]:
