@@ -114,6 +114,8 @@ class JobsSettings(BaseModel):
     retention_cron: str = "40 17 * * *"
     # Asynchronous exports: a finished file is kept this long, then removed (410 export_expired).
     export_retention_h: int = Field(24, ge=1)
+    # The worker's own database URL (its role, eaglet_worker: docs/roles.md); empty: the shared one.
+    database_url: str | None = None
 
     @field_validator("stalled_cron", "titles_cron", "idempotency_cron", "retention_cron")
     @classmethod
@@ -179,6 +181,9 @@ class ServiceSettings(BaseModel):
     port: int
     # Where the gateway reaches this service; defaults to http://host:port.
     url: str | None = None
+    # This process's own database URL (its role, e.g. eaglet_finance: docs/roles.md); empty: the
+    # shared EAGLET_DATABASE_URL, which stays the owner's (migrations, seeds, the CLI).
+    database_url: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -259,6 +264,17 @@ class Settings(BaseSettings):
 
     def service(self, name: str) -> ServiceSettings:
         return getattr(self, name)
+
+    def process_database_url(self, process: str) -> str | None:
+        """The URL `process` (registry, finance, standards, gateway or worker) sets of its own."""
+        return self.jobs.database_url if process == "worker" else self.service(process).database_url
+
+    def for_process(self, process: str) -> Settings:
+        """These settings as `process` runs with them: `database_url` is its own URL when it has
+        one (EAGLET_<PROCESS>__DATABASE_URL, the worker's EAGLET_JOBS__DATABASE_URL), so it
+        connects as its own role; otherwise the shared URL."""
+        url = self.process_database_url(process)
+        return self if not url or url == self.database_url else self.model_copy(update={"database_url": url})
 
 
 @lru_cache
