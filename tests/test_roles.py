@@ -329,3 +329,53 @@ def test_the_scram_verifier_is_postgresqls_own():
     assert v != scram_verifier("pencil", iterations=4096)  # a fresh salt each time
     with pytest.raises(ValueError):
         scram_verifier("pässword")
+
+
+def test_a_role_url_never_carries_the_administrators_password():
+    from services.cli.roles import role_url
+
+    url = "postgresql://postgres:admin-secret@db:5433/eaglet?sslmode=require"
+    assert (
+        role_url(url, "eaglet_finance", None) == "postgresql://eaglet_finance@db:5433/eaglet?sslmode=require"
+    )
+    assert "admin-secret" not in role_url(url, "eaglet_finance", "own-0001")
+
+
+def test_up_on_the_embedded_server_runs_each_process_as_its_role(database_url):
+    """`eaglet up` without a database URL of its own: every process gets its role's URL (no
+    password: the embedded server trusts its socket), except one the environment already sets;
+    no role's password changes."""
+    import asyncio
+
+    from services.cli.stack import embedded_role_urls
+
+    async def passwords() -> list[tuple[str, str]]:
+        conn = await asyncpg.connect(plain_url(database_url))
+        try:
+            rows = await conn.fetch(
+                "SELECT rolname, rolpassword FROM pg_authid WHERE rolname LIKE 'eaglet\\_%'"
+            )
+            return sorted((r[0], r[1]) for r in rows)
+        finally:
+            await conn.close()
+
+    before = asyncio.run(passwords())
+    settings = get_settings()
+    unset = {
+        p: settings.service(p).model_copy(update={"database_url": None})
+        for p in ("registry", "standards", "gateway")
+    }
+    settings = settings.model_copy(
+        update={**unset, "jobs": settings.jobs.model_copy(update={"database_url": None})}
+    )
+    urls = embedded_role_urls(database_url, settings)
+    assert set(urls) == set(URL_VARIABLES.values()) - {"EAGLET_FINANCE__DATABASE_URL"}
+    for process, variable in URL_VARIABLES.items():
+        if variable in urls:
+            u = make_url(urls[variable])
+            assert (u.username, u.password, u.database) == (
+                ROLES[process],
+                None,
+                make_url(database_url).database,
+            )
+    assert asyncio.run(passwords()) == before

@@ -176,17 +176,19 @@ def upgrade() -> None:
     op.execute("GRANT USAGE ON SCHEMA jobs TO eaglet_registry")
     for table, privileges in REGISTRY_QUEUE.items():
         op.execute(f"GRANT {privileges} ON {table} TO eaglet_registry")
-    op.execute("GRANT USAGE ON ALL SEQUENCES IN SCHEMA jobs TO eaglet_registry")
+    op.execute(
+        "GRANT USAGE ON SEQUENCE jobs.procrastinate_jobs_id_seq, jobs.procrastinate_events_id_seq TO eaglet_registry"
+    )
     op.execute("GRANT EXECUTE ON FUNCTION jobs.procrastinate_defer_jobs_v1 TO eaglet_registry")
 
     op.execute(f"GRANT USAGE ON SCHEMA jobs TO {WORKER}")
     op.execute(f"GRANT {DML} ON ALL TABLES IN SCHEMA jobs TO {WORKER}")
-    op.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA jobs TO {WORKER}")
+    op.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA jobs TO {WORKER}")
     op.execute(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA jobs TO {WORKER}")
     op.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA jobs GRANT {DML} ON TABLES TO {WORKER}")
     op.execute(
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA jobs "
-        f"GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {WORKER}"
+        f"GRANT USAGE, SELECT ON SEQUENCES TO {WORKER}"
     )
     op.execute(
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA jobs GRANT EXECUTE ON FUNCTIONS TO {WORKER}"

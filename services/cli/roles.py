@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 
 import typer
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from services.common.commands import database, fail
 from services.common.db import plain_url
@@ -140,8 +140,10 @@ async def ensure_roles(admin_url: str, settings: Settings, *, rotate: bool = Fal
 
 
 def role_url(admin_url: str, role: str, password: str | None) -> str:
-    """`admin_url` logging in as `role` (same server, database and options)."""
-    u = make_url(plain_url(admin_url)).set(username=role, password=password)
+    """`admin_url` logging in as `role` with `password` (None: none; never the admin's), on the
+    same server and database with the same options."""
+    u = make_url(plain_url(admin_url))
+    u = URL.create(u.drivername, role, password, u.host, u.port, u.database, u.query)
     return u.render_as_string(hide_password=False)
 
 
