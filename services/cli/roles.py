@@ -17,6 +17,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -75,6 +76,27 @@ class RoleOutcome:
     warnings: tuple[str, ...] = ()
 
 
+def verifies(verifier: str, password: str) -> bool:
+    """Whether a stored SCRAM-SHA-256 verifier is `password`'s."""
+    m = re.fullmatch(r"SCRAM-SHA-256\$(\d+):([^$]+)\$[^:]+:.+", verifier or "")
+    if m is None or not password.isascii():
+        return False
+    made = scram_verifier(password, salt=base64.b64decode(m[2]), iterations=int(m[1]))
+    return hmac.compare_digest(made, verifier)
+
+
+async def _holds(conn, role: str, password: str) -> bool:
+    """Whether `role`'s password is `password` already (readable by a superuser only: otherwise
+    False, and the password is set again)."""
+    import asyncpg
+
+    try:
+        stored = await conn.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = $1", role)
+    except asyncpg.InsufficientPrivilegeError:
+        return False
+    return verifies(stored, password)
+
+
 def given_password(settings: Settings, process: str) -> str | None:
     """The password of `process`'s own URL, refusing a URL that logs in as another role."""
     url = settings.process_database_url(process)
@@ -105,6 +127,8 @@ async def ensure_roles(admin_url: str, settings: Settings, *, rotate: bool = Fal
             password = given[process]
             if row is None:
                 action = "created"
+            elif password is not None and row["rolcanlogin"] and await _holds(conn, role, password):
+                action = "unchanged"
             elif password is not None:
                 action = "password set" if row["rolcanlogin"] else "enabled"
             elif not row["rolcanlogin"]:
