@@ -97,6 +97,20 @@ async def test_every_process_of_the_run_connects_as_its_own_role_and_the_role_is
     assert {r["owner"] for r in owners} == {await db.fetchval("SELECT current_user")}
 
 
+async def test_the_live_services_of_the_run_log_in_as_their_roles(live_services, db):
+    """The real processes (`eaglet serve`, started with the run's environment) too."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name, server in live_services.items():
+            assert (await client.get(server.url + "/readyz")).status_code == 200
+            users = await db.fetch(
+                "SELECT DISTINCT usename FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                f"eaglet-{name}",
+            )
+            assert {r["usename"] for r in users} == {ROLES[name]}, name
+
+
 def test_the_migration_grants_to_the_roles_db_roles_creates():
     from importlib import import_module
 

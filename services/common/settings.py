@@ -266,8 +266,12 @@ class Settings(BaseSettings):
         return getattr(self, name)
 
     def process_database_url(self, process: str) -> str | None:
-        """The URL `process` (registry, finance, standards, gateway or worker) sets of its own."""
-        return self.jobs.database_url if process == "worker" else self.service(process).database_url
+        """The URL `process` (registry, finance, standards, gateway or worker) sets of its own;
+        None for any other name."""
+        if process == "worker":
+            return self.jobs.database_url
+        group = getattr(self, process, None)
+        return group.database_url if isinstance(group, ServiceSettings) else None
 
     def for_process(self, process: str) -> Settings:
         """These settings as `process` runs with them: `database_url` is its own URL when it has
