@@ -59,7 +59,7 @@ TAGS = {
 
 
 def create_app(settings: Settings | None = None, gateway_settings: GatewaySettings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    settings = (settings or get_settings()).for_process("gateway")  # its own role's URL, when set
     gw_settings = gateway_settings or get_gateway_settings()
     configure_logging("gateway", settings.log_level)
     engine = create_engine(settings, "eaglet-gateway")

@@ -66,7 +66,12 @@ def include_name(name, type_, parent_names) -> bool:
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic's own version table is not a model; the queue's schema is procrastinate's."""
+    """Alembic's own version table is not a model; the queue's schema is procrastinate's; the
+    roles' privileges are the migrations' GRANTs (0021_roles_grants, docs/roles.md), proven by
+    logging in as each role (tests/test_roles.py), not declared entities (alembic_utils would
+    otherwise propose revoking every one)."""
+    if type_ == "grant_table":
+        return False
     if getattr(obj, "schema", None) == QUEUE_SCHEMA:
         return False
     return not (type_ == "table" and name == "alembic_version")

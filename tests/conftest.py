@@ -44,9 +44,26 @@ def _create_database(admin_url: str, name: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def _login_as_roles(url: str) -> dict[str, str]:
+    """Every process of the run connects as its own role (docs/roles.md), as deployed: the roles
+    get LOGIN and a test password (`eaglet db-roles` does the same), and each process's URL
+    (EAGLET_FINANCE__DATABASE_URL, …) is exported. EAGLET_DATABASE_URL stays the owner's: the
+    migrations, the `db` fixture arranging and checking data, the CLI."""
+    import asyncio
+
+    from services.cli.roles import ROLES, URL_VARIABLES, ensure_roles, role_url
+
+    urls = {URL_VARIABLES[p]: role_url(url, role, f"eaglet-test-{role}-0000") for p, role in ROLES.items()}
+    os.environ.update(urls)
+    get_settings.cache_clear()
+    asyncio.run(ensure_roles(url, get_settings()))
+    return urls
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
-    """A migrated, empty database for this run; its URL is also exported as EAGLET_DATABASE_URL."""
+    """A migrated, empty database for this run; its URL (the owner's) is also exported as
+    EAGLET_DATABASE_URL, and each process's own URL (its role's) as EAGLET_<PROCESS>__DATABASE_URL."""
     pg = None
     tmp = None
     admin_url = os.environ.get("TEST_DATABASE_URL")
@@ -65,6 +82,7 @@ def database_url() -> str:
     from services.cli import run_migrations
 
     run_migrations(url)
+    _login_as_roles(url)
     yield url
     if pg is not None:
         pg.stop()

@@ -203,7 +203,8 @@ def fast_worker_settings(**jobs: object):
 
     base = {k.removeprefix("EAGLET_JOBS__").lower(): v for k, v in FAST_WORKER_ENV.items()}
     settings = get_settings()
-    return settings.model_copy(update={"jobs": JobsSettings(**{**base, **jobs})})
+    kept = {"database_url": settings.jobs.database_url}  # the worker's role
+    return settings.model_copy(update={"jobs": JobsSettings(**{**kept, **base, **jobs})})
 
 
 @dataclass

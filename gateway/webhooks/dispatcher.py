@@ -720,7 +720,7 @@ def main() -> None:  # pragma: no cover - a process entry point, exercised by te
     from services.common.logging import configure_logging
     from services.common.process import run_until_signalled
 
-    settings = get_settings()
+    settings = get_settings().for_process("worker")  # the worker's loop, run alone: the worker's role
     configure_logging("webhooks", settings.log_level)
 
     run_until_signalled(lambda stop: run(settings, stop))

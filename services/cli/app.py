@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import gateway.cli
-from services.cli import database, seeding, stack, worker
+from services.cli import database, roles, seeding, stack, worker
 
 app = typer.Typer(
     help="eaglet — backend of the 雏鹰行动 SME cultivation platform",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(seeding.seed_app, name="seed")
 app.command("db-url")(database.db_url)
 app.command()(database.migrate)
+app.command("db-roles")(roles.db_roles)
 app.command("refresh-titles")(database.refresh_titles)
 app.command()(stack.serve)
 app.command()(stack.up)

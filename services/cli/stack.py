@@ -136,6 +136,20 @@ def serve_command(process: str, *options: str) -> list[str]:
     return [sys.executable, "-m", "services.cli", "serve", process, *options]
 
 
+def embedded_role_urls(url: str, settings) -> dict[str, str]:
+    """On the embedded server each process connects as its own role, as deployed (docs/roles.md):
+    the roles get LOGIN (`eaglet db-roles`; the server trusts its local socket, so no password is
+    needed in the URLs). A process URL the environment sets already is kept."""
+    from services.cli.roles import ROLES, URL_VARIABLES, ensure_roles, role_url
+
+    asyncio.run(ensure_roles(url, settings))
+    return {
+        URL_VARIABLES[p]: role_url(url, role, None)
+        for p, role in ROLES.items()
+        if not settings.process_database_url(p)
+    }
+
+
 def up(
     seed_demo: bool | None = typer.Option(
         None, "--seed/--no-seed", help="Load demo data on the first start (default: with EAGLET_ENV=dev only)"
@@ -178,6 +192,8 @@ def up(
             )
 
         env = dict(os.environ, EAGLET_DATABASE_URL=url)
+        if not settings.database_url:
+            env |= embedded_role_urls(url, settings)
         procs: dict[str, subprocess.Popen] = {}
         stopping = False
 
@@ -214,6 +230,8 @@ def up(
                 f"  worker     pid {procs['worker'].pid} (jobs: background screenings, exports, upkeep)"
             )
             typer.echo(f"  database   {url}")
+            if not settings.database_url:
+                typer.echo("             (each process as its own role: eaglet_registry … eaglet_worker)")
             creds = demo_credentials()
             if creds:
                 typer.echo("\ndev credentials (send as 'Authorization: Bearer <key>' to the gateway):")

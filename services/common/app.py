@@ -98,7 +98,7 @@ def create_service_app(
     """Build a service app bound to its schema (`tags`: the description of each tag its routers
     use, for the OpenAPI). The engine is created here (connections are lazy)
     and disposed on shutdown, after the service's own `on_shutdown` steps."""
-    settings = settings or get_settings()
+    settings = (settings or get_settings()).for_process(name)  # its own role's URL, when set
     configure_logging(name, settings.log_level)
     engine = create_engine(settings, f"eaglet-{name}")
 

@@ -126,6 +126,8 @@ class JobsSettings(BaseModel):
     # port 0: none (`eaglet up` needs none).
     health_host: str = "127.0.0.1"
     health_port: int = Field(0, ge=0, le=65535)
+    # The worker's own database URL (its role, eaglet_worker: docs/roles.md); empty: the shared one.
+    database_url: str | None = None
 
     @field_validator("stalled_cron", "titles_cron", "idempotency_cron", "retention_cron")
     @classmethod
@@ -194,6 +196,9 @@ class ServiceSettings(BaseModel):
     # uvicorn worker processes `eaglet serve` runs for this process (one listening socket shared
     # by all; `--workers` overrides it and sets it for the workers, so they know their number).
     workers: int = Field(1, ge=1)
+    # This process's own database URL (its role, e.g. eaglet_finance: docs/roles.md); empty: the
+    # shared EAGLET_DATABASE_URL, which stays the owner's (migrations, seeds, the CLI).
+    database_url: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -278,6 +283,21 @@ class Settings(BaseSettings):
 
     def service(self, name: str) -> ServiceSettings:
         return getattr(self, name)
+
+    def process_database_url(self, process: str) -> str | None:
+        """The URL `process` (registry, finance, standards, gateway or worker) sets of its own;
+        None for any other name."""
+        if process == "worker":
+            return self.jobs.database_url
+        group = getattr(self, process, None)
+        return group.database_url if isinstance(group, ServiceSettings) else None
+
+    def for_process(self, process: str) -> Settings:
+        """These settings as `process` runs with them: `database_url` is its own URL when it has
+        one (EAGLET_<PROCESS>__DATABASE_URL, the worker's EAGLET_JOBS__DATABASE_URL), so it
+        connects as its own role; otherwise the shared URL."""
+        url = self.process_database_url(process)
+        return self if not url or url == self.database_url else self.model_copy(update={"database_url": url})
 
 
 @lru_cache

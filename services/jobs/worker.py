@@ -33,6 +33,7 @@ log = logging.getLogger("eaglet.worker")
 
 async def run(settings: Settings, stop: asyncio.Event, *, name: str = "eaglet-worker") -> None:
     """Run the worker and the loops until `stop` is set; raises if one of them ended first."""
+    settings = settings.for_process("worker")  # its own role's URL (EAGLET_JOBS__DATABASE_URL), when set
     schedule(settings)
     db = await asyncpg.create_pool(
         plain_url(settings.database_url or ""),

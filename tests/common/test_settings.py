@@ -33,3 +33,18 @@ def test_a_service_url_alone_keeps_the_default_port(monkeypatch):
     monkeypatch.setenv("EAGLET_REGISTRY__URL", "http://registry.internal:80")
     s = Settings()
     assert s.registry.base_url == "http://registry.internal:80" and s.registry.port == 8101
+
+
+def test_each_process_takes_its_own_database_url_else_the_shared_one(monkeypatch):
+    monkeypatch.setenv("EAGLET_DATABASE_URL", "postgresql://owner@h/db")
+    for name in ("REGISTRY", "STANDARDS", "GATEWAY", "JOBS"):
+        monkeypatch.delenv(f"EAGLET_{name}__DATABASE_URL", raising=False)
+    monkeypatch.setenv("EAGLET_FINANCE__DATABASE_URL", "postgresql://eaglet_finance:pw@h/db")
+    monkeypatch.setenv("EAGLET_JOBS__DATABASE_URL", "postgresql://eaglet_worker:pw@h/db")
+    s = Settings()
+    assert s.for_process("finance").database_url == "postgresql://eaglet_finance:pw@h/db"
+    assert s.for_process("worker").database_url == "postgresql://eaglet_worker:pw@h/db"
+    assert s.for_process("registry").database_url == "postgresql://owner@h/db"
+    assert s.for_process("gateway") is s
+    assert s.database_url == "postgresql://owner@h/db"  # the owner's, for migrations and the CLI
+    assert s.for_process("finance").finance.port == 8102
