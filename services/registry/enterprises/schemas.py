@@ -12,6 +12,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.common.auth import Principal
+from services.common.export import Format, FormatParam
 from services.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, PAGING, PageParams, cursor_binding
 from services.common.today import today_shanghai
 from services.common.types import CreditCode, Money, RegionPrefix, Text, text
@@ -163,7 +164,7 @@ class ListQuery(Filters):
 
 
 class ExportQuery(Filters):
-    format: Literal["csv", "xlsx"] = Field("csv", description="csv (UTF-8 with BOM) or xlsx")
+    format: Format = FormatParam
 
 
 # ---- rows as `EnterpriseOut` ------------------------------------------------------------------
