@@ -34,8 +34,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
+from fastapi import Query
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
@@ -52,12 +53,15 @@ from services.common.streaming import DownloadResponse
 Kind = Literal["text", "int", "date", "money", "rate", "bool"]
 Format = Literal["csv", "xlsx"]
 FormatParam = Field("csv", description="csv (UTF-8 with BOM) or xlsx")
+FormatQuery = Annotated[Format, Query(alias="format", description="csv (UTF-8 with BOM) or xlsx")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
 MONEY_FORMAT = "#,##0.00"
 RATE_FORMAT = "0.00##"
 DATE_FORMAT = "yyyy-mm-dd"
 YES, NO = "是", "否"
+# The size classes of the registry and of the banks' reports (GB/T 2017 大中小微), as headers show them.
+SIZE_ZH = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
 CSV_FLUSH_CHARS = 64 * 1024  # the CSV is sent in chunks of at least this many characters
 XLSX_ROWS_PER_CHUNK = 1000  # rows handed to the worker thread at a time
 FILE_CHUNK = 256 * 1024  # the saved XLSX is streamed in chunks of this size

@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from services.common.export import XLSX, Column, Table
+from services.common.export import SIZE_ZH, XLSX, Column, Table
 from services.common.export import csv_stream as _csv
 from services.common.export import xlsx_stream as _xlsx
 from services.registry.reference.data import region
 
 __all__ = ["HEADERS", "TABLE", "XLSX", "csv_stream", "file_kind", "xlsx_stream"]
 
-SIZE_ZH = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
 SCALE_ZH = {"above": "规上", "below": "规下"}
 TIER_ZH = {
     "seedling": "雏鹰企业",
