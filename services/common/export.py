@@ -263,10 +263,17 @@ async def _close(rows: AsyncIterator[Any]) -> None:
 
 def _discard(ws: WriteOnlyWorksheet) -> None:
     """openpyxl keeps a write-only sheet's rows in a temporary file that only saving (or the
-    process ending) removes: an abandoned export removes its own."""
+    process ending) removes: an abandoned export removes its own. The rows' element is closed
+    before the sheet's (lxml's incremental writer refuses them out of order)."""
     writer = ws._writer
-    if writer is not None:
+    if writer is None:
+        return
+    try:
+        rows = getattr(ws, "_rows", None)
+        if rows is not None:
+            rows.close()
         writer.close()
+    finally:
         if os.path.exists(writer.out):
             writer.cleanup()
 
