@@ -13,8 +13,7 @@ connection, its output discarded. Runs are interleaved (COPY, CSV, XLSX, then ag
 
 Peak RSS: the service process's resident set (with any children), sampled every 10 ms while a
 download runs; printed with the process's RSS just before it. The export of the small bank shows
-whether memory grows with the export's size (it must not: the CSV is streamed in chunks, the XLSX
-rows go to openpyxl's temporary file).
+whether memory grows with the export's size (it must not: both formats are written as they stream).
 """
 
 from __future__ import annotations
@@ -158,6 +157,7 @@ async def main(rows: int, runs: int) -> None:
 
     server = start("finance", env={"EAGLET_DATABASE_URL": url})
     pid = server.proc.pid
+    idle = rss_kib(pid) / 1024
     results: dict[tuple[str, str], list[tuple]] = {}
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=600) as client:
@@ -183,6 +183,7 @@ async def main(rows: int, runs: int) -> None:
             pg.stop()
 
     print(f"loan export, finance service (one worker) vs COPY (SELECT …) TO STDOUT; medians of {runs} runs")
+    print(f"  the service's RSS when started, before any export: {idle:.1f} MiB")
     for lender, count in banks.items():
         copy_s = statistics.median(s for s, _ in results[(lender, "copy")])
         copy_bytes = results[(lender, "copy")][0][1]

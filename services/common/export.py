@@ -13,12 +13,13 @@ decimals (`#,##0.00`), rates numbers (`0.00##`), counts and years numbers, dates
 carries an autofilter over the whole table. In the CSV (UTF-8 with BOM, for Excel) the same values
 are spelt as the JSON API spells them (`1250000.00`, `4.35`, `2022-03-01`, `是`/`否`).
 
-Memory stays flat whatever the size: the CSV goes out in chunks of at least `CSV_FLUSH_CHARS`
-characters (small chunks cost the gateway's compressor dearly: each is compressed and flushed);
-the XLSX is openpyxl's write-only workbook, which keeps its rows in a temporary file; rows are
-turned into cells and appended in a worker thread, a thousand at a time, and the saved file (a
-zip, complete only at the end) is read back in `FILE_CHUNK`s — the event loop does no work per row
-of an XLSX.
+Memory stays flat whatever the size, and both formats flow from their first rows on: the CSV
+goes out in chunks of at least `CSV_FLUSH_CHARS` characters (small chunks cost the gateway's
+compressor dearly: each is compressed and flushed); the XLSX is written in one pass by
+`SheetWriter` (SpreadsheetML in a zip written as it goes: no workbook in memory, no temporary
+file, no wait for a save at the end — a long export never leaves its client, or the gateway's
+read timeout, without data), its rows turned into XML and compressed in a worker thread a
+thousand at a time, so the event loop does no work per row of an XLSX.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
-import tempfile
 import time
 import unicodedata
+import zipfile
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,10 +37,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Query
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from pydantic import Field
 from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
@@ -64,7 +61,7 @@ YES, NO = "是", "否"
 SIZE_ZH = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
 CSV_FLUSH_CHARS = 64 * 1024  # the CSV is sent in chunks of at least this many characters
 XLSX_ROWS_PER_CHUNK = 1000  # rows handed to the worker thread at a time
-FILE_CHUNK = 256 * 1024  # the saved XLSX is streamed in chunks of this size
+XLSX_COMPRESSLEVEL = 5  # deflate level of the XLSX (a zip)
 MAX_WIDTH = 60
 KIND_WIDTH = {"text": 12, "int": 8, "date": 12, "money": 16, "rate": 10, "bool": 6}
 FILE_DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -142,20 +139,6 @@ class Table:
     def csv_cells(self, row: Any) -> list[str]:
         return [_csv_cell(kind, v) for (_, _, _, kind), v in zip(self._plan, self.values(row), strict=True)]
 
-    def xlsx_cells(self, ws: WriteOnlyWorksheet, row: Any) -> list[Any]:
-        out: list[Any] = []
-        for (_, _, _, kind), v in zip(self._plan, self.values(row), strict=True):
-            fmt = _XLSX_FORMAT.get(kind)
-            if v is not None and fmt is not None:
-                cell = WriteOnlyCell(ws, value=v)
-                cell.number_format = fmt
-                v = cell
-            out.append(v)
-        return out
-
-
-_XLSX_FORMAT = {"money": MONEY_FORMAT, "rate": RATE_FORMAT, "date": DATE_FORMAT}
-
 
 def _csv_cell(kind: str, v: Any) -> str:
     if v is None:
@@ -189,52 +172,184 @@ async def csv_stream(table: Table, rows: AsyncIterator[Any]) -> AsyncIterator[by
         await _close(rows)
 
 
-def _append_rows(table: Table, ws: WriteOnlyWorksheet, rows: list[Any]) -> None:
-    for row in rows:
-        ws.append(table.xlsx_cells(ws, row))
+class _Sink:
+    """Where the zip is written: a buffer the stream empties after each step (a zip written to
+    something that cannot seek carries each entry's sizes after its data)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
 
 
-def _open_sheet(table: Table, ws: WriteOnlyWorksheet) -> None:
-    """Widths and the frozen header row (written at the sheet's start: before any row), then the
-    header row."""
-    for i, column in enumerate(table.columns, 1):
-        ws.column_dimensions[get_column_letter(i)].width = column.xlsx_width
-    ws.freeze_panes = "A2"
-    ws.append(table.headers)
+class SheetWriter:
+    """One table as an XLSX (SpreadsheetML) written in one pass: the package's fixed parts, the
+    sheet's head (frozen header row, column widths), its rows as they come, then its tail (the
+    autofilter over every row written) and the workbook. Cells carry their style: money, rates
+    and dates their number formats, the header bold; text is inline (no shared-string table to
+    hold). Each step returns the compressed bytes it produced."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.sink = _Sink()
+        self.zip = zipfile.ZipFile(self.sink, "w", zipfile.ZIP_DEFLATED, compresslevel=XLSX_COMPRESSLEVEL)
+        self.sheet: Any = None
+        self.n = 1  # rows written (the header is row 1)
+        self.letters = [get_column_letter(i) for i in range(1, len(table.columns) + 1)]
+        self.styles = [_XLSX_STYLE.get(kind, "") for (_, _, _, kind) in table._plan]
+
+    def start(self) -> bytes:
+        for name, xml in (
+            ("[Content_Types].xml", _CONTENT_TYPES),
+            ("_rels/.rels", _ROOT_RELS),
+            ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS),
+            ("xl/styles.xml", _STYLES),
+        ):
+            self.zip.writestr(name, xml)
+        self.sheet = self.zip.open("xl/worksheets/sheet1.xml", "w")
+        cols = "".join(
+            f'<col min="{i}" max="{i}" width="{c.xlsx_width:g}" customWidth="1"/>'
+            for i, c in enumerate(self.table.columns, 1)
+        )
+        header = "".join(
+            f'<c r="{letter}1" t="inlineStr" s="{HEADER_STYLE}"><is><t>{_xml(h)}</t></is></c>'
+            for letter, h in zip(self.letters, self.table.headers, strict=True)
+        )
+        self.sheet.write(
+            (
+                f'{_XML_HEAD}<worksheet xmlns="{_MAIN_NS}"><sheetViews><sheetView workbookViewId="0">'
+                '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+                '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
+                f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData><row r="1">{header}</row>'
+            ).encode()
+        )
+        return self.sink.take()
+
+    def rows(self, rows: list[Any]) -> bytes:
+        parts: list[str] = []
+        letters, styles, values = self.letters, self.styles, self.table.values
+        for row in rows:
+            self.n += 1
+            r = str(self.n)
+            parts.append(f'<row r="{r}">')
+            for letter, style, v in zip(letters, styles, values(row), strict=True):
+                if v is None:
+                    continue
+                if isinstance(v, str):
+                    parts.append(
+                        f'<c r="{letter}{r}" t="inlineStr"><is><t xml:space="preserve">{_xml(v)}</t></is></c>'
+                    )
+                elif isinstance(v, date):
+                    parts.append(f'<c r="{letter}{r}"{style}><v>{(v - _EPOCH).days}</v></c>')
+                else:  # int, Decimal
+                    parts.append(f'<c r="{letter}{r}"{style}><v>{v}</v></c>')
+            parts.append("</row>")
+        self.sheet.write("".join(parts).encode())
+        return self.sink.take()
+
+    def finish(self) -> bytes:
+        last = f"{self.letters[-1]}{self.n}"
+        self.sheet.write(f'</sheetData><autoFilter ref="A1:{last}"/></worksheet>'.encode())
+        self.sheet.close()
+        sheet_name = _xml(self.table.sheet)
+        quoted = self.table.sheet.replace("'", "''")
+        self.zip.writestr(
+            "xl/workbook.xml",
+            f'{_XML_HEAD}<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><bookViews><workbookView/></bookViews>'
+            f'<sheets><sheet name="{sheet_name}" sheetId="1" r:id="rId1"/></sheets><definedNames>'
+            f'<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+            f"{_xml(chr(39) + quoted + chr(39))}!$A$1:${self.letters[-1]}${self.n}</definedName>"
+            "</definedNames></workbook>",
+        )
+        self.zip.close()
+        return self.sink.take()
 
 
 async def xlsx_stream(table: Table, rows: AsyncIterator[Any]) -> AsyncIterator[bytes]:
-    """The write-only workbook keeps the rows in a temporary file; saved (XLSX is a zip: it is
-    complete only at the end) into a spooled temporary file, then streamed out in chunks. The
-    autofilter spans the header and every row (written at the sheet's end)."""
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(table.sheet)
-    saved = False
-    n = 0
+    """The XLSX, streamed as it is written (`SheetWriter`): rows are taken from the database on
+    the loop, and turned into XML and compressed in a worker thread a thousand at a time, so the
+    file flows from its first rows on and nothing of it is held but the step at hand."""
+    sheet = SheetWriter(table)
     try:
-        await _in_thread(_open_sheet, table, ws)  # the first row opens the sheet's temporary file
+        yield await _in_thread(sheet.start)
         chunk: list[Any] = []
         async for row in rows:
             chunk.append(row)
             if len(chunk) == XLSX_ROWS_PER_CHUNK:
-                await _in_thread(_append_rows, table, ws, chunk)
-                n += len(chunk)
+                data = await _in_thread(sheet.rows, chunk)
                 chunk = []
-        await _close(rows)  # the database connection goes back before the file is assembled
+                if data:
+                    yield data
+        await _close(rows)  # the database connection goes back before the file is completed
         if chunk:
-            await _in_thread(_append_rows, table, ws, chunk)
-            n += len(chunk)
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{n + 1}"
-        with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as f:
-            await _in_thread(wb.save, f)
-            saved = True
-            f.seek(0)
-            while data := await _in_thread(f.read, FILE_CHUNK):
-                yield data
+            yield await _in_thread(sheet.rows, chunk)
+        yield await _in_thread(sheet.finish)
     finally:
         await _close(rows)
-        if not saved:
-            _discard(ws)
+
+
+_EPOCH = date(1899, 12, 30)  # day 0 of Excel's 1900 date system (serial numbers from 1900-03-01 on)
+_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+HEADER_STYLE = 4
+# cellXfs of _STYLES: 0 general, 1 money, 2 rate, 3 date, 4 the header (bold)
+_XLSX_STYLE = {"money": ' s="1"', "rate": ' s="2"', "date": ' s="3"'}
+_CONTENT_TYPES = (
+    f'{_XML_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>'
+)
+_ROOT_RELS = (
+    f'{_XML_HEAD}<Relationships xmlns="{_PKG_REL_NS}"><Relationship Id="rId1" '
+    f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
+_WORKBOOK_RELS = (
+    f'{_XML_HEAD}<Relationships xmlns="{_PKG_REL_NS}">'
+    f'<Relationship Id="rId1" Type="{_REL_NS}/worksheet" Target="worksheets/sheet1.xml"/>'
+    f'<Relationship Id="rId2" Type="{_REL_NS}/styles" Target="styles.xml"/></Relationships>'
+)
+_XF = 'fontId="0" fillId="0" borderId="0" xfId="0"'
+_STYLES = (
+    f'{_XML_HEAD}<styleSheet xmlns="{_MAIN_NS}"><numFmts count="3">'
+    f'<numFmt numFmtId="164" formatCode="{MONEY_FORMAT}"/><numFmt numFmtId="165" formatCode="{RATE_FORMAT}"/>'
+    f'<numFmt numFmtId="166" formatCode="{DATE_FORMAT}"/></numFmts>'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    f'<cellXfs count="5"><xf numFmtId="0" {_XF}/>'
+    f'<xf numFmtId="164" {_XF} applyNumberFormat="1"/><xf numFmtId="165" {_XF} applyNumberFormat="1"/>'
+    f'<xf numFmtId="166" {_XF} applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+)
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"})
+
+
+def _xml(text: str) -> str:
+    """Text as XML character data or an attribute value (a CR as a reference: XML would read a
+    bare one as a line feed). The cells' text has been through `cell_text`: no character XML
+    cannot hold is left."""
+    return text.translate(_XML_ESCAPES)
 
 
 def file_stream(table: Table, fmt: str, rows: AsyncIterator[Any]) -> AsyncIterator[bytes]:
@@ -259,23 +374,6 @@ async def _close(rows: AsyncIterator[Any]) -> None:
     aclose = getattr(rows, "aclose", None)
     if aclose is not None:
         await aclose()
-
-
-def _discard(ws: WriteOnlyWorksheet) -> None:
-    """openpyxl keeps a write-only sheet's rows in a temporary file that only saving (or the
-    process ending) removes: an abandoned export removes its own. The rows' element is closed
-    before the sheet's (lxml's incremental writer refuses them out of order)."""
-    writer = ws._writer
-    if writer is None:
-        return
-    try:
-        rows = getattr(ws, "_rows", None)
-        if rows is not None:
-            rows.close()
-        writer.close()
-    finally:
-        if os.path.exists(writer.out):
-            writer.cleanup()
 
 
 # ---- rows from the database --------------------------------------------------------------------

@@ -14,7 +14,6 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from services.common import export as kit
 from services.registry.enterprises import export
@@ -114,24 +113,25 @@ async def test_xlsx_cells_are_typed_money_and_years_as_numbers_dates_as_dates_co
 
 
 async def test_the_workbook_is_built_off_the_event_loop(c, as_, db, monkeypatch):
-    """Every row appended to the workbook, and the save, run in a worker thread."""
+    """Every step of the sheet — its head, its rows, its tail — runs in a worker thread."""
     for i in range(3):
         await add_enterprise(db, name=f"杭州线程{i}有限公司")
     threads: list[tuple[str, int]] = []
-    append, save = WriteOnlyWorksheet.append, kit.Workbook.save
 
-    def spy(name, fn):
+    def spy(name):
+        fn = getattr(kit.SheetWriter, name)
+
         def wrapper(*args, **kwargs):
             threads.append((name, threading.get_ident()))
             return fn(*args, **kwargs)
 
-        return wrapper
+        monkeypatch.setattr(kit.SheetWriter, name, wrapper)
 
-    monkeypatch.setattr(WriteOnlyWorksheet, "append", spy("append", append))
-    monkeypatch.setattr(kit.Workbook, "save", spy("save", save))
+    for name in ("start", "rows", "finish"):
+        spy(name)
     r = await export_of(c, as_, "xlsx")
     assert len(xlsx_rows(r)) == 4
-    assert [name for name, _ in threads] == ["append"] * 4 + ["save"]
+    assert [name for name, _ in threads] == ["start", "rows", "finish"]
     assert threading.get_ident() not in {ident for _, ident in threads}
 
 
