@@ -119,3 +119,24 @@ async def test_a_compiled_statement_runs_the_same_conditions_with_its_arguments(
     assert [r["id"] for r in await db.fetch(text, *args)] == [1, 4]
     assert [r["id"] async for r in kit.stream_rows(db, (text, args), prefetch=1)] == [1, 4]
     await db.execute("DROP TABLE export_t")
+
+
+async def test_both_formats_send_their_first_bytes_long_before_the_last_row():
+    """The file flows as the rows come (a long export never leaves its client without data)."""
+    for fmt, first_rows in (("csv", 2000), ("xlsx", kit.XLSX_ROWS_PER_CHUNK)):
+        taken = [0]
+
+        async def counted(n=3 * first_rows + 5):
+            for i in range(n):
+                taken[0] += 1
+                yield row(i)
+
+        seen_at: list[int] = []
+        chunks = []
+        async for chunk in kit.file_stream(TABLE, fmt, counted()):
+            seen_at.append(taken[0])
+            chunks.append(chunk)
+        assert len([n for n in seen_at if n < 3 * first_rows + 5]) >= 2, (fmt, seen_at)
+        if fmt == "xlsx":
+            ws = load_workbook(io.BytesIO(b"".join(chunks))).active
+            assert ws.max_row == 3 * first_rows + 6 and ws.auto_filter.ref == f"A1:I{3 * first_rows + 6}"
