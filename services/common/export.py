@@ -383,10 +383,13 @@ Statement = tuple[str, list[Any]]
 # Writing a file is Python per row (decoding, cells, CSV), and a download filling a client's
 # buffers — a stalled client's too, until they are full — would take the event loop from the
 # lookups it serves (figures: docs/registry.md#tenants-do-not-stall-each-other). An export therefore
-# works in slices of a few rows and pauses after each, in proportion: the exports running together
+# works in slices of a few rows and gives the loop back after each; the exports running together
 # take at most `loop_share` of the loop (each 1/n of it when n run), and a lookup waits for a slice
-# at most, never for a download.
+# at most, never for a download. The pause a slice owes is kept until it is worth a timer: the
+# loop's timers have millisecond resolution, so `sleep(0.0002)` after each slice would sleep a
+# whole millisecond — an export alone then ran at a fifth of its speed instead of half.
 SLICE_ROWS = 10
+MIN_PAUSE_S = 0.002  # owed pauses shorter than this are carried to the next slice
 MAX_PAUSE_S = 0.05  # a slice that waited on a slow client is not a slice of work
 _exporting = 0  # exports streaming in this process
 
@@ -400,6 +403,7 @@ async def stream_rows(
     global _exporting
     text, args = statement
     n = 0
+    owed = 0.0
     _exporting += 1
     try:
         async with conn.transaction(readonly=True):
@@ -409,7 +413,14 @@ async def stream_rows(
                 n += 1
                 if n % SLICE_ROWS == 0:
                     spent = time.perf_counter() - started
-                    await asyncio.sleep(min(MAX_PAUSE_S, spent * max(0.0, _exporting / loop_share - 1)))
+                    owed = min(MAX_PAUSE_S, owed + spent * max(0.0, _exporting / loop_share - 1))
+                    if owed >= MIN_PAUSE_S:
+                        paused = time.perf_counter()
+                        await asyncio.sleep(owed)
+                        # what the timer overslept counts towards the next pauses
+                        owed = max(-MIN_PAUSE_S, owed - (time.perf_counter() - paused))
+                    else:
+                        await asyncio.sleep(0)  # the loop's other work runs between slices all the same
                     started = time.perf_counter()
     finally:
         _exporting -= 1

@@ -140,3 +140,46 @@ async def test_both_formats_send_their_first_bytes_long_before_the_last_row():
         if fmt == "xlsx":
             ws = load_workbook(io.BytesIO(b"".join(chunks))).active
             assert ws.max_row == 3 * first_rows + 6 and ws.auto_filter.ref == f"A1:I{3 * first_rows + 6}"
+
+
+async def test_pacing_gives_the_loop_its_share_despite_millisecond_timers(monkeypatch):
+    """Alone at `loop_share` 0.5 an export pauses as long as it works (half speed), in pauses of at
+    least MIN_PAUSE_S (a timer sleeps whole milliseconds: what it oversleeps is credited), and it
+    yields the loop after every slice."""
+    clock = [0.0]
+    pauses: list[float] = []
+    work_per_row = 0.00002
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if seconds > 0:
+            clock[0] += -(-seconds // 0.001) * 0.001  # the timer's millisecond resolution
+
+    monkeypatch.setattr(kit.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(kit.asyncio, "sleep", sleep)
+
+    class Conn:
+        def transaction(self, readonly: bool):
+            class Tx:
+                async def __aenter__(self):
+                    return self
+
+                async def __aexit__(self, *exc):
+                    return False
+
+            return Tx()
+
+        async def cursor(self, text, *args, prefetch):
+            for i in range(20_000):
+                yield i
+
+    n = 0
+    async for _ in kit.stream_rows(Conn(), ("SELECT", []), prefetch=200, loop_share=0.5):
+        clock[0] += work_per_row  # the row's cells, written between the iterator's steps
+        n += 1
+    work = n * work_per_row
+    assert n == 20_000
+    assert len(pauses) == n // kit.SLICE_ROWS  # the loop is given back after every slice
+    timed = [p for p in pauses if p > 0]
+    assert timed and min(timed) >= kit.MIN_PAUSE_S
+    assert 0.9 * work <= clock[0] - work <= 1.1 * work  # paused as long as it worked
