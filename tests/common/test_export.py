@@ -126,7 +126,7 @@ async def test_both_formats_send_their_first_bytes_long_before_the_last_row():
     for fmt, first_rows in (("csv", 2000), ("xlsx", kit.XLSX_ROWS_PER_CHUNK)):
         taken = [0]
 
-        async def counted(n=3 * first_rows + 5):
+        async def counted(n=3 * first_rows + 5, taken=taken):
             for i in range(n):
                 taken[0] += 1
                 yield row(i)
