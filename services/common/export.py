@@ -133,6 +133,8 @@ class Table:
                     v = YES if v else NO
                 elif kind in ("money", "rate"):
                     v = Decimal(v)  # exact, never a float
+                    if not v.is_finite():  # PostgreSQL's numeric holds NaN; no sheet does
+                        v = None
             out.append(v)
         return out
 
@@ -250,7 +252,10 @@ class SheetWriter:
                         f'<c r="{letter}{r}" t="inlineStr"><is><t xml:space="preserve">{_xml(v)}</t></is></c>'
                     )
                 elif isinstance(v, date):
-                    parts.append(f'<c r="{letter}{r}"{style}><v>{(v - _EPOCH).days}</v></c>')
+                    if v >= _FIRST_SERIAL:
+                        parts.append(f'<c r="{letter}{r}"{style}><v>{(v - _EPOCH).days}</v></c>')
+                    else:  # Excel's serial numbers are wrong before 1900-03-01: the date as text
+                        parts.append(f'<c r="{letter}{r}" t="inlineStr"><is><t>{v.isoformat()}</t></is></c>')
                 else:  # int, Decimal
                     parts.append(f'<c r="{letter}{r}"{style}><v>{v}</v></c>')
             parts.append("</row>")
@@ -298,7 +303,8 @@ async def xlsx_stream(table: Table, rows: AsyncIterator[Any]) -> AsyncIterator[b
         await _close(rows)
 
 
-_EPOCH = date(1899, 12, 30)  # day 0 of Excel's 1900 date system (serial numbers from 1900-03-01 on)
+_EPOCH = date(1899, 12, 30)  # day 0 of Excel's 1900 date system
+_FIRST_SERIAL = date(1900, 3, 1)  # before it Excel counts a 29 February 1900 that never was
 _XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

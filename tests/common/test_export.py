@@ -183,3 +183,19 @@ async def test_pacing_gives_the_loop_its_share_despite_millisecond_timers(monkey
     timed = [p for p in pauses if p > 0]
     assert timed and min(timed) >= kit.MIN_PAUSE_S
     assert 0.9 * work <= clock[0] - work <= 1.1 * work  # paused as long as it worked
+
+
+async def test_values_no_sheet_can_hold_are_left_empty_or_written_as_text():
+    odd = dict(row(1), amount=Decimal("NaN"), on=date(1899, 1, 1))
+    good = dict(row(3), on=date(1900, 3, 1))
+
+    async def two():
+        yield odd
+        yield good
+
+    ws = load_workbook(io.BytesIO(b"".join([c async for c in kit.xlsx_stream(TABLE, two())]))).active
+    _, first, second = ws.iter_rows()
+    assert first[2].value is None and (first[4].value, first[4].data_type) == ("1899-01-01", "s")
+    assert second[4].is_date and second[4].value.date() == date(1900, 3, 1)
+    text = b"".join([c async for c in kit.csv_stream(TABLE, two())]).decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(text)))[1][2:5] == ["", "4.35", "1899-01-01"]
