@@ -80,6 +80,28 @@ RULES: tuple[Rule, ...] = (
     _rule("registry", READ_METHODS, r"^/v1/events$", ANY_KIND, "/v1/events"),
     _rule("finance", READ_METHODS, r"^/v1/events$", ANY_KIND, "/v1/events"),
     _rule("standards", READ_METHODS, r"^/v1/events$", ANY_KIND, "/v1/events"),
+    # List exports (heavy reads): the kinds of their lists, refused here before any upstream call.
+    _rule(
+        "finance",
+        READ_METHODS,
+        r"^/v1/(loans|credit-lines)/export$",
+        ("bank", "official", "admin"),
+        "/v1/{loans|credit-lines}/export",
+    ),
+    _rule(
+        "finance",
+        READ_METHODS,
+        r"^/v1/guarantees/export$",
+        ("guarantor", "bank", "official", "admin"),
+        "/v1/guarantees/export",
+    ),
+    _rule(
+        "standards",
+        READ_METHODS,
+        r"^/v1/certifications/export$",
+        ("certifier", "official", "admin"),
+        "/v1/certifications/export",
+    ),
     # Reads: any authenticated caller; the services decide what each kind sees (404 outside scope).
     _rule("registry", READ_METHODS, r"^/v1/.*$", ANY_KIND, "/v1/* (read)"),
     _rule("finance", READ_METHODS, r"^/v1/.*$", ANY_KIND, "/v1/* (read)"),

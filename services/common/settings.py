@@ -49,7 +49,8 @@ class DatabaseSettings(BaseModel):
 
 
 class ExportSettings(BaseModel):
-    """Downloads (the registry's enterprise export): their own connections, never the read pool's."""
+    """Downloads (every list export, services/common/export.py): their own connections, never the
+    read pool's."""
 
     # Connections of the export pool per process: at most this many exports stream at once.
     connections: int = 4

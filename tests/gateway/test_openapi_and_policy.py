@@ -91,6 +91,20 @@ def test_every_gateway_route_and_service_route_has_a_policy(gateway_live):
 
 
 def test_policy_table_examples():
+    assert policy.match("finance", "GET", "/v1/loans/export").allow == frozenset(
+        {"bank", "official", "admin"}
+    )
+    assert policy.match("finance", "HEAD", "/v1/credit-lines/export").allow == frozenset(
+        {"bank", "official", "admin"}
+    )
+    assert policy.match("finance", "GET", "/v1/guarantees/export").allow == frozenset(
+        {"guarantor", "bank", "official", "admin"}
+    )
+    assert policy.match("standards", "GET", "/v1/certifications/export").allow == frozenset(
+        {"certifier", "official", "admin"}
+    )
+    assert policy.denial(policy.match("finance", "GET", "/v1/loans/export"), "guarantor", (), "GET")
+    assert policy.match("finance", "GET", "/v1/loans/L-1").allow == policy.ANY_KIND  # a loan is not an export
     assert policy.match("standards", "POST", "/v1/certifications/batch").allow == frozenset({"certifier"})
     assert policy.match("finance", "POST", "/v1/loans/batch").allow == frozenset({"bank"})
     assert policy.match("finance", "POST", "/v1/guarantees/batch").allow == frozenset({"guarantor"})

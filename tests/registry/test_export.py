@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from services.common import export as kit
 from services.registry.enterprises import export
 from tests.registry_data import add_enterprise
 
@@ -113,24 +113,25 @@ async def test_xlsx_cells_are_typed_money_and_years_as_numbers_dates_as_dates_co
 
 
 async def test_the_workbook_is_built_off_the_event_loop(c, as_, db, monkeypatch):
-    """Every row appended to the workbook, and the save, run in a worker thread."""
+    """Every step of the sheet — its head, its rows, its tail — runs in a worker thread."""
     for i in range(3):
         await add_enterprise(db, name=f"杭州线程{i}有限公司")
     threads: list[tuple[str, int]] = []
-    append, save = WriteOnlyWorksheet.append, export.Workbook.save
 
-    def spy(name, fn):
+    def spy(name):
+        fn = getattr(kit.SheetWriter, name)
+
         def wrapper(*args, **kwargs):
             threads.append((name, threading.get_ident()))
             return fn(*args, **kwargs)
 
-        return wrapper
+        monkeypatch.setattr(kit.SheetWriter, name, wrapper)
 
-    monkeypatch.setattr(WriteOnlyWorksheet, "append", spy("append", append))
-    monkeypatch.setattr(export.Workbook, "save", spy("save", save))
+    for name in ("start", "rows", "finish"):
+        spy(name)
     r = await export_of(c, as_, "xlsx")
     assert len(xlsx_rows(r)) == 4
-    assert [name for name, _ in threads] == ["append"] * 4 + ["save"]
+    assert [name for name, _ in threads] == ["start", "rows", "finish"]
     assert threading.get_ident() not in {ident for _, ident in threads}
 
 
@@ -154,13 +155,13 @@ def row(i: int) -> dict:
 
 async def test_an_export_of_several_chunks_has_every_row_in_order():
     async def rows():
-        for i in range(2 * export.XLSX_ROWS_PER_CHUNK + 7):
+        for i in range(2 * kit.XLSX_ROWS_PER_CHUNK + 7):
             yield row(i)
 
     data = b"".join([chunk async for chunk in export.xlsx_stream(rows())])
     values = list(load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
     assert values[0] == tuple(export.HEADERS)
-    assert [v[1] for v in values[1:]] == [f"企业{i}" for i in range(2 * export.XLSX_ROWS_PER_CHUNK + 7)]
+    assert [v[1] for v in values[1:]] == [f"企业{i}" for i in range(2 * kit.XLSX_ROWS_PER_CHUNK + 7)]
 
 
 async def test_an_abandoned_xlsx_export_closes_its_rows_and_leaves_no_temporary_file():
@@ -168,7 +169,7 @@ async def test_an_abandoned_xlsx_export_closes_its_rows_and_leaves_no_temporary_
 
     async def failing_rows():
         try:
-            for i in range(export.XLSX_ROWS_PER_CHUNK + 10):
+            for i in range(kit.XLSX_ROWS_PER_CHUNK + 10):
                 yield row(i)
             raise ConnectionError("the database went away")
         finally:

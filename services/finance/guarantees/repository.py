@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.db import raw_connection
+from services.common.export import Statement, compiled
 from services.common.pagination import PageParams, keyset
 from services.finance import bulk
 from services.finance.guarantees.models import Guarantee
@@ -62,10 +63,22 @@ def scoped(principal: Principal):
     )
 
 
-async def list_guarantees(
-    session: AsyncSession, principal: Principal, params: PageParams, borrower: str | None
-) -> list[Guarantee]:
+def guarantees_query(principal: Principal, borrower: str | None) -> Select:
+    """The guarantees the caller sees that match the list's filter (the list and the export)."""
     stmt = scoped(principal)
     if borrower:
         stmt = stmt.where(Guarantee.borrower_credit_code == borrower)
-    return list((await session.execute(keyset(stmt, [Guarantee.id], params))).scalars())
+    return stmt
+
+
+async def list_guarantees(
+    session: AsyncSession, principal: Principal, params: PageParams, borrower: str | None
+) -> list[Guarantee]:
+    stmt = keyset(guarantees_query(principal, borrower), [Guarantee.id], params)
+    return list((await session.execute(stmt)).scalars())
+
+
+def export_statement(principal: Principal, borrower: str | None, columns: list[str]) -> Statement:
+    """The list's guarantees (same scope, same filter, same order) as the export reads them."""
+    stmt = guarantees_query(principal, borrower).order_by(Guarantee.id)
+    return compiled(stmt.with_only_columns(*(Guarantee.__table__.c[c] for c in columns)))

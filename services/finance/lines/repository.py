@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.code_region import code_region_sql
 from services.common.db import raw_connection
+from services.common.export import Statement, compiled
 from services.common.pagination import PageParams, keyset
 from services.finance import bulk
 from services.finance.lines.models import CreditLine
@@ -42,12 +43,24 @@ async def borrowers_of(session: AsyncSession, lender: str, refs: list[str]) -> l
     return [r[0] for r in rows]
 
 
-async def list_lines(
-    session: AsyncSession, principal: Principal, params: PageParams, borrower: str | None
-) -> list[CreditLine]:
+def lines_query(principal: Principal, borrower: str | None) -> Select:
+    """The credit lines the caller sees that match the list's filter (the list and the export)."""
     stmt = select(CreditLine).where(
         visible(principal, region_col=CreditLine.borrower_region, bank_col=CreditLine.lender)
     )
     if borrower:
         stmt = stmt.where(CreditLine.borrower_credit_code == borrower)
-    return list((await session.execute(keyset(stmt, [CreditLine.id], params))).scalars())
+    return stmt
+
+
+async def list_lines(
+    session: AsyncSession, principal: Principal, params: PageParams, borrower: str | None
+) -> list[CreditLine]:
+    stmt = keyset(lines_query(principal, borrower), [CreditLine.id], params)
+    return list((await session.execute(stmt)).scalars())
+
+
+def export_statement(principal: Principal, borrower: str | None, columns: list[str]) -> Statement:
+    """The list's lines (same scope, same filter, same order) as the export reads them."""
+    stmt = lines_query(principal, borrower).order_by(CreditLine.id)
+    return compiled(stmt.with_only_columns(*(CreditLine.__table__.c[c] for c in columns)))

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import asyncpg
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.code_region import code_region_sql
 from services.common.context import request_id_var
 from services.common.db import raw_connection
+from services.common.export import Statement, compiled
 from services.common.pagination import PageParams, keyset
 from services.finance import bulk
 from services.finance.loans.models import Loan
+from services.finance.loans.schemas import LoanFilters
 from services.finance.rules import INCLUSIVE_LINE_CAP
 from services.finance.scope import visible
 
@@ -176,36 +176,36 @@ async def get(session: AsyncSession, principal: Principal, lender: str, loan_ref
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_loans(
-    session: AsyncSession,
-    principal: Principal,
-    params: PageParams,
-    *,
-    borrower: str | None = None,
-    lender: str | None = None,
-    issued_from: date | None = None,
-    issued_to: date | None = None,
-    status: str | None = None,
-    product: str | None = None,
-    inclusive: bool | None = None,
-    unmatched: bool | None = None,
-) -> list[Loan]:
+def loans_query(principal: Principal, f: LoanFilters) -> Select:
+    """The loans the caller sees that match the list's filters (the list and the export)."""
     stmt = _scoped(principal)
-    if borrower:
-        stmt = stmt.where(Loan.borrower_credit_code == borrower)
-    if lender:
-        stmt = stmt.where(Loan.lender == lender)
-    if issued_from:
-        stmt = stmt.where(Loan.issued_on >= issued_from)
-    if issued_to:
-        stmt = stmt.where(Loan.issued_on <= issued_to)
-    if status:
-        stmt = stmt.where(Loan.status == status)
-    if product:
-        stmt = stmt.where(Loan.product == product)
-    if inclusive is not None:
-        stmt = stmt.where(Loan.inclusive.is_(inclusive))
-    if unmatched is not None:
-        stmt = stmt.where(Loan.matched.is_(not unmatched))
-    stmt = keyset(stmt, [Loan.id], params)
+    if f.borrower:
+        stmt = stmt.where(Loan.borrower_credit_code == f.borrower)
+    if f.lender:
+        stmt = stmt.where(Loan.lender == f.lender)
+    if f.issued_from:
+        stmt = stmt.where(Loan.issued_on >= f.issued_from)
+    if f.issued_to:
+        stmt = stmt.where(Loan.issued_on <= f.issued_to)
+    if f.status:
+        stmt = stmt.where(Loan.status == f.status)
+    if f.product:
+        stmt = stmt.where(Loan.product == f.product)
+    if f.inclusive is not None:
+        stmt = stmt.where(Loan.inclusive.is_(f.inclusive))
+    if f.unmatched is not None:
+        stmt = stmt.where(Loan.matched.is_(not f.unmatched))
+    return stmt
+
+
+async def list_loans(
+    session: AsyncSession, principal: Principal, params: PageParams, f: LoanFilters
+) -> list[Loan]:
+    stmt = keyset(loans_query(principal, f), [Loan.id], params)
     return list((await session.execute(stmt)).scalars())
+
+
+def export_statement(principal: Principal, f: LoanFilters, columns: list[str]) -> Statement:
+    """The list's loans (same scope, same filters, same order) as the export reads them."""
+    stmt = loans_query(principal, f).order_by(Loan.id)
+    return compiled(stmt.with_only_columns(*(Loan.__table__.c[c] for c in columns)))

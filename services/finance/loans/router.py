@@ -5,19 +5,24 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.batch import AtomicParam, BatchResponse
 from services.common.db import DbSession
-from services.common.errors import Forbidden, InvalidCursor, NotFound, responses
+from services.common.errors import ExportsBusy, Forbidden, InvalidCursor, NotFound, TooManyExports, responses
+from services.common.export import FILE_DOWNLOAD_RESPONSES, FormatQuery, download
 from services.common.http import json_data_response
 from services.common.pagination import Page, Pagination, page_of
+from services.common.readpool import CallerReads
+from services.common.streaming import DownloadResponse
 from services.common.types import CreditCode
 from services.finance.errors import NoInstitution
+from services.finance.exports import LOAN_COLUMNS, LOANS
 from services.finance.fields import CodeFilter, Ref
 from services.finance.loans import repository, service
-from services.finance.loans.schemas import LoanBatchRequest, LoanOut, LoanStatus, Product
+from services.finance.loans.schemas import LoanBatchRequest, LoanFilters, LoanOut, LoanStatus, Product
 
 router = APIRouter(tags=["loans"])
 RefPath = Annotated[Ref, Path()]
@@ -44,6 +49,25 @@ async def post_loans_batch(
     return json_data_response(await service.ingest(session, principal, body.records, atomic))
 
 
+async def loan_filters(
+    borrower: Annotated[CreditCode | None, Query(description="Borrower credit code")] = None,
+    lender: Annotated[CodeFilter | None, Query(description="Lender institution code")] = None,
+    issued_from: Annotated[date | None, Query(description="Issued on or after this date")] = None,
+    issued_to: Annotated[date | None, Query(description="Issued on or before this date")] = None,
+    status: Annotated[LoanStatus | None, Query()] = None,
+    product: Annotated[Product | None, Query()] = None,
+    inclusive: Annotated[bool | None, Query(description="Only (non-)inclusive loans")] = None,
+    unmatched: Annotated[
+        bool | None, Query(description="Only loans whose borrower the registry did not know")
+    ] = None,
+) -> LoanFilters:
+    """The list's filters (the list and its export take the same)."""
+    return LoanFilters(borrower, lender, issued_from, issued_to, status, product, inclusive, unmatched)
+
+
+Filters = Annotated[LoanFilters, Depends(loan_filters)]
+
+
 @router.get(
     "/v1/loans",
     summary="List loans in the caller's scope",
@@ -56,35 +80,35 @@ async def post_loans_batch(
     responses=responses(InvalidCursor, Forbidden),
 )
 async def list_loans(
-    session: DbSession,
-    principal: CurrentPrincipal,
-    page: Pagination,
-    borrower: Annotated[CreditCode | None, Query(description="Borrower credit code")] = None,
-    lender: Annotated[CodeFilter | None, Query(description="Lender institution code")] = None,
-    issued_from: Annotated[date | None, Query()] = None,
-    issued_to: Annotated[date | None, Query()] = None,
-    status: Annotated[LoanStatus | None, Query()] = None,
-    product: Annotated[Product | None, Query()] = None,
-    inclusive: Annotated[bool | None, Query(description="Only (non-)inclusive loans")] = None,
-    unmatched: Annotated[
-        bool | None, Query(description="Only loans whose borrower the registry did not know")
-    ] = None,
+    session: DbSession, principal: CurrentPrincipal, page: Pagination, filters: Filters
 ) -> Page[LoanOut]:
-    rows = await repository.list_loans(
-        session,
-        principal,
-        page,
-        borrower=borrower,
-        lender=lender,
-        issued_from=issued_from,
-        issued_to=issued_to,
-        status=status,
-        product=product,
-        inclusive=inclusive,
-        unmatched=unmatched,
-    )
+    rows = await repository.list_loans(session, principal, page, filters)
     rows, cursor = page_of(rows, page, lambda r: (r.id,))
     return Page[LoanOut](items=[LoanOut.of(r) for r in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/v1/loans/export",
+    summary="Export the filtered loan list as CSV or XLSX (Chinese headers)",
+    response_class=StreamingResponse,
+    dependencies=[require_kind("bank", "official", "admin")],
+    responses={**responses(Forbidden, TooManyExports, ExportsBusy), **FILE_DOWNLOAD_RESPONSES},
+)
+async def export_loans(
+    request: Request,
+    principal: CurrentPrincipal,
+    reads: CallerReads,
+    filters: Filters,
+    fmt: FormatQuery = "csv",
+) -> DownloadResponse:
+    """Every loan of the list with the same filters and scope (a bank its own, an official those of
+    borrowers in their region, admin all), in the list's order, streamed. Sheet 贷款明细; money and
+    rates are numbers, dates dates. A caller runs at most `EAGLET_EXPORT__PER_CALLER` exports at
+    once (one more: 429 `too_many_exports`); when every export connection stays busy for
+    `EAGLET_EXPORT__WAIT_S`, 429 `exports_busy`. A bank's loan whose ref is `export` is read at
+    `GET /v1/lenders/{lender}/loans/export`."""
+    statement = repository.export_statement(principal, filters, LOAN_COLUMNS)
+    return await download(reads, request.app.state.settings.export, LOANS, fmt, statement)
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
@@ -123,3 +124,17 @@ class LoanOut(BaseModel):
 
 
 _COLUMNS = [f for f in LoanOut.model_fields if f != "unmatched"]
+
+
+@dataclass(frozen=True)
+class LoanFilters:
+    """The filters of the loan list, and of its export (router.py `loan_filters` reads them)."""
+
+    borrower: str | None = None
+    lender: str | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+    status: LoanStatus | None = None
+    product: Product | None = None
+    inclusive: bool | None = None
+    unmatched: bool | None = None

@@ -12,9 +12,7 @@ grams, which fuzzy form) is `search.py`'s.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy import Select, func, literal, select, update
@@ -473,40 +471,7 @@ async def one_row(reads: Reader, principal: Principal, code: str) -> Any | None:
 async def export_plan(reads: Reader, principal: Principal, f: Filters) -> tuple[str, list]:
     """The export's statement (strict matches, else fuzzy), built before the response starts so
     a region outside the caller's is still a 403 problem. Whether strict matches exist is asked
-    on the read pool, like the list; the rows are read by `export_rows`."""
+    on the read pool, like the list; the rows are read by the kit's
+    `stream_rows` (services/common/export.py)."""
     fuzzy = search.is_name_search(f.search) and not await _strict_exists(reads, principal, f)
     return export_statement(principal, f, fuzzy)
-
-
-# Writing a file is Python per row (decoding, cells, CSV), and a download filling a client's
-# buffers — a stalled client's too, until they are full — would take the event loop from the
-# lookups it serves (figures: docs/registry.md#tenants-do-not-stall-each-other). An export therefore works in slices of a few rows and pauses
-# after each, in proportion: the exports running together take at most `loop_share` of the loop
-# (each 1/n of it when n run), and a lookup waits for a slice at most, never for a download.
-SLICE_ROWS = 10
-MAX_PAUSE_S = 0.05  # a slice that waited on a slow client is not a slice of work
-_exporting = 0  # exports streaming in this process
-
-
-async def export_rows(
-    conn: Any, statement: tuple[str, list], prefetch: int, loop_share: float = 1.0
-) -> AsyncIterator[Any]:
-    """The export's rows from a server-side cursor on `conn` (an export connection: never the
-    read pool's), `prefetch` rows per round trip, paced to `loop_share` (see above). Closing the
-    iterator ends its transaction."""
-    global _exporting
-    text, args = statement
-    n = 0
-    _exporting += 1
-    try:
-        async with conn.transaction(readonly=True):
-            started = time.perf_counter()
-            async for row in conn.cursor(text, *args, prefetch=prefetch):
-                yield row
-                n += 1
-                if n % SLICE_ROWS == 0:
-                    spent = time.perf_counter() - started
-                    await asyncio.sleep(min(MAX_PAUSE_S, spent * max(0.0, _exporting / loop_share - 1)))
-                    started = time.perf_counter()
-    finally:
-        _exporting -= 1

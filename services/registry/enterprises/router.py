@@ -21,6 +21,7 @@ from services.common.errors import (
     TooManyExports,
     responses,
 )
+from services.common.export import FILE_DOWNLOAD_RESPONSES, download
 from services.common.http import json_data_response
 from services.common.pagination import (
     Page,
@@ -29,7 +30,7 @@ from services.common.query import QueryModel, query_docs
 from services.common.readpool import CallerReads
 from services.common.streaming import DownloadResponse
 from services.registry.enterprises import repository, schemas, service
-from services.registry.enterprises.export import XLSX, csv_stream, file_kind, xlsx_stream
+from services.registry.enterprises.export import TABLE
 from services.registry.enterprises.schemas import (
     EnterpriseBatchRequest,
     EnterpriseCreate,
@@ -82,13 +83,7 @@ async def list_enterprises(
     openapi_extra=query_docs(ExportQuery),
     responses={
         **responses(Forbidden, RegionOutOfScope, QueryTooBroad, ExportsBusy, TooManyExports),
-        200: {
-            "description": "The file",
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                XLSX: {"schema": {"type": "string", "format": "binary"}},
-            },
-        },
+        **FILE_DOWNLOAD_RESPONSES,
     },
 )
 async def export_enterprises(
@@ -101,19 +96,7 @@ async def export_enterprises(
     every export connection stays busy for `EAGLET_EXPORT__WAIT_S`, 429 `exports_busy`. A client
     that takes no data for `EAGLET_EXPORT__SEND_TIMEOUT_S` is dropped (a truncated body)."""
     statement = await repository.export_plan(reads, principal, query)
-    lease = await reads.export()
-    settings = request.app.state.settings.export
-    rows = repository.export_rows(lease.conn, statement, settings.fetch_rows, settings.loop_share)
-    body = xlsx_stream(rows) if query.format == "xlsx" else csv_stream(rows)
-    filename, media_type = file_kind(query.format)
-    return DownloadResponse(
-        body,
-        send_timeout_s=settings.send_timeout_s,
-        on_close=lease.release,
-        inner=(rows,),
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return await download(reads, request.app.state.settings.export, TABLE, query.format, statement)
 
 
 @router.post(

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from services.common.auth import Principal
 from services.common.batch import batch_request
+from services.common.export import Format, FormatParam
 from services.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, PAGING, PageParams, cursor_binding
 from services.common.today import today_shanghai
 from services.common.types import CreditCode, Money, RegionPrefix, Text, patterned, text
@@ -180,7 +181,7 @@ class ListQuery(Filters):
 
 
 class ExportQuery(Filters):
-    format: Literal["csv", "xlsx"] = Field("csv", description="csv (UTF-8 with BOM) or xlsx")
+    format: Format = FormatParam
 
 
 # ---- rows as `EnterpriseOut` ------------------------------------------------------------------

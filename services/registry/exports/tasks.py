@@ -16,6 +16,7 @@ from typing import Any
 from procrastinate import Blueprint, JobContext, RetryStrategy
 
 from services.common.auth import Principal
+from services.common.export import stream_rows
 from services.common.jobs import Run, resources, run_tracked
 from services.registry.enterprises import repository as enterprises
 from services.registry.enterprises.export import csv_stream, file_kind, xlsx_stream
@@ -54,7 +55,7 @@ async def export(context: JobContext, job_id: int) -> None:
             total = await reader.fetchval(f"SELECT count(*) FROM ({statement[0]}) t", *statement[1])
             await run.progress(beat, 0, total)
             seen = [0]
-            rows = _counted(enterprises.export_rows(reader, statement, res.settings.export.fetch_rows), seen)
+            rows = _counted(stream_rows(reader, statement, res.settings.export.fetch_rows), seen)
             body = xlsx_stream(rows) if query.format == "xlsx" else csv_stream(rows)
             async with writer.transaction():
                 await repo.add_file(writer, job.id, filename, content_type)

@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.code_region import code_region_clause, code_region_sql
 from services.common.db import raw_connection
+from services.common.export import Statement, compiled
 from services.common.pagination import PageParams, keyset
 from services.common.scope import RegionScope
 from services.standards.certifications.models import Certificate, CertificateHistory
+from services.standards.certifications.schemas import CertificateFilters
 
 STATE_FIELDS = (
     "holder_credit_code",
@@ -303,31 +305,40 @@ def _effective_filter(stmt: Select, status: str, today: date) -> Select:
     return stmt.where(Certificate.status == status)
 
 
+def certificates_query(principal: Principal, today: date, f: CertificateFilters) -> Select:
+    """The certificates the caller sees that match the list's filters (the list and the export)."""
+    stmt = scoped(select(Certificate), principal)
+    if f.holder:
+        stmt = stmt.where(Certificate.holder_credit_code == f.holder)
+    if f.status:
+        stmt = _effective_filter(stmt, f.status, today)
+    if f.standard:
+        stmt = stmt.where(Certificate.standard_code == f.standard)
+    if f.expiring_before:
+        stmt = stmt.where(Certificate.expires_on < f.expiring_before)
+    if f.certifier:
+        stmt = stmt.where(Certificate.certifier == f.certifier)
+    return stmt
+
+
 async def list_certificates(
     session: AsyncSession,
     principal: Principal,
     params: PageParams,
     *,
     today: date,
-    holder: str | None = None,
-    status: str | None = None,
-    standard: str | None = None,
-    expiring_before: date | None = None,
-    certifier: str | None = None,
+    filters: CertificateFilters,
 ) -> list[Certificate]:
-    stmt = scoped(select(Certificate), principal)
-    if holder:
-        stmt = stmt.where(Certificate.holder_credit_code == holder)
-    if status:
-        stmt = _effective_filter(stmt, status, today)
-    if standard:
-        stmt = stmt.where(Certificate.standard_code == standard)
-    if expiring_before:
-        stmt = stmt.where(Certificate.expires_on < expiring_before)
-    if certifier:
-        stmt = stmt.where(Certificate.certifier == certifier)
-    stmt = keyset(stmt, [Certificate.id], params)
+    stmt = keyset(certificates_query(principal, today, filters), [Certificate.id], params)
     return list((await session.execute(stmt)).scalars())
+
+
+def export_statement(
+    principal: Principal, today: date, filters: CertificateFilters, columns: list[str]
+) -> Statement:
+    """The list's certificates (same scope, same filters, same order) as the export reads them."""
+    stmt = certificates_query(principal, today, filters).order_by(Certificate.id)
+    return compiled(stmt.with_only_columns(*(Certificate.__table__.c[c] for c in columns)))
 
 
 async def find_visible(

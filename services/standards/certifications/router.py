@@ -5,21 +5,26 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from services.common.auth import CurrentPrincipal, Principal, require_kind
 from services.common.batch import AtomicParam, BatchResponse, RuleSetOut
 from services.common.conditional import IfNoneMatch, json_answer, representation
 from services.common.db import DbSession
-from services.common.errors import Forbidden, InvalidCursor, NotFound, responses
+from services.common.errors import ExportsBusy, Forbidden, InvalidCursor, NotFound, TooManyExports, responses
+from services.common.export import FILE_DOWNLOAD_RESPONSES, FormatQuery, download
 from services.common.http import json_data_response
 from services.common.pagination import Page, Pagination
+from services.common.readpool import CallerReads
+from services.common.streaming import DownloadResponse
 from services.common.types import CreditCode
 from services.standards.catalogue.schemas import StandardCode
 from services.standards.certifications import service
 from services.standards.certifications.rules import RULES
 from services.standards.certifications.schemas import (
     CertificateBatchRequest,
+    CertificateFilters,
     CertificateNoParam,
     CertificateOut,
     CertifierParam,
@@ -66,6 +71,20 @@ async def list_rules(principal: CurrentPrincipal) -> RuleSetOut:
     return RULES.describe()
 
 
+async def certificate_filters(
+    holder: Annotated[CreditCode | None, Query(description="Holder's credit code")] = None,
+    status: Annotated[EffectiveStatus | None, Query(description="Effective status")] = None,
+    standard: Annotated[StandardCode | None, Query(description="Standard number")] = None,
+    expiring_before: Annotated[date | None, Query(description="expires_on before this date")] = None,
+    certifier: CertifierQuery = None,
+) -> CertificateFilters:
+    """The list's filters (the list and its export take the same)."""
+    return CertificateFilters(holder, status, standard, expiring_before, certifier)
+
+
+Filters = Annotated[CertificateFilters, Depends(certificate_filters)]
+
+
 @router.get(
     "/v1/certifications",
     summary="List certificates in your scope",
@@ -78,26 +97,29 @@ async def list_rules(principal: CurrentPrincipal) -> RuleSetOut:
     responses=responses(InvalidCursor, Forbidden),
 )
 async def list_certifications(
-    session: DbSession,
-    principal: Reader,
-    page: Pagination,
-    holder: Annotated[CreditCode | None, Query(description="Holder's credit code")] = None,
-    status: Annotated[EffectiveStatus | None, Query(description="Effective status")] = None,
-    standard: Annotated[StandardCode | None, Query(description="Standard number")] = None,
-    expiring_before: Annotated[date | None, Query(description="expires_on before this date")] = None,
-    certifier: CertifierQuery = None,
+    session: DbSession, principal: Reader, page: Pagination, filters: Filters
 ) -> Page[CertificateOut]:
-    items, cursor = await service.list_(
-        session,
-        principal,
-        page,
-        holder=holder,
-        status=status,
-        standard=standard,
-        expiring_before=expiring_before,
-        certifier=certifier,
-    )
+    items, cursor = await service.list_(session, principal, page, filters)
     return Page(items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/v1/certifications/export",
+    summary="Export the certificate list as CSV or XLSX (Chinese headers)",
+    response_class=StreamingResponse,
+    responses={**responses(Forbidden, TooManyExports, ExportsBusy), **FILE_DOWNLOAD_RESPONSES},
+)
+async def export_certifications(
+    request: Request, principal: Reader, reads: CallerReads, filters: Filters, fmt: FormatQuery = "csv"
+) -> DownloadResponse:
+    """Every certificate of the list with the same filters and scope (a body its own, an official
+    those whose holder is in their region, admin all), in the list's order, streamed; sheet
+    品字标认证证书, with the pushed and the effective status (as of today, Asia/Shanghai). A caller
+    runs at most `EAGLET_EXPORT__PER_CALLER` exports at once (one more: 429 `too_many_exports`);
+    when every export connection stays busy for `EAGLET_EXPORT__WAIT_S`, 429 `exports_busy`. (A
+    certificate numbered `export` is found in the list and the public verification.)"""
+    table, statement = service.export_statement(principal, filters)
+    return await download(reads, request.app.state.settings.export, table, fmt, statement)
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Literal
@@ -110,3 +111,14 @@ class HistoryEntry(BaseModel):
     request_id: str | None
     rule_set_version: str
     record: dict[str, Any] = Field(description="The record exactly as pushed")
+
+
+@dataclass(frozen=True)
+class CertificateFilters:
+    """The filters of the certificate list, and of its export."""
+
+    holder: str | None = None
+    status: str | None = None
+    standard: str | None = None
+    expiring_before: date | None = None
+    certifier: str | None = None

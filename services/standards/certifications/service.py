@@ -21,13 +21,20 @@ from services.common.batch import (
 )
 from services.common.context import request_id_var
 from services.common.errors import Forbidden, NotFound
+from services.common.export import Statement, Table
 from services.common.pagination import PageParams, page_of
 from services.common.today import today_shanghai
 from services.standards.catalogue.codes import is_zhejiang_made
+from services.standards.certifications import export
 from services.standards.certifications import repository as repo
 from services.standards.certifications.models import TERMINAL, Certificate
 from services.standards.certifications.rules import RULES, rule_for_error
-from services.standards.certifications.schemas import CertificateOut, CertificateRecord, HistoryEntry
+from services.standards.certifications.schemas import (
+    CertificateFilters,
+    CertificateOut,
+    CertificateRecord,
+    HistoryEntry,
+)
 from services.standards.errors import AmbiguousCertificateNo
 
 SCHEMA = "standards"
@@ -187,12 +194,20 @@ async def push_batch(
 
 
 async def list_(
-    session: AsyncSession, principal: Principal, params: PageParams, **filters
+    session: AsyncSession, principal: Principal, params: PageParams, filters: CertificateFilters
 ) -> tuple[list[CertificateOut], str | None]:
     today = today_shanghai()
-    rows = await repo.list_certificates(session, principal, params, today=today, **filters)
+    rows = await repo.list_certificates(session, principal, params, today=today, filters=filters)
     rows, cursor = page_of(rows, params, lambda c: (c.id,))
     return [to_out(c, today) for c in rows], cursor
+
+
+def export_statement(principal: Principal, filters: CertificateFilters) -> tuple[Table, Statement]:
+    """The export's table (effective statuses as of today, Asia/Shanghai, like the list's) and
+    the list's statement."""
+    today = today_shanghai()
+    table = export.certificates_table(lambda row: effective_status(row["status"], row["expires_on"], today))
+    return table, repo.export_statement(principal, today, filters, export.COLUMNS)
 
 
 async def _one(
