@@ -425,8 +425,11 @@ def test_every_secret_named_is_known_and_documented(rendered):
 # -- database wiring -------------------------------------------------------------------------------
 
 
-def _roles_sql() -> set[str]:
-    return set(re.findall(r"^CREATE ROLE (\w+)", (ROOT / "deploy" / "roles.sql").read_text(), re.M))
+def _process_roles() -> set[str]:
+    """The processes' login roles, from their one home (`eaglet db-roles`, services/cli/roles.py)."""
+    from services.cli.roles import ROLES
+
+    return set(ROLES.values())
 
 
 def _url(value: str):
@@ -438,7 +441,7 @@ def _url(value: str):
 def test_the_managed_roles_are_the_processes_and_the_owner(rendered):
     cluster = rendered.get("Cluster", "eaglet-db")["spec"]
     roles = {r["name"]: r for r in cluster["managed"]["roles"]}
-    assert set(roles) == _roles_sql() | {"eaglet_owner"}
+    assert set(roles) == _process_roles() | {"eaglet_owner"}
     assert cluster["bootstrap"]["initdb"]["owner"] == "eaglet_owner"
     assert "secret" not in cluster["bootstrap"]["initdb"]  # the operator generates eaglet-db-app
     assert roles["eaglet_owner"]["passwordSecret"] == {"name": "eaglet-db-app"}

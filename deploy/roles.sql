@@ -1,8 +1,0 @@
--- The database roles and their grants are no longer kept here (this file only ever listed them as
--- comments). See docs/roles.md:
---   * migration 0021_roles_grants owns every GRANT and default privilege, and creates a missing
---     role NOLOGIN (`eaglet migrate`);
---   * `eaglet db-roles` makes eaglet_registry, eaglet_finance, eaglet_standards, eaglet_gateway and
---     eaglet_worker login roles, with the passwords of their processes' own URLs
---     (EAGLET_<PROCESS>__DATABASE_URL) or generated ones, printed once.
--- Nothing to run: this file is kept only so that older instructions pointing here find the way.
