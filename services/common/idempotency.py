@@ -12,7 +12,8 @@ body (key order and whitespace do not matter), else byte for byte.
 Keys are per caller: the verified principal in a service (``principal_owner``), the authenticated
 caller at the gateway's own routes (``gateway/idempotency.py``); a request whose caller is not
 established (no or a bad credential) runs unclaimed, and its route answers the 401. The key is claimed in its own short transaction
-before the request runs; the response is stored after the request's unit of work has committed.
+before the request runs; the response is stored after the request's unit of work has committed
+and before the response's last part is sent, so a client retrying at once is answered the replay.
 A 5xx releases the key so the client may retry.
 
 A claim records its holder (this process) and a lease that the holder renews while the request
@@ -56,8 +57,10 @@ MAX_KEY_LENGTH = 255
 log = logging.getLogger("eaglet.idempotency")
 
 _PROCESS_TOKEN = secrets.token_hex(4)
-# (table, owner, key) → claim token of every request this process is running under a key.
-_RUNNING: dict[tuple[str, str, str], str] = {}
+# claim token → table, for every request this process runs, or is about to run, under a key. A
+# token is entered before its claim is written: a claim of this process's that is not here is
+# one whose request is gone (and is taken over), never one whose request has yet to start.
+_RUNNING: dict[str, str] = {}
 
 
 def expired_keys_sql(table: str, hours: str) -> str:
@@ -192,7 +195,13 @@ class IdempotencyMiddleware:
 
         engine = self.get_engine()
         claim = secrets.token_hex(8)
-        stored = await self._claim(engine, owner, key, digest, claim)
+        self._hold(claim)  # before the claim is written (see _RUNNING)
+        stored: object = None
+        try:
+            stored = await self._claim(engine, owner, key, digest, claim)
+        finally:
+            if stored != "claimed":
+                self._release(claim)
         if stored == "claimed":
             pass
         elif stored == "mismatch":
@@ -228,9 +237,10 @@ class IdempotencyMiddleware:
         status = 500
         response_type = None
         out = []
+        last: Message | None = None
 
         async def capture_send(message: Message) -> None:
-            nonlocal status, response_type
+            nonlocal status, response_type, last
             if message["type"] == "http.response.start":
                 status = message["status"]
                 for k, v in message.get("headers", ()):
@@ -238,27 +248,33 @@ class IdempotencyMiddleware:
                         response_type = v.decode("latin-1")
             elif message["type"] == "http.response.body":
                 out.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    last = message  # held until the answer is stored: see below
+                    return
             await send(message)
 
-        self._hold(owner, key, claim)
+        # A client that has the whole answer and retries at once must find it stored: the answer's
+        # last part goes out after the store, and the claim counts as running until then.
         try:
             await self.app(scope, replay_receive, capture_send)
         finally:
-            self._release(owner, key)
             await self._finish(engine, owner, key, claim, status, response_type, b"".join(out))
+            self._release(claim)
+        if last is not None:
+            await send(last)
 
     # ---- claims and leases -------------------------------------------------------------------
 
-    def _hold(self, owner: str, key: str, claim: str) -> None:
-        _RUNNING[(self.table, owner, key)] = claim
+    def _hold(self, claim: str) -> None:
+        _RUNNING[claim] = self.table
         task = self._heartbeat_task
         if task is None or task.done():  # its own context: not the request's id in its logs
             self._heartbeat_task = asyncio.get_running_loop().create_task(
                 self._heartbeat(), context=contextvars.Context()
             )
 
-    def _release(self, owner: str, key: str) -> None:
-        _RUNNING.pop((self.table, owner, key), None)
+    def _release(self, claim: str) -> None:
+        _RUNNING.pop(claim, None)
 
     async def _heartbeat(self) -> None:
         """Renew the leases of the requests this process runs under keys of this table (one
@@ -266,7 +282,7 @@ class IdempotencyMiddleware:
         interval = max(self.lease_s / 3, 0.05)
         while True:
             await asyncio.sleep(interval)
-            claims = [c for (table, _, _), c in _RUNNING.items() if table == self.table]
+            claims = [c for c, table in _RUNNING.items() if table == self.table]
             if not claims:
                 self._heartbeat_task = None
                 return
@@ -316,9 +332,7 @@ class IdempotencyMiddleware:
             if row.state != "in_flight":
                 return (row.status_code, row.content_type, row.response_body)
             lease_left = row.lease_left if row.lease_left is not None else 0  # no lease: before leases
-            ours_but_gone = (
-                row.holder == process_holder() and _RUNNING.get((self.table, owner, key)) != row.claim
-            )
+            ours_but_gone = row.holder == process_holder() and row.claim not in _RUNNING
             if lease_left > 0 and not ours_but_gone:
                 return lease_left
             await conn.execute(

@@ -7,7 +7,8 @@ import time
 import httpx
 import pytest
 
-from services.common.idempotency import process_holder, request_digest
+from services.common import idempotency
+from services.common.idempotency import IdempotencyMiddleware, process_holder, request_digest
 from services.common.settings import get_settings
 from tests import support
 from tests.common.idempotency_app import create_app, gate
@@ -172,6 +173,54 @@ async def test_a_claim_this_process_holds_but_no_longer_runs_is_taken_over_at_on
     await _leave_claim(db, "k-own", process_holder(), 60)
     r = await client.post("/v1/notes", json={"text": "x"}, headers=_bank(as_, "k-own"))
     assert r.status_code == 201, r.text
+
+
+async def test_a_claim_counts_as_running_from_before_it_is_written(client, as_, monkeypatch):
+    """Else a second request of this process, reading the claim between its commit and its
+    request's start, would take it for one whose request is gone and run it a second time."""
+    seen = []
+    real = IdempotencyMiddleware._claim
+
+    async def spying(self, engine, owner, key, digest, claim):
+        seen.append(claim in idempotency._RUNNING)
+        return await real(self, engine, owner, key, digest, claim)
+
+    monkeypatch.setattr(IdempotencyMiddleware, "_claim", spying)
+    r = await client.post("/v1/notes", json={"text": "x"}, headers=_bank(as_, "k-early"))
+    assert r.status_code == 201 and seen == [True]
+    assert not idempotency._RUNNING  # released once the answer is stored
+
+
+async def test_the_answer_is_stored_before_its_last_part_goes_out(app, as_, db):
+    """A client that has the whole answer and retries at once gets the replay, not a second run."""
+    states = []
+
+    async def receive():
+        return {"type": "http.request", "body": b'{"text": "x"}', "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            states.append(
+                await db.fetchval("SELECT state FROM registry.idempotency_keys WHERE key = 'k-stored'")
+            )
+
+    headers = {**_bank(as_, "k-stored"), "content-type": "application/json"}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/notes",
+        "raw_path": b"/v1/notes",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("t", 80),
+    }
+    await app(scope, receive, send)
+    assert states == ["done"]
 
 
 async def test_a_request_running_longer_than_the_lease_keeps_its_claim(database_url, as_, db):
