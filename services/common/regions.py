@@ -70,3 +70,10 @@ def check_region_code(value: str) -> str:
     if not is_region_code(value):
         raise ValueError(f"{value!r} is not a region code of the reference table (GB/T 2260, e.g. 330106)")
     return value
+
+
+@cache
+def predecessors(code: str) -> tuple[str, ...]:
+    """The retired codes this region succeeded (330102 上城区 ← 330104 江干区): enterprises still
+    filed under one of them fall under this region's officials too, until they are moved."""
+    return tuple(r.code for r in regions().values() if r.retired and code in r.successors)

@@ -3,7 +3,8 @@
 The rule (docs/architecture: an official reads only what falls under their region): a scope is a
 region prefix — ``33`` the province, ``3301`` a city, ``330106`` a county — or unrestricted. It
 covers a code that starts with its prefix; a county's prefix is a whole code, so a county covers
-exactly its own code. Only officials are limited by region; every other kind is unrestricted here
+exactly its own code and the retired codes it succeeded (``regions.predecessors``: 330102 上城区
+covers 江干区 330104, whose enterprises it shares with 330114 钱塘区 until an official moves them). Only officials are limited by region; every other kind is unrestricted here
 and limited by its own tenant rule (a bank's records, a certifier's certificates) where that lives.
 
 Repositories apply the scope, in Python (`covers`) or in SQL (`clause` for SQLAlchemy, `where` for
@@ -22,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from services.common.auth import Principal, invalid_principal
 from services.common.errors import Problem, RegionOutOfScope
-from services.common.regions import is_region_code
+from services.common.regions import is_region_code, predecessors
 
 # What a prefix may be: digits only, so that it never carries a LIKE wildcard.
 PREFIX_RE = re.compile(r"^[0-9]{2,6}$")
@@ -92,13 +93,19 @@ class RegionScope:
 
     # ---- the rule, three renderings ------------------------------------------------------
 
+    @property
+    def county_codes(self) -> tuple[str, ...]:
+        """A county scope's codes: its own, then the retired codes it succeeded."""
+        assert self.prefix is not None and len(self.prefix) == COUNTY_LEN
+        return (self.prefix, *predecessors(self.prefix))
+
     def covers(self, code: str | None) -> bool:
         p = self.prefix
         if p is None:
             return True
         if not isinstance(code, str):
             return False
-        return code == p if len(p) == COUNTY_LEN else code.startswith(p)
+        return code in self.county_codes if len(p) == COUNTY_LEN else code.startswith(p)
 
     def clause(self, column: ColumnElement, *, city_index: bool = False) -> ColumnElement[bool]:
         """The rule as a SQLAlchemy condition on `column` (see `where` for `city_index`)."""
@@ -106,14 +113,16 @@ class RegionScope:
         if p is None:
             return true()
         if len(p) == COUNTY_LEN:
-            return column == p
+            codes = self.county_codes
+            return column == p if len(codes) == 1 else column.in_(codes)
         if city_index and len(p) == CITY_LEN:
             return func.substr(column, 1, CITY_LEN) == p
         return column.like(p + "%")
 
     def where(self, column: str, param: Callable[[str], str], *, city_index: bool = False) -> str:
         """The rule as a raw-SQL condition on the SQL expression `column`; `param(value)` binds a
-        value and returns its placeholder (``$3``, ``:region``). A county is an equality; a city
+        value and returns its placeholder (``$3``, ``:region``). A county is an equality (one per
+        code, its predecessors' too: `param` is called once a code); a city
         with `city_index` an equality on ``substr(column, 1, 4)`` (the registry's expression
         indexes answer it in credit-code and name order); any other prefix a LIKE (its digits
         carry no wildcard). Unrestricted: TRUE."""
@@ -121,7 +130,9 @@ class RegionScope:
         if p is None:
             return "TRUE"
         if len(p) == COUNTY_LEN:
-            return f"{column} = {param(p)}"
+            return " OR ".join(f"{column} = {param(c)}" for c in self.county_codes).join(
+                ("(", ")") if len(self.county_codes) > 1 else ("", "")
+            )
         if city_index and len(p) == CITY_LEN:
             return f"substr({column}, 1, {CITY_LEN}) = {param(p)}"
         return f"{column} LIKE {param(p + '%')}"
@@ -131,10 +142,15 @@ UNRESTRICTED = RegionScope()
 
 
 def named(params: dict, name: str) -> Callable[[str], str]:
-    """A `where` binder for SQLAlchemy ``text()``: binds the value as ``:name`` into `params`."""
+    """A `where` binder for SQLAlchemy ``text()``: binds the value as ``:name`` into `params`, a
+    further value of the same binder as ``:name_2``, ``:name_3``…"""
+    calls = 0
 
     def bind(value: str) -> str:
-        params[name] = value
-        return f":{name}"
+        nonlocal calls
+        calls += 1
+        key = name if calls == 1 else f"{name}_{calls}"
+        params[key] = value
+        return f":{key}"
 
     return bind

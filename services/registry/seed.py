@@ -53,11 +53,11 @@ INDUSTRIES = [
     ("1441", "乳业"),
     ("6513", "软件"),
     ("6531", "信息技术"),
-    ("6420", "网络科技"),
-    ("5137", "服装贸易"),
-    ("5161", "五金贸易"),
+    ("6429", "网络科技"),
+    ("5132", "服装贸易"),
+    ("5174", "五金贸易"),
     ("5211", "百货"),
-    ("5430", "物流"),
+    ("5431", "物流"),
     ("7320", "研究院"),
     ("4710", "建设"),
     ("6210", "餐饮"),
@@ -459,7 +459,7 @@ async def _reference_tables(conn: asyncpg.Connection) -> None:
     rows = []
     for i, (code, word) in enumerate(INDUSTRIES):
         figs = {s: figures_for(code, s) for s in ("small", "medium", "large")}
-        bounds = table().group_for(code).bounds
+        bounds = table().row_for(code).bounds
         row: list = [i, code, word]
         for ind in ("employees", "revenue", "total_assets"):
             row += [int(figs[s][ind]) if ind == "employees" else Decimal(figs[s][ind]) for s in figs]

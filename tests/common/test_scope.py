@@ -8,7 +8,7 @@ from sqlalchemy.dialects import postgresql
 
 from services.common.auth import Principal
 from services.common.errors import Problem
-from services.common.scope import UNRESTRICTED, RegionScope, region_prefix
+from services.common.scope import UNRESTRICTED, RegionScope, named, region_prefix
 
 
 def official(region: str) -> Principal:
@@ -21,6 +21,7 @@ SCOPES = {
     "province": RegionScope.of(official("330000")),
     "city": RegionScope.of(official("330100")),
     "county": RegionScope.of(official("330106")),
+    "successor county": RegionScope.of(official("330102")),  # 上城区, a successor of 330104 江干区
     # Filters an admin may name: 2 to 6 digits, normalised.
     "filter 33": UNRESTRICTED.narrow("33"),
     "filter 3300": UNRESTRICTED.narrow("3300"),
@@ -31,6 +32,7 @@ SCOPES = {
 }
 CODES = [
     "330000", "330100", "330106", "330108", "330110", "330200", "330212", "340100",
+    "330102", "330104", "330103", "330114",  # a successor, its retired predecessors, a co-successor
     "33", "3301", "330", "33010", "3302",  # prefixes (screenings and summary cells store them)
     "3301061", "33010600", "", " 330106", "330106 ", "abc", "33%", "3_0106", "3301_6", "%",
     None,
@@ -71,6 +73,22 @@ def test_a_county_covers_exactly_its_own_code():
     assert county.covers("330106")
     assert not county.covers("3301061") and not county.covers("33010600")
     assert county.where("e.region_code", lambda v: f"'{v}'") == "e.region_code = '330106'"
+
+
+def test_a_county_covers_the_retired_codes_it_succeeded():
+    """Enterprises still filed under a retired code stay visible to its successors' officials:
+    330104 江干区 was split between 330102 上城区 and 330114 钱塘区, so both see its enterprises."""
+    shangcheng = SCOPES["successor county"]
+    qiantang = RegionScope.of(official("330114"))
+    assert shangcheng.covers("330104") and qiantang.covers("330104")
+    assert not shangcheng.covers("330103") and not shangcheng.covers("330114")
+    assert RegionScope.of(official("330105")).covers("330103")  # 拱墅区 ← 下城区
+    assert shangcheng.where("e.region_code", lambda v: f"'{v}'") == (
+        "(e.region_code = '330102' OR e.region_code = '330104')"
+    )
+    params: dict = {}
+    shangcheng.where("e.region_code", named(params, "r"))
+    assert params == {"r": "330102", "r_2": "330104"}
 
 
 def test_a_prefix_is_digits_only_so_no_rendering_needs_like_escapes():

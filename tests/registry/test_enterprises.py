@@ -71,9 +71,28 @@ async def test_unknown_region_industry_and_negative_money_are_422(c, as_):
     for field, value in (("region_code", "330199"), ("industry_code", "9999"), ("registered_capital", "-1")):
         r = await c.post("/v1/enterprises", json=body(**{field: value}), headers=as_())
         assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == f"/{field}", field
-    # Retired codes stay valid for enterprises registered under them.
-    r = await c.post("/v1/enterprises", json=body(region_code="330103"), headers=as_())
-    assert r.status_code == 201
+
+
+async def test_a_retired_region_is_refused_naming_its_successors(c, as_):
+    r = await c.post("/v1/enterprises", json=body(region_code="330104"), headers=as_())
+    assert r.status_code == 422
+    err = r.json()["errors"][0]
+    assert err["pointer"] == "/region_code"
+    assert "retired on 2021-03-11" in err["message"] and "330102 上城区" in err["message"]
+    assert "330114 钱塘区" in err["message"]
+
+
+async def test_only_real_2017_classes_are_an_industry(c, as_):
+    """reference/industries.py: a 2011-only code is told its 2017 classes; a class ending in 0 is real."""
+    r = await c.post("/v1/enterprises", json=body(industry_code="6420"), headers=as_())
+    assert r.status_code == 422
+    err = r.json()["errors"][0]
+    assert (
+        err["pointer"] == "/industry_code" and "GB/T 4754-2011" in err["message"] and "6421" in err["message"]
+    )
+    for real in ("1200", "9700"):
+        r = await c.post("/v1/enterprises", json=body(industry_code=real), headers=as_())
+        assert r.status_code == 201, r.text
 
 
 async def test_county_official_sees_404_outside_their_county_and_cannot_admit(c, as_, db):
@@ -608,3 +627,21 @@ async def test_hostile_text_in_a_body_query_or_path_is_a_422_with_its_pointer(c,
     assert [(e["pointer"], e["code"]) for e in r.json()["errors"]] == [
         ("#/path/credit_code", "text_control_character")
     ]
+
+
+async def test_officials_of_every_successor_see_enterprises_left_under_a_retired_code(c, as_, db):
+    """330104 江干区 was split between 330102 上城区 and 330114 钱塘区: an enterprise still filed
+    under it is listed to both (to be moved by one of them), and to no other county."""
+    code = await add_enterprise(db, region_code="330104")
+    for county, sees in (("330102", True), ("330114", True), ("330106", False)):
+        official = as_("official", region=county)
+        r = await c.get(f"/v1/enterprises/{code}", headers=official)
+        assert r.status_code == (200 if sees else 404), county
+        listed = await c.get("/v1/enterprises", params={"region": "330104"}, headers=official)
+        assert listed.status_code == (200 if sees else 403), county
+        if sees:
+            assert [e["credit_code"] for e in listed.json()["items"]] == [code]
+    moved = await c.patch(
+        f"/v1/enterprises/{code}", json={"region_code": "330114"}, headers=as_("official", region="330114")
+    )
+    assert moved.status_code == 200 and moved.json()["region_code"] == "330114"

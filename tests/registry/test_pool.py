@@ -70,6 +70,32 @@ async def test_indicator_validation(c, as_, db):
     # Missing figures: no size, named.
     r = await c.put(f"{url}/2022", json={"employees": 30}, headers=as_())
     assert r.status_code == 201 and r.json()["size"] is None and r.json()["size_missing"] == ["revenue"]
+    # One indicator below small proves micro (工业: fewer than 20 persons).
+    r = await c.put(f"{url}/2022", json={"employees": 12}, headers=as_())
+    assert r.status_code == 200 and r.json()["size"]["size"] == "micro"
+
+
+async def test_an_industry_outside_the_size_rules_is_stored_unsized(c, as_, db):
+    """A commercial bank (6621) of 50 staff is no small enterprise: no size class is stored."""
+    code = await add_enterprise(db, industry_code="6621")
+    r = await c.put(
+        f"/v1/enterprises/{code}/indicators/2022",
+        json={"employees": 50, "revenue": "30000000", "total_assets": "900000000"},
+        headers=as_(),
+    )
+    assert r.status_code == 201
+    size = r.json()["size"]
+    assert (
+        size["size"] is None
+        and size["in_scope"] is False
+        and "银发〔2015〕309号" in size["out_of_scope_reason"]
+    )
+    assert (
+        await db.fetchval(
+            "SELECT size_class FROM registry.indicators WHERE credit_code = $1 AND year = 2022", code
+        )
+        is None
+    )
 
 
 async def test_titles_expire_by_themselves_and_can_be_revoked(c, as_, db):

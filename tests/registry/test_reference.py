@@ -113,6 +113,42 @@ async def test_size_class_needs_the_industrys_indicators(c):
     assert r.status_code == 422
 
 
+async def test_one_indicator_below_small_proves_micro_without_the_other(c):
+    """工业 needs employees and revenue; 19 persons (< 20) is micro whatever the revenue."""
+    body = await size(c, industry_code="3311", employees=19)
+    assert body["size"] == "micro" and body["in_scope"] is True
+    assert [d["indicator"] for d in body["decided_by"]] == ["employees"]
+    assert (await size(c, industry_code="3311", revenue="2999999.99"))["size"] == "micro"  # < 300 万元
+    r = await c.get("/v1/tools/size-class", params={"industry_code": "3311", "revenue": "3000000"})
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "#/query/employees"
+
+
+@pytest.mark.parametrize(
+    ("industry_code", "row"),
+    [
+        ("6621", "J 金融业"),  # 商业银行服务: a bank of 50 staff is not "small" by headcount
+        ("8331", "P 教育"),
+        ("8411", "Q84 卫生"),
+        ("9221", "S 公共管理"),
+        ("9700", "T 国际组织"),
+        ("5311", "53 铁路运输"),
+        ("7040", "7040 房地产租赁经营"),
+    ],
+)
+async def test_industries_outside_the_size_rules_are_not_sized(c, industry_code, row):
+    body = await size(c, industry_code=industry_code, employees=50, revenue="1000000", total_assets="1000000")
+    assert body["size"] is None and body["in_scope"] is False
+    assert body["out_of_scope_reason"].startswith(row)
+    assert body["decided_by"] == [] and body["thresholds"] == {} and body["industry_group"] is None
+
+
+async def test_social_work_and_other_real_estate_are_sized(c):
+    """Q85 社会工作 is in scope (其他未列明行业), as are K703/K709 beside the excluded 7040."""
+    for code in ("8512", "7030", "7090"):
+        body = await size(c, industry_code=code, employees=10)
+        assert (body["size"], body["in_scope"], body["industry_group"]) == ("small", True, "other"), code
+
+
 async def test_regions_list_cities_counties_and_retired_codes(c):
     body = (await c.get("/v1/regions")).json()
     items = {r["code"]: r for r in body["items"]}
@@ -123,11 +159,3 @@ async def test_regions_list_cities_counties_and_retired_codes(c):
     hz = (await c.get("/v1/regions/330100")).json()
     assert hz["name"] == "杭州市" and "330106" in {k["code"] for k in hz["children"]}
     assert (await c.get("/v1/regions/110000")).status_code == 404
-
-
-async def test_industries_have_sections_divisions_and_cut_classes(c):
-    items = (await c.get("/v1/industries")).json()["items"]
-    assert sum(1 for i in items if i["level"] == "section") == 20
-    assert sum(1 for i in items if i["level"] == "division") == 97
-    codes = {i["code"] for i in items}
-    assert {"7010", "7020", "5910", "5920"} <= codes

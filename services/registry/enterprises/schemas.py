@@ -17,7 +17,8 @@ from services.common.export import Format, FormatParam
 from services.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, PAGING, PageParams, cursor_binding
 from services.common.today import today_shanghai
 from services.common.types import CreditCode, Money, RegionPrefix, Text, patterned, text
-from services.registry.reference.data import industry_class_problem, region, regions
+from services.registry.reference.data import region, regions
+from services.registry.reference.industries import class_problem
 from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS
 
 SizeClass = Literal["large", "medium", "small", "micro"]
@@ -29,18 +30,23 @@ Address = text(StringConstraints(strip_whitespace=True, max_length=500))
 
 
 def check_region(v: str) -> str:
+    """A record's region is a current county-level code: a retired one names its successors
+    (rows filed under a retired code before it retired stay, and are moved: docs/registry.md)."""
     v = v.strip()
     r = region(v)
     if r is None or r.level != "county":
         raise ValueError(
             f"{v} is not a known Zhejiang county-level region code (GB/T 2260; see GET /v1/regions)"
         )
+    if r.retired:
+        now = "、".join(f"{c} {region(c).name}" for c in r.successors)
+        raise ValueError(f"{v} {r.name} was retired on {r.retired_on} ({r.note}); use {now}")
     return v
 
 
 def check_industry(v: str) -> str:
     v = v.strip()
-    problem = industry_class_problem(v)
+    problem = class_problem(v)
     if problem:
         raise ValueError(problem)
     return v
@@ -66,7 +72,8 @@ class EnterpriseCreate(EnterpriseFields):
     credit_code: CreditCode
     name: Name
     region_code: Text = Field(
-        description="County-level GB/T 2260 code (current, or retired and flagged)", examples=["330106"]
+        description="Current county-level GB/T 2260 code (a retired one is refused, naming its successors)",
+        examples=["330106"],
     )
     industry_code: Text = Field(description="GB/T 4754-2017 class (4 digits)", examples=["3311"])
 

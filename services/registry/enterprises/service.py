@@ -50,9 +50,14 @@ ENTERPRISE_RULES = RuleSet(
             "REG-E003",
             "error",
             "/region_code",
-            "Known Zhejiang county-level GB/T 2260 code (current or retired)",
+            "Current Zhejiang county-level GB/T 2260 code (a retired one names its successors)",
         ),
-        Rule("REG-E004", "error", "/industry_code", "GB/T 4754-2017 class: 4 digits of an existing division"),
+        Rule(
+            "REG-E004",
+            "error",
+            "/industry_code",
+            "A GB/T 4754-2017 class (one of its 1,381; a 2011 code names its 2017 classes)",
+        ),
         Rule("REG-E005", "error", "/registered_capital", "Money: yuan, ≥ 0, at most 2 decimal places"),
         Rule(
             "REG-E006", "error", "/region_code", "Officials may only write enterprises under their own region"

@@ -41,9 +41,11 @@ def indicator_value(name: str, year_row: dict[str, Any] | None, enterprise: dict
         if year_row.get("size_class"):
             return year_row["size_class"], []
         try:
-            return classify(enterprise["industry_code"], year_row).size, []
+            result = classify(enterprise["industry_code"], year_row)
         except MissingIndicator as e:
             return None, e.names
+        # An industry the size rules do not cover is no SME by them: the criterion fails.
+        return (result.size or "out_of_scope"), []
     v = year_row.get(name)
     return (v, []) if v is not None else (None, [name])
 

@@ -1,14 +1,14 @@
 """The industry section (GB/T 4754-2017 门类) of an enterprise in SQL: the generated column
-`registry.enterprises.industry_section`, built from the same ranges as `data.section_of`.
+`registry.enterprises.industry_section`, built from the same ranges as `industries.section_of` (the standard's divisions per section).
 
 A section is a range of 2-digit divisions (C = 13–43). The column compares the division as text;
 industry codes are 4 digits (a check constraint), so that equals the numeric ranges of
-`section_of` (tests/registry/reference/test_db.py runs both over every division).
+`section_of` (tests/registry/reference/test_db.py runs both over every 2-digit prefix).
 """
 
 from __future__ import annotations
 
-from services.registry.reference.data import SECTION_RANGES
+from services.registry.reference.industries import section_ranges
 
 
 def _when(letter: str, lo: int, hi: int) -> str:
@@ -19,4 +19,4 @@ def _when(letter: str, lo: int, hi: int) -> str:
 
 
 # The generation expression of `industry_section` (NULL outside every section).
-INDUSTRY_SECTION = "CASE\n" + "\n".join(_when(*r) for r in SECTION_RANGES) + "\nEND"
+INDUSTRY_SECTION = "CASE\n" + "\n".join(_when(*r) for r in section_ranges()) + "\nEND"

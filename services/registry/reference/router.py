@@ -12,7 +12,7 @@ from services.common.credit_code import check_credit_code, describe
 from services.common.errors import NotFound, responses
 from services.common.types import RegionCode, patterned, text
 from services.registry.errors import IndicatorRequired, UnknownIndustry
-from services.registry.reference import data
+from services.registry.reference import data, industries
 from services.registry.reference.schemas import (
     CreditCodeOut,
     IndustryList,
@@ -59,10 +59,26 @@ async def get_region(code: Annotated[RegionCode, Path()]) -> RegionDetail:
     return RegionDetail(**_region_dict(r), version=version, children=children)
 
 
-@router.get("/industries", summary="GB/T 4754-2017 sections, divisions and the classes sizing cuts on")
-async def list_industries() -> IndustryList:
-    version, items, _ = data.industries_data()
-    return IndustryList(version=version, items=items)
+@router.get("/industries", summary="GB/T 4754-2017: every section, division, group and class")
+async def list_industries(
+    level: Annotated[
+        text(*patterned("^(section|division|group|class)$")) | None,
+        Query(description="Only this level"),
+    ] = None,
+    parent: Annotated[
+        text(*patterned(r"^([A-T]|\d{2,3})$")) | None,
+        Query(description="Only the codes directly under this one (a section letter, a division, a group)"),
+    ] = None,
+) -> IndustryList:
+    """The whole classification in the standard's order: 20 sections, 97 divisions, 473 groups and
+    1,381 classes (the original 2017 edition; docs/registry.md). An enterprise's industry is one of
+    the classes. Public."""
+    items = [
+        i.__dict__
+        for i in industries.industries().values()
+        if (level is None or i.level == level) and (parent is None or i.parent == parent)
+    ]
+    return IndustryList(version=industries.VERSION, items=items)
 
 
 @router.get(
@@ -105,9 +121,10 @@ async def size_class_tool(
     ] = None,
 ) -> SizeOut:
     """The size class under the versioned threshold table (domain.md §3), with the indicators that
-    decided it and the row's bounds (persons / yuan). Industries that need an indicator you did not
-    send get a 422 naming it."""
-    problem = data.industry_class_problem(industry_code)
+    decided it and the row's bounds (persons / yuan). An industry the rules do not cover (J 金融业,
+    P, Q84, S, T, 53, 7040) answers `size: null`, `in_scope: false` and the reason. A missing
+    indicator the industry needs is a 422 naming it, unless a given one already proves micro."""
+    problem = industries.class_problem(industry_code)
     if problem:
         raise UnknownIndustry(problem)
     try:

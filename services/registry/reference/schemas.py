@@ -65,10 +65,18 @@ class DecidingIndicator(BaseModel):
 
 
 class SizeOut(BaseModel):
-    size: Literal["large", "medium", "small", "micro"]
+    size: Literal["large", "medium", "small", "micro"] | None = Field(
+        description="Null when the industry is outside the size rules (in_scope false)"
+    )
+    in_scope: bool = Field(
+        description="False for industries the 2017 办法 does not size (J, P, Q84, S, T, 53, 7040)"
+    )
+    out_of_scope_reason: str | None = Field(
+        None, description="Why the industry is not sized (in_scope false)"
+    )
     rule_version: str
-    industry_group: str = Field(description="Row of the threshold table applied, e.g. industry")
-    industry_group_label: str
+    industry_group: str | None = Field(description="Row of the threshold table applied, e.g. industry")
+    industry_group_label: str | None
     decided_by: list[DecidingIndicator]
     thresholds: dict[str, dict[str, str]] = Field(
         description="The row's lower bounds per indicator and tier, in persons or yuan"

@@ -1,8 +1,13 @@
 """Enterprise size classification (企业划型) from the versioned threshold table.
 
 Large, medium and small must meet every listed lower bound of the tier, otherwise the enterprise
-drops a tier; micro is whatever is below small. The table is in persons and 万元; the API speaks
+drops a tier; micro is whatever is below small, so one indicator below its small bound proves
+micro even when another indicator is missing. The table is in persons and 万元; the API speaks
 yuan, so money is compared as yuan ≥ bound × 10,000.
+
+The table covers the industries of the 2017 办法 only: a code its `out_of_scope` rows match (J,
+P, Q84, S, T, 53, 7040: domain.md §3) is not sized by it — `size` None, `in_scope` False, with
+the row's reason — whatever its figures say.
 """
 
 from __future__ import annotations
@@ -27,15 +32,26 @@ class Group:
     bounds: dict[str, dict[str, int]]
 
 
+@dataclass(frozen=True)
+class OutOfScope:
+    id: str
+    match: tuple[str, ...]
+    reason: str
+    settled: bool
+
+
 @dataclass
 class SizeResult:
-    size: str
+    size: str | None  # None: the industry is out of the table's scope
     rule_version: str
-    group: Group
+    group: Group | None
     decided_by: list[dict[str, Any]] = field(default_factory=list)
+    out_of_scope: OutOfScope | None = None
 
     def thresholds(self) -> dict[str, dict[str, str]]:
         """The group's bounds in API units (persons, yuan)."""
+        if self.group is None:
+            return {}
         return {
             ind: {t: str(_api_bound(ind, v)) for t, v in b.items()} for ind, b in self.group.bounds.items()
         }
@@ -45,13 +61,16 @@ class SizeResult:
 class Table:
     version: str
     groups: tuple[Group, ...]
+    out_of_scope: tuple[OutOfScope, ...]
 
-    def group_for(self, industry_code: str) -> Group:
-        best, best_len = self.groups[-1], -1
-        for g in self.groups:
-            for prefix in g.match:
+    def row_for(self, industry_code: str) -> Group | OutOfScope:
+        """The row whose prefix matches the code longest (groups and out-of-scope rows alike)."""
+        best: Group | OutOfScope = self.groups[-1]
+        best_len = -1
+        for row in (*self.groups, *self.out_of_scope):
+            for prefix in row.match:
                 if industry_code.startswith(prefix) and len(prefix) > best_len:
-                    best, best_len = g, len(prefix)
+                    best, best_len = row, len(prefix)
         return best
 
 
@@ -59,7 +78,10 @@ class Table:
 def table() -> Table:
     raw = _load("size_thresholds.json")
     groups = tuple(Group(g["id"], g["label"], tuple(g["match"]), g["bounds"]) for g in raw["groups"])
-    return Table(raw["version"], groups)
+    outside = tuple(
+        OutOfScope(o["id"], tuple(o["match"]), o["reason"], o["settled"]) for o in raw["out_of_scope"]
+    )
+    return Table(raw["version"], groups, outside)
 
 
 def _api_bound(indicator: str, bound: int) -> Decimal | int:
@@ -72,33 +94,36 @@ class MissingIndicator(ValueError):
         self.names = names
 
 
-def needed(industry_code: str) -> list[str]:
-    return list(table().group_for(industry_code).bounds)
-
-
 def classify(industry_code: str, figures: dict[str, Any]) -> SizeResult:
     """`figures`: employees (persons), revenue and total_assets (yuan). Raises MissingIndicator when
-    an indicator the industry's row needs is absent."""
+    an indicator the industry's row needs is absent and the given ones do not already prove micro."""
     t = table()
-    group = t.group_for(industry_code)
-    missing = [ind for ind in group.bounds if figures.get(ind) is None]
-    if missing:
-        raise MissingIndicator(missing)
-    values = {ind: Decimal(str(figures[ind])) for ind in group.bounds}
+    row = t.row_for(industry_code)
+    if isinstance(row, OutOfScope):
+        return SizeResult(None, t.version, None, [], row)
+    group = row
+    values = {ind: Decimal(str(figures[ind])) for ind in group.bounds if figures.get(ind) is not None}
 
     def meets(ind: str, tier: str) -> bool:
         return values[ind] >= _api_bound(ind, group.bounds[ind][tier])
 
-    size = "micro"
-    for tier in TIERS:
-        if all(meets(ind, tier) for ind in group.bounds):
-            size = tier
-            break
+    missing = [ind for ind in group.bounds if ind not in values]
+    if missing:
+        # Small needs every bound: one given indicator below its small bound proves micro.
+        if not any(not meets(ind, "small") for ind in values):
+            raise MissingIndicator(missing)
+        size = "micro"
+    else:
+        size = "micro"
+        for tier in TIERS:
+            if all(meets(ind, tier) for ind in group.bounds):
+                size = tier
+                break
     # Deciding indicators: for large, every indicator (each met the large bound); otherwise the
     # indicators that fell short of the next tier up (they kept the enterprise out of it).
     higher = {"large": None, "medium": "large", "small": "medium", "micro": "small"}[size]
     decided = []
-    for ind in group.bounds:
+    for ind in values:
         if higher is None or not meets(ind, higher):
             decided.append(
                 {
@@ -121,7 +146,8 @@ def _fmt(indicator: str, v: Decimal | int) -> str:
 
 def figures_for(industry_code: str, size: str) -> dict[str, Any]:
     """Figures that classify as `size` in this industry (test data and generators)."""
-    group = table().group_for(industry_code)
+    group = table().row_for(industry_code)
+    assert isinstance(group, Group), f"{industry_code} is not sized by the table"
     out: dict[str, Any] = {
         "employees": 1,
         "revenue": Decimal("10000.00"),

@@ -1,11 +1,11 @@
-"""The industry section of a GB/T 4754-2017 code: `data.section_of` (Python) and the generated
+"""The industry section of a GB/T 4754-2017 code: `industries.section_of` (Python) and the generated
 column's expression `db.INDUSTRY_SECTION` (SQL) agree on every division."""
 
 import asyncpg
 import pytest
 
-from services.registry.reference.data import section_of
 from services.registry.reference.db import INDUSTRY_SECTION
+from services.registry.reference.industries import section_of
 from tests.registry_data import add_enterprise
 
 
