@@ -50,9 +50,12 @@ class CorsPolicy:
 
     def origin(self, scope: Scope) -> bytes | None:
         """The request's `Origin` when it is an allowed one (compared byte for byte with the
-        configured, lower-cased origins; browsers send them lower-case)."""
+        configured, lower-cased origins; browsers send them lower-case). Whitespace around a
+        field value is not part of it (RFC 9110 §5.5): trimmed here, whichever HTTP parser the
+        server runs."""
         for k, v in scope["headers"]:
             if k == b"origin":
+                v = v.strip(b" \t")
                 return v if v in self.origins else None
         return None
 
