@@ -1,7 +1,7 @@
 """Policies over the rendered manifests: every container is probed, sized and locked down, every
 Deployment has its disruption budget (and its autoscaler, but the worker), the NetworkPolicies
-allow exactly what each pod needs, no manifest holds a secret, and migrations run first, as the
-schema owner."""
+allow exactly what each pod needs, no manifest holds a secret, the gateway's rate limits are
+shared through Redis (and bounded without it), and migrations run first, as the schema owner."""
 
 from __future__ import annotations
 
@@ -213,6 +213,15 @@ PLATFORM = {
     ),
     "prod": ({"ipBlock": {"cidr": "10.0.0.0/28"}}, [{"ipBlock": {"cidr": "10.20.0.0/24"}}], 443),
 }
+# Each overlay's Redis (the gateway's shared rate-limit buckets), reached on 6379 by the gateway only.
+REDIS = {
+    "dev": {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "redis"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "redis"}},
+    },
+    "prod": {"ipBlock": {"cidr": "10.30.0.8/29"}},
+}
+REDIS_PORT = 6379
 
 
 def app(name: str) -> dict:
@@ -240,6 +249,7 @@ def expected_policies(overlay: str) -> dict[str, tuple[dict, list | None, list |
                 ([app("standards")], tcp(8103)),
                 ([POOLER_RW], tcp(5432)),
                 ([INSTANCES], tcp(5432)),
+                ([REDIS[overlay]], tcp(REDIS_PORT)),
             ],
         ),
         "eaglet-worker": (
@@ -363,8 +373,10 @@ SECRET_NAMES = {
     "eaglet-db-gateway",
     "eaglet-db-worker",
     "eaglet-backup-s3",
+    "eaglet-redis",
 }
-CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)
+# user:password@ or :password@ (Redis has no user by default)
+CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@", re.I)
 SECRETISH = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|^KEY$|CREDENTIAL", re.I)
 
 
@@ -420,6 +432,55 @@ def test_every_secret_named_is_known_and_documented(rendered):
     guide = (ROOT / "docs" / "deploy.md").read_text()
     for name in named:
         assert f"`{name}`" in guide, f"docs/deploy.md does not say where Secret {name} comes from"
+
+
+# -- the gateway's rate limits ---------------------------------------------------------------------
+
+
+def _setting_name(settings: type, *path: str) -> str:
+    """The env var of a setting, from its class: prefix, field names, nesting delimiter."""
+    model = settings
+    for part in path:
+        assert part in model.model_fields, (settings.__name__, path)
+        model = model.model_fields[part].annotation
+    config = settings.model_config
+    return (config["env_prefix"] + config["env_nested_delimiter"].join(path)).upper()
+
+
+def _gateway(rendered: Rendered) -> tuple[dict, dict]:
+    """The gateway Deployment and its container."""
+    deployment = rendered.get("Deployment", "eaglet-gateway")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return deployment, container
+
+
+def test_the_gateway_shares_its_buckets_through_redis_named_by_its_secret(rendered):
+    """The URL (which may carry a password) comes whole from Secret eaglet-redis. Production
+    does not start without it; development runs with per-process buckets until it exists."""
+    from gateway.settings import GatewaySettings
+
+    _deployment, c = _gateway(rendered)
+    redis = _env(c)[_setting_name(GatewaySettings, "redis_url")]
+    assert "value" not in redis
+    ref = redis["valueFrom"]["secretKeyRef"]
+    assert {k: ref[k] for k in ("name", "key")} == {"name": "eaglet-redis", "key": "url"}
+    assert ref.get("optional", False) is (rendered.overlay == "dev")
+
+
+def test_without_redis_all_gateway_replicas_together_stay_within_the_rate(rendered):
+    """Each process alone allows rate ÷ (EAGLET_GATEWAY__REPLICAS × workers): the setting is the
+    most replicas the autoscaler may run."""
+    from services.common.settings import Settings
+
+    deployment, c = _gateway(rendered)
+    (hpa,) = [
+        h
+        for h in rendered.of("HorizontalPodAutoscaler")
+        if h["spec"]["scaleTargetRef"]
+        == {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment["metadata"]["name"]}
+    ]
+    replicas = _setting(rendered, c, _setting_name(Settings, "gateway", "replicas"))
+    assert replicas is not None and int(replicas) == hpa["spec"]["maxReplicas"], rendered.overlay
 
 
 # -- database wiring -------------------------------------------------------------------------------
