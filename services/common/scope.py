@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, true
+from sqlalchemy import func, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.common.auth import Principal, invalid_principal
@@ -113,8 +113,9 @@ class RegionScope:
         if p is None:
             return true()
         if len(p) == COUNTY_LEN:
-            codes = self.county_codes
-            return column == p if len(codes) == 1 else column.in_(codes)
+            # equalities, not IN: an IN list compiles to an expanding parameter that a statement
+            # compiled once and run on raw asyncpg (the standards feed's parity test) cannot bind
+            return or_(*(column == c for c in self.county_codes))
         if city_index and len(p) == CITY_LEN:
             return func.substr(column, 1, CITY_LEN) == p
         return column.like(p + "%")
