@@ -70,3 +70,21 @@ class Rendered:
 @pytest.fixture(params=OVERLAYS, scope="session")
 def rendered(request) -> Rendered:
     return Rendered(request.param, render(request.param))
+
+
+def is_setting(name: str) -> bool:
+    """Whether EAGLET_<A>__<B> is a field path of the settings (the services' or the gateway's)."""
+    from gateway.settings import GatewaySettings
+    from services.common.settings import Settings
+
+    def known(model, parts: list[str]) -> bool:
+        field = model.model_fields.get(parts[0])
+        if field is None:
+            return False
+        if len(parts) == 1:
+            return True
+        nested = field.annotation
+        return hasattr(nested, "model_fields") and known(nested, parts[1:])
+
+    parts = name.removeprefix("EAGLET_").lower().split("__")
+    return known(Settings, parts) or known(GatewaySettings, parts)

@@ -13,7 +13,7 @@ import re
 import pytest
 import yaml
 
-from tests.deploy.conftest import K8S, ROOT
+from tests.deploy.conftest import K8S, ROOT, is_setting
 from tests.deploy.test_render import CUSTOM, validator
 
 GUIDE = ROOT / "docs" / "operations.md"
@@ -87,35 +87,17 @@ def test_the_metric_reader_sees_names_and_labels():
 # -- settings --------------------------------------------------------------------------------------
 
 
-def _is_setting(name: str) -> bool:
-    """Whether EAGLET_<A>__<B> is a field path of the settings (services' or the gateway's)."""
-    from gateway.settings import GatewaySettings
-    from services.common.settings import Settings
-
-    def known(model, parts: list[str]) -> bool:
-        field = model.model_fields.get(parts[0])
-        if field is None:
-            return False
-        if len(parts) == 1:
-            return True
-        nested = field.annotation
-        return hasattr(nested, "model_fields") and known(nested, parts[1:])
-
-    parts = name.removeprefix("EAGLET_").lower().split("__")
-    return known(Settings, parts) or known(GatewaySettings, parts)
-
-
 def test_every_setting_named_is_a_setting(guide):
     named = set(re.findall(r"\bEAGLET_[A-Z0-9_]*[A-Z0-9]\b", guide))
     assert len(named) >= 20, sorted(named)
-    unknown = sorted(n for n in named if not _is_setting(n))
+    unknown = sorted(n for n in named if not is_setting(n))
     assert not unknown, f"docs/operations.md names settings the code does not have: {unknown}"
 
 
 def test_the_setting_check_refuses_a_misspelt_name():
-    assert _is_setting("EAGLET_GATEWAY__REPLICAS") and _is_setting("EAGLET_REDIS_URL")
-    assert not _is_setting("EAGLET_GATEWAY__REPLICA")
-    assert not _is_setting("EAGLET_DB__PRE_PING__X")
+    assert is_setting("EAGLET_GATEWAY__REPLICAS") and is_setting("EAGLET_REDIS_URL")
+    assert not is_setting("EAGLET_GATEWAY__REPLICA")
+    assert not is_setting("EAGLET_DB__PRE_PING__X")
 
 
 # -- commands --------------------------------------------------------------------------------------

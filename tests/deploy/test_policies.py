@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.deploy.conftest import ROOT, Rendered
+from tests.deploy.conftest import ROOT, Rendered, is_setting
 
 HTTP = {"gateway": 8000, "registry": 8101, "finance": 8102, "standards": 8103}
 PROCESSES = (*HTTP, "worker")
@@ -597,24 +597,11 @@ def test_the_database_default_timeout_is_the_engines(rendered):
 
 
 def test_every_setting_named_is_a_setting(rendered):
-    from gateway.settings import GatewaySettings
-    from services.common.settings import Settings
-
-    def known(model, parts: list[str]) -> bool:
-        field = model.model_fields.get(parts[0])
-        if field is None:
-            return False
-        if len(parts) == 1:
-            return True
-        nested = field.annotation
-        return hasattr(nested, "model_fields") and known(nested, parts[1:])
-
     names = set(_config(rendered))
     for _obj, c in rendered.containers():
         names |= {e["name"] for e in c.get("env", []) if e["name"].startswith("EAGLET_")}
     for name in names:
-        parts = name.removeprefix("EAGLET_").lower().split("__")
-        assert known(Settings, parts) or known(GatewaySettings, parts), name
+        assert is_setting(name), name
 
 
 # -- migrations ------------------------------------------------------------------------------------
