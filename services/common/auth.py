@@ -124,9 +124,10 @@ def invalid_principal() -> Problem:
     return PrincipalInvalid("the forwarded principal is not valid")
 
 
-def _hs256_claims(token: str, key: bytes) -> dict[str, Any]:
+def _hs256_claims(token: str, keys: tuple[bytes, ...]) -> dict[str, Any]:
     """Verify an HS256 JWT and return its claims: algorithm, signature, then exp/iat/nbf, issuer
-    and audience. PyJWT mints the tokens; verifying them here is one HMAC and two small JSON
+    and audience; the signature may be by any of `keys` (a key and the one being retired). PyJWT
+    mints the tokens; verifying them here is one HMAC and two small JSON
     decodes (PyJWT's general decoder cost more than the rest of a typical read request)."""
     try:
         header_b64, payload_b64, signature_b64 = token.split(".")
@@ -135,7 +136,7 @@ def _hs256_claims(token: str, key: bytes) -> dict[str, Any]:
     except ValueError:
         raise invalid_principal() from None
     # The signature first: nothing the caller wrote is parsed before it is known to be ours.
-    if not hmac.compare_digest(signature, hmac.digest(key, signed, "sha256")):
+    if not any(hmac.compare_digest(signature, hmac.digest(k, signed, "sha256")) for k in keys):
         raise invalid_principal()
     try:
         header = orjson.loads(_b64(header_b64))
@@ -162,7 +163,7 @@ def _hs256_claims(token: str, key: bytes) -> dict[str, Any]:
 
 def verify_principal(token: str, settings: Settings | None = None) -> Principal:
     settings = settings or get_settings()
-    claims = _hs256_claims(token, settings.internal_key.get_secret_value().encode())
+    claims = _hs256_claims(token, settings.verifying_keys("internal_key"))
     kind, org, region = claims.get("kind"), claims.get("org"), claims.get("region")
     scopes, cid = claims.get("scopes"), claims.get("cid")
     scopes = [] if scopes is None else scopes

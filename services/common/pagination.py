@@ -100,10 +100,16 @@ def _binding(page: PageParams) -> bytes:
     return page.binding.encode()
 
 
-def _sign(binding: bytes, payload: bytes) -> str:
-    key = get_settings().cursor_key.get_secret_value().encode()
+def _sign(binding: bytes, payload: bytes, key: bytes | None = None) -> str:
+    key = key or get_settings().cursor_key.get_secret_value().encode()
     digest = hmac.digest(key, binding + b"." + payload, "sha256")[:12]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _signed_by_us(sig: str, binding: bytes, payload: bytes) -> bool:
+    """Signed with the cursor key, or the one being retired (a rotation: docs/operations.md)."""
+    keys = get_settings().verifying_keys("cursor_key")
+    return any(hmac.compare_digest(sig, _sign(binding, payload, k)) for k in keys)
 
 
 def _encode_value(v: Any) -> Any:
@@ -157,7 +163,7 @@ def decode_cursor(page: PageParams, types: Sequence[type]) -> list[Any]:
         body, sig = (page.cursor or "").rsplit(".", 1)
         payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         # The signature first: nothing in the cursor is parsed before it is known to be ours.
-        if not hmac.compare_digest(sig, _sign(binding, payload)):
+        if not _signed_by_us(sig, binding, payload):
             raise invalid_cursor()
         values = json.loads(payload)
         if not isinstance(values, list) or len(values) != len(types):

@@ -242,9 +242,15 @@ class Settings(BaseSettings):
 
     # Signs the X-Eaglet-Principal JWT between gateway and services (HS256).
     internal_key: SecretStr = SecretStr(DEV_INTERNAL_KEY)
+    # During a rotation, the key being retired: still accepted, never used to sign, so processes
+    # holding the old and the new key keep talking while the rollout runs (docs/operations.md).
+    internal_key_previous: SecretStr | None = None
     principal_ttl_s: int = 120
-    # Signs pagination cursors so a tampered cursor is detected.
+    # Signs pagination and change-feed cursors so a tampered cursor is detected.
     cursor_key: SecretStr = SecretStr(DEV_CURSOR_KEY)
+    # During a rotation, the key being retired: cursors it signed are still accepted, new ones are
+    # signed with cursor_key.
+    cursor_key_previous: SecretStr | None = None
     # Signs the dev person tokens `eaglet token` mints (HS256), when no OIDC issuer is configured.
     token_key: SecretStr = SecretStr(DEV_TOKEN_KEY)
 
@@ -281,6 +287,13 @@ class Settings(BaseSettings):
                 + ", ".join(f"EAGLET_{n.upper()}" for n in bad)
             )
         return self
+
+    def verifying_keys(self, name: str) -> tuple[bytes, ...]:
+        """The keys a signature by `name` (internal_key, cursor_key) is checked against: the
+        key, then the one being retired."""
+        previous = getattr(self, f"{name}_previous")
+        keys = (getattr(self, name), *([previous] if previous is not None else []))
+        return tuple(k.get_secret_value().encode() for k in keys)
 
     def service(self, name: str) -> ServiceSettings:
         return getattr(self, name)

@@ -100,3 +100,21 @@ def test_another_key_or_algorithm_or_an_edited_payload_is_invalid():
 )
 def test_a_principal_whose_identity_facts_are_malformed_is_refused_not_widened(changes):
     assert code_of(signed(good_claims(**changes))) == "principal_invalid"
+
+
+def test_during_a_rotation_the_retired_key_is_still_accepted_and_never_signs():
+    """EAGLET_INTERNAL_KEY_PREVIOUS: a service with the new key accepts a gateway still on the old."""
+    from pydantic import SecretStr
+
+    old = get_settings()
+    new = old.model_copy(
+        update={
+            "internal_key": SecretStr("the-new-internal-key-0123456789abcdef"),
+            "internal_key_previous": old.internal_key,
+        }
+    )
+    p = Principal(sub="u1", kind="bank", org="ICBC-ZJ")
+    assert verify_principal(mint_principal(p), new) == p  # signed with the old key
+    assert verify_principal(mint_principal(p, new), new) == p  # signed with the new one
+    with pytest.raises(Problem):  # the rotation over (no previous key): the old key is refused
+        verify_principal(mint_principal(p), new.model_copy(update={"internal_key_previous": None}))

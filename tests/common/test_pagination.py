@@ -107,3 +107,29 @@ async def test_a_loans_cursor_on_another_finance_list_is_a_400(client_for, as_):
     for path in ("/v1/credit-lines", "/v1/applications", "/v1/guarantees"):
         r = await c.get(path, params={"cursor": cursor}, headers=bank)
         assert r.status_code == 400 and r.json()["code"] == "invalid_cursor", (path, r.text)
+
+
+def test_a_cursor_signed_with_the_retired_key_is_accepted_during_a_rotation(database_url, monkeypatch):
+    """EAGLET_CURSOR_KEY_PREVIOUS: cursors (the webhook dispatcher's stored feed positions among
+    them) signed before the rotation still read; new ones carry the new key's signature."""
+    from pydantic import SecretStr
+
+    from services.common import pagination
+    from services.common.settings import get_settings
+
+    old = get_settings()
+    before = encode_cursor(page(), ["330106", "91330000733796106P"])
+    rotated = old.model_copy(
+        update={
+            "cursor_key": SecretStr("the-new-cursor-key-0123456789abcdef"),
+            "cursor_key_previous": old.cursor_key,
+        }
+    )
+    monkeypatch.setattr(pagination, "get_settings", lambda: rotated)
+    assert decode_cursor(page(before), [str, str]) == ["330106", "91330000733796106P"]
+    after = encode_cursor(page(), ["330106", "91330000733796106P"])
+    assert after != before and decode_cursor(page(after), [str, str]) == ["330106", "91330000733796106P"]
+    monkeypatch.setattr(
+        pagination, "get_settings", lambda: rotated.model_copy(update={"cursor_key_previous": None})
+    )
+    refused(page(before), [str, str])
