@@ -200,3 +200,24 @@ def register(app: typer.Typer) -> None:
                 ttl_s=int(ttl_hours * 3600),
             )
         )
+
+    webhooks = typer.Typer(help="Webhook endpoints' signing secrets", no_args_is_help=True)
+    app.add_typer(webhooks, name="webhooks")
+
+    @webhooks.command("reseal")
+    def reseal() -> None:
+        """Seal every stored signing secret under EAGLET_WEBHOOKS__SECRETS_KEY, opening each with it
+        or EAGLET_WEBHOOKS__SECRETS_KEY_PREVIOUS: the last step of a rotation of that key."""
+        from gateway.webhooks.service import reseal_secrets
+        from services.common.settings import get_settings
+
+        settings = get_settings()
+        resealed, unreadable = _run(lambda session: reseal_secrets(session, settings))
+        typer.echo(f"resealed {resealed} signing secrets")
+        if unreadable:
+            typer.secho(
+                f"{unreadable} could be opened with neither key: their owners must rotate them "
+                "(POST /v1/webhooks/{id}/rotate-secret)",
+                fg=typer.colors.YELLOW,
+                err=True,
+            )

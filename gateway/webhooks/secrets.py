@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pydantic import SecretStr
 from standardwebhooks import Webhook
 
 from services.common.settings import Settings
@@ -37,15 +38,22 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
+def _aead(configured: SecretStr) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
+        configured.get_secret_value().encode()
+    )
+    return AESGCM(key)
+
+
 class SecretBox:
-    """Seals and opens endpoint secrets with the process's key."""
+    """Seals endpoint secrets with the process's key; opens them with it or, during a rotation,
+    with the key being retired (`EAGLET_WEBHOOKS__SECRETS_KEY_PREVIOUS`)."""
 
     def __init__(self, settings: Settings) -> None:
         configured = settings.webhooks.secrets_key or settings.internal_key
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
-            configured.get_secret_value().encode()
-        )
-        self._aead = AESGCM(key)
+        previous = settings.webhooks.secrets_key_previous
+        self._aead = _aead(configured)
+        self._opening = (self._aead, *([_aead(previous)] if previous is not None else []))
 
     def seal(self, endpoint_id: uuid.UUID, secret: str) -> bytes:
         nonce = os.urandom(_NONCE)
@@ -53,10 +61,12 @@ class SecretBox:
 
     def open(self, endpoint_id: uuid.UUID, sealed: bytes) -> str:
         """The secret, or ValueError when it was sealed under another key or for another endpoint."""
-        try:
-            return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], endpoint_id.bytes).decode()
-        except Exception as e:
-            raise ValueError("the signing secret cannot be opened with this key") from e
+        for aead in self._opening:
+            try:
+                return aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], endpoint_id.bytes).decode()
+            except Exception:  # noqa: BLE001, S112 - another key, or not ours: the next, then refused
+                continue
+        raise ValueError("the signing secret cannot be opened with this key")
 
 
 def signature_headers(msg_id: str, at: datetime, body: str, secrets_: Iterable[str]) -> dict[str, str]:

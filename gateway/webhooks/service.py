@@ -385,3 +385,23 @@ async def retry(
         raise DeliveryInFlight(delivery_id=d.id)
     await repo.retry(d, now)
     return delivery_out(d)
+
+
+async def reseal_secrets(session: AsyncSession, settings: Settings) -> tuple[int, int]:
+    """Seal every stored signing secret again under the sealing key (`EAGLET_WEBHOOKS__SECRETS_KEY`),
+    opening each with it or the key being retired: the end of a rotation of that key. Returns
+    (resealed, unreadable): a secret neither key opens is left as it is (its owner rotates it)."""
+    from sqlalchemy import select
+
+    box = SecretBox(settings)
+    resealed = unreadable = 0
+    rows = (await session.execute(select(WebhookSecret).with_for_update())).scalars().all()
+    for row in rows:
+        try:
+            secret = box.open(row.endpoint_id, row.sealed)
+        except ValueError:
+            unreadable += 1
+            continue
+        row.sealed = box.seal(row.endpoint_id, secret)
+        resealed += 1
+    return resealed, unreadable

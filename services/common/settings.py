@@ -173,6 +173,9 @@ class WebhookSettings(BaseModel):
     # Encrypts the signing secrets at rest (AES-GCM); empty: a key derived from internal_key
     # (then changing EAGLET_INTERNAL_KEY makes every stored secret unreadable: rotate them).
     secrets_key: SecretStr | None = None
+    # During a rotation of secrets_key, the key being retired: secrets sealed under it still open
+    # until `eaglet webhooks reseal` has sealed them all under secrets_key (docs/operations.md).
+    secrets_key_previous: SecretStr | None = None
 
     @field_validator("allow_hosts", mode="before")
     @classmethod
