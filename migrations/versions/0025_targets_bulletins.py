@@ -47,9 +47,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("programme", "key", name="uq_programme_indicators_programme_key"),
         sa.CheckConstraint(
             "owner_service IN ('registry', 'finance', 'standards', 'none')",
-            name="ck_programme_indicators_owner_service",
+            name=op.f("ck_programme_indicators_owner_service"),
         ),
-        sa.CheckConstraint("default_window_years >= 1", name="ck_programme_indicators_default_window_years"),
+        sa.CheckConstraint(
+            "default_window_years >= 1", name=op.f("ck_programme_indicators_default_window_years")
+        ),
         schema="registry",
     )
     data.load(op.get_bind())
@@ -75,7 +77,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "year", "region_code", "sequence", name="uq_published_bulletins_year_region_code_sequence"
         ),
-        sa.CheckConstraint("sequence >= 1", name="ck_published_bulletins_sequence_positive"),
+        sa.CheckConstraint("sequence >= 1", name=op.f("ck_published_bulletins_sequence_positive")),
         schema="gateway",
     )
 
