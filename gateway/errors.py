@@ -65,8 +65,15 @@ ADMISSION = (*CREDENTIALS, NoEagletRole, NoEagletRegion, Forbidden, RateLimited)
 NoTargets = NamedProblem(
     404,
     "no_targets",
-    "the programme has no targets for this year and region",
-    detail="no targets for programme {programme}, {year}, region {region}{where}",
+    "the programme is not known (it has no indicators)",
+    detail="no indicators for programme {programme}, {year}, region {region}{where}",
+)
+TrendSpan = NamedProblem(
+    422,
+    "trend_span",
+    "to_year must be from from_year to 9 years after it",
+    pointer="#/query/to_year",
+    detail="to_year must be ≥ from_year and < from_year + 10",
 )
 ClientRevoked = NamedProblem(
     409,
@@ -125,6 +132,7 @@ __all__ = [
     "NoEagletRegion",
     "NoEagletRole",
     "NoTargets",
+    "TrendSpan",
     "NotFound",
     "RateLimited",
     "TooManyWebhooks",

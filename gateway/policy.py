@@ -116,6 +116,14 @@ RULES: tuple[Rule, ...] = (
         "/v1/enterprises/{code}/profile",
     ),
     _rule("gateway", READ_METHODS, r"^/v1/progress$", OFFICIALS, "/v1/progress"),
+    _rule("gateway", READ_METHODS, r"^/v1/progress/trend$", OFFICIALS, "/v1/progress/trend"),
+    _rule(
+        "gateway",
+        READ_METHODS | {"POST"},
+        r"^/v1/progress/bulletins(/[^/]+)?$",
+        OFFICIALS,
+        "/v1/progress/bulletins",
+    ),
     # Webhook endpoints: every kind, each for its own events (an endpoint is its owner's only).
     _rule("gateway", ALL_METHODS, r"^/v1/webhooks(/.*)?$", ANY_KIND, "/v1/webhooks"),
 )

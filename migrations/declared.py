@@ -7,6 +7,7 @@ replaceable entity (functions, triggers, views) from the `db.py` modules beside 
 from __future__ import annotations
 
 import gateway.models  # noqa: F401 - each import adds its tables to the metadata
+import gateway.progress.models  # noqa: F401
 import gateway.webhooks.models  # noqa: F401
 import services.finance.applications.models  # noqa: F401
 import services.finance.guarantees.models  # noqa: F401

@@ -20,7 +20,12 @@ from services.common.settings import get_settings
 from tests.support import SERVICE_FACTORIES, LiveServer, start_live
 
 # Tables holding reference data loaded by migrations: never emptied between tests.
-KEEP_TABLES: set[str] = {"public.alembic_version", "public.eaglet_seeds", "registry.programme_targets"}
+KEEP_TABLES: set[str] = {
+    "public.alembic_version",
+    "public.eaglet_seeds",
+    "registry.programme_targets",
+    "registry.programme_indicators",
+}
 # The service schemas, and the job queue's (procrastinate's jobs, events and workers: a job left
 # queued by one test must not run in the next one's worker).
 SCHEMAS = ("registry", "finance", "standards", "gateway", "jobs")

@@ -67,7 +67,7 @@ def upgrade() -> None:
                    owner_service, period_start, period_end, note, data_version
             FROM gateway.programme_targets ORDER BY id"""
     )
-    data.load(op.get_bind())
+    data.load(op.get_bind(), indicators=False)  # the indicators table comes with 0025
     op.create_entity(targets_db.DIRECTORY)
     op.drop_table("programme_targets", schema="gateway")
 

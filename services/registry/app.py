@@ -16,6 +16,7 @@ from services.registry.pool.router import router as pool_router
 from services.registry.reference.router import router as reference_router
 from services.registry.scale.router import router as scale_router
 from services.registry.stats.router import router as stats_router
+from services.registry.targets.router import router as targets_router
 from services.registry.titles.router import router as titles_router
 
 ROUTERS: list = [
@@ -27,6 +28,7 @@ ROUTERS: list = [
     pool_router,
     parks_router,
     stats_router,
+    targets_router,
     events_router("registry"),
     jobs_router,
     exports_router,
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "cultivation pool": "The 雏鹰行动 cultivation pool (培育库): rule sets, screenings, tiers",
             "parks": "小微企业园 parks and their tenants",
             "statistics": "Registry statistics by region, industry and tier",
+            "targets": "The programme's yearly targets per region (每年制定目标任务)",
             "jobs": "Background jobs (screenings, exports) and their status",
             "exports": "Asynchronous exports of the enterprise list",
         },

@@ -123,3 +123,18 @@ ExportExpired = NamedProblem(
     detail="export {job_id}'s file is kept {hours} h after it is written, and that has passed; "
     "start the export again",
 )
+
+# Targets per region and year (services/registry/targets/).
+UnknownProgramme = NamedProblem(
+    404, "unknown_programme", "no programme of this name", detail="programme {programme} is not known"
+)
+TargetsInvalid = NamedProblem(
+    422, "targets_invalid", "a target names no indicator of the programme, another unit, or a bad window"
+)
+TargetRegionNotCurrent = NamedProblem(
+    422,
+    "target_region_not_current",
+    "targets are set for a current region code only",
+    pointer="#/path/region",
+    detail="{region} is not a current region code{successors}",
+)

@@ -147,6 +147,8 @@ CATALOGUE = Catalogue(
         ("park", "updated"): "as park, created",
         ("park_tenant", "created"): "park tenancy, read with GET /registry/v1/parks/{id}/tenants",
         ("park_tenant", "updated"): "as park_tenant, created",
+        ("programme_targets", "replaced"): "a region's yearly targets, read with "
+        "GET /registry/v1/targets/{programme}/{year}/{region}; not in the catalogue",
     },
     describe=describe,
     visible=visible,

@@ -24,6 +24,9 @@ def test_bulletin_text_never_runs_as_a_formula_and_numbers_stay_numbers():
         period_start=date(2020, 1, 1),
         period_end=date(2022, 12, 31),
         definition=None,
+        source_document="实施意见",
+        settled=False,
+        reason=None,
         note="@SUM(A1)\x01",
     )
     report = ProgressReport(
@@ -41,5 +44,5 @@ def test_bulletin_text_never_runs_as_a_formula_and_numbers_stay_numbers():
     ws = load_workbook(io.BytesIO(to_xlsx(report))).active
     row = next(r for r in ws.iter_rows() if r[1].value == "smb_new_loans")
     assert row[2].value == '\'=HYPERLINK("http://evil.example")' and row[2].data_type == "s"
-    assert row[10].value == "'@SUM(A1)\ufffd"
+    assert row[12].value == "'@SUM(A1)\ufffd"
     assert row[4].data_type == "n" and Decimal(str(row[4].value)) == Decimal("406250000000.5")

@@ -74,9 +74,12 @@ def _rate(num: Decimal, den: Decimal) -> str | None:
 
 
 def target_actuals(figures: Figures, targets: dict[str, ProgrammeTarget]) -> dict[str, Target]:
-    """The progress-bulletin feed: each registry-owned target key with its actual figure."""
+    """The progress-bulletin feed: each registry-owned target key with its actual figure. A key
+    these figures do not count (yet) is left out; the bulletin shows it `not_tracked` and says so."""
     out = {}
     for key, t in targets.items():
+        if key not in Figures.model_fields:
+            continue
         actual = getattr(figures, key)
         out[key] = Target(
             value=None if actual is None else str(actual),

@@ -48,21 +48,53 @@ def rows() -> list[dict[str, Any]]:
     return out
 
 
-def load(bind: Any) -> int:
-    """Insert or update every target of the file (by programme, year, region and key) through the
-    synchronous connection of a migration; rows the file does not name are left alone. A change to
-    the file ships with a migration that calls this again."""
+def indicator_rows() -> list[dict[str, Any]]:
+    """The file's targets as the programmes' indicators (`registry.programme_indicators`): every
+    target the programme text sets is one bulletin row, for every region and year."""
+    doc = document()
+    out = []
+    for p in doc["programmes"]:
+        for position, t in enumerate(p["targets"], 1):
+            start, end = date.fromisoformat(t["window_start"]), date.fromisoformat(t["window_end"])
+            out.append(
+                {
+                    "programme": p["programme"],
+                    "programme_name": p["name"],
+                    "key": t["key"],
+                    "position": position,
+                    "name_zh": t["name_zh"],
+                    "unit": t["unit"],
+                    "owner_service": t["owner_service"],
+                    "default_window_years": end.year - start.year + 1,
+                    "source_document": t["source_document"],
+                    "settled": t["settled"],
+                    "note": t["note"],
+                    "data_version": doc["data_version"],
+                }
+            )
+    return out
+
+
+def _upsert(bind: Any, table: Any, data: list[dict[str, Any]], natural_key: tuple[str, ...]) -> None:
     from sqlalchemy.dialects.postgresql import insert
 
-    from services.registry.targets.models import ProgrammeTarget
-
-    table = ProgrammeTarget.__table__
-    data = rows()
     stmt = insert(table).values(data)
-    natural_key = ("programme", "year", "region_code", "key")
     stmt = stmt.on_conflict_do_update(
         index_elements=list(natural_key),
         set_={c: stmt.excluded[c] for c in data[0] if c not in natural_key},
     )
     bind.execute(stmt)
+
+
+def load(bind: Any, indicators: bool = True) -> int:
+    """Insert or update every target of the file (by programme, year, region and key) and, with
+    `indicators`, every indicator (by programme and key) through the synchronous connection of a
+    migration; rows the file does not name are left alone. A change to the file ships with a
+    migration that calls this again."""
+    from services.registry.targets.models import ProgrammeIndicator, ProgrammeTarget
+
+    data = rows()
+    _upsert(bind, ProgrammeTarget.__table__, data, ("programme", "year", "region_code", "key"))
+    if indicators:
+        _upsert(bind, ProgrammeIndicator.__table__, indicator_rows(), ("programme", "key"))
     return len(data)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     Identity,
@@ -50,5 +51,38 @@ class ProgrammeTarget(Base):
     # The period the figure is measured over and the bulletin's elapsed share is taken of.
     window_start: Mapped[date] = mapped_column(Date)
     window_end: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    data_version: Mapped[str] = mapped_column(Text)
+
+
+class ProgrammeIndicator(Base):
+    """A quantitative commitment of a programme: one bulletin row, whether or not a region has a
+    target for it. Loaded from the data file with the programme's own targets (`data.py`); the
+    yearly targets of every region name one of these keys. Read through the view
+    `registry.programme_indicator_directory`."""
+
+    __tablename__ = "programme_indicators"
+    __table_args__ = (
+        UniqueConstraint("programme", "key"),
+        CheckConstraint(
+            "owner_service IN ('registry', 'finance', 'standards', 'none')", name="owner_service"
+        ),
+        CheckConstraint("default_window_years >= 1", name="default_window_years"),
+        {"schema": "registry"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    programme: Mapped[str] = mapped_column(Text)
+    programme_name: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer)
+    name_zh: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(Text)
+    owner_service: Mapped[str] = mapped_column(Text)
+    # A target set for year Y without a window covers the `default_window_years` years up to Y.
+    default_window_years: Mapped[int] = mapped_column(Integer)
+    source_document: Mapped[str] = mapped_column(Text)
+    # false: the official definition or window is not settled (docs/definitions.md)
+    settled: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(Text)
     data_version: Mapped[str] = mapped_column(Text)
