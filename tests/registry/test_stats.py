@@ -101,7 +101,14 @@ async def test_province_figures_for_2022(c, as_, db):
     assert f["above_scale_new_entrants"] == 1
     assert [e["credit_code"] for e in s["above_scale_new_entrants"]] == [nb2]
     assert (f["champion_candidates"], f["champions"]) == (1, 1)
-    assert s["pool"] == {"seedling": 1, "specialized": 0, "champion_candidate": 1, "champion": 1}
+    assert s["pool"] == {
+        "seedling": 1,
+        "innovative": 0,
+        "specialized": 0,
+        "little_giant": 0,
+        "champion_candidate": 1,
+        "champion": 1,
+    }
     assert f["cloud_enterprises"] == 3
     assert f["champion_cnc_rate"] == "63.00" and f["champion_cnc"]["count"]["enterprises"] == 2
     # Parks opened by 2022-12-31: A, B → 2; star parks: A → 1; tenants on that day: hz1 → 1.

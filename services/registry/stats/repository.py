@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.scope import UNRESTRICTED, RegionScope, named
+from services.registry.stats.db import COLS
 from services.registry.titles.db import held_on
 
 KEYS = {
@@ -105,6 +106,14 @@ def _statements() -> list[tuple[str, str]]:
             GROUP BY 1, 2""",
         ),
         (
+            # The same for the tiers the summaries do not keep (innovative, little_giant).
+            "unsummarised_tiers",
+            """SELECT {ke} AS k, d.tier, count(*) AS n
+            FROM ({TIERS_AT}) d JOIN registry.enterprises e USING (credit_code)
+            WHERE d.decision = 'admit' AND d.tier NOT IN ({SUMMARISED}) AND {re}
+            GROUP BY 1, 2""",
+        ),
+        (
             # 企业上云 is a stock: enterprises that have reported on_cloud for any year up to :y.
             "cloud",
             """SELECT {ke} AS k, count(DISTINCT i.credit_code) AS n
@@ -156,6 +165,7 @@ def _render(sql: str, group_by: str | None, scope: RegionScope, bind: Callable[[
         rp=scope.where("p.region_code", bind),
         rs=scope.where("s.region_code", bind),
         TIERS_AT=TIERS_AT,
+        SUMMARISED=", ".join(f"'{t}'" for t in SUMMARISED_TIERS),
         SCALE_STEPS=SCALE_STEPS.format(ke=_key(group_by, "e"), re=scope.where("e.region_code", bind)),
     )
 
@@ -199,13 +209,14 @@ def add_up(groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-TIERS = ("seedling", "specialized", "champion_candidate", "champion")
+# The tiers with a column in the summaries (stats/db.py); the others are counted directly.
+SUMMARISED_TIERS = COLS[COLS.index("seedling") :]
 DIRECT = ("titles", "scale", "tiers", "cloud", "cnc", "parks", "park_tenants")
 
 
 def default_names(year: int, baseline: int) -> tuple[str, ...]:
     """The statements a request runs: the summaries instead of the direct tier counts."""
-    return ("summaries", "titles", "scale", "cloud", "cnc", "parks", "park_tenants")
+    return ("summaries", "unsummarised_tiers", "titles", "scale", "cloud", "cnc", "parks", "park_tenants")
 
 
 async def figures(
@@ -233,7 +244,7 @@ async def figures(
             continue
         for r in await _rows(session, _render(sql, group_by, scope, bind), p):
             if name == "summaries":
-                for t in TIERS:
+                for t in SUMMARISED_TIERS:
                     if r[t]:
                         put(r["k"], "tier:" + t, r[t])
             elif name == "titles":
@@ -241,7 +252,7 @@ async def figures(
             elif name == "scale":
                 for f in ("above_year", "above_baseline", "entries", "new_entrants", "exits"):
                     put(r["k"], f, r[f])
-            elif name == "tiers":
+            elif name in ("tiers", "unsummarised_tiers"):
                 put(r["k"], "tier:" + r["tier"], r["n"])
             elif name == "cloud":
                 put(r["k"], "cloud_enterprises", r["n"])

@@ -66,8 +66,12 @@ class NewEntrant(BaseModel):
 
 
 class PoolSizes(BaseModel):
+    """Enterprises holding each tier (services/registry/pool/tiers.py) at the end of the year."""
+
     seedling: int = 0
+    innovative: int = 0
     specialized: int = 0
+    little_giant: int = 0
     champion_candidate: int = 0
     champion: int = 0
 

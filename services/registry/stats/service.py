@@ -13,6 +13,7 @@ from services.common.scope import RegionScope
 from services.common.targets import REPORTED, ProgrammeTarget, reported_targets
 from services.common.today import today_shanghai
 from services.registry.errors import BaselineNotBeforeYear, YearOutOfRange
+from services.registry.pool.tiers import TIERS
 from services.registry.reference.data import region as region_info
 from services.registry.stats import repository as repo
 from services.registry.stats.definitions import DEFINITIONS
@@ -26,8 +27,6 @@ from services.registry.stats.schemas import (
     Target,
 )
 from services.registry.targets.data import baseline_year as programme_baseline
-
-TIERS = ("seedling", "specialized", "champion_candidate", "champion")
 
 # Computed figures per (database, region, year, baseline, as_of, grouping), valid while the data
 # version (bumped by every statement on the tables read) is unchanged, and for CACHE_TTL_S at most
