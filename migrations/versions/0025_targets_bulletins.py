@@ -9,7 +9,7 @@
 - `gateway.published_bulletins`: numbered, immutable snapshots of the bulletin.
 
 Revision ID: 0025_targets_bulletins
-Revises: 0022_retired_regions
+Revises: 0024_registry_figures
 """
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from services.registry.targets import data
 from services.registry.targets import db as targets_db
 
 revision = "0025_targets_bulletins"
-down_revision = "0022_retired_regions"
+down_revision = "0024_registry_figures"
 branch_labels = None
 depends_on = None
 

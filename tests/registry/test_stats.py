@@ -84,19 +84,31 @@ async def arrange(db):
 
 
 async def test_province_figures_for_2022(c, as_, db):
-    await arrange(db)
+    _, _, _, nb2 = await arrange(db)
     r = await c.get("/v1/stats", params={"year": 2022}, headers=as_("official", region="330000"))
     assert r.status_code == 200, r.text
     s = r.json()
     f = s["figures"]
-    assert s["as_of"] == "2022-12-31" and s["baseline_year"] == 2021
+    # The programme's baseline: the end of 2019 (services/registry/data/programme_targets.json).
+    assert s["as_of"] == "2022-12-31" and s["baseline_year"] == 2019
     # Titles are active today and were arranged valid from a year ago, so on 2022-12-31 only
     # when today is within a year of it; use the current year below for titles.
-    # Above at end 2021: hz2, nb1 = 2; at end 2022: hz1, hz2, nb2 = 3 → net +1 (entries 2, exits 1).
-    assert (f["above_scale_baseline"], f["above_scale"]) == (2, 3)
-    assert (f["net_new_above_scale"], f["above_scale_entries"], f["above_scale_exits"]) == (1, 2, 1)
+    # Above at end 2019: hz2 = 1; at end 2022: hz1, hz2, nb2 = 3. Entries: hz1 (below → above);
+    # nb2's first fact is above: a new entrant, not counted; nb1 was not above at the baseline:
+    # no exit → net 1 − 0 = 1.
+    assert (f["above_scale_baseline"], f["above_scale"]) == (1, 3)
+    assert (f["net_new_above_scale"], f["above_scale_entries"], f["above_scale_exits"]) == (1, 1, 0)
+    assert f["above_scale_new_entrants"] == 1
+    assert [e["credit_code"] for e in s["above_scale_new_entrants"]] == [nb2]
     assert (f["champion_candidates"], f["champions"]) == (1, 1)
-    assert s["pool"] == {"seedling": 1, "specialized": 0, "champion_candidate": 1, "champion": 1}
+    assert s["pool"] == {
+        "seedling": 1,
+        "innovative": 0,
+        "specialized": 0,
+        "little_giant": 0,
+        "champion_candidate": 1,
+        "champion": 1,
+    }
     assert f["cloud_enterprises"] == 3
     assert f["champion_cnc_rate"] == "63.00" and f["champion_cnc"]["count"]["enterprises"] == 2
     # Parks opened by 2022-12-31: A, B → 2; star parks: A → 1; tenants on that day: hz1 → 1.
@@ -141,7 +153,8 @@ async def test_officials_see_only_their_region(c, as_, db):
     await arrange(db)
     county = as_("official", region="330212")
     s = (await c.get("/v1/stats", params={"year": 2022}, headers=county)).json()
-    # Ningbo 鄞州: nb1 exit, nb2 entry → net 0; one seedling (nb1); cloud: nb1.
+    # Ningbo 鄞州: nb1 not above at the 2019 baseline (no exit), nb2 a new entrant (not counted)
+    # → net 0; one seedling (nb1); cloud: nb1.
     assert s["region"] == "330212"
     assert (s["figures"]["net_new_above_scale"], s["figures"]["cloud_enterprises"]) == (0, 1)
     assert s["pool"]["seedling"] == 1 and s["figures"]["parks"] == 0

@@ -65,7 +65,8 @@ async def dataset(c, as_, db):
     await standard("ISO 10003:2024", "international", "2024-02-01", leads=[e2])
     await standard("ISO 10004:2019", "international", "2019-01-01", leads=[e1, e3])
     await standard("IEC 10005:2018", "international", "2018-01-01", participants=[e1])  # no lead
-    # 浙江制造 standards: 0001 (HZ lead), 0002 (no drafter), 0003 withdrawn, 0004 (2024), 0005 (NB lead).
+    # 浙江制造 standards: 0001 (HZ lead), 0002 (no drafter), 0003 withdrawn (NB lead; still in the
+    # stock), 0004 (2024), 0005 (NB lead).
     await standard("T/ZZB 0001-2020", "zhejiang_made", "2020-01-01", leads=[e1])
     await standard("T/ZZB 0002-2021", "zhejiang_made", "2021-01-01")
     await standard("T/ZZB 0003-2022", "zhejiang_made", "2022-01-01", status="withdrawn", leads=[e3])
@@ -137,8 +138,9 @@ async def test_province_figures(c, as_, dataset):
     r = await c.get("/v1/stats", params={"year": 2023}, headers=as_())
     assert r.status_code == 200, r.text
     body = r.json()
-    # intl: 10001, 10002, 10004 · ZZB: 0001, 0002, 0005 · SMEs: E1, E4 · adoption (3+2)/(10+5)
-    assert figures(body) == (3, 3, 2, 5, 15, "33.33")
+    # intl: 10001, 10002, 10004 · ZZB: 0001, 0002, 0003 (withdrawn), 0005 = 4 (0004 is 2024)
+    # SMEs: E1, E4 · adoption (3+2)/(10+5)
+    assert figures(body) == (3, 4, 2, 5, 15, "33.33")
     assert body["as_of"] == "2023-12-31" and body["groups"] is None
 
 
@@ -149,9 +151,9 @@ async def test_figures_by_city(c, as_, dataset):
     groups = {g["region_code"]: figures(g) for g in body["groups"]}
     assert groups == {
         "330100": (2, 1, 1, 5, 15, "33.33"),  # 10001, 10004 · 0001 · E1 · E1 + E2
-        "330200": (2, 1, 1, 0, 0, None),  # 10002, 10004 · 0005 · E4 · none
+        "330200": (2, 2, 1, 0, 0, None),  # 10002, 10004 · 0003 (withdrawn), 0005 · E4 · none
     }
-    assert figures(body) == (3, 3, 2, 5, 15, "33.33")  # distinct totals, not sums of rows
+    assert figures(body) == (3, 4, 2, 5, 15, "33.33")  # distinct totals, not sums of rows
 
 
 async def test_an_official_gets_their_region_and_counties(c, as_, dataset):
@@ -167,9 +169,9 @@ async def test_an_official_gets_their_region_and_counties(c, as_, dataset):
 
 async def test_earlier_year(c, as_, dataset):
     body = (await c.get("/v1/stats", params={"year": 2022}, headers=as_())).json()
-    # intl: 10001, 10004 · ZZB current by 2022: 0001, 0002 · SMEs: size only for 2023 → none
-    # adoption 2022: E1 1/1 (above since 2021)
-    assert figures(body) == (2, 2, 0, 1, 1, "100")
+    # intl: 10001, 10004 · ZZB published by 2022: 0001, 0002, 0003 (withdrawn since: counted) = 3
+    # SMEs: size only for 2023 → none · adoption 2022: E1 1/1 (above since 2021)
+    assert figures(body) == (2, 3, 0, 1, 1, "100")
 
 
 async def test_targets_carry_value_unit_definition_and_target(c, as_, dataset):

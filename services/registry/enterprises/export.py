@@ -15,17 +15,13 @@ from typing import Any
 from services.common.export import SIZE_ZH, XLSX, Column, Table
 from services.common.export import csv_stream as _csv
 from services.common.export import xlsx_stream as _xlsx
+from services.registry.pool.tiers import NAMES_ZH
 from services.registry.reference.data import region
 
 __all__ = ["HEADERS", "TABLE", "XLSX", "csv_stream", "file_kind", "xlsx_stream"]
 
 SCALE_ZH = {"above": "规上", "below": "规下"}
-TIER_ZH = {
-    "seedling": "雏鹰企业",
-    "specialized": "专精特新企业",
-    "champion_candidate": "隐形冠军培育企业",
-    "champion": "隐形冠军企业",
-}
+TIER_ZH = NAMES_ZH
 
 
 def _region_name(row: Any) -> str | None:

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
+from services.registry.pool.tiers import CHECK as TIER_CHECK
 from services.registry.reference.db import INDUSTRY_SECTION
 
 
@@ -72,7 +73,7 @@ class Enterprise(Base):
         CheckConstraint("registered_capital >= 0", name="registered_capital_nonnegative"),
         CheckConstraint("size_class IN ('large', 'medium', 'small', 'micro')", name="size_class"),
         CheckConstraint("scale_status IN ('above', 'below')", name="scale_status"),
-        CheckConstraint("tier IN ('seedling', 'specialized', 'champion_candidate', 'champion')", name="tier"),
+        CheckConstraint(TIER_CHECK, name="tier"),
         {"schema": "registry"},
     )
 

@@ -17,12 +17,12 @@ from services.common.export import Format, FormatParam
 from services.common.pagination import DEFAULT_LIMIT, MAX_LIMIT, PAGING, PageParams, cursor_binding
 from services.common.today import today_shanghai
 from services.common.types import CreditCode, Money, RegionPrefix, Text, patterned, text
+from services.registry.pool.tiers import Tier
 from services.registry.reference.data import region, regions
 from services.registry.reference.industries import class_problem
 from services.registry.scope import DIRECTORY_ONLY, HIDDEN_FROM_DIRECTORY_READERS
 
 SizeClass = Literal["large", "medium", "small", "micro"]
-Tier = Literal["seedling", "specialized", "champion_candidate", "champion"]
 ScaleStatus = Literal["above", "below"]
 Name = text(StringConstraints(strip_whitespace=True, min_length=1, max_length=200))
 # A registered address is one line, as on the business licence.

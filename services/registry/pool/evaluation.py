@@ -37,7 +37,7 @@ from services.common.jobs import Run as JobRun
 from services.common.jobs import Superseded
 from services.common.scope import RegionScope
 from services.registry.pool import repository as repo
-from services.registry.pool.rules import evaluate
+from services.registry.pool.rules import GROWTH, evaluate, leaves
 
 OUTCOMES = ("eligible", "ineligible", "incomplete")
 PREFETCH = 2000
@@ -57,7 +57,14 @@ class Run:
 
     @property
     def years(self) -> list[int]:
-        return sorted({self.year + off for c in self.rule_set["criteria"] for off in c["years"]})
+        return sorted(
+            {
+                self.year + off - back
+                for c in leaves(self.rule_set["criteria"])
+                for off in c["years"]
+                for back in ((0, 1) if c["indicator"] in GROWTH else (0,))
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
+from services.registry.pool.tiers import CHECK as TIER_CHECK
 
 
 class Screening(Base):
@@ -26,7 +27,7 @@ class Screening(Base):
     # Running screenings are looked up by caller (how many each runs) and by age of heartbeat.
     __table_args__ = (
         Index("ix_screenings_running", "created_by", postgresql_where=text("status = 'running'")),
-        CheckConstraint("tier IN ('seedling', 'specialized', 'champion_candidate', 'champion')", name="tier"),
+        CheckConstraint(TIER_CHECK, name="tier"),
         CheckConstraint("status IN ('running', 'done', 'failed')", name="status"),
         {"schema": "registry"},
     )
@@ -76,7 +77,7 @@ class PoolDecision(Base):
     __tablename__ = "pool_decisions"
     __table_args__ = (
         Index("ix_pool_decisions_credit_code_year", "credit_code", "year"),
-        CheckConstraint("tier IN ('seedling', 'specialized', 'champion_candidate', 'champion')", name="tier"),
+        CheckConstraint(TIER_CHECK, name="tier"),
         CheckConstraint("decision IN ('admit', 'reject', 'exit')", name="decision"),
         {"schema": "registry"},
     )

@@ -11,11 +11,18 @@ from services.common.scope import RegionScope, named
 from services.registry.enterprises.models import Enterprise
 from services.registry.indicators.models import Indicators
 from services.registry.pool.models import PoolDecision, Screening, ScreeningResult
+from services.registry.titles.db import active
 
 # ---- screening runs (their SQL; the evaluation itself is in evaluation.py) ------------------
 
 INDICATOR_COLUMNS = tuple(c.name for c in Indicators.__table__.c)
-ENTERPRISE_FIELDS = ("credit_code", "industry_code", "established_on")
+ENTERPRISE_FIELDS = ("credit_code", "industry_code", "established_on", "titles")
+# The title kinds each enterprise holds today (a screening's title criteria: pool/rules.py).
+TITLES_HELD = (
+    "ARRAY(SELECT DISTINCT t.kind FROM registry.titles t WHERE t.credit_code = e.credit_code AND "
+    + active("t")
+    + ")"
+)
 
 
 def screening_input(scope: RegionScope, years: list[int]) -> tuple[str, list]:
@@ -23,7 +30,9 @@ def screening_input(scope: RegionScope, years: list[int]) -> tuple[str, list]:
     row per enterprise and year (one of NULL indicators when it has none), so a run reads them as
     one stream and holds one enterprise at a time."""
     indicators = ", ".join(f"i.{c}" for c in INDICATOR_COLUMNS)
-    enterprise = ", ".join(f"e.{c} AS enterprise_{c}" for c in ENTERPRISE_FIELDS)
+    enterprise = ", ".join(
+        f"{TITLES_HELD if c == 'titles' else 'e.' + c} AS enterprise_{c}" for c in ENTERPRISE_FIELDS
+    )
     args: list[Any] = [years]
     return (
         f"SELECT {enterprise}, {indicators} FROM registry.enterprises e "

@@ -38,7 +38,8 @@ async def list_rule_sets(principal: Manager) -> RuleSetList:
     """Each criterion has an id, description, threshold and the indicator years it needs
     (relative to the screening year)."""
     raw = _load("rule_sets.json")
-    return RuleSetList(version=raw["version"], items=raw["rule_sets"])
+    items = [{**rs, "unsettled": not rs["settled"]} for rs in raw["rule_sets"]]
+    return RuleSetList(version=raw["version"], items=items)
 
 
 @router.post(

@@ -12,13 +12,24 @@ from services.registry.enterprises.schemas import Tier
 
 
 class CriterionOut(BaseModel):
+    """One criterion (indicator, op, threshold, years), or a group of them: `any_of` (one must
+    hold: an official text's alternatives) or `all_of` (all must hold)."""
+
     id: str
     description: str
-    indicator: str
-    op: str
-    threshold: Any
-    unit: str
-    years: list[int] = Field(description="Indicator years needed, relative to the screening year (0, -1)")
+    indicator: str | None = None
+    op: str | None = None
+    threshold: Any = None
+    unit: str | None = None
+    years: list[int] | None = Field(
+        None, description="Indicator years needed, relative to the screening year (0, -1)"
+    )
+    aggregate: Literal["each", "mean", "sum"] | None = Field(
+        None, description="Over several years: each must hold (default), or their mean / sum is compared"
+    )
+    settled: bool | None = Field(None, description="false: the threshold or wording is not confirmed")
+    any_of: list[CriterionOut] | None = None
+    all_of: list[CriterionOut] | None = None
 
 
 class ScreeningRuleSetOut(BaseModel):
@@ -28,7 +39,9 @@ class ScreeningRuleSetOut(BaseModel):
     name: str
     version: str
     tiers: list[str]
-    unsettled: bool
+    source: str = Field(description="The official text the criteria are taken from")
+    settled: bool = Field(description="false: some criterion is unconfirmed (see notes, criteria)")
+    unsettled: bool = Field(description="not settled (kept for earlier clients)")
     notes: str | None = None
     criteria: list[CriterionOut]
 
@@ -54,6 +67,8 @@ class CriterionResult(BaseModel):
     values: dict[str, Any] = Field(description="The values used, by year")
     threshold: Any
     missing: list[str] = Field(default_factory=list)
+    group: Literal["any_of", "all_of"] | None = Field(None, description="A group's results are in `criteria`")
+    criteria: list[CriterionResult] | None = None
 
 
 class Candidate(BaseModel):

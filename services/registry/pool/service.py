@@ -38,9 +38,10 @@ from services.registry.pool.schemas import (
     ScreeningIn,
     ScreeningOut,
 )
+from services.registry.pool.tiers import ORDER
 from services.registry.reference.data import rule_sets
 
-TIER_ORDER = {"seedling": 1, "specialized": 2, "champion_candidate": 3, "champion": 4}
+TIER_ORDER = ORDER
 
 
 def _first_page(principal: Principal, screening_id: int) -> PageParams:

@@ -6,12 +6,14 @@ from __future__ import annotations
 DEFINITIONS = {
     "tech_smes": "科技型中小企业: enterprises holding an active tech_sme title",
     "net_new_above_scale": (
-        "净增小升规企业: above-scale enterprises at the end of the year minus those at the end of the "
-        "baseline year"
+        "净增小升规企业: industrial (B, C, D) enterprises that went from below to above scale between the "
+        "end of the programme baseline year (2019 by default, unsettled) and the end of the year, minus "
+        "those above at the baseline and below at the year end; first-time-above entrants (新建投产) "
+        "are listed, not counted"
     ),
     "champion_candidates": "入库培育隐形冠军企业: enterprises in the pool at tier champion_candidate",
     "champions": "隐形冠军企业 (about 200): enterprises in the pool at tier champion",
-    "cloud_enterprises": "企业上云: enterprises whose indicators for the year report on_cloud",
+    "cloud_enterprises": "企业上云 (cumulative): enterprises that have reported on_cloud for any year up to the year",
     "champion_cnc_rate": (
         "隐形冠军及培育企业装备数控化率: Σ NC equipment ÷ Σ production equipment over champion and "
         "champion_candidate enterprises"

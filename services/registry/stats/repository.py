@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.scope import UNRESTRICTED, RegionScope, named
+from services.registry.stats.db import COLS
 from services.registry.titles.db import held_on
 
 KEYS = {
@@ -17,6 +18,28 @@ KEYS = {
     "city": "substr({a}.region_code, 1, 4) || '00'",
     "county": "{a}.region_code",
 }
+
+# 小升规 (domain.md §4): per industrial (B, C, D) enterprise with scale facts up to :y (the latest
+# fact of a year wins), its status at the end of :y (sy) and of the baseline :b (sb), and where its
+# last entry into above came from (came_from: 'below' — a 小升规; 'none' — its first fact was above,
+# a 新建投产 entrant, listed but not counted) and in which year (entered).
+SCALE_STEPS = """
+  SELECT {ke} AS k, e.credit_code, e.name, e.region_code,
+    (array_agg(f.status ORDER BY f.yr DESC))[1] AS sy,
+    (array_agg(f.status ORDER BY f.yr DESC) FILTER (WHERE f.yr <= :b))[1] AS sb,
+    (array_agg(coalesce(f.prev, 'none') ORDER BY f.yr DESC)
+      FILTER (WHERE f.status = 'above' AND f.prev IS DISTINCT FROM 'above'))[1] AS came_from,
+    (array_agg(f.yr ORDER BY f.yr DESC)
+      FILTER (WHERE f.status = 'above' AND f.prev IS DISTINCT FROM 'above'))[1] AS entered
+  FROM (SELECT credit_code, yr, status,
+               lag(status) OVER (PARTITION BY credit_code ORDER BY yr) AS prev
+        FROM (SELECT DISTINCT ON (credit_code, effective_year) credit_code, effective_year AS yr, status
+              FROM registry.scale_statuses WHERE effective_year <= :y
+              ORDER BY credit_code, effective_year, id DESC) d) f
+  JOIN registry.enterprises e USING (credit_code)
+  WHERE e.industry_section IN ('B', 'C', 'D') AND {re}
+  GROUP BY 1, 2, 3, 4
+"""
 
 TIERS_AT = """
   SELECT DISTINCT ON (credit_code) credit_code, tier, decision
@@ -51,35 +74,26 @@ def _statements() -> list[tuple[str, str]]:
         ),
         (
             "scale",
-            """SELECT {ke} AS k,
+            # 小升规 over (end of :b, end of :y], industrial enterprises only (SCALE_STEPS).
+            """SELECT k,
               count(*) FILTER (WHERE sy = 'above') AS above_year,
               count(*) FILTER (WHERE sb = 'above') AS above_baseline,
-              count(*) FILTER (WHERE sy = 'above' AND sb IS DISTINCT FROM 'above') AS entries,
+              count(*) FILTER (WHERE sy = 'above' AND sb IS DISTINCT FROM 'above' AND came_from = 'below') AS entries,
+              count(*) FILTER (WHERE sy = 'above' AND sb IS DISTINCT FROM 'above' AND came_from = 'none') AS new_entrants,
               count(*) FILTER (WHERE sb = 'above' AND sy IS DISTINCT FROM 'above') AS exits
-            FROM (SELECT credit_code,
-                    (array_agg(status ORDER BY effective_year DESC, id DESC) FILTER (WHERE effective_year <= :y))[1] AS sy,
-                    (array_agg(status ORDER BY effective_year DESC, id DESC) FILTER (WHERE effective_year <= :b))[1] AS sb
-                  FROM registry.scale_statuses WHERE effective_year <= greatest(:y, :b)
-                  GROUP BY credit_code) s
-            JOIN registry.enterprises e USING (credit_code)
-            WHERE {re}
+            FROM ({SCALE_STEPS}) p
             GROUP BY 1""",
         ),
         (
-            # Scale, pool tiers and cloud from the per-(region, year) summaries (stats/db.py):
-            # deltas summed over years ≤ year (≤ baseline), counts of the year itself. Entries and
-            # exits here are between year − 1 and year; another baseline takes "scale" instead.
+            # Pool tiers from the per-(region, year) summaries (stats/db.py): deltas summed over
+            # years ≤ year. (Their scale and cloud columns count all sections and single years;
+            # the programme's figures are the "scale" and "cloud" statements.)
             "summaries",
             """SELECT {ks} AS k,
-              coalesce(sum(s.above_delta) FILTER (WHERE s.year <= :y), 0) AS above_year,
-              coalesce(sum(s.above_delta) FILTER (WHERE s.year <= :b), 0) AS above_baseline,
-              coalesce(sum(s.scale_entries) FILTER (WHERE s.year = :y), 0) AS entries,
-              coalesce(sum(s.scale_exits) FILTER (WHERE s.year = :y), 0) AS exits,
               coalesce(sum(s.seedling), 0) AS seedling,
               coalesce(sum(s.specialized), 0) AS specialized,
               coalesce(sum(s.champion_candidate), 0) AS champion_candidate,
-              coalesce(sum(s.champion), 0) AS champion,
-              coalesce(sum(s.on_cloud) FILTER (WHERE s.year = :y), 0) AS cloud
+              coalesce(sum(s.champion), 0) AS champion
             FROM registry.region_year_summaries s
             WHERE {rs} AND s.year <= :y  -- baseline < year
             GROUP BY 1""",
@@ -92,10 +106,19 @@ def _statements() -> list[tuple[str, str]]:
             GROUP BY 1, 2""",
         ),
         (
+            # The same for the tiers the summaries do not keep (innovative, little_giant).
+            "unsummarised_tiers",
+            """SELECT {ke} AS k, d.tier, count(*) AS n
+            FROM ({TIERS_AT}) d JOIN registry.enterprises e USING (credit_code)
+            WHERE d.decision = 'admit' AND d.tier NOT IN ({SUMMARISED}) AND {re}
+            GROUP BY 1, 2""",
+        ),
+        (
+            # 企业上云 is a stock: enterprises that have reported on_cloud for any year up to :y.
             "cloud",
-            """SELECT {ke} AS k, count(*) AS n
+            """SELECT {ke} AS k, count(DISTINCT i.credit_code) AS n
             FROM registry.indicators i JOIN registry.enterprises e USING (credit_code)
-            WHERE i.year = :y AND i.on_cloud AND {re}
+            WHERE i.year <= :y AND i.on_cloud AND {re}
             GROUP BY 1""",
         ),
         (
@@ -142,6 +165,8 @@ def _render(sql: str, group_by: str | None, scope: RegionScope, bind: Callable[[
         rp=scope.where("p.region_code", bind),
         rs=scope.where("s.region_code", bind),
         TIERS_AT=TIERS_AT,
+        SUMMARISED=", ".join(f"'{t}'" for t in SUMMARISED_TIERS),
+        SCALE_STEPS=SCALE_STEPS.format(ke=_key(group_by, "e"), re=scope.where("e.region_code", bind)),
     )
 
 
@@ -184,16 +209,14 @@ def add_up(groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-TIERS = ("seedling", "specialized", "champion_candidate", "champion")
+# The tiers with a column in the summaries (stats/db.py); the others are counted directly.
+SUMMARISED_TIERS = COLS[COLS.index("seedling") :]
 DIRECT = ("titles", "scale", "tiers", "cloud", "cnc", "parks", "park_tenants")
 
 
 def default_names(year: int, baseline: int) -> tuple[str, ...]:
-    """The statements a request runs: the summaries instead of the direct scale, tier and cloud
-    counts; the direct scale statement too when the baseline is not the year before (its entries
-    and exits pair two arbitrary year ends, which per-year summaries cannot)."""
-    names = ("summaries", "titles", "cnc", "parks", "park_tenants")
-    return names if baseline == year - 1 else names + ("scale",)
+    """The statements a request runs: the summaries instead of the direct tier counts."""
+    return ("summaries", "unsummarised_tiers", "titles", "scale", "cloud", "cnc", "parks", "park_tenants")
 
 
 async def figures(
@@ -221,21 +244,15 @@ async def figures(
             continue
         for r in await _rows(session, _render(sql, group_by, scope, bind), p):
             if name == "summaries":
-                adjacent = baseline == year - 1
-                for f in ("above_year", "above_baseline") + (("entries", "exits") if adjacent else ()):
-                    if r[f]:
-                        put(r["k"], f, r[f])
-                for t in TIERS:
+                for t in SUMMARISED_TIERS:
                     if r[t]:
                         put(r["k"], "tier:" + t, r[t])
-                if r["cloud"]:
-                    put(r["k"], "cloud_enterprises", r["cloud"])
             elif name == "titles":
                 put(r["k"], "tech_smes" if r["kind"] == "tech_sme" else "high_tech", r["n"])
             elif name == "scale":
-                for f in ("above_year", "above_baseline", "entries", "exits"):
+                for f in ("above_year", "above_baseline", "entries", "new_entrants", "exits"):
                     put(r["k"], f, r[f])
-            elif name == "tiers":
+            elif name in ("tiers", "unsummarised_tiers"):
                 put(r["k"], "tier:" + r["tier"], r["n"])
             elif name == "cloud":
                 put(r["k"], "cloud_enterprises", r["n"])
@@ -247,3 +264,19 @@ async def figures(
             else:
                 put(r["k"], "park_tenants", r["n"])
     return out
+
+
+async def new_entrants(
+    session: AsyncSession, scope: RegionScope, year: int, baseline: int
+) -> list[dict[str, Any]]:
+    """The 新建投产 entrants of `figures`' "scale" statement, one row each: industrial enterprises
+    above at the end of `year` whose first scale fact, after the baseline, was already above."""
+    p: dict[str, Any] = {"y": year, "b": baseline}
+    sql = SCALE_STEPS.format(ke="'all'", re=scope.where("e.region_code", named(p, "rl")))
+    return await _rows(
+        session,
+        f"""SELECT credit_code, name, region_code, entered AS year FROM ({sql}) p
+        WHERE sy = 'above' AND sb IS DISTINCT FROM 'above' AND came_from = 'none'
+        ORDER BY credit_code""",
+        p,
+    )

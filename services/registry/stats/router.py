@@ -20,12 +20,18 @@ caller's region or a sub-region, as of the end of `year` (today for the current 
 
 - **tech_smes / high_tech**: distinct enterprises holding a tech_sme / high_tech title valid on
   as_of (valid_from ≤ as_of ≤ valid_to, not revoked by then). Expired titles stop counting.
-- **net_new_above_scale** (净增小升规): enterprises above scale at the end of `year` minus those above
-  at the end of `baseline_year` (default year − 1); the status at a year end is the latest scale
-  fact with effective_year ≤ that year. Also reported: entries (小升规) and exits.
+- **net_new_above_scale** (净增小升规): over industrial enterprises (sections B, C, D), 小升规
+  entries minus exits between the end of `baseline_year` and the end of `year` (cumulative). The
+  status at a year end is the latest scale fact with effective_year ≤ that year. An entry is an
+  enterprise above at the end of `year`, not at the end of `baseline_year`, whose scale fact before
+  it became above was `below`; one whose first fact was already above (新建投产) is not counted but
+  listed in `above_scale_new_entrants`; an exit was above at the end of `baseline_year` and is not
+  at the end of `year`. `baseline_year` defaults to the programme's baseline (data, 2019; a year
+  not after it takes year − 1).
 - **champion_candidates / champions** and **pool**: enterprises holding that tier at the end of
   `year` (latest admit/exit decision with year ≤ `year`).
-- **cloud_enterprises** (企业上云): enterprises whose indicators for `year` say on_cloud.
+- **cloud_enterprises** (企业上云, a stock): enterprises whose indicators of any year up to `year`
+  say on_cloud.
 - **champion_cnc_rate** (装备数控化率): Σ numerator ÷ Σ denominator × 100 over the `year` indicators of
   enterprises at tier champion or champion_candidate, count basis; `champion_cnc` gives both bases.
 - **parks**: parks opened by as_of; **star_parks**: rated 4 or 5 stars; **park_tenants**: distinct
@@ -48,6 +54,13 @@ async def get_stats(
     year: Annotated[int | None, Query(ge=1949, le=2100, description="Default: the current year")] = None,
     region: Annotated[RegionPrefix | None, Query(description="Region prefix within yours")] = None,
     group_by: Annotated[Literal["city", "county"] | None, Query()] = None,
-    baseline_year: Annotated[int | None, Query(ge=1949, le=2100, description="Default: year − 1")] = None,
+    baseline_year: Annotated[
+        int | None,
+        Query(
+            ge=1949,
+            le=2100,
+            description="Default: the programme baseline (2019), or year − 1 for a year not after it",
+        ),
+    ] = None,
 ) -> Response:
     return json_response(await service.stats(session, principal, year, region, group_by, baseline_year))

@@ -26,15 +26,28 @@ class Figures(BaseModel):
     tech_smes: int = Field(description="Enterprises with an active tech_sme title on as_of")
     high_tech: int = Field(description="Enterprises with an active high_tech title on as_of")
     net_new_above_scale: int = Field(
-        description="Above-scale at the end of year minus above-scale at the end of baseline_year (= entries − exits)"
+        description="净增小升规, industrial (B, C, D) enterprises only: above_scale_entries − above_scale_exits"
     )
-    above_scale_entries: int = Field(description="小升规: not above at baseline, above at year")
-    above_scale_exits: int = Field(description="Above at baseline, not above at year")
-    above_scale: int = Field(description="Above-scale enterprises at the end of year")
-    above_scale_baseline: int
+    above_scale_entries: int = Field(
+        description="小升规: above at the end of year, not at the end of baseline_year, and the scale fact "
+        "before their entry into above was `below`"
+    )
+    above_scale_new_entrants: int = Field(
+        description="新建投产: above at the end of year, not at the end of baseline_year, with no scale fact "
+        "before their entry into above; not counted in net_new_above_scale (listed in the response)"
+    )
+    above_scale_exits: int = Field(
+        description="Above at the end of baseline_year, not above at the end of year"
+    )
+    above_scale: int = Field(description="Industrial above-scale enterprises at the end of year")
+    above_scale_baseline: int = Field(
+        description="Industrial above-scale enterprises at the end of baseline_year"
+    )
     champion_candidates: int = Field(description="Pool tier champion_candidate held at the end of year")
     champions: int = Field(description="Pool tier champion held at the end of year")
-    cloud_enterprises: int = Field(description="Enterprises whose indicators for year report on_cloud")
+    cloud_enterprises: int = Field(
+        description="企业上云 (stock): enterprises whose indicators of any year up to year report on_cloud"
+    )
     champion_cnc_rate: str | None = Field(
         description="Σ numerator ÷ Σ denominator × 100 over champion and champion_candidate enterprises' "
         "indicators for year, count basis (percent)"
@@ -45,9 +58,20 @@ class Figures(BaseModel):
     star_parks: int = Field(description="Parks rated 4 or 5 stars (rated by as_of)")
 
 
+class NewEntrant(BaseModel):
+    credit_code: str
+    name: str
+    region_code: str
+    year: int = Field(description="Effective year of its first scale fact (above)")
+
+
 class PoolSizes(BaseModel):
+    """Enterprises holding each tier (services/registry/pool/tiers.py) at the end of the year."""
+
     seedling: int = 0
+    innovative: int = 0
     specialized: int = 0
+    little_giant: int = 0
     champion_candidate: int = 0
     champion: int = 0
 
@@ -61,7 +85,10 @@ class GroupStats(BaseModel):
 
 class StatsOut(BaseModel):
     year: int
-    baseline_year: int
+    baseline_year: int = Field(
+        description="Cumulative figures count from its end: the programme's baseline (data; 2019 for "
+        "chuying-2022), or year − 1 for a year not after it, or as asked"
+    )
     as_of: date = Field(description="End of year, or today for the current year")
     region: str | None = Field(description="Region prefix the figures cover (null: the province)")
     figures: Figures
@@ -70,3 +97,7 @@ class StatsOut(BaseModel):
         description="Registry-owned programme targets: the actual figure (`value`) beside the target, docs/contracts.md"
     )
     groups: list[GroupStats] | None = None
+    above_scale_new_entrants: list[NewEntrant] = Field(
+        default_factory=list,
+        description="新建投产 entrants of figures.above_scale_new_entrants (whole region, by credit code)",
+    )

@@ -10,15 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.scope import RegionScope
-from services.common.targets import ProgrammeTarget, reported_targets
+from services.common.targets import REPORTED, ProgrammeTarget, reported_targets
 from services.common.today import today_shanghai
 from services.registry.errors import BaselineNotBeforeYear, YearOutOfRange
+from services.registry.pool.tiers import TIERS
 from services.registry.reference.data import region as region_info
 from services.registry.stats import repository as repo
 from services.registry.stats.definitions import DEFINITIONS
-from services.registry.stats.schemas import CncBasis, Figures, GroupStats, PoolSizes, StatsOut, Target
-
-TIERS = ("seedling", "specialized", "champion_candidate", "champion")
+from services.registry.stats.schemas import (
+    CncBasis,
+    Figures,
+    GroupStats,
+    NewEntrant,
+    PoolSizes,
+    StatsOut,
+    Target,
+)
+from services.registry.targets.data import baseline_year as programme_baseline
 
 # Computed figures per (database, region, year, baseline, as_of, grouping), valid while the data
 # version (bumped by every statement on the tables read) is unchanged, and for CACHE_TTL_S at most
@@ -61,7 +69,8 @@ async def _compute(session, key, scope, year, baseline, as_of, group_by) -> tupl
         raw = {}
         total = (await repo.figures(session, scope, year, baseline, as_of, None)).get("all", {})
     # The targets are read with the figures they are set against, and cached with them.
-    cached = (total, raw, await reported_targets(session, "registry"))
+    entrants = [NewEntrant(**r) for r in await repo.new_entrants(session, scope, year, baseline)]
+    cached = (total, raw, await reported_targets(session, "registry"), entrants)
     if await repo.data_version(session) == version:
         _cache_put(key, version, cached)
     return cached
@@ -101,8 +110,9 @@ def build(raw: dict[str, Any]) -> tuple[Figures, PoolSizes]:
     figures = Figures(
         tech_smes=raw.get("tech_smes", 0),
         high_tech=raw.get("high_tech", 0),
-        net_new_above_scale=raw.get("above_year", 0) - raw.get("above_baseline", 0),
+        net_new_above_scale=raw.get("entries", 0) - raw.get("exits", 0),
         above_scale_entries=raw.get("entries", 0),
+        above_scale_new_entrants=raw.get("new_entrants", 0),
         above_scale_exits=raw.get("exits", 0),
         above_scale=raw.get("above_year", 0),
         above_scale_baseline=raw.get("above_baseline", 0),
@@ -131,7 +141,13 @@ async def stats(
     year = year or today.year
     if year > today.year + 1:
         raise YearOutOfRange(f"year must be ≤ {today.year + 1}", pointer="#/query/year")
-    baseline = baseline_year if baseline_year is not None else year - 1
+    if baseline_year is not None:
+        baseline = baseline_year
+    else:
+        # The programme's baseline (data); a year not after it is measured against the year before.
+        baseline = programme_baseline(REPORTED[0])
+        if baseline >= year:
+            baseline = year - 1
     if baseline >= year:
         raise BaselineNotBeforeYear()
     scope = RegionScope.of(principal).narrow(region)
@@ -149,7 +165,7 @@ async def stats(
             lock = _locks[lock_key] = asyncio.Lock()
         async with lock:
             cached = await _compute(session, key, scope, year, baseline, as_of, group_by)
-    total, raw, targets = cached
+    total, raw, targets, entrants = cached
     figures, pool = build(total)
     groups = None
     if group_by:
@@ -167,4 +183,5 @@ async def stats(
         pool=pool,
         targets=target_actuals(figures, targets),
         groups=groups,
+        above_scale_new_entrants=entrants,
     )

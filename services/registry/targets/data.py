@@ -98,3 +98,13 @@ def load(bind: Any, indicators: bool = True) -> int:
     if indicators:
         _upsert(bind, ProgrammeIndicator.__table__, indicator_rows(), ("programme", "key"))
     return len(data)
+
+
+def baseline_year(programme: str) -> int:
+    """The end of this year is the programme's baseline: its cumulative figures (净增小升规 and the
+    stocks) count from there. The file's `baseline_year` of the programme (`baseline_settled`
+    says whether the programme text fixes it; it does not for chuying-2022)."""
+    for p in document()["programmes"]:
+        if p["programme"] == programme:
+            return int(p["baseline_year"])
+    raise KeyError(programme)

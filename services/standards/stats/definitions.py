@@ -11,8 +11,9 @@ DEFINITIONS = {
         "year (cumulative; withdrawn standards still count; no publication date counts in every year)."
     ),
     "zhejiang_made_standards": (
-        '"浙江制造"标准: standards at level `zhejiang_made` (T/ZZB) whose status is `current`, published on '
-        "or before 31 December of the year (no publication date counts). For the province (or no region) "
+        '"浙江制造"标准 (cumulative stock): standards at level `zhejiang_made` (T/ZZB) published on or '
+        "before 31 December of the year, withdrawn ones included (no publication date counts). For the "
+        "province (or no region) "
         "every such standard counts; for a city or county, and in group rows, those with a lead drafter "
         "in that region."
     ),

@@ -63,10 +63,9 @@ async def intl_standards_led(
 async def zhejiang_made_standards(
     session: AsyncSession, end: date, scope: RegionScope, group_by: str | None
 ) -> dict[str | None, tuple]:
-    base = (
-        "s.level = 'zhejiang_made' AND s.status = 'current' "
-        "AND (s.published_on IS NULL OR s.published_on <= :end)"
-    )
+    # A stock (the programme's "到2022年…3000项"): every standard published by the year end,
+    # withdrawn ones included (a withdrawal does not undo that it was made).
+    base = "s.level = 'zhejiang_made' AND (s.published_on IS NULL OR s.published_on <= :end)"
     region = code_region_sql("dr.credit_code", "d.region_code")
     params: dict[str, Any] = {"end": end}
     sql = f"""
