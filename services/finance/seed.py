@@ -110,7 +110,7 @@ async def seed_demo(conn: asyncpg.Connection) -> None:
             applied = issued - timedelta(days=20)
             decision = "approved" if rng.random() < 0.8 else "rejected"
             apps[bank].append(
-                (f"A-{year}-{i:05d}", code, applied, amount, decision, applied + timedelta(days=7))
+                (f"A-{year}-{i:05d}", code, applied, amount, decision, applied + timedelta(days=7), size)
             )
         if i % 5 == 0:
             g = GUARANTORS[i % 2][0]

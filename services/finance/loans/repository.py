@@ -62,7 +62,22 @@ def inclusive_sql(size: str, total: str, amount: str) -> tuple[str, str]:
     return flag, reason
 
 
-_size = "COALESCE(es.size_class, s.borrower_size)"
+def size_join(date_col: str) -> str:
+    """SQL join `es`: the registry's size class of the staged borrower for the year of `date_col`
+    (loans: the issue year; applications: the application year)."""
+    return f"""
+        LEFT JOIN LATERAL (SELECT z.size_class FROM registry.enterprise_sizes z
+                           WHERE z.credit_code = s.borrower_credit_code
+                             AND z.year = extract(year FROM {date_col})::int LIMIT 1) es ON true
+    """
+
+
+# One home for the size a record is counted by: the registry's, else the size the bank reported.
+SIZE_CLASS = "COALESCE(es.size_class, s.borrower_size)"
+SIZE_SOURCE = (
+    "(CASE WHEN es.size_class IS NOT NULL THEN 'registry' WHEN s.borrower_size IS NOT NULL THEN 'bank' END)"
+)
+_size = SIZE_CLASS
 _flag, _reason = inclusive_sql(_size, "lt.total", "s.amount")
 
 SPEC = bulk.UpsertSpec(
@@ -75,7 +90,7 @@ SPEC = bulk.UpsertSpec(
         "borrower_region": code_region_sql("s.borrower_credit_code", "d.region_code"),
         "matched": "(d.credit_code IS NOT NULL)",
         "size_class": _size,
-        "size_source": "(CASE WHEN es.size_class IS NOT NULL THEN 'registry' ELSE 'bank' END)",
+        "size_source": SIZE_SOURCE,
         "line_total": "lt.total",
         "inclusive": _flag,
         "inclusive_reason": _reason,
@@ -83,9 +98,7 @@ SPEC = bulk.UpsertSpec(
     joins=f"""
         LEFT JOIN LATERAL (SELECT dd.credit_code, dd.region_code FROM registry.enterprise_directory dd
                            WHERE dd.credit_code = s.borrower_credit_code LIMIT 1) d ON true
-        LEFT JOIN LATERAL (SELECT z.size_class FROM registry.enterprise_sizes z
-                           WHERE z.credit_code = s.borrower_credit_code
-                             AND z.year = extract(year FROM s.issued_on)::int LIMIT 1) es ON true
+        {size_join("s.issued_on")}
         LEFT JOIN LATERAL (SELECT {active_lines_total("$1", "s.borrower_credit_code", "s.issued_on")} AS total) lt
           ON true
     """,
