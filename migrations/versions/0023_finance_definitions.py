@@ -2,6 +2,12 @@
 
 - `finance.loan_book_reports`: one row per (lender, period_end) with the bank's whole loan book
   (各项贷款) balance and borrowers, which “两增” compares the inclusive loans' growth with.
+- loans gain `borrower_kind` (enterprise | individual_business | business_owner, default
+  enterprise), `customer_ref` (a business owner's: the bank's own ref beside the credit code of
+  the enterprise they own) and `loans_total` (the customer's loans at the lender on the issue
+  date). The inclusive flag is re-derived for every stored loan by the rule as of this revision
+  (written out here so that the revision never changes): with no line, the cap applies to the
+  customer's loans then, not to the one loan.
 - loan applications gain the applicant's size as loans have it (`borrower_size` as the bank
   reports it, optional; `size_class`/`size_source`: the registry's size for the application year,
   else the bank's), so that 申贷获得率 counts small and micro applicants only. Stored applications
@@ -42,6 +48,45 @@ def upgrade() -> None:
         ),
         schema=S,
     )
+    op.add_column(
+        "loans",
+        sa.Column("borrower_kind", sa.String(24), nullable=False, server_default=sa.text("'enterprise'")),
+        schema=S,
+    )
+    op.add_column("loans", sa.Column("customer_ref", sa.Text, nullable=True), schema=S)
+    op.add_column("loans", sa.Column("loans_total", sa.Numeric(17, 2), nullable=True), schema=S)
+    op.create_check_constraint(
+        op.f("ck_loans_borrower_kind"),
+        "loans",
+        "borrower_kind IN ('enterprise', 'individual_business', 'business_owner')",
+        schema=S,
+    )
+    op.create_check_constraint(
+        op.f("ck_loans_customer_ref_for_owner"),
+        "loans",
+        "(borrower_kind = 'business_owner') = (customer_ref IS NOT NULL)",
+        schema=S,
+    )
+    # every stored loan is an enterprise's: its customer's loans total, and the flag with no line
+    op.execute(
+        """WITH x AS (
+               SELECT l.id, l.amount + COALESCE((SELECT sum(o.amount) FROM finance.loans o
+                      WHERE o.lender = l.lender AND o.borrower_credit_code = l.borrower_credit_code
+                        AND o.customer_ref IS NOT DISTINCT FROM l.customer_ref AND o.loan_ref <> l.loan_ref
+                        AND o.issued_on <= l.issued_on AND (o.closed_on IS NULL OR o.closed_on > l.issued_on)), 0)
+                      AS total
+               FROM finance.loans l)
+           UPDATE finance.loans l
+              SET loans_total = x.total,
+                  inclusive = CASE WHEN l.line_total IS NULL THEN l.size_class IN ('small', 'micro')
+                                   AND x.total <= 10000000.00 ELSE l.inclusive END,
+                  inclusive_reason = CASE
+                      WHEN l.size_class NOT IN ('small', 'micro') THEN 'not_small_micro'
+                      WHEN l.line_total IS NOT NULL THEN l.inclusive_reason
+                      WHEN x.total <= 10000000.00 THEN 'no_line_loans_total_within_cap'
+                      ELSE 'no_line_loans_total_over_cap' END
+             FROM x WHERE x.id = l.id"""
+    )
     for name in ("borrower_size", "size_class", "size_source"):
         op.add_column("loan_applications", sa.Column(name, sa.String(8), nullable=True), schema=S)
     op.execute(
@@ -52,6 +97,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(
+        """UPDATE finance.loans SET inclusive = size_class IN ('small', 'micro') AND amount <= 10000000.00,
+                  inclusive_reason = CASE WHEN size_class NOT IN ('small', 'micro') THEN 'not_small_micro'
+                      WHEN amount <= 10000000.00 THEN 'no_line_amount_within_cap'
+                      ELSE 'no_line_amount_over_cap' END
+            WHERE line_total IS NULL"""
+    )
+    op.drop_constraint(op.f("ck_loans_customer_ref_for_owner"), "loans", schema=S)
+    op.drop_constraint(op.f("ck_loans_borrower_kind"), "loans", schema=S)
+    for name in ("loans_total", "customer_ref", "borrower_kind"):
+        op.drop_column("loans", name, schema=S)
     for name in ("size_source", "size_class", "borrower_size"):
         op.drop_column("loan_applications", name, schema=S)
     op.drop_table("loan_book_reports", schema=S)

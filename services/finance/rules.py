@@ -108,6 +108,13 @@ RULES = RuleSet(
             "A loan-book report with a balance has borrowers, and one with no balance has none.",
         ),
         Rule(
+            "FIN-V019",
+            "error",
+            "/customer_ref",
+            "A business_owner loan names the bank's customer_ref of the owner (never a resident ID "
+            "number); other borrower kinds have none.",
+        ),
+        Rule(
             "FIN-W001",
             "warning",
             "/borrower_credit_code",

@@ -2,7 +2,7 @@
 every expected number is computed by hand in the comments."""
 
 from services.finance.rules import DEFINITIONS
-from tests.finance.helpers import application, loan
+from tests.finance.helpers import application, line, loan
 from tests.registry_data import add_enterprise, new_credit_code
 
 BOOK = "/v1/loan-book-reports/batch"
@@ -222,3 +222,134 @@ async def test_approval_rate_counts_small_and_micro_applicants_only(client_for, 
     assert (listed[m1]["size_class"], listed[m1]["size_source"]) == ("medium", "registry")
     assert (listed[b1]["size_class"], listed[b1]["size_source"]) == ("micro", "bank")
     assert (listed[u1]["size_class"], listed[u1]["size_source"]) == (None, None)
+
+
+async def flags(c, bank):
+    items = (await c.get("/v1/loans", headers=bank)).json()["items"]
+    return {i["loan_ref"]: (i["inclusive"], i["inclusive_reason"], i["loans_total"]) for i in items}
+
+
+async def test_inclusive_cap_counts_the_customers_lineless_loans_not_the_single_loan(client_for, as_, db):
+    c, bank = client_for("finance"), as_("bank", org="B1")
+    s = await add_enterprise(db, sizes={2021: "small", 2022: "small"})
+    repaid = {"status": "repaid", "outstanding_balance": "0.00"}
+    await post(c, "/v1/loans/batch", bank, [
+        # 4M (2021, repaid 2022-02-01), 4M (2022-01-10), 3M (2022-03-01), 2.5M (2022-06-01); no line
+        loan(borrower=s, loan_ref="A", issued_on="2021-06-01", amount="4000000.00", closed_on="2022-02-01", **repaid),
+        loan(borrower=s, loan_ref="B", issued_on="2022-01-10", amount="4000000.00", outstanding_balance="4000000.00"),
+        loan(borrower=s, loan_ref="C", issued_on="2022-03-01", amount="3000000.00", outstanding_balance="3000000.00"),
+    ])  # fmt: skip
+    # A: 4M alone on 2021-06-01; B: 4 + A 4 (open until 2022-02-01) = 8M; C: 3 + B 4 (A repaid) = 7M
+    assert await flags(c, bank) == {
+        "A": (True, "no_line_loans_total_within_cap", "4000000.00"),
+        "B": (True, "no_line_loans_total_within_cap", "8000000.00"),
+        "C": (True, "no_line_loans_total_within_cap", "7000000.00"),
+    }
+    # D 3.5M on 2022-06-01: 3.5 + B 4 + C 3 = 10.5M > 10M — every loan below the cap on its own
+    await post(c, "/v1/loans/batch", bank, [
+        loan(borrower=s, loan_ref="D", issued_on="2022-06-01", amount="3500000.00", outstanding_balance="3500000.00"),
+    ])  # fmt: skip
+    got = await flags(c, bank)
+    assert got["D"] == (False, "no_line_loans_total_over_cap", "10500000.00")
+    # B and C were issued before D: their totals on their own issue dates do not change
+    assert got["B"][2] == "8000000.00" and got["C"][2] == "7000000.00"
+    # another bank's loans to the same customer are not this bank's credit
+    other = as_("bank", org="B2")
+    await post(c, "/v1/loans/batch", other, [loan(borrower=s, loan_ref="X", amount="9000000.00",
+                                                  outstanding_balance="9000000.00", issued_on="2022-06-02")])  # fmt: skip
+    assert (await flags(c, other))["X"] == (True, "no_line_loans_total_within_cap", "9000000.00")
+    # a loan posted later but issued earlier moves the totals of the loans issued after it, in the
+    # same request (logged as reclassified): E 1M on 2022-02-15 → C: 3 + B 4 + E 1 = 8M;
+    # D: 3.5 + 4 + 3 + 1 = 11.5M; E itself: 1 + B 4 = 5M
+    await post(c, "/v1/loans/batch", bank, [
+        loan(borrower=s, loan_ref="E", issued_on="2022-02-15", amount="1000000.00", outstanding_balance="1000000.00"),
+    ])  # fmt: skip
+    got = await flags(c, bank)
+    assert (got["E"][2], got["C"][2], got["D"][2]) == ("5000000.00", "8000000.00", "11500000.00")
+    # the change log says so: only E's batch moved loans it did not post (C and D); the loans of
+    # one batch are stored with each other's amounts already counted (none was reclassified)
+    reclassified = await db.fetch(
+        "SELECT entity_key, after->>'loans_total' AS t FROM finance.changes WHERE action = 'reclassified' ORDER BY 1, 2"
+    )
+    assert [(r["entity_key"], r["t"]) for r in reclassified] == [
+        ("B1/C", "8000000.00"), ("B1/D", "11500000.00")
+    ]  # fmt: skip
+
+
+async def test_inclusive_for_an_owner_borrower_and_an_individual_business(client_for, as_, db):
+    c, bank = client_for("finance"), as_("bank", org="B1")
+    micro = await add_enterprise(db, sizes={2022: "micro"})
+    medium = await add_enterprise(db, sizes={2022: "medium"})
+    gtgsh = new_credit_code("330106")  # a 个体工商户's own credit code, unknown to the registry
+    await post(c, "/v1/credit-lines/batch", bank, [line(micro, amount="10000000.00")])
+    await post(c, "/v1/loans/batch", bank, [
+        # the enterprise itself: its line of 10M is within the cap
+        loan(borrower=micro, loan_ref="ENT", amount="2000000.00", outstanding_balance="2000000.00"),
+        # its owner: a customer of its own (the enterprise's line is not the owner's credit);
+        # two owner loans 6M + 5M on one day = 11M > cap
+        loan(borrower=micro, loan_ref="OWN1", borrower_kind="business_owner", customer_ref="CUST-0001",
+             amount="6000000.00", outstanding_balance="6000000.00"),
+        loan(borrower=micro, loan_ref="OWN2", borrower_kind="business_owner", customer_ref="CUST-0001",
+             amount="5000000.00", outstanding_balance="5000000.00"),
+        # another owner of the same enterprise: 3M alone
+        loan(borrower=micro, loan_ref="OWN3", borrower_kind="business_owner", customer_ref="CUST-0002",
+             amount="3000000.00", outstanding_balance="3000000.00"),
+        # the owner of a medium enterprise is not a 小微企业主
+        loan(borrower=medium, loan_ref="OWNM", borrower_kind="business_owner", customer_ref="CUST-0003",
+             borrower_size="small"),
+        # an individual business is inclusive whatever size the bank wrote
+        loan(borrower=gtgsh, loan_ref="IND", borrower_kind="individual_business", borrower_size="medium"),
+    ])  # fmt: skip
+    assert await flags(c, bank) == {
+        "ENT": (True, "line_total_within_cap", "2000000.00"),
+        "OWN1": (False, "no_line_loans_total_over_cap", "11000000.00"),
+        "OWN2": (False, "no_line_loans_total_over_cap", "11000000.00"),
+        "OWN3": (True, "no_line_loans_total_within_cap", "3000000.00"),
+        "OWNM": (False, "not_small_micro", "1000000.00"),
+        "IND": (True, "no_line_loans_total_within_cap", "1000000.00"),
+    }
+    own = (await c.get("/v1/loans/OWN3", headers=bank)).json()
+    assert (own["borrower_kind"], own["customer_ref"], own["line_total"]) == (
+        "business_owner",
+        "CUST-0002",
+        None,
+    )
+
+
+async def test_owner_loans_need_the_banks_customer_ref_and_never_an_id_number(client_for, as_, db):
+    c, bank = client_for("finance"), as_("bank", org="B1")
+    code = new_credit_code("330106")
+    body = await post(c, "/v1/loans/batch", bank, [
+        loan(borrower=code, borrower_kind="business_owner"),
+        loan(borrower=code, customer_ref="CUST-1"),
+        loan(borrower=code, borrower_kind="business_owner", customer_ref="11010519491231002X"),
+        loan(borrower=code, borrower_kind="sole_trader"),
+    ])  # fmt: skip
+    found = [[(e["rule"], e["pointer"]) for e in r["errors"]] for r in body["results"]]
+    assert found == [
+        [("FIN-V019", "/customer_ref")],
+        [("FIN-V019", "/customer_ref")],
+        [("FIN-V019", "/customer_ref")],
+        [("FIN-V003", "/borrower_kind")],
+    ]
+    assert await db.fetchval("SELECT count(*) FROM finance.loans") == 0
+
+
+async def test_the_inclusive_rule_in_sql_and_python_agree(db):
+    """`inclusive_sql` (stored loans) and `inclusive_of` (generated loans) over every case."""
+    from decimal import Decimal
+
+    from services.finance.loans.repository import inclusive_of, inclusive_sql
+
+    cap = Decimal("10000000.00")
+    cases = [
+        (kind, size, line_total, loans_total)
+        for kind in ("enterprise", "individual_business", "business_owner")
+        for size in ("large", "medium", "small", "micro")
+        for line_total in (None, cap, cap + Decimal("0.01"))
+        for loans_total in (cap, cap + Decimal("0.01"))
+    ]
+    flag, reason = inclusive_sql("$1::text", "$2::text", "$3::numeric", "$4::numeric")
+    for case in cases:
+        row = await db.fetchrow(f"SELECT {flag} AS f, {reason} AS r", *case)
+        assert (row["f"], row["r"]) == inclusive_of(*case), case
