@@ -60,10 +60,10 @@ class LoanIn(BaseModel):
     outstanding_balance: MoneyIn
     status: LoanStatus
     closed_on: date | None = Field(None, description="Required when repaid or written off")
-    borrower_kind: BorrowerKind = Field(
-        "enterprise",
+    borrower_kind: BorrowerKind | None = Field(
+        None,
         description=(
-            "enterprise; individual_business (个体工商户, its own credit code); business_owner (小微企业主: "
+            "absent or null: enterprise; individual_business (个体工商户, its own credit code); business_owner (小微企业主: "
             "borrower_credit_code is the small/micro enterprise they own, customer_ref the bank's ref "
             "of the owner)"
         ),

@@ -38,7 +38,8 @@ def cross_check(r: LoanIn) -> list[FindingData]:
         errors.append(finding("FIN-V009", f"status {r.status} needs closed_on", "/closed_on"))
     if r.status not in CLOSED and r.closed_on is not None:
         errors.append(finding("FIN-V009", f"a loan with status {r.status} has no closed_on", "/closed_on"))
-    if r.borrower_kind == "business_owner" and r.customer_ref is None:
+    kind = kind_of(r)
+    if kind == "business_owner" and r.customer_ref is None:
         errors.append(
             finding(
                 "FIN-V019",
@@ -46,11 +47,11 @@ def cross_check(r: LoanIn) -> list[FindingData]:
                 "/customer_ref",
             )
         )
-    if r.borrower_kind != "business_owner" and r.customer_ref is not None:
+    if kind != "business_owner" and r.customer_ref is not None:
         errors.append(
             finding(
                 "FIN-V019",
-                f"customer_ref is for business_owner loans, not {r.borrower_kind}",
+                f"customer_ref is for business_owner loans, not {kind}",
                 "/customer_ref",
             )
         )
@@ -70,7 +71,12 @@ def cross_check(r: LoanIn) -> list[FindingData]:
 
 
 def to_row(r: LoanIn) -> tuple[Any, ...]:
-    return tuple(getattr(r, c) for c in repository.REPORTED)
+    return tuple(getattr(r, c) if c != "borrower_kind" else kind_of(r) for c in repository.REPORTED)
+
+
+def kind_of(r: LoanIn) -> str:
+    """A loan names its borrower kind, or is an enterprise's."""
+    return r.borrower_kind or "enterprise"
 
 
 def _lender(principal: Principal) -> str:
