@@ -18,6 +18,7 @@ from services.common.auth import Principal
 from services.common.credit_code import ALPHABET, make_credit_code
 from services.finance import bulk
 from services.finance.applications.repository import SPEC as APPLICATIONS
+from services.finance.book.repository import SPEC as BOOKS
 from services.finance.guarantees.repository import SPEC as GUARANTEES
 from services.finance.lines.repository import SPEC as LINES
 from services.finance.loans.repository import REPORTED as LOAN_COLUMNS
@@ -132,6 +133,14 @@ async def seed_demo(conn: asyncpg.Connection) -> None:
         await recompute_inclusive(conn, bank, sorted({r[1] for r in recs}), SEED_ACTOR)
     for bank, recs in apps.items():
         await bulk.upsert(conn, APPLICATIONS, bank, recs, SEED_ACTOR, VERSION)
+    # each bank's whole loan book (各项贷款) at the year ends, for 两增: growing 8–12 % a year
+    for n, (bank, *_rest) in enumerate(BANKS):
+        balance, borrowers, books = Decimal(400_000_000_000 + n * 50_000_000_000), 150_000 + n * 10_000, []
+        for year in (2019, 2020, 2021, 2022):
+            books.append((date(year, 12, 31), balance, borrowers))
+            balance = (balance * Decimal(108 + rng.randrange(0, 5)) / 100).quantize(Decimal("0.01"))
+            borrowers += rng.randrange(2_000, 9_000)
+        await bulk.upsert(conn, BOOKS, bank, books, SEED_ACTOR, VERSION)
     for g, recs in guarantees.items():
         await bulk.upsert(conn, GUARANTEES, g, recs, SEED_ACTOR, VERSION)
 

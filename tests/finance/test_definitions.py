@@ -353,3 +353,16 @@ async def test_the_inclusive_rule_in_sql_and_python_agree(db):
     for case in cases:
         row = await db.fetchrow(f"SELECT {flag} AS f, {reason} AS r", *case)
         assert (row["f"], row["r"]) == inclusive_of(*case), case
+
+
+async def test_a_loan_book_batch_retried_with_its_idempotency_key_is_replayed(client_for, as_, db):
+    c, bank = client_for("finance"), as_("bank", org="B1")
+    headers = {**bank, "Idempotency-Key": "book-2022-run-1"}
+    body = {"records": [book("2022-12-31", "100.00", 2)]}
+    first = await c.post(BOOK, json=body, headers=headers)
+    again = await c.post(BOOK, json=body, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("idempotent-replayed") == "true" and again.json() == first.json()
+    other = await c.post(BOOK, json={"records": [book("2022-12-31", "200.00", 2)]}, headers=headers)
+    assert other.status_code == 422 and other.headers["content-type"].startswith("application/problem+json")
+    assert await db.fetchval("SELECT all_loans_balance::text FROM finance.loan_book_reports") == "100.00"
