@@ -10,6 +10,7 @@ import gateway.models  # noqa: F401 - each import adds its tables to the metadat
 import gateway.progress.models  # noqa: F401
 import gateway.webhooks.models  # noqa: F401
 import services.finance.applications.models  # noqa: F401
+import services.finance.book.models  # noqa: F401
 import services.finance.guarantees.models  # noqa: F401
 import services.finance.institutions.models  # noqa: F401
 import services.finance.lines.models  # noqa: F401

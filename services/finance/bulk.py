@@ -40,6 +40,11 @@ class UpsertSpec:
     joins: str = ""
 
 
+def stage_of(table: str) -> str:
+    """The staging table of `table`'s upsert (a spec's joins may read the whole batch from it)."""
+    return f"_stage_{table}"
+
+
 async def upsert_in(
     session: AsyncSession,
     spec: UpsertSpec,
@@ -68,7 +73,7 @@ async def upsert(
     if not conn.is_in_transaction():  # a bare connection (seeds, tools): one transaction of its own
         async with conn.transaction():
             return await upsert(conn, spec, owner, rows, principal, rule_set_version)
-    stage = f"_stage_{spec.table}"
+    stage = stage_of(spec.table)
     cols = list(spec.columns)
     await conn.execute(
         f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "

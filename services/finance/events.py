@@ -82,8 +82,8 @@ def _list_link(path: str) -> Data:
 LOAN_FIELDS = (
     "borrower_credit_code", "borrower_name", "borrower_size", "product", "amount", "annual_rate",
     "issued_on", "matures_on", "renewal_type", "is_first_loan", "credit_line_ref", "guarantee_ref",
-    "outstanding_balance", "status", "closed_on", "borrower_region", "matched", "size_class",
-    "size_source", "line_total", "inclusive", "inclusive_reason",
+    "outstanding_balance", "status", "closed_on", "borrower_kind", "customer_ref", "borrower_region",
+    "matched", "size_class", "size_source", "line_total", "loans_total", "inclusive", "inclusive_reason",
 )  # fmt: skip
 
 

@@ -26,12 +26,13 @@ RENEWAL_ZH = {
     "extension": "展期",
 }
 LOAN_STATUS_ZH = {"outstanding": "未结清", "repaid": "已结清", "overdue": "逾期", "written_off": "已核销"}
+BORROWER_KIND_ZH = {"enterprise": "企业", "individual_business": "个体工商户", "business_owner": "小微企业主"}
 SIZE_SOURCE_ZH = {"registry": "企业库", "bank": "银行报送"}
 INCLUSIVE_REASON_ZH = {
     "line_total_within_cap": "授信合计不超过1000万元",
     "line_total_over_cap": "授信合计超过1000万元",
-    "no_line_amount_within_cap": "无授信，贷款金额不超过1000万元",
-    "no_line_amount_over_cap": "无授信，贷款金额超过1000万元",
+    "no_line_loans_total_within_cap": "无授信，贷款合计不超过1000万元",
+    "no_line_loans_total_over_cap": "无授信，贷款合计超过1000万元",
     "not_small_micro": "非小型微型企业",
 }
 LINE_STATUS_ZH = {"active": "有效", "closed": "已终止"}
@@ -60,10 +61,13 @@ LOANS = Table(
         Column("outstanding_balance", "贷款余额（元）", "money", width=18),
         Column("status", "贷款状态", labels=LOAN_STATUS_ZH),
         Column("closed_on", "结清日期", "date"),
+        Column("borrower_kind", "借款人类型", labels=BORROWER_KIND_ZH),
+        Column("customer_ref", "客户编号", width=REF),
         Column("unmatched", "企业库未匹配", "bool", get=lambda row: not row["matched"]),
         Column("size_class", "认定规模", labels=SIZE_ZH),
         Column("size_source", "规模来源", labels=SIZE_SOURCE_ZH),
         Column("line_total", "授信合计（元）", "money", width=18),
+        Column("loans_total", "贷款合计（元）", "money", width=18),
         Column("inclusive", "普惠型小微企业贷款", "bool"),
         Column("inclusive_reason", "普惠认定依据", labels=INCLUSIVE_REASON_ZH, width=30),
         Column("rule_set_version", "规则版本"),

@@ -10,11 +10,13 @@ from typing import Any
 from services.common.batch import Rule, RuleSet
 from services.common.types import TEXT_ERROR_TYPES
 
-VERSION = "fin-2024.2"  # 2024.2: FIN-V017 (text rule); FIN-W005 retired
+VERSION = "fin-2024.3"  # 2024.3: loan-book reports (FIN-V018), 普惠 borrower kinds and customer cap; 2024.2: FIN-V017 (text rule); FIN-W005 retired
 
 # Versioned thresholds (domain.md §6–7; some are unsettled, so they live here, not in code paths).
 INCLUSIVE_LINE_CAP = Decimal("10000000.00")  # 单户授信总额 ≤ 1000万元 inclusive
 MAX_AMOUNT = Decimal("1000000000000.00")
+# a whole loan book (各项贷款) is larger than any one loan: up to 10^17 yuan
+MAX_BOOK_BALANCE = Decimal("99999999999999999.99")
 MAX_ANNUAL_RATE = Decimal("36")
 MAX_FEE_RATE = Decimal("36")
 LEVERAGE_CAP = Decimal("10")
@@ -100,6 +102,19 @@ RULES = RuleSet(
             "formatting characters or broken Unicode (lone surrogates, noncharacters).",
         ),
         Rule(
+            "FIN-V018",
+            "error",
+            "/all_loans_borrowers",
+            "A loan-book report with a balance has borrowers, and one with no balance has none.",
+        ),
+        Rule(
+            "FIN-V019",
+            "error",
+            "/customer_ref",
+            "A business_owner loan names the bank's customer_ref of the owner (never a resident ID "
+            "number); other borrower kinds have none.",
+        ),
+        Rule(
             "FIN-W001",
             "warning",
             "/borrower_credit_code",
@@ -136,7 +151,13 @@ _TYPE_RULES = {
     "string_too_short": "FIN-V014",
 }
 _AMOUNT_FIELDS = {"amount", "amount_requested", "guaranteed_amount"}
-_MONEY_FIELDS = {"outstanding_balance", "outstanding_amount", "compensated_amount", "recovered_amount"}
+_MONEY_FIELDS = {
+    "outstanding_balance",
+    "outstanding_amount",
+    "compensated_amount",
+    "recovered_amount",
+    "all_loans_balance",
+}
 _RATE_FIELDS = {"annual_rate", "fee_rate", "reguarantee_share"}
 _REF_FIELDS = {"loan_ref", "line_ref", "application_ref", "guarantee_ref", "credit_line_ref", "lender_code"}
 
@@ -180,3 +201,33 @@ def rule_for_error(err: dict[str, Any]) -> str | None:
     if kind in _TYPE_RULES:
         return _TYPE_RULES[kind]
     return "FIN-V011"
+
+
+# The financing figures' definitions as data: the source each follows and whether that source
+# settles it (docs/finance.md, "Definitions"). An unsettled choice is changed here (a new
+# rule-set version), never in a code path. `GET /v1/stats` states them beside each figure.
+DEFINITIONS: dict[str, dict[str, Any]] = {
+    "smb_new_loans": {
+        "source": "浙江省“雏鹰行动”实施意见: 全省3年新增5000亿元投向小微企业; domain.md §1, §6",
+        # 新增贷款 is the increase in balance in Chinese banking statistics, but the programme does
+        # not say so, nor which 3 years (the window is the target row's)
+        "settled": False,
+    },
+    "two_increases": {
+        "source": "浙江省“雏鹰行动”实施意见: 单户授信总额1000万元以下小微企业贷款同比增速高于各项贷款增速, "
+        "贷款户数高于上年同期水平; domain.md §6",
+        # 高于 is strict (the programme's word); the comparison base (`base`) varies by year and
+        # the denominator counts only lenders that can be assessed (a whole-book report for both dates)
+        "settled": False,
+        "pass_when": "inclusive balance growth > whole-book growth and inclusive borrowers > base",
+    },
+    "approval_rate": {
+        "source": "浙江省“雏鹰行动”实施意见: 提高小微企业申贷获得率; domain.md §6",
+        "settled": True,
+        "sizes": ("small", "micro"),
+    },
+    "inclusive": {
+        "source": "银保监办发〔2020〕15号 as quoted in domain.md §6 (original not re-read)",
+        "settled": False,
+    },
+}

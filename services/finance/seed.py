@@ -18,12 +18,13 @@ from services.common.auth import Principal
 from services.common.credit_code import ALPHABET, make_credit_code
 from services.finance import bulk
 from services.finance.applications.repository import SPEC as APPLICATIONS
+from services.finance.book.repository import SPEC as BOOKS
 from services.finance.guarantees.repository import SPEC as GUARANTEES
 from services.finance.lines.repository import SPEC as LINES
 from services.finance.loans.repository import REPORTED as LOAN_COLUMNS
 from services.finance.loans.repository import SPEC as LOANS
-from services.finance.loans.repository import recompute_inclusive
-from services.finance.rules import INCLUSIVE_LINE_CAP, VERSION
+from services.finance.loans.repository import inclusive_of, recompute_inclusive
+from services.finance.rules import VERSION
 
 BANKS = [
     ("ICBC-ZJ", "中国工商银行浙江省分行", "330100"),
@@ -104,13 +105,13 @@ async def seed_demo(conn: asyncpg.Connection) -> None:
                     year == 2020 and i % 4 == 0, None,
                     f"G-{i:05d}" if i % 5 == 0 and year == 2022 else None,
                     Decimal("0.00") if repaid else (amount * Decimal("0.8")).quantize(Decimal("0.01")),
-                    status, issued + timedelta(days=300) if repaid else None,
+                    status, issued + timedelta(days=300) if repaid else None, "enterprise", None,
                 )
             )  # fmt: skip
             applied = issued - timedelta(days=20)
             decision = "approved" if rng.random() < 0.8 else "rejected"
             apps[bank].append(
-                (f"A-{year}-{i:05d}", code, applied, amount, decision, applied + timedelta(days=7))
+                (f"A-{year}-{i:05d}", code, applied, amount, decision, applied + timedelta(days=7), size)
             )
         if i % 5 == 0:
             g = GUARANTORS[i % 2][0]
@@ -132,13 +133,21 @@ async def seed_demo(conn: asyncpg.Connection) -> None:
         await recompute_inclusive(conn, bank, sorted({r[1] for r in recs}), SEED_ACTOR)
     for bank, recs in apps.items():
         await bulk.upsert(conn, APPLICATIONS, bank, recs, SEED_ACTOR, VERSION)
+    # each bank's whole loan book (各项贷款) at the year ends, for 两增: growing 8–12 % a year
+    for n, (bank, *_rest) in enumerate(BANKS):
+        balance, borrowers, books = Decimal(400_000_000_000 + n * 50_000_000_000), 150_000 + n * 10_000, []
+        for year in (2019, 2020, 2021, 2022):
+            books.append((date(year, 12, 31), balance, borrowers))
+            balance = (balance * Decimal(108 + rng.randrange(0, 5)) / 100).quantize(Decimal("0.01"))
+            borrowers += rng.randrange(2_000, 9_000)
+        await bulk.upsert(conn, BOOKS, bank, books, SEED_ACTOR, VERSION)
     for g, recs in guarantees.items():
         await bulk.upsert(conn, GUARANTEES, g, recs, SEED_ACTOR, VERSION)
 
 
 GEN_COLUMNS = [
     "lender", *LOAN_COLUMNS, "borrower_region", "matched", "size_class", "size_source", "line_total",
-    "inclusive", "inclusive_reason", "rule_set_version",
+    "loans_total", "inclusive", "inclusive_reason", "rule_set_version",
 ]  # fmt: skip
 REGIONS = ["330102", "330106", "330110", "330203", "330212", "330302", "330402", "330502", "330602",
            "330702", "330802", "330902", "331002", "331102"]  # fmt: skip
@@ -151,24 +160,33 @@ def generated_loans(count: int, seed: int = 1, lender_prefix: str = "GEN", first
         make_credit_code("91" + rng.choice(REGIONS) + "".join(rng.choice(ALPHABET) for _ in range(9)))
         for _ in range(max(1, count // 4))
     ]
-    out = []
+    drawn = []
     for i in range(count):
         code = borrowers[rng.randrange(len(borrowers))]
         size = rng.choice(("small", "micro", "micro", "medium", "large"))
         amount = Decimal(rng.randrange(10, 20000)) * 1000
         issued = date(2020, 1, 1) + timedelta(days=rng.randrange(0, 1095))
         closed = issued + timedelta(days=rng.randrange(30, 720)) if rng.random() < 0.4 else None
-        small = size in ("small", "micro")
-        ok = amount <= INCLUSIVE_LINE_CAP
+        drawn.append((f"{lender_prefix}{i % 8}", code, size, amount, issued, closed))
+    # the customer's loans at the lender on each issue date (no lines): `customer_loans_total`
+    by_customer: dict[tuple[str, str], list[int]] = {}
+    for i, (lender, code, *_rest) in enumerate(drawn):
+        by_customer.setdefault((lender, code), []).append(i)
+    out = []
+    for i, (lender, code, size, amount, issued, closed) in enumerate(drawn):
+        total = amount + sum(
+            (drawn[j][3] for j in by_customer[(lender, code)]
+             if j != i and drawn[j][4] <= issued and (drawn[j][5] is None or drawn[j][5] > issued)),
+            Decimal(0),
+        )  # fmt: skip
+        inclusive, reason = inclusive_of("enterprise", size, None, total)
         out.append(
             (
-                f"{lender_prefix}{i % 8}", f"G{first_ref + i:010d}", code, "生成企业", size, rng.choice(PRODUCTS),
+                lender, f"G{first_ref + i:010d}", code, "生成企业", size, rng.choice(PRODUCTS),
                 amount, Decimal(rng.randrange(250, 900)) / 100, issued, issued + timedelta(days=365),
                 "new", rng.random() < 0.1, None, None,
                 Decimal("0.00") if closed else amount, "repaid" if closed else "outstanding", closed,
-                code[2:8], False, size, "bank", None, small and ok,
-                ("no_line_amount_within_cap" if ok else "no_line_amount_over_cap") if small else "not_small_micro",
-                VERSION,
+                "enterprise", None, code[2:8], False, size, "bank", None, total, inclusive, reason, VERSION,
             )
         )  # fmt: skip
     return out

@@ -124,7 +124,7 @@ async def test_two_batches_creating_one_new_loan_at_once_log_one_creation_and_wh
         " outstanding_balance, status, matched, size_class, size_source, inclusive, inclusive_reason,"
         " rule_set_version)"
         " SELECT $1, ref, $2, '330106', 'x', 'small', 'credit', 1, 1, '2022-03-01', '2023-03-01', 'new',"
-        " false, 1, 'outstanding', false, 'small', 'bank', true, 'no_line_amount_within_cap', 'held'"
+        " false, 1, 'outstanding', false, 'small', 'bank', true, 'no_line_loans_total_within_cap', 'held'"
         " FROM unnest($3::text[]) AS ref",
         BANK,
         differing["borrower_credit_code"],

@@ -32,10 +32,13 @@ LOAN_HEADERS = [
     "贷款余额（元）",
     "贷款状态",
     "结清日期",
+    "借款人类型",
+    "客户编号",
     "企业库未匹配",
     "认定规模",
     "规模来源",
     "授信合计（元）",
+    "贷款合计（元）",
     "普惠型小微企业贷款",
     "普惠认定依据",
     "规则版本",
@@ -158,13 +161,14 @@ async def test_a_bank_exports_exactly_its_own_loans_as_csv(c, as_, db):
         LOAN_HEADERS,
         [
             "BA", "L-1", hz, "杭州甲科技有限公司", "330106", "小型", "信用贷款", "1250000.00", "4.35",
-            "2022-03-01", "2023-03-01", "新发放", "是", "CL-1", "", "800000.50", "未结清", "", "否",
-            "小型", "企业库", "3000000.00", "是", "授信合计不超过1000万元", version,
+            "2022-03-01", "2023-03-01", "新发放", "是", "CL-1", "", "800000.50", "未结清", "", "企业", "", "否",
+            "小型", "企业库", "3000000.00", "1250000.00", "是", "授信合计不超过1000万元", version,
         ],
         [
             "BA", "L-2", nb, "'=HYPERLINK(\"http://evil.example\")", "330212", "中型", "知识产权质押贷款",
             "20000000.00", "5.1", "2022-06-15", "2022-12-15", "无还本续贷", "否", "", "", "0.00",
-            "已结清", "2022-12-10", "是", "中型", "银行报送", "", "否", "非小型微型企业", version,
+            "已结清", "2022-12-10", "企业", "", "是", "中型", "银行报送", "", "20000000.00", "否", "非小型微型企业",
+            version,
         ],
     ]  # fmt: skip
     # Bank B sees its own loan only, also when it names bank A as the lender.
@@ -180,11 +184,11 @@ async def test_the_loan_xlsx_is_typed_with_widths_a_frozen_header_and_an_autofil
     ws = sheet(r)
     assert ws.title == "贷款明细"
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == "A1:Y3"
+    assert ws.auto_filter.ref == "A1:AB3"
     widths = {letter: dim.width for letter, dim in ws.column_dimensions.items()}
     assert widths["B"] == 18 and widths["C"] == 26 and widths["D"] == 32 and widths["H"] == 18
-    assert widths["J"] == 12 and widths["X"] == 30 and all(w >= 6 for w in widths.values())
-    assert len(widths) == 25
+    assert widths["J"] == 12 and widths["AA"] == 30 and all(w >= 6 for w in widths.values())
+    assert len(widths) == 28
     rows = list(ws.iter_rows())
     assert [cell.value for cell in rows[0]] == LOAN_HEADERS
     first = {h: cell for h, cell in zip(LOAN_HEADERS, rows[1], strict=True)}
@@ -221,7 +225,7 @@ async def test_officials_export_their_region_and_admin_everything(c, as_, db):
     assert len(refs(await export(c, "/v1/loans/export", as_("admin")))) == 3
     ws = sheet(await export(c, "/v1/loans/export", as_("official", region="330200"), "xlsx"))
     assert [row[1] for row in ws.iter_rows(values_only=True)] == ["贷款编号", "L-2"]
-    assert ws.auto_filter.ref == "A1:Y2"
+    assert ws.auto_filter.ref == "A1:AB2"
     for kind in ("guarantor", "certifier"):
         r = await c.get("/v1/loans/export", headers=as_(kind, org="X1"))
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"

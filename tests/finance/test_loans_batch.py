@@ -164,7 +164,7 @@ async def test_hostile_text_rejects_only_its_record_of_5000_with_the_text_rule(c
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["summary"] == {"received": 5000, "created": 4997, "updated": 0, "unchanged": 0, "rejected": 3}
-    assert body["rule_set_version"] == "fin-2024.2"
+    assert body["rule_set_version"] == "fin-2024.3"
     for index, pointer, code in (
         (1234, "/borrower_name", "text_control_character"),
         (4321, "/borrower_name", "text_invalid_unicode"),
@@ -179,7 +179,7 @@ async def test_hostile_text_rejects_only_its_record_of_5000_with_the_text_rule(c
     assert body["results"][1234]["key"] == records[1234]["loan_ref"] and body["results"][17]["key"] is None
     assert await db.fetchval("SELECT count(*) FROM finance.loans") == 4997
     rules = (await c.get("/v1/rules", headers=bank)).json()
-    assert any(rule["id"] == "FIN-V017" for rule in rules["rules"]) and rules["version"] == "fin-2024.2"
+    assert any(rule["id"] == "FIN-V017" for rule in rules["rules"]) and rules["version"] == "fin-2024.3"
 
 
 async def test_a_control_character_in_a_query_or_path_parameter_is_a_422_with_its_pointer(client_for, as_):

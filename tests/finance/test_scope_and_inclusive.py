@@ -86,23 +86,23 @@ async def test_inclusive_flag_on_both_sides_of_the_line_cap(client_for, as_, db)
     assert at["size_source"] == "registry"
 
 
-async def test_without_a_line_the_loan_amount_counts_and_size_falls_back_to_the_bank(client_for, as_, db):
+async def test_without_a_line_the_customers_loans_count_and_size_falls_back_to_the_bank(client_for, as_, db):
     c, bank = client_for("finance"), as_("bank", org="B1")
     medium_in_registry = await add_enterprise(db, sizes={2022: "medium"})
     unknown = new_credit_code()
     await post(c, "/v1/loans/batch", bank, [
         loan(borrower=unknown, loan_ref="N1", amount="10000000.00", outstanding_balance="0.00"),
-        loan(borrower=unknown, loan_ref="N2", amount="10000000.01", outstanding_balance="0.00"),
+        loan(borrower=new_credit_code(), loan_ref="N2", amount="10000000.01", outstanding_balance="0.00"),
         loan(borrower=medium_in_registry, loan_ref="M", borrower_size="small"),
-        loan(borrower=unknown, loan_ref="BIG", borrower_size="large"),
+        loan(borrower=new_credit_code(), loan_ref="BIG", borrower_size="large"),
     ])  # fmt: skip
     flags = {
         i["loan_ref"]: (i["inclusive"], i["inclusive_reason"], i["size_source"])
         for i in (await c.get("/v1/loans", headers=bank)).json()["items"]
     }
     assert flags == {
-        "N1": (True, "no_line_amount_within_cap", "bank"),
-        "N2": (False, "no_line_amount_over_cap", "bank"),
+        "N1": (True, "no_line_loans_total_within_cap", "bank"),
+        "N2": (False, "no_line_loans_total_over_cap", "bank"),
         "M": (False, "not_small_micro", "registry"),
         "BIG": (False, "not_small_micro", "bank"),
     }

@@ -18,6 +18,9 @@ async def test_demo_seed_is_deterministic_and_logged(db, client_for, as_):
     assert await db.fetchval("SELECT count(*) FROM finance.loans") == 9
     s = (await client_for("finance").get("/v1/stats", params={"year": 2022}, headers=as_("admin"))).json()
     assert s["totals"]["new_loans"]["all"]["count"] == 3
+    # every demo bank reports its whole book at the year ends 2019–2022 (5 × 4), once however often
+    assert await db.fetchval("SELECT count(*) FROM finance.loan_book_reports") == 20
+    assert all(t["reason"] != "no_loan_book_report" for t in s["two_increases"])
 
 
 async def test_generate_bulk_loads_loans(db):

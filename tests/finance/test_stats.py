@@ -41,6 +41,11 @@ async def dataset(client_for, as_, db):
         application(s3, applied_on="2022-11-01", decision="pending", decided_on=None),
         application(m1, applied_on="2021-12-01", decided_on="2021-12-20"),
     ])  # fmt: skip
+    # B1's whole book (各项贷款) at the base and the end date; B2 reports none
+    await post(c, "/v1/loan-book-reports/batch", as_("bank", org="B1"), [
+        {"period_end": "2021-12-31", "all_loans_balance": "110000000.00", "all_loans_borrowers": 50},
+        {"period_end": "2022-12-31", "all_loans_balance": "200000000.00", "all_loans_borrowers": 60},
+    ])  # fmt: skip
     admin = as_("admin")
     r = await c.post("/v1/institutions", json={"code": "G1", "name": "浙江省担保集团", "kind": "guarantor",
                                                "region_code": "330000", "net_assets": "1000000.00"}, headers=admin)  # fmt: skip
@@ -79,18 +84,34 @@ async def test_province_figures_two_increases_and_approval_rate(client_for, as_,
     assert t["first_time_borrowers"] == 1
     assert t["inclusive_new_loans_avg_rate"] == "4.33"  # (2M×5 + 1M×3) / 3M
     two = {x["lender"]: x for x in s["two_increases"]}
-    # B1: inclusive 1.1M → 2.6M (+136.36 %) vs all 2.1M → 6.6M (+214.29 %): fails; borrowers 2 → 2
-    assert two["B1"] == {"lender": "B1", "inclusive_balance_growth_rate": "136.36", "all_balance_growth_rate": "214.29",
-                         "balance_growth_ok": False, "inclusive_borrowers_end": 2, "inclusive_borrowers_base": 2,
-                         "borrowers_ok": True, "passed": False}  # fmt: skip
-    # B2: inclusive 1M → 2M (+100 %) vs all 3M → 4M (+33.33 %); borrowers 1 → 2
-    assert two["B2"]["passed"] is True and two["B2"]["inclusive_balance_growth_rate"] == "100.00"
-    assert (two["B2"]["inclusive_borrowers_base"], two["B2"]["inclusive_borrowers_end"]) == (1, 2)
+    # B1: inclusive 1.1M → 2.6M (+136.36 %) vs its whole book 110M → 200M (+81.82 %): above;
+    # inclusive borrowers 2 → 2: not above the base (高于 is strict), so B1 does not pass
+    assert two["B1"] == {"lender": "B1", "inclusive_balance_end": "2600000.00", "inclusive_balance_base": "1100000.00",
+                         "inclusive_balance_growth_rate": "136.36", "loan_book_balance_end": "200000000.00",
+                         "loan_book_balance_base": "110000000.00", "loan_book_growth_rate": "81.82",
+                         "loan_book_borrowers_end": 60, "loan_book_borrowers_base": 50, "balance_growth_ok": True,
+                         "inclusive_borrowers_end": 2, "inclusive_borrowers_base": 2, "borrowers_ok": False,
+                         "passed": False, "reason": None}  # fmt: skip
+    # B2: inclusive 1M → 2M, borrowers 1 → 2, but no whole-book report: not assessed
+    assert (two["B2"]["passed"], two["B2"]["reason"], two["B2"]["balance_growth_ok"]) == (
+        None, "no_loan_book_report", None)  # fmt: skip
+    assert two["B2"]["inclusive_balance_growth_rate"] == "100.00" and two["B2"]["borrowers_ok"] is True
+    # the bulletin's figure: 0 passing of 1 assessed (B2 is listed, not assessed)
+    fig = s["targets"]["two_increases"]
+    assert (fig["value"], fig["lenders_listed"], fig["lenders_assessed"], fig["lenders_passing"]) == (
+        "0.00",
+        2,
+        1,
+        0,
+    )
+    assert fig["unit"] == "percent" and fig["settled"] is False
     # 申贷获得率: applied in 2022 {s1, s2, s3}; approved {s1, s2} (s2 counted once)
     assert s["applications"] == {
         "applied_enterprises": 3,
         "obtained_enterprises": 2,
         "approval_rate": "66.67",
+        "sizes": ["small", "micro"],
+        "other_sizes_applied": 0,
     }
     g = s["guarantees"]
     assert (g["new_count"], g["new_guaranteed_amount"], g["avg_fee_rate"]) == (2, "3000000.00", "1.33")
@@ -99,8 +120,16 @@ async def test_province_figures_two_increases_and_approval_rate(client_for, as_,
     assert g["leverage"] == [{"guarantor": "G1", "in_force_balance": "3000000.00", "net_assets": "1000000.00",
                               "leverage": "3.00", "cap": "10", "within_cap": True}]  # fmt: skip
     smb = s["targets"]["smb_new_loans"]
-    # small/micro lending 2020–2022: 1 + 0.5 + 2 (B1) + 1 + 1 (B2)
-    assert smb["value"] == "5500000.00" and smb["unit"] == "yuan" and smb["target"] == "500000000000.00"
+    # small/micro balance 2019-12-31: 0 (nothing issued before 2021); 2022-12-31: B1 s1 0.6 + s3 2
+    # (s2 repaid) and B2 s1 1 + s2 1 = 4.6M (m1 is medium by the registry) → new lending 4.6M;
+    # gross issuance 2020–2022 beside it: 1 + 0.5 + 2 (B1) + 1 + 1 (B2) = 5.5M
+    assert smb["value"] == "4600000.00" and smb["unit"] == "yuan" and smb["target"] == "500000000000.00"
+    assert (smb["balance_at_start"], smb["balance_at_end"], smb["gross_issuance"]) == (
+        "0.00", "4600000.00", "5500000.00")  # fmt: skip
+    assert smb["settled"] is False and (smb["window_start"], smb["window_end"]) == (
+        "2020-01-01",
+        "2022-12-31",
+    )
 
 
 async def test_a_bank_gets_only_its_own_figures(client_for, as_, dataset):

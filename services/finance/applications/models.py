@@ -35,3 +35,7 @@ class LoanApplication(PostedRecord, Base):
     amount_requested: Mapped[Decimal] = mapped_column(Numeric(17, 2))
     decision: Mapped[str] = mapped_column(String(16))
     decided_on: Mapped[date | None] = mapped_column(Date)
+    borrower_size: Mapped[str | None] = mapped_column(String(8))  # as the bank reports it, if it does
+    # derived when stored, as for loans: the registry's size for the application year, else the bank's
+    size_class: Mapped[str | None] = mapped_column(String(8))
+    size_source: Mapped[str | None] = mapped_column(String(8))

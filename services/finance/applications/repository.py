@@ -10,6 +10,7 @@ from services.common.pagination import PageParams, keyset
 from services.finance import bulk
 from services.finance.applications.models import LoanApplication
 from services.finance.lines.repository import DIRECTORY_JOIN, REGION
+from services.finance.loans.repository import SIZE_CLASS, SIZE_SOURCE, size_join
 from services.finance.scope import visible
 
 REPORTED = [
@@ -19,6 +20,7 @@ REPORTED = [
     "amount_requested",
     "decision",
     "decided_on",
+    "borrower_size",
 ]
 
 SPEC = bulk.UpsertSpec(
@@ -27,8 +29,8 @@ SPEC = bulk.UpsertSpec(
     key_col="application_ref",
     columns=REPORTED,
     entity_type="loan_application",
-    derived={"borrower_region": REGION},
-    joins=DIRECTORY_JOIN,
+    derived={"borrower_region": REGION, "size_class": SIZE_CLASS, "size_source": SIZE_SOURCE},
+    joins=DIRECTORY_JOIN + size_join("s.applied_on"),
 )
 
 

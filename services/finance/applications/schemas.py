@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.batch import batch_request
 from services.common.types import CreditCode
 from services.finance.fields import Amount, MoneyOut, Ref
+from services.finance.loans.schemas import Size
 
 Decision = Literal["pending", "approved", "rejected"]
 
@@ -23,6 +24,10 @@ class ApplicationIn(BaseModel):
     amount_requested: Amount
     decision: Decision
     decided_on: date | None = None
+    borrower_size: Size | None = Field(
+        default=None,
+        description="The applicant's size as the bank knows it; the registry's size for the application year wins",
+    )
 
 
 ApplicationBatchRequest = batch_request(
@@ -35,6 +40,7 @@ ApplicationBatchRequest = batch_request(
         "amount_requested": "500000.00",
         "decision": "approved",
         "decided_on": "2022-02-10",
+        "borrower_size": "small",
     },
 )
 
@@ -49,6 +55,9 @@ class ApplicationOut(BaseModel):
     amount_requested: MoneyOut
     decision: Decision
     decided_on: date | None
+    borrower_size: Size | None
+    size_class: Size | None = Field(description="The size 申贷获得率 counts by; null: unknown")
+    size_source: Literal["registry", "bank"] | None
     borrower_region: str
     rule_set_version: str
     created_at: datetime

@@ -42,6 +42,13 @@ class Loan(PostedRecord, Base):
         ),
         CheckConstraint("status IN ('outstanding', 'repaid', 'overdue', 'written_off')", name="status"),
         CheckConstraint(
+            "borrower_kind IN ('enterprise', 'individual_business', 'business_owner')", name="borrower_kind"
+        ),
+        # a business owner is the bank's customer ref beside the enterprise's credit code; nobody else has one
+        CheckConstraint(
+            "(borrower_kind = 'business_owner') = (customer_ref IS NOT NULL)", name="customer_ref_for_owner"
+        ),
+        CheckConstraint(
             "(status IN ('repaid', 'written_off')) = (closed_on IS NOT NULL)", name="closed_on_status"
         ),
         {"schema": "finance"},
@@ -63,10 +70,15 @@ class Loan(PostedRecord, Base):
     outstanding_balance: Mapped[Decimal] = mapped_column(Numeric(17, 2))
     status: Mapped[str] = mapped_column(String(16))
     closed_on: Mapped[date | None] = mapped_column(Date)
+    # enterprise | individual_business (个体工商户) | business_owner (小微企业主: the credit code is the
+    # enterprise they own, customer_ref the bank's own ref of the owner — no personal ID numbers)
+    borrower_kind: Mapped[str] = mapped_column(String(24), server_default=text("'enterprise'"))
+    customer_ref: Mapped[str | None] = mapped_column(Text)
     # derived when stored
     matched: Mapped[bool] = mapped_column(Boolean)
     size_class: Mapped[str] = mapped_column(String(8))
     size_source: Mapped[str] = mapped_column(String(8))
     line_total: Mapped[Decimal | None] = mapped_column(Numeric(17, 2))
+    loans_total: Mapped[Decimal | None] = mapped_column(Numeric(17, 2))
     inclusive: Mapped[bool] = mapped_column(Boolean)
     inclusive_reason: Mapped[str] = mapped_column(String(32))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import asyncpg
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +37,8 @@ REPORTED = [
     "outstanding_balance",
     "status",
     "closed_on",
+    "borrower_kind",
+    "customer_ref",
 ]
 
 CAP = f"{INCLUSIVE_LINE_CAP}::numeric"
@@ -49,21 +53,94 @@ def active_lines_total(lender: str, borrower: str, on: str) -> str:
                   AND (cl.closed_on IS NULL OR cl.closed_on > {on}))"""
 
 
-def inclusive_sql(size: str, total: str, amount: str) -> tuple[str, str]:
-    """SQL for (inclusive, inclusive_reason): small/micro borrower and total active lines at the
-    lender ≤ the cap (no line: the loan amount counts)."""
-    small = f"({size} IN ('small', 'micro'))"
-    flag = f"({small} AND COALESCE({total}, {amount}) <= {CAP})"
-    reason = f"""(CASE WHEN NOT {small} THEN 'not_small_micro'
-                 WHEN {total} IS NULL AND {amount} <= {CAP} THEN 'no_line_amount_within_cap'
-                 WHEN {total} IS NULL THEN 'no_line_amount_over_cap'
-                 WHEN {total} <= {CAP} THEN 'line_total_within_cap'
+def customer_loans_totals(subjects: str, others: str) -> str:
+    """SQL: (k, total) — for each loan of `subjects`, its customer's total loans at the lender on
+    its issue date: its own amount plus the amounts of the customer's other loans (`others`)
+    outstanding that day (issued on or before it, not closed on or before it). The customer is
+    the credit code and, for a business owner, the bank's customer ref (an owner is a customer
+    apart from the enterprise they own). Amounts, not balances: the platform keeps no repayment
+    schedule, and a loan is credit used up to its amount.
+
+    Both relations have columns (k = loan_ref, lender, borrower_credit_code, customer_ref,
+    issued_on, amount; `others` also closed_on). Set-based: one hash join, not a sub-query per loan."""
+    return f"""
+        SELECT a.k, a.amount + COALESCE(sum(o.amount), 0) AS total
+        FROM ({subjects}) a
+        LEFT JOIN ({others}) o
+          ON o.lender = a.lender AND o.borrower_credit_code = a.borrower_credit_code
+         AND COALESCE(o.customer_ref, '') = COALESCE(a.customer_ref, '') AND o.k <> a.k
+         AND o.issued_on <= a.issued_on AND (o.closed_on IS NULL OR o.closed_on > a.issued_on)
+        GROUP BY a.k, a.amount"""
+
+
+_LOAN_FACTS = "lender, borrower_credit_code, customer_ref, issued_on, closed_on, amount"
+_STAGE = bulk.stage_of("loans")
+# the batch's loans, and the customer's other loans: the batch's and those stored (but the
+# stored versions of the loans the batch rewrites)
+_STAGED = f"SELECT loan_ref AS k, $1::text AS lender, borrower_credit_code, customer_ref, issued_on, closed_on, amount FROM {_STAGE}"
+_BATCH_TOTALS = customer_loans_totals(
+    _STAGED,
+    f"""{_STAGED} UNION ALL
+        SELECT o.loan_ref, {", ".join("o." + c for c in _LOAN_FACTS.split(", "))} FROM finance.loans o
+        WHERE o.lender = $1 AND o.borrower_credit_code IN (SELECT borrower_credit_code FROM {_STAGE})
+          AND o.loan_ref NOT IN (SELECT loan_ref FROM {_STAGE})""",
+)
+
+
+def inclusive_sql(kind: str, size: str, line_total: str, loans_total: str) -> tuple[str, str]:
+    """SQL for (inclusive, inclusive_reason) — the rule of `inclusive_of`, which
+    tests/finance/test_definitions.py holds equal to this over every case.
+
+    普惠型小微企业贷款 (domain.md §6): a loan to a small or micro enterprise, to an individual
+    business (个体工商户, not sized by the 2017 rules), or a business loan to the owner of a small or
+    micro enterprise (sized by that enterprise), whose customer's total credit at the lender is
+    ≤ the cap: its active lines on the issue date, or with no line its loans then (never the one
+    loan alone). A business owner's credit is its loans: lines are granted to credit codes."""
+    eligible = f"({kind} = 'individual_business' OR {size} IN ('small', 'micro'))"
+    flag = f"({eligible} AND COALESCE({line_total}, {loans_total}) <= {CAP})"
+    reason = f"""(CASE WHEN NOT {eligible} THEN 'not_small_micro'
+                 WHEN {line_total} IS NULL AND {loans_total} <= {CAP} THEN 'no_line_loans_total_within_cap'
+                 WHEN {line_total} IS NULL THEN 'no_line_loans_total_over_cap'
+                 WHEN {line_total} <= {CAP} THEN 'line_total_within_cap'
                  ELSE 'line_total_over_cap' END)"""
     return flag, reason
 
 
-_size = "COALESCE(es.size_class, s.borrower_size)"
-_flag, _reason = inclusive_sql(_size, "lt.total", "s.amount")
+def inclusive_of(kind: str, size: str, line_total: Decimal | None, loans_total: Decimal) -> tuple[bool, str]:
+    """`inclusive_sql` in Python (the seed's generated loans)."""
+    if not (kind == "individual_business" or size in ("small", "micro")):
+        return False, "not_small_micro"
+    if line_total is None:
+        ok = loans_total <= INCLUSIVE_LINE_CAP
+        return ok, "no_line_loans_total_within_cap" if ok else "no_line_loans_total_over_cap"
+    ok = line_total <= INCLUSIVE_LINE_CAP
+    return ok, "line_total_within_cap" if ok else "line_total_over_cap"
+
+
+def _lines_of(kind: str, lender: str, borrower: str, on: str) -> str:
+    """The line total a loan is judged by: none for a business owner (lines are the enterprise's)."""
+    return (
+        f"(CASE WHEN {kind} = 'business_owner' THEN NULL ELSE {active_lines_total(lender, borrower, on)} END)"
+    )
+
+
+def size_join(date_col: str) -> str:
+    """SQL join `es`: the registry's size class of the staged borrower for the year of `date_col`
+    (loans: the issue year; applications: the application year)."""
+    return f"""
+        LEFT JOIN LATERAL (SELECT z.size_class FROM registry.enterprise_sizes z
+                           WHERE z.credit_code = s.borrower_credit_code
+                             AND z.year = extract(year FROM {date_col})::int LIMIT 1) es ON true
+    """
+
+
+# One home for the size a record is counted by: the registry's, else the size the bank reported.
+SIZE_CLASS = "COALESCE(es.size_class, s.borrower_size)"
+SIZE_SOURCE = (
+    "(CASE WHEN es.size_class IS NOT NULL THEN 'registry' WHEN s.borrower_size IS NOT NULL THEN 'bank' END)"
+)
+_LINES = _lines_of("s.borrower_kind", "$1", "s.borrower_credit_code", "s.issued_on")
+_flag, _reason = inclusive_sql("s.borrower_kind", SIZE_CLASS, "lt.total", "lt.loans_total")
 
 SPEC = bulk.UpsertSpec(
     table="loans",
@@ -74,19 +151,20 @@ SPEC = bulk.UpsertSpec(
     derived={
         "borrower_region": code_region_sql("s.borrower_credit_code", "d.region_code"),
         "matched": "(d.credit_code IS NOT NULL)",
-        "size_class": _size,
-        "size_source": "(CASE WHEN es.size_class IS NOT NULL THEN 'registry' ELSE 'bank' END)",
+        "size_class": SIZE_CLASS,
+        "size_source": SIZE_SOURCE,
         "line_total": "lt.total",
+        "loans_total": "lt.loans_total",
         "inclusive": _flag,
         "inclusive_reason": _reason,
     },
     joins=f"""
         LEFT JOIN LATERAL (SELECT dd.credit_code, dd.region_code FROM registry.enterprise_directory dd
                            WHERE dd.credit_code = s.borrower_credit_code LIMIT 1) d ON true
-        LEFT JOIN LATERAL (SELECT z.size_class FROM registry.enterprise_sizes z
-                           WHERE z.credit_code = s.borrower_credit_code
-                             AND z.year = extract(year FROM s.issued_on)::int LIMIT 1) es ON true
-        LEFT JOIN LATERAL (SELECT {active_lines_total("$1", "s.borrower_credit_code", "s.issued_on")} AS total) lt
+        {size_join("s.issued_on")}
+        LEFT JOIN ({_BATCH_TOTALS}) ct ON ct.k = s.loan_ref
+        LEFT JOIN LATERAL (
+            SELECT {_LINES} AS total, ct.total AS loans_total) lt
           ON true
     """,
 )
@@ -98,6 +176,17 @@ async def known_borrowers(session: AsyncSession, codes: list[str]) -> set[str]:
         "SELECT credit_code FROM registry.enterprise_directory WHERE credit_code = ANY($1::text[])", codes
     )
     return {r["credit_code"] for r in rows}
+
+
+async def borrowers_of(session: AsyncSession, lender: str, refs: list[str]) -> list[str]:
+    """Borrowers currently on these loans (before the upsert: a loan may change borrower)."""
+    conn = await raw_connection(session)
+    rows = await conn.fetch(
+        "SELECT DISTINCT borrower_credit_code FROM finance.loans WHERE lender = $1 AND loan_ref = ANY($2::text[])",
+        lender,
+        refs,
+    )
+    return [r["borrower_credit_code"] for r in rows]
 
 
 async def known_line_refs(session: AsyncSession, lender: str, refs: list[str]) -> set[str]:
@@ -130,29 +219,37 @@ async def recompute_inclusive_in(
 async def recompute_inclusive(
     conn: asyncpg.Connection, lender: str, borrowers: list[str], principal: Principal
 ) -> int:
-    """Credit lines changed for these borrowers at this lender: recompute their loans' line totals
-    and inclusive flags in one statement, logging each loan whose flag or basis changed."""
+    """Credit lines or loans changed for these borrowers at this lender: recompute their loans'
+    line and loan totals and inclusive flags in one statement, logging each loan whose flag or
+    basis changed (`reclassified`)."""
     if not borrowers:
         return 0
-    total = active_lines_total("l.lender", "l.borrower_credit_code", "l.issued_on")
-    flag, reason = inclusive_sql("x.size_class", "x.total", "x.amount")
+    total = _lines_of("l.borrower_kind", "l.lender", "l.borrower_credit_code", "l.issued_on")
+    theirs = (
+        f"SELECT loan_ref AS k, {_LOAN_FACTS} FROM finance.loans "
+        "WHERE lender = $1 AND borrower_credit_code = ANY($2::text[])"
+    )
+    flag, reason = inclusive_sql("x.borrower_kind", "x.size_class", "x.total", "x.loans_total")
     sql = f"""
-    WITH x AS (
-        SELECT l.id, l.size_class, l.amount, {total} AS total, to_jsonb(l) AS before
-        FROM finance.loans l
+    WITH ct AS ({customer_loans_totals(theirs, theirs)}),
+    x AS (
+        SELECT l.id, l.borrower_kind, l.size_class, {total} AS total, ct.total AS loans_total,
+               to_jsonb(l) AS before
+        FROM finance.loans l JOIN ct ON ct.k = l.loan_ref
         WHERE l.lender = $1 AND l.borrower_credit_code = ANY($2::text[])
     ),
     y AS (
-        SELECT x.id, x.total, {flag} AS inclusive, {reason} AS inclusive_reason, x.before FROM x
+        SELECT x.id, x.total, x.loans_total, {flag} AS inclusive, {reason} AS inclusive_reason, x.before
+        FROM x
     ),
     up AS (
         UPDATE finance.loans l
-           SET line_total = y.total, inclusive = y.inclusive, inclusive_reason = y.inclusive_reason,
-               updated_at = now()
+           SET line_total = y.total, loans_total = y.loans_total, inclusive = y.inclusive,
+               inclusive_reason = y.inclusive_reason, updated_at = now()
           FROM y
          WHERE l.id = y.id
-           AND (l.line_total, l.inclusive, l.inclusive_reason)
-               IS DISTINCT FROM (y.total, y.inclusive, y.inclusive_reason)
+           AND (l.line_total, l.loans_total, l.inclusive, l.inclusive_reason)
+               IS DISTINCT FROM (y.total, y.loans_total, y.inclusive, y.inclusive_reason)
         RETURNING l.*, y.before
     )
     INSERT INTO finance.changes

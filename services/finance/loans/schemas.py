@@ -27,11 +27,12 @@ Product = Literal[
 ]
 RenewalType = Literal["new", "renewal_without_repayment", "refinance", "extension"]
 LoanStatus = Literal["outstanding", "repaid", "overdue", "written_off"]
+BorrowerKind = Literal["enterprise", "individual_business", "business_owner"]
 InclusiveReason = Literal[
     "line_total_within_cap",
     "line_total_over_cap",
-    "no_line_amount_within_cap",
-    "no_line_amount_over_cap",
+    "no_line_loans_total_within_cap",
+    "no_line_loans_total_over_cap",
     "not_small_micro",
 ]
 
@@ -59,6 +60,18 @@ class LoanIn(BaseModel):
     outstanding_balance: MoneyIn
     status: LoanStatus
     closed_on: date | None = Field(None, description="Required when repaid or written off")
+    borrower_kind: BorrowerKind | None = Field(
+        None,
+        description=(
+            "absent or null: enterprise; individual_business (个体工商户, its own credit code); business_owner (小微企业主: "
+            "borrower_credit_code is the small/micro enterprise they own, customer_ref the bank's ref "
+            "of the owner)"
+        ),
+    )
+    customer_ref: Ref | None = Field(
+        None,
+        description="business_owner only: the bank's own customer reference — never a personal ID number",
+    )
 
 
 LoanBatchRequest = batch_request(
@@ -101,6 +114,8 @@ class LoanOut(BaseModel):
     outstanding_balance: MoneyOut
     status: LoanStatus
     closed_on: date | None
+    borrower_kind: BorrowerKind
+    customer_ref: str | None
     borrower_region: str = Field(
         description="Registry region, or the credit code's area digits when unmatched"
     )
@@ -111,6 +126,13 @@ class LoanOut(BaseModel):
     )
     line_total: MoneyOut | None = Field(
         description="Total of the borrower's active credit lines at this lender on the issue date (null: none)"
+    )
+    loans_total: MoneyOut | None = Field(
+        None,
+        description=(
+            "The customer's loans at this lender on the issue date: this loan's amount plus its other "
+            "loans outstanding that day (the basis when there is no line)"
+        ),
     )
     inclusive: bool = Field(description="普惠型小微企业贷款")
     inclusive_reason: InclusiveReason

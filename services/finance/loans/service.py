@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,9 @@ from services.finance.loans import repository
 from services.finance.loans.schemas import LoanIn
 
 CLOSED = ("repaid", "written_off")
+# A resident identity number (GB 11643-1999: area, birth date, sequence, check): a customer ref is
+# the bank's own reference, and the platform stores no personal ID numbers.
+RESIDENT_ID = re.compile(r"^[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]$")
 
 
 def cross_check(r: LoanIn) -> list[FindingData]:
@@ -34,6 +38,31 @@ def cross_check(r: LoanIn) -> list[FindingData]:
         errors.append(finding("FIN-V009", f"status {r.status} needs closed_on", "/closed_on"))
     if r.status not in CLOSED and r.closed_on is not None:
         errors.append(finding("FIN-V009", f"a loan with status {r.status} has no closed_on", "/closed_on"))
+    kind = kind_of(r)
+    if kind == "business_owner" and r.customer_ref is None:
+        errors.append(
+            finding(
+                "FIN-V019",
+                "a business_owner loan names the bank's customer_ref of the owner",
+                "/customer_ref",
+            )
+        )
+    if kind != "business_owner" and r.customer_ref is not None:
+        errors.append(
+            finding(
+                "FIN-V019",
+                f"customer_ref is for business_owner loans, not {kind}",
+                "/customer_ref",
+            )
+        )
+    if r.customer_ref is not None and RESIDENT_ID.match(r.customer_ref):
+        errors.append(
+            finding(
+                "FIN-V019",
+                "customer_ref looks like a resident ID number; send the bank's own ref",
+                "/customer_ref",
+            )
+        )
     if r.status == "repaid" and r.outstanding_balance != 0:
         errors.append(
             finding("FIN-V008", "a repaid loan has outstanding_balance 0.00", "/outstanding_balance")
@@ -42,7 +71,12 @@ def cross_check(r: LoanIn) -> list[FindingData]:
 
 
 def to_row(r: LoanIn) -> tuple[Any, ...]:
-    return tuple(getattr(r, c) for c in repository.REPORTED)
+    return tuple(getattr(r, c) if c != "borrower_kind" else kind_of(r) for c in repository.REPORTED)
+
+
+def kind_of(r: LoanIn) -> str:
+    """A loan names its borrower kind, or is an enterprise's."""
+    return r.borrower_kind or "enterprise"
 
 
 def _lender(principal: Principal) -> str:
@@ -79,6 +113,19 @@ async def ingest(
                 )
         return {}
 
+    previous: list[str] = []
+
+    async def look_up(session: AsyncSession, valid: list[Parsed]) -> dict[int, list[FindingData]]:
+        previous.extend(await repository.borrowers_of(session, lender, [p.record.loan_ref for p in valid]))
+        return await warnings(session, valid)
+
+    async def reclassify(session: AsyncSession, statuses: dict[str, str], valid: list[Parsed]) -> None:
+        # a customer's total credit is all its loans there: a written loan moves its neighbours
+        changed = {p.record.borrower_credit_code for p in valid if p.record.loan_ref in statuses}
+        if changed:
+            changed |= set(previous)
+            await repository.recompute_inclusive_in(session, lender, sorted(changed), principal)
+
     spec = finance_batch(
         principal,
         lender,
@@ -87,6 +134,7 @@ async def ingest(
         rules=cross_check,
         upsert_spec=repository.SPEC,
         to_row=to_row,
-        look_up=warnings,
+        look_up=look_up,
+        after_write=reclassify,
     )
     return await run_batch(session, spec, records, atomic)

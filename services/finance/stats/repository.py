@@ -164,12 +164,21 @@ async def two_increases(conn: asyncpg.Connection, flt: Sql, p_to: date, d_base: 
     return await conn.fetch(sql, *f.args)
 
 
-async def applications(conn: asyncpg.Connection, flt: Sql, p_from: date, p_to: date) -> asyncpg.Record:
+async def applications(
+    conn: asyncpg.Connection, flt: Sql, p_from: date, p_to: date, sizes: list[str]
+) -> asyncpg.Record:
+    """申贷获得率's counts: distinct applicants of `sizes` (the application's size class: the
+    registry's for the application year, else the bank's) that applied in the period, those of
+    them with an approved application, and the applicants of other or unknown sizes left out."""
     f = flt.copy()
-    pf, pt = f.arg(p_from), f.arg(p_to)
+    pf, pt, sz = f.arg(p_from), f.arg(p_to), f.arg(sizes)
+    counted = f"l.size_class = ANY({sz}::text[])"
     sql = f"""
-    SELECT count(DISTINCT l.borrower_credit_code COLLATE "C") AS applied,
-           count(DISTINCT l.borrower_credit_code COLLATE "C") FILTER (WHERE l.decision = 'approved') AS obtained
+    SELECT count(DISTINCT l.borrower_credit_code COLLATE "C") FILTER (WHERE {counted}) AS applied,
+           count(DISTINCT l.borrower_credit_code COLLATE "C")
+               FILTER (WHERE {counted} AND l.decision = 'approved') AS obtained,
+           count(DISTINCT l.borrower_credit_code COLLATE "C")
+               FILTER (WHERE l.size_class IS NULL OR NOT {counted}) AS other_applied
     FROM finance.loan_applications l
     WHERE {f.where_sql} AND l.applied_on BETWEEN {pf}::date AND {pt}::date
     """
@@ -221,8 +230,9 @@ def leverage_cap(small_micro_focused: bool):
     return LEVERAGE_CAP_SMALL_MICRO if small_micro_focused else LEVERAGE_CAP
 
 
-async def smb_new_loans(conn: asyncpg.Connection, flt: Sql, start: date, end: date) -> Any:
-    """Σ amount of small/micro loans issued within [start, end] (a target's window)."""
+async def smb_gross_issuance(conn: asyncpg.Connection, flt: Sql, start: date, end: date) -> Any:
+    """Σ amount of small/micro loans issued within [start, end] (a target's window): gross
+    issuance, renewals and refinancing included — shown beside smb_new_loans, never as it."""
     f = flt.copy()
     y0, y1 = f.arg(start), f.arg(end)
     return await conn.fetchval(
@@ -231,6 +241,35 @@ async def smb_new_loans(conn: asyncpg.Connection, flt: Sql, start: date, end: da
               AND l.issued_on BETWEEN {y0}::date AND {y1}::date""",
         *f.args,
     )
+
+
+async def smb_balances(conn: asyncpg.Connection, flt: Sql, start: date, end: date) -> asyncpg.Record:
+    """The small/micro loan balance (the balance definition of `_bal`) at `start` and at `end`."""
+    f = flt.copy()
+    d0, d1 = f.arg(start), f.arg(end)
+    return await conn.fetchrow(
+        f"""SELECT COALESCE(sum({_bal(d0 + "::date")}), 0) AS at_start,
+                   COALESCE(sum({_bal(d1 + "::date")}), 0) AS at_end
+            FROM finance.loans l
+            WHERE {f.where_sql} AND l.size_class IN ('small', 'micro')
+              AND l.issued_on <= GREATEST({d0}::date, {d1}::date)""",
+        *f.args,
+    )
+
+
+async def loan_book_reports(
+    conn: asyncpg.Connection, lender: str | None, dates: list[date]
+) -> dict[tuple[str, date], asyncpg.Record]:
+    """The banks' whole-book reports at these period ends, by (lender, period_end): one bank's
+    when the statistics are limited to it. A book is the bank's whole book, not a region's."""
+    rows = await conn.fetch(
+        """SELECT lender, period_end, all_loans_balance, all_loans_borrowers
+           FROM finance.loan_book_reports
+           WHERE period_end = ANY($1::date[]) AND ($2::text IS NULL OR lender = $2)""",
+        sorted(set(dates)),
+        lender,
+    )
+    return {(r["lender"], r["period_end"]): r for r in rows}
 
 
 async def financing_summary(session: AsyncSession, principal: Principal, code: str):
@@ -479,8 +518,8 @@ async def summary_two_increases(
     return [out[k] for k in sorted(out)]
 
 
-async def summary_smb_new_loans(conn: asyncpg.Connection, flt: Sql, start: date, end: date) -> Any:
-    """smb_new_loans from the month totals: for a window of whole months only."""
+async def summary_smb_gross_issuance(conn: asyncpg.Connection, flt: Sql, start: date, end: date) -> Any:
+    """`smb_gross_issuance` from the month totals: for a window of whole months only."""
     f = flt.copy()
     y0, y1 = f.arg(start.replace(day=1)), f.arg(end.replace(day=1))
     return await conn.fetchval(

@@ -42,12 +42,15 @@ it), admin everything. Definitions:
   → `to` one year earlier; `base=start_of_period` → the day before `from`.
   **growth_rate** = (end − base) ÷ base × 100 (null when the base is 0).
 - **inclusive_borrowers**: distinct borrowers with an inclusive-loan balance > 0 at the date.
-- **two_increases** (“两增”, per lender): inclusive balance growth ≥ all-loans growth, and
-  inclusive borrowers at the end ≥ at the base; both numbers are shown.
+- **two_increases** (“两增”, per lender): passes when the inclusive balance growth is strictly
+  above the growth of the bank's whole loan book (各项贷款, from its `POST /v1/loan-book-reports`
+  for the base date and the period end) and inclusive borrowers at the end are strictly above the
+  base; without a report for both dates `passed` is null with `reason: no_loan_book_report`.
 - **first_time_borrowers** (首贷户): distinct borrowers of new loans the bank reported as first loans.
 - **inclusive_new_loans_avg_rate**: Σ(amount × annual_rate) ÷ Σ amount over new inclusive loans.
-- **applications.approval_rate** (申贷获得率): distinct enterprises with an application in the period
-  that was approved ÷ distinct enterprises that applied in the period (by `applied_on`).
+- **applications.approval_rate** (申贷获得率): distinct small/micro applicants with an application in
+  the period that was approved ÷ distinct small/micro applicants in the period (by `applied_on`;
+  size: the registry's for the application year, else the bank's `borrower_size`).
 - **guarantees**: new = `starts_on` in the period (amount, count, amount-weighted fee rate);
   in-force balance = Σ `outstanding_amount` of guarantees started by `to` and neither released nor
   compensated by `to`; released amount = Σ guaranteed amount of guarantees released or compensated
@@ -56,8 +59,11 @@ it), admin everything. Definitions:
   net assets (cap 10×, 15× for small-micro focused guarantors). For banks: guarantees naming them.
 - **groups** (`group_by`): city / county (borrower region), lender, product, or month (each month's
   new loans and its month-end balance against the month-end a year earlier, or the period base).
-- **targets.smb_new_loans**: new lending to small-micro enterprises over the window of the
-  programme target (the programme targets table, as `years`) against the 5000亿 target.
+- **targets.smb_new_loans**: new lending to small-micro enterprises = their loan balance at the end
+  of the programme target's window minus at the day before its start (the window is the target
+  row's, as `years`, `window_start`, `window_end`), against the 5000亿 target; `gross_issuance`
+  beside it. **targets.two_increases**: lenders passing 两增 ÷ lenders assessed × 100.
+  Each figure states its `source` and whether it is `settled`.
 """
 
 

@@ -64,21 +64,36 @@ class Group(LoanFigures):
 
 class TwoIncreases(BaseModel):
     lender: str
+    inclusive_balance_end: MoneyOut = Field(description="Inclusive loans' balance at the period end")
+    inclusive_balance_base: MoneyOut = Field(description="Inclusive loans' balance at the base date")
     inclusive_balance_growth_rate: Percent | None
-    all_balance_growth_rate: Percent | None
+    loan_book_balance_end: MoneyOut | None = Field(
+        description="The bank's whole loan book (各项贷款) at the period end, as it reported it; null: no report"
+    )
+    loan_book_balance_base: MoneyOut | None = Field(description="… at the base date; null: no report")
+    loan_book_growth_rate: Percent | None
+    loan_book_borrowers_end: int | None
+    loan_book_borrowers_base: int | None
     balance_growth_ok: bool | None = Field(
-        description="inclusive growth ≥ all-loans growth (null: a base is 0)"
+        description="inclusive growth strictly above whole-book growth (高于); null: not assessed"
     )
     inclusive_borrowers_end: int
     inclusive_borrowers_base: int
-    borrowers_ok: bool
-    passed: bool | None
+    borrowers_ok: bool = Field(description="inclusive borrowers at the end strictly above the base (高于)")
+    passed: bool | None = Field(description="both; null: not assessed (see reason)")
+    reason: Literal["no_loan_book_report", "zero_base"] | None = Field(
+        description="why not assessed: no whole-book report for the end or the base date, or a base of 0"
+    )
 
 
 class Applications(BaseModel):
     applied_enterprises: int
     obtained_enterprises: int
-    approval_rate: Percent | None = Field(description="申贷获得率 = obtained ÷ applied × 100")
+    approval_rate: Percent | None = Field(
+        description="申贷获得率 = small/micro enterprises obtained ÷ small/micro enterprises applied × 100"
+    )
+    sizes: list[str] = Field(description="the applicant sizes counted (the definition's data)")
+    other_sizes_applied: int = Field(description="applicants of other sizes in the period, not counted")
 
 
 class GuarantorLeverage(BaseModel):
@@ -104,12 +119,37 @@ class Guarantees(BaseModel):
 
 
 class Target(BaseModel):
-    value: str = Field(description="Progress so far (decimal string)")
+    value: str | None = Field(description="Progress so far (decimal string); null: nothing to measure yet")
     unit: str
     definition: str
-    target: str
+    target: str | None = Field(description="The target row's value; null: no target row")
     progress_percent: str | None
     years: list[int]
+    window_start: date | None = None
+    window_end: date | None = None
+    source: str = Field(description="The document the definition follows")
+    settled: bool = Field(description="false: the definition is a choice the source does not settle")
+
+
+class SmbNewLoans(Target):
+    balance_at_start: MoneyOut = Field(description="Small-micro loan balance at the day before the window")
+    balance_at_end: MoneyOut = Field(description="Small-micro loan balance at the window's end")
+    gross_issuance: MoneyOut = Field(
+        description="Σ amount of small-micro loans issued in the window (renewals included): beside, never instead"
+    )
+
+
+class TwoIncreasesFigure(Target):
+    lenders_listed: int = Field(description="lenders in `two_increases`")
+    lenders_assessed: int = Field(description="lenders with a result (passed not null)")
+    lenders_passing: int
+
+
+class Targets(BaseModel):
+    """The figures the progress bulletin reads, by programme target key (`value` is the actual)."""
+
+    smb_new_loans: SmbNewLoans
+    two_increases: TwoIncreasesFigure
 
 
 class Period(BaseModel):
@@ -132,7 +172,7 @@ class Stats(BaseModel):
     two_increases: list[TwoIncreases] = Field(description="“两增” per lender")
     applications: Applications
     guarantees: Guarantees
-    targets: dict[str, Target]
+    targets: Targets
 
 
 class FinancingSummary(BaseModel):

@@ -23,7 +23,7 @@ from services.finance.errors import (
     PeriodOrder,
     TooManyMonths,
 )
-from services.finance.rules import RULES
+from services.finance.rules import DEFINITIONS, RULES
 from services.finance.scope import stats_lender
 from services.finance.stats import repository as repo
 from services.finance.stats.schemas import (
@@ -39,10 +39,14 @@ from services.finance.stats.schemas import (
     LoanFigures,
     NewLoans,
     Period,
+    SmbNewLoans,
     Stats,
-    Target,
+    Targets,
     TwoIncreases,
+    TwoIncreasesFigure,
 )
+
+APPROVAL = DEFINITIONS["approval_rate"]
 
 # Month-aligned periods read the month summaries maintained with every loan write (the triggers
 # of services/finance/stats/db.py); switch off to compute everything from the loans (tests compare both).
@@ -144,13 +148,59 @@ async def _nothing() -> None:
     return None
 
 
-async def _smb_new_loans(conn, loans_f: Sql) -> tuple[ProgrammeTarget, Any]:
-    """The smb_new_loans target and the lending summed over its window (the table's, nowhere else's)."""
+async def _smb_new_loans(conn, loans_f: Sql) -> tuple[ProgrammeTarget, Any, Any]:
+    """The smb_new_loans target, the small-micro balances at its window's start and end and the
+    gross issuance within it (the window is the target row's, nowhere else's)."""
     target = (await reported_targets(conn, "finance"))["smb_new_loans"]
     start, end = target.window_start, target.window_end
     whole_months = start.day == 1 and repo.is_month_end(end)
-    query = repo.summary_smb_new_loans if USE_SUMMARIES and whole_months else repo.smb_new_loans
-    return target, await query(conn, loans_f, start, end)
+    gross = repo.summary_smb_gross_issuance if USE_SUMMARIES and whole_months else repo.smb_gross_issuance
+    # the balance "at the window's start" is the balance at the close of the day before it
+    balances = await repo.smb_balances(conn, loans_f, start - timedelta(days=1), end)
+    return target, balances, await gross(conn, loans_f, start, end)
+
+
+async def _loan_book(conn, lender: str | None, dates: list[date]):
+    return await repo.loan_book_reports(conn, lender, dates)
+
+
+def assess_two_increases(r, book_end, book_base) -> TwoIncreases:
+    """“两增” of one lender (domain.md §6, the programme's 高于: strictly above on both halves).
+
+    The growth rates are compared exactly (cross-multiplied), not as the rounded percentages
+    shown: inclusive growth > book growth ⇔ inc_end ÷ inc_base > book_end ÷ book_base."""
+    inc_end, inc_base = Decimal(r["inc_end"] or 0), Decimal(r["inc_base"] or 0)
+    b_end, b_base = r["inc_borrowers_end"] or 0, r["inc_borrowers_base"] or 0
+    borrowers_ok = b_end > b_base
+    reason = None
+    balance_ok = None
+    if book_end is None or book_base is None:
+        reason = "no_loan_book_report"
+    elif inc_base == 0 or book_base["all_loans_balance"] == 0:
+        reason = "zero_base"
+    else:
+        balance_ok = inc_end * book_base["all_loans_balance"] > book_end["all_loans_balance"] * inc_base
+    return TwoIncreases(
+        lender=r["lender"],
+        inclusive_balance_end=inc_end,
+        inclusive_balance_base=inc_base,
+        inclusive_balance_growth_rate=growth(inc_end, inc_base),
+        loan_book_balance_end=book_end["all_loans_balance"] if book_end else None,
+        loan_book_balance_base=book_base["all_loans_balance"] if book_base else None,
+        loan_book_growth_rate=(
+            growth(book_end["all_loans_balance"], book_base["all_loans_balance"])
+            if book_end and book_base
+            else None
+        ),
+        loan_book_borrowers_end=book_end["all_loans_borrowers"] if book_end else None,
+        loan_book_borrowers_base=book_base["all_loans_borrowers"] if book_base else None,
+        balance_growth_ok=balance_ok,
+        inclusive_borrowers_end=b_end,
+        inclusive_borrowers_base=b_base,
+        borrowers_ok=borrowers_ok,
+        passed=None if balance_ok is None else (balance_ok and borrowers_ok),
+        reason=reason,
+    )
 
 
 async def stats(
@@ -199,14 +249,26 @@ async def stats(
         if group_by == "month"
         else _nothing()
     )
-    rows, first_rows, two_rows, month_rows, a, (g_tot, g_rows), (smb_target, smb) = await asyncio.gather(
+    (
+        rows,
+        first_rows,
+        two_rows,
+        month_rows,
+        a,
+        (g_tot, g_rows),
+        (smb_target, smb, smb_gross),
+        books,
+        all_targets,
+    ) = await asyncio.gather(
         figures,
         first_time,
         two_increases,
         months,
-        on_connection(repo.applications, apps_f, p_from, p_to),
+        on_connection(repo.applications, apps_f, p_from, p_to, list(APPROVAL["sizes"])),
         on_connection(repo.guarantees, g_f, p_from, p_to),
         on_connection(_smb_new_loans, loans_f),
+        on_connection(_loan_book, eff_lender, [p_to, d_base]),
+        on_connection(reported_targets, "finance"),
     )
     if summary:
         rows = repo.with_first_time(rows, first_rows)
@@ -215,23 +277,14 @@ async def stats(
     if group_by == "month":
         groups = [Group(key=r["g"], **_figures(r).model_dump()) for r in month_rows]
 
-    two = []
-    for r in two_rows:
-        inc_g, all_g = growth(r["inc_end"], r["inc_base"]), growth(r["bal_end"], r["bal_base"])
-        balance_ok = None if inc_g is None or all_g is None else inc_g >= all_g
-        borrowers_ok = r["inc_borrowers_end"] >= r["inc_borrowers_base"]
-        two.append(
-            TwoIncreases(
-                lender=r["lender"],
-                inclusive_balance_growth_rate=inc_g,
-                all_balance_growth_rate=all_g,
-                balance_growth_ok=balance_ok,
-                inclusive_borrowers_end=r["inc_borrowers_end"],
-                inclusive_borrowers_base=r["inc_borrowers_base"],
-                borrowers_ok=borrowers_ok,
-                passed=None if balance_ok is None else (balance_ok and borrowers_ok),
-            )
-        )
+    # every lender with loans in scope is listed; a lender's whole book comes from its reports
+    two = [
+        assess_two_increases(r, books.get((r["lender"], p_to)), books.get((r["lender"], d_base)))
+        for r in two_rows
+    ]
+    assessed = [t for t in two if t.passed is not None]
+    passing = sum(1 for t in assessed if t.passed)
+    two_target = all_targets.get("two_increases")
 
     leverage = []
     for r in g_rows:
@@ -262,6 +315,8 @@ async def stats(
             applied_enterprises=a["applied"],
             obtained_enterprises=a["obtained"],
             approval_rate=pct(a["obtained"], a["applied"]),
+            sizes=list(APPROVAL["sizes"]),
+            other_sizes_applied=a["other_applied"],
         ),
         guarantees=Guarantees(
             new_guaranteed_amount=g_tot["new_amount"],
@@ -279,21 +334,56 @@ async def stats(
             recovery_rate=pct(g_tot["recovered"], g_tot["compensated"]),
             leverage=leverage,
         ),
-        targets={
-            "smb_new_loans": Target(
-                value=f"{Decimal(smb):.2f}",
-                unit=smb_target.unit,
+        targets=Targets(
+            smb_new_loans=_smb_figure(smb_target, smb, smb_gross),
+            two_increases=TwoIncreasesFigure(
+                value=f"{pct(passing, len(assessed))}" if assessed else None,
+                unit="percent",
                 definition=(
-                    "全省3年新增投向小微企业贷款: sum of the amounts of loans issued "
-                    f"{smb_target.window_start}..{smb_target.window_end} to borrowers sized small or micro "
-                    "(registry size for the issue year, else the bank's), within the caller's scope and "
-                    f"filters; target {smb_target.value:,.0f} yuan ({smb_target.note})"
+                    "两增: lenders passing ÷ lenders assessed × 100; a lender passes when its inclusive "
+                    "(普惠型) loan balance grew strictly more than its whole loan book (各项贷款, as it "
+                    "reports it) between the base date and the period end, and its inclusive borrowers "
+                    "at the end are strictly more than at the base; a lender without a whole-book "
+                    "report for both dates is not assessed (passed null, reason no_loan_book_report)"
                 ),
-                target=smb_target.value_text,
-                progress_percent=f"{pct(smb, smb_target.value):.2f}",
-                years=smb_target.window_years,
-            )
-        },
+                target=two_target.value_text if two_target else "100",
+                progress_percent=f"{pct(passing, len(assessed))}" if assessed else None,
+                years=[p_to.year],
+                window_start=d_base,
+                window_end=p_to,
+                source=DEFINITIONS["two_increases"]["source"],
+                settled=DEFINITIONS["two_increases"]["settled"],
+                lenders_listed=len(two),
+                lenders_assessed=len(assessed),
+                lenders_passing=passing,
+            ),
+        ),
+    )
+
+
+def _smb_figure(t: ProgrammeTarget, balances, gross) -> SmbNewLoans:
+    start, end = Decimal(balances["at_start"]), Decimal(balances["at_end"])
+    new = end - start
+    return SmbNewLoans(
+        value=f"{new:.2f}",
+        unit=t.unit,
+        definition=(
+            "全省3年新增投向小微企业贷款: growth of the small-micro loan balance over the target's "
+            f"window {t.window_start}..{t.window_end} (balance at its end minus at the day before "
+            "its start; small or micro by the registry size for the issue year, else the bank's), "
+            "within the caller's scope and filters; gross issuance in the window is shown beside "
+            f"(gross_issuance), never instead; target {t.value:,.0f} yuan ({t.note})"
+        ),
+        target=t.value_text,
+        progress_percent=f"{pct(new, t.value):.2f}" if t.value else None,
+        years=t.window_years,
+        window_start=t.window_start,
+        window_end=t.window_end,
+        source=DEFINITIONS["smb_new_loans"]["source"],
+        settled=DEFINITIONS["smb_new_loans"]["settled"],
+        balance_at_start=start,
+        balance_at_end=end,
+        gross_issuance=Decimal(gross),
     )
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from services.common.credit_code import PATTERN, VALUE
 from services.finance.applications.schemas import ApplicationBatchRequest, ApplicationIn
+from services.finance.book.schemas import LoanBookReportBatchRequest, LoanBookReportIn
 from services.finance.guarantees.schemas import GuaranteeBatchRequest, GuaranteeIn
 from services.finance.lines.schemas import CreditLineBatchRequest, CreditLineIn
 from services.finance.loans.schemas import LoanBatchRequest, LoanIn
@@ -41,6 +42,12 @@ BATCHES = {
         "finance_ApplicationIn",
         ApplicationBatchRequest,
         ApplicationIn,
+    ),
+    "/finance/v1/loan-book-reports/batch": (
+        "finance_LoanBookReportBatchRequest",
+        "finance_LoanBookReportIn",
+        LoanBookReportBatchRequest,
+        LoanBookReportIn,
     ),
     "/finance/v1/guarantees/batch": (
         "finance_GuaranteeBatchRequest",
