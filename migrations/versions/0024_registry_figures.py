@@ -6,13 +6,13 @@ The tier lists are written out here, so that the revision never changes with the
 The downgrade narrows them back and fails while a row holds one of the new tiers.
 
 Revision ID: 0024_registry_figures
-Revises: 0022_retired_regions
+Revises: 0023_finance_definitions
 """
 
 from alembic import op
 
 revision = "0024_registry_figures"
-down_revision = "0022_retired_regions"
+down_revision = "0023_finance_definitions"
 branch_labels = None
 depends_on = None
 
