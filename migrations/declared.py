@@ -28,6 +28,7 @@ import services.registry.titles.models  # noqa: F401
 import services.standards.adoption.models  # noqa: F401
 import services.standards.catalogue.models  # noqa: F401
 import services.standards.certifications.models  # noqa: F401
+from gateway.progress import db as bulletins_db
 from services.common import changes_db
 from services.common.models import metadata
 from services.finance.stats import db as finance_stats_db
@@ -43,6 +44,7 @@ from services.standards.certifications import db as certifications_db
 # Every function, trigger and view the migrations create, as declared beside its rule.
 ENTITIES = [
     *changes_db.ENTITIES,
+    *bulletins_db.ENTITIES,
     *enterprises_db.ENTITIES,
     *indicators_db.ENTITIES,
     *scale_db.ENTITIES,

@@ -6,7 +6,8 @@
   gateway, finance and standards like the targets view).
 - Targets per region: `registry.programme_targets` already keys by programme, year and region;
   regions' targets are set through `PUT /v1/targets/{programme}/{year}/{region}`.
-- `gateway.published_bulletins`: numbered, immutable snapshots of the bulletin.
+- `gateway.published_bulletins`: numbered, immutable snapshots of the bulletin (a trigger refuses
+  every UPDATE and DELETE, the owner's too; the gateway's role may only insert and read).
 
 Revision ID: 0025_targets_bulletins
 Revises: 0024_registry_figures
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from gateway.progress import db as bulletins_db
 from services.registry.targets import data
 from services.registry.targets import db as targets_db
 
@@ -80,9 +82,15 @@ def upgrade() -> None:
         sa.CheckConstraint("sequence >= 1", name=op.f("ck_published_bulletins_sequence_positive")),
         schema="gateway",
     )
+    # Immutable, the owner's writes too (gateway/progress/db.py); the gateway inserts and reads.
+    op.create_entity(bulletins_db.REFUSE)
+    op.create_entity(bulletins_db.IMMUTABLE)
+    op.execute("REVOKE UPDATE, DELETE, TRUNCATE ON gateway.published_bulletins FROM eaglet_gateway")
 
 
 def downgrade() -> None:
+    op.drop_entity(bulletins_db.IMMUTABLE)
+    op.drop_entity(bulletins_db.REFUSE)
     op.drop_table("published_bulletins", schema="gateway")
     op.drop_entity(targets_db.INDICATORS)
     op.drop_table("programme_indicators", schema="registry")

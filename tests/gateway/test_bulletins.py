@@ -4,6 +4,7 @@ change (定期通报进展)."""
 import io
 from decimal import Decimal
 
+import asyncpg
 import pytest
 from openpyxl import load_workbook
 
@@ -127,6 +128,22 @@ async def test_a_published_bulletin_answers_the_same_numbers_and_hash_after_the_
     assert row[5].value == "个" and row[9].value.startswith("企业库服务") and row[10].value == "是"
     loans = next(r for r in ws.iter_rows() if r[1].value == "smb_new_loans")
     assert loans[5].value == "元" and loans[10].value == "否(待确定)" and "亿" in loans[12].value
+
+
+async def test_the_database_refuses_to_edit_or_remove_a_published_bulletin(db):
+    """gateway/progress/db.py: the owner's UPDATE and DELETE are refused too."""
+    await db.execute(
+        "INSERT INTO gateway.published_bulletins (number, programme, year, region_code, sequence, as_of, "
+        "content, content_sha256, published_by) VALUES ('2022-330000-01', 'chuying-2022', 2022, '330000', 1, "
+        "now(), '{}'::jsonb, repeat('0', 64), 'official:330000')"
+    )
+    for statement in (
+        "UPDATE gateway.published_bulletins SET content = '{\"items\": []}'::jsonb",
+        "DELETE FROM gateway.published_bulletins",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="immutable"):
+            await db.execute(statement)
+    assert await db.fetchval("SELECT content FROM gateway.published_bulletins") == "{}"
 
 
 async def test_a_city_official_neither_publishes_nor_reads_another_citys_bulletin(
