@@ -9,6 +9,7 @@ from services.registry.enterprises import fast_path
 from services.registry.enterprises.router import router as enterprises_router
 from services.registry.exports.router import router as exports_router
 from services.registry.indicators.router import router as indicators_router
+from services.registry.institutions.router import router as institutions_router
 from services.registry.jobs.router import router as jobs_router
 from services.registry.parks.router import router as parks_router
 from services.registry.pool import runner
@@ -27,6 +28,7 @@ ROUTERS: list = [
     titles_router,
     pool_router,
     parks_router,
+    institutions_router,
     stats_router,
     targets_router,
     events_router("registry"),
