@@ -25,7 +25,7 @@ from services.registry.institutions.schemas import (
 )
 from services.registry.scope import Manager
 
-router = APIRouter(prefix="/v1", tags=["service institutions and reported figures"])
+router = APIRouter(prefix="/v1", tags=["service institutions"])
 InstitutionId = Annotated[int, Path(ge=1, le=2**62)]
 
 
