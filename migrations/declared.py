@@ -19,6 +19,7 @@ import services.finance.stats.models  # noqa: F401
 import services.registry.enterprises.models  # noqa: F401
 import services.registry.exports.models  # noqa: F401
 import services.registry.indicators.models  # noqa: F401
+import services.registry.institutions.models  # noqa: F401
 import services.registry.parks.models  # noqa: F401
 import services.registry.pool.models  # noqa: F401
 import services.registry.scale.models  # noqa: F401

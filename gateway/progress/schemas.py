@@ -35,6 +35,10 @@ class ProgressItem(BaseModel):
     period_end: date | None
     definition: str | None = Field(description="How the owner service counts the actual")
     source_document: str = Field(description="Where the commitment is written (the programme text's section)")
+    source: str | None = Field(
+        None,
+        description="A reported figure's source document (the department's document the actual is taken from)",
+    )
     settled: bool = Field(
         description="false: the official definition or window is unsettled (docs/definitions.md)"
     )

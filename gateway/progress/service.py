@@ -164,6 +164,7 @@ async def build_report(
                 period_end=t.window_end if t else None,
                 definition=fact.get("definition"),
                 source_document=ind.source_document,
+                source=fact.get("source") if actual is not None else None,
                 settled=ind.settled,
                 reason=REASONS[reason][0].format(owner=owner) if reason else None,
                 reason_code=reason,
@@ -241,7 +242,8 @@ def to_xlsx(report: ProgressReport, number: str | None = None, sha256: str | Non
         cell.font = Font(bold=True)
         cell.alignment = Alignment(horizontal="center")
     for i, it in enumerate(report.items, 1):
-        notes = [n for n in (it.note, REASONS[it.reason_code][1] if it.reason_code else None) if n]
+        source = f"数据来源: {it.source}" if it.source else None
+        notes = [n for n in (it.note, source, REASONS[it.reason_code][1] if it.reason_code else None) if n]
         cells = [
             i,
             it.key,

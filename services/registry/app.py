@@ -9,6 +9,7 @@ from services.registry.enterprises import fast_path
 from services.registry.enterprises.router import router as enterprises_router
 from services.registry.exports.router import router as exports_router
 from services.registry.indicators.router import router as indicators_router
+from services.registry.institutions.router import router as institutions_router
 from services.registry.jobs.router import router as jobs_router
 from services.registry.parks.router import router as parks_router
 from services.registry.pool import runner
@@ -27,6 +28,7 @@ ROUTERS: list = [
     titles_router,
     pool_router,
     parks_router,
+    institutions_router,
     stats_router,
     targets_router,
     events_router("registry"),
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "titles": "Titles granted to enterprises (专精特新, 隐形冠军…), and their revocation",
             "cultivation pool": "The 雏鹰行动 cultivation pool (培育库): rule sets, screenings, tiers",
             "parks": "小微企业园 parks and their tenants",
+            "service institutions": "省级以上示范服务机构(平台) and the figures other departments report",
             "statistics": "Registry statistics by region, industry and tier",
             "targets": "The programme's yearly targets per region (每年制定目标任务)",
             "jobs": "Background jobs (screenings, exports) and their status",

@@ -138,3 +138,19 @@ TargetRegionNotCurrent = NamedProblem(
     pointer="#/path/region",
     detail="{region} is not a current region code{successors}",
 )
+
+# Service institutions and reported figures (services/registry/institutions/).
+InstitutionExists = NamedProblem(
+    409,
+    "service_institution_exists",
+    "a service institution with this credit code is recorded",
+    pointer="/credit_code",
+    detail="a service institution with credit code {credit_code} is recorded",
+)
+ReportedUnitMismatch = NamedProblem(
+    422,
+    "reported_unit_mismatch",
+    "a reported figure is given in its indicator's unit",
+    pointer="/unit",
+    detail="{key} is counted in {unit}, not {given}",
+)

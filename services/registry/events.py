@@ -149,6 +149,10 @@ CATALOGUE = Catalogue(
         ("park_tenant", "updated"): "as park_tenant, created",
         ("programme_targets", "replaced"): "a region's yearly targets, read with "
         "GET /registry/v1/targets/{programme}/{year}/{region}; not in the catalogue",
+        ("service_institution", "created"): "reference data of the officials' front-ends "
+        "(GET /registry/v1/service-institutions); not in the catalogue",
+        ("reported_figure", "created"): "another department's figure, read with its history "
+        "(GET /registry/v1/reported-figures) and in the bulletin; not in the catalogue",
     },
     describe=describe,
     visible=visible,

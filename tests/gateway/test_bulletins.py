@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from gateway.progress.bulletins import sha256_of
 from services.common.targets import indicators_of
 from tests.gateway.conftest import bearer
+from tests.registry_data import new_credit_code
 
 # Every quantitative commitment of the programme text (../shared/programme.md), as issue 14 lists them.
 COMMITMENTS = [
@@ -208,3 +209,60 @@ async def test_trend_gives_target_actual_and_status_per_year(gateway_live, new_c
         headers=bearer(province),
     )
     assert r.status_code == 422 and r.json()["code"] == "trend_span"
+
+
+async def test_institutions_demo_bases_and_reported_figures_are_bulletin_rows_naming_their_source(
+    gateway_live, new_client, http
+):
+    _, official = await new_client("official", region="330000")
+    h, reg = bearer(official), f"{gateway_live.url}/registry/v1"
+    r = await http.post(
+        f"{reg}/parks",
+        json={"name": "示范基地园", "region_code": "330106", "national_demo_base": True},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    r = await http.post(
+        f"{reg}/service-institutions",
+        json={"name": "西湖区中小企业公共服务平台", "credit_code": new_credit_code("330106", "52"),
+              "region_code": "330106", "kind": "platform", "level": "provincial", "recognised_on": "2022-03-01"},
+        headers=h,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    for value, source in (("30.00", "省商务厅 2022年通关时间通报"), ("35.10", "省商务厅 更正函")):
+        r = await http.post(
+            f"{reg}/reported-figures",
+            json={"key": "customs_clearance_time", "region": "330000", "period_end": "2022-12-31",
+                  "value": value, "unit": "percent", "source_document": source},
+            headers=h,
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+    _, city = await new_client("official", region="330100")
+    r = await http.post(
+        f"{reg}/reported-figures",
+        json={"key": "tech_trade", "region": "330100", "period_end": "2022-12-31", "value": "1.00",
+              "unit": "yuan", "source_document": "x"},
+        headers=bearer(city),
+    )  # fmt: skip
+    assert r.status_code == 403
+
+    report = (await http.get(f"{gateway_live.url}/v1/progress?year=2022&region=330000", headers=h)).json()
+    rows = {i["key"]: i for i in report["items"]}
+    assert Decimal(rows["national_demo_bases"]["actual"]) == 1
+    assert Decimal(rows["service_institutions"]["actual"]) == 1
+    # the correction wins (35.10 ≥ the target 33.33: met), and the row names its document
+    clearance = rows["customs_clearance_time"]
+    assert (Decimal(clearance["actual"]), clearance["status"]) == (Decimal("35.10"), "met")
+    assert clearance["source"] == "省商务厅 更正函"
+    # reported keys with nothing reported say so (no_data), no longer "not reported by the statistics"
+    for key in ("industrial_apps", "tech_trade", "export_support_funds", "special_credit_fund"):
+        assert rows[key]["status"] == "not_tracked" and rows[key]["reason_code"] == "no_data", rows[key]
+    for key in ("national_demo_bases", "service_institutions", "county_platform_coverage"):
+        assert rows[key]["reason_code"] is None and rows[key]["source"] is None, rows[key]
+    x = await http.get(f"{gateway_live.url}/v1/progress?year=2022&region=330000&format=xlsx", headers=h)
+    row = next(
+        r
+        for r in load_workbook(io.BytesIO(x.content)).active.iter_rows()
+        if r[1].value == "customs_clearance_time"
+    )
+    assert row[4].value == 35.1 and "数据来源: 省商务厅 更正函" in row[12].value

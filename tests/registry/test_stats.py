@@ -119,6 +119,7 @@ async def test_province_figures_for_2022(c, as_, db):
         "target": "10000",
         "unit": "enterprises",
         "definition": s["targets"]["net_new_above_scale"]["definition"],
+        "source": None,  # only a reported figure names a source document
     }
     assert s["targets"]["champion_cnc_rate"]["value"] == "63.00"
     assert s["targets"]["parks"]["value"] == "2" and s["targets"]["cloud_enterprises"]["value"] == "3"
@@ -133,6 +134,14 @@ async def test_province_figures_for_2022(c, as_, db):
         "parks",
         "park_tenants",
         "star_parks",
+        "national_demo_bases",
+        "service_institutions",
+        "county_platform_coverage",
+        "industrial_apps",
+        "tech_trade",
+        "export_support_funds",
+        "special_credit_fund",
+        "customs_clearance_time",
     }
 
 

@@ -22,4 +22,23 @@ DEFINITIONS = {
     "parks": "小微企业园 (cumulative): parks opened by the end of the year",
     "park_tenants": "入园小微企业: distinct enterprises with a tenancy in force at the end of the year",
     "star_parks": "四星、五星级小微企业园: parks rated 4 or 5 stars",
+    "national_demo_bases": "国家级小微企业创业创新示范基地: parks with national_demo_base true, opened by the end of the year",
+    "service_institutions": (
+        "省级以上示范服务机构(平台): service institutions and platforms recognised by the end of the year"
+    ),
+    "county_platform_coverage": (
+        "公共服务平台网络县(市、区)覆盖率: current counties of the region with at least one platform ÷ all its "
+        "current counties × 100"
+    ),
+    "industrial_apps": "工业APP开发集成: reported figure (POST /v1/reported-figures), its source document named",
+    "tech_trade": "技术交易额: reported figure (POST /v1/reported-figures), its source document named",
+    "export_support_funds": (
+        "省财政外贸出口支持资金: reported figure (POST /v1/reported-figures), its source document named"
+    ),
+    "special_credit_fund": (
+        "稳外贸稳外资专项信贷资金: reported figure (POST /v1/reported-figures), its source document named"
+    ),
+    "customs_clearance_time": (
+        "整体通关时间压缩比例: reported figure (POST /v1/reported-figures), its source document named"
+    ),
 }

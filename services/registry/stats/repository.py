@@ -142,7 +142,9 @@ def _statements() -> list[tuple[str, str]]:
             """SELECT {kp} AS k,
               count(*) FILTER (WHERE p.opened_on IS NULL OR p.opened_on <= :as_of) AS parks,
               count(*) FILTER (WHERE p.star_rating >= 4 AND (p.rated_on IS NULL OR p.rated_on <= :as_of)
-                               AND (p.opened_on IS NULL OR p.opened_on <= :as_of)) AS star_parks
+                               AND (p.opened_on IS NULL OR p.opened_on <= :as_of)) AS star_parks,
+              count(*) FILTER (WHERE p.national_demo_base
+                               AND (p.opened_on IS NULL OR p.opened_on <= :as_of)) AS national_demo_bases
             FROM registry.parks p WHERE {rp} GROUP BY 1""",
         ),
         (
@@ -261,6 +263,7 @@ async def figures(
             elif name == "parks":
                 put(r["k"], "parks", r["parks"])
                 put(r["k"], "star_parks", r["star_parks"])
+                put(r["k"], "national_demo_bases", r["national_demo_bases"])
             else:
                 put(r["k"], "park_tenants", r["n"])
     return out

@@ -36,6 +36,13 @@ caller's region or a sub-region, as of the end of `year` (today for the current 
   enterprises at tier champion or champion_candidate, count basis; `champion_cnc` gives both bases.
 - **parks**: parks opened by as_of; **star_parks**: rated 4 or 5 stars; **park_tenants**: distinct
   enterprises with a tenancy in force on as_of (moved_in_on ≤ as_of < moved_out_on).
+- **national_demo_bases**: parks with national_demo_base true opened by as_of.
+- **service_institutions**: service institutions and platforms recognised by as_of;
+  **county_platform_coverage**: current counties with ≥ 1 platform recognised by as_of ÷ all
+  current counties of the region × 100 (both for the whole region, null in groups).
+- **reported**: other departments' figures for exactly this region (POST /v1/reported-figures): per
+  key the latest period ending in `year` up to as_of, of its rows the last appended; the target
+  feed names its `source`.
 - Enterprise figures use the enterprise's region; park figures the park's region.
 - **targets**: the programme's registry-owned targets (province-wide), as docs/contracts.md defines.
 """

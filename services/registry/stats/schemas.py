@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -11,8 +11,12 @@ class Target(BaseModel):
         description="The actual figure for the year and region (decimal string; null: no data)"
     )
     target: str = Field(description="The programme's province-wide target for this key")
-    unit: Literal["enterprises", "yuan", "percent", "parks", "standards"]
+    unit: Literal["enterprises", "yuan", "percent", "parks", "standards", "apps", "institutions"]
     definition: str
+    source: str | None = Field(
+        None,
+        description="A reported figure's source document (the latest report for the key, region and period)",
+    )
 
 
 class CncBasis(BaseModel):
@@ -56,6 +60,26 @@ class Figures(BaseModel):
     parks: int = Field(description="Parks opened by as_of (or without an opening date)")
     park_tenants: int = Field(description="Distinct enterprises with a tenancy in force on as_of")
     star_parks: int = Field(description="Parks rated 4 or 5 stars (rated by as_of)")
+    national_demo_bases: int = Field(
+        0, description="Parks with national_demo_base true (国家级小微企业创业创新示范基地), opened by as_of"
+    )
+    service_institutions: int | None = Field(
+        None,
+        description="Service institutions and platforms recognised by as_of (the total only; null in groups)",
+    )
+    county_platform_coverage: str | None = Field(
+        None,
+        description="Current counties of the region with ≥ 1 platform recognised by as_of ÷ all its current "
+        "counties × 100 (percent, 2 places; the total only)",
+    )
+
+
+class Reported(BaseModel):
+    value: str = Field(description="Decimal string in unit")
+    unit: str
+    period_end: date
+    source_document: str
+    reported_at: datetime = Field(description="When this (latest) report was appended")
 
 
 class NewEntrant(BaseModel):
@@ -95,6 +119,11 @@ class StatsOut(BaseModel):
     pool: PoolSizes
     targets: dict[str, Target] = Field(
         description="Registry-owned programme targets: the actual figure (`value`) beside the target, docs/contracts.md"
+    )
+    reported: dict[str, Reported] = Field(
+        default_factory=dict,
+        description="Figures other departments own (POST /v1/reported-figures) for exactly this region: per key, "
+        "the latest period ending in the year up to as_of, the latest report for it",
     )
     groups: list[GroupStats] | None = None
     above_scale_new_entrants: list[NewEntrant] = Field(

@@ -13,6 +13,9 @@ from services.common.scope import RegionScope
 from services.common.targets import REPORTED, ProgrammeTarget, reported_targets
 from services.common.today import today_shanghai
 from services.registry.errors import BaselineNotBeforeYear, YearOutOfRange
+from services.registry.institutions import repository as institutions
+from services.registry.institutions.schemas import REPORTED_KEYS
+from services.registry.institutions.service import counties_of, coverage
 from services.registry.pool.tiers import TIERS
 from services.registry.reference.data import region as region_info
 from services.registry.stats import repository as repo
@@ -23,6 +26,7 @@ from services.registry.stats.schemas import (
     GroupStats,
     NewEntrant,
     PoolSizes,
+    Reported,
     StatsOut,
     Target,
 )
@@ -82,11 +86,25 @@ def _rate(num: Decimal, den: Decimal) -> str | None:
     return str((Decimal(num) * 100 / Decimal(den)).quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
-def target_actuals(figures: Figures, targets: dict[str, ProgrammeTarget]) -> dict[str, Target]:
-    """The progress-bulletin feed: each registry-owned target key with its actual figure. A key
-    these figures do not count (yet) is left out; the bulletin shows it `not_tracked` and says so."""
+def target_actuals(
+    figures: Figures, targets: dict[str, ProgrammeTarget], reported: dict[str, Reported] | None = None
+) -> dict[str, Target]:
+    """The progress-bulletin feed: each registry-owned target key with its actual figure, a
+    reported figure with its source document (null value while none is reported). A key these
+    figures do not count (yet) is left out; the bulletin shows it `not_tracked` and says so."""
+    reported = reported or {}
     out = {}
     for key, t in targets.items():
+        if key in REPORTED_KEYS:
+            r = reported.get(key)
+            out[key] = Target(
+                value=r.value if r else None,
+                target=t.value_text,
+                unit=t.unit,
+                definition=DEFINITIONS[key],
+                source=r.source_document if r else None,
+            )
+            continue
         if key not in Figures.model_fields:
             continue
         actual = getattr(figures, key)
@@ -97,6 +115,32 @@ def target_actuals(figures: Figures, targets: dict[str, ProgrammeTarget]) -> dic
             definition=DEFINITIONS[key],
         )
     return out
+
+
+def scope_region(scope: RegionScope) -> str:
+    """The region code a scope's prefix stands for (the province when unrestricted)."""
+    return (scope.prefix or "33").ljust(6, "0")
+
+
+async def outside_figures(
+    session: AsyncSession, scope: RegionScope, year: int, as_of: date
+) -> tuple[int, str | None, dict[str, Reported]]:
+    """Service institutions, county platform coverage and the reported figures: read afresh on
+    every request (small tables, outside the summaries' cache and its data version)."""
+    count, with_platform = await institutions.institution_figures(session, scope, as_of)
+    cov = coverage(counties_of(scope), with_platform)
+    latest = await institutions.latest_reported(session, scope_region(scope), date(year, 1, 1), as_of)
+    reported = {
+        k: Reported(
+            value=f"{r.value:.2f}",
+            unit=r.unit,
+            period_end=r.period_end,
+            source_document=r.source_document,
+            reported_at=r.created_at,
+        )
+        for k, r in latest.items()
+    }
+    return count, None if cov is None else str(cov), reported
 
 
 def build(raw: dict[str, Any]) -> tuple[Figures, PoolSizes]:
@@ -124,6 +168,7 @@ def build(raw: dict[str, Any]) -> tuple[Figures, PoolSizes]:
         parks=raw.get("parks", 0),
         park_tenants=raw.get("park_tenants", 0),
         star_parks=raw.get("star_parks", 0),
+        national_demo_bases=raw.get("national_demo_bases", 0),
     )
     pool = PoolSizes(**{t: raw.get("tier:" + t, 0) for t in TIERS})
     return figures, pool
@@ -167,6 +212,9 @@ async def stats(
             cached = await _compute(session, key, scope, year, baseline, as_of, group_by)
     total, raw, targets, entrants = cached
     figures, pool = build(total)
+    figures.service_institutions, figures.county_platform_coverage, reported = await outside_figures(
+        session, scope, year, as_of
+    )
     groups = None
     if group_by:
         groups = []
@@ -181,7 +229,8 @@ async def stats(
         region=scope.prefix,
         figures=figures,
         pool=pool,
-        targets=target_actuals(figures, targets),
+        targets=target_actuals(figures, targets, reported),
+        reported=reported,
         groups=groups,
         above_scale_new_entrants=entrants,
     )
