@@ -27,6 +27,7 @@ from services.common.types import (
     text_problem,
 )
 from services.finance.applications.schemas import ApplicationIn
+from services.finance.book.schemas import LoanBookReportIn
 from services.finance.guarantees.schemas import GuaranteeIn
 from services.finance.lines.schemas import CreditLineIn
 from services.finance.loans.schemas import LoanIn
@@ -115,6 +116,7 @@ BATCH_RECORDS = {
     ("finance", "/v1/credit-lines/batch"): CreditLineIn,
     ("finance", "/v1/applications/batch"): ApplicationIn,
     ("finance", "/v1/guarantees/batch"): GuaranteeIn,
+    ("finance", "/v1/loan-book-reports/batch"): LoanBookReportIn,
     ("registry", "/v1/enterprises/batch"): EnterpriseCreate,
     ("standards", "/v1/certifications/batch"): CertificateRecord,
 }
