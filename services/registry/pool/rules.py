@@ -19,6 +19,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from services.registry.indicators.service import FIELDS
 from services.registry.reference.sizing import MissingIndicator, classify
 
 DERIVED = {
@@ -29,21 +30,8 @@ DERIVED = {
 }
 # Year-on-year growth in percent: (figure of the year ÷ figure of the year before − 1) × 100.
 GROWTH = {"main_business_growth": "main_business_revenue"}
-# Recorded per year in the indicators (indicators/models.py).
-RECORDED = (
-    "employees",
-    "revenue",
-    "main_business_revenue",
-    "total_assets",
-    "total_liabilities",
-    "net_profit",
-    "rd_expense",
-    "rd_staff",
-    "invention_patents",
-    "export_revenue",
-    "niche_years",
-    "evaluation_score",
-)
+# Recorded per year in the indicators: the indicators' own fields (one list).
+RECORDED = FIELDS
 TRACKED = frozenset((*RECORDED, *DERIVED, *GROWTH, "operating_years", "market_rank", "size_class", "titles"))
 # How a criterion over several years combines them: each year must hold (default), or their
 # mean / sum is compared once.
