@@ -41,7 +41,7 @@ def records_for(rows) -> list[dict]:
 
     out = []
     for r in rows:
-        d = dict(zip(REPORTED, r[1:17], strict=True))
+        d = dict(zip(REPORTED, r[1 : 1 + len(REPORTED)], strict=True))  # generated rows: lender first
         out.append(
             {
                 k: (str(v) if not isinstance(v, bool) and v is not None and not isinstance(v, str) else v)

@@ -19,7 +19,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -379,6 +379,15 @@ JobFailed = NamedProblem(
 DatabaseUnavailable = NamedProblem(
     503, "database_unavailable", "the database is not reachable", detail="the database is not reachable"
 )
+# A transaction the database broke off to resolve a deadlock or a serialisation conflict with
+# another: nothing of it was written, and the same request again goes through.
+TransactionConflict = NamedProblem(
+    503,
+    "transaction_conflict",
+    "the request met a concurrent one in the database and was rolled back; send it again",
+    detail="the request met a concurrent one in the database and was rolled back, nothing written; send it again",
+)
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 
 # Idempotency-Key (every POST that sends one).
 _IDEMPOTENCY_KEY = "#/header/idempotency-key"
@@ -512,6 +521,16 @@ def install_error_handlers(app: FastAPI) -> None:
         if violation is None:  # another broken constraint: ours, not the client's (a 500)
             raise exc
         return await _problem(request, conflict_problem(violation))
+
+    @app.exception_handler(asyncpg.DeadlockDetectedError)
+    @app.exception_handler(asyncpg.SerializationError)
+    @app.exception_handler(DBAPIError)
+    async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+        orig = getattr(exc, "orig", exc)  # SQLAlchemy's error wraps the driver's
+        sqlstate = getattr(orig, "sqlstate", None) or getattr(orig.__cause__, "sqlstate", None)
+        if sqlstate not in RETRYABLE_SQLSTATES:
+            raise exc  # another database error: ours, a 500
+        return await _problem(request, TransactionConflict(headers={"Retry-After": "1"}))
 
     # Unhandled exceptions become a 500 problem in RequestContextMiddleware (it knows the request id).
 

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
@@ -29,6 +30,20 @@ from services.finance.rules import RULES, rule_for_error
 AfterWrite = Callable[[AsyncSession, dict[str, str], list[Parsed]], Awaitable[None]]
 
 
+# pg_advisory_xact_lock(RECLASSIFY_LOCK, hashtext(institution)): see hold_institution.
+RECLASSIFY_LOCK = 7_301_004
+
+
+async def hold_institution(session: AsyncSession, owner: str) -> None:
+    """One institution's writes that re-derive its other loans (a loan or credit-line batch
+    recomputes the totals and 普惠 flags of every loan of the borrowers it touched) run one at a
+    time: two of them, each holding the rows it wrote and waiting for the other's, would deadlock.
+    Other institutions' batches never wait here."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:k, hashtext(:owner))"), {"k": RECLASSIFY_LOCK, "owner": owner}
+    )
+
+
 def finance_batch(
     principal: Principal,
     owner: str,
@@ -45,6 +60,8 @@ def finance_batch(
 
     async def upsert(session: AsyncSession, accepted: list[Parsed]) -> Written:
         rows = [to_row(p.record) for p in accepted]
+        if after_write:
+            await hold_institution(session, owner)
         by_ref = await bulk.upsert_in(session, upsert_spec, owner, rows, principal, RULES.version)
         if after_write:
             await after_write(session, by_ref, accepted)

@@ -151,3 +151,49 @@ async def test_two_batches_creating_one_new_loan_at_once_log_one_creation_and_wh
     )
     assert doc(now) == doc(updated["after"])
     assert [x["action"] for x in await changes(db, identical["loan_ref"])] == ["created"]
+
+
+async def test_concurrent_batches_of_one_bank_over_shared_borrowers_all_go_through(client_for, as_, db):
+    """Each loan batch re-derives every loan of the borrowers it touched (totals, 普惠 flags). Four
+    batches of one bank over the same 40 borrowers, at once: without `hold_institution` two of
+    them, each holding its own new loans and waiting for the other's, deadlock (a 500). Now they
+    take turns, and every loan is written once."""
+    from tests.registry_data import new_credit_code
+
+    c, bank = client_for("finance"), as_("bank", org=BANK)
+    borrowers = [new_credit_code("330106") for _ in range(40)]
+    batches = [
+        [loan(borrower=borrowers[(i * 7 + b) % 40], loan_ref=f"SH-{b}-{i:03d}") for i in range(200)]
+        for b in range(4)
+    ]
+    for round_ in range(2):  # the second round updates every loan (another amount), racing again
+        answers = await asyncio.gather(
+            *(post(c, bank, [{**r, "amount": f"{1000000 + round_}.00"} for r in recs]) for recs in batches)
+        )
+        assert [a.status_code for a in answers] == [200] * 4, [a.text[:300] for a in answers]
+    assert await db.fetchval("SELECT count(*) FROM finance.loans WHERE lender = $1", BANK) == 800
+    created = await db.fetchval(
+        "SELECT count(*) FROM finance.changes WHERE entity_type = 'loan' AND action = 'created'"
+    )
+    assert created == 800
+
+
+async def test_a_transaction_the_database_breaks_off_is_a_503_to_send_again(client_for, as_, db, monkeypatch):
+    """A deadlock or serialisation failure (the database rolled the request back) is no 500: a 503
+    problem with Retry-After, nothing written, and the same request then goes through."""
+    from services.finance.loans import repository
+
+    real = repository.recompute_inclusive
+
+    async def broken_off(*args, **kwargs):
+        raise asyncpg.DeadlockDetectedError("deadlock detected")
+
+    c, bank = client_for("finance"), as_("bank", org=BANK)
+    records = [loan(loan_ref="DL-1")]
+    monkeypatch.setattr(repository, "recompute_inclusive", broken_off)
+    r = await post(c, bank, records)
+    assert r.status_code == 503 and r.json()["code"] == "transaction_conflict"
+    assert r.headers["retry-after"] == "1"
+    assert await db.fetchval("SELECT count(*) FROM finance.loans WHERE loan_ref = 'DL-1'") == 0
+    monkeypatch.setattr(repository, "recompute_inclusive", real)
+    assert (await post(c, bank, records)).status_code == 200
