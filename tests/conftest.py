@@ -30,6 +30,8 @@ KEEP_TABLES: set[str] = {
 # queued by one test must not run in the next one's worker).
 SCHEMAS = ("registry", "finance", "standards", "gateway", "jobs")
 TEST_DB = "eaglet_test"
+# The embedded server of the run (None on TEST_DATABASE_URL): tests/standby.py starts its standby.
+EMBEDDED: dict[str, object] = {}
 
 
 def _create_database(admin_url: str, name: str) -> str:
@@ -78,6 +80,7 @@ def database_url() -> str:
         tmp = tempfile.mkdtemp(prefix="eaglet-test-")
         pg = EmbeddedPostgres(os.path.join(tmp, "pgdata"), delete_on_stop=True)
         admin_url = pg.url("postgres")
+        EMBEDDED["server"] = pg
     url = _create_database(admin_url, TEST_DB)
     os.environ["EAGLET_DATABASE_URL"] = url
     os.environ["EAGLET_ENV"] = "dev"

@@ -43,6 +43,15 @@ transaction left open. Export connections are reset as asyncpg does by default (
 live in transactions that a dropped download may leave behind). Both pools are created on first
 use and closed with the app (`close_read_pool` in the app's lifespan).
 
+With a replica (`db.read_url`, docs/deploy.md "Read replicas") the read pool and the export pool
+connect to it: lists, searches, public verification, statistics, exports and the change feed read
+a copy that may lag the primary by the replica's replay delay. A route whose answer must show the
+caller's own writes (the detail a client fetches right after changing it) takes a primary reader
+(`primary=True`: `CallerPrimaryReads`): the same statements, shares and turns, on a second pool
+of the same size connected to the database URL, created only when a replica is configured (without
+one, both readers share the one pool). The FIFO turns are shared by both pools: the process holds
+at most `read_pool_size` read connections busy at once, whichever server they are on.
+
 Point lookups that many requests make at once share one statement through a `Coalescer` kept with
 the pools (`ReadPools.coalescer`): one per process and lookup, like the pools themselves.
 """
@@ -140,6 +149,7 @@ class ReadPools:
         self.service = service
         self._lock = asyncio.Lock()
         self._read: asyncpg.Pool | None = None
+        self._primary: asyncpg.Pool | None = None
         self._export: asyncpg.Pool | None = None
         db = settings.db
         self._turns = asyncio.Semaphore(db.read_pool_size)
@@ -148,9 +158,20 @@ class ReadPools:
         self._export_shares = Shares(settings.export.per_caller)
         self._coalescers: dict[str, Coalescer] = {}
 
-    async def _create(self, name: str, size: int, timeout_ms: int, **kwargs: Any) -> asyncpg.Pool:
+    @property
+    def replica(self) -> bool:
+        """Whether the hot reads go to a replica (`db.read_url` set and not the database URL)."""
+        url = self.settings.db.read_url
+        return bool(url) and url != self.settings.database_url
+
+    def _url(self, primary: bool) -> str:
+        return self.settings.database_url if primary or not self.replica else self.settings.db.read_url
+
+    async def _create(
+        self, name: str, size: int, timeout_ms: int, *, primary: bool = False, **kwargs: Any
+    ) -> asyncpg.Pool:
         return await asyncpg.create_pool(
-            plain_url(self.settings.database_url),
+            plain_url(self._url(primary)),
             min_size=1,
             max_size=size,
             server_settings={
@@ -162,27 +183,37 @@ class ReadPools:
             **kwargs,
         )
 
-    async def read_pool(self) -> asyncpg.Pool:
-        pool = self._read
+    async def read_pool(self, primary: bool = False) -> asyncpg.Pool:
+        """The read pool (on the replica when there is one), or with `primary` the one on the
+        database URL (the same pool when there is no replica)."""
+        attr = "_primary" if primary and self.replica else "_read"
+        pool = getattr(self, attr)
         if pool is None:
             async with self._lock:
-                pool = self._read
+                pool = getattr(self, attr)
                 if pool is None:
                     db = self.settings.db
-                    pool = self._read = await self._create(
-                        "read", db.read_pool_size, db.read_statement_timeout_ms, reset=_no_reset
+                    pool = await self._create(
+                        "read-primary" if attr == "_primary" else "read",
+                        db.read_pool_size,
+                        db.read_statement_timeout_ms,
+                        primary=attr == "_primary",
+                        reset=_no_reset,
                     )
+                    setattr(self, attr, pool)
         return pool
 
     def _timed_out(self) -> QueryTimeout:
         return QueryTimeout(self.settings.db.read_statement_timeout_ms)
 
     @asynccontextmanager
-    async def connection(self, caller: str | None = None) -> AsyncIterator[asyncpg.Connection]:
+    async def connection(
+        self, caller: str | None = None, *, primary: bool = False
+    ) -> AsyncIterator[asyncpg.Connection]:
         """A read-pool connection, within the caller's share, handed out in the order requests
         asked for one. Without a caller (public lookups, the kit's own use) only the FIFO turn
-        applies."""
-        pool = await self.read_pool()
+        applies. `primary`: on the database URL even when a replica serves the reads."""
+        pool = await self.read_pool(primary)
         shares = self._shares
         if caller is not None:
             await shares.acquire(caller)
@@ -196,12 +227,14 @@ class ReadPools:
             if caller is not None:
                 shares.release(caller)
 
-    async def fetch(self, sql: str, *args: Any, caller: str | None = None) -> list[asyncpg.Record]:
+    async def fetch(
+        self, sql: str, *args: Any, caller: str | None = None, primary: bool = False
+    ) -> list[asyncpg.Record]:
         """One statement on a read-pool connection taken in turn (as `connection`, without the
         cost of a generator-based context manager on every hot read)."""
-        pool = self._read
+        pool = self._primary if primary else self._read
         if pool is None:
-            pool = await self.read_pool()
+            pool = await self.read_pool(primary)
         shares = self._shares
         if caller is not None:
             await shares.acquire(caller)
@@ -274,7 +307,7 @@ class ReadPools:
 
     async def close(self) -> None:
         """Close whichever pools were created."""
-        for name in ("_read", "_export"):
+        for name in ("_read", "_primary", "_export"):
             pool = getattr(self, name)
             if pool is not None:
                 setattr(self, name, None)
@@ -307,17 +340,19 @@ class ExportLease:
 @dataclass(frozen=True, slots=True)
 class Reader:
     """The read pool as one caller sees it: what a repository receives for its reads. `caller`
-    None: public reads (only the FIFO turn applies)."""
+    None: public reads (only the FIFO turn applies). `primary`: reads that must see the caller's
+    own writes, on the database URL even when a replica serves the others."""
 
     pools: ReadPools
     caller: str | None
+    primary: bool = False
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        return await self.pools.fetch(sql, *args, caller=self.caller)
+        return await self.pools.fetch(sql, *args, caller=self.caller, primary=self.primary)
 
     def connection(self) -> Any:
         """`async with reader.connection() as conn`: one read-pool connection for a block."""
-        return self.pools.connection(self.caller)
+        return self.pools.connection(self.caller, primary=self.primary)
 
     async def export(self) -> ExportLease:
         """An export connection within the caller's share of exports (a public reader has none)."""
@@ -334,10 +369,11 @@ def pools_of(app: Any) -> ReadPools:
     return pools
 
 
-def reader(app: Any, principal: Principal | None) -> Reader:
-    """The reader of a request: within `principal`'s share, or public (None). The dependencies
-    below and the fast routes build it here."""
-    return Reader(pools_of(app), None if principal is None else caller_key(principal))
+def reader(app: Any, principal: Principal | None, *, primary: bool = False) -> Reader:
+    """The reader of a request: within `principal`'s share, or public (None); `primary` for the
+    reads that must see the caller's own writes. The dependencies below and the fast routes build
+    it here."""
+    return Reader(pools_of(app), None if principal is None else caller_key(principal), primary)
 
 
 async def uncounted_reads(request: Request) -> Reader:
@@ -348,10 +384,17 @@ async def caller_reads(request: Request, principal: CurrentPrincipal) -> Reader:
     return reader(request.app, principal)
 
 
+async def caller_primary_reads(request: Request, principal: CurrentPrincipal) -> Reader:
+    return reader(request.app, principal, primary=True)
+
+
 # A route's reads: `reads: CallerReads` (within the verified caller's share) or `reads: Reads`
 # (only the FIFO turn: public lookups, and the statistics, whose statements run side by side).
 Reads = Annotated[Reader, Depends(uncounted_reads)]
 CallerReads = Annotated[Reader, Depends(caller_reads)]
+# Read-your-own-write: a detail the caller fetches right after changing it, a file the job worker
+# has just written. On the primary whatever `db.read_url` says.
+CallerPrimaryReads = Annotated[Reader, Depends(caller_primary_reads)]
 
 
 async def close_read_pool(app: Any) -> None:

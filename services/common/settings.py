@@ -43,6 +43,12 @@ class DatabaseSettings(BaseModel):
     # The gateway's LISTEN connection (key revocations) needs a session of its own, which
     # PgBouncer in transaction mode cannot give: the primary directly. Empty: the database URL.
     listen_url: str | None = None
+    # A streaming replica (a CloudNativePG cluster's `-ro` service or pooler) for the hot reads:
+    # the read pool and the export pool connect here, the engine and the lookups that must see
+    # the caller's own writes stay on the database URL (docs/deploy.md "Read replicas").
+    # Empty: every read on the database URL, as before. A process with its own role URL takes
+    # its own read URL too (EAGLET_<PROCESS>__READ_URL: `Settings.for_process`).
+    read_url: str | None = None
     recycle_s: int = 1800
     # "queue" (a real pool) or "null" (a connection per session; for tools that hop event loops)
     pool: Literal["queue", "null"] = "queue"
@@ -203,6 +209,9 @@ class ServiceSettings(BaseModel):
     # This process's own database URL (its role, e.g. eaglet_finance: docs/roles.md); empty: the
     # shared EAGLET_DATABASE_URL, which stays the owner's (migrations, seeds, the CLI).
     database_url: str | None = None
+    # This process's own replica URL (its role on the replica: docs/deploy.md "Read replicas");
+    # empty: EAGLET_DB__READ_URL.
+    read_url: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -312,9 +321,17 @@ class Settings(BaseSettings):
     def for_process(self, process: str) -> Settings:
         """These settings as `process` runs with them: `database_url` is its own URL when it has
         one (EAGLET_<PROCESS>__DATABASE_URL, the worker's EAGLET_JOBS__DATABASE_URL), so it
-        connects as its own role; otherwise the shared URL."""
+        connects as its own role; otherwise the shared URL. Likewise `db.read_url` is its own
+        replica URL (EAGLET_<PROCESS>__READ_URL) when it has one."""
         url = self.process_database_url(process)
-        return self if not url or url == self.database_url else self.model_copy(update={"database_url": url})
+        group = getattr(self, process, None)
+        read_url = group.read_url if isinstance(group, ServiceSettings) else None
+        update: dict = {}
+        if url and url != self.database_url:
+            update["database_url"] = url
+        if read_url and read_url != self.db.read_url:
+            update["db"] = self.db.model_copy(update={"read_url": read_url})
+        return self.model_copy(update=update) if update else self
 
 
 @lru_cache

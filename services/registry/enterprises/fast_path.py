@@ -43,7 +43,8 @@ async def _detail(app: Any, scope: dict, code: str) -> bytes | None:
     # An unknown code (or one outside the caller's region) is found by the query: the route then
     # runs it again to answer its 404 — the price of keeping problems defined in one place.
     principal = check_kind(scope_principal(scope, app.state.settings), DIRECTORY_READERS)
-    row = await one_row(reader(app, principal), principal, code)
+    # On the primary (as the route's `CallerPrimaryReads`): the record right after a PATCH.
+    row = await one_row(reader(app, principal, primary=True), principal, code)
     return None if row is None else detail_json(row, principal)
 
 

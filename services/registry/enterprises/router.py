@@ -27,7 +27,7 @@ from services.common.pagination import (
     Page,
 )
 from services.common.query import QueryModel, query_docs
-from services.common.readpool import CallerReads
+from services.common.readpool import CallerPrimaryReads, CallerReads
 from services.common.streaming import DownloadResponse
 from services.registry.enterprises import repository, schemas, service
 from services.registry.enterprises.export import TABLE
@@ -128,7 +128,7 @@ async def list_rules(principal: DirectoryReader) -> RuleSetOut:
 async def get_enterprise(
     credit_code: PathCreditCode,
     principal: DirectoryReader,
-    reads: CallerReads,
+    reads: CallerPrimaryReads,  # read-your-own-write: the record right after a PATCH
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Current size class, scale status, active titles and pool tier included. Outside the caller's

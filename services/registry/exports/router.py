@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from services.common.db import DbSession
 from services.common.errors import Forbidden, NotFound, RegionOutOfScope, TooManyExports, responses
 from services.common.jobs import JobOut
-from services.common.readpool import CallerReads
+from services.common.readpool import CallerPrimaryReads
 from services.common.streaming import DownloadResponse
 from services.registry.errors import ExportExpired, ExportNotReady
 from services.registry.exports import service
@@ -68,11 +68,15 @@ async def create_export(
     },
 )
 async def export_file(
-    job_id: Annotated[int, Path(ge=1, le=2**62)], principal: Manager, reads: CallerReads, request: Request
+    job_id: Annotated[int, Path(ge=1, le=2**62)],
+    principal: Manager,
+    reads: CallerPrimaryReads,
+    request: Request,
 ) -> DownloadResponse:
     """Only for the caller who started the export (anyone else: 404). 409 `export_not_ready`
     until its job has succeeded; 410 `export_expired` once the file's retention has passed."""
     settings = request.app.state.settings
+    # On the primary: the file the job worker has just written, as its job's status said.
     _, file = await service.ready_file(reads, principal, job_id, settings)
 
     async def nothing() -> None:
