@@ -23,6 +23,7 @@ from services.common.middleware import BodyLimitMiddleware, RequestContextMiddle
 from services.common.openapi import document_kit_responses
 from services.common.readpool import close_read_pool
 from services.common.settings import Settings, get_settings
+from services.common.submissions import SUBMISSIONS_PATH
 
 VERSION = "0.1.0"
 # Who answers for the API, in every document (OpenAPI `info.contact`).
@@ -148,7 +149,11 @@ def create_service_app(
     app.add_middleware(
         IdempotencyMiddleware, schema=schema or name, get_engine=lambda: app.state.engine, settings=settings
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        limits={SUBMISSIONS_PATH: settings.submissions.max_bytes},
+    )
     if fast_routes:
         app.add_middleware(FastPathMiddleware, service_app=app, routes=fast_routes)
     app.add_middleware(HeadMiddleware)  # a HEAD is routed as its GET, fast routes included
