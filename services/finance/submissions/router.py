@@ -51,7 +51,15 @@ CSV_BODY = {
     ),
     response_model=SubmissionOut,
     dependencies=[require_kind("bank")],
-    responses=responses(Forbidden, NoInstitution, PayloadTooLarge, NotCsv),
+    responses={
+        **responses(Forbidden, NoInstitution, PayloadTooLarge, NotCsv),
+        202: {
+            "model": SubmissionOut,
+            "description": "Accepted: `Location` (relative to this URL) is the submission; poll it "
+            "until `status` is completed, completed_with_errors or failed",
+            "headers": {"Location": {"schema": {"type": "string"}, "description": "submissions/{id}"}},
+        },
+    },
     openapi_extra=CSV_BODY,
 )
 async def post_submission(
@@ -92,7 +100,10 @@ async def post_submission(
     row = (await session.execute(repository.visible(principal, submission_id))).scalar_one()
     body = SubmissionOut.of(row).model_dump_json().encode()
     return Response(
-        body, status_code=202, media_type="application/json", headers={"Location": href(submission_id)}
+        body,
+        status_code=202,
+        media_type="application/json",
+        headers={"Location": f"submissions/{submission_id}"},
     )
 
 
