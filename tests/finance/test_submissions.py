@@ -229,3 +229,19 @@ async def test_the_template_is_the_batch_fields_with_a_sample_line_that_validate
     done = (await c.get(f"/v1/submissions/{sub['id']}", headers=bank)).json()
     assert done["counts"]["created"] == 1, done
     assert await db.fetchval("SELECT loan_ref FROM finance.loans") == sample[0]
+
+
+async def test_the_worker_runs_a_submission_it_finds_in_the_queue(client_for, as_, db, in_process_worker):
+    import asyncio
+
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    sub = (await submit(c, bank, csv_of([loan(), loan()]))).json()
+    await in_process_worker()
+    for _ in range(200):
+        done = (await c.get(f"/v1/submissions/{sub['id']}", headers=bank)).json()
+        if done["status"] not in ("received", "validating"):
+            break
+        await asyncio.sleep(0.05)
+    assert done["status"] == "completed", done
+    assert done["counts"]["created"] == 2
+    assert await db.fetchval("SELECT count(*) FROM finance.loans WHERE lender = 'B001'") == 2
