@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("owner_sub", sa.Text, nullable=False),
         sa.Column("owner_org", sa.Text),
         sa.Column("request_id", sa.Text),
+        sa.Column("idempotency_key", sa.Text),
         sa.Column("sha256", sa.Text, nullable=False),
         sa.Column("size", sa.BigInteger, nullable=False),
         sa.Column("file", sa.Text, nullable=False),
@@ -73,6 +74,14 @@ def upgrade() -> None:
         schema=S,
     )
     op.create_index("ix_submissions_owner_org", "submissions", ["owner_org"], schema=S)
+    op.create_index(
+        "uq_submissions_owner_idempotency_key",
+        "submissions",
+        ["owner_kind", "owner_org", "idempotency_key"],
+        unique=True,
+        postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+        schema=S,
+    )
     op.create_table(
         "submission_findings",
         sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),

@@ -147,7 +147,11 @@ def create_service_app(
     # routes (GETs: no body, no idempotency) are answered just inside the request context, behind the
     # layer that routes a HEAD as its GET.
     app.add_middleware(
-        IdempotencyMiddleware, schema=schema or name, get_engine=lambda: app.state.engine, settings=settings
+        IdempotencyMiddleware,
+        schema=schema or name,
+        get_engine=lambda: app.state.engine,
+        settings=settings,
+        streamed=frozenset({SUBMISSIONS_PATH}),
     )
     app.add_middleware(
         BodyLimitMiddleware,

@@ -245,3 +245,26 @@ async def test_the_worker_runs_a_submission_it_finds_in_the_queue(client_for, as
     assert done["status"] == "completed", done
     assert done["counts"]["created"] == 2
     assert await db.fetchval("SELECT count(*) FROM finance.loans WHERE lender = 'B001'") == 2
+
+
+async def test_the_same_file_with_the_same_idempotency_key_is_the_same_submission(client_for, as_, db):
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    body = csv_of([loan(), loan()])
+    keyed = {**bank, "Idempotency-Key": "return-2022-03"}
+    first = await submit(c, keyed, body)
+    again = await submit(c, keyed, body)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
+    assert await db.fetchval("SELECT count(*) FROM finance.submissions") == 1
+    assert await db.fetchval("SELECT count(*) FROM jobs.procrastinate_jobs") == 1
+    # the key with another file is refused; another bank's same key is its own submission
+    other_file = await submit(c, keyed, csv_of([loan()]))
+    assert other_file.status_code == 422 and other_file.json()["code"] == "idempotency_key_reused"
+    theirs = await submit(c, {**as_("bank", org="B002"), "Idempotency-Key": "return-2022-03"}, body)
+    assert theirs.status_code == 202 and theirs.json()["id"] != first.json()["id"]
+    bad = await submit(c, {**bank, "Idempotency-Key": "x" * 300}, body)
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_idempotency_key"
+    # every file kept is a submission's (a refused or replayed upload leaves none behind)
+    kept = sorted(p.name for p in get_settings().submissions_dir().iterdir())
+    ids = [r["file"] for r in await db.fetch("SELECT file FROM finance.submissions")]
+    assert set(ids) <= set(kept) and not [k for k in kept if k.startswith(".upload-")]

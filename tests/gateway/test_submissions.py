@@ -56,3 +56,16 @@ async def test_only_banks_submit(edge, new_client, http):
         headers={**bearer(guarantor), "Content-Type": "text/csv"},
     )
     assert r.status_code == 403, r.text
+
+
+async def test_a_keyed_file_streams_through_and_the_same_file_again_is_the_same_submission(
+    edge, new_client, http
+):
+    _, bank = await new_client("bank", org="GWS-K")
+    body = csv_of([loan() for _ in range(100)])
+    headers = {**bearer(bank), "Content-Type": "text/csv", "Idempotency-Key": "gws-k-1"}
+    url = edge["gateway"].url + PATH
+    first = await http.post(url, params={"kind": "loans"}, content=body, headers=headers)
+    again = await http.post(url, params={"kind": "loans"}, content=body, headers=headers)
+    assert first.status_code == again.status_code == 202, again.text
+    assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"

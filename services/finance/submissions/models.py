@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,6 +31,15 @@ class Submission(Base):
     __table_args__ = (
         CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
         Index("ix_submissions_owner_org", "owner_org"),
+        # the same Idempotency-Key from the same institution names one submission
+        Index(
+            "uq_submissions_owner_idempotency_key",
+            "owner_kind",
+            "owner_org",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
         {"schema": "finance"},
     )
 
@@ -42,6 +52,7 @@ class Submission(Base):
     owner_sub: Mapped[str] = mapped_column(Text)
     owner_org: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(BigInteger)
     file: Mapped[str] = mapped_column(Text)  # under EAGLET_SUBMISSIONS__DIR

@@ -28,11 +28,15 @@ def findings(submission_id: int, rule: str | None) -> Select:
     return stmt.where(SubmissionFinding.rule == rule) if rule else stmt
 
 
-async def add(conn: asyncpg.Connection, principal: Principal, values: dict[str, Any]) -> int:
+async def add(conn: asyncpg.Connection, principal: Principal, values: dict[str, Any]) -> int | None:
+    """The new submission's id; None when the caller's institution has one with this
+    Idempotency-Key already (a concurrent one with the same key is waited for)."""
     return await conn.fetchval(
         "INSERT INTO finance.submissions (kind, validate_only, owner_kind, owner_sub, owner_org, request_id, "
-        "sha256, size, file, rule_set_version, chunk_rows) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        "sha256, size, file, rule_set_version, chunk_rows, idempotency_key) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+        "ON CONFLICT (owner_kind, owner_org, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+        "RETURNING id",
         values["kind"],
         values["validate_only"],
         principal.kind,
@@ -44,6 +48,17 @@ async def add(conn: asyncpg.Connection, principal: Principal, values: dict[str, 
         values["file"],
         values["rule_set_version"],
         values["chunk_rows"],
+        values["idempotency_key"],
+    )
+
+
+async def by_key(conn: asyncpg.Connection, principal: Principal, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, kind, validate_only, sha256 FROM finance.submissions "
+        "WHERE owner_kind = $1 AND owner_org = $2 AND idempotency_key = $3",
+        principal.kind,
+        principal.org,
+        key,
     )
 
 

@@ -14,15 +14,25 @@ from sqlalchemy import select
 from services.common.auth import CurrentPrincipal, require_kind
 from services.common.context import request_id_var
 from services.common.db import DbSession, raw_connection
-from services.common.errors import Forbidden, InvalidCursor, NotFound, PayloadTooLarge, responses
+from services.common.errors import (
+    Forbidden,
+    IdempotencyKeyReused,
+    InvalidCursor,
+    InvalidIdempotencyKey,
+    NotFound,
+    PayloadTooLarge,
+    responses,
+)
+from services.common.idempotency import MAX_KEY_LENGTH
 from services.common.jobs import defer
 from services.common.pagination import Page, Pagination, keyset, page_of
 from services.common.submissions import SUBMISSIONS_PATH, NotCsv, keep_as, receive_file
+from services.common.types import text_problem
 from services.finance.errors import NoInstitution
 from services.finance.rules import RULES
 from services.finance.submissions import repository, service
 from services.finance.submissions.models import Submission, SubmissionFinding
-from services.finance.submissions.schemas import Kind, SubmissionFindingOut, SubmissionOut, href
+from services.finance.submissions.schemas import Kind, SubmissionFindingOut, SubmissionOut
 from services.finance.submissions.tasks import SUBMISSION
 
 router = APIRouter(tags=["submissions"])
@@ -47,12 +57,16 @@ CSV_BODY = {
         "`EAGLET_SUBMISSIONS__MAX_BYTES` (default 2 GiB; over it: 413, before the body is read "
         "whole). Answers 202 with `Location`: the submission, which the worker validates and "
         "writes in chunks with the rules and upsert of `POST /v1/loans/batch`. With "
-        "`mode=validate_only` nothing is written: the findings and counts say what would be."
+        "`mode=validate_only` nothing is written: the findings and counts say what would be. The same "
+        "file with the same `Idempotency-Key` answers the existing submission (`Idempotent-Replayed: "
+        "true`); the key with another file, kind or mode is a 422."
     ),
     response_model=SubmissionOut,
     dependencies=[require_kind("bank")],
     responses={
-        **responses(Forbidden, NoInstitution, PayloadTooLarge, NotCsv),
+        **responses(
+            Forbidden, NoInstitution, PayloadTooLarge, NotCsv, InvalidIdempotencyKey, IdempotencyKeyReused
+        ),
         202: {
             "model": SubmissionOut,
             "description": "Accepted: `Location` (relative to this URL) is the submission; poll it "
@@ -74,9 +88,11 @@ async def post_submission(
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "text/csv":
         raise NotCsv(got=media or "nothing")
+    key = idempotency_key(request)
     settings = request.app.state.settings
     directory = settings.submissions_dir()
     received = await receive_file(request, directory, settings.submissions.max_bytes)
+    replayed = False
     try:
         conn = await raw_connection(session)
         values = {
@@ -88,23 +104,44 @@ async def post_submission(
             "file": received.path.name,
             "rule_set_version": RULES.version,
             "chunk_rows": settings.submissions.chunk_rows,
+            "idempotency_key": key,
         }
         submission_id = await repository.add(conn, principal, values)
-        name = f"{submission_id}.csv"
-        await repository.name_file(conn, submission_id, name)
-        keep_as(received, directory / name)
-        await defer(conn, SUBMISSION, {"submission_id": submission_id})
+        if submission_id is None:  # the key was used: the same file again, or another request
+            earlier = await repository.by_key(conn, principal, key or "")
+            same = (earlier["sha256"], earlier["kind"], earlier["validate_only"])
+            if same != (received.sha256, kind, values["validate_only"]):
+                raise IdempotencyKeyReused()
+            submission_id, replayed = earlier["id"], True
+            received.path.unlink(missing_ok=True)
+        else:
+            name = f"{submission_id}.csv"
+            await repository.name_file(conn, submission_id, name)
+            keep_as(received, directory / name)
+            await defer(conn, SUBMISSION, {"submission_id": submission_id})
     except BaseException:
         received.path.unlink(missing_ok=True)
         raise
     row = (await session.execute(repository.visible(principal, submission_id))).scalar_one()
     body = SubmissionOut.of(row).model_dump_json().encode()
-    return Response(
-        body,
-        status_code=202,
-        media_type="application/json",
-        headers={"Location": f"submissions/{submission_id}"},
-    )
+    headers = {"Location": f"submissions/{submission_id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(body, status_code=202, media_type="application/json", headers=headers)
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's Idempotency-Key, checked as the kit's idempotency layer checks it (which lets
+    this route's streamed body pass: the key is honoured on the file's digest here)."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    refused = text_problem(key)
+    if not key or len(key) > MAX_KEY_LENGTH or refused:
+        why = f": {refused[1]}" if refused else ""
+        raise InvalidIdempotencyKey(f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} characters of text{why}")
+    return key
 
 
 @router.get(
