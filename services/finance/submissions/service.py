@@ -12,6 +12,7 @@ findings and counts are kept.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Awaitable, Callable, Iterator
@@ -148,12 +149,18 @@ async def process(settings: Settings, submission_id: int, *, after_chunk: AfterC
                         await raw_connection(session), submission_id, count_lines(path)
                     )
                     await session.commit()
-            for index, chunk in enumerate(chunks_of(path, taken["chunk_rows"])):
-                if index < taken["chunks_done"]:
-                    continue
-                await _chunk(sessions, owner, taken, index, chunk)
-                if after_chunk is not None:
-                    await after_chunk(index)
+            # the file is read and parsed off the event loop (the worker's heartbeats run on it)
+            chunks, index = chunks_of(path, taken["chunk_rows"]), -1
+            try:
+                while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+                    index += 1
+                    if index < taken["chunks_done"]:
+                        continue
+                    await _chunk(sessions, owner, taken, index, chunk)
+                    if after_chunk is not None:
+                        await after_chunk(index)
+            finally:
+                chunks.close()  # the file, at once (a stopped run does not wait for the collector)
         except BadFile as e:
             async with sessions() as session:
                 problem = SubmissionUnreadable.body(str(e))
