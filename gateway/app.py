@@ -39,6 +39,7 @@ from services.common.metrics import process_exiting
 from services.common.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from services.common.openapi import document_kit_responses
 from services.common.settings import Settings, get_settings
+from services.common.submissions import SERVICES_WITH_SUBMISSIONS, SUBMISSIONS_PATH
 
 DESCRIPTION = """The one front door of eaglet (雏鹰行动 SME cultivation platform).
 
@@ -139,7 +140,12 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
         owner_of=caller_owner(gateway),
     )
     app.add_middleware(ProxyMiddleware, gateway=gateway)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # a file submission streams through to its service (gateway/proxy.py), under its own limit
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        limits={f"/{s}{SUBMISSIONS_PATH}": settings.submissions.max_bytes for s in SERVICES_WITH_SUBMISSIONS},
+    )
     app.add_middleware(CompressionMiddleware, min_bytes=gw_settings.compress_min_bytes)
     app.add_middleware(Preflights, policy=cors)
     app.add_middleware(RequestContextMiddleware, service="gateway")

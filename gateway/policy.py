@@ -59,7 +59,9 @@ RULES: tuple[Rule, ...] = (
         PUBLIC,
         "/v1/public/certifications/lookup",
     ),
-    # Machine batches: each kind its own.
+    # Machine batches: each kind its own. File submissions (and their status, findings, report,
+    # template) are the submitting bank's.
+    _rule("finance", ALL_METHODS, r"^/v1/submissions(/.*)?$", ("bank",), "/v1/submissions"),
     _rule(
         "finance",
         WRITE_METHODS,

@@ -23,6 +23,7 @@ from gateway.upstream import ClientBody, UpstreamError, client_disconnected
 from services.common import paths
 from services.common.auth import PRINCIPAL_HEADER
 from services.common.errors import NotFound, Problem, problem_response
+from services.common.submissions import SUBMISSIONS_PATH
 
 log = logging.getLogger("eaglet.gateway.proxy")
 
@@ -152,7 +153,9 @@ class ProxyMiddleware:
         headers["X-Forwarded-Prefix"] = "/" + service
 
         upstream = gw.upstreams[service]
-        retryable = method in ("GET", "HEAD") or (method == "POST" and idempotency)
+        # a file submission streams through whatever its key (its service honours the key itself)
+        streamed = encoded[1 + len(service) :] == SUBMISSIONS_PATH
+        retryable = method in ("GET", "HEAD") or (method == "POST" and idempotency and not streamed)
         has_body = chunked or bool(content_length)
         data = None
         if has_body:

@@ -16,6 +16,7 @@ import services.finance.institutions.models  # noqa: F401
 import services.finance.lines.models  # noqa: F401
 import services.finance.loans.models  # noqa: F401
 import services.finance.stats.models  # noqa: F401
+import services.finance.submissions.models  # noqa: F401
 import services.registry.enterprises.models  # noqa: F401
 import services.registry.exports.models  # noqa: F401
 import services.registry.indicators.models  # noqa: F401

@@ -84,6 +84,8 @@ def database_url() -> str:
     url = _create_database(admin_url, TEST_DB)
     os.environ["EAGLET_DATABASE_URL"] = url
     os.environ["EAGLET_ENV"] = "dev"
+    submissions = tempfile.mkdtemp(prefix="eaglet-test-submissions-")  # files the tests upload
+    os.environ["EAGLET_SUBMISSIONS__DIR"] = submissions
     os.environ.setdefault("EAGLET_LOG_LEVEL", "WARNING")
     get_settings.cache_clear()
 
@@ -96,6 +98,7 @@ def database_url() -> str:
         pg.stop()
     if tmp:
         shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(submissions, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

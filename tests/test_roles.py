@@ -146,7 +146,8 @@ async def test_finance_and_standards_read_the_registry_only_through_its_publishe
 
 async def test_a_service_role_touches_no_other_service_schema(as_role):
     others = {
-        "finance": ("standards.certificates", "gateway.api_keys", "jobs.procrastinate_jobs"),
+        # finance defers its submissions' jobs (INSERT into procrastinate_jobs), and no more
+        "finance": ("standards.certificates", "gateway.api_keys", "jobs.procrastinate_workers"),
         "standards": ("finance.loans", "gateway.api_keys", "jobs.procrastinate_jobs"),
         "gateway": (
             "registry.enterprises",
@@ -217,8 +218,10 @@ async def test_the_worker_writes_only_what_its_tasks_write(as_role):
     await tr.rollback()
     assert "permission denied" in await refused(conn, "UPDATE registry.enterprises SET name = 'x'")
     assert "permission denied" in await refused(conn, "DELETE FROM registry.enterprises")
-    assert "permission denied" in await refused(conn, "INSERT INTO finance.loans (id) VALUES (1)")
-    assert "permission denied" in await refused(conn, "UPDATE finance.loans SET amount = 0")
+    # a submission's loans it writes (INSERT, UPDATE: 0027_submissions), nothing else of finance's
+    assert "permission denied" in await refused(conn, "DELETE FROM finance.loans")
+    assert "permission denied" in await refused(conn, "INSERT INTO finance.credit_lines (id) VALUES (1)")
+    assert "permission denied" in await refused(conn, "UPDATE finance.guarantees SET status = 'x'")
     assert "permission denied" in await refused(conn, "SELECT 1 FROM gateway.api_keys")
     assert "permission denied" in await refused(conn, "UPDATE gateway.webhook_secrets SET sealed = ''")
 

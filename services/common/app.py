@@ -23,6 +23,7 @@ from services.common.middleware import BodyLimitMiddleware, RequestContextMiddle
 from services.common.openapi import document_kit_responses
 from services.common.readpool import close_read_pool
 from services.common.settings import Settings, get_settings
+from services.common.submissions import SUBMISSIONS_PATH
 
 VERSION = "0.1.0"
 # Who answers for the API, in every document (OpenAPI `info.contact`).
@@ -146,9 +147,17 @@ def create_service_app(
     # routes (GETs: no body, no idempotency) are answered just inside the request context, behind the
     # layer that routes a HEAD as its GET.
     app.add_middleware(
-        IdempotencyMiddleware, schema=schema or name, get_engine=lambda: app.state.engine, settings=settings
+        IdempotencyMiddleware,
+        schema=schema or name,
+        get_engine=lambda: app.state.engine,
+        settings=settings,
+        streamed=frozenset({SUBMISSIONS_PATH}),
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        limits={SUBMISSIONS_PATH: settings.submissions.max_bytes},
+    )
     if fast_routes:
         app.add_middleware(FastPathMiddleware, service_app=app, routes=fast_routes)
     app.add_middleware(HeadMiddleware)  # a HEAD is routed as its GET, fast routes included

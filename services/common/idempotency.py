@@ -135,8 +135,12 @@ class IdempotencyMiddleware:
         get_engine: Callable[[], AsyncEngine],
         settings: Settings,
         owner_of: OwnerOf | None = None,
+        streamed: frozenset[str] = frozenset(),
     ):
         self.app = app
+        # Paths whose body streams to storage (file submissions): the route honours the key on
+        # the file's digest itself, as this layer would buffer the whole body to hash it.
+        self.streamed = streamed
         self.table = f"{schema}.idempotency_keys"
         self.get_engine = get_engine
         self.settings = settings
@@ -156,7 +160,7 @@ class IdempotencyMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] in self.streamed:
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)

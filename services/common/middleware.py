@@ -4,7 +4,8 @@
   access-log line and the Prometheus latency/status metrics per route template, and refuses a path
   that names nothing (``services.common.paths``) before anything routes on it.
 - ``BodyLimitMiddleware``: answers 413 problem for bodies over the configured limit, whether the
-  client announced the length or streamed it.
+  client announced the length or streamed it. A route that streams its body to storage (file
+  submissions) has a limit of its own, by exact path (``limits``).
 """
 
 from __future__ import annotations
@@ -113,12 +114,13 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.limits = limits or {}
 
-    async def _reject(self, send: Send) -> None:
-        p = PayloadTooLarge(limit=self.max_bytes)
+    async def _reject(self, send: Send, limit: int) -> None:
+        p = PayloadTooLarge(limit=limit)
         body = json.dumps(problem_body(p.status, p.code, p.detail)).encode()
         await send(
             {
@@ -133,9 +135,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limits.get(scope["path"], self.max_bytes)
         length = header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._reject(send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._reject(send, limit)
             return
         received = 0
         started = False
@@ -145,7 +148,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
@@ -159,4 +162,4 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(send, limit)

@@ -198,6 +198,18 @@ class WebhookSettings(BaseModel):
         return self
 
 
+class SubmissionsSettings(BaseModel):
+    """File submissions (`POST /v1/submissions`): where the files are kept, how large one may be,
+    and how many lines the worker writes per chunk (one transaction each)."""
+
+    # Empty: `<data_dir>/submissions`. The services and the worker must see the same directory.
+    dir: Path | None = None
+    # A body over this is answered 413, announced (Content-Length) or counted while it streams.
+    max_bytes: int = Field(2 * 1024**3, gt=0)
+    # Lines per chunk: each chunk runs the batch pipeline once, so at most the batch's bound.
+    chunk_rows: int = Field(5000, ge=1, le=5000)
+
+
 class ServiceSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int
@@ -277,6 +289,7 @@ class Settings(BaseSettings):
     screening: ScreeningSettings = ScreeningSettings()
     events: EventsSettings = EventsSettings()
     jobs: JobsSettings = JobsSettings()
+    submissions: SubmissionsSettings = SubmissionsSettings()
     webhooks: WebhookSettings = WebhookSettings()
     registry: RegistrySettings = RegistrySettings()
     finance: FinanceSettings = FinanceSettings()
@@ -306,6 +319,9 @@ class Settings(BaseSettings):
         previous = getattr(self, f"{name}_previous")
         keys = (getattr(self, name), *([previous] if previous is not None else []))
         return tuple(k.get_secret_value().encode() for k in keys)
+
+    def submissions_dir(self) -> Path:
+        return self.submissions.dir or self.data_dir / "submissions"
 
     def service(self, name: str) -> ServiceSettings:
         return getattr(self, name)

@@ -16,13 +16,14 @@ from procrastinate.periodic import PeriodicRegistry
 from services.common.db import plain_url
 from services.common.jobs import QUEUE_SCHEMA
 from services.common.settings import Settings
+from services.finance.submissions import tasks as submission_tasks
 from services.jobs import upkeep
 from services.registry.exports import tasks as export_tasks
 from services.registry.pool import tasks as screening_tasks
 from services.registry.titles import tasks as title_tasks
 
 # Every module declaring tasks: its `blueprint`, under its `NAMESPACE`.
-TASK_MODULES = (upkeep, screening_tasks, export_tasks, title_tasks)
+TASK_MODULES = (upkeep, screening_tasks, export_tasks, title_tasks, submission_tasks)
 
 # The periodic jobs: each task with the JobsSettings field holding its cron line. A periodic task
 # takes `timestamp` (the scheduled time, in seconds); procrastinate defers it once per time,

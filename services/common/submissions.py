@@ -1,0 +1,78 @@
+"""File submissions, the kit's part: the route's path (its body limit is its own, not the JSON
+limit: services/common/middleware.py `BodyLimitMiddleware`), and the upload streamed to a file
+while its SHA-256 is computed, so a body is never held whole in memory.
+
+A body over the limit is refused before it is read: an announced Content-Length over it is a 413
+at once (the middleware), and a streamed body is counted as it arrives and refused when it
+passes the limit (the partial file is removed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+
+from services.common.errors import NamedProblem, PayloadTooLarge
+
+SUBMISSIONS_PATH = "/v1/submissions"  # a service's own path; the gateway's is /<service> + this
+SERVICES_WITH_SUBMISSIONS = ("finance",)
+WRITE_BYTES = 1024 * 1024
+
+
+NotCsv = NamedProblem(
+    415,
+    "submission_not_csv",
+    "a submission's body is a CSV file (`text/csv`)",
+    pointer="#/header/content-type",
+    detail="the file must be sent as text/csv, not {got}",
+)
+SubmissionUnreadable = NamedProblem(
+    422, "submission_unreadable", "the submitted file cannot be read as UTF-8 CSV with a header line"
+)
+
+
+@dataclass(frozen=True)
+class Received:
+    path: Path
+    sha256: str
+    size: int
+
+
+async def receive_file(request: Request, directory: Path, max_bytes: int) -> Received:
+    """Stream the request body into a new file under `directory` (created when missing). The
+    disk writes run off the event loop, about a mebibyte at a time."""
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    path = directory / f".upload-{secrets.token_hex(8)}"
+    digest = hashlib.sha256()
+    size = 0
+    out = await asyncio.to_thread(path.open, "wb")
+    try:
+        pending = bytearray()
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLarge(limit=max_bytes)
+            digest.update(chunk)
+            pending += chunk
+            if len(pending) >= WRITE_BYTES:
+                await asyncio.to_thread(out.write, bytes(pending))
+                pending.clear()
+        await asyncio.to_thread(out.write, bytes(pending))
+        await asyncio.to_thread(out.close)
+    except BaseException:
+        out.close()
+        path.unlink(missing_ok=True)
+        raise
+    return Received(path, digest.hexdigest(), size)
+
+
+def keep_as(received: Received, final: Path) -> Path:
+    """Give the uploaded file its final name (an atomic rename in the same directory)."""
+    os.replace(received.path, final)
+    return final
