@@ -27,7 +27,7 @@ from services.common.idempotency import MAX_KEY_LENGTH
 from services.common.jobs import defer
 from services.common.pagination import Page, Pagination, keyset, page_of
 from services.common.submissions import SUBMISSIONS_PATH, NotCsv, keep_as, receive_file
-from services.common.types import text_problem
+from services.common.types import patterned, text, text_problem
 from services.finance.errors import NoInstitution
 from services.finance.rules import RULES
 from services.finance.submissions import repository, service
@@ -192,7 +192,7 @@ async def list_findings(
     principal: CurrentPrincipal,
     page: Pagination,
     rule: Annotated[
-        str | None, Query(max_length=32, pattern=r"^[A-Z]+-[A-Z]\d+$", description="Only this rule")
+        text(*patterned(r"^[A-Z]{2,8}-[A-Z]\d{1,4}$")) | None, Query(description="Only this rule")
     ] = None,
 ) -> Page[SubmissionFindingOut]:
     await _own(session, principal, submission_id)
