@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.context import request_id_var
 from services.common.db import raw_connection
+from services.finance.ledgers import LEDGERS, Ledger
 
 
 @dataclass
@@ -38,6 +39,10 @@ class UpsertSpec:
     # derived columns: name → SQL expression over the staging row `s` and the joins
     derived: dict[str, str] = field(default_factory=dict)
     joins: str = ""
+
+
+def ledger_of(spec: UpsertSpec) -> Ledger:
+    return next(x for x in LEDGERS if x.table == spec.table)
 
 
 def stage_of(table: str) -> str:
@@ -82,22 +87,44 @@ async def upsert(
     await conn.copy_records_to_table(stage, records=rows, columns=cols)
     compared = [c for c in cols if c != spec.key_col] + list(spec.derived)
     insert_cols = [spec.owner_col, *cols, *spec.derived, "rule_set_version"]
-    select = ["$1", *[f"s.{c}" for c in cols], *spec.derived.values(), "$2"]
+    select = ["$1::text", *[f"s.{c}" for c in cols], *spec.derived.values(), "$2::text"]
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in compared)
     t_cmp = ", ".join(f"t.{c}" for c in compared)
     e_cmp = ", ".join(f"EXCLUDED.{c}" for c in compared)
+    ledger = ledger_of(spec)
+    o, k, d = spec.owner_col, spec.key_col, ledger.dated_col
+    src_cols = ", ".join(f"{e} AS {c}" for e, c in zip(select, insert_cols, strict=True))
+    moves = ", ".join(f"{c} = src.{c}" for c in compared)
+    # The ledger is partitioned by `d` and its conflict target carries the borrower and `d`
+    # (services/finance/ledgers.py): a record stored under another borrower or date (its key
+    # table says so) is moved by an UPDATE; every other record goes through the upsert.
     # `old` is NULL for a row this statement inserted, else the version it locked and replaced
     sql = f"""
-    WITH up AS (
+    WITH src AS MATERIALIZED (
+        SELECT {src_cols} FROM {stage} s {spec.joins}
+    ),
+    moved AS (
+        SELECT s.{k} AS k FROM {stage} s JOIN finance.{ledger.keys} x ON x.{o} = $1 AND x.{k} = s.{k}
+        WHERE (x.borrower_credit_code, x.{d}) IS DISTINCT FROM (s.borrower_credit_code, s.{d})
+    ),
+    mv AS (
+        UPDATE finance.{spec.table} AS t
+           SET {moves}, rule_set_version = src.rule_set_version, updated_at = now()
+          FROM src
+         WHERE t.{o} = $1 AND t.{k} = src.{k} AND src.{k} IN (SELECT k FROM moved)
+        RETURNING new.{k} AS k, false AS _inserted, to_jsonb(old) AS before, to_jsonb(new) AS after
+    ),
+    ins AS (
         INSERT INTO finance.{spec.table} AS t ({", ".join(insert_cols)})
-        SELECT {", ".join(select)} FROM {stage} s {spec.joins}
-        ORDER BY s.{spec.key_col}
-        ON CONFLICT ({spec.owner_col}, {spec.key_col}) DO UPDATE
+        SELECT {", ".join(insert_cols)} FROM src WHERE src.{k} NOT IN (SELECT k FROM moved)
+        ORDER BY src.{k}
+        ON CONFLICT ({o}, {k}, borrower_credit_code, {d}) DO UPDATE
            SET {sets}, rule_set_version = EXCLUDED.rule_set_version, updated_at = now()
          WHERE ({t_cmp}) IS DISTINCT FROM ({e_cmp})
-        RETURNING new.{spec.key_col} AS k, (old.{spec.key_col} IS NULL) AS _inserted,
+        RETURNING new.{k} AS k, (old.{k} IS NULL) AS _inserted,
                   to_jsonb(old) AS before, to_jsonb(new) AS after
     ),
+    up AS (SELECT * FROM ins UNION ALL SELECT * FROM mv),
     ch AS (
         INSERT INTO finance.changes
             (actor_subject, actor_kind, actor_org, action, entity_type, entity_key, before, after, request_id)
