@@ -127,6 +127,10 @@ class JobsSettings(BaseModel):
     titles_cron: str = "5 16 * * *"
     idempotency_cron: str = "17 * * * *"
     retention_cron: str = "40 17 * * *"
+    # The ledgers' month partitions (services/finance/partitions.py): created this many months
+    # ahead, every day; a date beyond them lands in the ledger's DEFAULT partition meanwhile.
+    ledger_partitions_cron: str = "25 18 * * *"
+    ledger_months_ahead: int = Field(3, ge=1, le=60)
     # Asynchronous exports: a finished file is kept this long, then removed (410 export_expired).
     export_retention_h: int = Field(24, ge=1)
     # The worker's /healthz, /readyz and /metrics for an orchestrator's probes (services/jobs/health.py);
@@ -136,7 +140,9 @@ class JobsSettings(BaseModel):
     # The worker's own database URL (its role, eaglet_worker: docs/roles.md); empty: the shared one.
     database_url: str | None = None
 
-    @field_validator("stalled_cron", "titles_cron", "idempotency_cron", "retention_cron")
+    @field_validator(
+        "stalled_cron", "titles_cron", "idempotency_cron", "retention_cron", "ledger_partitions_cron"
+    )
     @classmethod
     def _cron(cls, value: str) -> str:
         from croniter import croniter  # procrastinate's own schedule parser

@@ -41,8 +41,18 @@ class UpsertSpec:
     joins: str = ""
 
 
-def ledger_of(spec: UpsertSpec) -> Ledger:
-    return next(x for x in LEDGERS if x.table == spec.table)
+# the change log of the rows `up` created or updated, in the upsert's statement
+_LOG = """ch AS (
+        INSERT INTO finance.changes
+            (actor_subject, actor_kind, actor_org, action, entity_type, entity_key, before, after, request_id)
+        SELECT $3, $4, $5, CASE WHEN _inserted THEN 'created' ELSE 'updated' END, '{entity_type}',
+               $1 || '/' || k, before, after, $6
+        FROM up
+    )"""
+
+
+def ledger_of(spec: UpsertSpec) -> Ledger | None:
+    return next((x for x in LEDGERS if x.table == spec.table), None)
 
 
 def stage_of(table: str) -> str:
@@ -92,14 +102,45 @@ async def upsert(
     t_cmp = ", ".join(f"t.{c}" for c in compared)
     e_cmp = ", ".join(f"EXCLUDED.{c}" for c in compared)
     ledger = ledger_of(spec)
+    if ledger is None:  # an unpartitioned table (loan-book reports): its natural key is unique
+        sql = f"""
+    WITH up AS (
+        INSERT INTO finance.{spec.table} AS t ({", ".join(insert_cols)})
+        SELECT {", ".join(select)} FROM {stage} s {spec.joins}
+        ORDER BY s.{spec.key_col}
+        ON CONFLICT ({spec.owner_col}, {spec.key_col}) DO UPDATE
+           SET {sets}, rule_set_version = EXCLUDED.rule_set_version, updated_at = now()
+         WHERE ({t_cmp}) IS DISTINCT FROM ({e_cmp})
+        RETURNING new.{spec.key_col} AS k, (old.{spec.key_col} IS NULL) AS _inserted,
+                  to_jsonb(old) AS before, to_jsonb(new) AS after
+    ),
+    {_LOG.format(entity_type=spec.entity_type)}
+    SELECT k, _inserted FROM up
+    """
+    else:
+        sql = _ledger_sql(spec, ledger, stage, insert_cols, select, compared, sets, t_cmp, e_cmp)
+    result = await conn.fetch(
+        sql,
+        owner,
+        rule_set_version,
+        principal.sub,
+        principal.kind,
+        principal.org,
+        request_id_var.get(),
+    )
+    await conn.execute(f"DROP TABLE {stage}")
+    return {r["k"]: ("created" if r["_inserted"] else "updated") for r in result}
+
+
+def _ledger_sql(spec, ledger, stage, insert_cols, select, compared, sets, t_cmp, e_cmp) -> str:
+    """The upsert into a partitioned ledger (services/finance/ledgers.py): its conflict target
+    carries the borrower and the partition date, so a record stored under another borrower or date
+    (its key table says so) is moved by an UPDATE; every other record goes through the upsert."""
     o, k, d = spec.owner_col, spec.key_col, ledger.dated_col
     src_cols = ", ".join(f"{e} AS {c}" for e, c in zip(select, insert_cols, strict=True))
     moves = ", ".join(f"{c} = src.{c}" for c in compared)
-    # The ledger is partitioned by `d` and its conflict target carries the borrower and `d`
-    # (services/finance/ledgers.py): a record stored under another borrower or date (its key
-    # table says so) is moved by an UPDATE; every other record goes through the upsert.
     # `old` is NULL for a row this statement inserted, else the version it locked and replaced
-    sql = f"""
+    return f"""
     WITH src AS MATERIALIZED (
         SELECT {src_cols} FROM {stage} s {spec.joins}
     ),
@@ -125,26 +166,9 @@ async def upsert(
                   to_jsonb(old) AS before, to_jsonb(new) AS after
     ),
     up AS (SELECT * FROM ins UNION ALL SELECT * FROM mv),
-    ch AS (
-        INSERT INTO finance.changes
-            (actor_subject, actor_kind, actor_org, action, entity_type, entity_key, before, after, request_id)
-        SELECT $3, $4, $5, CASE WHEN _inserted THEN 'created' ELSE 'updated' END, '{spec.entity_type}',
-               $1 || '/' || k, before, after, $6
-        FROM up
-    )
+    {_LOG.format(entity_type=spec.entity_type)}
     SELECT k, _inserted FROM up
     """
-    result = await conn.fetch(
-        sql,
-        owner,
-        rule_set_version,
-        principal.sub,
-        principal.kind,
-        principal.org,
-        request_id_var.get(),
-    )
-    await conn.execute(f"DROP TABLE {stage}")
-    return {r["k"]: ("created" if r["_inserted"] else "updated") for r in result}
 
 
 async def stored(

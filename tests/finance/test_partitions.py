@@ -1,0 +1,195 @@
+"""The ledgers grow by month: each is range-partitioned on the date that starts its records, with
+month partitions made ahead by a periodic job and a DEFAULT partition for any other date; every
+unique key carries the borrower's credit code; the batch upsert keeps its statuses and its change
+log, and a re-post that changes a record's borrower or date moves its row, never doubles it."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from services.common.today import today_shanghai
+from services.finance.ledgers import LEDGERS, LOANS
+from services.finance.partitions import create_ahead, months_after
+from tests.finance.helpers import loan
+from tests.finance.test_stats_summaries import _islands_and_deltas, _recomputed
+from tests.jobs.helpers import wait_for
+from tests.registry_data import add_enterprise
+from tests.support import start_worker
+
+
+async def post(c, headers, records):
+    r = await c.post("/v1/loans/batch", json={"records": records}, headers=headers)
+    assert r.status_code == 200, r.text
+    return [x["status"] for x in r.json()["results"]]
+
+
+async def partition_of(db, ref: str) -> list[str]:
+    rows = await db.fetch("SELECT tableoid::regclass::text AS p FROM finance.loans WHERE loan_ref = $1", ref)
+    return [r["p"] for r in rows]
+
+
+def month_partition(table: str, month) -> str:
+    return f"finance.{table}_p{month:%Y%m}"
+
+
+async def test_each_ledger_is_partitioned_by_the_month_of_its_date_with_a_default(db):
+    rows = await db.fetch(
+        "SELECT c.relname, p.partstrat::text, a.attname FROM pg_partitioned_table p "
+        "JOIN pg_class c ON c.oid = p.partrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0] "
+        "WHERE n.nspname = 'finance'"
+    )
+    assert {(r["relname"], r["partstrat"], r["attname"]) for r in rows} == {
+        (x.table, "r", x.dated_col) for x in LEDGERS
+    }
+    for x in LEDGERS:
+        default = await db.fetchval(
+            "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c WHERE c.oid = to_regclass($1)",
+            f"finance.{x.default}",
+        )
+        assert default == "DEFAULT"
+        this_month = today_shanghai().replace(day=1)
+        bound = await db.fetchval(
+            "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c WHERE c.oid = to_regclass($1)",
+            month_partition(x.table, this_month),
+        )
+        assert bound == f"FOR VALUES FROM ('{this_month}') TO ('{months_after(this_month, 1)}')"
+
+
+async def test_every_unique_key_of_a_ledger_carries_the_credit_code_and_the_partition_date(db):
+    for x in LEDGERS:
+        keys = await db.fetch(
+            "SELECT i.relname, array_agg(a.attname::text) AS cols FROM pg_index ix "
+            "JOIN pg_class i ON i.oid = ix.indexrelid "
+            "JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ANY(ix.indkey) "
+            "WHERE ix.indrelid = to_regclass($1) AND ix.indisunique GROUP BY i.relname",
+            f"finance.{x.table}",
+        )
+        assert {r["relname"] for r in keys} == {f"pk_{x.table}", f"uq_{x.table}_natural_key"}
+        for r in keys:
+            assert {"borrower_credit_code", x.dated_col} <= set(r["cols"]), r
+        natural = next(r for r in keys if r["relname"].endswith("natural_key"))
+        assert {x.owner_col, x.ref_col} <= set(natural["cols"])
+
+
+async def test_a_loan_lands_in_its_month_and_an_unexpected_date_in_the_default_until_the_job_splits_it(
+    client_for, as_, db
+):
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    today = today_shanghai()
+    now = loan(issued_on=today.isoformat(), matures_on=months_after(today, 13).isoformat())
+    old = loan(issued_on="1999-01-15", matures_on="2000-01-15")
+    assert await post(c, bank, [now, old]) == ["created", "created"]
+    assert await partition_of(db, now["loan_ref"]) == [month_partition("loans", today.replace(day=1))]
+    assert await partition_of(db, old["loan_ref"]) == ["finance.loans_default"]
+    # a date past every partition made ahead (written straight to the table: no batch takes it)
+    await db.execute(
+        "INSERT INTO finance.loans SELECT (jsonb_populate_record(l, jsonb_build_object("
+        "'loan_ref', 'FAR', 'issued_on', '2999-01-01', 'matures_on', '2999-06-01', "
+        "'id', nextval(pg_get_serial_sequence('finance.loans', 'id'))))).* "
+        "FROM finance.loans l WHERE loan_ref = $1",
+        now["loan_ref"],
+    )
+    assert await partition_of(db, "FAR") == ["finance.loans_default"]
+    changes = await db.fetchval("SELECT count(*) FROM finance.changes")
+    summaries = await _islands_and_deltas(db)
+
+    # the job makes the months ahead and takes the month of 1999 out of the DEFAULT partition
+    assert await create_ahead(db, today, 3) >= 1
+    assert await partition_of(db, old["loan_ref"]) == ["finance.loans_p199901"]
+    assert await partition_of(db, "FAR") == ["finance.loans_default"]  # beyond the horizon: stays
+    # moving rows between partitions changes no record: no change logged, the summaries as they were
+    assert await db.fetchval("SELECT count(*) FROM finance.changes") == changes
+    assert await _islands_and_deltas(db) == summaries == await _recomputed(db)
+    # idempotent: a second run creates nothing
+    assert await create_ahead(db, today, 3) == 0
+
+
+async def test_a_repost_keeps_its_statuses_and_a_changed_date_or_borrower_moves_the_row(client_for, as_, db):
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    a, b = await add_enterprise(db, sizes={2022: "small"}), await add_enterprise(db, sizes={2022: "small"})
+    record = loan(borrower=a, issued_on="2022-03-01")
+    assert await post(c, bank, [record]) == ["created"]
+    assert await post(c, bank, [record]) == ["unchanged"]
+    record["outstanding_balance"] = "400000.00"
+    assert await post(c, bank, [record]) == ["updated"]
+    await create_ahead(db, today_shanghai(), 3)  # the months of 2022 get their partitions
+    assert await partition_of(db, record["loan_ref"]) == ["finance.loans_p202203"]
+
+    # corrected issue date, then borrower: the same record (one row, its id), updated and logged
+    loan_id = await db.fetchval("SELECT id FROM finance.loans WHERE loan_ref = $1", record["loan_ref"])
+    record["issued_on"] = "2022-05-20"
+    assert await post(c, bank, [record]) == ["updated"]
+    await create_ahead(db, today_shanghai(), 3)
+    assert await partition_of(db, record["loan_ref"]) == ["finance.loans_p202205"]
+    record["borrower_credit_code"] = b
+    assert await post(c, bank, [record]) == ["updated"]
+    assert await post(c, bank, [record]) == ["unchanged"]
+    row = await db.fetchrow(
+        "SELECT id, borrower_credit_code FROM finance.loans WHERE loan_ref = $1", record["loan_ref"]
+    )
+    assert (row["id"], row["borrower_credit_code"]) == (loan_id, b)
+    assert await db.fetchrow(
+        "SELECT borrower_credit_code, issued_on::text FROM finance.loans_keys WHERE lender = 'B001' AND loan_ref = $1",
+        record["loan_ref"],
+    ) == (b, "2022-05-20")
+    log = await db.fetch(
+        "SELECT action, before->>'issued_on' AS was, after->>'issued_on' AS now, "
+        "before->>'borrower_credit_code' AS was_code, after->>'borrower_credit_code' AS now_code "
+        "FROM finance.changes WHERE entity_key = $1 ORDER BY seq",
+        f"B001/{record['loan_ref']}",
+    )
+    assert [r["action"] for r in log if r["action"] != "reclassified"] == [
+        "created",
+        "updated",
+        "updated",
+        "updated",
+    ]
+    moves = [r for r in log if r["action"] == "updated"][1:]
+    assert (moves[0]["was"], moves[0]["now"]) == ("2022-03-01", "2022-05-20")
+    assert (moves[1]["was_code"], moves[1]["now_code"]) == (a, b)
+    # the statistics follow the move: the summaries equal a recomputation from the loans
+    assert await _islands_and_deltas(db) == await _recomputed(db)
+
+
+async def test_a_second_row_of_a_lenders_ref_is_refused_in_any_partition(client_for, as_, db):
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    record = loan(issued_on="2022-03-01")
+    assert await post(c, bank, [record]) == ["created"]
+    with pytest.raises(asyncpg.UniqueViolationError, match=LOANS.keys):
+        await db.execute(
+            "INSERT INTO finance.loans SELECT (jsonb_populate_record(l, jsonb_build_object("
+            "'issued_on', '2021-07-01', 'id', nextval(pg_get_serial_sequence('finance.loans', 'id'))))).* "
+            "FROM finance.loans l WHERE loan_ref = $1",
+            record["loan_ref"],
+        )
+    assert (
+        await db.fetchval("SELECT count(*) FROM finance.loans WHERE loan_ref = $1", record["loan_ref"]) == 1
+    )
+
+
+async def test_the_worker_makes_the_months_ahead_as_a_periodic_job(db):
+    ahead = 9
+    last = months_after(today_shanghai(), ahead)
+    worker = start_worker(
+        {
+            "EAGLET_JOBS__LEDGER_PARTITIONS_CRON": "* * * * * *",
+            "EAGLET_JOBS__LEDGER_MONTHS_AHEAD": str(ahead),
+        },
+        name="ledger",
+    )
+    try:
+
+        async def made():
+            names = [month_partition(x.table, last) for x in LEDGERS]
+            return all([await db.fetchval("SELECT to_regclass($1) IS NOT NULL", n) for n in names])
+
+        await wait_for(made, "the partitions nine months ahead", 90)
+    finally:
+        assert worker.stop() == 0, worker.log()
+    ran = await db.fetchval(
+        "SELECT count(*) FROM jobs.procrastinate_jobs WHERE task_name = 'finance.ledger:partitions' "
+        "AND status = 'succeeded'"
+    )
+    assert ran >= 1
