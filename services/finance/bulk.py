@@ -1,6 +1,9 @@
 """Set-based batch upserts: COPY the valid records into a temporary staging table inside the
-request's transaction, then one ``INSERT … ON CONFLICT (owner, ref) DO UPDATE … WHERE <differs>``
-whose CTE also appends the change log (created/updated rows only) in the same statement.
+request's transaction, then one ``INSERT … ON CONFLICT <natural key> DO UPDATE … WHERE <differs>``
+whose CTE also appends the change log (created/updated rows only) in the same statement. On a
+partitioned ledger the natural key carries the borrower and the partition date, and a record the
+key table stores under another borrower or date is moved by an UPDATE in the same statement
+(services/finance/ledgers.py).
 
 The change log's ``before`` is the row version the upsert itself replaced, taken from
 ``RETURNING old.*`` (PostgreSQL 18), never from a read of the table: a read sees the statement's
@@ -11,7 +14,8 @@ older server takes an insert, a locking read of the rest in key order and an upd
 statements instead of one; the project requires PostgreSQL ≥ 18 instead (the migrations check).
 
 Rows are inserted in key order so concurrent batches touching the same refs lock in the same
-order (no deadlock); the unique constraint makes a concurrent duplicate an update, never a row.
+order (no deadlock); the unique constraint makes a concurrent duplicate an update, never a row
+(on a ledger, the key table refuses a second row of a ref in any partition).
 """
 
 from __future__ import annotations
@@ -139,8 +143,9 @@ def _ledger_sql(spec, ledger, stage, insert_cols, select, compared, sets, t_cmp,
     o, k, d = spec.owner_col, spec.key_col, ledger.dated_col
     src_cols = ", ".join(f"{e} AS {c}" for e, c in zip(select, insert_cols, strict=True))
     moves = ", ".join(f"{c} = src.{c}" for c in compared)
-    # `old` is NULL for a row this statement inserted, else the version it locked and replaced
-    return f"""
+    # `old` is NULL for a row this statement inserted, else the version it locked and replaced.
+    # The leading comment names the statement where pg_stat_activity shows only its first 1 KiB.
+    return f"""/* INSERT INTO finance.{spec.table} … ON CONFLICT: the batch upsert */
     WITH src AS MATERIALIZED (
         SELECT {src_cols} FROM {stage} s {spec.joins}
     ),
