@@ -233,13 +233,15 @@ async def recompute_inclusive(
     sql = f"""
     WITH ct AS ({customer_loans_totals(theirs, theirs)}),
     x AS (
-        SELECT l.id, l.borrower_kind, l.size_class, {total} AS total, ct.total AS loans_total,
+        SELECT l.id, l.borrower_credit_code, l.issued_on, l.borrower_kind, l.size_class, {total} AS total,
+               ct.total AS loans_total,
                to_jsonb(l) AS before
         FROM finance.loans l JOIN ct ON ct.k = l.loan_ref
         WHERE l.lender = $1 AND l.borrower_credit_code = ANY($2::text[])
     ),
     y AS (
-        SELECT x.id, x.total, x.loans_total, {flag} AS inclusive, {reason} AS inclusive_reason, x.before
+        SELECT x.id, x.borrower_credit_code, x.issued_on, x.total, x.loans_total, {flag} AS inclusive,
+               {reason} AS inclusive_reason, x.before
         FROM x
     ),
     up AS (
@@ -247,7 +249,9 @@ async def recompute_inclusive(
            SET line_total = y.total, loans_total = y.loans_total, inclusive = y.inclusive,
                inclusive_reason = y.inclusive_reason, updated_at = now()
           FROM y
-         WHERE l.id = y.id
+         -- the ledger's primary key (services/finance/ledgers.py): each row found in its partition
+         WHERE l.borrower_credit_code = y.borrower_credit_code AND l.issued_on = y.issued_on AND l.id = y.id
+           AND l.lender = $1 AND l.borrower_credit_code = ANY($2::text[])
            AND (l.line_total, l.loans_total, l.inclusive, l.inclusive_reason)
                IS DISTINCT FROM (y.total, y.loans_total, y.inclusive, y.inclusive_reason)
         RETURNING l.*, y.before
