@@ -208,6 +208,19 @@ class SubmissionsSettings(BaseModel):
     max_bytes: int = Field(2 * 1024**3, gt=0)
     # Lines per chunk: each chunk runs the batch pipeline once, so at most the batch's bound.
     chunk_rows: int = Field(5000, ge=1, le=5000)
+    # An S3-compatible object store keeps the files when a bucket is named (empty: the directory
+    # above keeps them; it stays the uploads' and the worker's scratch space either way).
+    s3_bucket: str = ""
+    # Empty: AWS's own endpoint for the region; e.g. http://127.0.0.1:9000 for a local store.
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    # The objects' names begin with this within the bucket.
+    s3_prefix: str = "submissions/"
+    # Empty: the credentials of the environment (AWS_ACCESS_KEY_ID..., an instance's role).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr | None = None
+    # An http:// endpoint is refused unless this is set (a local store in development).
+    s3_allow_http: bool = False
 
 
 class ServiceSettings(BaseModel):
