@@ -37,6 +37,7 @@ MAX_LINE_CHARS = 4 * 1024 * 1024
 # (2 GiB), far above what a sheet of real records compresses from (about 5 to 10 times).
 MAX_XML_BYTES = 4 * 1024**3
 MAX_SHARED_STRINGS_BYTES = 256 * 1024**2
+MAX_PARTS = 10_000  # a workbook of one sheet has about a dozen
 MAX_ROWS = 1_048_576  # a worksheet's rows in Excel; openpyxl refuses more
 
 REPORT_COLUMNS = ("line", "key", "status", "rule", "severity", "pointer", "message")
@@ -189,6 +190,8 @@ def _check_zip(path: Path, max_xml_bytes: int) -> None:
             parts = z.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise BadFile("the file is not an XLSX workbook (not a zip archive)") from e
+    if len(parts) > MAX_PARTS:
+        raise BadFile(f"the workbook has {len(parts)} parts, more than the {MAX_PARTS} allowed")
     total = sum(p.file_size for p in parts)
     if total > max_xml_bytes:
         raise BadFile(f"the workbook unpacks to {total} bytes, more than the {max_xml_bytes} allowed")

@@ -292,3 +292,13 @@ def test_report_headers():
     assert report_header("zh") == ("行号", "记录标识", "状态", "规则", "严重程度", "位置", "说明")
     assert report_header("fr") == REPORT_COLUMNS
     assert len(report_header("zh")) == len(REPORT_COLUMNS)
+
+
+def test_a_zip_of_too_many_parts_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr("services.common.tabular.MAX_PARTS", 5)
+    path = xlsx(tmp_path, [["ref"], ["L1"]])
+    with zipfile.ZipFile(path, "a") as z:
+        for i in range(10):
+            z.writestr(f"xl/media/{i}.xml", b"")
+    with pytest.raises(BadFile, match="parts, more than the 5 allowed"):
+        list(rows(path, "xlsx"))
