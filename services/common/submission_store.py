@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}\.(?:{'|'.join(FORMATS)})")
 PART_BYTES = 5 * 1024 * 1024  # S3's smallest part of a multipart upload (but the last)
+# Parts in flight at once: an upload holds about this many parts in memory, whatever the file's size.
+PARTS_AT_ONCE = 4
 WRITE_BYTES = 1024 * 1024
 
 
@@ -105,7 +107,9 @@ class ObjectStore:
         import obstore
 
         key = checked(name)
-        await obstore.put_async(self.store, key, local, chunk_size=self.part_bytes)
+        await obstore.put_async(
+            self.store, key, local, chunk_size=self.part_bytes, max_concurrency=PARTS_AT_ONCE
+        )
         await asyncio.to_thread(local.unlink, missing_ok=True)
 
     @asynccontextmanager
