@@ -208,6 +208,12 @@ class SubmissionsSettings(BaseModel):
     max_bytes: int = Field(2 * 1024**3, gt=0)
     # Lines per chunk: each chunk runs the batch pipeline once, so at most the batch's bound.
     chunk_rows: int = Field(5000, ge=1, le=5000)
+    # The worker stamps a validating submission's heartbeat at least this often (during a chunk too).
+    heartbeat_s: float = Field(30.0, gt=0)
+    # A validating submission silent this long, or a received one never taken, is `expired`.
+    stall_s: float = Field(600.0, gt=0)
+    # An ended submission's file is deleted this many days after it ended (summary and findings stay).
+    retention_days: int = Field(30, ge=1)
 
 
 class ServiceSettings(BaseModel):

@@ -7,8 +7,8 @@ import io
 import pytest
 
 from services.common.settings import get_settings
+from services.finance import submissions as service
 from services.finance.loans.schemas import LoanIn
-from services.finance.submissions import service
 from tests.finance.helpers import loan
 
 FIELDS = list(LoanIn.model_fields)
