@@ -43,6 +43,7 @@ PERIODIC = (
     (title_tasks.refresh_titles, "titles_cron"),
     (upkeep.purge_idempotency_keys, "idempotency_cron"),
     (upkeep.retention, "retention_cron"),
+    (upkeep.expire_submissions, "submissions_cron"),
 )
 
 # The connector of each run is `queue_connector(settings)` (worker.py); this one is never opened.
