@@ -190,3 +190,43 @@ async def test_each_kinds_template_is_its_batch_fields_with_its_documented_sampl
 async def test_an_unknown_kind_is_a_422_naming_the_service_kinds(client_for, as_):
     r = await submit(client_for("standards"), as_("certifier", org="KC01"), "loans", b"x\r\n")
     assert r.status_code == 422 and "certifications" in r.text
+
+
+async def completed_events(c, headers) -> list[dict]:
+    r = await c.get("/v1/events", params={"types": "submission.completed", "limit": 500}, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+async def test_the_end_of_a_submission_is_an_event_its_owner_sees_and_no_one_else(
+    case, arranged, client_for, as_
+):
+    c, who = client_for(case.service), as_(**case.caller)
+    kind = SERVICES[case.service].SUBMISSIONS.kind(case.kind)
+    sub = (await submit(c, who, case.kind, csv_of(kind.fields, case.records()))).json()
+    assert await completed_events(c, who) == []  # not ended yet
+    await run(case.service, sub["id"])
+
+    (event,) = await completed_events(c, who)
+    assert event["type"] == "submission.completed"
+    assert event["subject"] == {"type": "submission", "key": str(sub["id"])}
+    self = f"/{case.service}/v1/submissions/{sub['id']}"
+    assert event["links"] == {"self": self}
+    assert event["data"] == {
+        "id": sub["id"],
+        "kind": case.kind,
+        "status": "completed_with_errors",
+        "counts": {"created": 2, "updated": 0, "unchanged": 0, "rejected": 1},
+        "rows_total": 3,
+        "links": {
+            "self": self,
+            "findings": f"{self}/findings",
+            "report": f"{self}/report.csv",
+            "retry": f"{self}/retry",
+        },
+    }
+    assert await completed_events(c, as_(**case.other)) == []
+    assert [e["id"] for e in await completed_events(c, as_())] == [event["id"]]  # admin
+    await run(case.service, sub["id"])  # an ended submission: no second event
+    assert len(await completed_events(c, who)) == 1

@@ -11,7 +11,7 @@ from services.common.db import plain_url
 from services.common.settings import get_settings
 from services.common.submissions.sweep import expire_stalled
 from services.finance import submissions as finance
-from tests.common.test_submissions_kit import csv_of, submit, worker_settings
+from tests.common.test_submissions_kit import completed_events, csv_of, submit, worker_settings
 from tests.finance.helpers import loan
 
 FIELDS = finance.SUBMISSIONS.kind("loans").fields
@@ -81,6 +81,8 @@ async def test_a_stalled_submission_expires_with_its_reason_and_a_retry_resumes_
     assert "the worker validating it stopped" in expired["error"]["detail"]
     assert f"POST /finance/v1/submissions/{sub['id']}/retry" in expired["error"]["detail"]
     assert expired["links"]["retry"] == f"/finance/v1/submissions/{sub['id']}/retry"
+    (event,) = await completed_events(c, bank)  # its end is an event too
+    assert event["data"]["status"] == "expired" and event["data"]["counts"]["created"] == 2
 
     # the lost run's job, run again, takes nothing: only a retry resumes an expired submission
     await finance.process(worker_settings(), sub["id"])
@@ -97,6 +99,7 @@ async def test_a_stalled_submission_expires_with_its_reason_and_a_retry_resumes_
     await finance.process(worker_settings(), sub["id"])
     done = (await c.get(f"/v1/submissions/{sub['id']}", headers=bank)).json()
     assert done["status"] == "completed" and done["rows_done"] == 5
+    assert [e["data"]["status"] for e in await completed_events(c, bank)] == ["expired", "completed"]
     assert done["counts"] == {"created": 5, "updated": 0, "unchanged": 0, "rejected": 0}
     assert await db.fetchval("SELECT count(*) FROM finance.loans WHERE lender = 'LB02'") == 5
     assert (

@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import Select, select
 
 from services.common.auth import Principal
+from services.common.submissions.events import record_end
 from services.common.submissions.kinds import SubmissionService, owner_of
 
 
@@ -141,21 +142,27 @@ async def commit_chunk(
 
 
 async def finish(conn: asyncpg.Connection, schema: str, submission_id: int) -> None:
-    await conn.execute(
+    """End a run that went through the whole file (in the caller's transaction, with its event)."""
+    row = await conn.fetchrow(
         f"UPDATE {schema}.submissions SET status = CASE WHEN rejected > 0 THEN 'completed_with_errors' "
         "ELSE 'completed' END, finished_at = now(), updated_at = now() "
-        "WHERE id = $1 AND status = 'validating'",
+        "WHERE id = $1 AND status = 'validating' RETURNING *",
         submission_id,
     )
+    if row is not None:
+        await record_end(conn, schema, row)
 
 
 async def fail(conn: asyncpg.Connection, schema: str, submission_id: int, problem: dict[str, Any]) -> None:
-    await conn.execute(
+    """End it as failed (in the caller's transaction, with its event)."""
+    row = await conn.fetchrow(
         f"UPDATE {schema}.submissions SET status = 'failed', error = $2::jsonb, finished_at = now(), "
-        "updated_at = now() WHERE id = $1 AND status IN ('received', 'validating')",
+        "updated_at = now() WHERE id = $1 AND status IN ('received', 'validating') RETURNING *",
         submission_id,
         orjson.dumps(problem).decode(),
     )
+    if row is not None:
+        await record_end(conn, schema, row)
 
 
 async def retry(conn: asyncpg.Connection, schema: str, submission_id: int) -> bool:
@@ -187,14 +194,17 @@ async def stalled(conn: asyncpg.Connection, schema: str, stall_s: float) -> list
 async def expire(
     conn: asyncpg.Connection, schema: str, submission_id: int, since: Any, problem: dict[str, Any]
 ) -> bool:
-    """Mark it expired, unless it moved meanwhile (its last sign of life is still `since`)."""
-    return bool(
-        await conn.fetchval(
+    """Mark it expired, with its event, unless it moved meanwhile (its last sign of life is still
+    `since`). `conn` in autocommit: the update and the event are one transaction here."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
             f"UPDATE {schema}.submissions SET status = 'expired', error = $3::jsonb, finished_at = now(), "
             "updated_at = now() WHERE id = $1 AND status IN ('received', 'validating') "
-            "AND coalesce(heartbeat_at, updated_at) = $2 RETURNING true",
+            "AND coalesce(heartbeat_at, updated_at) = $2 RETURNING *",
             submission_id,
             since,
             orjson.dumps(problem).decode(),
         )
-    )
+        if row is not None:
+            await record_end(conn, schema, row)
+    return row is not None
