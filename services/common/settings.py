@@ -122,11 +122,14 @@ class JobsSettings(BaseModel):
     shutdown_grace_s: float = Field(30.0, ge=0)
     # Periodic jobs, as cron lines in UTC (a sixth field counts seconds): stalled jobs retried; the
     # enterprises' cached titles refreshed (after midnight in Shanghai, 16:00 UTC); expired
-    # Idempotency-Keys purged; what is kept only for the feed horizon removed (retention).
+    # Idempotency-Keys purged; what is kept only for the feed horizon removed (retention);
+    # stalled file submissions expired.
     stalled_cron: str = "* * * * *"
     titles_cron: str = "5 16 * * *"
     idempotency_cron: str = "17 * * * *"
     retention_cron: str = "40 17 * * *"
+    # File submissions whose worker stopped (or that none took) marked expired (submissions/sweep.py).
+    submissions_cron: str = "*/2 * * * *"
     # Asynchronous exports: a finished file is kept this long, then removed (410 export_expired).
     export_retention_h: int = Field(24, ge=1)
     # The worker's /healthz, /readyz and /metrics for an orchestrator's probes (services/jobs/health.py);
@@ -136,7 +139,7 @@ class JobsSettings(BaseModel):
     # The worker's own database URL (its role, eaglet_worker: docs/roles.md); empty: the shared one.
     database_url: str | None = None
 
-    @field_validator("stalled_cron", "titles_cron", "idempotency_cron", "retention_cron")
+    @field_validator("stalled_cron", "titles_cron", "idempotency_cron", "retention_cron", "submissions_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
         from croniter import croniter  # procrastinate's own schedule parser
@@ -221,6 +224,12 @@ class SubmissionsSettings(BaseModel):
     s3_secret_access_key: SecretStr | None = None
     # An http:// endpoint is refused unless this is set (a local store in development).
     s3_allow_http: bool = False
+    # The worker stamps a validating submission's heartbeat at least this often (during a chunk too).
+    heartbeat_s: float = Field(30.0, gt=0)
+    # A validating submission silent this long, or a received one never taken, is `expired`.
+    stall_s: float = Field(600.0, gt=0)
+    # An ended submission's file is deleted this many days after it ended (summary and findings stay).
+    retention_days: int = Field(30, ge=1)
 
 
 class ServiceSettings(BaseModel):
