@@ -17,14 +17,25 @@ from services.common.db import plain_url
 from services.common.jobs import QUEUE_SCHEMA
 from services.common.settings import Settings
 from services.finance import partitions as ledger_partitions
-from services.finance.submissions import tasks as submission_tasks
+from services.finance import submissions as finance_submissions
 from services.jobs import upkeep
+from services.registry import submissions as registry_submissions
 from services.registry.exports import tasks as export_tasks
 from services.registry.pool import tasks as screening_tasks
 from services.registry.titles import tasks as title_tasks
+from services.standards import submissions as standards_submissions
 
 # Every module declaring tasks: its `blueprint`, under its `NAMESPACE`.
-TASK_MODULES = (upkeep, screening_tasks, export_tasks, title_tasks, submission_tasks, ledger_partitions)
+TASK_MODULES = (
+    upkeep,
+    screening_tasks,
+    export_tasks,
+    title_tasks,
+    finance_submissions,
+    standards_submissions,
+    registry_submissions,
+    ledger_partitions,
+)
 
 # The periodic jobs: each task with the JobsSettings field holding its cron line. A periodic task
 # takes `timestamp` (the scheduled time, in seconds); procrastinate defers it once per time,
@@ -35,6 +46,7 @@ PERIODIC = (
     (upkeep.purge_idempotency_keys, "idempotency_cron"),
     (upkeep.retention, "retention_cron"),
     (ledger_partitions.ledger_partitions, "ledger_partitions_cron"),
+    (upkeep.expire_submissions, "submissions_cron"),
 )
 
 # The connector of each run is `queue_connector(settings)` (worker.py); this one is never opened.

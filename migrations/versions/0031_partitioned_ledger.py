@@ -22,8 +22,8 @@ old table dropped; then the key triggers and the loan summaries' statement trigg
 functions' names, services/finance/stats/db.py) on the partitioned parents. The downgrade is the
 same in reverse.
 
-Revision ID: 0030_partitioned_ledger
-Revises: 0027_submissions
+Revision ID: 0031_partitioned_ledger
+Revises: 0030_submission_kinds
 """
 
 from alembic import op
@@ -32,8 +32,8 @@ from sqlalchemy import text
 from services.finance import ledgers
 from services.finance.stats import db as stats_db
 
-revision = "0030_partitioned_ledger"
-down_revision = "0027_submissions"
+revision = "0031_partitioned_ledger"
+down_revision = "0030_submission_kinds"
 branch_labels = None
 depends_on = None
 
