@@ -14,7 +14,7 @@ from services.finance.partitions import create_ahead, months_after
 from tests.finance.helpers import loan
 from tests.finance.test_stats_summaries import _islands_and_deltas, _recomputed
 from tests.jobs.helpers import wait_for
-from tests.registry_data import add_enterprise
+from tests.registry_data import add_enterprise, new_credit_code
 from tests.support import start_worker
 
 
@@ -193,3 +193,52 @@ async def test_the_worker_makes_the_months_ahead_as_a_periodic_job(db):
         "AND status = 'succeeded'"
     )
     assert ran >= 1
+
+
+async def key_table_reads(db) -> int:
+    """Scans of the loans' key table this transaction has made and rows they read (its own
+    counts, not yet flushed)."""
+    return await db.fetchval(
+        "SELECT seq_scan + seq_tup_read + COALESCE(idx_scan, 0) + COALESCE(idx_tup_fetch, 0) "
+        "FROM pg_stat_xact_user_tables "
+        "WHERE schemaname = 'finance' AND relname = $1",
+        LOANS.keys,
+    )
+
+
+async def test_an_update_of_many_loans_changing_no_key_reads_nothing_of_the_key_table(client_for, as_, db):
+    """The bench's HTTP 500s: one bank's batches each reclassify thousands of its earlier loans
+    (an UPDATE of their totals, no key changed), and the key trigger's statement, planned once
+    per session for its first call's transition tables (an upsert that only created: none), joined
+    the whole key table to the updated rows, old to new row by row (15 s for a batch over 15,000
+    loans, so the bank's next batch waiting its turn passed the statement timeout). Planned for
+    each call, and finding the moved rows first, an update that moves none reads nothing of it."""
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    borrowers = [new_credit_code("330106") for _ in range(50)]
+    records = [loan(borrower=borrowers[i % 50], issued_on=f"2022-{1 + i % 12:02d}-10") for i in range(600)]
+    for i in range(0, 600, 200):
+        assert set(await post(c, bank, records[i : i + 200])) == {"created"}
+    async with db.transaction():
+        # the session's first call: no row (as a batch's upsert that only creates calls it)
+        assert (
+            await db.execute("UPDATE finance.loans SET loans_total = loans_total WHERE false") == "UPDATE 0"
+        )
+        before = await key_table_reads(db)
+        assert (
+            await db.execute("UPDATE finance.loans SET loans_total = loans_total WHERE lender = 'B001'")
+            == "UPDATE 600"
+        )
+        assert await key_table_reads(db) == before
+        # a key that does change is still followed (the same call's plan, one moved row)
+        await db.execute(
+            "UPDATE finance.loans SET issued_on = '2022-12-31' WHERE lender = 'B001' AND loan_ref = $1",
+            records[1]["loan_ref"],
+        )
+        assert (
+            await db.fetchval(
+                "SELECT issued_on::text FROM finance.loans_keys WHERE lender = 'B001' AND loan_ref = $1",
+                records[1]["loan_ref"],
+            )
+            == "2022-12-31"
+        )
+        assert await db.fetchval("SELECT count(*) FROM finance.loans_keys WHERE lender = 'B001'") == 600
