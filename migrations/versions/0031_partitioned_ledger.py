@@ -18,9 +18,11 @@ Conversion, per ledger: the old table renamed and stripped of its keys and index
 partitioned table created LIKE it (columns, defaults, identity, checks), its keys, indexes (the old
 definitions) and partitions (the months of its rows up to three months ahead), the rows copied,
 the key table filled, the identity continued, the privileges the old table had granted again, the
-old table dropped; then the key triggers and the loan summaries' statement triggers (by their
-functions' names, services/finance/stats/db.py) on the partitioned parents. The downgrade is the
-same in reverse.
+old table dropped; then the key triggers and the loan summaries' statement triggers on the
+partitioned parents. The summary triggers only name their functions (services/finance/stats/db.py),
+which 0029_lender_summaries replaced by the lender- and borrower-keyed ones; this migration
+changes no function of theirs. The rows are copied before any trigger is attached, so the
+summaries (and the change log) stay as they were. The downgrade is the same in reverse.
 
 Revision ID: 0031_partitioned_ledger
 Revises: 0030_submission_kinds

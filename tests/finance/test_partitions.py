@@ -11,6 +11,7 @@ import pytest
 from services.common.today import today_shanghai
 from services.finance.ledgers import LEDGERS, LOANS
 from services.finance.partitions import create_ahead, months_after
+from services.finance.stats import db as stats_db
 from tests.finance.helpers import loan
 from tests.finance.test_stats_summaries import _islands_and_deltas, _recomputed
 from tests.jobs.helpers import wait_for
@@ -242,3 +243,22 @@ async def test_an_update_of_many_loans_changing_no_key_reads_nothing_of_the_key_
             == "2022-12-31"
         )
         assert await db.fetchval("SELECT count(*) FROM finance.loans_keys WHERE lender = 'B001'") == 600
+
+
+async def test_the_summary_triggers_on_the_partitioned_loans_are_the_lender_keyed_ones(db):
+    """The migration re-attaches the loan summaries' statement triggers to the partitioned parent:
+    the declared ones (services/finance/stats/db.py), whose apply locks one row per borrower
+    (migration 0029), never a lock shared by every writer."""
+    triggers = await db.fetch(
+        "SELECT t.tgname, p.proname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+        "WHERE t.tgrelid = 'finance.loans'::regclass AND NOT t.tgisinternal"
+    )
+    assert {(r["tgname"], r["proname"]) for r in triggers} == {
+        *((t.signature, t.signature) for t in stats_db.LOAN_TRIGGERS),
+        *((f"loans_keys_{e}", f"loans_keys_{e}") for e in ("insert", "update", "delete", "truncate")),
+    }
+    apply = await db.fetchval(
+        "SELECT prosrc FROM pg_proc WHERE oid = 'finance.loans_summary_apply()'::regprocedure"
+    )
+    assert "finance.loan_summary_borrowers" in apply
+    assert "pg_advisory_xact_lock" not in apply
