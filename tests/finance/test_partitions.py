@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from services.common.auth import Principal
 from services.common.today import today_shanghai
 from services.finance.ledgers import LEDGERS, LOANS
+from services.finance.loans.repository import recompute_inclusive
 from services.finance.partitions import create_ahead, months_after
 from services.finance.stats import db as stats_db
 from tests.finance.helpers import loan
@@ -262,3 +264,31 @@ async def test_the_summary_triggers_on_the_partitioned_loans_are_the_lender_keye
     )
     assert "finance.loan_summary_borrowers" in apply
     assert "pg_advisory_xact_lock" not in apply
+
+
+async def test_a_reclassification_is_planned_per_call_and_leaves_the_sessions_plan_setting(
+    client_for, as_, db
+):
+    """The reclassification runs with plan_cache_mode force_custom_plan (a prepared statement's
+    generic plan, taken after five runs on a connection, could not prune the partitions and ran
+    past the statement timeout on a large bank), then restores the session's setting; each call,
+    the sixth as the first, puts a loan's corrupted total right."""
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    borrower = new_credit_code("330106")
+    records = [loan(borrower=borrower, issued_on=f"2022-0{1 + i}-10") for i in range(3)]
+    assert await post(c, bank, records) == ["created"] * 3
+    actor = Principal(sub="test", kind="bank", org="B001")
+    async with db.transaction():
+        await db.execute("SET LOCAL plan_cache_mode = auto")
+        for _ in range(7):
+            await db.execute(
+                "UPDATE finance.loans SET loans_total = 1 WHERE loan_ref = $1", records[2]["loan_ref"]
+            )
+            assert await recompute_inclusive(db, "B001", [borrower], actor) == 1
+            assert await db.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"
+        assert (
+            await db.fetchval(
+                "SELECT loans_total::text FROM finance.loans WHERE loan_ref = $1", records[2]["loan_ref"]
+            )
+            == "3000000.00"
+        )
