@@ -292,3 +292,21 @@ async def test_a_reclassification_is_planned_per_call_and_leaves_the_sessions_pl
             )
             == "3000000.00"
         )
+
+
+async def test_whoever_writes_a_ledger_writes_its_key_table_and_the_worker_makes_partitions(db):
+    """A file submission's records are written by the worker through their batch (the kit,
+    services/finance/submissions.py): every ledger's key table is the worker's to write as the
+    ledger is, and the partition function its to run."""
+    for x in LEDGERS:
+        for privilege in ("INSERT", "UPDATE"):
+            assert await db.fetchval(
+                "SELECT has_table_privilege('eaglet_worker', $1, $2)", f"finance.{x.table}", privilege
+            )
+        for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+            assert await db.fetchval(
+                "SELECT has_table_privilege('eaglet_worker', $1, $2)", f"finance.{x.keys}", privilege
+            )
+    assert await db.fetchval(
+        "SELECT has_function_privilege('eaglet_worker', 'finance.ledger_partitions(date, date)', 'EXECUTE')"
+    )
