@@ -48,6 +48,7 @@ import asyncio
 import cProfile
 import csv
 import functools
+import io
 import os
 import pstats
 import random
@@ -360,23 +361,36 @@ def raw_sql(derived_by_spec: bool) -> tuple[str, str, list[str]]:
     return stage, sql, fields
 
 
-async def raw_run(dsn: str, path: Path, n: int, derived_by_spec: bool = False) -> float:
+def csv_blocks(path: Path, lines: int) -> list[bytes]:
+    """The file cut into CSV texts of `lines` lines each, every one with the header."""
+    with path.open("rb") as f:
+        header, body = f.readline(), f.readlines()
+    return [header + b"".join(body[i : i + lines]) for i in range(0, len(body), lines)]
+
+
+async def raw_run(
+    dsn: str, path: Path, n: int, derived_by_spec: bool = False, chunk: int | None = None
+) -> float:
+    """The raw path's seconds: the whole file in one transaction, or with `chunk` the same
+    statements per `chunk` lines, one transaction each (as the worker commits)."""
     from services.finance.rules import RULES
 
     await empty_tables(dsn)
     stage, sql, fields = raw_sql(derived_by_spec)
+    sources: list = [path] if chunk is None else [io.BytesIO(b) for b in csv_blocks(path, chunk)]
     conn = await asyncpg.connect(dsn)
     try:
         t0 = time.perf_counter()
-        async with conn.transaction():
-            await conn.execute(
-                f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "
-                f"SELECT {', '.join(fields)} FROM finance.loans WITH NO DATA"
-            )
-            await conn.copy_to_table(stage, source=path, columns=fields, format="csv", header=True)
-            if derived_by_spec:
-                await conn.execute(f"ANALYZE {stage}")  # as autovacuum would know it; cheap
-            status = await conn.execute(sql, LENDER, RULES.version)
+        for source in sources:
+            async with conn.transaction():
+                await conn.execute(
+                    f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "
+                    f"SELECT {', '.join(fields)} FROM finance.loans WITH NO DATA"
+                )
+                await conn.copy_to_table(stage, source=source, columns=fields, format="csv", header=True)
+                if derived_by_spec and chunk is None:
+                    await conn.execute(f"ANALYZE {stage}")  # a million rows: plan the joins as hashes
+                status = await conn.execute(sql, LENDER, RULES.version)
         elapsed = time.perf_counter() - t0
         stored = await conn.fetchval("SELECT count(*) FROM finance.loans WHERE lender = $1", LENDER)
     finally:
@@ -533,15 +547,21 @@ async def profile_run(
             row = await conn.fetchrow(
                 "SELECT status, created, rejected FROM finance.submissions WHERE id = $1", submission_id
             )
+            actions = await conn.fetch(
+                "SELECT action, count(*) AS n FROM finance.changes GROUP BY 1 ORDER BY 1"
+            )
+            row = {**row, "changes": {r["action"]: r["n"] for r in actions}}
         finally:
             await conn.close()
-        return total, ph, dict(row)
+        return total, ph, row
 
     total, ph, row = await one_pass(None)
     print(
         f"\nprofile: the worker's path in this process, {n:,} lines, chunks of {chunk_rows:,} "
         f"(ended {row['status']}, {row['created']:,} created, {row['rejected']} rejected)"
     )
+    changes = ", ".join(f"{v:,} {k}" for k, v in row["changes"].items())
+    print(f"  change log: {changes}")
     print(f"  total {total:6.2f} s = {n / total:,.0f} rows/s; wall time per phase:")
     nested = ("record rules", "look-up", "advisory", "upsert", "re-derive", "batch answer", "pydantic")
     for label, s in sorted(ph.t.items(), key=lambda kv: -kv[1]):
@@ -621,7 +641,7 @@ async def measure(args, db: database.BenchDatabase, work: Path) -> None:
 
     results = []
     try:
-        for n in sizes:
+        for n in [] if args.skip_main else sizes:
             path, size = files[n]
             runs = args.runs if n <= args.many_below else args.big_runs
             subs, raws, specs = [], [], []
@@ -643,7 +663,8 @@ async def measure(args, db: database.BenchDatabase, work: Path) -> None:
                     + f"; load {os.getloadavg()[0]:.1f}"
                 )
             results.append((n, size, runs, subs, raws, specs))
-        report(results)
+        if results:
+            report(results)
         if args.sweep_rows:
             n = args.sweep_rows
             path, _ = files[n]
@@ -661,10 +682,13 @@ async def measure(args, db: database.BenchDatabase, work: Path) -> None:
                     if chunk <= 5000
                     else "over the setting's bound: set in the row"
                 )
+                raw_c = await raw_run(db.dsn, path, n, chunk=chunk)
+                spec_c = await raw_run(db.dsn, path, n, derived_by_spec=True, chunk=chunk)
                 print(
                     f"  {chunk:>7,} rows per chunk: worker {med(times):7.2f} s = {n / med(times):8,.0f} rows/s, "
                     f"worker peak RSS {max(rss):6.0f} MB  ({len(times)} run(s): "
-                    f"{', '.join(f'{t:.2f}' for t in times)}; {how})"
+                    f"{', '.join(f'{t:.2f}' for t in times)}; {how}); raw in the same chunks {raw_c:.2f} s, "
+                    f"with the upsert's derived SQL {spec_c:.2f} s"
                 )
         if args.profile_rows:
             path, _ = files[args.profile_rows]
@@ -720,6 +744,7 @@ def main() -> None:
     ap.add_argument("--sweep-runs", type=int, default=1)
     ap.add_argument("--profile-rows", type=int, help="file profiled (default min(rows, 100,000); 0: none)")
     ap.add_argument("--top", type=int, default=25, help="cProfile functions printed")
+    ap.add_argument("--skip-main", action="store_true", help="only the chunk sizes and the profile")
     ap.add_argument("--skip-spec-raw", action="store_true", help="no raw run with the upsert's derived SQL")
     args = ap.parse_args()
     if args.sweep_rows is None:
