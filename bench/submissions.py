@@ -86,11 +86,17 @@ RENEWALS = ["new", "new", "new", "renewal_without_repayment", "refinance", "exte
 # ---- data ---------------------------------------------------------------------------------------
 
 
-def write_csv(path: Path, n: int, borrowers: list[tuple[str, str]], seed: int = 17) -> int:
-    """`n` valid loan lines (about 4 per borrower, from the first n ÷ 4 borrowers); the file's size."""
-    from services.finance.loans.schemas import LoanIn
+def loan_fields() -> list[str]:
+    """The header of a `loans` file (services/finance/submissions.py, the kit's kinds.py)."""
+    from services.finance.submissions import SUBMISSIONS
 
-    fields = list(LoanIn.model_fields)
+    return SUBMISSIONS.kind("loans").fields
+
+
+def write_csv(path: Path, n: int, borrowers: list[tuple[str, str]], seed: int = 17) -> int:
+    """`n` valid loan lines (about 4 per borrower, from the first n ÷ 4 borrowers); the file's size.
+    The header is the kind's own (its batch record's fields, as the template's)."""
+    fields = loan_fields()
     rng = random.Random(seed)
     pool = borrowers[: max(1, n // 4)]
     first = date(2021, 1, 1)
@@ -326,9 +332,8 @@ async def submission_run(stack: Stack, dsn: str, key: str, path: Path, n: int) -
 def raw_sql(derived_by_spec: bool) -> tuple[str, str, list[str]]:
     """(staging table, INSERT statement, the CSV's columns) of the raw path."""
     from services.finance.loans import repository
-    from services.finance.loans.schemas import LoanIn
 
-    fields = list(LoanIn.model_fields)
+    fields = loan_fields()
     rows = [f for f in fields if f != "borrower_kind"]
     if derived_by_spec:  # the upsert's own SQL for the derived columns (its joins read this stage)
         stage = "_stage_loans"
@@ -498,11 +503,12 @@ async def profile_run(
 
     from services.common import batch
     from services.common.settings import get_settings
+    from services.common.submissions import repository as sub_repo
+    from services.common.submissions import service
     from services.finance import batching, bulk
+    from services.finance import submissions as finance_submissions
     from services.finance.loans import repository as loan_repo
     from services.finance.loans import service as loans
-    from services.finance.submissions import repository as sub_repo
-    from services.finance.submissions import service
 
     async def one_pass(profiler: cProfile.Profile | None) -> tuple[float, Phases, dict]:
         await empty_tables(dsn)
@@ -535,7 +541,7 @@ async def profile_run(
             t0 = time.perf_counter()
             if profiler:
                 profiler.enable()
-            await service.process(settings, submission_id)
+            await finance_submissions.process(settings, submission_id)
             if profiler:
                 profiler.disable()
             total = time.perf_counter() - t0
@@ -660,7 +666,9 @@ async def measure(args, db: database.BenchDatabase, work: Path) -> None:
                     f"(worker {s['worker_s'] or float('nan'):.2f} s; CPU s: worker {s['cpu']['worker']:.1f}, "
                     f"finance {s['cpu']['finance']:.1f}, gateway {s['cpu']['gateway']:.1f}), raw {raws[-1]:.2f} s"
                     + (f", raw with the upsert's derived SQL {specs[-1]:.2f} s" if specs else "")
-                    + f"; load {os.getloadavg()[0]:.1f}"
+                    + f"; peak RSS MB: finance {s['rss']['finance'][0]:.0f}, gateway {s['rss']['gateway'][0]:.0f}, "
+                    f"worker {s['rss']['worker'][0]:.0f}; load {os.getloadavg()[0]:.1f}",
+                    flush=True,
                 )
             results.append((n, size, runs, subs, raws, specs))
         if results:
