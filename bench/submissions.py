@@ -442,6 +442,31 @@ class Phases:
     def __init__(self) -> None:
         self.t: dict[str, float] = {}
         self.undo: list[tuple[object, str, object]] = []
+        # each chunk's seconds, and the phases' totals when it started and when it ended
+        self.chunks: list[tuple[float, dict[str, float], dict[str, float]]] = []
+
+    def mark_chunks(self, owner: object, name: str) -> None:
+        """Time each chunk (the kit's `_chunk`: its batch ingest and commit, not the reading of its
+        lines) and keep the phases' totals around it, so a part of the file (its first or last
+        tenth) can be split by phase."""
+        fn = getattr(owner, name)
+        self.undo.append((owner, name, fn))
+
+        @functools.wraps(fn)
+        async def timed(*a, **k):
+            t0, start = time.perf_counter(), dict(self.t)
+            try:
+                return await fn(*a, **k)
+            finally:
+                self.chunks.append((time.perf_counter() - t0, start, dict(self.t)))
+
+        setattr(owner, name, timed)
+
+    def part(self, first: int, last: int) -> tuple[float, dict[str, float]]:
+        """Seconds of chunks first..last-1 and each phase's share of them."""
+        before, after = self.chunks[first][1], self.chunks[last - 1][2]
+        seconds = sum(c for c, _, _ in self.chunks[first:last])
+        return seconds, {k: v - before.get(k, 0.0) for k, v in after.items()}
 
     def add(self, label: str, seconds: float) -> None:
         self.t[label] = self.t.get(label, 0.0) + seconds
@@ -537,6 +562,7 @@ async def profile_run(
         ph.wrap(service, "findings_of", "findings rows of the chunk")
         ph.wrap(sub_repo, "commit_chunk", "chunk record + findings COPY")
         ph.wrap(AsyncSession, "commit", "COMMIT (summary triggers applied at commit)")
+        ph.mark_chunks(service, "_chunk")
         try:
             t0 = time.perf_counter()
             if profiler:
@@ -574,6 +600,22 @@ async def profile_run(
         mark = "  (in the batch pipeline)" if label.startswith(nested) else ""
         print(f"  {s:7.2f} s  {100 * s / total:5.1f} %  {label}{mark}")
     print(f"  {total - sum(ph.t.values()):7.2f} s  rest (sessions, take/finish, the event loop)")
+    tenth = max(1, len(ph.chunks) // 10)
+    if len(ph.chunks) >= 2 * tenth:
+        print(
+            f"  the file's first and last tenth ({tenth} chunks each), seconds per chunk by phase "
+            "(its ingest and commit):"
+        )
+        parts = {"first": ph.part(0, tenth), "last": ph.part(len(ph.chunks) - tenth, len(ph.chunks))}
+        print(f"    {'first':>7} {'last':>7}  phase")
+        print(f"    {parts['first'][0] / tenth:7.3f} {parts['last'][0] / tenth:7.3f}  the whole chunk")
+        labels = sorted(parts["last"][1], key=lambda k: -parts["last"][1][k])
+        for label in labels:
+            a, b = (parts[w][1].get(label, 0.0) / tenth for w in ("first", "last"))
+            if max(a, b) >= 0.001:
+                print(f"    {a:7.3f} {b:7.3f}  {label}")
+    if top <= 0:
+        return
     profiler = cProfile.Profile()
     cp_total, _, _ = await one_pass(profiler)
     print(
@@ -751,7 +793,7 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, nargs="*", default=[5000, 20000, 50000])
     ap.add_argument("--sweep-runs", type=int, default=1)
     ap.add_argument("--profile-rows", type=int, help="file profiled (default min(rows, 100,000); 0: none)")
-    ap.add_argument("--top", type=int, default=25, help="cProfile functions printed")
+    ap.add_argument("--top", type=int, default=25, help="cProfile functions printed (0: no cProfile pass)")
     ap.add_argument("--skip-main", action="store_true", help="only the chunk sizes and the profile")
     ap.add_argument("--skip-spec-raw", action="store_true", help="no raw run with the upsert's derived SQL")
     args = ap.parse_args()
