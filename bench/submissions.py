@@ -19,7 +19,7 @@ For each file size (`--sizes`, default a tenth of `--rows` and `--rows`):
    0.1 s; the status and counts are then read through the gateway). Peak RSS is each process's
    VmHWM from /proc/<pid>/status just before it stops (fresh processes, so it is this file's peak).
 2. **raw**: in one transaction, `COPY` of the same file into a temp staging table typed like
-   finance.loans, then one `INSERT … SELECT … ON CONFLICT (lender, loan_ref) DO UPDATE` into
+   finance.loans, then one `INSERT … SELECT … ON CONFLICT` (the ledger's natural key) `DO UPDATE` into
    finance.loans itself. The derived columns the table requires are plain expressions of the row
    (no registry look-up, no totals, no change log): the floor of loading this file into this table.
    A second raw figure computes the derived columns with the upsert's own SQL (the registry joins
@@ -361,9 +361,16 @@ def raw_sql(derived_by_spec: bool) -> tuple[str, str, list[str]]:
     sql = (
         f"INSERT INTO finance.loans AS t ({', '.join(cols)}) "
         f"SELECT {', '.join(select)} FROM {stage} s {joins} ORDER BY s.loan_ref "
-        f"ON CONFLICT (lender, loan_ref) DO UPDATE SET {sets}, updated_at = now()"
+        f"ON CONFLICT ({conflict_target()}) DO UPDATE SET {sets}, updated_at = now()"
     )
     return stage, sql, fields
+
+
+def conflict_target() -> str:
+    """The loans' natural key as the ledger declares it (with the borrower and the partition date)."""
+    from services.finance.ledgers import LOANS
+
+    return f"{LOANS.owner_col}, {LOANS.ref_col}, borrower_credit_code, {LOANS.dated_col}"
 
 
 def csv_blocks(path: Path, lines: int) -> list[bytes]:
