@@ -164,21 +164,21 @@ async def test_a_write_cut_off_mid_transaction_is_503_leaves_nothing_and_goes_th
     async with apps_on(scratch.url(DB)) as (finance, *_):
         records = [loan(), loan(), loan()]
         refs = [x["loan_ref"] for x in records]
-        holder = await asyncpg.connect(url)
-        # The batch upserts its loans, then waits to write its change log behind this lock: its
-        # transaction holds written rows when the server goes away.
+        holder, watcher = await asyncpg.connect(url), await asyncpg.connect(url)
+        # The batch's writes include its change log, which waits behind this lock: its transaction
+        # is open, part-way through its statements, when the server goes away.
         await holder.execute("BEGIN; LOCK TABLE finance.changes IN EXCLUSIVE MODE")
         batch = asyncio.create_task(post_batch(finance, bank, "cut", records))
         async with asyncio.timeout(BOUND_S):
-            while not await holder.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = $1", DB
-            ):
+            # (watched from a connection outside a transaction: the holder's would see one snapshot)
+            while not await watcher.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
                 assert not batch.done(), batch.result().text
                 await asyncio.sleep(0.05)  # noqa: ASYNC110 - polling the server
         scratch.stop("immediate")
         unavailable(await batch)
-        with contextlib.suppress(Exception):
-            await holder.close(timeout=1)
+        for conn in (holder, watcher):
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=1)
 
         scratch.start()
         assert await rows(url, refs) == 0  # nothing of the cut-off transaction was committed
