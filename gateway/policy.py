@@ -60,8 +60,13 @@ RULES: tuple[Rule, ...] = (
         "/v1/public/certifications/lookup",
     ),
     # Machine batches: each kind its own. File submissions (and their status, findings, report,
-    # template) are the submitting bank's.
-    _rule("finance", ALL_METHODS, r"^/v1/submissions(/.*)?$", ("bank",), "/v1/submissions"),
+    # template, retry) are their submitter's, of the kinds each service's submissions take
+    # (services/<service>/submissions.py), and admin's; the service checks the kind of file.
+    _rule(
+        "finance", ALL_METHODS, r"^/v1/submissions(/.*)?$", ("bank", "guarantor", "admin"), "/v1/submissions"
+    ),
+    _rule("standards", ALL_METHODS, r"^/v1/submissions(/.*)?$", ("certifier", "admin"), "/v1/submissions"),
+    _rule("registry", ALL_METHODS, r"^/v1/submissions(/.*)?$", OFFICIALS, "/v1/submissions"),
     _rule(
         "finance",
         WRITE_METHODS,

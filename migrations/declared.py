@@ -16,7 +16,7 @@ import services.finance.institutions.models  # noqa: F401
 import services.finance.lines.models  # noqa: F401
 import services.finance.loans.models  # noqa: F401
 import services.finance.stats.models  # noqa: F401
-import services.finance.submissions.models  # noqa: F401
+import services.finance.submissions  # noqa: F401
 import services.registry.enterprises.models  # noqa: F401
 import services.registry.exports.models  # noqa: F401
 import services.registry.indicators.models  # noqa: F401
@@ -25,11 +25,13 @@ import services.registry.parks.models  # noqa: F401
 import services.registry.pool.models  # noqa: F401
 import services.registry.scale.models  # noqa: F401
 import services.registry.stats.models  # noqa: F401
+import services.registry.submissions  # noqa: F401
 import services.registry.targets.models  # noqa: F401
 import services.registry.titles.models  # noqa: F401
 import services.standards.adoption.models  # noqa: F401
 import services.standards.catalogue.models  # noqa: F401
 import services.standards.certifications.models  # noqa: F401
+import services.standards.submissions  # noqa: F401
 from gateway.progress import db as bulletins_db
 from services.common import changes_db
 from services.common.models import metadata

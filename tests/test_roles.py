@@ -148,7 +148,8 @@ async def test_a_service_role_touches_no_other_service_schema(as_role):
     others = {
         # finance defers its submissions' jobs (INSERT into procrastinate_jobs), and no more
         "finance": ("standards.certificates", "gateway.api_keys", "jobs.procrastinate_workers"),
-        "standards": ("finance.loans", "gateway.api_keys", "jobs.procrastinate_jobs"),
+        # standards defers its submissions' jobs too (0030_submission_kinds)
+        "standards": ("finance.loans", "gateway.api_keys", "jobs.procrastinate_workers"),
         "gateway": (
             "registry.enterprises",
             "finance.loans",
@@ -216,12 +217,17 @@ async def test_the_worker_writes_only_what_its_tasks_write(as_role):
     await tr.start()
     await conn.execute("UPDATE registry.enterprises SET active_titles = '{}' WHERE false")
     await tr.rollback()
-    assert "permission denied" in await refused(conn, "UPDATE registry.enterprises SET name = 'x'")
+    # a submission's records it writes through their batch (INSERT, UPDATE: 0027_submissions,
+    # 0030_submission_kinds): an official's enterprises, a bank's loans, credit lines and
+    # applications, a guarantor's guarantees, a body's certificates; it deletes none of them
     assert "permission denied" in await refused(conn, "DELETE FROM registry.enterprises")
-    # a submission's loans it writes (INSERT, UPDATE: 0027_submissions), nothing else of finance's
-    assert "permission denied" in await refused(conn, "DELETE FROM finance.loans")
-    assert "permission denied" in await refused(conn, "INSERT INTO finance.credit_lines (id) VALUES (1)")
-    assert "permission denied" in await refused(conn, "UPDATE finance.guarantees SET status = 'x'")
+    assert "permission denied" in await refused(conn, "UPDATE registry.indicators SET year = 0")
+    for table in ("loans", "credit_lines", "loan_applications", "guarantees", "institutions"):
+        assert "permission denied" in await refused(conn, f"DELETE FROM finance.{table}")
+    assert "permission denied" in await refused(conn, "UPDATE finance.institutions SET name = 'x'")
+    assert "permission denied" in await refused(conn, "DELETE FROM standards.certificates")
+    assert "permission denied" in await refused(conn, "UPDATE standards.standards SET title = 'x'")
+    assert "permission denied" in await refused(conn, "DELETE FROM standards.submissions")
     assert "permission denied" in await refused(conn, "SELECT 1 FROM gateway.api_keys")
     assert "permission denied" in await refused(conn, "UPDATE gateway.webhook_secrets SET sealed = ''")
 

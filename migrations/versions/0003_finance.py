@@ -7,7 +7,7 @@ Revises: 0002_registry
 import sqlalchemy as sa
 from alembic import op
 
-from services.finance.stats import db as stats_db
+from migrations.frozen import finance_summaries_0003 as stats_db  # as this revision created them
 
 revision = "0003_finance"
 down_revision = "0002_registry"

@@ -55,6 +55,7 @@ EVENT_TYPES: dict[str, frozenset[str]] = {
             "enterprise.pool_changed",
             "enterprise.title_changed",
             "screening.completed",
+            "submission.completed",
         }
     ),
     "finance": frozenset(
@@ -68,6 +69,7 @@ EVENT_TYPES: dict[str, frozenset[str]] = {
             "application.updated",
             "guarantee.created",
             "guarantee.updated",
+            "submission.completed",
         }
     ),
     "standards": frozenset(
@@ -77,6 +79,7 @@ EVENT_TYPES: dict[str, frozenset[str]] = {
             "certificate.created",
             "certificate.updated",
             "certificate.status_changed",
+            "submission.completed",
         }
     ),
 }

@@ -130,11 +130,14 @@ class JobsSettings(BaseModel):
     shutdown_grace_s: float = Field(30.0, ge=0)
     # Periodic jobs, as cron lines in UTC (a sixth field counts seconds): stalled jobs retried; the
     # enterprises' cached titles refreshed (after midnight in Shanghai, 16:00 UTC); expired
-    # Idempotency-Keys purged; what is kept only for the feed horizon removed (retention).
+    # Idempotency-Keys purged; what is kept only for the feed horizon removed (retention);
+    # stalled file submissions expired.
     stalled_cron: str = "* * * * *"
     titles_cron: str = "5 16 * * *"
     idempotency_cron: str = "17 * * * *"
     retention_cron: str = "40 17 * * *"
+    # File submissions whose worker stopped (or that none took) marked expired (submissions/sweep.py).
+    submissions_cron: str = "*/2 * * * *"
     # Asynchronous exports: a finished file is kept this long, then removed (410 export_expired).
     export_retention_h: int = Field(24, ge=1)
     # The worker's /healthz, /readyz and /metrics for an orchestrator's probes (services/jobs/health.py);
@@ -144,7 +147,7 @@ class JobsSettings(BaseModel):
     # The worker's own database URL (its role, eaglet_worker: docs/roles.md); empty: the shared one.
     database_url: str | None = None
 
-    @field_validator("stalled_cron", "titles_cron", "idempotency_cron", "retention_cron")
+    @field_validator("stalled_cron", "titles_cron", "idempotency_cron", "retention_cron", "submissions_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
         from croniter import croniter  # procrastinate's own schedule parser
@@ -216,6 +219,25 @@ class SubmissionsSettings(BaseModel):
     max_bytes: int = Field(2 * 1024**3, gt=0)
     # Lines per chunk: each chunk runs the batch pipeline once, so at most the batch's bound.
     chunk_rows: int = Field(5000, ge=1, le=5000)
+    # An S3-compatible object store keeps the files when a bucket is named (empty: the directory
+    # above keeps them; it stays the uploads' and the worker's scratch space either way).
+    s3_bucket: str = ""
+    # Empty: AWS's own endpoint for the region; e.g. http://127.0.0.1:9000 for a local store.
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    # The objects' names begin with this within the bucket.
+    s3_prefix: str = "submissions/"
+    # Empty: the credentials of the environment (AWS_ACCESS_KEY_ID..., an instance's role).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr | None = None
+    # An http:// endpoint is refused unless this is set (a local store in development).
+    s3_allow_http: bool = False
+    # The worker stamps a validating submission's heartbeat at least this often (during a chunk too).
+    heartbeat_s: float = Field(30.0, gt=0)
+    # A validating submission silent this long, or a received one never taken, is `expired`.
+    stall_s: float = Field(600.0, gt=0)
+    # An ended submission's file is deleted this many days after it ended (summary and findings stay).
+    retention_days: int = Field(30, ge=1)
 
 
 class ServiceSettings(BaseModel):

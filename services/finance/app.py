@@ -12,7 +12,7 @@ from services.finance.institutions.router import router as institutions_router
 from services.finance.lines.router import router as lines_router
 from services.finance.loans.router import router as loans_router
 from services.finance.stats.router import router as stats_router
-from services.finance.submissions.router import router as submissions_router
+from services.finance.submissions import router as submissions_router
 
 ROUTERS: list = [
     institutions_router,
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "loan book reports": "Banks' whole loan books (各项贷款) at period ends, for “两增”",
             "guarantees": "Financing guarantees (融资担保) posted by guarantee institutions",
             "statistics": "Inclusive-finance statistics, the validation rules",
-            "submissions": "Large files of loans, validated and written in the background",
+            "submissions": "Large files of loans, credit lines, applications or guarantees, validated and written in the background",
         },
         settings=settings,
     )

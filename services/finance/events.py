@@ -13,6 +13,7 @@ borrower's credit lines change (`loans/repository.py` `recompute_inclusive`, act
 | loan_application, created / updated     | `application.created` / `application.updated`      |
 | guarantee, created / updated            | `guarantee.created` / `guarantee.updated`           |
 | institution, created                    | none (see IGNORED)                                  |
+| submission, completed                   | `submission.completed` (its owner's: services/common/submissions/events.py) |
 
 Who sees an event: whoever may read its record now, by the lists' rule (`scope.py`, `sees`):
 the bank that lent (its loans, lines, applications; the guarantees naming it), the guarantor (its
@@ -34,6 +35,7 @@ from pydantic import TypeAdapter
 from services.common.auth import Principal
 from services.common.events import Catalogue, ChangeRow, Described, changed, decimal, segment
 from services.common.scope import RegionScope
+from services.common.submissions.events import with_submissions
 from services.finance import bulk
 from services.finance.applications.repository import SPEC as APPLICATIONS
 from services.finance.fields import MoneyOut, RateOut
@@ -317,3 +319,5 @@ CATALOGUE = Catalogue(
         "/finance/v1/guarantees",
     ),
 )
+# … with its file submissions' `submission.completed`, seen by their owners (services/common/submissions/events.py)
+CATALOGUE = with_submissions(CATALOGUE)

@@ -16,14 +16,24 @@ from procrastinate.periodic import PeriodicRegistry
 from services.common.db import plain_url
 from services.common.jobs import QUEUE_SCHEMA
 from services.common.settings import Settings
-from services.finance.submissions import tasks as submission_tasks
+from services.finance import submissions as finance_submissions
 from services.jobs import upkeep
+from services.registry import submissions as registry_submissions
 from services.registry.exports import tasks as export_tasks
 from services.registry.pool import tasks as screening_tasks
 from services.registry.titles import tasks as title_tasks
+from services.standards import submissions as standards_submissions
 
 # Every module declaring tasks: its `blueprint`, under its `NAMESPACE`.
-TASK_MODULES = (upkeep, screening_tasks, export_tasks, title_tasks, submission_tasks)
+TASK_MODULES = (
+    upkeep,
+    screening_tasks,
+    export_tasks,
+    title_tasks,
+    finance_submissions,
+    standards_submissions,
+    registry_submissions,
+)
 
 # The periodic jobs: each task with the JobsSettings field holding its cron line. A periodic task
 # takes `timestamp` (the scheduled time, in seconds); procrastinate defers it once per time,
@@ -33,6 +43,7 @@ PERIODIC = (
     (title_tasks.refresh_titles, "titles_cron"),
     (upkeep.purge_idempotency_keys, "idempotency_cron"),
     (upkeep.retention, "retention_cron"),
+    (upkeep.expire_submissions, "submissions_cron"),
 )
 
 # The connector of each run is `queue_connector(settings)` (worker.py); this one is never opened.

@@ -1,5 +1,5 @@
 """Periodic jobs that belong to no domain: stalled jobs run again, expired Idempotency-Keys
-purged, retention. Their schedules are settings (`EAGLET_JOBS__*_CRON`, services/jobs/app.py).
+purged, retention, stalled file submissions expired (services/common/submissions/sweep.py). Their schedules are settings (`EAGLET_JOBS__*_CRON`, services/jobs/app.py).
 
 Stalled jobs: a worker writes its heartbeat every `EAGLET_JOBS__HEARTBEAT_S`; a job still
 `doing` whose worker has been silent for `EAGLET_JOBS__STALLED_AFTER_S` (killed, out of memory,
@@ -19,6 +19,7 @@ from procrastinate import Blueprint, JobContext
 from services.common.idempotency import expired_keys_sql
 from services.common.jobs import resources
 from services.common.models import SCHEMAS
+from services.common.submissions.sweep import expire_stalled
 from services.jobs.retention import RETENTION
 
 NAMESPACE = "upkeep"
@@ -75,3 +76,14 @@ async def retention(context: JobContext, timestamp: int) -> dict[str, int]:
     )
     log.info("retention before %s: %s", horizon.isoformat(), removed)
     return removed
+
+
+@blueprint.task(name="submissions", pass_context=True)
+async def expire_submissions(context: JobContext, timestamp: int) -> dict[str, int]:
+    """Mark the file submissions whose worker stopped, or that none took, `expired`."""
+    res = resources(context)
+    async with res.db.acquire() as conn:
+        expired = await expire_stalled(conn, res.settings)
+    if any(expired.values()):
+        log.warning("expired stalled submissions: %s", expired)
+    return expired

@@ -17,6 +17,7 @@ from services.registry.pool.router import router as pool_router
 from services.registry.reference.router import router as reference_router
 from services.registry.scale.router import router as scale_router
 from services.registry.stats.router import router as stats_router
+from services.registry.submissions import router as submissions_router
 from services.registry.targets.router import router as targets_router
 from services.registry.titles.router import router as titles_router
 
@@ -34,6 +35,7 @@ ROUTERS: list = [
     events_router("registry"),
     jobs_router,
     exports_router,
+    submissions_router,
 ]
 
 
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "targets": "The programme's yearly targets per region (每年制定目标任务)",
             "jobs": "Background jobs (screenings, exports) and their status",
             "exports": "Asynchronous exports of the enterprise list",
+            "submissions": "Large files of enterprises (an official's import), validated and written in the background",
         },
         settings=settings,
         fast_routes=fast_path.ROUTES,

@@ -25,6 +25,7 @@ import asyncpg
 from services.common.auth import Principal
 from services.common.events import Catalogue, ChangeRow, Described, segment
 from services.common.scope import RegionScope
+from services.common.submissions.events import with_submissions
 from services.registry.enterprises import repository as enterprises
 from services.registry.pool import repository as pool
 from services.registry.scope import MANAGERS
@@ -159,3 +160,5 @@ CATALOGUE = Catalogue(
     may_see=lambda principal, row: principal.kind in MANAGERS,
     resync=("/registry/v1/enterprises/export", "/registry/v1/pool", "/registry/v1/enterprises/{code}/titles"),
 )
+# … with its file submissions' `submission.completed`, seen by their owners (services/common/submissions/events.py)
+CATALOGUE = with_submissions(CATALOGUE)

@@ -9,6 +9,7 @@ from services.standards.adoption.router import router as adoption_router
 from services.standards.catalogue.router import router as catalogue_router
 from services.standards.certifications.router import router as certifications_router
 from services.standards.stats.router import router as stats_router
+from services.standards.submissions import router as submissions_router
 from services.standards.verification import fast_path
 from services.standards.verification.router import router as verification_router
 
@@ -19,6 +20,7 @@ ROUTERS: list = [
     certifications_router,
     adoption_router,
     stats_router,
+    submissions_router,
     events_router("standards"),
 ]
 
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "certifications": "品字标 浙江制造 certificate decisions pushed by certification bodies",
             "adoption": "An enterprise's yearly standards adoption report",
             "statistics": "Standards and certification statistics",
+            "submissions": "Large files of certificate decisions, validated and written in the background",
         },
         settings=settings,
         fast_routes=fast_path.ROUTES,

@@ -25,6 +25,7 @@ import asyncpg
 from services.common.auth import Principal
 from services.common.events import Catalogue, ChangeRow, Described, changed, segment
 from services.common.scope import RegionScope
+from services.common.submissions.events import with_submissions
 from services.standards.certifications import repository as certificates
 
 STANDARD_FIELDS = ("level", "title", "published_on", "status", "adoption")
@@ -152,3 +153,5 @@ CATALOGUE = Catalogue(
     may_see=may_see,
     resync=("/standards/v1/certifications", "/standards/v1/standards"),
 )
+# … with its file submissions' `submission.completed`, seen by their owners (services/common/submissions/events.py)
+CATALOGUE = with_submissions(CATALOGUE)

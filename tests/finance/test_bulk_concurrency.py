@@ -10,9 +10,7 @@ import asyncio
 import json
 
 import asyncpg
-import pytest
 
-from services.common.db import plain_url
 from tests.finance.helpers import loan
 
 BANK = "B001"
@@ -20,14 +18,6 @@ BANK = "B001"
 
 async def post(c, headers, records):
     return await c.post("/v1/loans/batch", json={"records": records}, headers=headers)
-
-
-@pytest.fixture
-async def holder(database_url):
-    """A second connection of the test's, for holding rows in an open transaction."""
-    conn = await asyncpg.connect(plain_url(database_url))
-    yield conn
-    await conn.close()
 
 
 async def wait_until_waiting(db, holder, n: int) -> None:

@@ -2,12 +2,18 @@
 figures computed from the loans, after inserts, updates (re-posts, direct changes), deletes and a
 credit line that re-classifies loans."""
 
+import asyncio
+
+import asyncpg
 import pytest
 
+from services.common.db import plain_url
 from services.finance.seed import generate
 from services.finance.stats import service as stats_service
 from tests.finance.helpers import loan
+from tests.finance.test_bulk_concurrency import wait_until_waiting
 from tests.finance.test_stats import dataset  # noqa: F401  (fixture)
+from tests.registry_data import new_credit_code
 
 QUERIES = [
     ({"year": 2022}, "admin", {}),
@@ -82,9 +88,10 @@ async def _islands_and_deltas(db) -> tuple[list, list]:
         "SELECT borrower_credit_code, scope_region, scope_lender, first_month, end_month"
         " FROM finance.loan_inclusive_islands ORDER BY 1, 2, 3, 4, 5"
     )
+    # the rows of one cell and month are kept by several lenders' writers: the figure is their sum
     months = await db.fetch(
-        "SELECT scope_region, scope_lender, month, delta FROM finance.loan_inclusive_borrower_months"
-        " WHERE delta <> 0 ORDER BY 1, 2, 3"
+        "SELECT scope_region, scope_lender, month, sum(delta) FROM finance.loan_inclusive_borrower_months"
+        " GROUP BY 1, 2, 3 HAVING sum(delta) <> 0 ORDER BY 1, 2, 3"
     )
     return [tuple(r) for r in islands], [tuple(r) for r in months]
 
@@ -106,10 +113,7 @@ async def _recomputed(db) -> tuple[list, list]:
 async def test_incremental_merges_equal_a_recomputation_under_concurrent_batches(client_for, as_, db):
     """Batches only adding loans merge their month ranges into the stored ones (no re-read of the
     loans); concurrent batches of several banks over shared borrowers never double count."""
-    import asyncio
     import random
-
-    from tests.registry_data import new_credit_code
 
     c = client_for("finance")
     rng = random.Random(7)
@@ -145,3 +149,92 @@ async def test_incremental_merges_equal_a_recomputation_under_concurrent_batches
     ]
     await asyncio.gather(post("B2", changed), post("B3", batch(50)))
     assert await _islands_and_deltas(db) == await _recomputed(db)
+
+
+# --- concurrent writers: summaries keyed by lender and borrower, no lock shared by every bank ---
+
+_INSERT = """
+    INSERT INTO finance.loans (lender, loan_ref, borrower_credit_code, borrower_region, borrower_name,
+        borrower_size, product, amount, annual_rate, issued_on, matures_on, renewal_type, is_first_loan,
+        outstanding_balance, status, closed_on, matched, size_class, size_source, inclusive,
+        inclusive_reason, rule_set_version)
+    SELECT $1, $1 || '-' || $3 || '-' || b || '-' || m, b, '330106', '企业', 'small', 'credit', 1000000,
+           4.35, make_date(2022, m, 15), '2024-12-31', 'new', false,
+           CASE WHEN m % 3 = 0 THEN 0 ELSE 1000000 END,
+           CASE WHEN m % 3 = 0 THEN 'repaid' ELSE 'outstanding' END,
+           CASE WHEN m % 3 = 0 THEN make_date(2023, m, 1) END,
+           false, 'small', 'bank', true, 'no_line_loans_total_within_cap', 'test'
+    FROM unnest($2::text[]) AS b, generate_series(1, 6) AS m"""
+
+
+async def _write(conn, lender: str, borrowers: list[str], tag: str) -> None:
+    """Six loans per borrower at `lender` (the same region, product and months for every lender, so
+    that all of them count in the same all-lender cells), in the caller's transaction."""
+    await conn.execute(_INSERT, lender, borrowers, tag)
+
+
+async def _summaries_are_exact(c, as_, db, monkeypatch) -> None:
+    assert await _islands_and_deltas(db) == await _recomputed(db)
+    for params, kind, extra in QUERIES[:5]:
+        fast, slow = await both(c, as_(kind, **extra), params, monkeypatch)
+        assert fast == slow, params
+    # a by-lender cell's rows are its lender's own
+    assert not await db.fetchval(
+        "SELECT count(*) FROM finance.loan_inclusive_borrower_months WHERE scope_lender <> '' AND lender <> scope_lender"
+    )
+
+
+async def test_two_lenders_writing_at_once_do_not_wait_on_each_other(
+    client_for, as_, db, holder, monkeypatch
+):
+    """Lender A has written loans and applied their summaries in a transaction it keeps open (its
+    summary rows and borrowers locked). Lender B's loans — other borrowers, but the same region,
+    product and months, so the same all-lender cells — are written, summarised and committed
+    meanwhile under a lock timeout: B waits on no lock of A's. Once A commits too, the summaries
+    equal a recomputation from the loans."""
+    a_borrowers = [new_credit_code("330106") for _ in range(20)]
+    b_borrowers = [new_credit_code("330106") for _ in range(20)]
+    tx = holder.transaction()
+    await tx.start()
+    try:
+        await _write(holder, "BANK-A", a_borrowers, "1")
+        await holder.execute("SET CONSTRAINTS ALL IMMEDIATE")  # A's summaries applied, A still open
+        async with db.transaction():
+            await db.execute("SET LOCAL lock_timeout = '5s'")  # a wait on A would fail here, not hang
+            await _write(db, "BANK-B", b_borrowers, "1")
+    finally:
+        await tx.commit()
+    assert await db.fetchval("SELECT count(*) FROM finance.loans WHERE lender = 'BANK-B'") == 120
+    await _summaries_are_exact(client_for("finance"), as_, db, monkeypatch)
+
+
+async def test_writers_of_one_borrower_take_turns_and_count_it_once(
+    client_for, as_, db, holder, database_url, monkeypatch
+):
+    """The same lender's second transaction, and another lender's, writing loans of borrowers the
+    open transaction of the first has summarised: both wait for it (the borrowers' islands are
+    replaced by one writer at a time), then go through, and the borrowers are counted once."""
+    shared = [new_credit_code("330106") for _ in range(15)]
+
+    async def later(lender: str, borrowers: list[str]) -> None:
+        conn = await asyncpg.connect(plain_url(database_url))
+        try:
+            async with conn.transaction():
+                await _write(conn, lender, borrowers, "2")
+        finally:
+            await conn.close()
+
+    tx = holder.transaction()
+    await tx.start()
+    try:
+        await _write(holder, "BANK-A", shared, "1")
+        await holder.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        tasks = [
+            asyncio.create_task(later("BANK-A", shared[:10])),
+            asyncio.create_task(later("BANK-B", shared[5:] + [new_credit_code("330106")])),
+        ]
+        await wait_until_waiting(db, holder, 2)
+    finally:
+        await tx.commit()
+    await asyncio.gather(*tasks)
+    await _summaries_are_exact(client_for("finance"), as_, db, monkeypatch)

@@ -69,3 +69,44 @@ async def test_a_keyed_file_streams_through_and_the_same_file_again_is_the_same_
     again = await http.post(url, params={"kind": "loans"}, content=body, headers=headers)
     assert first.status_code == again.status_code == 202, again.text
     assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_certifiers_and_an_officials_files_stream_through_to_their_services(edge, new_client, http):
+    """The other services' submissions are routed, streamed and limited the same way (the edge's
+    registry is a stub that echoes what reached it)."""
+    from services.registry.submissions import SUBMISSIONS as REGISTRY
+    from services.standards.submissions import SUBMISSIONS as STANDARDS
+    from tests.common.test_submissions_kit import csv_of, enterprise
+    from tests.standards.helpers import cert
+
+    _, certifier = await new_client("certifier", org="GWS-C")
+    _, official = await new_client("official", region="330100")
+    _, bank = await new_client("bank", org="GWS-D")
+    certificates = csv_of(STANDARDS.kinds[0].fields, [cert() for _ in range(100)])
+    enterprises = csv_of(REGISTRY.kinds[0].fields, [enterprise() for _ in range(100)])
+    assert min(len(certificates), len(enterprises)) > 2 * EDGE_MAX_BODY
+    csv_type = {"Content-Type": "text/csv"}
+
+    url = f"{edge['gateway'].url}/standards/v1/submissions"
+    params = {"kind": "certifications"}
+    r = await http.post(url, params=params, content=certificates, headers={**bearer(certifier), **csv_type})
+    assert r.status_code == 202, r.text
+    sub = r.json()
+    assert sub["links"]["self"] == f"/standards/v1/submissions/{sub['id']}"
+    got = await http.get(edge["gateway"].url + sub["links"]["self"], headers=bearer(certifier))
+    assert got.status_code == 200 and got.json()["size"] == len(certificates)
+
+    url = f"{edge['gateway'].url}/registry/v1/submissions"
+    params = {"kind": "enterprises"}
+    r = await http.post(url, params=params, content=enterprises, headers={**bearer(official), **csv_type})
+    assert r.status_code == 200, r.text  # the stub's echo: the whole file reached it
+    assert r.json()["target"] == "/v1/submissions?kind=enterprises"
+    assert r.json()["headers"]["content-length"] == str(len(enterprises))
+
+    # a kind no service's submissions take is refused at the edge, before the file is read
+    for service, kind in (("standards", "certifications"), ("registry", "enterprises")):
+        url = f"{edge['gateway'].url}/{service}/v1/submissions"
+        refused = await http.post(
+            url, params={"kind": kind}, content=enterprises, headers={**bearer(bank), **csv_type}
+        )
+        assert refused.status_code == 403, refused.text

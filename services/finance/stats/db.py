@@ -26,12 +26,26 @@ S = "finance"
 #   or all lenders) the merged month ranges [first_month, end_month) in which the borrower has an
 #   inclusive loan with a balance > 0 at the month end; recomputed for the borrowers a write touches.
 # loan_inclusive_borrower_months: +1/−1 per island start/end, so that the distinct inclusive
-#   borrowers of a cell at month end M = Σ delta over months ≤ M.
-# Writers serialise on one transaction-scoped advisory lock while they adjust the summaries
-# (held to commit: no deadlocks between concurrent batches, the summaries never double count).
+#   borrowers of a cell at month end M = Σ delta over months ≤ M (and over the row's `lender`).
+#
+# Concurrent writers (one bank's batch, another bank's, a reclassification) never wait on a lock
+# shared by all of them: every summary row a transaction adjusts is keyed by lender or borrower.
+# - loan_month_totals rows are one lender's: a bank's batch adds to its own rows only.
+# - loan_inclusive_borrower_months rows carry a `lender`: a by-lender cell's deltas are kept in
+#   that lender's row; an all-lender cell's deltas (a borrower counted once over every lender) in
+#   the row of the lender whose transaction changed the island (the lowest lender the transaction
+#   wrote loans of). Only the sum over `lender` is a figure; the split is where writers keep it.
+# - loan_inclusive_islands of a borrower (the all-lender cells too) are read, merged and replaced
+#   by one writer at a time: the writer first locks the borrower's row in loan_summary_borrowers
+#   (inserting it on first use). Two banks wait on each other only for a borrower both are
+#   writing loans of, and only while the first commits (the apply runs at commit).
+# No deadlocks: each transaction applies at commit, in one fixed order — its month totals
+# (sorted by key), its borrowers' rows (sorted by credit code), the islands (rows only its locked
+# borrowers have), the borrower months (sorted by key) — so no two wait on each other in a cycle.
+# No double counts: a borrower's islands are read only after its row is locked, by a statement
+# that sees every transaction that held the row before (READ COMMITTED: a new snapshot per
+# statement).
 # ---------------------------------------------------------------------------------------------
-
-SUMMARY_LOCK = 7_301_003  # pg_advisory_xact_lock key
 
 _TOTALS_ROWS = """
     SELECT date_trunc('month', r.issued_on)::date AS month, r.borrower_region, r.lender, r.product,
@@ -120,7 +134,8 @@ _ISLAND_NUMBERS = """
 
 def _replace_islands(new: str) -> str:
     """Store the islands `new` (b, sr, sl, ms, me) in place of the deleted ones `old`, and apply the
-    +1/−1 borrower-count deltas of both to the month table."""
+    +1/−1 borrower-count deltas of both to the month table (an all-lender cell's in the rows of the
+    transaction's `writer`)."""
     return f"""
     ins AS (
         INSERT INTO finance.loan_inclusive_islands
@@ -133,10 +148,11 @@ def _replace_islands(new: str) -> str:
         UNION ALL SELECT scope_region, scope_lender, first_month, -1 FROM old
         UNION ALL SELECT scope_region, scope_lender, end_month, 1 FROM old WHERE end_month <> 'infinity'::date
     )
-    INSERT INTO finance.loan_inclusive_borrower_months AS t (scope_region, scope_lender, month, delta)
-    SELECT sr, sl, month, sum(delta) FROM d GROUP BY sr, sl, month HAVING sum(delta) <> 0
-    ORDER BY sr, sl, month
-    ON CONFLICT (scope_region, scope_lender, month) DO UPDATE SET delta = t.delta + EXCLUDED.delta;
+    INSERT INTO finance.loan_inclusive_borrower_months AS t (scope_region, scope_lender, month, lender, delta)
+    SELECT sr, sl, month, CASE WHEN sl = '' THEN writer ELSE sl END, sum(delta) FROM d
+    GROUP BY 1, 2, 3, 4 HAVING sum(delta) <> 0
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT (scope_region, scope_lender, month, lender) DO UPDATE SET delta = t.delta + EXCLUDED.delta;
 """
 
 
@@ -197,8 +213,8 @@ def _stash_function(name: str, totals_rows: str, added: str | None, recompute: s
         else ""
     )
     recompute_sql = (
-        f"""INSERT INTO pg_temp.fin_pending_ranges (b, recompute)
-            SELECT DISTINCT b, true FROM ({recompute}) r;"""
+        f"""INSERT INTO pg_temp.fin_pending_ranges (b, lender, recompute)
+            SELECT DISTINCT b, lender, true FROM ({recompute}) r;"""
         if recompute
         else ""
     )
@@ -257,18 +273,25 @@ SUMMARY_APPLY = PGFunction(
         recompute_b text[];
         added_b text[];
         affected text[];
+        writer text;
     BEGIN
         DELETE FROM finance.loan_summary_marks WHERE id = NEW.id;
         PERFORM set_config('finance.summary_pending', 'no', true);
         IF to_regclass('pg_temp.fin_pending_totals') IS NULL THEN
             RETURN NULL;
         END IF;
-        PERFORM pg_advisory_xact_lock({SUMMARY_LOCK});
         {_TOTALS_UPSERT.format(rows="SELECT * FROM pg_temp.fin_pending_totals")}
         DELETE FROM pg_temp.fin_pending_totals;
         recompute_b := ARRAY(SELECT DISTINCT b FROM pg_temp.fin_pending_ranges WHERE recompute ORDER BY 1);
         added_b := ARRAY(SELECT DISTINCT b FROM pg_temp.fin_pending_ranges
                          WHERE NOT recompute AND NOT (b = ANY(recompute_b)) ORDER BY 1);
+        writer := (SELECT min(lender) FROM pg_temp.fin_pending_ranges);
+        -- the borrowers' rows, locked in credit-code order (inserted on first use): one writer
+        -- at a time reads and replaces a borrower's islands
+        INSERT INTO finance.loan_summary_borrowers AS s (borrower_credit_code)
+        SELECT b FROM unnest(recompute_b || added_b) AS b ORDER BY b
+        ON CONFLICT (borrower_credit_code) DO UPDATE SET borrower_credit_code = s.borrower_credit_code
+        WHERE false;
         IF cardinality(added_b) > 0 THEN
         {_MERGE_ADDED}
         END IF;
@@ -306,10 +329,31 @@ SUMMARISE_TRUNCATE = PGFunction(
         DELETE FROM finance.loan_month_totals;
         DELETE FROM finance.loan_inclusive_islands;
         DELETE FROM finance.loan_inclusive_borrower_months;
+        DELETE FROM finance.loan_summary_borrowers;
         RETURN NULL;
     END
     $fn$""",
 )
+
+# The summaries recomputed from the loans, as statements of one transaction (a migration that
+# reshapes them runs these): emptied, then every loan's month totals and every inclusive borrower
+# recorded as pending and applied at once by the apply trigger (its own rules, not a copy).
+REBUILD = [
+    "DELETE FROM finance.loan_month_totals",
+    "DELETE FROM finance.loan_inclusive_islands",
+    "DELETE FROM finance.loan_inclusive_borrower_months",
+    "DELETE FROM finance.loan_summary_borrowers",
+    "SELECT finance.loans_summary_prepare()",
+    f"""INSERT INTO pg_temp.fin_pending_totals ({_PENDING_TOTALS_COLS})
+        SELECT month, borrower_region, lender, product, sum(n_all), sum(a_all), sum(n_sm), sum(a_sm),
+               sum(n_inc), sum(a_inc), sum(rate_w), sum(bal_delta), sum(inc_delta)
+        FROM ({_TOTALS_ROWS.format(s="1", t="finance.loans")}) x
+        GROUP BY month, borrower_region, lender, product""",
+    f"""INSERT INTO pg_temp.fin_pending_ranges (b, lender, recompute)
+        SELECT DISTINCT b, lender, true FROM ({_range("l", "finance.loans l")}) r""",
+    "SET CONSTRAINTS finance.loan_summary_marks_apply IMMEDIATE",  # apply now, then as before
+    "SET CONSTRAINTS finance.loan_summary_marks_apply DEFERRED",
+]
 
 # The marker table (`loan_summary_marks`, one row per writing transaction) holds the deferred trigger.
 APPLY_TRIGGER = PGTrigger(

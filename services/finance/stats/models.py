@@ -54,14 +54,26 @@ LOAN_INCLUSIVE_ISLANDS = Table(
     schema=S,
 )
 
+# `lender`: whose writers keep the row (a by-lender cell's own lender; for an all-lender cell, the
+# lender whose transaction changed the islands): the figures sum over it.
 LOAN_INCLUSIVE_BORROWER_MONTHS = Table(
     "loan_inclusive_borrower_months",
     metadata,
     Column("scope_region", String(6), nullable=False),
     Column("scope_lender", Text, nullable=False),
     Column("month", Date, nullable=False),
+    Column("lender", Text, nullable=False),
     Column("delta", BigInteger, nullable=False),
-    PrimaryKeyConstraint("scope_region", "scope_lender", "month"),
+    PrimaryKeyConstraint("scope_region", "scope_lender", "month", "lender"),
+    schema=S,
+)
+
+# One row per borrower the summaries hold islands of: a writer locks the rows of the borrowers it
+# changes before it reads and replaces their islands (db.py), so that one does at a time.
+LOAN_SUMMARY_BORROWERS = Table(
+    "loan_summary_borrowers",
+    metadata,
+    Column("borrower_credit_code", String(18), primary_key=True),
     schema=S,
 )
 

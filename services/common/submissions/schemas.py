@@ -1,4 +1,4 @@
-"""The submission status resource and its findings."""
+"""The submission status resource and its findings (every service's)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from services.common.errors import ProblemDetail
-from services.finance.submissions.models import Submission, SubmissionFinding
 
-Kind = Literal["loans"]
-SubmissionStatus = Literal["received", "validating", "completed", "completed_with_errors", "failed"]
+SubmissionStatus = Literal[
+    "received", "validating", "completed", "completed_with_errors", "failed", "expired"
+]
 
 
-def href(submission_id: int, tail: str = "") -> str:
-    return f"/finance/v1/submissions/{submission_id}{tail}"
+def href(service: str, submission_id: int, tail: str = "") -> str:
+    """A submission's path as the gateway serves it (`/<service>/v1/submissions/…`)."""
+    return f"/{service}/v1/submissions/{submission_id}{tail}"
 
 
 class SubmissionCounts(BaseModel):
@@ -29,13 +30,24 @@ class SubmissionLinks(BaseModel):
     self: str
     findings: str
     report: str = Field(description="The findings as CSV")
+    retry: str = Field(description="POST: resume an expired or failed submission")
+
+
+def links_of(service: str, submission_id: int) -> SubmissionLinks:
+    return SubmissionLinks(
+        self=href(service, submission_id),
+        findings=href(service, submission_id, "/findings"),
+        report=href(service, submission_id, "/report.csv"),
+        retry=href(service, submission_id, "/retry"),
+    )
 
 
 class SubmissionOut(BaseModel):
     id: int
-    kind: Kind
+    kind: str = Field(description="What the file holds (the `kind` it was submitted with)")
     status: SubmissionStatus = Field(
-        description="received → validating → completed | completed_with_errors (some lines rejected) | failed"
+        description="received → validating → completed | completed_with_errors (some lines rejected) "
+        "| failed | expired (no progress for EAGLET_SUBMISSIONS__STALL_S: POST links.retry resumes it)"
     )
     validate_only: bool = Field(description="A dry run: validated, nothing written")
     sha256: str = Field(description="SHA-256 of the file as received, hex")
@@ -44,13 +56,16 @@ class SubmissionOut(BaseModel):
     rows_done: int
     counts: SubmissionCounts
     rule_set_version: str
-    error: ProblemDetail | None = Field(None, description="Why the submission failed")
+    error: ProblemDetail | None = Field(None, description="Why the submission failed or expired")
     links: SubmissionLinks
     created_at: datetime
     finished_at: datetime | None = None
+    file_removed_at: datetime | None = Field(
+        None, description="When the file was deleted (kept EAGLET_SUBMISSIONS__RETENTION_DAYS after the end)"
+    )
 
     @classmethod
-    def of(cls, s: Submission | Any) -> SubmissionOut:
+    def of(cls, service: str, s: Any) -> SubmissionOut:
         return cls(
             id=s.id,
             kind=s.kind,
@@ -65,17 +80,18 @@ class SubmissionOut(BaseModel):
             ),
             rule_set_version=s.rule_set_version,
             error=s.error,
-            links=SubmissionLinks(
-                self=href(s.id), findings=href(s.id, "/findings"), report=href(s.id, "/report.csv")
-            ),
+            links=links_of(service, s.id),
             created_at=s.created_at,
             finished_at=s.finished_at,
+            file_removed_at=s.file_removed_at,
         )
 
 
 class SubmissionFindingOut(BaseModel):
     line: int = Field(description="Line in the file (the header is line 1)")
-    key: str | None = Field(None, description="The line's natural key (loan_ref), when it has one")
+    key: str | None = Field(
+        None, description="The line's natural key (loan_ref, certificate_no…), when it has one"
+    )
     status: str = Field(description="The line's outcome: rejected, or created/updated/unchanged")
     rule: str | None
     severity: Literal["error", "warning"]
@@ -84,7 +100,7 @@ class SubmissionFindingOut(BaseModel):
     message: str
 
     @classmethod
-    def of(cls, f: SubmissionFinding) -> SubmissionFindingOut:
+    def of(cls, f: Any) -> SubmissionFindingOut:
         return cls(
             line=f.line,
             key=f.key,

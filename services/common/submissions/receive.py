@@ -1,4 +1,4 @@
-"""File submissions, the kit's part: the route's path (its body limit is its own, not the JSON
+"""Receiving a submitted file: the route's path (its body limit is its own, not the JSON
 limit: services/common/middleware.py `BodyLimitMiddleware`), and the upload streamed to a file
 while its SHA-256 is computed, so a body is never held whole in memory.
 
@@ -21,7 +21,7 @@ from fastapi import Request
 from services.common.errors import NamedProblem, PayloadTooLarge
 
 SUBMISSIONS_PATH = "/v1/submissions"  # a service's own path; the gateway's is /<service> + this
-SERVICES_WITH_SUBMISSIONS = ("finance",)
+SERVICES_WITH_SUBMISSIONS = ("finance", "standards", "registry")  # each mounts the kit's router
 WRITE_BYTES = 1024 * 1024
 
 
@@ -34,6 +34,25 @@ NotCsv = NamedProblem(
 )
 SubmissionUnreadable = NamedProblem(
     422, "submission_unreadable", "the submitted file cannot be read as UTF-8 CSV with a header line"
+)
+SubmissionNotRetryable = NamedProblem(
+    409,
+    "submission_not_retryable",
+    "only an expired submission, or one failed by the worker, is retried",
+    detail="submission {id} is {status}: only an expired one, or one failed by the worker, is retried",
+)
+SubmissionFileUnreadable = NamedProblem(
+    409,
+    "submission_file_unreadable",
+    "the submission failed because its file cannot be read: a retry would fail the same way",
+    detail="submission {id} failed because its file cannot be read: submit a corrected file",
+)
+# The `error` of an expired submission (services/common/submissions/sweep.py).
+SubmissionExpired = NamedProblem(
+    504,
+    "submission_expired",
+    "the submission made no progress for EAGLET_SUBMISSIONS__STALL_S seconds",
+    detail="no progress since {since}: {why}; POST {retry} resumes it",
 )
 
 
