@@ -40,8 +40,8 @@ class DatabaseSettings(BaseModel):
     # How long opening a connection may take (every pool of the process): a database that is away
     # answers 503 database_unavailable after this, never a request hanging on the connect.
     connect_timeout_s: float = Field(5.0, gt=0)
-    # Retry-After (seconds) on the 503 database_unavailable (docs/operations.md "When the database
-    # fails over").
+    # Retry-After (seconds) on the 503 database_unavailable (docs/operations.md "Database failover
+    # and restarts").
     retry_after_s: int = Field(2, ge=1)
     # Prepared statements asyncpg keeps per connection (and SQLAlchemy's cache beside it; both
     # default to 100), on every pool of the process. Behind PgBouncer in transaction mode a
