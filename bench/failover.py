@@ -80,6 +80,7 @@ class Seen:
         self.counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self.longest_s = 0.0
         self.hangs = 0
+        self.trace: list[str] = []  # every batch attempt: when, its answer, how long it took
 
     def client(self, kind: str) -> _Client:
         return _Client(self, kind)
@@ -130,10 +131,14 @@ async def bank(
             body = {"records": [loan(ref) for ref in refs]}
             idem = {**headers, "Idempotency-Key": str(uuid.uuid4())}
             while True:  # the same batch, the same key, until it is answered
+                began = time.monotonic()
                 status, retry_after, text = await attempt(
                     session, "POST", gw + "/finance/v1/loans/batch", json=body, headers=idem
                 )
                 client.saw(status)
+                seen.trace.append(
+                    f"{began:.1f} bank {n} batch {seq}: {status} in {time.monotonic() - began:.2f} s"
+                )
                 if status == "timeout":
                     seen.hangs += 1
                 if status == 200:
@@ -159,6 +164,40 @@ async def reader(gw: str, key: str, stop: asyncio.Event, seen: Seen, odd: list[s
                 if status not in (503, "conn", "timeout"):
                     odd.append(f"read {status}: {text[:300]}")
                 await asyncio.sleep(0.2)
+
+
+async def sample_slow(proxy: Proxy, stop: asyncio.Event, seen: Seen) -> None:
+    """(--trace) Every second, the statements and transactions running for over 2 s."""
+    while not stop.is_set():
+        await asyncio.sleep(1)
+        try:
+            conn = await asyncpg.connect(proxy.url(DB).replace(f"/{DB}", "/postgres"), timeout=2)
+            try:
+                for r in await conn.fetch(
+                    "SELECT application_name, state, wait_event_type, wait_event, "
+                    "extract(epoch FROM now() - xact_start) AS xact_s, left(query, 100) AS query "
+                    "FROM pg_stat_activity WHERE xact_start < now() - interval '2 s' AND pid <> pg_backend_pid()"
+                ):
+                    seen.trace.append(f"{time.monotonic():.1f} slow: {dict(r)}")
+            finally:
+                await conn.close()
+        except (OSError, asyncpg.PostgresError):
+            pass
+
+
+async def worker_connected(dsn: str, worker: processes.Service, timeout_s: float = 60) -> None:
+    """Wait until the worker's procrastinate connections are open (it serves no /healthz)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not await conn.fetchval(  # noqa: ASYNC110 - polling the server
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'eaglet-worker%'"
+            ):
+                if worker.proc.poll() is not None:
+                    raise RuntimeError(f"the worker exited; see {worker.log_path}")
+                await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
 
 
 async def make_bank_key(url: str) -> str:
@@ -211,6 +250,7 @@ async def measure(args, pg: ScratchPostgres, services: list[processes.Service]) 
     for name in ("registry", "finance", "gateway"):
         services.append(await asyncio.to_thread(processes.start, name, env=env, port=ports[name]))
     services.append(await asyncio.to_thread(processes.start_worker, env=env))
+    await worker_connected(plain_url(direct), services[-1])
     gw = f"http://127.0.0.1:{ports['gateway']}"
 
     seen, acked, odd = Seen(), [], []
@@ -221,6 +261,8 @@ async def measure(args, pg: ScratchPostgres, services: list[processes.Service]) 
     clients += [asyncio.create_task(reader(gw, key, stop, seen, odd)) for _ in range(args.readers)]
     events: list[str] = []
     t0 = time.monotonic()
+    if args.trace:
+        clients.append(asyncio.create_task(sample_slow(proxy, stop, seen)))
 
     def event(what: str) -> None:
         events.append(f"  {time.monotonic() - t0:6.1f} s  {what}")
@@ -298,6 +340,8 @@ async def measure(args, pg: ScratchPostgres, services: list[processes.Service]) 
     print(
         "processes running at the end: " + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in alive.items())
     )
+    if args.trace:
+        await asyncio.to_thread(Path(args.trace).write_text, "\n".join(seen.trace) + "\n")
     if odd:
         print(f"other answers ({len(odd)}), first ones:")
         for line in odd[:5]:
@@ -323,4 +367,5 @@ if __name__ == "__main__":
     ap.add_argument("--batch", type=int, default=50, help="loans per batch")
     ap.add_argument("--down-s", type=float, default=3.0, help="how long the database stays stopped")
     ap.add_argument("--up-s", type=float, default=5.0, help="how long it runs between outages")
+    ap.add_argument("--trace", help="write every batch attempt (when, answer, how long) to this file")
     main(ap.parse_args())

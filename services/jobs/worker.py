@@ -52,7 +52,7 @@ async def run(settings: Settings, stop: asyncio.Event, *, name: str = "eaglet-wo
     schedule(settings)
     db = await asyncpg.create_pool(
         plain_url(settings.database_url or ""),
-        min_size=1,
+        min_size=0,  # none opened at start: a worker started while the database is away waits for it
         max_size=settings.jobs.task_pool_size,
         server_settings={
             "application_name": f"{name}-tasks",
