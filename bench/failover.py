@@ -51,14 +51,16 @@ from tests.standby import Standby  # noqa: E402
 
 DB = "eaglet_bench_failover"
 ATTEMPT_TIMEOUT_S = 30
-BORROWER = make_credit_code("91330106BENCH0001")
+# Each batch lends to a borrower of its own (of these, in turn): one borrower for every batch
+# makes each batch's per-borrower checks read all the loans before it, slower as the run goes on.
+BORROWERS = [(make_credit_code(f"913301060{i:08d}"), f"杭州基准测试{i}科技有限公司") for i in range(2000)]
 
 
-def loan(ref: str) -> dict:
+def loan(ref: str, borrower: tuple[str, str]) -> dict:
     return {
         "loan_ref": ref,
-        "borrower_credit_code": BORROWER,
-        "borrower_name": "杭州基准测试科技有限公司",
+        "borrower_credit_code": borrower[0],
+        "borrower_name": borrower[1],
         "borrower_size": "small",
         "product": "credit",
         "amount": "1000000.00",
@@ -128,7 +130,8 @@ async def bank(
         while not stop.is_set():
             seq += 1
             refs = [f"FO-{n}-{seq:06d}-{i:03d}" for i in range(batch)]
-            body = {"records": [loan(ref) for ref in refs]}
+            borrower = BORROWERS[(seq * 7 + n) % len(BORROWERS)]
+            body = {"records": [loan(ref, borrower) for ref in refs]}
             idem = {**headers, "Idempotency-Key": str(uuid.uuid4())}
             while True:  # the same batch, the same key, until it is answered
                 began = time.monotonic()
@@ -231,10 +234,10 @@ async def measure(args, pg: ScratchPostgres, services: list[processes.Service]) 
     direct = pg.create_database(DB)
     await asyncio.to_thread(run_migrations, direct)
     conn = await asyncpg.connect(plain_url(direct))
-    await conn.execute(
+    await conn.executemany(
         "INSERT INTO registry.enterprises (credit_code, name, region_code, industry_code, established_on) "
-        "VALUES ($1, '杭州基准测试科技有限公司', '330106', '3311', '2010-01-01') ON CONFLICT DO NOTHING",
-        BORROWER,
+        "VALUES ($1, $2, '330106', '3311', '2010-01-01') ON CONFLICT DO NOTHING",
+        BORROWERS,
     )
     await conn.close()
     key = await make_bank_key(direct)
