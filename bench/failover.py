@@ -1,7 +1,7 @@
 """Failover and restarts without loss: a bank's batches and reads through the gateway while the
 database is crashed and restarted three times, then replaced by a promoted standby.
 
-    .venv/bin/python bench/failover.py [--banks 2] [--readers 2] [--batch 50] [--down-s 3] [--up-s 5]
+    .venv/bin/python bench/failover.py [--banks 2] [--readers 2] [--batch 50] [--down-s 3] [--up-s 5] [--trace FILE]
 
 Starts a PostgreSQL of its own (tests/scratch_pg.py: initdb'd from the embedded server's binaries
 in a temp folder, on a Unix socket), migrates it, and starts registry, finance, the gateway and the
@@ -320,9 +320,7 @@ async def measure(args, pg: ScratchPostgres, services: list[processes.Service]) 
         await asyncio.to_thread(stop_standby, standby)
         shutil.rmtree(standby.root, ignore_errors=True)
 
-    print(
-        f"eaglet failover benchmark — {args.banks} banks × {args.batch}-loan batches, {args.readers} readers,"
-    )
+    print(f"failover benchmark — {args.banks} banks × {args.batch}-loan batches, {args.readers} readers,")
     print(
         f"  through the gateway, {elapsed:.0f} s; 3 × (stop -m immediate, {args.down_s:.0f} s down, start),"
     )
