@@ -92,8 +92,11 @@ async def post_all(url: str, headers: dict, batches: list[bytes], expect: str = 
 async def baseline(
     dsn: str, rows: list[tuple], table: str = "finance.loans", concurrency: int = CONCURRENCY
 ) -> float:
+    from services.finance.ledgers import LOANS
     from services.finance.seed import GEN_COLUMNS
 
+    # the ledger's natural key carries the borrower and the partition date (services/finance/ledgers.py)
+    target = f"{LOANS.owner_col}, {LOANS.ref_col}, borrower_credit_code, {LOANS.dated_col}"
     pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
     cols = ", ".join(GEN_COLUMNS)
     sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in GEN_COLUMNS[2:])
@@ -106,7 +109,7 @@ async def baseline(
             await conn.copy_records_to_table("_b", records=chunk, columns=GEN_COLUMNS)
             await conn.execute(
                 f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _b ORDER BY loan_ref "
-                f"ON CONFLICT (lender, loan_ref) DO UPDATE SET {sets}"
+                f"ON CONFLICT ({target}) DO UPDATE SET {sets}"
             )
 
     sem = asyncio.Semaphore(concurrency)

@@ -35,6 +35,7 @@ import services.standards.submissions  # noqa: F401
 from gateway.progress import db as bulletins_db
 from services.common import changes_db
 from services.common.models import metadata
+from services.finance import ledgers
 from services.finance.stats import db as finance_stats_db
 from services.registry.enterprises import db as enterprises_db
 from services.registry.indicators import db as indicators_db
@@ -57,6 +58,7 @@ ENTITIES = [
     *registry_stats_db.ENTITIES,
     *targets_db.ENTITIES,
     *finance_stats_db.ENTITIES,
+    *ledgers.ENTITIES,
     *certifications_db.ENTITIES,
 ]
 
@@ -82,6 +84,8 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
         return False
     if getattr(obj, "schema", None) == QUEUE_SCHEMA:
         return False
+    if type_ == "table" and getattr(obj, "schema", None) == "finance" and ledgers.is_partition(name):
+        return False  # a ledger's partition: made by finance.ledger_partitions, not a model
     return not (type_ == "table" and name == "alembic_version")
 
 

@@ -136,7 +136,7 @@ def _definitions_differing_from_the_models(url: str) -> list[tuple[str, str, str
             checks = await conn.fetch(
                 "SELECT c.conrelid::regclass::text AS t, c.conname, pg_get_constraintdef(c.oid) AS d "
                 "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
-                "WHERE c.contype = 'c' AND n.nspname = ANY($1::text[])",
+                "WHERE c.contype = 'c' AND c.conislocal AND n.nspname = ANY($1::text[])",  # a partition's are its parent's
                 list(SCHEMAS),
             )
             declared = {

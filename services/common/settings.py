@@ -138,6 +138,10 @@ class JobsSettings(BaseModel):
     retention_cron: str = "40 17 * * *"
     # File submissions whose worker stopped (or that none took) marked expired (submissions/sweep.py).
     submissions_cron: str = "*/2 * * * *"
+    # The ledgers' month partitions (services/finance/partitions.py): created this many months
+    # ahead, every day; a date beyond them lands in the ledger's DEFAULT partition meanwhile.
+    ledger_partitions_cron: str = "25 18 * * *"
+    ledger_months_ahead: int = Field(3, ge=1, le=60)
     # Asynchronous exports: a finished file is kept this long, then removed (410 export_expired).
     export_retention_h: int = Field(24, ge=1)
     # The worker's /healthz, /readyz and /metrics for an orchestrator's probes (services/jobs/health.py);
@@ -147,7 +151,14 @@ class JobsSettings(BaseModel):
     # The worker's own database URL (its role, eaglet_worker: docs/roles.md); empty: the shared one.
     database_url: str | None = None
 
-    @field_validator("stalled_cron", "titles_cron", "idempotency_cron", "retention_cron", "submissions_cron")
+    @field_validator(
+        "stalled_cron",
+        "titles_cron",
+        "idempotency_cron",
+        "retention_cron",
+        "submissions_cron",
+        "ledger_partitions_cron",
+    )
     @classmethod
     def _cron(cls, value: str) -> str:
         from croniter import croniter  # procrastinate's own schedule parser

@@ -12,7 +12,8 @@ class PostedRecord:
     """Surrogate id, the borrower as reported (with the region it resolved to), the rule-set
     version that accepted the record, and its timestamps."""
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # the primary key (borrower_credit_code, date, id) is each ledger's (services/finance/ledgers.py)
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
     borrower_credit_code: Mapped[str] = mapped_column(String(18))
     borrower_region: Mapped[str] = mapped_column(String(6))
     rule_set_version: Mapped[str] = mapped_column(String(32))

@@ -16,6 +16,7 @@ from procrastinate.periodic import PeriodicRegistry
 from services.common.db import plain_url
 from services.common.jobs import QUEUE_SCHEMA
 from services.common.settings import Settings
+from services.finance import partitions as ledger_partitions
 from services.finance import submissions as finance_submissions
 from services.jobs import upkeep
 from services.registry import submissions as registry_submissions
@@ -33,6 +34,7 @@ TASK_MODULES = (
     finance_submissions,
     standards_submissions,
     registry_submissions,
+    ledger_partitions,
 )
 
 # The periodic jobs: each task with the JobsSettings field holding its cron line. A periodic task
@@ -43,6 +45,7 @@ PERIODIC = (
     (title_tasks.refresh_titles, "titles_cron"),
     (upkeep.purge_idempotency_keys, "idempotency_cron"),
     (upkeep.retention, "retention_cron"),
+    (ledger_partitions.ledger_partitions, "ledger_partitions_cron"),
     (upkeep.expire_submissions, "submissions_cron"),
 )
 

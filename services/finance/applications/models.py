@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     Index,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -17,16 +18,25 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
+from services.finance.ledgers import APPLICATIONS, table_args
 from services.finance.models import PostedRecord
 
 
 class LoanApplication(PostedRecord, Base):
     __tablename__ = "loan_applications"
     __table_args__ = (
-        UniqueConstraint("lender", "application_ref"),
+        # every unique key carries the borrower's credit code and the partition date (services/finance/ledgers.py)
+        PrimaryKeyConstraint("borrower_credit_code", "applied_on", "id"),
+        UniqueConstraint(
+            "lender",
+            "application_ref",
+            "borrower_credit_code",
+            "applied_on",
+            name="uq_loan_applications_natural_key",
+        ),
         Index("ix_loan_applications_borrower_region", "borrower_region"),
         CheckConstraint("decision IN ('pending', 'approved', 'rejected')", name="decision"),
-        {"schema": "finance"},
+        table_args(APPLICATIONS),
     )
 
     lender: Mapped[str] = mapped_column(Text)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     Index,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -18,19 +19,28 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
+from services.finance.ledgers import GUARANTEES, table_args
 from services.finance.models import PostedRecord
 
 
 class Guarantee(PostedRecord, Base):
     __tablename__ = "guarantees"
     __table_args__ = (
-        UniqueConstraint("guarantor", "guarantee_ref"),
+        # every unique key carries the borrower's credit code and the partition date (services/finance/ledgers.py)
+        PrimaryKeyConstraint("borrower_credit_code", "starts_on", "id"),
+        UniqueConstraint(
+            "guarantor",
+            "guarantee_ref",
+            "borrower_credit_code",
+            "starts_on",
+            name="uq_guarantees_natural_key",
+        ),
         Index("ix_guarantees_lender_code", "lender_code"),
         Index("ix_guarantees_borrower_region", "borrower_region"),
         Index("ix_guarantees_borrower_credit_code", "borrower_credit_code"),
         CheckConstraint("guaranteed_amount > 0", name="amount_positive"),
         CheckConstraint("status IN ('active', 'released', 'compensated')", name="status"),
-        {"schema": "finance"},
+        table_args(GUARANTEES),
     )
 
     guarantor: Mapped[str] = mapped_column(Text)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     Index,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -17,18 +18,23 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
+from services.finance.ledgers import LINES, table_args
 from services.finance.models import PostedRecord
 
 
 class CreditLine(PostedRecord, Base):
     __tablename__ = "credit_lines"
     __table_args__ = (
-        UniqueConstraint("lender", "line_ref"),
+        # every unique key carries the borrower's credit code and the partition date (services/finance/ledgers.py)
+        PrimaryKeyConstraint("borrower_credit_code", "granted_on", "id"),
+        UniqueConstraint(
+            "lender", "line_ref", "borrower_credit_code", "granted_on", name="uq_credit_lines_natural_key"
+        ),
         Index("ix_credit_lines_lender_borrower_credit_code", "lender", "borrower_credit_code"),
         Index("ix_credit_lines_borrower_region", "borrower_region"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("status IN ('active', 'closed')", name="status"),
-        {"schema": "finance"},
+        table_args(LINES),
     )
 
     lender: Mapped[str] = mapped_column(Text)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     Index,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -19,13 +20,18 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.common.models import Base
+from services.finance.ledgers import LOANS, table_args
 from services.finance.models import PostedRecord
 
 
 class Loan(PostedRecord, Base):
     __tablename__ = "loans"
     __table_args__ = (
-        UniqueConstraint("lender", "loan_ref"),
+        # every unique key carries the borrower's credit code and the partition date (services/finance/ledgers.py)
+        PrimaryKeyConstraint("borrower_credit_code", "issued_on", "id"),
+        UniqueConstraint(
+            "lender", "loan_ref", "borrower_credit_code", "issued_on", name="uq_loans_natural_key"
+        ),
         Index("ix_loans_borrower_credit_code", "borrower_credit_code"),
         Index("ix_loans_lender_borrower_credit_code", "lender", "borrower_credit_code"),
         Index("ix_loans_borrower_region", "borrower_region"),
@@ -51,7 +57,7 @@ class Loan(PostedRecord, Base):
         CheckConstraint(
             "(status IN ('repaid', 'written_off')) = (closed_on IS NOT NULL)", name="closed_on_status"
         ),
-        {"schema": "finance"},
+        table_args(LOANS),
     )
 
     lender: Mapped[str] = mapped_column(Text)

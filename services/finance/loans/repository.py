@@ -236,13 +236,15 @@ async def recompute_inclusive(
     sql = f"""
     WITH ct AS ({customer_loans_totals(theirs, theirs)}),
     x AS (
-        SELECT l.id, l.borrower_kind, l.size_class, {total} AS total, ct.total AS loans_total,
+        SELECT l.id, l.borrower_credit_code, l.issued_on, l.borrower_kind, l.size_class, {total} AS total,
+               ct.total AS loans_total,
                to_jsonb(l) AS before
         FROM finance.loans l JOIN ct ON ct.k = l.loan_ref
         WHERE l.lender = $1 AND l.borrower_credit_code = ANY($2::text[])
     ),
     y AS (
-        SELECT x.id, x.total, x.loans_total, {flag} AS inclusive, {reason} AS inclusive_reason, x.before
+        SELECT x.id, x.borrower_credit_code, x.issued_on, x.total, x.loans_total, {flag} AS inclusive,
+               {reason} AS inclusive_reason, x.before
         FROM x
     ),
     up AS (
@@ -250,7 +252,9 @@ async def recompute_inclusive(
            SET line_total = y.total, loans_total = y.loans_total, inclusive = y.inclusive,
                inclusive_reason = y.inclusive_reason, updated_at = now()
           FROM y
-         WHERE l.id = y.id
+         -- the ledger's primary key (services/finance/ledgers.py): each row found in its partition
+         WHERE l.borrower_credit_code = y.borrower_credit_code AND l.issued_on = y.issued_on AND l.id = y.id
+           AND l.lender = $1 AND l.borrower_credit_code = ANY($2::text[])
            AND (l.line_total, l.loans_total, l.inclusive, l.inclusive_reason)
                IS DISTINCT FROM (y.total, y.loans_total, y.inclusive, y.inclusive_reason)
         RETURNING l.*, y.before
@@ -261,9 +265,17 @@ async def recompute_inclusive(
            to_jsonb(up) - 'before', $6
     FROM up
     """
+    # Planned for each call's own borrowers, never the prepared statement's generic plan (which
+    # PostgreSQL adopts after five runs on a connection): that plan knows neither the lender nor
+    # how many borrowers, cannot prune the ledger's partitions, and on a bank with 25,000 loans
+    # ran past the statement timeout where the call's own plan takes under a second.
+    previous = await conn.fetchval(
+        "SELECT current_setting('plan_cache_mode'), set_config('plan_cache_mode', 'force_custom_plan', true)"
+    )
     status = await conn.execute(
         sql, lender, borrowers, principal.sub, principal.kind, principal.org, request_id_var.get()
     )
+    await conn.execute("SELECT set_config('plan_cache_mode', $1, true)", previous)
     return int(status.split()[-1])
 
 
