@@ -148,6 +148,6 @@ def create_app(settings: Settings | None = None, gateway_settings: GatewaySettin
     )
     app.add_middleware(CompressionMiddleware, min_bytes=gw_settings.compress_min_bytes)
     app.add_middleware(Preflights, policy=cors)
-    app.add_middleware(RequestContextMiddleware, service="gateway")
+    app.add_middleware(RequestContextMiddleware, service="gateway", retry_after_s=settings.db.retry_after_s)
     app.add_middleware(CorsHeaders, policy=cors)
     return app

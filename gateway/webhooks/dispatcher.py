@@ -54,7 +54,7 @@ from gateway.webhooks import schedule, source, ssrf
 from gateway.webhooks.catalogue import services_of
 from gateway.webhooks.models import owner_principal
 from gateway.webhooks.secrets import SecretBox, signature_headers
-from services.common.db import plain_url, statement_cache
+from services.common.db import connect_options, plain_url
 from services.common.errors import Problem
 from services.common.settings import Settings, get_settings
 
@@ -293,14 +293,14 @@ class Dispatcher:
         db = self.settings.db
         self.pool = await asyncpg.create_pool(
             plain_url(self.settings.database_url or ""),
-            min_size=1,
+            min_size=0,  # none opened at start: a database away then is a round that backs off
             max_size=4,
             server_settings={
                 "application_name": "eaglet-webhooks",
                 "statement_timeout": str(db.statement_timeout_ms),
                 "TimeZone": "UTC",
             },
-            **statement_cache(self.settings),
+            **connect_options(self.settings),
         )
         return self
 

@@ -161,5 +161,5 @@ def create_service_app(
     if fast_routes:
         app.add_middleware(FastPathMiddleware, service_app=app, routes=fast_routes)
     app.add_middleware(HeadMiddleware)  # a HEAD is routed as its GET, fast routes included
-    app.add_middleware(RequestContextMiddleware, service=name)
+    app.add_middleware(RequestContextMiddleware, service=name, retry_after_s=settings.db.retry_after_s)
     return app

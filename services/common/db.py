@@ -51,12 +51,22 @@ def statement_cache(settings: Settings) -> dict[str, int]:
     return {"statement_cache_size": settings.db.statement_cache_size}
 
 
+def connect_options(settings: Settings) -> dict[str, float | int]:
+    """asyncpg's options for every pool of raw connections the process opens: the statement cache
+    and the connect timeout (EAGLET_DB__CONNECT_TIMEOUT_S: a database that is away fails the
+    connect after it, instead of asyncpg's 60 s)."""
+    return {**statement_cache(settings), "timeout": settings.db.connect_timeout_s}
+
+
 def create_engine(settings: Settings, application_name: str) -> AsyncEngine:
     if not settings.database_url:
         raise RuntimeError("no database configured: set EAGLET_DATABASE_URL (or run `eaglet up`)")
     db = settings.db
-    # No pre-ping: it costs a round trip per checkout. Stale connections are recycled by age and
-    # a connection that died is invalidated on its first error (the request gets a 5xx once).
+    # Pre-ping (EAGLET_DB__PRE_PING, on by default): a checkout pings its connection and replaces
+    # it if the database dropped it (restart, failover), at the cost of one short round trip.
+    # Without it a dead connection fails its request once (503 database_unavailable), and the
+    # engine then invalidates every connection older than the failure. Stale connections are
+    # recycled by age either way.
     kwargs: dict = {"pool_pre_ping": db.pre_ping, "pool_recycle": db.recycle_s}
     if db.pool == "null":
         kwargs["poolclass"] = NullPool
@@ -66,6 +76,7 @@ def create_engine(settings: Settings, application_name: str) -> AsyncEngine:
         async_url(settings.database_url),
         connect_args={
             **statement_cache(settings),
+            "timeout": db.connect_timeout_s,  # asyncpg's connect timeout (its default: 60 s)
             # SQLAlchemy's own LRU of asyncpg prepared statements, sized alike (0: none kept)
             "prepared_statement_cache_size": db.statement_cache_size,
             "server_settings": {

@@ -11,6 +11,7 @@ location comes first, as a URI fragment: ``#/query/limit``, ``#/path/credit_code
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -377,7 +378,12 @@ JobFailed = NamedProblem(
     500, "job_failed", "the job could not be completed", detail="the job could not be completed"
 )
 DatabaseUnavailable = NamedProblem(
-    503, "database_unavailable", "the database is not reachable", detail="the database is not reachable"
+    503,
+    "database_unavailable",
+    "the database is not reachable, restarting or failing over; nothing of the request was written: "
+    "send it again after Retry-After",
+    detail="the database is not reachable (restarting or failing over); nothing of this request was "
+    "written: send it again after Retry-After",
 )
 # A transaction the database broke off to resolve a deadlock or a serialisation conflict with
 # another: nothing of it was written, and the same request again goes through.
@@ -482,6 +488,64 @@ def conflict_problem(violation: Any) -> Problem:
     )
 
 
+# ---- the database going away -------------------------------------------------------------------
+# A connection lost mid-statement, a server that refuses connections or is not there, one that is
+# shutting down or starting up, or a standby not yet promoted (read-only): the request's
+# transaction is gone and PostgreSQL committed none of it (a transaction is atomic: a backend that
+# dies before COMMIT completes leaves nothing), so the same request again is safe. Wherever it
+# happens — a route, a fast route, the Idempotency-Key claim, a read-pool statement — it is the
+# 503 problem `database_unavailable` with Retry-After (`EAGLET_DB__RETRY_AFTER_S`), never a 500.
+# One exception: a COMMIT whose acknowledgement was lost with the connection may have committed;
+# the writes are upserts on natural keys or carry an Idempotency-Key, so a retry stores nothing twice.
+UNAVAILABLE_SQLSTATES = frozenset(
+    {
+        "57P01",  # admin_shutdown: the server is stopping (pg_ctl stop, a failover's old primary)
+        "57P02",  # crash_shutdown: another backend crashed, this one is terminated
+        "57P03",  # cannot_connect_now: the server is starting up or in recovery
+        "25006",  # read_only_sql_transaction: a standby not yet promoted took the write
+    }
+)
+
+
+def connection_error(exc: BaseException | None) -> bool:
+    """Whether `exc` (or the driver error behind it: SQLAlchemy wraps asyncpg's) says the database
+    is away rather than the statement wrong (see above)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, asyncpg.PostgresConnectionError):  # class 08: connection exceptions
+            return True
+        if getattr(e, "sqlstate", None) in UNAVAILABLE_SQLSTATES and isinstance(e, asyncpg.PostgresError):
+            return True
+        if isinstance(e, asyncpg.InterfaceError) and "connection" in str(e) and "closed" in str(e):
+            return True  # asyncpg: "connection is closed" (used after the server went away)
+        if isinstance(e, (ConnectionError, socket.gaierror, TimeoutError)):
+            return True  # refused, reset, no such host, the connect timeout
+        if isinstance(e, FileNotFoundError) and e.filename is None:
+            return True  # a Unix socket that is not there (a server stopped); a file names itself
+        if isinstance(e, DBAPIError) and e.connection_invalidated:
+            return True
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return False
+
+
+def unavailable_problem(retry_after_s: int) -> Problem:
+    """The answer to a request the database went away from (`connection_error`)."""
+    return DatabaseUnavailable(headers={"Retry-After": str(retry_after_s)})
+
+
+def retry_after_s(app: Any) -> int:
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    return settings.db.retry_after_s if settings is not None else DEFAULT_RETRY_AFTER_S
+
+
+DEFAULT_RETRY_AFTER_S = 2
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -529,10 +593,23 @@ def install_error_handlers(app: FastAPI) -> None:
         orig = getattr(exc, "orig", exc)  # SQLAlchemy's error wraps the driver's
         sqlstate = getattr(orig, "sqlstate", None) or getattr(orig.__cause__, "sqlstate", None)
         if sqlstate not in RETRYABLE_SQLSTATES:
+            if connection_error(exc):
+                return await _problem(request, unavailable_problem(retry_after_s(request.app)))
             raise exc  # another database error: ours, a 500
         return await _problem(request, TransactionConflict(headers={"Retry-After": "1"}))
 
-    # Unhandled exceptions become a 500 problem in RequestContextMiddleware (it knows the request id).
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.OperatorInterventionError)
+    @app.exception_handler(asyncpg.ReadOnlySQLTransactionError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(OSError)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if not connection_error(exc):
+            raise exc
+        return await _problem(request, unavailable_problem(retry_after_s(request.app)))
+
+    # Unhandled exceptions become a 500 problem in RequestContextMiddleware (it knows the request
+    # id) — or the 503 above when the database went away outside a route (connection_error).
 
 
 # ---- what FastAPI's own answers leave out -------------------------------------------------------

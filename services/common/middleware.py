@@ -20,7 +20,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import paths
 from services.common.context import client_id_var, request_id_var
-from services.common.errors import InternalError, PayloadTooLarge, Problem, problem_body, problem_response
+from services.common.errors import (
+    DEFAULT_RETRY_AFTER_S,
+    InternalError,
+    PayloadTooLarge,
+    Problem,
+    connection_error,
+    problem_body,
+    problem_response,
+    unavailable_problem,
+)
 from services.common.metrics import observe_request
 
 access_log = logging.getLogger("eaglet.access")
@@ -35,9 +44,10 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, service: str) -> None:
+    def __init__(self, app: ASGIApp, service: str, retry_after_s: int = DEFAULT_RETRY_AFTER_S) -> None:
         self.app = app
         self.service = service
+        self.retry_after_s = retry_after_s  # on a 503 database_unavailable (errors.connection_error)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,21 +81,23 @@ class RequestContextMiddleware:
                 )
             else:
                 await self.app(scope, receive, send_wrapper)
-        except Exception:
+        except Exception as e:
             # The one place unhandled errors end: logged with the request id, answered as a
-            # 500 problem that carries the request id and nothing internal.
-            access_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            status = 500
+            # 500 problem that carries the request id and nothing internal — or, when the
+            # database went away (outside a route: the Idempotency-Key claim, a fast route), the
+            # 503 problem database_unavailable with Retry-After.
+            unavailable = connection_error(e)
+            if unavailable:
+                access_log.warning("database unavailable on %s %s: %r", scope["method"], scope["path"], e)
+            else:
+                access_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            p = unavailable_problem(self.retry_after_s) if unavailable else InternalError()
+            status = p.status
             if not response_started:
-                p = InternalError()
                 body = json.dumps(problem_body(p.status, p.code, p.detail)).encode()
-                await send_wrapper(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [(b"content-type", b"application/problem+json")],
-                    }
-                )
+                headers = [(b"content-type", b"application/problem+json")]
+                headers += [(k.lower().encode(), v.encode()) for k, v in (p.headers or {}).items()]
+                await send_wrapper({"type": "http.response.start", "status": p.status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
         finally:
             elapsed = time.perf_counter() - started

@@ -52,6 +52,13 @@ of the same size connected to the database URL, created only when a replica is c
 one, both readers share the one pool). The FIFO turns are shared by both pools: the process holds
 at most `read_pool_size` read connections busy at once, whichever server they are on.
 
+The database going away (a restart, a failover): a pool replaces a connection found closed when
+it is next handed out (asyncpg reconnects a pool slot whose connection is closed), and a `fetch`
+whose connection dies under its statement runs it once more on a fresh connection — reads are
+idempotent. A connection that cannot be opened (within `db.connect_timeout_s`), a second loss, or a
+loss inside a `connection()` block is the 503 problem `database_unavailable` with Retry-After
+(`DatabaseGone`: answered by the fast routes too).
+
 Point lookups that many requests make at once share one statement through a `Coalescer` kept with
 the pools (`ReadPools.coalescer`): one per process and lookup, like the pools themselves.
 """
@@ -69,8 +76,16 @@ from fastapi import Depends, Request
 
 from services.common.auth import CurrentPrincipal, Principal
 from services.common.coalesce import Coalescer
-from services.common.db import plain_url, statement_cache
-from services.common.errors import ExportsBusy, Problem, QueryTooBroad, TooManyExports
+from services.common.db import connect_options, plain_url
+from services.common.errors import (
+    DatabaseUnavailable,
+    ExportsBusy,
+    Problem,
+    QueryTooBroad,
+    TooManyExports,
+    connection_error,
+    unavailable_problem,
+)
 from services.common.settings import Settings
 
 RETRY_AFTER_S = 5
@@ -137,6 +152,23 @@ class QueryTimeout(Problem):
         super().__init__(p.status, p.code, p.detail, title=p.title, headers=p.headers)
 
 
+class DatabaseGone(Problem):
+    """The database went away under a read-pool statement (errors.connection_error): the named
+    problem `DatabaseUnavailable`, with Retry-After."""
+
+    named = DatabaseUnavailable
+    final = True  # the fast routes answer it: the FastAPI route would only meet the same outage
+
+    def __init__(self, retry_after_s: int) -> None:
+        p = unavailable_problem(retry_after_s)
+        super().__init__(p.status, p.code, p.detail, title=p.title, headers=p.headers)
+
+
+# What a read-pool statement or connect raises when the database is away (narrowed by
+# errors.connection_error: another InterfaceError or OSError is not an outage).
+_LOST = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
 async def _no_reset(conn: asyncpg.Connection) -> None:
     """Nothing to reset: see the module docstring."""
 
@@ -179,7 +211,7 @@ class ReadPools:
                 "statement_timeout": str(timeout_ms),
                 "TimeZone": "UTC",
             },
-            **statement_cache(self.settings),
+            **connect_options(self.settings),
             **kwargs,
         )
 
@@ -206,6 +238,9 @@ class ReadPools:
     def _timed_out(self) -> QueryTimeout:
         return QueryTimeout(self.settings.db.read_statement_timeout_ms)
 
+    def _gone(self) -> DatabaseGone:
+        return DatabaseGone(self.settings.db.retry_after_s)
+
     @asynccontextmanager
     async def connection(
         self, caller: str | None = None, *, primary: bool = False
@@ -213,19 +248,34 @@ class ReadPools:
         """A read-pool connection, within the caller's share, handed out in the order requests
         asked for one. Without a caller (public lookups, the kit's own use) only the FIFO turn
         applies. `primary`: on the database URL even when a replica serves the reads."""
-        pool = await self.read_pool(primary)
+        pool = await self._pool_or_gone(primary)
         shares = self._shares
         if caller is not None:
             await shares.acquire(caller)
         try:
-            async with self._turns, pool.acquire() as conn:
+            async with self._turns:
                 try:
-                    yield conn
-                except asyncpg.QueryCanceledError:
-                    raise self._timed_out() from None
+                    async with pool.acquire() as conn:
+                        try:
+                            yield conn
+                        except asyncpg.QueryCanceledError:
+                            raise self._timed_out() from None
+                except _LOST as e:
+                    if connection_error(e):  # a block is not run twice: the caller may retry it
+                        raise self._gone() from e
+                    raise
         finally:
             if caller is not None:
                 shares.release(caller)
+
+    async def _pool_or_gone(self, primary: bool) -> asyncpg.Pool:
+        """`read_pool`, or `DatabaseGone` when creating it cannot connect."""
+        try:
+            return await self.read_pool(primary)
+        except _LOST as e:
+            if connection_error(e):
+                raise self._gone() from e
+            raise
 
     async def fetch(
         self, sql: str, *args: Any, caller: str | None = None, primary: bool = False
@@ -234,19 +284,36 @@ class ReadPools:
         cost of a generator-based context manager on every hot read)."""
         pool = self._primary if primary else self._read
         if pool is None:
-            pool = await self.read_pool(primary)
+            pool = await self._pool_or_gone(primary)
         shares = self._shares
         if caller is not None:
             await shares.acquire(caller)
         try:
             async with self._turns:
-                conn = await pool.acquire()
                 try:
-                    return await conn.fetch(sql, *args)
-                except asyncpg.QueryCanceledError:
-                    raise self._timed_out() from None
-                finally:
-                    await pool.release(conn)
+                    conn = await pool.acquire()
+                    try:
+                        return await conn.fetch(sql, *args)
+                    except asyncpg.QueryCanceledError:
+                        raise self._timed_out() from None
+                    except _LOST as e:
+                        if not connection_error(e):
+                            raise
+                    finally:
+                        await pool.release(conn)  # a closed connection: its slot reconnects
+                    # The connection died under the statement (a restart, a failover): a read is
+                    # idempotent, so once more on a fresh connection.
+                    conn = await pool.acquire()
+                    try:
+                        return await conn.fetch(sql, *args)
+                    except asyncpg.QueryCanceledError:
+                        raise self._timed_out() from None
+                    finally:
+                        await pool.release(conn)
+                except _LOST as e:
+                    if connection_error(e):
+                        raise self._gone() from e
+                    raise
         finally:
             if caller is not None:
                 shares.release(caller)

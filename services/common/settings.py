@@ -34,7 +34,15 @@ class DatabaseSettings(BaseModel):
     read_statement_timeout_ms: int = 3_000
     pool_timeout_s: float = 10.0
     statement_timeout_ms: int = 30_000
-    pre_ping: bool = False
+    # Every engine checkout is checked with a ping first (one short round trip): a connection the
+    # database dropped (a restart, a failover) is replaced there instead of failing a request.
+    pre_ping: bool = True
+    # How long opening a connection may take (every pool of the process): a database that is away
+    # answers 503 database_unavailable after this, never a request hanging on the connect.
+    connect_timeout_s: float = Field(5.0, gt=0)
+    # Retry-After (seconds) on the 503 database_unavailable (docs/operations.md "Database failover
+    # and restarts").
+    retry_after_s: int = Field(2, ge=1)
     # Prepared statements asyncpg keeps per connection (and SQLAlchemy's cache beside it; both
     # default to 100), on every pool of the process. Behind PgBouncer in transaction mode a
     # statement may run on another server connection than the one that prepared it: 0 there
