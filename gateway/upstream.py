@@ -45,6 +45,11 @@ UPSTREAM_RESPONSES = Counter(
 FAILURE_STATUSES = frozenset({502, 503, 504})
 
 
+def is_problem(resp: aiohttp.ClientResponse) -> bool:
+    """An RFC 9457 problem answer (application/problem+json), as every service writes its errors."""
+    return resp.content_type == "application/problem+json"
+
+
 class UpstreamError(Exception):
     """The upstream could not answer: ``kind`` is ``unavailable``, ``timeout`` or ``bad_response``."""
 
@@ -153,8 +158,8 @@ class Upstream:
         and 502–504 only when ``retryable`` (GET/HEAD, or a POST with an Idempotency-Key and a
         buffered body).
 
-        The breaker counts upstream faults only: connection errors, timeouts, 502–504 and answers
-        that are not HTTP. A call the caller broke off (a streamed ``ClientBody`` over the limit or
+        The breaker counts upstream faults only: connection errors, timeouts, 502–504 that are not
+        the service's own problem answer, and answers that are not HTTP. A call the caller broke off (a streamed ``ClientBody`` over the limit or
         cut short) raises the caller's own error and counts for nothing, like a cancelled call; any
         other answer, 4xx included, shows the upstream alive.
         """
@@ -191,7 +196,13 @@ class Upstream:
                 raise last from e
             child(UPSTREAM_LATENCY, self.name, method).observe(time.perf_counter() - started)
             child(UPSTREAM_RESPONSES, self.name, str(resp.status)).inc()
-            if resp.status in FAILURE_STATUSES:
+            if resp.status in FAILURE_STATUSES and is_problem(resp):
+                # the service's own problem answer (e.g. 503 database_unavailable while its
+                # database is away): it is alive and said why, so the answer goes to the caller
+                # as it is and counts neither way; opening the breaker would keep refusing for
+                # breaker_open_s after the database is back.
+                self.breaker.inconclusive()
+            elif resp.status in FAILURE_STATUSES:
                 self.breaker.failure()
                 if attempt + 1 < attempts and self.breaker.state == "closed":
                     resp.release()

@@ -151,10 +151,11 @@ async def via_proxy():
 
 class StubUpstream:
     """An HTTP server standing in for a service, to see what the gateway forwards: it answers with
-    the request target exactly as it arrived and the headers it received (`{"method", "target",
-    "headers"}`), `/v1/redirect?to=URL` with a 307 to that URL, `/v1/not-http` with bytes that
-    are not an HTTP response, and `/v1/slow?s=N` like any path after N seconds (`slow_started` is
-    set as it begins)."""
+        the request target exactly as it arrived and the headers it received (`{"method", "target",
+        "headers"}`), `/v1/redirect?to=URL` with a 307 to that URL, `/v1/not-http` with bytes that
+        are not an HTTP response, `/v1/database-away` with the 503 problem a service answers while its
+    database is away, and `/v1/slow?s=N` like any path after N seconds (`slow_started` is
+        set as it begins)."""
 
     def __init__(self) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -177,6 +178,22 @@ class StubUpstream:
                 if split.path == "/v1/not-http":
                     self.wfile.write(b"SPDY/9 maybe later\r\n\r\n")
                     self.close_connection = True
+                    return
+                if split.path == "/v1/database-away":
+                    body = json.dumps(
+                        {
+                            "type": "about:blank",
+                            "title": "Database unavailable",
+                            "status": 503,
+                            "code": "database_unavailable",
+                        }
+                    ).encode()
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/problem+json")
+                    self.send_header("Retry-After", "2")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
                     return
                 if split.path == "/v1/redirect":
                     self.send_response(307)

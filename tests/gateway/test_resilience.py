@@ -101,6 +101,22 @@ async def test_metrics_count_proxied_calls_per_route(gateway_live, new_client, h
     assert 'eaglet_gateway_upstream_responses_total{outcome="200",upstream="registry"}' in text
 
 
+async def test_a_service_s_own_503_problem_reaches_the_caller_and_never_opens_the_breaker(
+    edge, new_client, http
+):
+    """A service whose database is away answers 503 database_unavailable itself: it is alive, so
+    the gateway passes the problem on (code and Retry-After kept, not retried) and its breaker
+    stays closed, so callers are served the moment the database is back."""
+    _, key = await new_client("admin")
+    gw = edge["gateway"].url
+    for _ in range(5):  # more than the breaker's 3 failures
+        r = await http.get(gw + "/registry/v1/database-away", headers=bearer(key))
+        assert r.status_code == 503 and r.json()["code"] == "database_unavailable"
+        assert r.headers["retry-after"] == "2"
+    assert breaker_state((await http.get(gw + "/metrics")).text, "registry") == 0
+    assert (await http.get(gw + "/registry/v1/anything", headers=bearer(key))).status_code == 200
+
+
 async def test_an_upstream_answer_that_is_not_http_is_a_502_problem(edge, new_client, http):
     _, key = await new_client("admin")
     r = await http.get(edge["gateway"].url + "/registry/v1/not-http", headers=bearer(key))
