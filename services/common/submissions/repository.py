@@ -40,8 +40,8 @@ async def add(
     (a concurrent one with the same key is waited for)."""
     return await conn.fetchval(
         f"INSERT INTO {schema}.submissions (kind, validate_only, owner_kind, owner_sub, owner_org, "
-        "owner_region, owner, request_id, sha256, size, file, rule_set_version, chunk_rows, idempotency_key) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+        "owner_region, owner, request_id, sha256, size, file, rule_set_version, chunk_rows, idempotency_key, "
+        "format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
         "ON CONFLICT (owner_kind, owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
         "RETURNING id",
         values["kind"],
@@ -58,6 +58,7 @@ async def add(
         values["rule_set_version"],
         values["chunk_rows"],
         values["idempotency_key"],
+        values["format"],
     )
 
 

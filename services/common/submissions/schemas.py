@@ -49,6 +49,7 @@ class SubmissionOut(BaseModel):
         description="received → validating → completed | completed_with_errors (some lines rejected) "
         "| failed | expired (no progress for EAGLET_SUBMISSIONS__STALL_S: POST links.retry resumes it)"
     )
+    format: Literal["csv", "xlsx"] = Field(description="The file's format, from its Content-Type")
     validate_only: bool = Field(description="A dry run: validated, nothing written")
     sha256: str = Field(description="SHA-256 of the file as received, hex")
     size: int = Field(description="Bytes received")
@@ -70,6 +71,7 @@ class SubmissionOut(BaseModel):
             id=s.id,
             kind=s.kind,
             status=s.status,
+            format=s.format,
             validate_only=s.validate_only,
             sha256=s.sha256,
             size=s.size,
