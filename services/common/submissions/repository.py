@@ -167,14 +167,14 @@ async def fail(conn: asyncpg.Connection, schema: str, submission_id: int, proble
 
 
 async def retry(conn: asyncpg.Connection, schema: str, submission_id: int) -> bool:
-    """Put an expired submission, or one failed by the worker (not by its unreadable file), back
-    to `received`, its error cleared; its committed chunks stay (the run resumes after them).
+    """Put an expired submission, or one failed by the worker (not by its unreadable file), whose
+    file is still kept (retention has not removed it) back to `received`, its error cleared; its committed chunks stay (the run resumes after them).
     False when it is in no such state (the caller answers why)."""
     return bool(
         await conn.fetchval(
             f"UPDATE {schema}.submissions SET status = 'received', error = NULL, finished_at = NULL, "
             "heartbeat_at = NULL, updated_at = now() "
-            "WHERE id = $1 AND (status = 'expired' OR (status = 'failed' AND "
+            "WHERE id = $1 AND file_removed_at IS NULL AND (status = 'expired' OR (status = 'failed' AND "
             "coalesce(error->>'code', '') <> 'submission_unreadable')) RETURNING true",
             submission_id,
         )
