@@ -381,9 +381,13 @@ async def test_the_kit_on_an_s3_bucket_upload_to_completed_and_retention(s3_sett
 
     c, bank = routes_only("finance", settings=s3_settings), as_("bank", org="B001")
     records = [loan(), loan(), loan(annual_rate="37")]
-    r = await upload(c, bank, "loans", xlsx_of(list(records[0]), records), XLSX)
+    body, keyed = xlsx_of(list(records[0]), records), {**bank, "Idempotency-Key": "return-2022-03"}
+    r = await upload(c, keyed, "loans", body, XLSX)
     assert r.status_code == 202, r.text
     sid = r.json()["id"]
+    assert bucket_keys(s3_settings) == {f"finance-{sid}.xlsx"}
+    again = await upload(c, keyed, "loans", body, XLSX)  # the same file again: the same submission
+    assert again.json()["id"] == sid and again.headers["idempotent-replayed"] == "true"
     assert bucket_keys(s3_settings) == {f"finance-{sid}.xlsx"}
     assert not [p for p in get_settings().submissions_dir().glob(".upload-*")]  # nothing left behind
 

@@ -183,8 +183,8 @@ def router_for(subs: SubmissionService) -> APIRouter:
                 await repository.name_file(conn, schema, submission_id, name)
                 await store.keep(received.path, name)  # before the commit: no row without its file
                 await defer(conn, subs.task, {"submission_id": submission_id})
-        except BaseException:
-            await asyncio.to_thread(received.path.unlink, missing_ok=True)
+        except BaseException:  # cancelled too: no await here, the temp file goes at once
+            received.path.unlink(missing_ok=True)
             raise
         row = (await session.execute(repository.visible(subs, principal, submission_id))).scalar_one()
         return answer(row, 202, replayed)
