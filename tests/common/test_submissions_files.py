@@ -45,9 +45,10 @@ def xlsx_of(fields: list[str], records: list[dict[str, Any]]) -> bytes:
 
 
 def _typed(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
+    """Numbers, booleans and dates as Excel types them; anything else as text."""
+    import datetime as dt
+
+    if value is None or isinstance(value, bool | int | float | dt.date):
         return value
     return str(value)
 
@@ -105,6 +106,40 @@ async def test_an_xlsx_with_a_bad_row_reports_it_by_row_rule_and_pointer_and_sto
     rule, field = case.bad
     errors = [(f["line"], f["rule"], f["pointer"]) for f in found if f["severity"] == "error"]
     assert errors == [(3, rule, f"/lines/3/{field}")]  # the sheet's row 3: the header is row 1
+
+
+async def test_an_xlsx_as_excel_types_it_numbers_dates_and_booleans_is_read_as_its_text(client_for, as_, db):
+    import datetime as dt
+
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    typed = loan()
+    typed |= {
+        "amount": 1000000,
+        "annual_rate": 4.35,
+        "outstanding_balance": 250000.5,
+        "issued_on": dt.datetime(2022, 3, 1),  # a date cell: Excel keeps a datetime at midnight
+        "matures_on": dt.date(2023, 3, 1),
+        "is_first_loan": True,
+    }
+    sub = (await upload(c, bank, "loans", xlsx_of(list(typed), [typed]), XLSX)).json()
+    await run("finance", sub["id"])
+    done = (await c.get(f"/v1/submissions/{sub['id']}", headers=bank)).json()
+    assert done["status"] == "completed" and done["counts"]["created"] == 1, done
+    row = await db.fetchrow(
+        "SELECT amount, annual_rate, outstanding_balance, issued_on, matures_on, is_first_loan "
+        "FROM finance.loans WHERE loan_ref = $1",
+        typed["loan_ref"],
+    )
+    assert (str(row["amount"]), str(row["annual_rate"]), str(row["outstanding_balance"])) == (
+        "1000000.00",
+        "4.3500",
+        "250000.50",
+    )
+    assert (row["issued_on"], row["matures_on"], row["is_first_loan"]) == (
+        dt.date(2022, 3, 1),
+        dt.date(2023, 3, 1),
+        True,
+    )
 
 
 # ---- templates --------------------------------------------------------------------------------
