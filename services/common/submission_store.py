@@ -2,7 +2,7 @@
 bucket is configured (EAGLET_SUBMISSIONS__S3_BUCKET; docs/operations.md "Submission files:
 storage").
 
-An upload is always received into a local temp file first (services/common/submissions.py
+An upload is always received into a local temp file first (services/common/submissions/receive.py
 `receive_file`, under `Settings.submissions_dir()`); `keep` then gives it its name in the store.
 The worker reads a file through `local_copy`: the directory store's file itself, or the object
 streamed down into a temp file beside the uploads, removed when the reading is done. Nothing here

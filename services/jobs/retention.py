@@ -18,6 +18,9 @@ import asyncpg
 from gateway.webhooks.retention import purge_deliveries
 from services.common.models import JOB_SCHEMAS
 from services.common.settings import Settings
+from services.common.submission_store import store_of
+from services.common.submissions.models import ENDED
+from services.common.submissions.receive import SERVICES_WITH_SUBMISSIONS
 from services.registry.exports.repository import remove_expired_files
 
 Step = Callable[[asyncpg.Connection, Settings, datetime], Awaitable[int]]
@@ -44,8 +47,42 @@ async def webhook_deliveries(conn: asyncpg.Connection, settings: Settings, horiz
     return await purge_deliveries(conn, horizon)
 
 
+async def submission_files(conn: asyncpg.Connection, settings: Settings, horizon: datetime) -> int:
+    """Files of submissions that ended more than `EAGLET_SUBMISSIONS__RETENTION_DAYS` ago (their
+    own lifetime, not the horizon), deleted from the store; the summary and findings stay.
+
+    Each is stamped `file_removed_at` and deleted in one transaction, the stamp first: a retry
+    (repository.py `retry`, which takes only a submission whose file is kept) and this step
+    exclude each other on the row, and a delete that fails leaves the stamp undone for the next
+    run. A file already gone is stamped all the same."""
+    store = store_of(settings)
+    days, ended = settings.submissions.retention_days, list(ENDED)
+    removed = 0
+    for schema in SERVICES_WITH_SUBMISSIONS:
+        due = await conn.fetch(
+            f"SELECT id FROM {schema}.submissions WHERE status = ANY($1::text[]) AND file_removed_at IS NULL "
+            "AND finished_at < now() - make_interval(days => $2) ORDER BY id",
+            ended,
+            days,
+        )
+        for row in due:
+            async with conn.transaction():
+                file = await conn.fetchval(
+                    f"UPDATE {schema}.submissions SET file_removed_at = now() WHERE id = $1 "
+                    "AND status = ANY($2::text[]) AND file_removed_at IS NULL "
+                    "AND finished_at < now() - make_interval(days => $3) RETURNING file",
+                    row["id"],
+                    ended,
+                    days,
+                )
+                if file is not None and await store.delete(file):
+                    removed += 1
+    return removed
+
+
 RETENTION: list[tuple[str, Step]] = [
     ("export files", export_files),
     ("finished jobs", finished_jobs),
+    ("submission files", submission_files),
     ("webhook deliveries", webhook_deliveries),
 ]

@@ -207,7 +207,7 @@ async def test_only_csv_is_taken(client_for, as_):
         params={"kind": "loans"},
         headers={**bank, "content-type": "application/json"},
     )
-    assert r.status_code == 415 and r.json()["code"] == "submission_not_csv"
+    assert r.status_code == 415 and r.json()["code"] == "submission_unsupported_type"
 
 
 async def test_an_unreadable_file_fails_the_submission_with_a_reason(client_for, as_):

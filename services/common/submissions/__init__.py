@@ -10,25 +10,23 @@ kind's own batch ingest: the same rules and upsert as its JSON batch, never a se
 from services.common.submissions.receive import (
     SERVICES_WITH_SUBMISSIONS,
     SUBMISSIONS_PATH,
-    NotCsv,
     Received,
     SubmissionExpired,
     SubmissionFileUnreadable,
     SubmissionNotRetryable,
     SubmissionUnreadable,
-    keep_as,
+    UnsupportedFileType,
     receive_file,
 )
 
 __all__ = [
     "SERVICES_WITH_SUBMISSIONS",
     "SUBMISSIONS_PATH",
-    "NotCsv",
     "Received",
     "SubmissionExpired",
     "SubmissionFileUnreadable",
     "SubmissionNotRetryable",
     "SubmissionUnreadable",
-    "keep_as",
+    "UnsupportedFileType",
     "receive_file",
 ]

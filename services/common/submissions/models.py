@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import mapped_column
 
 from services.common.models import Base
+from services.common.tabular import FORMATS
 
 # received → validating → completed | completed_with_errors | failed | expired
 STATUSES = ("received", "validating", "completed", "completed_with_errors", "failed", "expired")
@@ -48,7 +49,9 @@ def _submission_columns() -> dict[str, Any]:
         "idempotency_key": c(Text),
         "sha256": c(Text, nullable=False),
         "size": c(BigInteger, nullable=False),
-        "file": c(Text, nullable=False),  # under EAGLET_SUBMISSIONS__DIR
+        # the file's format, from the upload's Content-Type (services/common/tabular.py FORMATS)
+        "format": c(Text, nullable=False, server_default="csv"),
+        "file": c(Text, nullable=False),  # its name in the store (services/common/submission_store.py)
         "rule_set_version": c(Text, nullable=False),
         # lines per chunk, fixed at upload: a resumed run cuts the file where the first run did
         "chunk_rows": c(Integer, nullable=False),
@@ -101,6 +104,7 @@ def submission_models(schema: str) -> tuple[Any, Any]:
             "__tablename__": "submissions",
             "__table_args__": (
                 CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
+                CheckConstraint(f"format IN ({', '.join(repr(f) for f in FORMATS)})", name="format"),
                 Index("ix_submissions_owner_kind_owner", "owner_kind", "owner"),
                 # the same Idempotency-Key from the same owner names one submission
                 Index(

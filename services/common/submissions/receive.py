@@ -1,6 +1,7 @@
 """Receiving a submitted file: the route's path (its body limit is its own, not the JSON
 limit: services/common/middleware.py `BodyLimitMiddleware`), and the upload streamed to a file
-while its SHA-256 is computed, so a body is never held whole in memory.
+while its SHA-256 is computed, so a body is never held whole in memory; the store
+(services/common/submission_store.py) then keeps it under its submission's name.
 
 A body over the limit is refused before it is read: an announced Content-Length over it is a 413
 at once (the middleware), and a streamed body is counted as it arrives and refused when it
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,21 +19,25 @@ from pathlib import Path
 from fastapi import Request
 
 from services.common.errors import NamedProblem, PayloadTooLarge
+from services.common.tabular import FORMATS, MEDIA
 
 SUBMISSIONS_PATH = "/v1/submissions"  # a service's own path; the gateway's is /<service> + this
 SERVICES_WITH_SUBMISSIONS = ("finance", "standards", "registry")  # each mounts the kit's router
 WRITE_BYTES = 1024 * 1024
 
 
-NotCsv = NamedProblem(
+UnsupportedFileType = NamedProblem(
     415,
-    "submission_not_csv",
-    "a submission's body is a CSV file (`text/csv`)",
+    "submission_unsupported_type",
+    f"a submission's body is a CSV file (`text/csv`) or an XLSX workbook (`{MEDIA['xlsx']}`)",
     pointer="#/header/content-type",
-    detail="the file must be sent as text/csv, not {got}",
+    detail="the file must be sent as one of {accepted}, not {got}",
 )
+ACCEPTED = ", ".join(MEDIA[f] for f in FORMATS)
 SubmissionUnreadable = NamedProblem(
-    422, "submission_unreadable", "the submitted file cannot be read as UTF-8 CSV with a header line"
+    422,
+    "submission_unreadable",
+    "the submitted file cannot be read as a UTF-8 CSV or an XLSX workbook with a header row",
 )
 SubmissionNotRetryable = NamedProblem(
     409,
@@ -44,8 +48,8 @@ SubmissionNotRetryable = NamedProblem(
 SubmissionFileUnreadable = NamedProblem(
     409,
     "submission_file_unreadable",
-    "the submission failed because its file cannot be read: a retry would fail the same way",
-    detail="submission {id} failed because its file cannot be read: submit a corrected file",
+    "the submission's file cannot be read, or is no longer kept: a retry would fail the same way",
+    detail="submission {id}: {why}; submit the file again",
 )
 # The `error` of an expired submission (services/common/submissions/sweep.py).
 SubmissionExpired = NamedProblem(
@@ -89,9 +93,3 @@ async def receive_file(request: Request, directory: Path, max_bytes: int) -> Rec
         path.unlink(missing_ok=True)
         raise
     return Received(path, digest.hexdigest(), size)
-
-
-def keep_as(received: Received, final: Path) -> Path:
-    """Give the uploaded file its final name (an atomic rename in the same directory)."""
-    os.replace(received.path, final)
-    return final

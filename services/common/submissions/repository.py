@@ -40,8 +40,8 @@ async def add(
     (a concurrent one with the same key is waited for)."""
     return await conn.fetchval(
         f"INSERT INTO {schema}.submissions (kind, validate_only, owner_kind, owner_sub, owner_org, "
-        "owner_region, owner, request_id, sha256, size, file, rule_set_version, chunk_rows, idempotency_key) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+        "owner_region, owner, request_id, sha256, size, file, rule_set_version, chunk_rows, idempotency_key, "
+        "format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
         "ON CONFLICT (owner_kind, owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
         "RETURNING id",
         values["kind"],
@@ -58,6 +58,7 @@ async def add(
         values["rule_set_version"],
         values["chunk_rows"],
         values["idempotency_key"],
+        values["format"],
     )
 
 
@@ -166,14 +167,14 @@ async def fail(conn: asyncpg.Connection, schema: str, submission_id: int, proble
 
 
 async def retry(conn: asyncpg.Connection, schema: str, submission_id: int) -> bool:
-    """Put an expired submission, or one failed by the worker (not by its unreadable file), back
-    to `received`, its error cleared; its committed chunks stay (the run resumes after them).
+    """Put an expired submission, or one failed by the worker (not by its unreadable file), whose
+    file is still kept (retention has not removed it) back to `received`, its error cleared; its committed chunks stay (the run resumes after them).
     False when it is in no such state (the caller answers why)."""
     return bool(
         await conn.fetchval(
             f"UPDATE {schema}.submissions SET status = 'received', error = NULL, finished_at = NULL, "
             "heartbeat_at = NULL, updated_at = now() "
-            "WHERE id = $1 AND (status = 'expired' OR (status = 'failed' AND "
+            "WHERE id = $1 AND file_removed_at IS NULL AND (status = 'expired' OR (status = 'failed' AND "
             "coalesce(error->>'code', '') <> 'submission_unreadable')) RETURNING true",
             submission_id,
         )

@@ -4,6 +4,7 @@
 # No `from __future__ import annotations`: the routes' annotations name the service's own `Kind`
 # (a local of `router_for`), so they are evaluated where they are written.
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from services.common import tabular
 from services.common.auth import CurrentPrincipal, check_kind, require_kind
 from services.common.context import request_id_var
 from services.common.db import DbSession, raw_connection
@@ -28,21 +30,23 @@ from services.common.errors import (
 from services.common.idempotency import MAX_KEY_LENGTH
 from services.common.jobs import defer
 from services.common.pagination import Page, Pagination, keyset, page_of
-from services.common.submissions import repository, service
+from services.common.submission_store import store_of
+from services.common.submissions import repository
 from services.common.submissions.kinds import SubmissionService
 from services.common.submissions.receive import (
+    ACCEPTED,
     SUBMISSIONS_PATH,
-    NotCsv,
     SubmissionFileUnreadable,
     SubmissionNotRetryable,
-    keep_as,
+    UnsupportedFileType,
     receive_file,
 )
 from services.common.submissions.schemas import SubmissionFindingOut, SubmissionOut
 from services.common.types import patterned, text, text_problem
 
 IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-REPORT_COLUMNS = ("line", "key", "status", "rule", "severity", "pointer", "message")
+Format = Literal[tabular.FORMATS]  # type: ignore[valid-type]
+Lang = Literal[tuple(tabular.REPORT_HEADERS)]  # type: ignore[valid-type]
 RuleQuery = text(*patterned(r"^[A-Z]{2,8}-[A-Z]\d{1,4}$"))
 
 
@@ -68,12 +72,14 @@ def router_for(subs: SubmissionService) -> APIRouter:
     submitters = require_kind(*subs.submitters)
     readers = require_kind(*subs.readers)
     kinds_doc = "; ".join(f"`{k.name}`: {k.description} ({', '.join(k.callers)})" for k in subs.kinds)
-    csv_body = {
+    file_body = {
         "requestBody": {
             "required": True,
-            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "UTF-8 CSV (a BOM allowed); the header line names the kind's batch record "
-            "fields (GET /v1/submissions/template)",
+            "content": {
+                m: {"schema": {"type": "string", "format": "binary"}} for m in tabular.MEDIA.values()
+            },
+            "description": "UTF-8 CSV (a BOM allowed), or an XLSX workbook (its first sheet); the "
+            "header row names the kind's batch record fields (GET /v1/submissions/template)",
         }
     }
 
@@ -96,7 +102,8 @@ def router_for(subs: SubmissionService) -> APIRouter:
         status_code=202,
         summary="Submit a file of records; validated and written in the background",
         description=(
-            f"Kinds: {kinds_doc}. The body is the file (`text/csv`), streamed to storage while its "
+            f"Kinds: {kinds_doc}. The body is the file (`text/csv`, or an XLSX workbook as "
+            f"`{tabular.MEDIA['xlsx']}`; any other type: 415), streamed to storage while its "
             "SHA-256 is computed, up to `EAGLET_SUBMISSIONS__MAX_BYTES` (default 2 GiB; over it: "
             "413, before the body is read whole). Answers 202 with `Location`: the submission, "
             "which the worker validates and writes in chunks with the rules and upsert of the "
@@ -112,7 +119,7 @@ def router_for(subs: SubmissionService) -> APIRouter:
                 Forbidden,
                 *subs.problems,
                 PayloadTooLarge,
-                NotCsv,
+                UnsupportedFileType,
                 InvalidIdempotencyKey,
                 IdempotencyKeyReused,
             ),
@@ -123,7 +130,7 @@ def router_for(subs: SubmissionService) -> APIRouter:
                 "headers": {"Location": {"schema": {"type": "string"}, "description": "submissions/{id}"}},
             },
         },
-        openapi_extra=csv_body,
+        openapi_extra=file_body,
     )
     async def post_submission(
         request: Request,
@@ -137,18 +144,23 @@ def router_for(subs: SubmissionService) -> APIRouter:
         declared = subs.kind(kind)
         check_kind(principal, declared.callers)
         declared.admit(principal)
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != "text/csv":
-            raise NotCsv(got=media or "nothing")
+        media = request.headers.get("content-type", "")
+        fmt = tabular.format_of(media)
+        if fmt is None:
+            got = media.split(";")[0].strip()[:100] or "nothing"
+            raise UnsupportedFileType(
+                accepted=ACCEPTED, got="an unreadable type" if text_problem(got) else got
+            )
         key = idempotency_key(request)
         settings = request.app.state.settings
-        directory = settings.submissions_dir()
-        received = await receive_file(request, directory, settings.submissions.max_bytes)
+        store = store_of(settings)
+        received = await receive_file(request, settings.submissions_dir(), settings.submissions.max_bytes)
         replayed = False
         try:
             conn = await raw_connection(session)
             values = {
                 "kind": kind,
+                "format": fmt,
                 "validate_only": mode == "validate_only",
                 "request_id": request_id_var.get(),
                 "sha256": received.sha256,
@@ -165,13 +177,13 @@ def router_for(subs: SubmissionService) -> APIRouter:
                 if same != (received.sha256, kind, values["validate_only"]):
                     raise IdempotencyKeyReused()
                 submission_id, replayed = earlier["id"], True
-                received.path.unlink(missing_ok=True)
+                await asyncio.to_thread(received.path.unlink, missing_ok=True)
             else:
-                name = f"{schema}-{submission_id}.csv"
+                name = f"{schema}-{submission_id}.{fmt}"
                 await repository.name_file(conn, schema, submission_id, name)
-                keep_as(received, directory / name)
+                await store.keep(received.path, name)  # before the commit: no row without its file
                 await defer(conn, subs.task, {"submission_id": submission_id})
-        except BaseException:
+        except BaseException:  # cancelled too: no await here, the temp file goes at once
             received.path.unlink(missing_ok=True)
             raise
         row = (await session.execute(repository.visible(subs, principal, submission_id))).scalar_one()
@@ -179,18 +191,25 @@ def router_for(subs: SubmissionService) -> APIRouter:
 
     @router.get(
         f"{SUBMISSIONS_PATH}/template",
-        summary="An empty submission file with the right header (and one sample line)",
+        summary="An empty submission file with the right header (and one sample line), CSV or XLSX",
         response_class=Response,
         dependencies=[readers],
-        responses={**responses(Forbidden), 200: {"content": {"text/csv": {}}, "description": "The template"}},
+        responses={
+            **responses(Forbidden),
+            200: {"content": {m: {} for m in tabular.MEDIA.values()}, "description": "The template"},
+        },
     )
     async def submission_template(
-        kind: Annotated[Kind, Query()], fmt: Annotated[Literal["csv"], Query(alias="format")] = "csv"
+        kind: Annotated[Kind, Query()],
+        fmt: Annotated[Format, Query(alias="format", description="csv or xlsx")] = "csv",
     ) -> Response:
+        declared = subs.kind(kind)
+        body = await asyncio.to_thread(tabular.template, declared.fields, declared.sample, fmt)
+        media = tabular.MEDIA[fmt] + ("; charset=utf-8" if fmt == "csv" else "")
         return Response(
-            service.template_csv(subs.kind(kind)),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{kind}-template.csv"'},
+            body,
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{kind}-template.{fmt}"'},
         )
 
     @router.get(
@@ -219,13 +238,22 @@ def router_for(subs: SubmissionService) -> APIRouter:
         responses=responses(Forbidden, NotFound, SubmissionNotRetryable, SubmissionFileUnreadable),
     )
     async def retry_submission(
-        submission_id: IdPath, session: DbSession, principal: CurrentPrincipal
+        request: Request, submission_id: IdPath, session: DbSession, principal: CurrentPrincipal
     ) -> Response:
         row = await own(session, principal, submission_id)
+        if row.file_removed_at is not None:
+            why = f"its file was deleted at {row.file_removed_at.isoformat(timespec='seconds')} (retention)"
+            raise SubmissionFileUnreadable(id=submission_id, why=why)
+        if row.status in ("expired", "failed") and not await store_of(request.app.state.settings).exists(
+            row.file
+        ):
+            raise SubmissionFileUnreadable(id=submission_id, why="its file is no longer kept")
         conn = await raw_connection(session)
         if not await repository.retry(conn, schema, submission_id):
             if row.status == "failed":
-                raise SubmissionFileUnreadable(id=submission_id)
+                raise SubmissionFileUnreadable(
+                    id=submission_id, why="it failed because its file cannot be read"
+                )
             raise SubmissionNotRetryable(id=submission_id, status=row.status)
         await defer(conn, subs.task, {"submission_id": submission_id})
         session.expire_all()  # the row as the retry left it
@@ -255,6 +283,8 @@ def router_for(subs: SubmissionService) -> APIRouter:
     @router.get(
         f"{SUBMISSIONS_PATH}/{{submission_id}}/report.csv",
         summary="A submission's findings as CSV (line, key, status, rule, severity, pointer, message)",
+        description="UTF-8 CSV, one row per finding in line order; `lang=zh` gives the header row in "
+        "Chinese (行号, 记录标识, 状态, 规则, 严重程度, 位置, 说明), the default `en` in English.",
         response_class=StreamingResponse,
         dependencies=[readers],
         responses={
@@ -263,14 +293,18 @@ def router_for(subs: SubmissionService) -> APIRouter:
         },
     )
     async def submission_report(
-        request: Request, submission_id: IdPath, session: DbSession, principal: CurrentPrincipal
+        request: Request,
+        submission_id: IdPath,
+        session: DbSession,
+        principal: CurrentPrincipal,
+        lang: Annotated[Lang, Query(description="The header row's language: en or zh")] = "en",
     ) -> StreamingResponse:
         await own(session, principal, submission_id)
         engine = request.app.state.engine
         f = subs.finding
 
         async def body() -> AsyncIterator[bytes]:
-            yield ",".join(REPORT_COLUMNS).encode() + b"\r\n"
+            yield ",".join(tabular.report_header(lang)).encode() + b"\r\n"
             last = 0
             while True:
                 stmt = (

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from services.common.errors import ProblemDetail
+from services.common.tabular import FORMATS
 
 SubmissionStatus = Literal[
     "received", "validating", "completed", "completed_with_errors", "failed", "expired"
@@ -49,6 +50,7 @@ class SubmissionOut(BaseModel):
         description="received → validating → completed | completed_with_errors (some lines rejected) "
         "| failed | expired (no progress for EAGLET_SUBMISSIONS__STALL_S: POST links.retry resumes it)"
     )
+    format: Literal[FORMATS] = Field(description="The file's format, from its Content-Type")  # type: ignore[valid-type]
     validate_only: bool = Field(description="A dry run: validated, nothing written")
     sha256: str = Field(description="SHA-256 of the file as received, hex")
     size: int = Field(description="Bytes received")
@@ -70,6 +72,7 @@ class SubmissionOut(BaseModel):
             id=s.id,
             kind=s.kind,
             status=s.status,
+            format=s.format,
             validate_only=s.validate_only,
             sha256=s.sha256,
             size=s.size,

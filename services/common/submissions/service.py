@@ -18,68 +18,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import io
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from services.common import tabular
 from services.common.auth import Principal
 from services.common.db import create_engine, create_sessionmaker, raw_connection
 from services.common.settings import Settings
+from services.common.submission_store import FileGone, store_of
 from services.common.submissions import repository
 from services.common.submissions.kinds import SubmissionKind, SubmissionService
 from services.common.submissions.receive import SubmissionUnreadable
+from services.common.tabular import BadFile
 
+# ---- reading the file: its format is tabular.py's --------------------------------------------------
 
-class BadFile(Exception):
-    """The file cannot be read as CSV text: the submission fails (no retry mends it)."""
-
-
-def template_csv(kind: SubmissionKind) -> bytes:
-    """The empty file with the right header and one sample line."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(kind.fields)
-    writer.writerow([_cell(kind.sample.get(f)) for f in kind.fields])
-    return out.getvalue().encode("utf-8")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-# ---- reading the file: the one seam of its format ----------------------------------------------
-
-
-def rows_of(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Each row of the file as (its first line number, its cells), the header first: the only
-    function that knows the file's format (CSV, UTF-8, a BOM allowed). A quoted cell may span
-    lines; the row's number is the line it starts on."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f)
-            end = 0
-            for row in reader:
-                yield end + 1, row
-                end = reader.line_num
-    except UnicodeDecodeError as e:
-        raise BadFile(f"the file is not UTF-8 text (byte {e.start} of a read block)") from e
-    except csv.Error as e:
-        raise BadFile(f"the file is not valid CSV: {e}") from e
-
-
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 Line = tuple[int, dict[str, Any] | None, list[dict[str, Any]]]  # line, record, local findings
 
 
-def lines_of(path: Path) -> Iterator[Line]:
-    """Each data line: its line number, its record (empty cells omitted: a field left empty is
-    absent) or None, and the findings of a line that is not a record of the header's fields."""
-    rows = rows_of(path)
+def lines_of(path: Path, fmt: str) -> Iterator[Line]:
+    """Each data line of a file of format `fmt` (tabular.py: CSV or XLSX, the header line 1): its
+    line number, its record (empty cells omitted: a field left empty is absent) or None, and the
+    findings of a line that is not a record of the header's fields."""
+    rows = tabular.rows(path, fmt)
     try:
         first = next(rows, None)
         if first is None or not any(h.strip() for h in first[1]):
@@ -104,9 +68,9 @@ def _local(line: int, code: str, message: str) -> dict[str, Any]:
     return {"rule": None, "severity": "error", "pointer": f"/lines/{line}", "code": code, "message": message}
 
 
-def chunks_of(path: Path, size: int) -> Iterator[list[Line]]:
+def chunks_of(path: Path, fmt: str, size: int) -> Iterator[list[Line]]:
     chunk: list[Line] = []
-    for item in lines_of(path):
+    for item in lines_of(path, fmt):
         chunk.append(item)
         if len(chunk) == size:
             yield chunk
@@ -115,8 +79,8 @@ def chunks_of(path: Path, size: int) -> Iterator[list[Line]]:
         yield chunk
 
 
-def count_lines(path: Path) -> int:
-    return sum(1 for _ in lines_of(path))
+def count_lines(path: Path, fmt: str) -> int:
+    return sum(1 for _ in lines_of(path, fmt))
 
 
 # ---- the batch answer as findings ---------------------------------------------------------------
@@ -141,8 +105,15 @@ def findings_of(submission_id: int, chunk: list[Line], answer: dict[str, Any] | 
 
 
 def _row(submission_id: int, line: int, key: Any, status: str, f: dict[str, Any]) -> tuple[Any, ...]:
-    key = None if key is None else str(key)
-    return (submission_id, line, key, status, f["rule"], f["severity"], f["pointer"], f["code"], f["message"])
+    key = None if key is None else _storable(str(key))
+    message = _storable(f["message"])
+    return (submission_id, line, key, status, f["rule"], f["severity"], f["pointer"], f["code"], message)
+
+
+def _storable(text: str) -> str:
+    """Text PostgreSQL stores: a file's cell may carry a NUL (a CSV may) or a lone surrogate, which
+    a finding's key or message may quote; each becomes U+FFFD."""
+    return UNSTORABLE.sub("\ufffd", text)
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -176,28 +147,12 @@ async def process(
         if taken is None:
             return
         kind = service.kind(taken["kind"])
-        path = settings.submissions_dir() / taken["file"]
         owner = owner_principal(taken)
         try:
-            if taken["rows_total"] is None:
-                total = await asyncio.to_thread(count_lines, path)
-                async with sessions() as session:
-                    await repository.set_total(await raw_connection(session), schema, submission_id, total)
-                    await session.commit()
-            # the file is read and parsed off the event loop (the worker's heartbeats run on it)
-            chunks, index = chunks_of(path, taken["chunk_rows"]), -1
-            try:
-                while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-                    index += 1
-                    if index < taken["chunks_done"]:
-                        continue
-                    async with _beating(sessions, schema, submission_id, settings.submissions.heartbeat_s):
-                        await _chunk(sessions, schema, kind, owner, taken, index, chunk)
-                    if after_chunk is not None:
-                        await after_chunk(index)
-            finally:
-                await asyncio.to_thread(chunks.close)  # the file, at once (not at collection)
-        except BadFile as e:
+            # the store's file, or its local copy for the time of the run (an object store's)
+            async with store_of(settings).local_copy(taken["file"]) as path:
+                await _run(sessions, schema, kind, owner, taken, path, settings, after_chunk)
+        except (BadFile, FileGone) as e:
             async with sessions() as session:
                 problem = SubmissionUnreadable.body(str(e))
                 await repository.fail(await raw_connection(session), schema, submission_id, problem)
@@ -208,6 +163,38 @@ async def process(
             await session.commit()
     finally:
         await engine.dispose()
+
+
+async def _run(
+    sessions: Any,
+    schema: str,
+    kind: SubmissionKind,
+    owner: Principal,
+    taken: Any,
+    path: Path,
+    settings: Settings,
+    after_chunk: AfterChunk | None,
+) -> None:
+    """Count the file's lines (once), then run its chunks from the first uncommitted one."""
+    submission_id, fmt = taken["id"], taken["format"]
+    if taken["rows_total"] is None:
+        total = await asyncio.to_thread(count_lines, path, fmt)
+        async with sessions() as session:
+            await repository.set_total(await raw_connection(session), schema, submission_id, total)
+            await session.commit()
+    # the file is read and parsed off the event loop (the worker's heartbeats run on it)
+    chunks, index = chunks_of(path, fmt, taken["chunk_rows"]), -1
+    try:
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            index += 1
+            if index < taken["chunks_done"]:
+                continue
+            async with _beating(sessions, schema, submission_id, settings.submissions.heartbeat_s):
+                await _chunk(sessions, schema, kind, owner, taken, index, chunk)
+            if after_chunk is not None:
+                await after_chunk(index)
+    finally:
+        await asyncio.to_thread(chunks.close)  # the file, at once (not at collection)
 
 
 @contextlib.asynccontextmanager
