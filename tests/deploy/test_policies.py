@@ -279,7 +279,10 @@ def expected_policies(overlay: str) -> dict[str, tuple[dict, list | None, list |
         ),
         "eaglet-db-pooler-ro": (
             selector(POOLER_RO),
-            [([MONITORING], tcp(9127))],
+            [
+                ([app("registry"), app("finance"), app("standards")], tcp(5432)),
+                ([MONITORING], tcp(9127)),
+            ],
             [([INSTANCES], tcp(5432)), ([kube_api], tcp(443, 6443))],
         ),
     }
@@ -287,7 +290,7 @@ def expected_policies(overlay: str) -> dict[str, tuple[dict, list | None, list |
         policies[f"eaglet-{name}"] = (
             selector(app(name)),
             [([app("gateway")], tcp(HTTP[name])), ([MONITORING], tcp(HTTP[name]))],
-            [([POOLER_RW], tcp(5432))],
+            [([POOLER_RW, POOLER_RO], tcp(5432))],
         )
     return policies
 
@@ -545,6 +548,34 @@ def test_each_process_connects_as_its_role_through_the_right_door(rendered):
             assert listen.host == "eaglet-db-rw" and listen.username == role and listen.password is None
 
 
+def test_the_services_hot_reads_go_to_the_standbys_where_there_are_any(rendered):
+    """registry, finance and standards read lists, search, verification, statistics, exports and
+    the feed through the read-only pooler (docs/deploy.md "Read replicas"): as their own role
+    (its password is the primary's on a physical replica), through a transaction-mode pooler like
+    the read-write one (the statement-cache rule covers it). With one instance (dev) there is no
+    standby behind that pooler: the read URL is the database URL, every read on the primary. The
+    gateway, the worker and the migration read nothing on a replica."""
+    cluster = rendered.get("Cluster", "eaglet-db")["spec"]
+    poolers = {p["metadata"]["name"]: p["spec"] for p in rendered.of("Pooler")}
+    for obj, c in rendered.containers():
+        env = _env(c)
+        name = obj["metadata"]["name"]
+        if _component(obj) not in ("registry", "finance", "standards"):
+            assert (
+                "EAGLET_DB__READ_URL" not in env and _setting(rendered, c, "EAGLET_DB__READ_URL") is None
+            ), name
+            continue
+        url = _url(env["EAGLET_DB__READ_URL"]["value"])
+        own = _url(env["EAGLET_DATABASE_URL"]["value"])
+        assert url.username == own.username and url.password is None and url.database == "eaglet", name
+        if cluster["instances"] > 1:
+            assert url.host == "eaglet-db-pooler-ro" and poolers[url.host]["type"] == "ro", name
+        else:
+            assert url == own, name
+        assert poolers[url.host]["pgbouncer"]["poolMode"] == "transaction", name
+        assert _setting(rendered, c, "EAGLET_DB__STATEMENT_CACHE_SIZE") == "0", name
+
+
 def test_the_poolers_pool_transactions_of_the_cluster(rendered):
     for pooler in rendered.of("Pooler"):
         spec = pooler["spec"]
@@ -570,21 +601,26 @@ def test_the_connections_fit_the_server_and_each_roles_limit(rendered):
         "eaglet_gateway": gateways,
         "eaglet_owner": 1,
     }
-    # the read-only pooler's readers are an overlay's: one role's worth of server connections
+    # Each pooler's server connections land on its side: the read-write one's on the primary, the
+    # read-only one's on the standbys (each standby at most all of them, whichever it is; a
+    # standby has the primary's max_connections and enforces each role's limit on its own).
     readers = {
         "rw": ["eaglet_gateway", "eaglet_registry", "eaglet_finance", "eaglet_standards"],
-        "ro": ["readers"],
+        "ro": ["eaglet_registry", "eaglet_finance", "eaglet_standards"],
     }
+    on_standby: dict[str, int] = {}
     for pooler in rendered.of("Pooler"):
         spec = pooler["spec"]
         per_role = spec["instances"] * int(spec["pgbouncer"]["parameters"]["default_pool_size"])
+        side = by_role if spec["type"] == "rw" else on_standby
         for role in readers[spec["type"]]:
-            by_role[role] = by_role.get(role, 0) + per_role
-    for role, most in by_role.items():
-        limit = roles[role].get("connectionLimit", -1) if role in roles else -1
-        assert limit == -1 or most <= limit, (role, most, limit)
+            side[role] = side.get(role, 0) + per_role
     reserve = 10 + cluster["instances"]
-    assert sum(by_role.values()) + reserve <= int(cluster["postgresql"]["parameters"]["max_connections"])
+    for server in (by_role, on_standby):
+        for role, most in server.items():
+            limit = roles[role].get("connectionLimit", -1) if role in roles else -1
+            assert limit == -1 or most <= limit, (role, most, limit)
+        assert sum(server.values()) + reserve <= int(cluster["postgresql"]["parameters"]["max_connections"])
 
 
 def test_the_database_default_timeout_is_the_engines(rendered):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.pagination import PageParams, keyset
+from services.common.reader_select import fetch_objects
+from services.common.readpool import Reader
 from services.finance import bulk
 from services.finance.applications.models import LoanApplication
 from services.finance.lines.repository import DIRECTORY_JOIN, REGION
@@ -35,11 +38,12 @@ SPEC = bulk.UpsertSpec(
 
 
 async def list_applications(
-    session: AsyncSession, principal: Principal, params: PageParams, borrower: str | None
-) -> list[LoanApplication]:
+    reads: Reader, principal: Principal, params: PageParams, borrower: str | None
+) -> list[Any]:
+    """A page of the list, on the read pool (a replica's copy when one is configured)."""
     stmt = select(LoanApplication).where(
         visible(principal, region_col=LoanApplication.borrower_region, bank_col=LoanApplication.lender)
     )
     if borrower:
         stmt = stmt.where(LoanApplication.borrower_credit_code == borrower)
-    return list((await session.execute(keyset(stmt, [LoanApplication.id], params))).scalars())
+    return await fetch_objects(reads, keyset(stmt, [LoanApplication.id], params))

@@ -12,6 +12,7 @@ from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, responses
 from services.common.http import json_data_response
 from services.common.pagination import Page, Pagination, page_of
+from services.common.readpool import CallerReads
 from services.common.types import CreditCode
 from services.finance.applications import repository, service
 from services.finance.applications.schemas import ApplicationBatchRequest, ApplicationOut
@@ -44,11 +45,11 @@ async def post_applications_batch(
     responses=responses(InvalidCursor, Forbidden),
 )
 async def list_applications(
-    session: DbSession,
+    reads: CallerReads,
     principal: CurrentPrincipal,
     page: Pagination,
     borrower: Annotated[CreditCode | None, Query()] = None,
 ) -> Page[ApplicationOut]:
-    rows = await repository.list_applications(session, principal, page, borrower)
+    rows = await repository.list_applications(reads, principal, page, borrower)
     rows, cursor = page_of(rows, page, lambda r: (r.id,))
     return Page[ApplicationOut](items=[ApplicationOut.model_validate(r) for r in rows], next_cursor=cursor)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -9,6 +11,8 @@ from services.common.auth import Principal
 from services.common.db import raw_connection
 from services.common.export import Statement, compiled
 from services.common.pagination import PageParams, keyset
+from services.common.reader_select import fetch_objects
+from services.common.readpool import Reader
 from services.finance import bulk
 from services.finance.guarantees.models import Guarantee
 from services.finance.lines.repository import DIRECTORY_JOIN, REGION
@@ -72,10 +76,10 @@ def guarantees_query(principal: Principal, borrower: str | None) -> Select:
 
 
 async def list_guarantees(
-    session: AsyncSession, principal: Principal, params: PageParams, borrower: str | None
-) -> list[Guarantee]:
-    stmt = keyset(guarantees_query(principal, borrower), [Guarantee.id], params)
-    return list((await session.execute(stmt)).scalars())
+    reads: Reader, principal: Principal, params: PageParams, borrower: str | None
+) -> list[Any]:
+    """A page of the list, on the read pool (a replica's copy when one is configured)."""
+    return await fetch_objects(reads, keyset(guarantees_query(principal, borrower), [Guarantee.id], params))
 
 
 def export_statement(principal: Principal, borrower: str | None, columns: list[str]) -> Statement:

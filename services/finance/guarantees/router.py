@@ -50,12 +50,12 @@ async def post_guarantees_batch(
     responses=responses(InvalidCursor, Forbidden),
 )
 async def list_guarantees(
-    session: DbSession,
+    reads: CallerReads,
     principal: CurrentPrincipal,
     page: Pagination,
     borrower: Annotated[CreditCode | None, Query()] = None,
 ) -> Page[GuaranteeOut]:
-    rows = await repository.list_guarantees(session, principal, page, borrower)
+    rows = await repository.list_guarantees(reads, principal, page, borrower)
     rows, cursor = page_of(rows, page, lambda r: (r.id,))
     return Page[GuaranteeOut](items=[GuaranteeOut.model_validate(r) for r in rows], next_cursor=cursor)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,6 +12,8 @@ from services.common.code_region import code_region_sql
 from services.common.db import raw_connection
 from services.common.export import Statement, compiled
 from services.common.pagination import PageParams, keyset
+from services.common.reader_select import fetch_objects
+from services.common.readpool import Reader
 from services.finance import bulk
 from services.finance.lines.models import CreditLine
 from services.finance.scope import visible
@@ -54,10 +58,10 @@ def lines_query(principal: Principal, borrower: str | None) -> Select:
 
 
 async def list_lines(
-    session: AsyncSession, principal: Principal, params: PageParams, borrower: str | None
-) -> list[CreditLine]:
-    stmt = keyset(lines_query(principal, borrower), [CreditLine.id], params)
-    return list((await session.execute(stmt)).scalars())
+    reads: Reader, principal: Principal, params: PageParams, borrower: str | None
+) -> list[Any]:
+    """A page of the list, on the read pool (a replica's copy when one is configured)."""
+    return await fetch_objects(reads, keyset(lines_query(principal, borrower), [CreditLine.id], params))
 
 
 def export_statement(principal: Principal, borrower: str | None, columns: list[str]) -> Statement:

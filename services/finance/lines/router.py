@@ -50,12 +50,12 @@ async def post_credit_lines_batch(
     responses=responses(InvalidCursor, Forbidden),
 )
 async def list_credit_lines(
-    session: DbSession,
+    reads: CallerReads,
     principal: CurrentPrincipal,
     page: Pagination,
     borrower: Annotated[CreditCode | None, Query()] = None,
 ) -> Page[CreditLineOut]:
-    rows = await repository.list_lines(session, principal, page, borrower)
+    rows = await repository.list_lines(reads, principal, page, borrower)
     rows, cursor = page_of(rows, page, lambda r: (r.id,))
     return Page[CreditLineOut](items=[CreditLineOut.model_validate(r) for r in rows], next_cursor=cursor)
 

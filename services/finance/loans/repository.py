@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 from sqlalchemy import Select, select
@@ -14,6 +15,8 @@ from services.common.context import request_id_var
 from services.common.db import raw_connection
 from services.common.export import Statement, compiled
 from services.common.pagination import PageParams, keyset
+from services.common.reader_select import fetch_objects
+from services.common.readpool import Reader
 from services.finance import bulk
 from services.finance.loans.models import Loan
 from services.finance.loans.schemas import LoanFilters
@@ -295,11 +298,9 @@ def loans_query(principal: Principal, f: LoanFilters) -> Select:
     return stmt
 
 
-async def list_loans(
-    session: AsyncSession, principal: Principal, params: PageParams, f: LoanFilters
-) -> list[Loan]:
-    stmt = keyset(loans_query(principal, f), [Loan.id], params)
-    return list((await session.execute(stmt)).scalars())
+async def list_loans(reads: Reader, principal: Principal, params: PageParams, f: LoanFilters) -> list[Any]:
+    """A page of the list, on the read pool (a replica's copy when one is configured)."""
+    return await fetch_objects(reads, keyset(loans_query(principal, f), [Loan.id], params))
 
 
 def export_statement(principal: Principal, f: LoanFilters, columns: list[str]) -> Statement:

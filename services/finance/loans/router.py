@@ -80,9 +80,9 @@ Filters = Annotated[LoanFilters, Depends(loan_filters)]
     responses=responses(InvalidCursor, Forbidden),
 )
 async def list_loans(
-    session: DbSession, principal: CurrentPrincipal, page: Pagination, filters: Filters
+    reads: CallerReads, principal: CurrentPrincipal, page: Pagination, filters: Filters
 ) -> Page[LoanOut]:
-    rows = await repository.list_loans(session, principal, page, filters)
+    rows = await repository.list_loans(reads, principal, page, filters)
     rows, cursor = page_of(rows, page, lambda r: (r.id,))
     return Page[LoanOut](items=[LoanOut.of(r) for r in rows], next_cursor=cursor)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal
 from services.common.code_region import code_region_sql
 from services.common.pagination import PageParams, keyset
+from services.common.reader_select import fetch_objects
+from services.common.readpool import Reader
 from services.common.scope import RegionScope
 from services.standards.catalogue.models import Standard, StandardDrafter
 from services.standards.registry_views import DIRECTORY
@@ -50,8 +54,9 @@ async def update(session: AsyncSession, standard: Standard, values: dict) -> Non
 
 
 async def list_standards(
-    session: AsyncSession, params: PageParams, q: str | None, level: str | None, status: str | None
-) -> list[Standard]:
+    reads: Reader, params: PageParams, q: str | None, level: str | None, status: str | None
+) -> list[Any]:
+    """A page of the catalogue, on the read pool (a replica's copy when one is configured)."""
     stmt = select(Standard)
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -60,8 +65,7 @@ async def list_standards(
         stmt = stmt.where(Standard.level == level)
     if status:
         stmt = stmt.where(Standard.status == status)
-    stmt = keyset(stmt, [Standard.code], params)
-    return list((await session.execute(stmt)).scalars())
+    return await fetch_objects(reads, keyset(stmt, [Standard.code], params))
 
 
 async def enterprise_region(session: AsyncSession, credit_code: str) -> str:

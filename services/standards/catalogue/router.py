@@ -12,6 +12,7 @@ from services.common.conditional import IfMatch, IfNoneMatch, json_answer, repre
 from services.common.db import DbSession
 from services.common.errors import Forbidden, InvalidCursor, NotFound, PreconditionFailed, Required, responses
 from services.common.pagination import Page, Pagination
+from services.common.readpool import CallerReads
 from services.common.types import CreditCode, text
 from services.standards.catalogue import service
 from services.standards.catalogue.schemas import (
@@ -53,7 +54,7 @@ async def create_standard(body: StandardCreate, session: DbSession, principal: W
     responses=responses(InvalidCursor),
 )
 async def list_standards(
-    session: DbSession,
+    reads: CallerReads,
     principal: CurrentPrincipal,
     page: Pagination,
     q: Annotated[
@@ -62,7 +63,7 @@ async def list_standards(
     level: Level | None = None,
     status: StandardStatus | None = None,
 ) -> Page[StandardOut]:
-    items, cursor = await service.list_(session, page, q, level, status)
+    items, cursor = await service.list_(reads, page, q, level, status)
     return Page(items=items, next_cursor=cursor)
 
 

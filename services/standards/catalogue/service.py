@@ -9,6 +9,7 @@ from services.common.changes import Change, record_changes
 from services.common.conditional import representation, require_match
 from services.common.errors import NotFound, Required
 from services.common.pagination import PageParams, page_of
+from services.common.readpool import Reader
 from services.standards.catalogue import repository as repo
 from services.standards.catalogue.codes import normalize_standard_code
 from services.standards.catalogue.models import Standard
@@ -123,9 +124,9 @@ async def patch(
 
 
 async def list_(
-    session: AsyncSession, params: PageParams, q: str | None, level: str | None, status: str | None
+    reads: Reader, params: PageParams, q: str | None, level: str | None, status: str | None
 ) -> tuple[list[StandardOut], str | None]:
-    rows = await repo.list_standards(session, params, q, level, status)
+    rows = await repo.list_standards(reads, params, q, level, status)
     rows, cursor = page_of(rows, params, lambda s: (s.code,))
     return [to_out(s) for s in rows], cursor
 

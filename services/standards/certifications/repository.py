@@ -21,6 +21,8 @@ from services.common.code_region import code_region_clause, code_region_sql
 from services.common.db import raw_connection
 from services.common.export import Statement, compiled
 from services.common.pagination import PageParams, keyset
+from services.common.reader_select import fetch_objects
+from services.common.readpool import Reader
 from services.common.scope import RegionScope
 from services.standards.certifications.models import Certificate, CertificateHistory
 from services.standards.certifications.schemas import CertificateFilters
@@ -322,15 +324,16 @@ def certificates_query(principal: Principal, today: date, f: CertificateFilters)
 
 
 async def list_certificates(
-    session: AsyncSession,
+    reads: Reader,
     principal: Principal,
     params: PageParams,
     *,
     today: date,
     filters: CertificateFilters,
-) -> list[Certificate]:
+) -> list[Any]:
+    """A page of the list, on the read pool (a replica's copy when one is configured)."""
     stmt = keyset(certificates_query(principal, today, filters), [Certificate.id], params)
-    return list((await session.execute(stmt)).scalars())
+    return await fetch_objects(reads, stmt)
 
 
 def export_statement(

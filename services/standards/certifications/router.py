@@ -97,9 +97,9 @@ Filters = Annotated[CertificateFilters, Depends(certificate_filters)]
     responses=responses(InvalidCursor, Forbidden),
 )
 async def list_certifications(
-    session: DbSession, principal: Reader, page: Pagination, filters: Filters
+    reads: CallerReads, principal: Reader, page: Pagination, filters: Filters
 ) -> Page[CertificateOut]:
-    items, cursor = await service.list_(session, principal, page, filters)
+    items, cursor = await service.list_(reads, principal, page, filters)
     return Page(items=items, next_cursor=cursor)
 
 

@@ -23,6 +23,7 @@ from services.common.context import request_id_var
 from services.common.errors import Forbidden, NotFound
 from services.common.export import Statement, Table
 from services.common.pagination import PageParams, page_of
+from services.common.readpool import Reader
 from services.common.today import today_shanghai
 from services.standards.catalogue.codes import is_zhejiang_made
 from services.standards.certifications import export
@@ -194,10 +195,10 @@ async def push_batch(
 
 
 async def list_(
-    session: AsyncSession, principal: Principal, params: PageParams, filters: CertificateFilters
+    reads: Reader, principal: Principal, params: PageParams, filters: CertificateFilters
 ) -> tuple[list[CertificateOut], str | None]:
     today = today_shanghai()
-    rows = await repo.list_certificates(session, principal, params, today=today, filters=filters)
+    rows = await repo.list_certificates(reads, principal, params, today=today, filters=filters)
     rows, cursor = page_of(rows, params, lambda c: (c.id,))
     return [to_out(c, today) for c in rows], cursor
 

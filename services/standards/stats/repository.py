@@ -1,16 +1,17 @@
 """Statistics SQL over standards tables and the registry views (docs/contracts.md). Every query
 filters by the caller's region scope and groups by the requested level with GROUPING SETS, so totals are
-distinct counts, not sums of group rows."""
+distinct counts, not sums of group rows. They run on a read-pool connection (a replica's copy when
+one is configured: docs/deploy.md "Read replicas")."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from services.common.code_region import code_region_sql
+from services.common.reader_select import compiled_text
 from services.common.scope import RegionScope, named
 from services.standards.registry_views import DIRECTORY, SCALE_HISTORY, SIZES
 
@@ -31,17 +32,18 @@ def _group(group_by: str | None) -> str:
     return "GROUP BY GROUPING SETS ((), (g))" if group_by else ""
 
 
-async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> dict[str | None, tuple]:
+async def _rows(conn: asyncpg.Connection, sql: str, params: dict[str, Any]) -> dict[str | None, tuple]:
     """{None: total, group: values}."""
     out: dict[str | None, tuple] = {}
-    for row in (await session.execute(text(sql), params)).all():
+    statement, args = compiled_text(sql, params)
+    for row in await conn.fetch(statement, *args):
         key = None if row[0] else row[1]
         out[key] = tuple(row[2:])
     return out
 
 
 async def intl_standards_led(
-    session: AsyncSession, end: date, scope: RegionScope, group_by: str | None
+    conn: asyncpg.Connection, end: date, scope: RegionScope, group_by: str | None
 ) -> dict[str | None, tuple]:
     region = code_region_sql("dr.credit_code", "d.region_code")
     params: dict[str, Any] = {"end": end}
@@ -57,11 +59,11 @@ async def intl_standards_led(
         ) s
         {_group(group_by)}
     """
-    return await _rows(session, sql, params)
+    return await _rows(conn, sql, params)
 
 
 async def zhejiang_made_standards(
-    session: AsyncSession, end: date, scope: RegionScope, group_by: str | None
+    conn: asyncpg.Connection, end: date, scope: RegionScope, group_by: str | None
 ) -> dict[str | None, tuple]:
     # A stock (the programme's "到2022年…3000项"): every standard published by the year end,
     # withdrawn ones included (a withdrawal does not undo that it was made).
@@ -79,19 +81,18 @@ async def zhejiang_made_standards(
         ) s
         {_group(group_by)}
     """
-    out = await _rows(session, sql, params)
+    out = await _rows(conn, sql, params)
     if scope.whole_province:
-        total = (
-            await session.execute(
-                text(f"SELECT count(*) FROM standards.standards s WHERE {base}"), {"end": end}
-            )
-        ).scalar_one()
+        statement, args = compiled_text(
+            f"SELECT count(*) FROM standards.standards s WHERE {base}", {"end": end}
+        )
+        total = await conn.fetchval(statement, *args)
         out[None] = (total,)
     return out
 
 
 async def pinzibiao_smes(
-    session: AsyncSession, end: date, year: int, scope: RegionScope, group_by: str | None
+    conn: asyncpg.Connection, end: date, year: int, scope: RegionScope, group_by: str | None
 ) -> dict[str | None, tuple]:
     region = code_region_sql("c.holder_credit_code", "d.region_code")
     params: dict[str, Any] = {"end": end, "year": year}
@@ -118,11 +119,11 @@ async def pinzibiao_smes(
         ) x
         {_group(group_by)}
     """
-    return await _rows(session, sql, params)
+    return await _rows(conn, sql, params)
 
 
 async def adoption(
-    session: AsyncSession, year: int, scope: RegionScope, group_by: str | None
+    conn: asyncpg.Connection, year: int, scope: RegionScope, group_by: str | None
 ) -> dict[str | None, tuple]:
     region = "d.region_code"
     params: dict[str, Any] = {"year": year}
@@ -142,4 +143,4 @@ async def adoption(
         ) x
         {_group(group_by)}
     """
-    return await _rows(session, sql, params)
+    return await _rows(conn, sql, params)

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from services.common.auth import Principal, require_kind
-from services.common.db import DbSession
 from services.common.errors import Forbidden, RegionOutOfScope, responses
+from services.common.readpool import CallerReads
 from services.common.types import RegionCode
 from services.standards.stats import service
 from services.standards.stats.definitions import description
@@ -24,7 +24,7 @@ router = APIRouter(tags=["statistics"])
     responses=responses(Forbidden, RegionOutOfScope),
 )
 async def standards_stats(
-    session: DbSession,
+    reads: CallerReads,
     principal: Annotated[Principal, require_kind("admin", "official")],
     year: Annotated[int, Query(ge=2000, le=2100, description="Calendar year (figures as of 31 December)")],
     region: Annotated[RegionCode | None, Query(description="GB/T 2260 code: 330000, 330100, 330106")] = None,
@@ -32,4 +32,4 @@ async def standards_stats(
         Literal["city", "county"] | None, Query(description="Add rows per city or county")
     ] = None,
 ) -> StatsOut:
-    return await service.stats(session, principal, year, region, group_by)
+    return await service.stats(reads, principal, year, region, group_by)

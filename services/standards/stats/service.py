@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.common.auth import Principal
+from services.common.readpool import Reader
 from services.common.scope import RegionScope
 from services.common.targets import reported_targets
 from services.standards.adoption.schemas import rate_of
@@ -24,15 +23,17 @@ def _ratio(numerator: int, denominator: int) -> Ratio:
 
 
 async def stats(
-    session: AsyncSession, principal: Principal, year: int, region: str | None, group_by: str | None
+    reads: Reader, principal: Principal, year: int, region: str | None, group_by: str | None
 ) -> StatsOut:
     scope = RegionScope.of(principal).narrow(region)
     region = region or scope.owner  # the region the figures are for, as named (else the caller's)
     end = date(year, 12, 31)
-    intl = await repo.intl_standards_led(session, end, scope, group_by)
-    zzb = await repo.zhejiang_made_standards(session, end, scope, group_by)
-    smes = await repo.pinzibiao_smes(session, end, year, scope, group_by)
-    adopt = await repo.adoption(session, year, scope, group_by)
+    async with reads.connection() as conn:  # one read-pool connection, statement after statement
+        intl = await repo.intl_standards_led(conn, end, scope, group_by)
+        zzb = await repo.zhejiang_made_standards(conn, end, scope, group_by)
+        smes = await repo.pinzibiao_smes(conn, end, year, scope, group_by)
+        adopt = await repo.adoption(conn, year, scope, group_by)
+        reported = await reported_targets(conn, "standards")
 
     def figures(key: str | None) -> dict:
         num, den = adopt.get(key, (0, 0))
@@ -62,7 +63,7 @@ async def stats(
             target=t.value_text,
             programme=t.programme_name,
         )
-        for key, t in (await reported_targets(session, "standards")).items()
+        for key, t in reported.items()
     }
     return StatsOut(
         **total.model_dump(),
