@@ -394,6 +394,19 @@ TransactionConflict = NamedProblem(
     detail="the request met a concurrent one in the database and was rolled back, nothing written; send it again",
 )
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+# A statement of the request's own transaction ran past EAGLET_DB__STATEMENT_TIMEOUT_MS (usually
+# waiting behind another writer of the same rows, e.g. a bank's earlier batch still running) or a
+# lock timeout: the database cancelled it and rolled the transaction back, so nothing was written
+# and the same request later goes through. (The read pool's own timeout is 422 query_too_broad.)
+DatabaseBusy = NamedProblem(
+    503,
+    "database_busy",
+    "a statement of the request waited or ran past the database's time limit and was cancelled; "
+    "nothing was written: send it again after Retry-After",
+    detail="the request waited or ran longer than the database allows (another request of yours may "
+    "still be running) and was rolled back, nothing written; send it again after Retry-After",
+)
+BUSY_SQLSTATES = frozenset({"57014", "55P03"})  # query_canceled (statement_timeout), lock_not_available
 
 # Idempotency-Key (every POST that sends one).
 _IDEMPOTENCY_KEY = "#/header/idempotency-key"
@@ -533,6 +546,25 @@ def connection_error(exc: BaseException | None) -> bool:
     return False
 
 
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", exc)  # SQLAlchemy's error wraps the driver's
+    return getattr(orig, "sqlstate", None) or getattr(orig.__cause__, "sqlstate", None)
+
+
+def database_problem(exc: BaseException, retry_after_s: int) -> Problem | None:
+    """The answer to a request the database refused without a fault of the request — away
+    (`connection_error`), busy (`BUSY_SQLSTATES`) or breaking a conflict (`RETRYABLE_SQLSTATES`):
+    each a 503 to send again, nothing written; None for any other error (ours: a 500)."""
+    sqlstate = _sqlstate(exc)
+    if sqlstate in BUSY_SQLSTATES:
+        return DatabaseBusy(headers={"Retry-After": str(retry_after_s)})
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return TransactionConflict(headers={"Retry-After": "1"})
+    if connection_error(exc):
+        return unavailable_problem(retry_after_s)
+    return None
+
+
 def unavailable_problem(retry_after_s: int) -> Problem:
     """The answer to a request the database went away from (`connection_error`)."""
     return DatabaseUnavailable(headers={"Retry-After": str(retry_after_s)})
@@ -588,15 +620,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(asyncpg.DeadlockDetectedError)
     @app.exception_handler(asyncpg.SerializationError)
+    @app.exception_handler(asyncpg.QueryCanceledError)
+    @app.exception_handler(asyncpg.LockNotAvailableError)
     @app.exception_handler(DBAPIError)
     async def _conflict(request: Request, exc: Exception) -> JSONResponse:
-        orig = getattr(exc, "orig", exc)  # SQLAlchemy's error wraps the driver's
-        sqlstate = getattr(orig, "sqlstate", None) or getattr(orig.__cause__, "sqlstate", None)
-        if sqlstate not in RETRYABLE_SQLSTATES:
-            if connection_error(exc):
-                return await _problem(request, unavailable_problem(retry_after_s(request.app)))
+        p = database_problem(exc, retry_after_s(request.app))
+        if p is None:
             raise exc  # another database error: ours, a 500
-        return await _problem(request, TransactionConflict(headers={"Retry-After": "1"}))
+        return await _problem(request, p)
 
     @app.exception_handler(asyncpg.PostgresConnectionError)
     @app.exception_handler(asyncpg.OperatorInterventionError)

@@ -25,10 +25,9 @@ from services.common.errors import (
     InternalError,
     PayloadTooLarge,
     Problem,
-    connection_error,
+    database_problem,
     problem_body,
     problem_response,
-    unavailable_problem,
 )
 from services.common.metrics import observe_request
 
@@ -84,14 +83,14 @@ class RequestContextMiddleware:
         except Exception as e:
             # The one place unhandled errors end: logged with the request id, answered as a
             # 500 problem that carries the request id and nothing internal — or, when the
-            # database went away (outside a route: the Idempotency-Key claim, a fast route), the
-            # 503 problem database_unavailable with Retry-After.
-            unavailable = connection_error(e)
-            if unavailable:
-                access_log.warning("database unavailable on %s %s: %r", scope["method"], scope["path"], e)
+            # database went away, was busy or broke a conflict (outside a route: the
+            # Idempotency-Key claim, a fast route), its 503 problem (errors.database_problem).
+            refused = database_problem(e, self.retry_after_s)
+            if refused is not None:
+                access_log.warning("database refused %s %s: %r", scope["method"], scope["path"], e)
             else:
                 access_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            p = unavailable_problem(self.retry_after_s) if unavailable else InternalError()
+            p = refused or InternalError()
             status = p.status
             if not response_started:
                 body = json.dumps(problem_body(p.status, p.code, p.detail)).encode()

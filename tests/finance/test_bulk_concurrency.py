@@ -10,6 +10,7 @@ import asyncio
 import json
 
 import asyncpg
+from sqlalchemy import text
 
 from tests.finance.helpers import loan
 
@@ -186,4 +187,34 @@ async def test_a_transaction_the_database_breaks_off_is_a_503_to_send_again(clie
     assert r.headers["retry-after"] == "1"
     assert await db.fetchval("SELECT count(*) FROM finance.loans WHERE loan_ref = 'DL-1'") == 0
     monkeypatch.setattr(repository, "recompute_inclusive", real)
+    assert (await post(c, bank, records)).status_code == 200
+
+
+async def test_a_batch_the_database_cancels_for_waiting_too_long_is_a_503_to_send_again(
+    client_for, as_, db, holder, monkeypatch
+):
+    """A bank's batch that waits behind its own earlier batch (the institution's turn) past the
+    statement timeout is cancelled by the database: no 500, but a 503 problem database_busy with
+    Retry-After, nothing written, and the same batch then goes through. (The service's timeout
+    is 30 s; the test's turn waits under a 0.2 s one, set in the batch's own transaction.)"""
+    from services.finance import batching
+
+    real = batching.hold_institution
+
+    async def impatient(session, owner):
+        await session.execute(text("SET LOCAL statement_timeout = '200ms'"))
+        await real(session, owner)
+
+    c, bank = client_for("finance"), as_("bank", org=BANK)
+    records = [loan(loan_ref="BUSY-1")]
+    tx = holder.transaction()
+    await tx.start()
+    await holder.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", batching.RECLASSIFY_LOCK, BANK)
+    monkeypatch.setattr(batching, "hold_institution", impatient)
+    r = await post(c, bank, records)
+    await tx.rollback()
+    assert r.status_code == 503 and r.json()["code"] == "database_busy", r.text[:300]
+    assert int(r.headers["retry-after"]) >= 1
+    assert await db.fetchval("SELECT count(*) FROM finance.loans WHERE loan_ref = 'BUSY-1'") == 0
+    monkeypatch.setattr(batching, "hold_institution", real)
     assert (await post(c, bank, records)).status_code == 200
