@@ -98,9 +98,12 @@ def python_client(merged_openapi_file, tmp_path_factory) -> GeneratedPythonClien
     `eaglet_client`), with what the generator said (`--fail-on-warning`: a warning is exit 1)."""
     folder = tmp_path_factory.mktemp("python-client")
     config = folder / "config.json"
-    # A file submission's body is `text/csv`; the generator reads a file body only as
-    # application/octet-stream, and is told (its documented override) that a CSV is a file.
-    overrides = {"text/csv": "application/octet-stream"}
+    # A file submission's body is CSV or XLSX (services/common/tabular.py MEDIA); the generator
+    # reads a file body only as application/octet-stream, and is told (its documented override)
+    # that both are files.
+    from services.common.tabular import MEDIA
+
+    overrides = {media: "application/octet-stream" for media in MEDIA.values()}
     config.write_text(
         json.dumps(
             {"package_name_override": PYTHON_CLIENT, "post_hooks": [], "content_type_overrides": overrides}
