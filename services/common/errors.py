@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -470,8 +471,9 @@ def unique_conflict(constraint: str, problem: NamedProblem, pointer: str, messag
     _UNIQUE_CONFLICTS[constraint] = UniqueConflict(problem, pointer, message)
 
 
-def _unique_violation(exc: BaseException) -> Any | None:
-    """The driver's unique-violation error behind `exc` (SQLAlchemy wraps asyncpg's), or None."""
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """`exc` and every error behind it, each once: SQLAlchemy's wraps the driver's (`orig`), and
+    causes and contexts."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -479,10 +481,13 @@ def _unique_violation(exc: BaseException) -> Any | None:
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, asyncpg.UniqueViolationError):
-            return e
+        yield e
         todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
-    return None
+
+
+def _unique_violation(exc: BaseException) -> Any | None:
+    """The driver's unique-violation error behind `exc` (SQLAlchemy wraps asyncpg's), or None."""
+    return next((e for e in _chain(exc) if isinstance(e, asyncpg.UniqueViolationError)), None)
 
 
 def conflict_problem(violation: Any) -> Problem:
@@ -523,26 +528,23 @@ UNAVAILABLE_SQLSTATES = frozenset(
 def connection_error(exc: BaseException | None) -> bool:
     """Whether `exc` (or the driver error behind it: SQLAlchemy wraps asyncpg's) says the database
     is away rather than the statement wrong (see above)."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, asyncpg.PostgresConnectionError):  # class 08: connection exceptions
-            return True
-        if getattr(e, "sqlstate", None) in UNAVAILABLE_SQLSTATES and isinstance(e, asyncpg.PostgresError):
-            return True
-        if isinstance(e, asyncpg.InterfaceError) and "connection" in str(e) and "closed" in str(e):
-            return True  # asyncpg: "connection is closed" (used after the server went away)
-        if isinstance(e, (ConnectionError, socket.gaierror, TimeoutError)):
-            return True  # refused, reset, no such host, the connect timeout
-        if isinstance(e, FileNotFoundError) and e.filename is None:
-            return True  # a Unix socket that is not there (a server stopped); a file names itself
-        if isinstance(e, DBAPIError) and e.connection_invalidated:
-            return True
-        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return any(_says_gone(e) for e in _chain(exc))
+
+
+def _says_gone(e: BaseException) -> bool:
+    """One error of the chain, read on its own: does it say the database is away?"""
+    if isinstance(e, asyncpg.PostgresConnectionError):  # class 08: connection exceptions
+        return True
+    if getattr(e, "sqlstate", None) in UNAVAILABLE_SQLSTATES and isinstance(e, asyncpg.PostgresError):
+        return True
+    if isinstance(e, asyncpg.InterfaceError) and "connection" in str(e) and "closed" in str(e):
+        return True  # asyncpg: "connection is closed" (used after the server went away)
+    if isinstance(e, (ConnectionError, socket.gaierror, TimeoutError)):
+        return True  # refused, reset, no such host, the connect timeout
+    if isinstance(e, FileNotFoundError) and e.filename is None:
+        return True  # a Unix socket that is not there (a server stopped); a file names itself
+    if isinstance(e, DBAPIError) and e.connection_invalidated:
+        return True
     return False
 
 
