@@ -44,8 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import processes  # noqa: E402
+from bench.keys import api_keys  # noqa: E402
 from services.common.credit_code import make_credit_code  # noqa: E402
 from services.common.db import plain_url  # noqa: E402
+from tests.finance.helpers import loan  # noqa: E402
 from tests.scratch_pg import Proxy, ScratchPostgres, promote, stop_standby  # noqa: E402
 from tests.standby import Standby  # noqa: E402
 
@@ -54,24 +56,6 @@ ATTEMPT_TIMEOUT_S = 30
 # Each batch lends to a borrower of its own (of these, in turn): one borrower for every batch
 # makes each batch's per-borrower checks read all the loans before it, slower as the run goes on.
 BORROWERS = [(make_credit_code(f"913301060{i:08d}"), f"杭州基准测试{i}科技有限公司") for i in range(2000)]
-
-
-def loan(ref: str, borrower: tuple[str, str]) -> dict:
-    return {
-        "loan_ref": ref,
-        "borrower_credit_code": borrower[0],
-        "borrower_name": borrower[1],
-        "borrower_size": "small",
-        "product": "credit",
-        "amount": "1000000.00",
-        "annual_rate": "4.35",
-        "issued_on": "2022-03-01",
-        "matures_on": "2023-03-01",
-        "renewal_type": "new",
-        "is_first_loan": False,
-        "outstanding_balance": "1000000.00",
-        "status": "outstanding",
-    }
 
 
 class Seen:
@@ -131,7 +115,11 @@ async def bank(
             seq += 1
             refs = [f"FO-{n}-{seq:06d}-{i:03d}" for i in range(batch)]
             borrower = BORROWERS[(seq * 7 + n) % len(BORROWERS)]
-            body = {"records": [loan(ref, borrower) for ref in refs]}
+            body = {
+                "records": [
+                    loan(loan_ref=ref, borrower=borrower[0], borrower_name=borrower[1]) for ref in refs
+                ]
+            }
             idem = {**headers, "Idempotency-Key": str(uuid.uuid4())}
             while True:  # the same batch, the same key, until it is answered
                 began = time.monotonic()
@@ -205,27 +193,13 @@ async def worker_connected(dsn: str, worker: processes.Service, timeout_s: float
 
 async def make_bank_key(url: str) -> str:
     from gateway.clients.schemas import ClientCreate
-    from gateway.clients.service import create_client
-    from services.common.auth import Principal
-    from services.common.db import create_engine, create_sessionmaker
     from services.common.settings import get_settings
 
-    settings = get_settings()
-    settings = settings.model_copy(
-        update={"database_url": url, "db": settings.db.model_copy(update={"pool": "null"})}
+    (key,) = await api_keys(
+        get_settings().model_copy(update={"database_url": url}),
+        ClientCreate(kind="bank", org="B-FAILOVER", name="bench"),
     )
-    engine = create_engine(settings, "bench")
-    try:
-        async with create_sessionmaker(engine)() as session:
-            bank = await create_client(
-                session,
-                Principal(sub="bench", kind="admin"),
-                ClientCreate(kind="bank", org="B-FAILOVER", name="bench"),
-            )
-            await session.commit()
-        return bank.key
-    finally:
-        await engine.dispose()
+    return key
 
 
 async def measure(args, pg: ScratchPostgres, services: list[processes.Service]) -> None:

@@ -61,6 +61,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.keys import api_keys  # noqa: E402
+
 BATCH = 5000
 CONCURRENCY = 4
 
@@ -450,23 +452,9 @@ async def one_run(run, client, keys, dsn, banks, per_bank, own, solo, raw) -> di
 async def _bank_keys(orgs: list[str], settings) -> dict[str, str]:
     """An API client and key for each bank (the gateway's own client service)."""
     from gateway.clients.schemas import ClientCreate
-    from gateway.clients.service import create_client
-    from services.common.auth import Principal
-    from services.common.db import create_engine, create_sessionmaker
 
-    engine = create_engine(
-        settings.model_copy(update={"db": settings.db.model_copy(update={"pool": "null"})}), "bench"
-    )
-    keys = {}
-    async with create_sessionmaker(engine)() as session:
-        for org in orgs:
-            made = await create_client(
-                session, Principal(sub="bench", kind="admin"), ClientCreate(kind="bank", org=org, name=org)
-            )
-            keys[org] = made.key
-        await session.commit()
-    await engine.dispose()
-    return keys
+    keys = await api_keys(settings, *(ClientCreate(kind="bank", org=org, name=org) for org in orgs))
+    return dict(zip(orgs, keys, strict=True))
 
 
 # --- province scale (`--stats-loans N`): the statistics over tens of millions of loans ---------
@@ -801,22 +789,11 @@ async def province_main(args) -> None:
 async def _official_key(settings) -> str:
     """An API client and key of a province official (the gateway's own client service)."""
     from gateway.clients.schemas import ClientCreate
-    from gateway.clients.service import create_client
-    from services.common.auth import Principal
-    from services.common.db import create_engine, create_sessionmaker
 
-    engine = create_engine(
-        settings.model_copy(update={"db": settings.db.model_copy(update={"pool": "null"})}), "bench"
+    (key,) = await api_keys(
+        settings, ClientCreate(kind="official", region="330000", name="bench province official")
     )
-    async with create_sessionmaker(engine)() as session:
-        made = await create_client(
-            session,
-            Principal(sub="bench", kind="admin"),
-            ClientCreate(kind="official", region="330000", name="bench province official"),
-        )
-        await session.commit()
-    await engine.dispose()
-    return made.key
+    return key
 
 
 if __name__ == "__main__":

@@ -67,6 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import database, processes  # noqa: E402
+from bench.keys import api_keys  # noqa: E402
 
 LENDER = "B-SUBMBENCH"
 SUMMARY_TABLES = (
@@ -645,9 +646,6 @@ def med(values: list[float]) -> float:
 
 async def measure(args, db: database.BenchDatabase, work: Path) -> None:
     from gateway.clients.schemas import ClientCreate
-    from gateway.clients.service import create_client
-    from services.common.auth import Principal
-    from services.common.db import create_engine, create_sessionmaker
     from services.common.settings import get_settings
 
     sizes = sorted(set(args.sizes or [max(1000, args.rows // 10), args.rows]))
@@ -662,18 +660,7 @@ async def measure(args, db: database.BenchDatabase, work: Path) -> None:
         ]
     finally:
         await conn.close()
-    settings = get_settings()
-    engine = create_engine(
-        settings.model_copy(update={"db": settings.db.model_copy(update={"pool": "null"})}), "bench"
-    )
-    async with create_sessionmaker(engine)() as session:
-        bank = await create_client(
-            session,
-            Principal(sub="bench", kind="admin"),
-            ClientCreate(kind="bank", org=LENDER, name="bench bank"),
-        )
-        await session.commit()
-    await engine.dispose()
+    (bank_key,) = await api_keys(get_settings(), ClientCreate(kind="bank", org=LENDER, name="bench bank"))
 
     ports = {name: processes.free_port() for name in ("finance", "gateway")}
     env = dict(os.environ, EAGLET_DATABASE_URL=db.url, EAGLET_ENV="dev", EAGLET_LOG_LEVEL="WARNING")
@@ -704,7 +691,7 @@ async def measure(args, db: database.BenchDatabase, work: Path) -> None:
                 order = ("sub", "raw") if r % 2 == 0 else ("raw", "sub")
                 for what in order:
                     if what == "sub":
-                        subs.append(await submission_run(stack, db.dsn, bank.key, path, n))
+                        subs.append(await submission_run(stack, db.dsn, bank_key, path, n))
                     else:
                         raws.append(await raw_run(db.dsn, path, n))
                 if not args.skip_spec_raw:
@@ -731,7 +718,7 @@ async def measure(args, db: database.BenchDatabase, work: Path) -> None:
             for chunk in args.chunks:
                 times, rss = [], []
                 for _ in range(args.sweep_runs):
-                    c = await chunk_run(stack, db.dsn, bank.key, path, n, chunk)
+                    c = await chunk_run(stack, db.dsn, bank_key, path, n, chunk)
                     times.append(c["worker_s"])
                     rss.append(c["rss"])
                 how = (
@@ -749,7 +736,7 @@ async def measure(args, db: database.BenchDatabase, work: Path) -> None:
                 )
         if args.profile_rows:
             path, _ = files[args.profile_rows]
-            await profile_run(stack, db.dsn, bank.key, path, args.profile_rows, args.chunk_rows, args.top)
+            await profile_run(stack, db.dsn, bank_key, path, args.profile_rows, args.chunk_rows, args.top)
     finally:
         stack.stop()
 
