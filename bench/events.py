@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import database, processes  # noqa: E402
+from bench.keys import api_keys  # noqa: E402
 from services.common.credit_code import make_credit_code  # noqa: E402
 
 BANKS = [f"B-EVT-{i}" for i in range(1, 6)]
@@ -221,25 +222,10 @@ def loan(ref: str, borrower: str, balance: str) -> dict:
 
 async def create_clients() -> dict[str, str]:
     from gateway.clients.schemas import ClientCreate
-    from gateway.clients.service import create_client
-    from services.common.auth import Principal
-    from services.common.db import create_engine, create_sessionmaker
     from services.common.settings import get_settings
 
-    settings = get_settings()
-    engine = create_engine(
-        settings.model_copy(update={"db": settings.db.model_copy(update={"pool": "null"})}), "bench"
-    )
-    keys = {}
-    async with create_sessionmaker(engine)() as session:
-        for bank in BANKS:
-            created = await create_client(
-                session, Principal(sub="bench", kind="admin"), ClientCreate(kind="bank", org=bank, name=bank)
-            )
-            keys[bank] = created.key
-        await session.commit()
-    await engine.dispose()
-    return keys
+    keys = await api_keys(get_settings(), *(ClientCreate(kind="bank", org=bank, name=bank) for bank in BANKS))
+    return dict(zip(BANKS, keys, strict=True))
 
 
 async def feed_throughput(dsn: str, principal, seconds_cap: float = 30.0) -> tuple[int, float]:

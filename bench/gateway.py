@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import database, processes, wrk  # noqa: E402
+from bench.keys import api_keys  # noqa: E402
 from services.common.auth import principal_headers  # noqa: E402
 from services.common.credit_code import make_credit_code  # noqa: E402
 from services.common.db import plain_url  # noqa: E402
@@ -252,24 +253,13 @@ async def measure_ratelimit(args, env: dict, ports: dict, services: list, gw: st
     from decimal import Decimal
 
     from gateway.clients.schemas import ClientCreate
-    from gateway.clients.service import create_client
-    from services.common.auth import Principal
-    from services.common.db import create_engine, create_sessionmaker
     from services.common.settings import get_settings
 
-    settings = get_settings()
-    engine = create_engine(
-        settings.model_copy(update={"db": settings.db.model_copy(update={"pool": "null"})}), "bench"
+    (slow_key,) = await api_keys(
+        get_settings(),
+        ClientCreate(kind="bank", org="B-BENCH-RL", name="bench rate", rate_per_s=Decimal("0.01")),
     )
-    async with create_sessionmaker(engine)() as session:
-        slow = await create_client(
-            session,
-            Principal(sub="bench", kind="admin"),
-            ClientCreate(kind="bank", org="B-BENCH-RL", name="bench rate", rate_per_s=Decimal("0.01")),
-        )
-        await session.commit()
-    await engine.dispose()
-    headers = {"Authorization": f"Bearer {slow.key}"}
+    headers = {"Authorization": f"Bearer {slow_key}"}
     target = "/registry/v1/whoami"
     n = args.ratelimit_calls
     print(f"rate-limit decisions: {n} calls on one connection, an empty bucket (429 from the gateway)")
@@ -343,27 +333,12 @@ async def measure(args, url: str, services: list[processes.Service]) -> None:
         )
 
         from gateway.clients.schemas import ClientCreate
-        from gateway.clients.service import create_client
-        from services.common.auth import Principal
-        from services.common.db import create_engine, create_sessionmaker
 
-        settings = get_settings()
-        engine = create_engine(
-            settings.model_copy(update={"db": settings.db.model_copy(update={"pool": "null"})}), "bench"
+        bank_key, official_key = await api_keys(
+            get_settings(),
+            ClientCreate(kind="bank", org="B-BENCH", name="bench"),
+            ClientCreate(kind="official", region="330000", name="bench official"),
         )
-        async with create_sessionmaker(engine)() as session:
-            bank = await create_client(
-                session,
-                Principal(sub="bench", kind="admin"),
-                ClientCreate(kind="bank", org="B-BENCH", name="bench"),
-            )
-            official = await create_client(
-                session,
-                Principal(sub="bench", kind="admin"),
-                ClientCreate(kind="official", region="330000", name="bench official"),
-            )
-            await session.commit()
-        await engine.dispose()
 
         direct_reg = f"http://127.0.0.1:{ports['registry']}"
         gw = f"http://127.0.0.1:{ports['gateway']}"
@@ -380,7 +355,7 @@ async def measure(args, url: str, services: list[processes.Service]) -> None:
         def official_principal() -> dict[str, str]:
             return principal_headers("official", region="330000", sub="bench")
 
-        gw_headers = {"Authorization": f"Bearer {official.key}"}
+        gw_headers = {"Authorization": f"Bearer {official_key}"}
         check = httpx.get(gw + "/registry" + path, headers=gw_headers)  # noqa: ASYNC210
         assert check.status_code == 200, check.text
 
@@ -437,7 +412,7 @@ async def measure(args, url: str, services: list[processes.Service]) -> None:
             )
 
         if not args.skip_compression:
-            await measure_compression(args, gw, services[-1].proc.pid, official.key, url)
+            await measure_compression(args, gw, services[-1].proc.pid, official_key, url)
         if not args.skip_ratelimit:
             await measure_ratelimit(args, env, ports, services, gw, url)
         if args.skip_batch:
@@ -456,7 +431,7 @@ async def measure(args, url: str, services: list[processes.Service]) -> None:
                     t, status = await post_batch(direct_fin + "/v1/loans/batch", bank_principal(), body)
                 else:
                     t, status = await post_batch(
-                        gw + "/finance/v1/loans/batch", {"Authorization": f"Bearer {bank.key}"}, body
+                        gw + "/finance/v1/loans/batch", {"Authorization": f"Bearer {bank_key}"}, body
                     )
                 assert status == 200, status
                 body_bytes = len(str(body).encode())
