@@ -1,8 +1,10 @@
-"""Financing statistics summaries, kept set-based by statement-level triggers on finance.loans.
+"""Financing statistics summaries, kept set-based by statement-level triggers on finance.loans and
+finance.loan_applications.
 
-The statistics service reads them for periods whose from/to/base dates are month boundaries and
-computes other periods from the loans (`repository.py`; tests/finance/test_stats_summaries.py holds
-the two equal after any mix of writes).
+The statistics service reads the month summaries for periods whose from/to/base dates are month
+boundaries, the borrower years for periods of one calendar year, and computes other periods from
+the ledgers (`repository.py`; tests/finance/test_stats_summaries.py holds the two equal after any
+mix of writes).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ S = "finance"
 # loan_month_totals: one row per (lender, borrower_region, product, month) holding the new-loan
 #   sums of loans issued that month and the balance *deltas* of that month (+value at the issue
 #   month, −amount at the closing month of a loan closed in a later month), so that
-#   balance(month end M) = Σ bal_delta over months ≤ M.
+#   balance(month end M) = Σ bal_delta over months ≤ M; inc_delta and sm_delta the same for the
+#   inclusive and the small/micro loans (`sizes.size_in`).
 # loan_inclusive_islands: per borrower and scope cell (region prefix of length 0/2/4/6 × lender
 #   or all lenders) the merged month ranges [first_month, end_month) in which the borrower has an
 #   inclusive loan with a balance > 0 at the month end; recomputed for the borrowers a write touches.
@@ -42,9 +45,13 @@ S = "finance"
 #   by one writer at a time: the writer first locks the borrower's row in loan_summary_borrowers
 #   (inserting it on first use). Two banks wait on each other only for a borrower both are
 #   writing loans of, and only while the first commits (the apply runs at commit).
+# - loan_borrower_years of a borrower are replaced under the same lock; loan_borrower_year_counts
+#   rows carry a `lender` as the borrower months do (an all-lender cell's changes in the row of
+#   the lowest lender the transaction wrote records of).
 # No deadlocks: each transaction applies at commit, in one fixed order — its month totals
 # (sorted by key), its borrowers' rows (sorted by credit code), the islands (rows only its locked
-# borrowers have), the borrower months (sorted by key) — so no two wait on each other in a cycle.
+# borrowers have), the borrower months (sorted by key), the borrower years (rows only its locked
+# borrowers have), the year counts (sorted by key) — so no two wait on each other in a cycle.
 # No double counts: a borrower's islands are read only after its row is locked, by a statement
 # that sees every transaction that held the row before (READ COMMITTED: a new snapshot per
 # statement).
