@@ -611,25 +611,28 @@ def _load() -> str:
 
 
 async def print_sizes(conn: asyncpg.Connection) -> None:
+    # a partitioned ledger's sizes are its partitions' (pg_partition_tree: the table itself, or
+    # the parent and every partition)
     rows = await conn.fetch(
-        """SELECT c.relname, c.reltuples::bigint AS approx_rows,
-                  pg_total_relation_size(c.oid) AS total, pg_relation_size(c.oid) AS heap,
-                  pg_indexes_size(c.oid) AS indexes
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = 'finance' AND c.relkind = 'r'
-             AND c.relname = ANY($1::text[])
-           ORDER BY pg_total_relation_size(c.oid) DESC""",
+        """SELECT c.relname,
+                  sum(pg_total_relation_size(p.relid)) AS total, sum(pg_relation_size(p.relid)) AS heap,
+                  sum(pg_indexes_size(p.relid)) AS indexes
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+                LATERAL pg_partition_tree(c.oid) p
+           WHERE n.nspname = 'finance' AND c.relkind IN ('r', 'p') AND c.relname = ANY($1::text[])
+           GROUP BY c.relname ORDER BY 2 DESC""",
         list(SUMMARY_TABLES),
     )
     mb = 1024 * 1024
-    print("sizes (pg_total_relation_size = heap + indexes + TOAST):")
+    print("sizes (pg_total_relation_size = heap + indexes + TOAST, partitions summed):")
     for r in rows:
         exact = await conn.fetchval(f"SELECT count(*) FROM finance.{r['relname']}")
         print(f"  finance.{r['relname']:32s} {exact:12,} rows  total {r['total'] / mb:9,.0f} MB"
               f"  (heap {r['heap'] / mb:8,.0f} MB, indexes {r['indexes'] / mb:8,.0f} MB)")  # fmt: skip
     for r in await conn.fetch(
-        """SELECT indexrelid::regclass::text AS name, pg_relation_size(indexrelid) AS size
-           FROM pg_index WHERE indrelid = 'finance.loans'::regclass ORDER BY 2 DESC"""
+        """SELECT x.indexrelid::regclass::text AS name,
+                  (SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(x.indexrelid) p) AS size
+           FROM pg_index x WHERE x.indrelid = 'finance.loans'::regclass ORDER BY 2 DESC"""
     ):
         print(f"    index {r['name']:45s} {r['size'] / mb:8,.0f} MB")
     months = await conn.fetchrow(
