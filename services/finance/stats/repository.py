@@ -556,9 +556,13 @@ async def summary_smb_balances(conn: asyncpg.Connection, flt: Sql, start: date, 
 
 
 def calendar_year(p_from: date, p_to: date, region: RegionScope) -> int | None:
-    """The year the borrower-year summaries answer the period for, or None (the scans do)."""
+    """The year the borrower-year summaries answer the period for, or None (the scans do). The
+    scope must be one region cell: a county that succeeded retired codes (`county_codes`) covers
+    several county cells, whose sum could count a borrower with records in two of them twice."""
     whole_year = p_from == date(p_from.year, 1, 1) and p_to == date(p_from.year, 12, 31)
-    return p_from.year if whole_year and len(region.prefix or "") in (0, 2, 4, 6) else None
+    plen = len(region.prefix or "")
+    one_cell = plen in (0, 2, 4) or (plen == 6 and len(region.county_codes) == 1)
+    return p_from.year if whole_year and one_cell else None
 
 
 async def summary_applications(
