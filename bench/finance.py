@@ -611,14 +611,14 @@ def _load() -> str:
 
 
 async def print_sizes(conn: asyncpg.Connection) -> None:
-    # a partitioned ledger's sizes are its partitions' (pg_partition_tree: the table itself, or
-    # the parent and every partition)
+    # a partitioned ledger's sizes are its partitions' (pg_partition_tree lists the parent and
+    # every partition; a plain table, nothing: hence the table itself beside it)
     rows = await conn.fetch(
         """SELECT c.relname,
                   sum(pg_total_relation_size(p.relid)) AS total, sum(pg_relation_size(p.relid)) AS heap,
                   sum(pg_indexes_size(p.relid)) AS indexes
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
-                LATERAL pg_partition_tree(c.oid) p
+                LATERAL (SELECT relid FROM pg_partition_tree(c.oid) UNION SELECT c.oid) p
            WHERE n.nspname = 'finance' AND c.relkind IN ('r', 'p') AND c.relname = ANY($1::text[])
            GROUP BY c.relname ORDER BY 2 DESC""",
         list(SUMMARY_TABLES),
