@@ -535,15 +535,23 @@ PROVINCE_APPLICATIONS_SQL = f"""
     ) x"""
 
 
+# the ledgers the statistics read and every summary kept of them (services/finance/stats/db.py)
+SUMMARY_TABLES = (
+    "loans", "loan_applications", "loan_month_totals", "loan_inclusive_islands",
+    "loan_inclusive_borrower_months", "loan_summary_borrowers", "loan_borrower_years",
+    "loan_borrower_year_counts",
+)  # fmt: skip
+
+
 async def seed_province(conn: asyncpg.Connection, loans: int, step: int = 1_000_000) -> dict[str, float]:
     """`loans` loans (a borrower per 4 loans), half as many loan applications and the lenders'
     whole-book reports, then the statistics summaries rebuilt from the loans. Returns seconds per
     phase.
 
-    The loans are inserted `step` at a time by server-side INSERT … SELECT with the summary
-    triggers off, then the summaries are rebuilt by `stats_db.REBUILD`: the statements the
-    migration that reshaped them runs (every loan's month totals and every inclusive borrower's
-    islands through the apply trigger's own SQL), in one transaction — so the summaries are those a
+    The loans and applications are inserted `step` at a time by server-side INSERT … SELECT with
+    the summary triggers off, then the summaries are rebuilt by `stats_db.REBUILD`: the statements
+    the migration that reshaped them runs (every loan's month totals, every inclusive borrower's
+    islands and every borrower year through the apply trigger's own SQL), in one transaction — so the summaries are those a
     production database holds, computed by the one home of their rules."""
     from services.finance.rules import VERSION
     from services.finance.seed import PRODUCTS, REGIONS
@@ -568,10 +576,14 @@ async def seed_province(conn: asyncpg.Connection, loans: int, step: int = 1_000_
     took["loans"] = time.perf_counter() - started
     t = time.perf_counter()
     apps = loans // 2
-    for a in range(1, apps + 1, step):
-        await conn.execute(
-            PROVINCE_APPLICATIONS_SQL, a, min(apps, a + step - 1), borrowers, VERSION, REGIONS, sizes
-        )
+    await conn.execute("ALTER TABLE finance.loan_applications DISABLE TRIGGER USER")
+    try:
+        for a in range(1, apps + 1, step):
+            await conn.execute(
+                PROVINCE_APPLICATIONS_SQL, a, min(apps, a + step - 1), borrowers, VERSION, REGIONS, sizes
+            )
+    finally:
+        await conn.execute("ALTER TABLE finance.loan_applications ENABLE TRIGGER USER")
     # each lender's whole book at the year ends (两增's comparison), growing 10 % a year
     await conn.execute(
         """INSERT INTO finance.loan_book_reports (lender, period_end, all_loans_balance, all_loans_borrowers,
@@ -588,8 +600,7 @@ async def seed_province(conn: asyncpg.Connection, loans: int, step: int = 1_000_
             await conn.execute(statement)
     took["summaries"] = time.perf_counter() - t
     t = time.perf_counter()
-    for table in ("loans", "loan_applications", "loan_month_totals", "loan_inclusive_islands",
-                  "loan_inclusive_borrower_months", "loan_summary_borrowers"):  # fmt: skip
+    for table in SUMMARY_TABLES:
         await conn.execute(f"VACUUM ANALYZE finance.{table}")
     took["vacuum"] = time.perf_counter() - t
     return took
@@ -600,25 +611,28 @@ def _load() -> str:
 
 
 async def print_sizes(conn: asyncpg.Connection) -> None:
+    # a partitioned ledger's sizes are its partitions' (pg_partition_tree lists the parent and
+    # every partition; a plain table, nothing: hence the table itself beside it)
     rows = await conn.fetch(
-        """SELECT c.relname, c.reltuples::bigint AS approx_rows,
-                  pg_total_relation_size(c.oid) AS total, pg_relation_size(c.oid) AS heap,
-                  pg_indexes_size(c.oid) AS indexes
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = 'finance' AND c.relkind = 'r'
-             AND c.relname IN ('loans', 'loan_applications', 'loan_month_totals', 'loan_inclusive_islands',
-                               'loan_inclusive_borrower_months', 'loan_summary_borrowers')
-           ORDER BY pg_total_relation_size(c.oid) DESC"""
+        """SELECT c.relname,
+                  sum(pg_total_relation_size(p.relid)) AS total, sum(pg_relation_size(p.relid)) AS heap,
+                  sum(pg_indexes_size(p.relid)) AS indexes
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+                LATERAL (SELECT relid FROM pg_partition_tree(c.oid) UNION SELECT c.oid) p
+           WHERE n.nspname = 'finance' AND c.relkind IN ('r', 'p') AND c.relname = ANY($1::text[])
+           GROUP BY c.relname ORDER BY 2 DESC""",
+        list(SUMMARY_TABLES),
     )
     mb = 1024 * 1024
-    print("sizes (pg_total_relation_size = heap + indexes + TOAST):")
+    print("sizes (pg_total_relation_size = heap + indexes + TOAST, partitions summed):")
     for r in rows:
         exact = await conn.fetchval(f"SELECT count(*) FROM finance.{r['relname']}")
         print(f"  finance.{r['relname']:32s} {exact:12,} rows  total {r['total'] / mb:9,.0f} MB"
               f"  (heap {r['heap'] / mb:8,.0f} MB, indexes {r['indexes'] / mb:8,.0f} MB)")  # fmt: skip
     for r in await conn.fetch(
-        """SELECT indexrelid::regclass::text AS name, pg_relation_size(indexrelid) AS size
-           FROM pg_index WHERE indrelid = 'finance.loans'::regclass ORDER BY 2 DESC"""
+        """SELECT x.indexrelid::regclass::text AS name,
+                  (SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(x.indexrelid) p) AS size
+           FROM pg_index x WHERE x.indrelid = 'finance.loans'::regclass ORDER BY 2 DESC"""
     ):
         print(f"    index {r['name']:45s} {r['size'] / mb:8,.0f} MB")
     months = await conn.fetchrow(

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from migrations.frozen import finance_summaries_0003 as before
-from services.finance.stats import db as stats_db
+from migrations.frozen import finance_summaries_0029 as stats_db  # as this revision declared them
 
 revision = "0029_lender_summaries"
 down_revision = "0027_submissions"

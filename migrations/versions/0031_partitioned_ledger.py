@@ -32,7 +32,7 @@ from alembic import op
 from sqlalchemy import text
 
 from services.finance import ledgers
-from services.finance.stats import db as stats_db
+from migrations.frozen import finance_summaries_0029 as stats_db  # the loan triggers as 0029 declared them
 
 revision = "0031_partitioned_ledger"
 down_revision = "0030_submission_kinds"

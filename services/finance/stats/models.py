@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     Identity,
     Index,
+    Integer,
     Numeric,
     PrimaryKeyConstraint,
     String,
@@ -37,6 +39,7 @@ LOAN_MONTH_TOTALS = Table(
     Column("rate_w", Numeric, nullable=False),
     Column("bal_delta", MONEY, nullable=False),
     Column("inc_delta", MONEY, nullable=False),
+    Column("sm_delta", MONEY, nullable=False),  # bal_delta of the small/micro loans only
     PrimaryKeyConstraint("lender", "borrower_region", "product", "month"),
     schema=S,
 )
@@ -68,12 +71,47 @@ LOAN_INCLUSIVE_BORROWER_MONTHS = Table(
     schema=S,
 )
 
-# One row per borrower the summaries hold islands of: a writer locks the rows of the borrowers it
-# changes before it reads and replaces their islands (db.py), so that one does at a time.
+# One row per borrower the summaries hold islands or borrower years of: a writer locks the rows of
+# the borrowers it changes before it reads and replaces their islands and years (db.py), so that one
+# does at a time.
 LOAN_SUMMARY_BORROWERS = Table(
     "loan_summary_borrowers",
     metadata,
     Column("borrower_credit_code", String(18), primary_key=True),
+    schema=S,
+)
+
+# One row per (borrower, calendar year, lender cell: a lender or '' all lenders, county) with the OR
+# of the flags of the borrower's applications and loans of that year there (db.py, "Borrower years").
+LOAN_BORROWER_YEARS = Table(
+    "loan_borrower_years",
+    metadata,
+    Column("borrower_credit_code", String(18), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("scope_lender", Text, nullable=False),
+    Column("borrower_region", String(6), nullable=False),
+    Column("applied_sm", Boolean, nullable=False),
+    Column("obtained", Boolean, nullable=False),
+    Column("applied_other", Boolean, nullable=False),
+    Column("first_loan", Boolean, nullable=False),
+    PrimaryKeyConstraint("borrower_credit_code", "year", "scope_lender", "borrower_region"),
+    schema=S,
+)
+
+# Distinct borrowers with each flag per (year, region cell: prefix of length 0/2/4/6, lender cell);
+# `lender` is whose writers keep the row, as in loan_inclusive_borrower_months: the figures sum over it.
+LOAN_BORROWER_YEAR_COUNTS = Table(
+    "loan_borrower_year_counts",
+    metadata,
+    Column("year", Integer, nullable=False),
+    Column("scope_region", String(6), nullable=False),
+    Column("scope_lender", Text, nullable=False),
+    Column("lender", Text, nullable=False),
+    Column("applied", BigInteger, nullable=False),
+    Column("obtained", BigInteger, nullable=False),
+    Column("other_applied", BigInteger, nullable=False),
+    Column("first_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("year", "scope_region", "scope_lender", "lender"),
     schema=S,
 )
 

@@ -15,6 +15,9 @@ from services.common.db import raw_connection
 from services.common.scope import RegionScope
 from services.common.sql import Sql
 from services.finance.rules import LEVERAGE_CAP, LEVERAGE_CAP_SMALL_MICRO
+from services.finance.stats.sizes import size_in
+
+SMALL_MICRO = size_in("l.size_class")
 
 
 def scope_filters(region: RegionScope, lender: str | None) -> tuple[Sql, Sql, Sql]:
@@ -48,8 +51,8 @@ def _bal(d: str, only_inclusive: bool = False) -> str:
 _INNER = """
     sum(CASE WHEN {new} THEN 1 ELSE 0 END) AS n_all,
     sum(CASE WHEN {new} THEN l.amount ELSE 0 END) AS a_all,
-    sum(CASE WHEN {new} AND l.size_class IN ('small', 'micro') THEN 1 ELSE 0 END) AS n_sm,
-    sum(CASE WHEN {new} AND l.size_class IN ('small', 'micro') THEN l.amount ELSE 0 END) AS a_sm,
+    sum(CASE WHEN {new} AND {small_micro} THEN 1 ELSE 0 END) AS n_sm,
+    sum(CASE WHEN {new} AND {small_micro} THEN l.amount ELSE 0 END) AS a_sm,
     sum(CASE WHEN {new} AND l.inclusive THEN 1 ELSE 0 END) AS n_inc,
     sum(CASE WHEN {new} AND l.inclusive THEN l.amount ELSE 0 END) AS a_inc,
     sum(CASE WHEN {new} AND l.inclusive THEN l.amount * l.annual_rate ELSE 0 END) AS rate_w,
@@ -78,6 +81,7 @@ def _inner_exprs(p_from: str, p_to: str, d_end: str, d_base: str) -> str:
         bal_base=_bal(d_base),
         inc_end=_bal(d_end, True),
         inc_base=_bal(d_base, True),
+        small_micro=SMALL_MICRO,
     )
 
 
@@ -169,7 +173,8 @@ async def applications(
 ) -> asyncpg.Record:
     """申贷获得率's counts: distinct applicants of `sizes` (the application's size class: the
     registry's for the application year, else the bank's) that applied in the period, those of
-    them with an approved application, and the applicants of other or unknown sizes left out."""
+    them with an approved application, and the applicants of other or unknown sizes left out
+    (`summary_applications` reads the same from the borrower years for a calendar year)."""
     f = flt.copy()
     pf, pt, sz = f.arg(p_from), f.arg(p_to), f.arg(sizes)
     counted = f"l.size_class = ANY({sz}::text[])"
@@ -237,21 +242,22 @@ async def smb_gross_issuance(conn: asyncpg.Connection, flt: Sql, start: date, en
     y0, y1 = f.arg(start), f.arg(end)
     return await conn.fetchval(
         f"""SELECT COALESCE(sum(l.amount), 0) FROM finance.loans l
-            WHERE {f.where_sql} AND l.size_class IN ('small', 'micro')
+            WHERE {f.where_sql} AND {SMALL_MICRO}
               AND l.issued_on BETWEEN {y0}::date AND {y1}::date""",
         *f.args,
     )
 
 
 async def smb_balances(conn: asyncpg.Connection, flt: Sql, start: date, end: date) -> asyncpg.Record:
-    """The small/micro loan balance (the balance definition of `_bal`) at `start` and at `end`."""
+    """The small/micro loan balance (the balance definition of `_bal`) at `start` and at `end`
+    (`summary_smb_balances` reads the same from the month totals when both are month ends)."""
     f = flt.copy()
     d0, d1 = f.arg(start), f.arg(end)
     return await conn.fetchrow(
         f"""SELECT COALESCE(sum({_bal(d0 + "::date")}), 0) AS at_start,
                    COALESCE(sum({_bal(d1 + "::date")}), 0) AS at_end
             FROM finance.loans l
-            WHERE {f.where_sql} AND l.size_class IN ('small', 'micro')
+            WHERE {f.where_sql} AND {SMALL_MICRO}
               AND l.issued_on <= GREATEST({d0}::date, {d1}::date)""",
         *f.args,
     )
@@ -442,7 +448,8 @@ async def first_time_borrowers(
     conn: asyncpg.Connection, flt: Sql, p_from: date, p_to: date, group_by: str | None
 ) -> list[asyncpg.Record]:
     """(is_total, group, distinct borrowers of first loans issued in the period), by an
-    index-only scan of the partial index over first loans."""
+    index-only scan of the partial index over first loans (`summary_first_time_borrowers` reads
+    the same from the borrower years for a calendar year)."""
     f2 = flt.copy()
     a, b = f2.arg(p_from), f2.arg(p_to)
     g2 = GROUP_EXPR.get(group_by or "") if group_by in _SUM_GROUP else None
@@ -527,3 +534,81 @@ async def summary_smb_gross_issuance(conn: asyncpg.Connection, flt: Sql, start: 
             WHERE {f.where_sql} AND l.month BETWEEN {y0}::date AND {y1}::date""",
         *f.args,
     )
+
+
+async def summary_smb_balances(conn: asyncpg.Connection, flt: Sql, start: date, end: date) -> asyncpg.Record:
+    """`smb_balances` from the month totals (Σ sm_delta over the months up to each date, as
+    `summary_two_increases` sums bal_delta): for month-end dates only."""
+    f = flt.copy()
+    d0, d1 = f.arg(month_start(start)), f.arg(month_start(end))
+    return await conn.fetchrow(
+        f"""SELECT COALESCE(sum(l.sm_delta) FILTER (WHERE l.month <= {d0}::date), 0) AS at_start,
+                   COALESCE(sum(l.sm_delta) FILTER (WHERE l.month <= {d1}::date), 0) AS at_end
+            FROM finance.loan_month_totals l
+            WHERE {f.where_sql} AND l.month <= GREATEST({d0}::date, {d1}::date)""",
+        *f.args,
+    )
+
+
+# --- borrower years (loan_borrower_years, loan_borrower_year_counts: models.py, db.py) ---
+# Distinct borrowers of a calendar year: exact for a period that is one whole calendar year; the
+# service falls back to `applications` and `first_time_borrowers` for any other period.
+
+
+def calendar_year(p_from: date, p_to: date, region: RegionScope) -> int | None:
+    """The year the borrower-year summaries answer the period for, or None (the scans do). The
+    scope must be one region cell: a county that succeeded retired codes (`county_codes`) covers
+    several county cells, whose sum could count a borrower with records in two of them twice."""
+    whole_year = p_from == date(p_from.year, 1, 1) and p_to == date(p_from.year, 12, 31)
+    plen = len(region.prefix or "")
+    one_cell = plen in (0, 2, 4) or (plen == 6 and len(region.county_codes) == 1)
+    return p_from.year if whole_year and one_cell else None
+
+
+async def summary_applications(
+    conn: asyncpg.Connection, region: RegionScope, lender: str | None, year: int
+) -> asyncpg.Record:
+    """`applications` for one calendar year, from the year counts of the scope's cell (summed over
+    the writers' rows)."""
+    c = Sql()
+    y = c.arg(year)
+    where = _cells(c, region, lender, len(region.prefix or ""), False)
+    return await conn.fetchrow(
+        f"""SELECT COALESCE(sum(c.applied), 0)::bigint AS applied,
+                   COALESCE(sum(c.obtained), 0)::bigint AS obtained,
+                   COALESCE(sum(c.other_applied), 0)::bigint AS other_applied
+            FROM finance.loan_borrower_year_counts c
+            WHERE c.year = {y} AND {where}""",
+        *c.args,
+    )
+
+
+async def summary_first_time_borrowers(
+    conn: asyncpg.Connection, region: RegionScope, lender: str | None, year: int, group_by: str | None
+) -> list[tuple[bool, str | None, int]]:
+    """`first_time_borrowers` for one calendar year, from the year counts: the total at the scope's
+    level, the groups at theirs (as `summary_figures` reads the inclusive borrowers)."""
+    plen = len(region.prefix or "")
+    levels: list[tuple[bool, str, int, bool]] = [(True, "NULL::text", plen, False)]
+    if group_by == "city":
+        levels.append((False, "substr(c.scope_region, 1, 4) || '00'", max(plen, 4), False))
+    elif group_by == "county":
+        levels.append((False, "c.scope_region", 6, False))
+    elif group_by == "lender":
+        levels.append((False, "c.scope_lender", plen, True))
+    out: list[tuple[bool, str | None, int]] = []
+    for is_total, key, level, by_lender in levels:
+        c = Sql()
+        y = c.arg(year)
+        where = _cells(c, region, lender, level, by_lender)
+        rows = await conn.fetch(
+            f"""SELECT {key} AS g, COALESCE(sum(c.first_time), 0)::bigint AS n
+                FROM finance.loan_borrower_year_counts c
+                WHERE c.year = {y} AND {where}
+                GROUP BY 1 HAVING sum(c.first_time) > 0""",
+            *c.args,
+        )
+        out += [(is_total, r["g"], r["n"]) for r in rows]
+        if is_total and not rows:
+            out.append((True, None, 0))
+    return out

@@ -153,11 +153,16 @@ async def _smb_new_loans(conn, loans_f: Sql) -> tuple[ProgrammeTarget, Any, Any]
     gross issuance within it (the window is the target row's, nowhere else's)."""
     target = (await reported_targets(conn, "finance"))["smb_new_loans"]
     start, end = target.window_start, target.window_end
-    whole_months = start.day == 1 and repo.is_month_end(end)
-    gross = repo.summary_smb_gross_issuance if USE_SUMMARIES and whole_months else repo.smb_gross_issuance
+    # a window of whole months (the 1st to a month end) reads the month totals
+    whole_months = USE_SUMMARIES and start.day == 1 and repo.is_month_end(end)
+    gross = repo.summary_smb_gross_issuance if whole_months else repo.smb_gross_issuance
+    balances = repo.summary_smb_balances if whole_months else repo.smb_balances
     # the balance "at the window's start" is the balance at the close of the day before it
-    balances = await repo.smb_balances(conn, loans_f, start - timedelta(days=1), end)
-    return target, balances, await gross(conn, loans_f, start, end)
+    return (
+        target,
+        await balances(conn, loans_f, start - timedelta(days=1), end),
+        await gross(conn, loans_f, start, end),
+    )
 
 
 async def _loan_book(conn, lender: str | None, dates: list[date]):
@@ -223,6 +228,8 @@ async def stats(
     region_scope = RegionScope.of(principal).narrow(region)
     loans_f, apps_f, g_f = repo.scope_filters(region_scope, eff_lender)
     summary = USE_SUMMARIES and repo.summary_applies(p_from, p_to, d_base, region_scope, group_by)
+    # distinct borrowers (首贷户, 申贷获得率) of one whole calendar year read the borrower years
+    year_summary = repo.calendar_year(p_from, p_to, region_scope) if USE_SUMMARIES else None
     g = group_by if group_by != "month" else None
 
     # The statements are independent reads: each runs on its own read-pool connection at the same
@@ -236,7 +243,11 @@ async def stats(
         figures = on_connection(
             repo.summary_figures, loans_f, region_scope, eff_lender, p_from, p_to, d_base, g
         )
-        first_time = on_connection(repo.first_time_borrowers, loans_f, p_from, p_to, g)
+        first_time = (
+            on_connection(repo.summary_first_time_borrowers, region_scope, eff_lender, year_summary, g)
+            if year_summary is not None
+            else on_connection(repo.first_time_borrowers, loans_f, p_from, p_to, g)
+        )
         two_increases = on_connection(
             repo.summary_two_increases, loans_f, region_scope, eff_lender, p_to, d_base
         )
@@ -264,7 +275,11 @@ async def stats(
         first_time,
         two_increases,
         months,
-        on_connection(repo.applications, apps_f, p_from, p_to, list(APPROVAL["sizes"])),
+        (
+            on_connection(repo.summary_applications, region_scope, eff_lender, year_summary)
+            if year_summary is not None
+            else on_connection(repo.applications, apps_f, p_from, p_to, list(APPROVAL["sizes"]))
+        ),
         on_connection(repo.guarantees, g_f, p_from, p_to),
         on_connection(_smb_new_loans, loans_f),
         on_connection(_loan_book, eff_lender, [p_to, d_base]),
