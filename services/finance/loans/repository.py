@@ -213,18 +213,37 @@ async def known_guarantee_refs(session: AsyncSession, lender: str, refs: list[st
 
 
 async def recompute_inclusive_in(
-    session: AsyncSession, lender: str, borrowers: list[str], principal: Principal
+    session: AsyncSession,
+    lender: str,
+    borrowers: list[str],
+    principal: Principal,
+    *,
+    beside: list[str] | None = None,
 ) -> int:
     """`recompute_inclusive` inside the request's unit of work."""
-    return await recompute_inclusive(await raw_connection(session), lender, borrowers, principal)
+    return await recompute_inclusive(
+        await raw_connection(session), lender, borrowers, principal, beside=beside
+    )
 
 
 async def recompute_inclusive(
-    conn: asyncpg.Connection, lender: str, borrowers: list[str], principal: Principal
+    conn: asyncpg.Connection,
+    lender: str,
+    borrowers: list[str],
+    principal: Principal,
+    *,
+    beside: list[str] | None = None,
 ) -> int:
     """Credit lines or loans changed for these borrowers at this lender: recompute their loans'
     line and loan totals and inclusive flags in one statement, logging each loan whose flag or
-    basis changed (`reclassified`)."""
+    basis changed (`reclassified`); return how many.
+
+    `beside`: the refs of a loan batch just upserted, whose loans are left out. The upsert derived
+    them by the same rule from the same loans and lines (SPEC's `_BATCH_TOTALS`: the batch's loans
+    and the stored ones beside them, under the institution's turn, `hold_institution`), so
+    re-deriving them would find nothing to change; only the stored loans beside the batch can
+    move. When no such loan exists there is nothing to do and no statement runs. A credit-line
+    batch passes none: every loan of its borrowers may move."""
     if not borrowers:
         return 0
     total = _lines_of("l.borrower_kind", "l.lender", "l.borrower_credit_code", "l.issued_on")
@@ -232,19 +251,20 @@ async def recompute_inclusive(
         f"SELECT loan_ref AS k, {_LOAN_FACTS} FROM finance.loans "
         "WHERE lender = $1 AND borrower_credit_code = ANY($2::text[])"
     )
+    # the loans re-derived: every loan of the borrowers, or those beside the batch ($7)
+    subjects = theirs + (" AND loan_ref <> ALL($7::text[])" if beside is not None else "")
     flag, reason = inclusive_sql("x.borrower_kind", "x.size_class", "x.total", "x.loans_total")
     sql = f"""
-    WITH ct AS ({customer_loans_totals(theirs, theirs)}),
+    WITH ct AS ({customer_loans_totals(subjects, theirs)}),
     x AS (
         SELECT l.id, l.borrower_credit_code, l.issued_on, l.borrower_kind, l.size_class, {total} AS total,
-               ct.total AS loans_total,
-               to_jsonb(l) AS before
+               ct.total AS loans_total
         FROM finance.loans l JOIN ct ON ct.k = l.loan_ref
         WHERE l.lender = $1 AND l.borrower_credit_code = ANY($2::text[])
     ),
     y AS (
         SELECT x.id, x.borrower_credit_code, x.issued_on, x.total, x.loans_total, {flag} AS inclusive,
-               {reason} AS inclusive_reason, x.before
+               {reason} AS inclusive_reason
         FROM x
     ),
     up AS (
@@ -257,12 +277,12 @@ async def recompute_inclusive(
            AND l.lender = $1 AND l.borrower_credit_code = ANY($2::text[])
            AND (l.line_total, l.loans_total, l.inclusive, l.inclusive_reason)
                IS DISTINCT FROM (y.total, y.loans_total, y.inclusive, y.inclusive_reason)
-        RETURNING l.*, y.before
+        -- the versions replaced and written (PostgreSQL 18), only of the loans that changed
+        RETURNING new.lender, new.loan_ref, to_jsonb(old) AS before, to_jsonb(new) AS after
     )
     INSERT INTO finance.changes
         (actor_subject, actor_kind, actor_org, action, entity_type, entity_key, before, after, request_id)
-    SELECT $3, $4, $5, 'reclassified', 'loan', up.lender || '/' || up.loan_ref, up.before,
-           to_jsonb(up) - 'before', $6
+    SELECT $3, $4, $5, 'reclassified', 'loan', up.lender || '/' || up.loan_ref, up.before, up.after, $6
     FROM up
     """
     # Planned for each call's own borrowers, never the prepared statement's generic plan (which
@@ -272,9 +292,19 @@ async def recompute_inclusive(
     previous = await conn.fetchval(
         "SELECT current_setting('plan_cache_mode'), set_config('plan_cache_mode', 'force_custom_plan', true)"
     )
-    status = await conn.execute(
-        sql, lender, borrowers, principal.sub, principal.kind, principal.org, request_id_var.get()
-    )
+    if beside is not None:
+        # only the borrowers with a stored loan beside the batch; none: nothing can have moved
+        borrowers = await conn.fetchval(
+            "SELECT array_agg(DISTINCT borrower_credit_code) FROM finance.loans WHERE lender = $1"
+            " AND borrower_credit_code = ANY($2::text[]) AND loan_ref <> ALL($3::text[])",
+            lender,
+            borrowers,
+            beside,
+        )
+    status = "UPDATE 0"
+    if borrowers:
+        args = [lender, borrowers, principal.sub, principal.kind, principal.org, request_id_var.get()]
+        status = await conn.execute(sql, *args, *([beside] if beside is not None else []))
     await conn.execute("SELECT set_config('plan_cache_mode', $1, true)", previous)
     return int(status.split()[-1])
 

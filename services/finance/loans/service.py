@@ -121,10 +121,14 @@ async def ingest(
 
     async def reclassify(session: AsyncSession, statuses: dict[str, str], valid: list[Parsed]) -> None:
         # a customer's total credit is all its loans there: a written loan moves its neighbours
+        # (the stored loans beside the batch; the batch's own were derived by the upsert)
         changed = {p.record.borrower_credit_code for p in valid if p.record.loan_ref in statuses}
         if changed:
             changed |= set(previous)
-            await repository.recompute_inclusive_in(session, lender, sorted(changed), principal)
+            beside = [p.record.loan_ref for p in valid]
+            await repository.recompute_inclusive_in(
+                session, lender, sorted(changed), principal, beside=beside
+            )
 
     spec = finance_batch(
         principal,
