@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,22 +114,25 @@ async def ingest(
                 )
         return {}
 
-    previous: list[str] = []
+    previous: dict[str, date] = {}  # the stored versions' borrowers, each its earliest issue date
 
     async def look_up(session: AsyncSession, valid: list[Parsed]) -> dict[int, list[FindingData]]:
-        previous.extend(await repository.borrowers_of(session, lender, [p.record.loan_ref for p in valid]))
+        previous.update(await repository.borrowers_of(session, lender, [p.record.loan_ref for p in valid]))
         return await warnings(session, valid)
 
     async def reclassify(session: AsyncSession, statuses: dict[str, str], valid: list[Parsed]) -> None:
         # a customer's total credit is all its loans there: a written loan moves its neighbours
-        # (the stored loans beside the batch; the batch's own were derived by the upsert)
-        changed = {p.record.borrower_credit_code for p in valid if p.record.loan_ref in statuses}
-        if changed:
-            changed |= set(previous)
-            beside = [p.record.loan_ref for p in valid]
-            await repository.recompute_inclusive_in(
-                session, lender, sorted(changed), principal, beside=beside
-            )
+        # (the stored loans beside the batch issued on or after it; the batch's own were derived
+        # by the upsert)
+        written = [p.record for p in valid if p.record.loan_ref in statuses]
+        if not written:
+            return
+        since = dict(previous)
+        for r in written:
+            code, issued = r.borrower_credit_code, r.issued_on
+            since[code] = min(since.get(code, issued), issued)
+        beside = repository.Beside([p.record.loan_ref for p in valid], since)
+        await repository.recompute_inclusive_in(session, lender, sorted(since), principal, beside=beside)
 
     spec = finance_batch(
         principal,
