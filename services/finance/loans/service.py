@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,8 +72,13 @@ def cross_check(r: LoanIn) -> list[FindingData]:
     return errors
 
 
+_REPORTED_OF = attrgetter(*repository.REPORTED)  # one call per record, not a getattr per field
+_KIND_AT = repository.REPORTED.index("borrower_kind")
+
+
 def to_row(r: LoanIn) -> tuple[Any, ...]:
-    return tuple(getattr(r, c) if c != "borrower_kind" else kind_of(r) for c in repository.REPORTED)
+    row = _REPORTED_OF(r)
+    return (*row[:_KIND_AT], kind_of(r), *row[_KIND_AT + 1 :])
 
 
 def kind_of(r: LoanIn) -> str:
