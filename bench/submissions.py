@@ -32,9 +32,9 @@ registry. A bare copy of the columns would leave out work every writer of the ta
 
 Then (`--sweep-rows`, default min(rows, 100,000)) the worker's time for the same file at several
 chunk sizes (EAGLET_SUBMISSIONS__CHUNK_ROWS ranges up to 50,000; each submission's `chunk_rows` is
-set before the worker starts, so one stack serves every size) and the worker's peak RSS at each. Last (`--profile-rows`), the worker's path run in
-this process on one file: wall time per phase (wrappers around the pipeline's functions) and the
-cProfile top functions of its event-loop thread.
+set before the worker starts, so one stack serves every size) and the worker's peak RSS at each.
+Last (`--profile-rows`), the worker's path run in this process on one file: wall time per phase
+(wrappers around the pipeline's functions) and the cProfile top functions of its event-loop thread.
 
 Sizes up to `--many-below` rows (default 200,000) are measured `--runs` times (default 3), paths
 alternating, and medians quoted; larger ones once. Files and processes are removed at the end.
@@ -777,7 +777,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs per path for sizes up to --many-below (median)")
     ap.add_argument("--big-runs", type=int, default=1, help="runs per path for larger sizes")
     ap.add_argument("--many-below", type=int, default=200_000)
-    ap.add_argument("--chunk-rows", type=int, default=5000, help="EAGLET_SUBMISSIONS__CHUNK_ROWS (≤ 50,000)")
+    ap.add_argument(
+        "--chunk-rows", type=int, default=20_000, help="EAGLET_SUBMISSIONS__CHUNK_ROWS (≤ 50,000)"
+    )
     ap.add_argument(
         "--sweep-rows", type=int, help="file for the chunk-size sweep (default min(rows, 100,000); 0: none)"
     )
