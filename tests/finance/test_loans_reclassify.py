@@ -1,7 +1,8 @@
-"""After a loan batch, only the stored loans beside it are re-derived: the batch's own loans were
-derived by its upsert with the same rule (each other's amounts and the stored loans counted), so a
-`reclassified` change row names exactly a stored loan whose totals or flag moved. Whatever the
-batches, the stored loans then equal a full re-derivation of every loan."""
+"""After a loan batch, only the stored loans beside it are re-derived (those issued on or after
+the batch's earliest version of the borrower): the batch's own loans were derived by its upsert
+with the same rule (each other's amounts and the stored loans counted), so a `reclassified`
+change row names exactly a stored loan whose totals or flag moved. Whatever the batches, the
+stored loans then equal a full re-derivation of every loan."""
 
 from __future__ import annotations
 
