@@ -31,11 +31,10 @@ triggers are part of the table, as in bench/finance.py), emptied before every ru
 registry. A bare copy of the columns would leave out work every writer of the table pays.
 
 Then (`--sweep-rows`, default min(rows, 100,000)) the worker's time for the same file at several
-chunk sizes: EAGLET_SUBMISSIONS__CHUNK_ROWS is bounded at 5,000 (one batch), so larger chunks are
-set by rewriting the submission's `chunk_rows` before the worker starts — not a supported setting,
-a measurement of what a larger bound would give. Last (`--profile-rows`), the worker's path run in
-this process on one file: wall time per phase (wrappers around the pipeline's functions) and the
-cProfile top functions of its event-loop thread.
+chunk sizes (EAGLET_SUBMISSIONS__CHUNK_ROWS ranges up to 50,000; each submission's `chunk_rows` is
+set before the worker starts, so one stack serves every size) and the worker's peak RSS at each.
+Last (`--profile-rows`), the worker's path run in this process on one file: wall time per phase
+(wrappers around the pipeline's functions) and the cProfile top functions of its event-loop thread.
 
 Sizes up to `--many-below` rows (default 200,000) are measured `--runs` times (default 3), paths
 alternating, and medians quoted; larger ones once. Files and processes are removed at the end.
@@ -722,9 +721,7 @@ async def measure(args, db: database.BenchDatabase, work: Path) -> None:
                     times.append(c["worker_s"])
                     rss.append(c["rss"])
                 how = (
-                    "EAGLET_SUBMISSIONS__CHUNK_ROWS range"
-                    if chunk <= 5000
-                    else "over the setting's bound: set in the row"
+                    "EAGLET_SUBMISSIONS__CHUNK_ROWS range" if chunk <= 50_000 else "over the setting's bound"
                 )
                 raw_c = await raw_run(db.dsn, path, n, chunk=chunk)
                 spec_c = await raw_run(db.dsn, path, n, derived_by_spec=True, chunk=chunk)
@@ -780,7 +777,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs per path for sizes up to --many-below (median)")
     ap.add_argument("--big-runs", type=int, default=1, help="runs per path for larger sizes")
     ap.add_argument("--many-below", type=int, default=200_000)
-    ap.add_argument("--chunk-rows", type=int, default=5000, help="EAGLET_SUBMISSIONS__CHUNK_ROWS (≤ 5,000)")
+    ap.add_argument(
+        "--chunk-rows", type=int, default=20_000, help="EAGLET_SUBMISSIONS__CHUNK_ROWS (≤ 50,000)"
+    )
     ap.add_argument(
         "--sweep-rows", type=int, help="file for the chunk-size sweep (default min(rows, 100,000); 0: none)"
     )

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+from pydantic import ValidationError
 
 from services.common.db import plain_url
-from services.common.settings import get_settings
+from services.common.settings import SubmissionsSettings, get_settings
 from services.common.submissions.sweep import expire_stalled
 from services.finance import submissions as finance
 from tests.common.test_submissions_kit import completed_events, csv_of, submit, worker_settings
@@ -179,3 +180,25 @@ async def test_a_long_chunk_beats_from_beside_it(client_for, as_, db):
         assert beat > stale
     finally:
         await engine.dispose()
+
+
+async def test_a_file_longer_than_a_json_batch_is_written_in_one_chunk_of_the_setting(client_for, as_, db):
+    """A chunk is not bounded by the JSON batch (5,000 records a request, which stays so): a file
+    of 5,001 lines is one chunk of the default 20,000, and every line is stored."""
+    c, bank = client_for("finance"), as_("bank", org="LB09")
+    records = [loan() for _ in range(5001)]
+    assert (await c.post("/v1/loans/batch", json={"records": records}, headers=bank)).status_code == 422
+    sub = (await submit(c, bank, "loans", csv_of(FIELDS, records))).json()
+    assert await db.fetchval("SELECT chunk_rows FROM finance.submissions WHERE id = $1", sub["id"]) == 20_000
+    await finance.process(worker_settings(), sub["id"])
+    done = (await c.get(f"/v1/submissions/{sub['id']}", headers=bank)).json()
+    assert (done["status"], done["counts"]["created"], done["rows_done"]) == ("completed", 5001, 5001)
+    assert await db.fetchval("SELECT chunks_done FROM finance.submissions WHERE id = $1", sub["id"]) == 1
+    assert await db.fetchval("SELECT count(*) FROM finance.loans WHERE lender = 'LB09'") == 5001
+
+
+def test_the_chunk_setting_is_bounded_at_50000_lines():
+    assert SubmissionsSettings(chunk_rows=50_000).chunk_rows == 50_000
+    for bad in (0, 50_001):
+        with pytest.raises(ValidationError):
+            SubmissionsSettings(chunk_rows=bad)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +20,7 @@ from services.common.pagination import PageParams, keyset
 from services.common.reader_select import fetch_objects
 from services.common.readpool import Reader
 from services.finance import bulk
+from services.finance.ledgers import LOANS
 from services.finance.loans.models import Loan
 from services.finance.loans.schemas import LoanFilters
 from services.finance.rules import INCLUSIVE_LINE_CAP
@@ -181,15 +184,28 @@ async def known_borrowers(session: AsyncSession, codes: list[str]) -> set[str]:
     return {r["credit_code"] for r in rows}
 
 
-async def borrowers_of(session: AsyncSession, lender: str, refs: list[str]) -> list[str]:
-    """Borrowers currently on these loans (before the upsert: a loan may change borrower)."""
+async def borrowers_of(session: AsyncSession, lender: str, refs: list[str]) -> dict[str, date]:
+    """Borrowers currently on these loans, each with the earliest issue date of them (before the
+    upsert: a loan may change borrower or date). One read of the ledger's key table."""
     conn = await raw_connection(session)
     rows = await conn.fetch(
-        "SELECT DISTINCT borrower_credit_code FROM finance.loans WHERE lender = $1 AND loan_ref = ANY($2::text[])",
+        f"SELECT borrower_credit_code, min(issued_on) FROM finance.{LOANS.keys} "
+        "WHERE lender = $1 AND loan_ref = ANY($2::text[]) GROUP BY borrower_credit_code",
         lender,
         refs,
     )
-    return [r["borrower_credit_code"] for r in rows]
+    return {r[0]: r[1] for r in rows}
+
+
+@dataclass(frozen=True)
+class Beside:
+    """A loan batch just upserted, for `recompute_inclusive`: its refs, and per borrower the
+    earliest issue date among the versions it touched (each loan as stored before and as written
+    now). A loan's totals count the customer's loans issued on or before its own issue date, so a
+    stored loan issued before that date counts none of them, before or after: it cannot move."""
+
+    refs: list[str]
+    since: dict[str, date]
 
 
 async def known_line_refs(session: AsyncSession, lender: str, refs: list[str]) -> set[str]:
@@ -213,18 +229,38 @@ async def known_guarantee_refs(session: AsyncSession, lender: str, refs: list[st
 
 
 async def recompute_inclusive_in(
-    session: AsyncSession, lender: str, borrowers: list[str], principal: Principal
+    session: AsyncSession,
+    lender: str,
+    borrowers: list[str],
+    principal: Principal,
+    *,
+    beside: Beside | None = None,
 ) -> int:
     """`recompute_inclusive` inside the request's unit of work."""
-    return await recompute_inclusive(await raw_connection(session), lender, borrowers, principal)
+    return await recompute_inclusive(
+        await raw_connection(session), lender, borrowers, principal, beside=beside
+    )
 
 
 async def recompute_inclusive(
-    conn: asyncpg.Connection, lender: str, borrowers: list[str], principal: Principal
+    conn: asyncpg.Connection,
+    lender: str,
+    borrowers: list[str],
+    principal: Principal,
+    *,
+    beside: Beside | None = None,
 ) -> int:
     """Credit lines or loans changed for these borrowers at this lender: recompute their loans'
     line and loan totals and inclusive flags in one statement, logging each loan whose flag or
-    basis changed (`reclassified`)."""
+    basis changed (`reclassified`); return how many.
+
+    `beside`: a loan batch just upserted (its refs and dates), whose own loans are left out. The
+    upsert derived them by the same rule from the same loans and lines (SPEC's `_BATCH_TOTALS`: the
+    batch's loans and the stored ones beside them, under the institution's turn,
+    `hold_institution`), so re-deriving them would find nothing to change; of the stored loans
+    beside the batch only those issued on or after the borrower's `since` date can move. When no
+    such loan exists there is nothing to do and no statement runs. A credit-line batch passes
+    none: every loan of its borrowers may move."""
     if not borrowers:
         return 0
     total = _lines_of("l.borrower_kind", "l.lender", "l.borrower_credit_code", "l.issued_on")
@@ -232,19 +268,22 @@ async def recompute_inclusive(
         f"SELECT loan_ref AS k, {_LOAN_FACTS} FROM finance.loans "
         "WHERE lender = $1 AND borrower_credit_code = ANY($2::text[])"
     )
+    # the loans re-derived: every loan of the borrowers, or those beside the batch ($7, named
+    # rather than "not the batch's": the planner takes `<> ALL` of thousands of refs for a filter
+    # that leaves one row and then nests loops over the borrowers' loans, past the timeout)
+    subjects = theirs + (" AND loan_ref = ANY($7::text[])" if beside is not None else "")
     flag, reason = inclusive_sql("x.borrower_kind", "x.size_class", "x.total", "x.loans_total")
     sql = f"""
-    WITH ct AS ({customer_loans_totals(theirs, theirs)}),
+    WITH ct AS ({customer_loans_totals(subjects, theirs)}),
     x AS (
         SELECT l.id, l.borrower_credit_code, l.issued_on, l.borrower_kind, l.size_class, {total} AS total,
-               ct.total AS loans_total,
-               to_jsonb(l) AS before
+               ct.total AS loans_total
         FROM finance.loans l JOIN ct ON ct.k = l.loan_ref
         WHERE l.lender = $1 AND l.borrower_credit_code = ANY($2::text[])
     ),
     y AS (
         SELECT x.id, x.borrower_credit_code, x.issued_on, x.total, x.loans_total, {flag} AS inclusive,
-               {reason} AS inclusive_reason, x.before
+               {reason} AS inclusive_reason
         FROM x
     ),
     up AS (
@@ -257,12 +296,12 @@ async def recompute_inclusive(
            AND l.lender = $1 AND l.borrower_credit_code = ANY($2::text[])
            AND (l.line_total, l.loans_total, l.inclusive, l.inclusive_reason)
                IS DISTINCT FROM (y.total, y.loans_total, y.inclusive, y.inclusive_reason)
-        RETURNING l.*, y.before
+        -- the versions replaced and written (PostgreSQL 18), only of the loans that changed
+        RETURNING new.lender, new.loan_ref, to_jsonb(old) AS before, to_jsonb(new) AS after
     )
     INSERT INTO finance.changes
         (actor_subject, actor_kind, actor_org, action, entity_type, entity_key, before, after, request_id)
-    SELECT $3, $4, $5, 'reclassified', 'loan', up.lender || '/' || up.loan_ref, up.before,
-           to_jsonb(up) - 'before', $6
+    SELECT $3, $4, $5, 'reclassified', 'loan', up.lender || '/' || up.loan_ref, up.before, up.after, $6
     FROM up
     """
     # Planned for each call's own borrowers, never the prepared statement's generic plan (which
@@ -272,9 +311,24 @@ async def recompute_inclusive(
     previous = await conn.fetchval(
         "SELECT current_setting('plan_cache_mode'), set_config('plan_cache_mode', 'force_custom_plan', true)"
     )
-    status = await conn.execute(
-        sql, lender, borrowers, principal.sub, principal.kind, principal.org, request_id_var.get()
-    )
+    extra = []
+    if beside is not None:
+        # the stored loans beside the batch and their borrowers; none: nothing can have moved
+        found = await conn.fetchrow(
+            "SELECT array_agg(DISTINCT l.borrower_credit_code) AS borrowers, array_agg(l.loan_ref) AS refs"
+            " FROM unnest($2::text[], $3::date[]) AS b(code, since) JOIN finance.loans l"
+            " ON l.lender = $1 AND l.borrower_credit_code = b.code AND l.issued_on >= b.since"
+            " WHERE l.loan_ref <> ALL($4::text[])",
+            lender,
+            borrowers,
+            [beside.since[b] for b in borrowers],
+            beside.refs,
+        )
+        borrowers, extra = found["borrowers"], [found["refs"]]
+    status = "UPDATE 0"
+    if borrowers:
+        args = [lender, borrowers, principal.sub, principal.kind, principal.org, request_id_var.get()]
+        status = await conn.execute(sql, *args, *extra)
     await conn.execute("SELECT set_config('plan_cache_mode', $1, true)", previous)
     return int(status.split()[-1])
 

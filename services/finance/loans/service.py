@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,8 +72,13 @@ def cross_check(r: LoanIn) -> list[FindingData]:
     return errors
 
 
+_REPORTED_OF = attrgetter(*repository.REPORTED)  # one call per record, not a getattr per field
+_KIND_AT = repository.REPORTED.index("borrower_kind")
+
+
 def to_row(r: LoanIn) -> tuple[Any, ...]:
-    return tuple(getattr(r, c) if c != "borrower_kind" else kind_of(r) for c in repository.REPORTED)
+    row = _REPORTED_OF(r)
+    return (*row[:_KIND_AT], kind_of(r), *row[_KIND_AT + 1 :])
 
 
 def kind_of(r: LoanIn) -> str:
@@ -113,18 +120,25 @@ async def ingest(
                 )
         return {}
 
-    previous: list[str] = []
+    previous: dict[str, date] = {}  # the stored versions' borrowers, each its earliest issue date
 
     async def look_up(session: AsyncSession, valid: list[Parsed]) -> dict[int, list[FindingData]]:
-        previous.extend(await repository.borrowers_of(session, lender, [p.record.loan_ref for p in valid]))
+        previous.update(await repository.borrowers_of(session, lender, [p.record.loan_ref for p in valid]))
         return await warnings(session, valid)
 
     async def reclassify(session: AsyncSession, statuses: dict[str, str], valid: list[Parsed]) -> None:
         # a customer's total credit is all its loans there: a written loan moves its neighbours
-        changed = {p.record.borrower_credit_code for p in valid if p.record.loan_ref in statuses}
-        if changed:
-            changed |= set(previous)
-            await repository.recompute_inclusive_in(session, lender, sorted(changed), principal)
+        # (the stored loans beside the batch issued on or after it; the batch's own were derived
+        # by the upsert)
+        written = [p.record for p in valid if p.record.loan_ref in statuses]
+        if not written:
+            return
+        since = dict(previous)
+        for r in written:
+            code, issued = r.borrower_credit_code, r.issued_on
+            since[code] = min(since.get(code, issued), issued)
+        beside = repository.Beside([p.record.loan_ref for p in valid], since)
+        await repository.recompute_inclusive_in(session, lender, sorted(since), principal, beside=beside)
 
     spec = finance_batch(
         principal,
