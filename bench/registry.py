@@ -80,8 +80,9 @@ async def main() -> None:
         help=f"comma-separated operations to measure (default: all of {','.join(GOALS)})",
     )
     ap.add_argument(
-        "--reuse", action="store_true", help="reuse eaglet_bench when it already holds the generated data"
+        "--reuse", action="store_true", help="reuse the database when it already holds the generated data"
     )
+    ap.add_argument("--database", default="eaglet_bench", help="the scratch database's name (one per size)")
     args = ap.parse_args()
     ops = {op: GOALS[op] for op in args.ops.split(",")}
     count = int(args.enterprises * args.scale)
@@ -90,7 +91,7 @@ async def main() -> None:
     from services.registry.stats import repository as stats_repo
 
     db = await database.prepare(
-        "eaglet_bench",
+        args.database,
         keep_if=database.generated_enterprises(count) if args.reuse else None,
         generate=lambda conn: generate(conn, count),
     )
