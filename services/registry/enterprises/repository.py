@@ -241,11 +241,13 @@ def _fuzzy_match(sql: Sql, q: str) -> str:
         if not plan.sets:
             return "FALSE"
         # The sets as one array parameter, probed one by one: planning does not cost a dozen OR
-        # branches on every search.
+        # branches on every search. The candidates are read back by row address (a TID scan, one
+        # heap page each), not looked up again by credit code (a B-tree descent each): the
+        # addresses come from the same statement's snapshot, so they are the rows it sees.
         arms = sql.arg([search.GRAM_SEPARATOR.join(gs) for gs in plan.sets], "text[]")
         return (
-            "e.credit_code = ANY(ARRAY(SELECT f.credit_code FROM unnest("
-            f"{arms}) AS arm(grams), LATERAL (SELECT n.credit_code FROM registry.enterprises n "
+            "e.ctid = ANY(ARRAY(SELECT f.ctid FROM unnest("
+            f"{arms}) AS arm(grams), LATERAL (SELECT n.ctid FROM registry.enterprises n "
             f"WHERE n.name_grams @> string_to_array(arm.grams, E'\\x1f')) f))"
         )
     if plan.kind == "all":
