@@ -15,11 +15,13 @@ outside the directory or the prefix.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,6 +29,8 @@ from services.common.tabular import FORMATS
 
 if TYPE_CHECKING:
     from services.common.settings import Settings
+
+log = logging.getLogger("eaglet.submissions")
 
 NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,63}}\.(?:{'|'.join(FORMATS)})")
 PART_BYTES = 5 * 1024 * 1024  # S3's smallest part of a multipart upload (but the last)
@@ -58,6 +62,9 @@ class SubmissionStore(Protocol):
         """Remove the file; True when there was one (deleting again is no error)."""
 
     async def exists(self, name: str) -> bool: ...
+
+    async def kept_before(self, cutoff: datetime) -> list[str]:
+        """The names of the files kept (last written) before `cutoff`."""
 
 
 class DirectoryStore:
@@ -91,6 +98,9 @@ class DirectoryStore:
 
     async def exists(self, name: str) -> bool:
         return await asyncio.to_thread(self.path(name).is_file)
+
+    async def kept_before(self, cutoff: datetime) -> list[str]:
+        return await asyncio.to_thread(_names_before, self.directory, cutoff, NAME)
 
 
 class ObjectStore:
@@ -153,6 +163,50 @@ class ObjectStore:
         except (NotFoundError, FileNotFoundError):
             return False
         return True
+
+    async def kept_before(self, cutoff: datetime) -> list[str]:
+        import obstore
+
+        names: list[str] = []
+        async for batch in obstore.list(self.store, chunk_size=1000):
+            names += [o["path"] for o in batch if o["last_modified"] < cutoff and NAME.fullmatch(o["path"])]
+        return names
+
+
+def _names_before(directory: Path, cutoff: datetime, pattern: re.Pattern[str]) -> list[str]:
+    """The names in `directory` matching `pattern`, of files last modified before `cutoff`."""
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return []
+    return [
+        e.name
+        for e in entries
+        if pattern.fullmatch(e.name)
+        and e.is_file(follow_symlinks=False)
+        and datetime.fromtimestamp(e.stat(follow_symlinks=False).st_mtime, UTC) < cutoff
+    ]
+
+
+# The temporary files of an upload being received and of a download being read (their prefixes).
+SCRATCH = re.compile(r"\.(?:upload|download)-[0-9a-f]{16}.*")
+
+
+async def scratch_before(directory: Path, cutoff: datetime) -> list[Path]:
+    """Uploads and downloads in the scratch directory last written before `cutoff`: left by a
+    process stopped while it received or read a file."""
+    names = await asyncio.to_thread(_names_before, directory, cutoff, SCRATCH)
+    return [directory / n for n in names]
+
+
+async def forget(store: SubmissionStore, name: str) -> None:
+    """Delete a file whose submission will not commit. A delete that fails is logged and left
+    to the retention job (services/jobs/retention.py `unclaimed_files`), which deletes a file no
+    submission names."""
+    try:
+        await store.delete(name)
+    except Exception:
+        log.warning("submission file %s not deleted; retention deletes it", name, exc_info=True)
 
 
 def store_of(settings: Settings) -> SubmissionStore:

@@ -10,15 +10,17 @@ The change logs themselves are never removed (the audit trail is append-only).
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from gateway.webhooks.retention import purge_deliveries
 from services.common.models import JOB_SCHEMAS
 from services.common.settings import Settings
-from services.common.submission_store import store_of
+from services.common.submission_store import scratch_before, store_of
 from services.common.submissions.models import ENDED
 from services.common.submissions.receive import SERVICES_WITH_SUBMISSIONS
 from services.registry.exports.repository import remove_expired_files
@@ -80,9 +82,44 @@ async def submission_files(conn: asyncpg.Connection, settings: Settings, horizon
     return removed
 
 
+# A file the store keeps is named before its submission's row commits (routes' `submit`), so a
+# young file may still be claimed; a scratch file is a live upload or download for minutes, never
+# for a day (a 2 GiB upload at 10 MB/s takes under 4 minutes, a 1,000,000-line file's run 6).
+UNCLAIMED_AFTER = timedelta(hours=1)
+SCRATCH_AFTER = timedelta(days=1)
+_KEPT_NAME = re.compile(rf"({'|'.join(SERVICES_WITH_SUBMISSIONS)})-([0-9]{{1,18}})\.[a-z]+")
+
+
+async def unclaimed_files(conn: asyncpg.Connection, settings: Settings, horizon: datetime) -> int:
+    """Files no submission names: kept by a request whose transaction then failed to commit, or
+    cut off by a stopped process between the file and the commit (kept older than
+    `UNCLAIMED_AFTER`); and the scratch files of uploads and downloads a stopped process left
+    (older than `SCRATCH_AFTER`). A file is claimed when its service's submissions name it."""
+    store = store_of(settings)
+    now = datetime.now(UTC)
+    by_schema: dict[str, dict[int, str]] = {}
+    for name in await store.kept_before(now - UNCLAIMED_AFTER):
+        m = _KEPT_NAME.fullmatch(name)
+        if m:  # a name of ours; anything else in the store is not ours to delete
+            by_schema.setdefault(m.group(1), {})[int(m.group(2))] = name
+    removed = 0
+    for schema, names in by_schema.items():
+        rows = await conn.fetch(
+            f"SELECT id, file FROM {schema}.submissions WHERE id = ANY($1::bigint[])", list(names)
+        )
+        claimed = {r["file"] for r in rows}
+        for name in sorted(set(names.values()) - claimed):
+            removed += await store.delete(name)
+    for path in await scratch_before(settings.submissions_dir(), now - SCRATCH_AFTER):
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        removed += 1
+    return removed
+
+
 RETENTION: list[tuple[str, Step]] = [
     ("export files", export_files),
     ("finished jobs", finished_jobs),
     ("submission files", submission_files),
+    ("unclaimed submission files", unclaimed_files),
     ("webhook deliveries", webhook_deliveries),
 ]

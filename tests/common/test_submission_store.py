@@ -115,6 +115,21 @@ async def test_object_store_small_file_and_overwrite(tmp_path, object_store):
         assert digest(path) == sha
 
 
+async def test_both_stores_list_the_files_kept_before_a_time(tmp_path, object_store):
+    from datetime import UTC, datetime, timedelta
+
+    directory = DirectoryStore(tmp_path / "submissions")
+    for store in (directory, object_store):
+        for name in ("finance-1.csv", "registry-2.xlsx"):
+            local, _ = received(tmp_path / "submissions", 10)
+            await store.keep(local, name)
+        (tmp_path / "submissions" / ".upload-0123456789abcdef").write_bytes(b"x")  # not a kept file
+        soon = datetime.now(UTC) + timedelta(minutes=1)
+        assert sorted(await store.kept_before(soon)) == ["finance-1.csv", "registry-2.xlsx"], store
+        assert await store.kept_before(datetime.now(UTC) - timedelta(hours=1)) == [], store
+    assert await DirectoryStore(tmp_path / "nowhere").kept_before(datetime.now(UTC)) == []
+
+
 async def test_object_store_missing_file_is_gone(tmp_path, object_store):
     with pytest.raises(FileGone, match="no submission file 9.csv"):
         async with object_store.local_copy("9.csv"):

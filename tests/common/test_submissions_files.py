@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from services.common import tabular
 from services.common.db import plain_url
 from services.common.settings import get_settings
-from services.jobs.retention import RETENTION, submission_files
+from services.jobs.retention import RETENTION, submission_files, unclaimed_files
 from tests.common.test_submission_store import BUCKET, s3_endpoint  # noqa: F401 - the fixture
 from tests.common.test_submissions_kit import CASES, IDS, SERVICES, arranged, csv_of, run  # noqa: F401
 from tests.finance.helpers import loan
@@ -365,6 +365,88 @@ async def test_retention_deletes_the_files_of_submissions_ended_long_ago_and_kee
     r = await c.post(f"/v1/submissions/{recent}/retry", headers=bank)
     assert r.status_code == 409 and r.json()["code"] == "submission_file_unreadable", r.text
     assert "retention" in r.json()["detail"]
+
+
+def aged(path, seconds: float) -> None:
+    """Set a file's modification time `seconds` into the past."""
+    import os
+    import time
+
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+async def test_retention_deletes_files_no_submission_names_and_scratch_files_left_for_a_day(
+    client_for, as_, db
+):
+    assert ("unclaimed submission files", unclaimed_files) in RETENTION
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    sid = (await upload(c, bank, "loans", csv_of(list(loan()), [loan()]))).json()["id"]
+    directory = get_settings().submissions_dir()
+    claimed = directory / await db.fetchval("SELECT file FROM finance.submissions WHERE id = $1", sid)
+    two_hours, two_days = 2 * 3600, 2 * 86400
+    unclaimed = directory / "finance-987654321.csv"  # a file whose submission never committed
+    young = directory / "standards-987654322.xlsx"  # unclaimed, but its request may still commit
+    stale_upload = directory / ".upload-0123456789abcdef"  # a process stopped mid-upload
+    live_upload = directory / ".upload-fedcba9876543210"
+    stale_download = directory / ".download-00112233445566aa-finance-1.csv"
+    foreign = directory / "notes.csv"  # not a name of ours
+    for f in (unclaimed, young, stale_upload, live_upload, stale_download, foreign):
+        f.write_bytes(b"x")
+    for f, age in ((claimed, two_days), (unclaimed, two_hours), (stale_upload, two_days),
+                   (live_upload, 3600), (stale_download, two_days), (foreign, two_days)):  # fmt: skip
+        aged(f, age)
+
+    conn = await worker_conn()
+    try:
+        assert await unclaimed_files(conn, get_settings(), None) == 3
+        assert await unclaimed_files(conn, get_settings(), None) == 0
+    finally:
+        await conn.close()
+    assert not unclaimed.exists() and not stale_upload.exists() and not stale_download.exists()
+    assert claimed.is_file() and young.is_file() and live_upload.is_file() and foreign.is_file()
+    for f in (young, live_upload, foreign):
+        f.unlink()
+
+
+async def test_a_submission_whose_transaction_fails_to_commit_leaves_no_file(
+    client_for, as_, db, monkeypatch
+):
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    directory = get_settings().submissions_dir()
+    before = set(directory.iterdir()) if directory.exists() else set()
+    commit = AsyncSession.commit
+    calls: list[int] = []
+
+    async def fails_once(self):
+        if not calls:
+            calls.append(1)
+            raise asyncpg.SerializationError("could not serialize access")
+        return await commit(self)
+
+    monkeypatch.setattr(AsyncSession, "commit", fails_once)
+    r = await upload(c, bank, "loans", csv_of(list(loan()), [loan()]))
+    assert calls and r.status_code == 503 and r.json()["code"] == "transaction_conflict", r.text
+    assert await db.fetchval("SELECT count(*) FROM finance.submissions WHERE request_id = $1",
+                             r.json()["request_id"]) == 0  # fmt: skip
+    assert not set(directory.iterdir()) - before  # neither the kept file nor the upload
+
+
+async def test_a_submission_whose_object_store_upload_fails_stores_no_row(client_for, as_, db, monkeypatch):
+    from services.common import submission_store
+
+    async def refused(self, local, name):
+        raise OSError("the store is unreachable")
+
+    c, bank = client_for("finance"), as_("bank", org="B001")
+    rows = await db.fetchval("SELECT count(*) FROM finance.submissions")
+    monkeypatch.setattr(submission_store.DirectoryStore, "keep", refused)
+    r = await upload(c, bank, "loans", csv_of(list(loan()), [loan()]))
+    assert r.status_code >= 500 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert await db.fetchval("SELECT count(*) FROM finance.submissions") == rows
+    assert not list(get_settings().submissions_dir().glob(".upload-*"))
 
 
 async def test_a_retry_of_a_submission_whose_file_is_no_longer_kept_is_a_409(client_for, as_, db):

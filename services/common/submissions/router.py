@@ -30,7 +30,7 @@ from services.common.errors import (
 from services.common.idempotency import MAX_KEY_LENGTH
 from services.common.jobs import defer
 from services.common.pagination import Page, Pagination, keyset, page_of
-from services.common.submission_store import store_of
+from services.common.submission_store import forget, store_of
 from services.common.submissions import repository
 from services.common.submissions.kinds import SubmissionService
 from services.common.submissions.receive import (
@@ -155,7 +155,7 @@ def router_for(subs: SubmissionService) -> APIRouter:
         settings = request.app.state.settings
         store = store_of(settings)
         received = await receive_file(request, settings.submissions_dir(), settings.submissions.max_bytes)
-        replayed = False
+        replayed, kept = False, None
         try:
             conn = await raw_connection(session)
             values = {
@@ -182,9 +182,13 @@ def router_for(subs: SubmissionService) -> APIRouter:
                 name = f"{schema}-{submission_id}.{fmt}"
                 await repository.name_file(conn, schema, submission_id, name)
                 await store.keep(received.path, name)  # before the commit: no row without its file
+                kept = name
                 await defer(conn, subs.task, {"submission_id": submission_id})
-        except BaseException:  # cancelled too: no await here, the temp file goes at once
+            await session.commit()  # here, not after the route: a failed commit leaves no file
+        except BaseException as e:  # cancelled too: no await before the temp file goes
             received.path.unlink(missing_ok=True)
+            if kept is not None and isinstance(e, Exception):
+                await forget(store, kept)
             raise
         row = (await session.execute(repository.visible(subs, principal, submission_id))).scalar_one()
         return answer(row, 202, replayed)
