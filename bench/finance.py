@@ -24,7 +24,10 @@ bare table of the loans' columns (`LIKE finance.loans INCLUDING ALL`: its keys a
 triggers), N connections at once. `--runs` rounds (the order of the three rotates), each with
 fresh loan refs; per run and as medians: aggregate and per-bank loans/s, the ratios against the
 raw baseline, and lock waits (pg_stat_activity sampled every 20 ms during the run: the share of
-samples with a backend waiting on a lock, and the waits by kind).
+samples with a backend waiting on a lock, and the waits by kind). `--order issued` posts each
+bank's loans sorted by issue date, as monthly returns arrive (a later batch, later loans), instead
+of as drawn (issue dates at random over 2020–2022, so a batch moves many stored loans: a loan's
+customer total counts the loans issued before it).
 
     .venv/bin/python bench/finance.py --stats-loans 20000000 --explain 500   # province scale
 
@@ -53,6 +56,7 @@ import statistics
 import sys
 import tempfile
 import time
+from operator import itemgetter
 from pathlib import Path
 
 import asyncpg
@@ -65,6 +69,7 @@ from bench.keys import api_keys  # noqa: E402
 
 BATCH = 5000
 CONCURRENCY = 4
+ISSUED = itemgetter(8)  # a generated row's issued_on (its lender first, then the reported fields)
 
 
 def records_for(rows) -> list[dict]:
@@ -380,6 +385,8 @@ async def banks_main(args) -> None:
                 # each bank its own borrowers (its own seed), fresh refs every run
                 own = [generated_loans(per_bank, seed=1000 * run + b, first_ref=ref0) for b in range(banks)]
                 solo = generated_loans(per_bank * banks, seed=1000 * run + 500, first_ref=ref0)
+                if args.order == "issued":  # as monthly returns arrive: later batches, later loans
+                    own, solo = [sorted(rows, key=ISSUED) for rows in own], sorted(solo, key=ISSUED)
                 raw = [
                     ("RAW", *r[1:])
                     for r in generated_loans(per_bank * banks, seed=1000 * run + 700, first_ref=ref0)
@@ -400,7 +407,7 @@ async def banks_main(args) -> None:
         med = statistics.median
         print(
             f"concurrent ingest through the gateway: {per_bank:,} loans per bank per run, {BATCH} per request, "
-            f"medians of {len(runs)} runs"
+            f"posted in {args.order} order, medians of {len(runs)} runs"
         )
         print(f"  {banks} banks at once : {med(r['many'] for r in runs):10,.0f} loans/s aggregate, per bank "
               f"{med(x for r in runs for x in r['per']):,.0f} loans/s (median over banks and runs)")  # fmt: skip
@@ -823,6 +830,8 @@ if __name__ == "__main__":
     ap.add_argument("--bank-loans", type=int, default=20_000, help="loans per bank per run (--banks)")
     ap.add_argument("--runs", type=int, default=3, help="runs of the --banks comparison")
     ap.add_argument("--finance-workers", type=int, default=1, help="finance service processes (--banks)")
+    ap.add_argument("--order", choices=("random", "issued"), default="random",
+                    help="(--banks) each bank's loans as drawn, or sorted by issue date (see above)")  # fmt: skip
     ap.add_argument("--stats-loans", type=int, help="only the province-scale statistics over this many loans")
     ap.add_argument("--explain", type=float, default=0, metavar="MS",
                     help="(--stats-loans) time each statement; EXPLAIN ANALYZE those slower than MS")  # fmt: skip
