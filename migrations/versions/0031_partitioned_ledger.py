@@ -31,8 +31,8 @@ Revises: 0030_submission_kinds
 from alembic import op
 from sqlalchemy import text
 
-from services.finance import ledgers
 from migrations.frozen import finance_summaries_0029 as stats_db  # the loan triggers as 0029 declared them
+from services.finance import ledgers
 
 revision = "0031_partitioned_ledger"
 down_revision = "0030_submission_kinds"

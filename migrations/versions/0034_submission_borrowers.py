@@ -32,7 +32,9 @@ def upgrade() -> None:
             name=op.f("fk_submission_borrowers_submission_id_submissions"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("submission_id", "borrower_credit_code", name=op.f("pk_submission_borrowers")),
+        sa.PrimaryKeyConstraint(
+            "submission_id", "borrower_credit_code", name=op.f("pk_submission_borrowers")
+        ),
         schema=S,
     )
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {S}.submission_borrowers TO eaglet_worker")

@@ -166,7 +166,11 @@ async def ingest(
 
 
 async def ingest_chunk(
-    session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool, submission_id: int
+    session: AsyncSession,
+    principal: Principal,
+    records: list[dict[str, Any]],
+    atomic: bool,
+    submission_id: int,
 ) -> dict[str, Any]:
     """A chunk of a loans file: `ingest`, its neighbours left to the file's end."""
     return await ingest(session, principal, records, atomic, submission_id=submission_id)
