@@ -54,10 +54,6 @@ Status = Literal["created", "updated", "unchanged", "rejected"]
 FindingData = dict[str, Any]
 
 
-def _as_sent(records: Any) -> Any:
-    return records
-
-
 class BatchBody(BaseModel):
     """Every batch body at runtime: 1–5,000 JSON objects, each parsed later on its own. A route's
     own body class (`batch_request`) documents them with its `record_model`."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from services.common.auth import Principal
 from services.common.settings import Settings
-from services.common.submissions.kinds import AtTheEnd, SubmissionKind, SubmissionService
+from services.common.submissions.kinds import SubmissionKind, SubmissionService
 from services.common.submissions.models import submission_models
 from services.common.submissions.router import router_for
 from services.common.submissions.service import process as process_in
@@ -40,8 +40,7 @@ SUBMISSIONS = SubmissionService(
     "finance",
     kinds=(
         SubmissionKind("loans", LoanBatchRequest, loans.ingest, BANK, RULES, _institution("bank"),
-                       "loans, as `POST /v1/loans/batch`",
-                       AtTheEnd(loans.ingest_chunk, loans.rederive_submission)),
+                       "loans, as `POST /v1/loans/batch`"),
         SubmissionKind("credit_lines", CreditLineBatchRequest, lines.ingest, BANK, RULES,
                        _institution("bank"), "credit lines, as `POST /v1/credit-lines/batch`"),
         SubmissionKind("applications", ApplicationBatchRequest, applications.ingest, BANK, RULES,

@@ -29,21 +29,6 @@ from services.common.jobs import ORG_KINDS
 
 Ingest = Callable[[AsyncSession, Principal, list[dict[str, Any]], bool], Awaitable[dict[str, Any]]]
 Admit = Callable[[Principal], None]
-# a chunk's ingest when the kind leaves work to the file's end: the batch's, given the submission id
-ChunkIngest = Callable[[AsyncSession, Principal, list[dict[str, Any]], bool, int], Awaitable[dict[str, Any]]]
-# one step of that work, in the caller's transaction: False when nothing was left to do
-EndStep = Callable[[AsyncSession, Principal, int], Awaitable[bool]]
-
-
-@dataclass(frozen=True)
-class AtTheEnd:
-    """Work a kind's chunks leave to the file's end, where doing it once beats doing it after
-    every chunk (loans: re-deriving the stored loans beside them). Each chunk's `ingest` records
-    what it leaves (committed with the chunk); after the last chunk the run calls `step` until it
-    answers False, committing each step, so a run stopped there resumes with the next step."""
-
-    ingest: ChunkIngest
-    step: EndStep
 
 
 def owner_of(principal: Principal) -> str | None:
@@ -68,15 +53,6 @@ class SubmissionKind:
     # refuses a caller the ingest would refuse on every line (no institution code…), at upload
     admit: Admit = _no_check
     description: str = ""
-    at_the_end: AtTheEnd | None = None
-
-    async def ingest_chunk(
-        self, session: AsyncSession, principal: Principal, records: list[dict[str, Any]], submission_id: int
-    ) -> dict[str, Any]:
-        """A chunk's lines through the batch's ingest (never atomic: a bad line is a finding)."""
-        if self.at_the_end is not None:
-            return await self.at_the_end.ingest(session, principal, records, False, submission_id)
-        return await self.ingest(session, principal, records, False)
 
     @property
     def record_model(self) -> type[BaseModel]:

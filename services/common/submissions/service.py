@@ -9,13 +9,8 @@ pointer is `/lines/<line>/<field>` (a record's pointer `/amount` on line 1234 is
 `/lines/1234/amount`). With `validate_only` each chunk's writes are rolled back and only its
 findings and counts are kept.
 
-A kind may leave work to the file's end (kinds.py `AtTheEnd`: loans re-derive the stored loans
-beside the file once, not after every chunk): after the last chunk the run does it a committed
-step at a time, so a run stopped there resumes with the steps left, and only then is the
-submission finished.
-
 Heartbeat: the run stamps `heartbeat_at` when it takes the submission, after each chunk, and
-every `EAGLET_SUBMISSIONS__HEARTBEAT_S` while a chunk or the end runs (a small task beside it); the sweep
+every `EAGLET_SUBMISSIONS__HEARTBEAT_S` while a chunk runs (a small task beside it); the sweep
 (`sweep.py`) expires a submission whose heartbeat stopped.
 """
 
@@ -34,7 +29,7 @@ from services.common.db import create_engine, create_sessionmaker, raw_connectio
 from services.common.settings import Settings
 from services.common.submission_store import FileGone, store_of
 from services.common.submissions import repository
-from services.common.submissions.kinds import AtTheEnd, SubmissionKind, SubmissionService
+from services.common.submissions.kinds import SubmissionKind, SubmissionService
 from services.common.submissions.receive import SubmissionUnreadable
 from services.common.tabular import BadFile
 
@@ -157,9 +152,6 @@ async def process(
             # the store's file, or its local copy for the time of the run (an object store's)
             async with store_of(settings).local_copy(taken["file"]) as path:
                 await _run(sessions, schema, kind, owner, taken, path, settings, after_chunk)
-            if kind.at_the_end is not None:
-                async with _beating(sessions, schema, submission_id, settings.submissions.heartbeat_s):
-                    await _end(sessions, kind.at_the_end, owner, submission_id)
         except (BadFile, FileGone) as e:
             async with sessions() as session:
                 problem = SubmissionUnreadable.body(str(e))
@@ -205,15 +197,6 @@ async def _run(
         await asyncio.to_thread(chunks.close)  # the file, at once (not at collection)
 
 
-async def _end(sessions: Any, at_the_end: AtTheEnd, owner: Principal, submission_id: int) -> None:
-    """The kind's work left to the file's end, a committed step at a time."""
-    while True:
-        async with sessions() as session:
-            if not await at_the_end.step(session, owner, submission_id):
-                return
-            await session.commit()
-
-
 @contextlib.asynccontextmanager
 async def _beating(sessions: Any, schema: str, submission_id: int, every_s: float) -> AsyncIterator[None]:
     """Stamp the heartbeat every `every_s` seconds while the block runs (a long chunk)."""
@@ -246,7 +229,7 @@ async def _chunk(
     submission_id = taken["id"]
     records = [record for _, record, _ in chunk if record is not None]
     async with sessions() as session:
-        answer = await kind.ingest_chunk(session, owner, records, submission_id) if records else None
+        answer = await kind.ingest(session, owner, records, False) if records else None
         if taken["validate_only"]:
             await session.rollback()  # a dry run keeps the findings, never the writes
         counts, found = findings_of(submission_id, chunk, answer)

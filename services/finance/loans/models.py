@@ -6,11 +6,9 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
-    ForeignKey,
     Index,
     Numeric,
     PrimaryKeyConstraint,
@@ -90,20 +88,3 @@ class Loan(PostedRecord, Base):
     loans_total: Mapped[Decimal | None] = mapped_column(Numeric(17, 2))
     inclusive: Mapped[bool] = mapped_column(Boolean)
     inclusive_reason: Mapped[str] = mapped_column(String(32))
-
-
-class SubmissionBorrower(Base):
-    """The borrowers a loans file's committed chunks touched, each with the earliest issue date of
-    the versions its loans had or have now (`since`): when the file ends, the borrower's loans
-    issued on or after it are re-derived once (services/finance/loans/service.py
-    `rederive_submission`), instead of after each chunk. Committed with the chunk that touched
-    the borrower, removed with the re-derivation that covers it."""
-
-    __tablename__ = "submission_borrowers"
-    __table_args__ = {"schema": "finance"}
-
-    submission_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("finance.submissions.id", ondelete="CASCADE"), primary_key=True
-    )
-    borrower_credit_code: Mapped[str] = mapped_column(String(18), primary_key=True)
-    since: Mapped[date] = mapped_column(Date)

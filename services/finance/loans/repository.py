@@ -208,41 +208,6 @@ class Beside:
     since: dict[str, date]
 
 
-async def defer_borrowers(session: AsyncSession, submission_id: int, since: dict[str, date]) -> None:
-    """Record for the file's end the borrowers a chunk touched, each keeping its earliest date."""
-    conn = await raw_connection(session)
-    await conn.execute(
-        "INSERT INTO finance.submission_borrowers AS t (submission_id, borrower_credit_code, since)"
-        " SELECT $1, b, d FROM unnest($2::text[], $3::date[]) AS x(b, d) ORDER BY b"
-        " ON CONFLICT (submission_id, borrower_credit_code) DO UPDATE SET since = least(t.since, EXCLUDED.since)"
-        " WHERE EXCLUDED.since < t.since",
-        submission_id,
-        list(since),
-        list(since.values()),
-    )
-
-
-async def submission_borrowers(session: AsyncSession, submission_id: int, limit: int) -> dict[str, date]:
-    """Up to `limit` of the borrowers a file's chunks touched, in credit-code order, with their dates."""
-    conn = await raw_connection(session)
-    rows = await conn.fetch(
-        "SELECT borrower_credit_code, since FROM finance.submission_borrowers WHERE submission_id = $1"
-        " ORDER BY borrower_credit_code LIMIT $2",
-        submission_id,
-        limit,
-    )
-    return {r[0]: r[1] for r in rows}
-
-
-async def forget_borrowers(session: AsyncSession, submission_id: int, borrowers: list[str]) -> None:
-    conn = await raw_connection(session)
-    await conn.execute(
-        "DELETE FROM finance.submission_borrowers WHERE submission_id = $1 AND borrower_credit_code = ANY($2::text[])",
-        submission_id,
-        borrowers,
-    )
-
-
 async def known_line_refs(session: AsyncSession, lender: str, refs: list[str]) -> set[str]:
     conn = await raw_connection(session)
     rows = await conn.fetch(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.batch import FindingData, Parsed, run_batch
-from services.finance.batching import finance_batch, finding, hold_institution, order_check
+from services.finance.batching import finance_batch, finding, order_check
 from services.finance.errors import NoInstitution
 from services.finance.loans import repository
 from services.finance.loans.schemas import LoanIn
@@ -93,16 +93,8 @@ def _lender(principal: Principal) -> str:
 
 
 async def ingest(
-    session: AsyncSession,
-    principal: Principal,
-    records: list[dict[str, Any]],
-    atomic: bool,
-    *,
-    submission_id: int | None = None,
+    session: AsyncSession, principal: Principal, records: list[dict[str, Any]], atomic: bool
 ) -> dict[str, Any]:
-    """`POST /v1/loans/batch`, and a chunk of a loans file (`submission_id`): a chunk records the
-    borrowers it touched for the file's end (`rederive_submission`) instead of re-deriving the
-    stored loans beside it now."""
     lender = _lender(principal)
 
     async def warnings(session: AsyncSession, valid: list[Parsed]) -> dict[int, list[FindingData]]:
@@ -145,9 +137,6 @@ async def ingest(
         for r in written:
             code, issued = r.borrower_credit_code, r.issued_on
             since[code] = min(since.get(code, issued), issued)
-        if submission_id is not None:
-            await repository.defer_borrowers(session, submission_id, since)
-            return
         beside = repository.Beside([p.record.loan_ref for p in valid], since)
         await repository.recompute_inclusive_in(session, lender, sorted(since), principal, beside=beside)
 
@@ -163,40 +152,3 @@ async def ingest(
         after_write=reclassify,
     )
     return await run_batch(session, spec, records, atomic)
-
-
-async def ingest_chunk(
-    session: AsyncSession,
-    principal: Principal,
-    records: list[dict[str, Any]],
-    atomic: bool,
-    submission_id: int,
-) -> dict[str, Any]:
-    """A chunk of a loans file: `ingest`, its neighbours left to the file's end."""
-    return await ingest(session, principal, records, atomic, submission_id=submission_id)
-
-
-# Borrowers re-derived per step at a file's end: a step's statement is about a chunk's size (a
-# borrower has a few loans), and its transaction commits the step's progress.
-REDERIVE_BORROWERS = 5000
-
-
-async def rederive_submission(session: AsyncSession, principal: Principal, submission_id: int) -> bool:
-    """One step of a loans file's end: the loans of up to REDERIVE_BORROWERS borrowers its chunks
-    touched, issued on or after the borrower's `since`, re-derived (the file's own loans among
-    them: a later chunk may have moved an earlier one's totals) and those borrowers' records
-    removed, in the caller's transaction. False when none was left.
-
-    The same rule as a batch's `reclassify`, once per file instead of once per chunk: a loan's
-    totals count the customer's loans issued on or before its issue date, so a loan issued before
-    every version the file touched cannot move. Under the institution's turn, as every write that
-    re-derives its loans (`hold_institution`)."""
-    lender = _lender(principal)
-    await hold_institution(session, lender)
-    since = await repository.submission_borrowers(session, submission_id, REDERIVE_BORROWERS)
-    if not since:
-        return False
-    beside = repository.Beside([], since)
-    await repository.recompute_inclusive_in(session, lender, sorted(since), principal, beside=beside)
-    await repository.forget_borrowers(session, submission_id, sorted(since))
-    return True
