@@ -308,8 +308,15 @@ async def recompute_inclusive(
     # PostgreSQL adopts after five runs on a connection): that plan knows neither the lender nor
     # how many borrowers, cannot prune the ledger's partitions, and on a bank with 25,000 loans
     # ran past the statement timeout where the call's own plan takes under a second.
-    previous = await conn.fetchval(
-        "SELECT current_setting('plan_cache_mode'), set_config('plan_cache_mode', 'force_custom_plan', true)"
+    # Joined by hash, never by nested loops: the customers' totals pair each loan with the other
+    # loans of its customer (equal lender, credit code and customer ref), and a lender whose rows
+    # the statistics have not seen yet (a new bank, a file's later chunks before autovacuum's
+    # ANALYZE) is estimated at a row or two, for which the planner nests a loop over every loan of
+    # the borrowers for each of them: 11,987 × 5,576 pairs and 10 s for one 5,000-loan batch, where
+    # the hash join takes 0.2 s (docs/finance.md, "The customers' totals joined by hash").
+    previous = await conn.fetchrow(
+        "SELECT current_setting('plan_cache_mode') AS mode, current_setting('enable_nestloop') AS nestloop,"
+        " set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_nestloop', 'off', true)"
     )
     extra = []
     if beside is not None:
@@ -329,7 +336,11 @@ async def recompute_inclusive(
     if borrowers:
         args = [lender, borrowers, principal.sub, principal.kind, principal.org, request_id_var.get()]
         status = await conn.execute(sql, *args, *extra)
-    await conn.execute("SELECT set_config('plan_cache_mode', $1, true)", previous)
+    await conn.execute(
+        "SELECT set_config('plan_cache_mode', $1, true), set_config('enable_nestloop', $2, true)",
+        previous["mode"],
+        previous["nestloop"],
+    )
     return int(status.split()[-1])
 
 
