@@ -37,7 +37,6 @@ class Guarantee(PostedRecord, Base):
         ),
         Index("ix_guarantees_lender_code", "lender_code"),
         Index("ix_guarantees_borrower_region", "borrower_region"),
-        Index("ix_guarantees_borrower_credit_code", "borrower_credit_code"),
         CheckConstraint("guaranteed_amount > 0", name="amount_positive"),
         CheckConstraint("status IN ('active', 'released', 'compensated')", name="status"),
         table_args(GUARANTEES),

@@ -32,7 +32,6 @@ class Loan(PostedRecord, Base):
         UniqueConstraint(
             "lender", "loan_ref", "borrower_credit_code", "issued_on", name="uq_loans_natural_key"
         ),
-        Index("ix_loans_borrower_credit_code", "borrower_credit_code"),
         Index("ix_loans_lender_borrower_credit_code", "lender", "borrower_credit_code"),
         Index("ix_loans_borrower_region", "borrower_region"),
         # first-time borrowers of a period: an index-only scan over the first loans issued in it
