@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import asyncpg
@@ -144,3 +146,33 @@ async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
     if not raw.is_in_transaction():  # pragma: no cover - a driver change would break atomicity
         raise RuntimeError("the unit of work has no open transaction")
     return raw
+
+
+@asynccontextmanager
+async def local_settings(conn: asyncpg.Connection, settings: dict[str, str]) -> AsyncIterator[None]:
+    """Server settings for the block, inside the connection's transaction (`set_config(…, true)`),
+    then back to what they were. When the block raises, the restore is tried and its own failure
+    ignored: an aborted transaction rolls the settings back with everything else, and the block's
+    error is the one to see."""
+    names = list(settings)
+    previous = await conn.fetchrow(
+        "SELECT array_agg(current_setting(n) ORDER BY i) FROM unnest($1::text[]) WITH ORDINALITY AS s(n, i)",
+        names,
+    )
+    restore = dict(zip(names, previous[0], strict=True))
+    await _set_local(conn, settings)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+            await _set_local(conn, restore)
+        raise
+    await _set_local(conn, restore)
+
+
+async def _set_local(conn: asyncpg.Connection, settings: dict[str, str]) -> None:
+    await conn.execute(
+        "SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)",
+        list(settings),
+        list(settings.values()),
+    )

@@ -35,6 +35,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from services.common.auth import Principal
+from services.common.db import local_settings
 from services.common.errors import JobFailed, JobWorkerDied, ProblemDetail
 
 log = logging.getLogger("eaglet.jobs")
@@ -116,9 +117,7 @@ async def defer(
     """Defer a procrastinate job on `conn`, inside its transaction: the queue's job id. The
     queue's functions and triggers name their tables without a schema, so the search path is
     `jobs` for the call and back to what it was after (both transaction-local)."""
-    previous = await conn.fetchval("SELECT current_setting('search_path')")
-    await conn.execute("SELECT set_config('search_path', $1, true)", QUEUE_SCHEMA)
-    try:
+    async with local_settings(conn, {"search_path": QUEUE_SCHEMA}):
         return await conn.fetchval(
             "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW($1::varchar, $2::varchar, $3::int, "
             "$4::text, $5::text, $6::jsonb, NULL::timestamptz)::procrastinate_job_to_defer_v1]))",
@@ -129,8 +128,6 @@ async def defer(
             queueing_lock,
             _json(args),
         )
-    finally:
-        await conn.execute("SELECT set_config('search_path', $1, true)", previous)
 
 
 async def enqueue(
