@@ -43,6 +43,29 @@ class FileGone(Exception):
     """The store has no file of that name (removed, expired, or never kept)."""
 
 
+# A kept file's name: its service (the schema of its submissions) and its submission's id.
+_KEPT = re.compile(rf"([a-z]{{1,32}})-([0-9]{{1,18}})\.(?:{'|'.join(FORMATS)})")
+# The temporary files of an upload being received and of a download being read.
+_SCRATCH = re.compile(r"\.(?:upload|download)-[0-9a-f]{16}.*")
+
+
+def kept_name(service: str, submission_id: int, fmt: str) -> str:
+    """The name a submission's file is kept under: `<service>-<id>.<format>`."""
+    return checked(f"{service}-{submission_id}.{fmt}")
+
+
+def kept_owner(name: str) -> tuple[str, int] | None:
+    """(service, submission id) of a name `kept_name` makes; None for any other name."""
+    m = _KEPT.fullmatch(name)
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def scratch_path(directory: Path, kind: str, name: str = "") -> Path:
+    """A new temporary file under `directory`: an `upload` being received or a `download` of
+    kept file `name` being read (`scratch_before` finds those a stopped process left)."""
+    return directory / f".{kind}-{secrets.token_hex(8)}{'-' + name if name else ''}"
+
+
 def checked(name: str) -> str:
     """The name, when it is one of ours (`<id>.<fmt>`); ValueError otherwise."""
     if not NAME.fullmatch(name):
@@ -133,7 +156,7 @@ class ObjectStore:
         except (NotFoundError, FileNotFoundError) as e:
             raise FileGone(f"no submission file {name}") from e
         await asyncio.to_thread(self.scratch.mkdir, parents=True, exist_ok=True)
-        path = self.scratch / f".download-{secrets.token_hex(8)}-{key}"
+        path = scratch_path(self.scratch, "download", key)
         try:
             out = await asyncio.to_thread(path.open, "wb")
             try:
@@ -188,14 +211,10 @@ def _names_before(directory: Path, cutoff: datetime, pattern: re.Pattern[str]) -
     ]
 
 
-# The temporary files of an upload being received and of a download being read (their prefixes).
-SCRATCH = re.compile(r"\.(?:upload|download)-[0-9a-f]{16}.*")
-
-
 async def scratch_before(directory: Path, cutoff: datetime) -> list[Path]:
     """Uploads and downloads in the scratch directory last written before `cutoff`: left by a
     process stopped while it received or read a file."""
-    names = await asyncio.to_thread(_names_before, directory, cutoff, SCRATCH)
+    names = await asyncio.to_thread(_names_before, directory, cutoff, _SCRATCH)
     return [directory / n for n in names]
 
 

@@ -11,7 +11,6 @@ The change logs themselves are never removed (the audit trail is append-only).
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +19,7 @@ import asyncpg
 from gateway.webhooks.retention import purge_deliveries
 from services.common.models import JOB_SCHEMAS
 from services.common.settings import Settings
-from services.common.submission_store import scratch_before, store_of
+from services.common.submission_store import kept_owner, scratch_before, store_of
 from services.common.submissions.models import ENDED
 from services.common.submissions.receive import SERVICES_WITH_SUBMISSIONS
 from services.registry.exports.repository import remove_expired_files
@@ -87,7 +86,6 @@ async def submission_files(conn: asyncpg.Connection, settings: Settings, horizon
 # for a day (a 2 GiB upload at 10 MB/s takes under 4 minutes, a 1,000,000-line file's run 6).
 UNCLAIMED_AFTER = timedelta(hours=1)
 SCRATCH_AFTER = timedelta(days=1)
-_KEPT_NAME = re.compile(rf"({'|'.join(SERVICES_WITH_SUBMISSIONS)})-([0-9]{{1,18}})\.[a-z]+")
 
 
 async def unclaimed_files(conn: asyncpg.Connection, settings: Settings, horizon: datetime) -> int:
@@ -99,9 +97,11 @@ async def unclaimed_files(conn: asyncpg.Connection, settings: Settings, horizon:
     now = datetime.now(UTC)
     by_schema: dict[str, dict[int, str]] = {}
     for name in await store.kept_before(now - UNCLAIMED_AFTER):
-        m = _KEPT_NAME.fullmatch(name)
-        if m:  # a name of ours; anything else in the store is not ours to delete
-            by_schema.setdefault(m.group(1), {})[int(m.group(2))] = name
+        owner = kept_owner(name)
+        # a name of ours, of a service with submissions (whose schema the query names); any
+        # other file in the store is not ours to delete
+        if owner is not None and owner[0] in SERVICES_WITH_SUBMISSIONS:
+            by_schema.setdefault(owner[0], {})[owner[1]] = name
     removed = 0
     for schema, names in by_schema.items():
         rows = await conn.fetch(

@@ -115,6 +115,16 @@ async def test_object_store_small_file_and_overwrite(tmp_path, object_store):
         assert digest(path) == sha
 
 
+def test_a_kept_name_says_its_service_and_submission_and_nothing_else_is_one():
+    from services.common.submission_store import kept_name, kept_owner
+
+    assert kept_name("finance", 42, "xlsx") == "finance-42.xlsx"
+    assert kept_owner("finance-42.xlsx") == ("finance", 42)
+    for other in ("finance-42.xlsx.bak", "finance-42.txt", "../finance-42.csv", "Finance-42.csv",
+                  "finance-1234567890123456789.csv", "finance-\x0042.csv", ".upload-0123456789abcdef"):  # fmt: skip
+        assert kept_owner(other) is None, other
+
+
 async def test_both_stores_list_the_files_kept_before_a_time(tmp_path, object_store):
     from datetime import UTC, datetime, timedelta
 

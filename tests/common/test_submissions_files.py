@@ -391,10 +391,16 @@ async def test_retention_deletes_files_no_submission_names_and_scratch_files_lef
     live_upload = directory / ".upload-fedcba9876543210"
     stale_download = directory / ".download-00112233445566aa-finance-1.csv"
     foreign = directory / "notes.csv"  # not a name of ours
-    for f in (unclaimed, young, stale_upload, live_upload, stale_download, foreign):
+    # nor these: a service without submissions (its name would be a schema in SQL), an id past
+    # bigint, a name with more after it
+    not_ours = [
+        directory / n for n in ("jobs-5.csv", "finance-12345678901234567890.csv", "finance-5.csv.bak")
+    ]
+    for f in (unclaimed, young, stale_upload, live_upload, stale_download, foreign, *not_ours):
         f.write_bytes(b"x")
     for f, age in ((claimed, two_days), (unclaimed, two_hours), (stale_upload, two_days),
-                   (live_upload, 3600), (stale_download, two_days), (foreign, two_days)):  # fmt: skip
+                   (live_upload, 3600), (stale_download, two_days), (foreign, two_days),
+                   *((f, two_days) for f in not_ours)):  # fmt: skip
         aged(f, age)
 
     conn = await worker_conn()
@@ -405,7 +411,8 @@ async def test_retention_deletes_files_no_submission_names_and_scratch_files_lef
         await conn.close()
     assert not unclaimed.exists() and not stale_upload.exists() and not stale_download.exists()
     assert claimed.is_file() and young.is_file() and live_upload.is_file() and foreign.is_file()
-    for f in (young, live_upload, foreign):
+    assert all(f.is_file() for f in not_ours)
+    for f in (young, live_upload, foreign, *not_ours):
         f.unlink()
 
 

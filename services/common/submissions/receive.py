@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import Request
 
 from services.common.errors import NamedProblem, PayloadTooLarge
+from services.common.submission_store import scratch_path
 from services.common.tabular import FORMATS, MEDIA
 
 SUBMISSIONS_PATH = "/v1/submissions"  # a service's own path; the gateway's is /<service> + this
@@ -71,7 +71,7 @@ async def receive_file(request: Request, directory: Path, max_bytes: int) -> Rec
     """Stream the request body into a new file under `directory` (created when missing). The
     disk writes run off the event loop, about a mebibyte at a time."""
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
-    path = directory / f".upload-{secrets.token_hex(8)}"
+    path = scratch_path(directory, "upload")
     digest = hashlib.sha256()
     size = 0
     out = await asyncio.to_thread(path.open, "wb")

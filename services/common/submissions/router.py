@@ -30,7 +30,7 @@ from services.common.errors import (
 from services.common.idempotency import MAX_KEY_LENGTH
 from services.common.jobs import defer
 from services.common.pagination import Page, Pagination, keyset, page_of
-from services.common.submission_store import forget, store_of
+from services.common.submission_store import forget, kept_name, store_of
 from services.common.submissions import repository
 from services.common.submissions.kinds import SubmissionService
 from services.common.submissions.receive import (
@@ -179,7 +179,7 @@ def router_for(subs: SubmissionService) -> APIRouter:
                 submission_id, replayed = earlier["id"], True
                 await asyncio.to_thread(received.path.unlink, missing_ok=True)
             else:
-                name = f"{schema}-{submission_id}.{fmt}"
+                name = kept_name(schema, submission_id, fmt)
                 await repository.name_file(conn, schema, submission_id, name)
                 await store.keep(received.path, name)  # before the commit: no row without its file
                 kept = name
