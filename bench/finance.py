@@ -66,10 +66,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.keys import api_keys  # noqa: E402
+from services.finance.seed import GEN_COLUMNS  # noqa: E402
 
 BATCH = 5000
 CONCURRENCY = 4
-ISSUED = itemgetter(8)  # a generated row's issued_on (its lender first, then the reported fields)
+ISSUED = itemgetter(GEN_COLUMNS.index("issued_on"))  # a generated row's issue date
 
 
 def records_for(rows) -> list[dict]:
